@@ -54,11 +54,11 @@ func (v *Vocab) ID(i int32) string { return v.ids[i] }
 
 // Clicks is a click log with dense user and item indices.
 type Clicks struct {
-	Users *Vocab   // user id vocabulary
-	Items *Vocab   // item id vocabulary
-	User  []int32  // user index per click
-	Item  []int32  // item index per click
-	TS    []int64  // click time, Unix nanoseconds
+	Users *Vocab  // user id vocabulary
+	Items *Vocab  // item id vocabulary
+	User  []int32 // user index per click
+	Item  []int32 // item index per click
+	TS    []int64 // click time, Unix nanoseconds
 }
 
 // Len is the number of clicks.
