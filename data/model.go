@@ -90,3 +90,42 @@ type Features struct {
 	Bags   [][]int32
 	Values []float32
 }
+
+// ColumnKind says how a feature column of a users or items table is read.
+type ColumnKind uint8
+
+// Column kinds.
+const (
+	// ColumnCategorical is a string, bool or integer column: one value per row.
+	ColumnCategorical ColumnKind = iota + 1
+	// ColumnMulti is a list<string|int> column: any number of values per row.
+	ColumnMulti
+	// ColumnContinuous is a float column.
+	ColumnContinuous
+)
+
+// Column is one feature column of a users or items table, row-aligned with it.
+type Column struct {
+	Name string
+	Kind ColumnKind
+	// Values is the vocabulary of distinct values of a categorical or
+	// multi-valued column (its kind follows the file's value type; bools are
+	// the strings "true"/"false").
+	Values *Vocab
+	// Offsets and Codes hold a categorical or multi-valued column in CSR form:
+	// row r's values are Codes[Offsets[r]:Offsets[r+1]] (indices into Values;
+	// a null categorical cell is an empty row). len(Offsets) == rows+1.
+	Offsets []int32
+	Codes   []int32
+	// Floats holds a continuous column, one value per row; NaN marks null.
+	Floats []float64
+}
+
+// Table is a users or items table: one row per key, plus feature columns.
+type Table struct {
+	Keys    *Vocab // row r has id Keys.ID(r); user_id or item_id
+	Columns []Column
+}
+
+// Rows is the number of rows.
+func (t *Table) Rows() int { return t.Keys.Len() }
