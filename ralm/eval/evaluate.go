@@ -1,0 +1,255 @@
+package eval
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+)
+
+// Bucket names of the report. Warm items are also reported by seed count:
+// tail (10–49 seeds), torso (50–199) and head (200+).
+const (
+	BucketWarm  = "warm"
+	BucketFresh = "fresh"
+	BucketTail  = "tail"
+	BucketTorso = "torso"
+	BucketHead  = "head"
+)
+
+// Buckets lists the report's buckets in display order.
+var Buckets = []string{BucketWarm, BucketFresh, BucketTail, BucketTorso, BucketHead}
+
+// SeedBucket returns the seed-count bucket of a warm item with n seeds.
+func SeedBucket(n int) string {
+	switch {
+	case n >= 200:
+		return BucketHead
+	case n >= 50:
+		return BucketTorso
+	default:
+		return BucketTail
+	}
+}
+
+// Universe is the set of users an evaluation scores.
+type Universe struct {
+	// Known lists the known users (at least one training click).
+	Known []int32
+	// TieRank gives, per user index, the user's position in ascending
+	// external-id order; recall@K orders tied scores by it.
+	TieRank []int32
+}
+
+// ItemResult is one model's metrics on one item.
+type ItemResult struct {
+	Model      string
+	Item       string
+	Fresh      bool
+	Bucket     string // seed bucket for warm items, "fresh" for fresh ones
+	Seeds      int
+	Positives  int
+	Candidates int
+	AUC        float64
+	R10        float64
+	R50        float64
+}
+
+// Metrics are per-item metrics averaged over the items of a bucket.
+type Metrics struct {
+	AUC    float64 `json:"auc"`
+	R10    float64 `json:"r10"`
+	R50    float64 `json:"r50"`
+	NItems int     `json:"n_items"`
+}
+
+// ScoreSink receives every scored candidate of every (model, item), for
+// writing the raw scores out. It is called from several goroutines, but
+// never concurrently for the same (model, item).
+type ScoreSink func(model string, c *Case, candidates []int32, scores []float32, positive []bool) error
+
+// Options configures Evaluate.
+type Options struct {
+	Workers  int                   // items scored in parallel; 0 = GOMAXPROCS
+	Sink     ScoreSink             // optional
+	Progress func(done, total int) // optional; called after each item
+}
+
+// Result is the outcome of an evaluation.
+type Result struct {
+	Models []string                      // model names in the order given
+	Table  map[string]map[string]Metrics // model → bucket → metrics
+	Items  []ItemResult                  // per (model, item), in case order then model order
+}
+
+// Evaluate scores every case's candidates (known users minus the item's
+// seeds) with every model and averages the per-item AUC and recall@10/50.
+// Cases without a known positive are skipped. A model that cannot score a
+// case (itemvec on a fresh item) gets no row for it.
+func Evaluate(ctx context.Context, u Universe, cases []Case, models []Scorer, opt Options) (*Result, error) {
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	rows := make([][]ItemResult, len(cases))
+	jobs := make(chan int)
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				r, err := evaluateCase(ctx, u, &cases[i], models, opt.Sink)
+				if err != nil {
+					errs <- err
+					cancel()
+					return
+				}
+				rows[i] = r
+				if opt.Progress != nil {
+					mu.Lock()
+					done++
+					opt.Progress(done, len(cases))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+feed:
+	for i := range cases {
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return nil, err
+	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
+	res := &Result{Table: map[string]map[string]Metrics{}}
+	for _, m := range models {
+		res.Models = append(res.Models, m.Name())
+	}
+	for _, r := range rows {
+		res.Items = append(res.Items, r...)
+	}
+	res.Table = Aggregate(res.Items)
+	return res, nil
+}
+
+func evaluateCase(ctx context.Context, u Universe, c *Case, models []Scorer, sink ScoreSink) ([]ItemResult, error) {
+	isSeed := make(map[int32]bool, len(c.Seeds))
+	for _, s := range c.Seeds {
+		isSeed[s] = true
+	}
+	isPos := make(map[int32]bool, len(c.Positives))
+	for _, p := range c.Positives {
+		isPos[p] = true
+	}
+	candidates := make([]int32, 0, len(u.Known))
+	positive := make([]bool, 0, len(u.Known))
+	tie := make([]int32, 0, len(u.Known))
+	nPos := 0
+	for _, k := range u.Known {
+		if isSeed[k] {
+			continue
+		}
+		candidates = append(candidates, k)
+		positive = append(positive, isPos[k])
+		tie = append(tie, u.TieRank[k])
+		if isPos[k] {
+			nPos++
+		}
+	}
+	if nPos == 0 || nPos == len(candidates) {
+		return nil, nil
+	}
+	bucket := BucketFresh
+	if !c.Fresh {
+		bucket = SeedBucket(len(c.Seeds))
+	}
+	scores := make([]float32, len(candidates))
+	var out []ItemResult
+	for _, m := range models {
+		if !m.Scores(c) {
+			continue
+		}
+		if err := m.Score(ctx, c, candidates, scores); err != nil {
+			return nil, fmt.Errorf("evaluate %s on item %s: %w", m.Name(), c.Item, err)
+		}
+		for i, s := range scores {
+			if math.IsNaN(float64(s)) {
+				return nil, fmt.Errorf("evaluate %s on item %s: NaN score for candidate %d", m.Name(), c.Item, candidates[i])
+			}
+		}
+		rec, err := RecallAtK(scores, positive, tie, []int{10, 50})
+		if err != nil {
+			return nil, err
+		}
+		if sink != nil {
+			if err := sink(m.Name(), c, candidates, scores, positive); err != nil {
+				return nil, fmt.Errorf("evaluate %s on item %s: write scores: %w", m.Name(), c.Item, err)
+			}
+		}
+		out = append(out, ItemResult{
+			Model: m.Name(), Item: c.Item, Fresh: c.Fresh, Bucket: bucket,
+			Seeds: len(c.Seeds), Positives: nPos, Candidates: len(candidates),
+			AUC: AUC(scores, positive), R10: rec[0], R50: rec[1],
+		})
+	}
+	return out, nil
+}
+
+// Aggregate averages per-item results into model → bucket → metrics; each
+// item counts once. Warm items count in "warm" and in their seed bucket.
+func Aggregate(items []ItemResult) map[string]map[string]Metrics {
+	type acc struct {
+		auc, r10, r50 float64
+		n             int
+	}
+	sums := map[string]map[string]*acc{}
+	add := func(model, bucket string, r ItemResult) {
+		if sums[model] == nil {
+			sums[model] = map[string]*acc{}
+		}
+		a := sums[model][bucket]
+		if a == nil {
+			a = &acc{}
+			sums[model][bucket] = a
+		}
+		a.auc += r.AUC
+		a.r10 += r.R10
+		a.r50 += r.R50
+		a.n++
+	}
+	for _, r := range items {
+		if r.Fresh {
+			add(r.Model, BucketFresh, r)
+			continue
+		}
+		add(r.Model, BucketWarm, r)
+		add(r.Model, r.Bucket, r)
+	}
+	out := map[string]map[string]Metrics{}
+	for model, byBucket := range sums {
+		out[model] = map[string]Metrics{}
+		for b, a := range byBucket {
+			n := float64(a.n)
+			out[model][b] = Metrics{AUC: a.auc / n, R10: a.r10 / n, R50: a.r50 / n, NItems: a.n}
+		}
+	}
+	return out
+}
