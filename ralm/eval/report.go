@@ -1,0 +1,62 @@
+package eval
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"text/tabwriter"
+)
+
+// Report is the JSON report of an evaluation, laid out as
+// {"config": {...}, "split": {...}, "models": {model: {bucket: metrics}}}.
+type Report struct {
+	Config map[string]any                `json:"config"`
+	Split  map[string]any                `json:"split"`
+	Models map[string]map[string]Metrics `json:"models"`
+	Order  []string                      `json:"model_order"`
+}
+
+// NewReport builds the report of a result with the given config and split
+// descriptions.
+func NewReport(res *Result, config, split map[string]any) *Report {
+	return &Report{Config: config, Split: split, Models: res.Table, Order: res.Models}
+}
+
+// WriteJSON writes the report as indented JSON. Undefined metrics (a bucket
+// without items) are left out rather than written as NaN.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+// WriteTable writes the report as an aligned text table: one row per model,
+// columns warm AUC / R@10 / R@50, fresh AUC / R@10 / R@50, tail / torso /
+// head AUC and the item counts.
+func (r *Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "model\twarm AUC\twarm R@10\twarm R@50\tfresh AUC\tfresh R@10\tfresh R@50\ttail AUC\ttorso AUC\thead AUC\titems w/f/t/t/h\t")
+	for _, m := range r.Order {
+		b := r.Models[m]
+		cell := func(bucket string, v func(Metrics) float64) string {
+			x, ok := b[bucket]
+			if !ok || math.IsNaN(v(x)) {
+				return "-"
+			}
+			return fmt.Sprintf("%.3f", v(x))
+		}
+		auc := func(x Metrics) float64 { return x.AUC }
+		r10 := func(x Metrics) float64 { return x.R10 }
+		r50 := func(x Metrics) float64 { return x.R50 }
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d/%d/%d/%d\t\n", m,
+			cell(BucketWarm, auc), cell(BucketWarm, r10), cell(BucketWarm, r50),
+			cell(BucketFresh, auc), cell(BucketFresh, r10), cell(BucketFresh, r50),
+			cell(BucketTail, auc), cell(BucketTorso, auc), cell(BucketHead, auc),
+			b[BucketWarm].NItems, b[BucketFresh].NItems, b[BucketTail].NItems, b[BucketTorso].NItems, b[BucketHead].NItems)
+	}
+	return tw.Flush()
+}
