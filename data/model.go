@@ -84,8 +84,10 @@ type Field struct {
 }
 
 // Features is one user's input to the user model, indexed by field:
-// Bags[f] holds the ids of bag field f (nil for continuous fields and empty bags);
-// Values[f] holds the scaled value of continuous field f (0 for bag fields).
+// Bags[f] holds the ids of bag field f (length 0 for continuous fields and
+// empty bags; FeatureSet.Build reuses the slices' capacity, so test len, not
+// nil); Values[f] holds the scaled value of continuous field f (0 for bag
+// fields).
 type Features struct {
 	Bags   [][]int32
 	Values []float32

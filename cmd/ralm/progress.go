@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// progressDelay is how long work runs before its bar appears: short work
+// shows nothing.
+const progressDelay = 2 * time.Second
+
+// progress is a progress bar on stderr. A nil *progress is silent, and all
+// methods are safe to call on it and from several goroutines.
+type progress struct {
+	bar  *progressbar.ProgressBar
+	stop chan struct{}
+	once sync.Once
+}
+
+// newProgress returns a bar for max units of work described by desc, drawn
+// on the command's stderr once the work has run for a couple of seconds. It
+// is silent (nil) with --quiet or when stderr is not a terminal. The bar
+// stops drawing when ctx is done; call Finish when the work ends.
+func newProgress(ctx context.Context, cmd *cobra.Command, max int64, desc string) *progress {
+	w := cmd.ErrOrStderr()
+	if quiet(cmd) || !isTerminal(w) {
+		return nil
+	}
+	return startProgress(ctx, w, max, desc, progressDelay)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// startProgress draws a bar on w after delay, refreshing it (elapsed time)
+// every 200ms even when no work is reported.
+func startProgress(ctx context.Context, w io.Writer, max int64, desc string, delay time.Duration) *progress {
+	p := &progress{stop: make(chan struct{})}
+	p.bar = progressbar.NewOptions64(max,
+		progressbar.OptionSetWriter(&delayedWriter{w: w, after: time.Now().Add(delay)}),
+		progressbar.OptionSetDescription(desc),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetElapsedTime(true),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+	go func() {
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				_ = p.bar.Add64(0)
+			case <-ctx.Done():
+				_ = p.bar.Exit()
+				return
+			case <-p.stop:
+				return
+			}
+		}
+	}()
+	return p
+}
+
+// Add reports n more units done.
+func (p *progress) Add(n int64) {
+	if p != nil {
+		_ = p.bar.Add64(n)
+	}
+}
+
+// Set reports n units done in all.
+func (p *progress) Set(n int64) {
+	if p != nil {
+		_ = p.bar.Set64(n)
+	}
+}
+
+// Describe changes the text before the bar.
+func (p *progress) Describe(desc string) {
+	if p != nil {
+		p.bar.Describe(desc)
+	}
+}
+
+// Finish completes and clears the bar.
+func (p *progress) Finish() {
+	if p == nil {
+		return
+	}
+	p.once.Do(func() {
+		close(p.stop)
+		_ = p.bar.Finish()
+	})
+}
+
+// delayedWriter drops writes until a moment has passed.
+type delayedWriter struct {
+	w     io.Writer
+	after time.Time
+}
+
+func (d *delayedWriter) Write(b []byte) (int, error) {
+	if time.Now().Before(d.after) {
+		return len(b), nil
+	}
+	return d.w.Write(b)
+}

@@ -1,0 +1,189 @@
+package data
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/apache/arrow/go/v15/arrow"
+)
+
+func testEmbeddings(kind IDKind, n, dim int) (*Vocab, []float32) {
+	v := NewVocab(kind)
+	vecs := make([]float32, n*dim)
+	for i := 0; i < n; i++ {
+		if kind == IDInt64 {
+			v.Add(itoa(i*i - 5))
+		} else {
+			v.Add("user/" + itoa(i))
+		}
+		for d := 0; d < dim; d++ {
+			vecs[i*dim+d] = float32(i) - float32(d)/7
+		}
+	}
+	return v, vecs
+}
+
+func TestEmbeddingsRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		kind IDKind
+		n    int
+		dim  int
+		file string
+	}{
+		{"string parquet", IDString, 70, 8, "e.parquet"},
+		{"int parquet many batches", IDInt64, 70_000, 3, "e.parquet"},
+		{"int arrow", IDInt64, 10, 1, "e.arrow"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			users, vecs := testEmbeddings(tc.kind, tc.n, tc.dim)
+			path := tempPath(t, tc.file)
+			if err := WriteEmbeddings(path, users, tc.dim, vecs); err != nil {
+				t.Fatal(err)
+			}
+			e, err := ReadEmbeddings(ctx, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Dim != tc.dim || e.Users.Kind() != tc.kind || !slices.Equal(e.Users.IDs(), users.IDs()) || !slices.Equal(e.Vecs, vecs) {
+				t.Fatalf("round trip differs: dim %d kind %v users %d", e.Dim, e.Users.Kind(), e.Users.Len())
+			}
+			if got := e.Vec(3); !slices.Equal(got, vecs[3*tc.dim:4*tc.dim]) {
+				t.Errorf("Vec(3) = %v", got)
+			}
+			// The stored schema keeps the fixed-size list type.
+			src, err := openSource(path, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.close()
+			typ, ok := src.schema.Field(1).Type.(*arrow.FixedSizeListType)
+			if !ok || typ.Len() != int32(tc.dim) || typ.Elem().ID() != arrow.FLOAT32 {
+				t.Errorf("embedding type %s", src.schema.Field(1).Type)
+			}
+		})
+	}
+}
+
+func TestWriteEmbeddingsByteIdentical(t *testing.T) {
+	users, vecs := testEmbeddings(IDString, 5000, 16)
+	for _, ext := range []string{".parquet", ".arrow"} {
+		a := filepath.Join(t.TempDir(), "one"+ext)
+		b := filepath.Join(t.TempDir(), "other-name"+ext)
+		if err := WriteEmbeddings(a, users, 16, vecs); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteEmbeddings(b, users.Clone(), 16, slices.Clone(vecs)); err != nil {
+			t.Fatal(err)
+		}
+		ba, _ := os.ReadFile(a)
+		bb, _ := os.ReadFile(b)
+		if len(ba) == 0 || !bytes.Equal(ba, bb) {
+			t.Errorf("%s: files differ (%d vs %d bytes)", ext, len(ba), len(bb))
+		}
+		if bytes.Contains(ba, []byte(filepath.Dir(a))) {
+			t.Errorf("%s: file embeds its path", ext)
+		}
+	}
+}
+
+func TestEmbeddingsErrors(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	users, vecs := testEmbeddings(IDString, 4, 2)
+	path := filepath.Join(dir, "e.parquet")
+	wantErr(t, WriteEmbeddings(path, users, 3, vecs), path, "write embeddings", "8 values for 4 users × dim 3")
+	wantErr(t, WriteEmbeddings(path, users, 0, nil), path, "invalid dimension 0")
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Error("failed write left a file")
+	}
+	cols := func(name string, format Format, cs ...col) string {
+		p := filepath.Join(dir, name)
+		writeCols(t, p, format, cs...)
+		return p
+	}
+	for _, tc := range []struct {
+		name, path string
+		frags      []string
+	}{
+		{"missing column", cols("m.parquet", FormatParquet, strCol("user_id", "a")), []string{`missing column "embedding"`}},
+		{"wrong type", cols("w.parquet", FormatParquet, strCol("user_id", "a"), f64Col("embedding", 1.0)), []string{`column "embedding": type float64 is not a list`}},
+		{"ragged", cols("r.arrow", FormatArrow, strCol("user_id", "a", "b"), listF64Col("embedding", []float64{1, 2}, []float64{3})), []string{`column "embedding" row 1: length 1, want 2`}},
+		{"duplicate user", cols("d.arrow", FormatArrow, strCol("user_id", "a", "a"), listF64Col("embedding", []float64{1}, []float64{3})), []string{`column "user_id" row 1: duplicate user id "a" (first at row 0)`}},
+		{"null user", cols("n.parquet", FormatParquet, strCol("user_id", nil), listF64Col("embedding", []float64{1})), []string{`column "user_id" row 0: null id`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ReadEmbeddings(ctx, tc.path)
+			wantErr(t, err, tc.path, append([]string{"read embeddings"}, tc.frags...)...)
+		})
+	}
+	t.Run("list<float64> accepted", func(t *testing.T) {
+		p := cols("ok.parquet", FormatParquet, i64Col("user_id", 3, 4), listF64Col("embedding", []float64{1, 2}, []float64{3, 4}))
+		e, err := ReadEmbeddings(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Dim != 2 || !slices.Equal(e.Vecs, []float32{1, 2, 3, 4}) || e.Users.ID(1) != "4" {
+			t.Errorf("%+v", e)
+		}
+	})
+}
+
+func TestVocabBinary(t *testing.T) {
+	for _, kind := range []IDKind{IDString, IDInt64} {
+		v, _ := testEmbeddings(kind, 300, 1)
+		if kind == IDString {
+			v.Add("") // the empty string is a valid id
+			v.Add("ünï\x00code")
+		}
+		b, err := v.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b2, _ := v.Clone().MarshalBinary()
+		if !bytes.Equal(b, b2) {
+			t.Error("encoding not deterministic")
+		}
+		var got Vocab
+		if err := got.UnmarshalBinary(b); err != nil {
+			t.Fatal(err)
+		}
+		if got.Kind() != kind || !slices.Equal(got.IDs(), v.IDs()) {
+			t.Fatalf("round trip differs")
+		}
+		if i, ok := got.Index(v.ID(17)); !ok || i != 17 {
+			t.Error("index map not rebuilt")
+		}
+		// Every corruption is detected, and no prefix decodes.
+		for i := 0; i < len(b); i += 7 {
+			c := slices.Clone(b)
+			c[i] ^= 0x40
+			if err := new(Vocab).UnmarshalBinary(c); err == nil {
+				t.Fatalf("flipped byte %d not detected", i)
+			}
+		}
+		for n := 0; n < len(b); n += 5 {
+			if err := new(Vocab).UnmarshalBinary(b[:n]); err == nil {
+				t.Fatalf("prefix of %d bytes decoded", n)
+			}
+		}
+	}
+}
+
+func TestVocabClone(t *testing.T) {
+	v := NewVocab(IDString)
+	v.Add("a")
+	c := v.Clone()
+	c.Add("b")
+	if v.Len() != 1 || c.Len() != 2 {
+		t.Fatalf("clone shares state: %d %d", v.Len(), c.Len())
+	}
+	if _, ok := v.Index("b"); ok {
+		t.Fatal("clone shares the index")
+	}
+}

@@ -1,0 +1,481 @@
+package data
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/ipc"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/apache/arrow/go/v15/parquet"
+	"github.com/apache/arrow/go/v15/parquet/compress"
+	"github.com/apache/arrow/go/v15/parquet/file"
+	"github.com/apache/arrow/go/v15/parquet/pqarrow"
+)
+
+// Format is a file format this package reads and writes.
+type Format uint8
+
+// File formats. Readers detect the format from the file's content (magic
+// bytes), whatever its name; writers choose it from the file name (see
+// FormatFromPath).
+const (
+	// FormatParquet is Apache Parquet ("PAR1" at both ends of the file).
+	FormatParquet Format = iota + 1
+	// FormatArrow is the Arrow IPC file format, also known as Feather v2
+	// ("ARROW1" at both ends of the file).
+	FormatArrow
+	// FormatArrowStream is the Arrow IPC streaming format (read only).
+	FormatArrowStream
+)
+
+// String names the format.
+func (f Format) String() string {
+	switch f {
+	case FormatParquet:
+		return "parquet"
+	case FormatArrow:
+		return "arrow"
+	case FormatArrowStream:
+		return "arrow-stream"
+	}
+	return fmt.Sprintf("Format(%d)", uint8(f))
+}
+
+// FormatFromPath is the format writers use for path: Arrow IPC file format
+// for the extensions .arrow, .ipc and .feather (any case), Parquet otherwise.
+func FormatFromPath(path string) Format {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".arrow", ".ipc", ".feather":
+		return FormatArrow
+	}
+	return FormatParquet
+}
+
+var (
+	parquetMagic     = []byte("PAR1")
+	arrowMagic       = []byte("ARROW1")
+	ipcContinuation  = []byte{0xff, 0xff, 0xff, 0xff}
+	errNotArrowInput = errors.New("not a Parquet or Arrow IPC file")
+)
+
+// DetectFormat reports the format of the file at path from its magic bytes.
+// A file that starts like Parquet or Arrow but does not end like it is
+// reported as truncated.
+func DetectFormat(path string) (Format, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return detectFormat(f, st.Size())
+}
+
+func detectFormat(r io.ReaderAt, size int64) (Format, error) {
+	if size == 0 {
+		return 0, errors.New("empty file: not a Parquet or Arrow IPC file")
+	}
+	head := make([]byte, 8)
+	n, err := r.ReadAt(head, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return 0, err
+	}
+	head = head[:n]
+	tail := make([]byte, 6)
+	if size >= 6 {
+		if _, err := r.ReadAt(tail, size-6); err != nil && !errors.Is(err, io.EOF) {
+			return 0, err
+		}
+	} else {
+		tail = nil
+	}
+	switch {
+	case bytes.HasPrefix(head, parquetMagic):
+		if size < 12 || !bytes.HasSuffix(tail, parquetMagic) {
+			return 0, errors.New("truncated or corrupt Parquet file (no footer)")
+		}
+		return FormatParquet, nil
+	case bytes.HasPrefix(head, arrowMagic):
+		if size < 14 || !bytes.Equal(tail, arrowMagic) {
+			return 0, errors.New("truncated or corrupt Arrow IPC file (no footer)")
+		}
+		return FormatArrow, nil
+	case bytes.HasPrefix(head, ipcContinuation):
+		return FormatArrowStream, nil
+	}
+	return 0, errNotArrowInput
+}
+
+// batchSource yields the record batches of a Parquet or Arrow file.
+type batchSource struct {
+	format  Format
+	schema  *arrow.Schema // schema of the whole file
+	numRows int64         // -1 when unknown before reading
+	size    int64         // file size in bytes
+	// open starts reading the named columns (all when nil); next returns
+	// io.EOF at the end. A record is valid until the following call.
+	open  func(ctx context.Context, cols []string) error
+	next  func() (arrow.Record, error)
+	close func()
+}
+
+// openSource opens path and reads its schema. The caller must call close.
+func openSource(path string, batchSize int) (src *batchSource, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+		}
+	}()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, errors.New("is a directory")
+	}
+	format, err := detectFormat(f, st.Size())
+	if err != nil {
+		return nil, err
+	}
+	defer recoverTo(&err)
+	defer func() {
+		if src != nil {
+			src.size = st.Size()
+		}
+	}()
+	mem := &cappedAllocator{mem: memory.NewGoAllocator(), limit: allocLimit(st.Size())}
+	switch format {
+	case FormatParquet:
+		props := parquet.NewReaderProperties(mem)
+		props.BufferedStreamEnabled = true
+		props.BufferSize = 1 << 20
+		pr, err := file.NewParquetReader(f, file.WithReadProps(props))
+		if err != nil {
+			return nil, fmt.Errorf("corrupt Parquet file: %w", err)
+		}
+		fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: int64(batchSize)}, mem)
+		if err != nil {
+			return nil, fmt.Errorf("unsupported Parquet schema: %w", err)
+		}
+		sc, err := fr.Schema()
+		if err != nil {
+			return nil, fmt.Errorf("unsupported Parquet schema: %w", err)
+		}
+		var rr pqarrow.RecordReader
+		src = &batchSource{format: format, schema: sc, numRows: pr.NumRows()}
+		src.open = func(ctx context.Context, cols []string) (err error) {
+			defer recoverTo(&err)
+			var leaves []int
+			if cols != nil {
+				want := make(map[int]bool, len(cols))
+				for _, c := range cols {
+					i := fieldIndex(sc, c)
+					if i < 0 {
+						return fmt.Errorf("missing column %q", c)
+					}
+					want[i] = true
+				}
+				// Leaf (physical) columns whose top-level field is wanted.
+				leaves = []int{}
+				for j := 0; j < pr.MetaData().Schema.NumColumns(); j++ {
+					roots, err := fr.Manifest.GetFieldIndices([]int{j})
+					if err != nil {
+						return err
+					}
+					if len(roots) == 1 && want[roots[0]] {
+						leaves = append(leaves, j)
+					}
+				}
+			}
+			if pr.NumRows() == 0 {
+				return nil
+			}
+			rr, err = fr.GetRecordReader(ctx, leaves, nil)
+			return err
+		}
+		src.next = func() (rec arrow.Record, err error) {
+			defer recoverTo(&err)
+			if rr == nil {
+				return nil, io.EOF
+			}
+			if !rr.Next() {
+				if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
+					return nil, err
+				}
+				return nil, io.EOF
+			}
+			return rr.Record(), nil
+		}
+		src.close = func() {
+			if rr != nil {
+				func() {
+					defer func() { _ = recover() }()
+					rr.Release()
+				}()
+			}
+			pr.Close() // closes f
+		}
+		return src, nil
+	case FormatArrow:
+		ir, err := ipc.NewFileReader(f, ipc.WithAllocator(mem))
+		if err != nil {
+			return nil, fmt.Errorf("corrupt Arrow IPC file: %w", err)
+		}
+		i := 0
+		src = &batchSource{format: format, schema: ir.Schema(), numRows: -1}
+		src.open = func(context.Context, []string) error { return nil }
+		src.next = func() (rec arrow.Record, err error) {
+			defer recoverTo(&err)
+			if i >= ir.NumRecords() {
+				return nil, io.EOF
+			}
+			rec, err = ir.Record(i)
+			i++
+			if err != nil {
+				return nil, err
+			}
+			return rec, nil
+		}
+		src.close = func() {
+			func() {
+				defer func() { _ = recover() }()
+				ir.Close()
+			}()
+			f.Close()
+		}
+		return src, nil
+	case FormatArrowStream:
+		sr, err := ipc.NewReader(f, ipc.WithAllocator(mem))
+		if err != nil {
+			return nil, fmt.Errorf("corrupt Arrow IPC stream: %w", err)
+		}
+		src = &batchSource{format: format, schema: sr.Schema(), numRows: -1}
+		src.open = func(context.Context, []string) error { return nil }
+		src.next = func() (rec arrow.Record, err error) {
+			defer recoverTo(&err)
+			if !sr.Next() {
+				if err := sr.Err(); err != nil && !errors.Is(err, io.EOF) {
+					return nil, err
+				}
+				return nil, io.EOF
+			}
+			return sr.Record(), nil
+		}
+		src.close = func() {
+			func() {
+				defer func() { _ = recover() }()
+				sr.Release()
+			}()
+			f.Close()
+		}
+		return src, nil
+	}
+	return nil, errNotArrowInput
+}
+
+// fieldIndex returns the index of the top-level field named name, or -1.
+func fieldIndex(sc *arrow.Schema, name string) int {
+	idx := sc.FieldIndices(name)
+	if len(idx) == 0 {
+		return -1
+	}
+	return idx[0]
+}
+
+// cappedAllocator refuses (by panicking, which the reader boundary turns
+// into an error) any single buffer larger than limit. A corrupt header can
+// claim a multi-gigabyte body; without the cap a 2 KB file could make the
+// reader allocate gigabytes before it notices the file is short.
+type cappedAllocator struct {
+	mem   memory.Allocator
+	limit int
+}
+
+// allocLimit is the largest buffer a reader may allocate for a file of
+// size bytes: generous enough for compressed data (64x, at least 64 MiB).
+func allocLimit(size int64) int {
+	return int(min(max(64*size, 64<<20), 1<<40))
+}
+
+func (a *cappedAllocator) check(size int) {
+	if size > a.limit {
+		panic(fmt.Sprintf("buffer of %d bytes requested, more than a file of this size can hold", size))
+	}
+}
+
+func (a *cappedAllocator) Allocate(size int) []byte {
+	a.check(size)
+	return a.mem.Allocate(size)
+}
+
+func (a *cappedAllocator) Reallocate(size int, b []byte) []byte {
+	a.check(size)
+	return a.mem.Reallocate(size, b)
+}
+
+func (a *cappedAllocator) Free(b []byte) { a.mem.Free(b) }
+
+// recoverTo turns a panic inside the arrow library into an error: corrupt
+// input must never crash the caller.
+func recoverTo(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("corrupt or unsupported file (reader panic: %v)", r)
+		if debugPanics {
+			*err = fmt.Errorf("%w\n%s", *err, debug.Stack())
+		}
+	}
+}
+
+// debugPanics adds stack traces to recovered panics; flipped only in tests.
+const debugPanics = false
+
+// writeAtomic creates path by writing to a temporary file in the same
+// directory and renaming it into place once write succeeded and the file was
+// synced. On any error the temporary file is removed and path is untouched.
+func writeAtomic(path string, write func(f *os.File) error) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("writer panic: %v", r)
+			}
+		}()
+		err = write(tmp)
+	}()
+	if err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// parquetProps are the writer settings for every Parquet file this package
+// writes: Snappy compression, dictionary encoding, row groups of at most
+// 1Mi rows, statistics on, and the library's fixed created_by string (no
+// timestamps or paths anywhere), so equal input gives byte-identical files.
+func parquetProps() (*parquet.WriterProperties, pqarrow.ArrowWriterProperties) {
+	return parquet.NewWriterProperties(
+			parquet.WithCompression(compress.Codecs.Snappy),
+			parquet.WithDictionaryDefault(true),
+			parquet.WithMaxRowGroupLength(1<<20),
+			parquet.WithAllocator(memory.NewGoAllocator()),
+		),
+		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema())
+}
+
+// recordWriter writes record batches to a Parquet or Arrow IPC file.
+type recordWriter struct {
+	pw *pqarrow.FileWriter
+	iw *ipc.FileWriter
+}
+
+// fileSink hides Close from the arrow writers (which close their sink):
+// writeAtomic syncs and closes the file itself.
+type fileSink struct{ f *os.File }
+
+func (s fileSink) Write(p []byte) (int, error)               { return s.f.Write(p) }
+func (s fileSink) Seek(off int64, whence int) (int64, error) { return s.f.Seek(off, whence) }
+
+func newRecordWriter(f *os.File, format Format, sc *arrow.Schema) (*recordWriter, error) {
+	sink := fileSink{f}
+	switch format {
+	case FormatParquet:
+		props, aprops := parquetProps()
+		pw, err := pqarrow.NewFileWriter(sc, sink, props, aprops)
+		if err != nil {
+			return nil, err
+		}
+		return &recordWriter{pw: pw}, nil
+	case FormatArrow:
+		iw, err := ipc.NewFileWriter(sink, ipc.WithSchema(sc), ipc.WithAllocator(memory.NewGoAllocator()))
+		if err != nil {
+			return nil, err
+		}
+		return &recordWriter{iw: iw}, nil
+	}
+	return nil, fmt.Errorf("cannot write format %v", format)
+}
+
+func (w *recordWriter) write(rec arrow.Record) error {
+	if w.pw != nil {
+		return w.pw.WriteBuffered(rec)
+	}
+	return w.iw.Write(rec)
+}
+
+func (w *recordWriter) close() error {
+	if w.pw != nil {
+		return w.pw.Close()
+	}
+	return w.iw.Close()
+}
+
+// writeBatches writes a file of nrows rows with schema sc to path (format
+// from its extension), building each batch of at most batchRows rows with
+// build(lo, hi), atomically.
+func writeBatches(path string, sc *arrow.Schema, nrows int, build func(mem memory.Allocator, lo, hi int) (arrow.Record, error)) error {
+	return writeAtomic(path, func(f *os.File) error {
+		w, err := newRecordWriter(f, FormatFromPath(path), sc)
+		if err != nil {
+			return err
+		}
+		mem := memory.NewGoAllocator()
+		for lo := 0; lo < nrows || (lo == 0 && nrows == 0); lo += writeBatchRows {
+			hi := min(lo+writeBatchRows, nrows)
+			rec, err := build(mem, lo, hi)
+			if err != nil {
+				w.close()
+				return err
+			}
+			err = w.write(rec)
+			rec.Release()
+			if err != nil {
+				w.close()
+				return err
+			}
+			if nrows == 0 {
+				break
+			}
+		}
+		return w.close()
+	})
+}
+
+// writeBatchRows is the number of rows per record batch the writers build.
+const writeBatchRows = 64 * 1024
+
+// defaultBatchSize is the number of rows per record batch the readers use.
+const defaultBatchSize = 64 * 1024

@@ -1,0 +1,244 @@
+package data
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+)
+
+// Unknown says what a reader does with an id that is not in a vocabulary the
+// caller passed in.
+type Unknown uint8
+
+// Unknown-id policies.
+const (
+	// UnknownAdd appends the id to the vocabulary (existing indices never
+	// change). This is the default.
+	UnknownAdd Unknown = iota
+	// UnknownSkip drops the row and counts it in ReadStats.
+	UnknownSkip
+	// UnknownError fails the read with an error naming the row and the id.
+	UnknownError
+)
+
+// String names the policy.
+func (u Unknown) String() string {
+	switch u {
+	case UnknownAdd:
+		return "add"
+	case UnknownSkip:
+		return "skip"
+	case UnknownError:
+		return "error"
+	}
+	return fmt.Sprintf("Unknown(%d)", uint8(u))
+}
+
+// Codes an encoder writes for rows that have no index.
+const (
+	codeUnknown int32 = -1 // id not in the vocabulary (UnknownSkip)
+	codeNull    int32 = -2 // null cell
+)
+
+// idKindOf returns the vocabulary kind for an arrow id/value type, or 0 if
+// the type cannot hold ids. Bools count as strings ("true"/"false").
+func idKindOf(t arrow.DataType) IDKind {
+	switch t.ID() {
+	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64,
+		arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64:
+		return IDInt64
+	case arrow.STRING, arrow.LARGE_STRING, arrow.BOOL:
+		return IDString
+	case arrow.DICTIONARY:
+		return idKindOf(t.(*arrow.DictionaryType).ValueType)
+	}
+	return 0
+}
+
+// unknownIDError reports an id missing from a vocabulary under UnknownError.
+type unknownIDError struct {
+	row int
+	id  string
+}
+
+func (e *unknownIDError) Error() string { return fmt.Sprintf("row %d: unknown id %q", e.row, e.id) }
+
+// idEncoder maps the cells of id or value columns to vocabulary indices.
+type idEncoder struct {
+	v      *Vocab
+	policy Unknown
+	buf    []byte
+	// dictionary cache: index in the current dictionary → vocab index
+	// (codeUncached when not yet looked up).
+	dict      arrow.Array
+	dictCodes []int32
+}
+
+const codeUncached int32 = math.MinInt32
+
+// encode writes the vocabulary index of every cell of arr to out
+// (len(out) == arr.Len()): codeNull for null cells, codeUnknown for unknown
+// ids under UnknownSkip. Under UnknownError it returns an *unknownIDError
+// with the row relative to arr.
+func (e *idEncoder) encode(arr arrow.Array, out []int32) error {
+	switch a := arr.(type) {
+	case *array.String:
+		for i := range out {
+			if a.IsNull(i) {
+				out[i] = codeNull
+				continue
+			}
+			c, err := e.str(a.Value(i), i)
+			if err != nil {
+				return err
+			}
+			out[i] = c
+		}
+	case *array.LargeString:
+		for i := range out {
+			if a.IsNull(i) {
+				out[i] = codeNull
+				continue
+			}
+			c, err := e.str(a.Value(i), i)
+			if err != nil {
+				return err
+			}
+			out[i] = c
+		}
+	case *array.Boolean:
+		for i := range out {
+			if a.IsNull(i) {
+				out[i] = codeNull
+				continue
+			}
+			c, err := e.str(strconv.FormatBool(a.Value(i)), i)
+			if err != nil {
+				return err
+			}
+			out[i] = c
+		}
+	case *array.Int64:
+		return encodeInts(e, a, out, a.Value)
+	case *array.Int32:
+		return encodeInts(e, a, out, func(i int) int64 { return int64(a.Value(i)) })
+	case *array.Int16:
+		return encodeInts(e, a, out, func(i int) int64 { return int64(a.Value(i)) })
+	case *array.Int8:
+		return encodeInts(e, a, out, func(i int) int64 { return int64(a.Value(i)) })
+	case *array.Uint32:
+		return encodeInts(e, a, out, func(i int) int64 { return int64(a.Value(i)) })
+	case *array.Uint16:
+		return encodeInts(e, a, out, func(i int) int64 { return int64(a.Value(i)) })
+	case *array.Uint8:
+		return encodeInts(e, a, out, func(i int) int64 { return int64(a.Value(i)) })
+	case *array.Uint64:
+		for i := range out {
+			if a.IsNull(i) {
+				out[i] = codeNull
+				continue
+			}
+			x := a.Value(i)
+			if x > math.MaxInt64 {
+				return fmt.Errorf("row %d: id %d overflows int64", i, x)
+			}
+			c, err := e.int(int64(x), i)
+			if err != nil {
+				return err
+			}
+			out[i] = c
+		}
+	case *array.Dictionary:
+		return e.encodeDict(a, out)
+	default:
+		return fmt.Errorf("unsupported id type %s", arr.DataType())
+	}
+	return nil
+}
+
+func encodeInts(e *idEncoder, a arrow.Array, out []int32, value func(int) int64) error {
+	for i := range out {
+		if a.IsNull(i) {
+			out[i] = codeNull
+			continue
+		}
+		c, err := e.int(value(i), i)
+		if err != nil {
+			return err
+		}
+		out[i] = c
+	}
+	return nil
+}
+
+func (e *idEncoder) encodeDict(a *array.Dictionary, out []int32) error {
+	d := a.Dictionary()
+	if d != e.dict {
+		e.dict = d
+		e.dictCodes = e.dictCodes[:0]
+		for range d.Len() {
+			e.dictCodes = append(e.dictCodes, codeUncached)
+		}
+	}
+	one := make([]int32, 1)
+	for i := range out {
+		if a.IsNull(i) {
+			out[i] = codeNull
+			continue
+		}
+		k := a.GetValueIndex(i)
+		if k < 0 || k >= len(e.dictCodes) {
+			return fmt.Errorf("row %d: dictionary index %d out of range", i, k)
+		}
+		c := e.dictCodes[k]
+		if c == codeUncached {
+			one1 := array.NewSlice(d, int64(k), int64(k+1))
+			err := e.encode(one1, one)
+			one1.Release()
+			if err != nil {
+				if u, ok := err.(*unknownIDError); ok {
+					u.row = i
+				}
+				return err
+			}
+			c = one[0]
+			e.dictCodes[k] = c
+		}
+		out[i] = c
+	}
+	return nil
+}
+
+// str maps one string id (which may alias an arrow buffer).
+func (e *idEncoder) str(s string, row int) (int32, error) {
+	if c, ok := e.v.index[s]; ok {
+		return c, nil
+	}
+	return e.miss(s, row, true)
+}
+
+// int maps one integer id through its canonical decimal spelling.
+func (e *idEncoder) int(x int64, row int) (int32, error) {
+	e.buf = strconv.AppendInt(e.buf[:0], x, 10)
+	if c, ok := e.v.lookupBytes(e.buf); ok {
+		return c, nil
+	}
+	return e.miss(string(e.buf), row, false)
+}
+
+func (e *idEncoder) miss(s string, row int, aliased bool) (int32, error) {
+	switch e.policy {
+	case UnknownSkip:
+		return codeUnknown, nil
+	case UnknownError:
+		return 0, &unknownIDError{row: row, id: s}
+	}
+	if aliased {
+		s = strings.Clone(s)
+	}
+	return e.v.addOwned(s), nil
+}

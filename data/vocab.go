@@ -1,0 +1,244 @@
+package data
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"strconv"
+	"strings"
+)
+
+// String names the id kind ("int64" or "string").
+func (k IDKind) String() string {
+	switch k {
+	case IDInt64:
+		return "int64"
+	case IDString:
+		return "string"
+	}
+	return fmt.Sprintf("IDKind(%d)", uint8(k))
+}
+
+// Clone returns an independent copy of v: adding ids to the copy leaves v
+// unchanged. The id strings themselves are shared (they are immutable).
+func (v *Vocab) Clone() *Vocab {
+	c := &Vocab{kind: v.kind, ids: make([]string, len(v.ids)), index: make(map[string]int32, len(v.ids))}
+	copy(c.ids, v.ids)
+	for i, id := range c.ids {
+		c.index[id] = int32(i)
+	}
+	return c
+}
+
+// IDs returns the external ids in index order. The slice is shared with the
+// vocabulary: do not modify it.
+func (v *Vocab) IDs() []string { return v.ids }
+
+// Int64 returns the id of index i parsed as an int64. It fails for a string
+// vocabulary whose id is not a decimal integer.
+func (v *Vocab) Int64(i int32) (int64, error) {
+	return strconv.ParseInt(v.ids[i], 10, 64)
+}
+
+// lookupBytes returns the index of the id spelled by b without allocating.
+func (v *Vocab) lookupBytes(b []byte) (int32, bool) {
+	i, ok := v.index[string(b)]
+	return i, ok
+}
+
+// addOwned adds id, which must not alias memory that may change (arrow
+// buffers are copied by the caller with strings.Clone).
+func (v *Vocab) addOwned(id string) int32 {
+	i := int32(len(v.ids))
+	v.ids = append(v.ids, id)
+	v.index[id] = i
+	return i
+}
+
+// vocabMagic starts every serialized vocabulary; the byte after it is the
+// format version.
+const (
+	vocabMagic   = "RALMVOC"
+	vocabVersion = 1
+)
+
+// MarshalBinary encodes the vocabulary in a stable, versioned format:
+// "RALMVOC", version byte (1), kind byte, uvarint count, then for each id in
+// index order its uvarint length and bytes, and finally a little-endian
+// CRC-32 (IEEE) of everything before it.
+func (v *Vocab) MarshalBinary() ([]byte, error) {
+	if v.kind != IDInt64 && v.kind != IDString {
+		return nil, fmt.Errorf("marshal vocab: invalid id kind %d", v.kind)
+	}
+	n := len(vocabMagic) + 2 + binary.MaxVarintLen64
+	for _, id := range v.ids {
+		n += binary.MaxVarintLen64 + len(id)
+	}
+	b := make([]byte, 0, n+4)
+	b = append(b, vocabMagic...)
+	b = append(b, vocabVersion, byte(v.kind))
+	b = binary.AppendUvarint(b, uint64(len(v.ids)))
+	for _, id := range v.ids {
+		b = binary.AppendUvarint(b, uint64(len(id)))
+		b = append(b, id...)
+	}
+	return binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(b)), nil
+}
+
+// UnmarshalBinary decodes a vocabulary written by MarshalBinary, replacing
+// the contents of v. It checks the checksum, the kind, that int64 ids are
+// canonical decimal integers and that no id repeats.
+func (v *Vocab) UnmarshalBinary(b []byte) error {
+	if len(b) < len(vocabMagic)+2+4 || string(b[:len(vocabMagic)]) != vocabMagic {
+		return errors.New("unmarshal vocab: not a ralm vocabulary")
+	}
+	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
+	if crc32.ChecksumIEEE(body) != sum {
+		return errors.New("unmarshal vocab: checksum mismatch (corrupt data)")
+	}
+	r := decoder{b: body[len(vocabMagic):]}
+	if ver := r.byte(); ver != vocabVersion {
+		return fmt.Errorf("unmarshal vocab: unsupported version %d", ver)
+	}
+	nv, err := decodeVocabBody(&r)
+	if err != nil {
+		return fmt.Errorf("unmarshal vocab: %w", err)
+	}
+	if len(r.b) != 0 && r.err == nil {
+		return errors.New("unmarshal vocab: trailing bytes")
+	}
+	*v = *nv
+	return nil
+}
+
+// decodeVocabBody reads kind, count and ids (the part of the format after
+// the version byte).
+func decodeVocabBody(r *decoder) (*Vocab, error) {
+	kind := IDKind(r.byte())
+	n := r.uvarint()
+	if r.err != nil {
+		return nil, r.err
+	}
+	if kind != IDInt64 && kind != IDString {
+		return nil, fmt.Errorf("invalid id kind %d", kind)
+	}
+	if n > uint64(len(r.b)) { // every id takes at least one byte
+		return nil, errors.New("id count exceeds data")
+	}
+	v := &Vocab{kind: kind, ids: make([]string, 0, n), index: make(map[string]int32, n)}
+	for i := uint64(0); i < n; i++ {
+		id := r.string()
+		if r.err != nil {
+			return nil, r.err
+		}
+		if kind == IDInt64 {
+			if x, err := strconv.ParseInt(id, 10, 64); err != nil || strconv.FormatInt(x, 10) != id {
+				return nil, fmt.Errorf("id %d: %q is not a canonical int64", i, id)
+			}
+		}
+		if _, dup := v.index[id]; dup {
+			return nil, fmt.Errorf("id %d: %q repeats", i, id)
+		}
+		v.addOwned(id)
+	}
+	return v, nil
+}
+
+// encodeVocabBody appends kind, count and ids (the inverse of decodeVocabBody).
+func encodeVocabBody(b []byte, v *Vocab) []byte {
+	b = append(b, byte(v.kind))
+	b = binary.AppendUvarint(b, uint64(len(v.ids)))
+	for _, id := range v.ids {
+		b = binary.AppendUvarint(b, uint64(len(id)))
+		b = append(b, id...)
+	}
+	return b
+}
+
+// decoder reads the little binary formats of this package; the first error
+// sticks and later reads return zero values.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("truncated data reading %s", what)
+	}
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil || len(d.b) < 1 {
+		d.fail("byte")
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	x, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return x
+}
+
+// count reads a uvarint that sizes something of at least minBytes bytes per
+// element still to come, so corrupt input cannot trigger a huge allocation.
+func (d *decoder) count(minBytes int) int {
+	n := d.uvarint()
+	if d.err != nil {
+		return 0
+	}
+	if minBytes < 1 {
+		minBytes = 1
+	}
+	if n > uint64(len(d.b)/minBytes) {
+		d.err = fmt.Errorf("corrupt data: count %d exceeds remaining %d bytes", n, len(d.b))
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if d.err != nil {
+		return ""
+	}
+	if n > uint64(len(d.b)) {
+		d.fail("string")
+		return ""
+	}
+	s := strings.Clone(string(d.b[:n]))
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) uint32() uint32 {
+	if d.err != nil || len(d.b) < 4 {
+		d.fail("uint32")
+		return 0
+	}
+	x := binary.LittleEndian.Uint32(d.b)
+	d.b = d.b[4:]
+	return x
+}
+
+func (d *decoder) uint64() uint64 {
+	if d.err != nil || len(d.b) < 8 {
+		d.fail("uint64")
+		return 0
+	}
+	x := binary.LittleEndian.Uint64(d.b)
+	d.b = d.b[8:]
+	return x
+}

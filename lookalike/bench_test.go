@@ -1,0 +1,117 @@
+package lookalike
+
+import (
+	"context"
+	"syscall"
+	"time"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// benchData returns random embeddings and items whose clicker counts make
+// the seed sample full (S=100 needs at least 143 clickers at 70% seeds).
+func benchData(users, items, d int, minCl, maxCl int) ([]float32, [][]int32) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	emb := make([]float32, users*d)
+	for i := range emb {
+		emb[i] = float32(rng.NormFloat64())
+	}
+	cl := make([][]int32, items)
+	for i := range cl {
+		n := minCl + rng.IntN(maxCl-minCl+1)
+		for _, u := range rng.Perm(users)[:n] {
+			cl[i] = append(cl[i], int32(u))
+		}
+	}
+	return emb, cl
+}
+
+// BenchmarkTrainPairs measures training steps (input filling, forward,
+// backward and the Adam update) at h=64, k=20, S=100 seeds per item, 256
+// pairs per step with 4 negatives per positive, and reports (target, item)
+// pairs per second.
+func BenchmarkTrainPairs(b *testing.B) {
+	for _, ppi := range []int{1, 4} {
+		b.Run(fmt.Sprintf("positives_per_item=%d", ppi), func(b *testing.B) {
+			const d = 64
+			emb, cl := benchData(5000, 300, d, 150, 400)
+			cfg := Config{K: 20, SeedsPerItem: 100, Batch: 256, Negatives: 4, PositivesPerItem: ppi, Epochs: 1, Seed: 1}
+			t, err := newTrainer(context.Background(), emb, d, cl, cfg, TrainOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := t.build(); err != nil {
+				b.Fatal(err)
+			}
+			defer t.sg.close()
+			t.split()
+			if err := t.recluster(); err != nil {
+				b.Fatal(err)
+			}
+			t.makeChunks()
+			B := t.dims.B
+			pairs := 0
+			cpu0 := cpuTime()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				s := (i * B) % (len(t.chunks) - B)
+				_, p, err := t.step(t.chunks[s : s+B])
+				if err != nil {
+					b.Fatal(err)
+				}
+				pairs += p
+			}
+			b.ReportMetric(float64(pairs)/b.Elapsed().Seconds(), "pairs/s")
+			// CPU time is robust to other processes on a busy machine
+			b.ReportMetric(float64(pairs)/(cpuTime()-cpu0).Seconds(), "pairs/cpu-s")
+			b.ReportMetric(float64(pairs)/float64(b.N), "pairs/step")
+		})
+	}
+}
+
+// cpuTime returns the user+system CPU time of the process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkScore1000Items scores one user against 1,000 items of K=20
+// centroids and reports the cost per (user, item) pair.
+func BenchmarkScore1000Items(b *testing.B) {
+	for _, h := range []int{64, 128} {
+		for _, pool := range []string{PoolingAttention, PoolingAvg} {
+			b.Run(fmt.Sprintf("h=%d/%s", h, pool), func(b *testing.B) {
+				const k, nItems = 20, 1000
+				m := testModel(b, pool, h, h, k, 1)
+				rng := rand.New(rand.NewPCG(3, 4))
+				items := make([]*ItemState, nItems)
+				for i := range items {
+					c := make([]float32, k*h)
+					for j := range c {
+						c[j] = float32(rng.NormFloat64())
+					}
+					st, err := m.NewItemState(c, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					items[i] = st
+				}
+				user := make([]float32, h)
+				for j := range user {
+					user[j] = float32(rng.NormFloat64())
+				}
+				out := make([]float32, nItems)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					m.Score(user, items, out)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*nItems), "ns/pair")
+			})
+		}
+	}
+}

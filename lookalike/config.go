@@ -1,0 +1,251 @@
+// Package lookalike is RALM's second stage: the attention-based look-alike
+// model. An item is represented by its seed users (the users who clicked it);
+// the model scores how much a target user looks like them.
+//
+// Both towers share one transform T(v) = PReLU(W·v + b). An item's transformed
+// seeds are clustered with k-means into at most K centroids; a global attention
+// (independent of the target, precomputed per item) and a local attention
+// (target-aware) pool the centroids, and the score is
+//
+//	GlobalWeight·cos(T(u), E_global) + LocalWeight·cos(T(u), E_local).
+//
+// Training (train.go, graph.go) uses a gorgonia graph; inference (infer.go) is
+// plain Go and never touches gorgonia, so a server only pays for the few
+// kilobytes of weights. Models are saved in a versioned, checksummed file
+// (export.go).
+package lookalike
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Pooling modes for Config.Pooling.
+const (
+	// PoolingAttention pools an item's centroids with the global and the
+	// local (target-aware) attention: the full RALM model.
+	PoolingAttention = "attention"
+	// PoolingAvg averages the centroids instead of attending over them: the
+	// paper's "RALM with average pooling" baseline.
+	PoolingAvg = "avg"
+)
+
+// Config holds the model's hyper-parameters. The zero value of a field means
+// "use the default" for every field whose zero is not a meaningful setting
+// (see DefaultConfig); Dropout, Seed and ReclusterEvery take their zero
+// values literally.
+type Config struct {
+	// Hidden is the width h of the shared transform's output; 0 means the
+	// input embedding width d.
+	Hidden int `json:"hidden"`
+	// K is the number of k-means clusters an item's seeds are reduced to.
+	K int `json:"k"`
+	// SeedsPerItem is the number S of seeds sampled per item and training
+	// step (the item's clusters are averaged over that sample).
+	SeedsPerItem int `json:"seeds_per_item"`
+	// ReclusterEvery is the number of training batches between two
+	// re-clusterings of every training item's seeds with the current
+	// transform; 0 means once per epoch.
+	ReclusterEvery int `json:"recluster_every"`
+	// GlobalWeight and LocalWeight weigh the two cosines of the score. Both
+	// zero means the defaults 0.3 and 0.7.
+	GlobalWeight float32 `json:"global_weight"`
+	LocalWeight  float32 `json:"local_weight"`
+	// Pooling is PoolingAttention (default) or PoolingAvg.
+	Pooling string `json:"pooling"`
+	// SizePrior weighs every centroid by its number of seeds in all three
+	// poolings: the attention logits get log(size) added (so attending over
+	// centroids approximates attending over the seeds themselves) and the
+	// average pooling becomes the seed-weighted mean. Without it every
+	// centroid counts the same, as in the paper.
+	SizePrior bool `json:"size_prior"`
+	// Dropout is the drop probability applied to the transform's output in
+	// training (0 disables dropout).
+	Dropout float32 `json:"dropout"`
+	// Negatives is the number of random non-clickers sampled per positive.
+	Negatives int `json:"negatives"`
+	// PositivesPerItem is the number of positive targets trained together
+	// with one seed sample of an item; each training row of a step holds
+	// PositivesPerItem·(1+Negatives) targets.
+	PositivesPerItem int `json:"positives_per_item"`
+	// SeedFraction is the share of an item's clickers used as seeds in an
+	// epoch; the rest are its positive targets.
+	SeedFraction float64 `json:"seed_fraction"`
+	// MinClickers is the minimum number of distinct clickers of an item for
+	// it to be trained on.
+	MinClickers int `json:"min_clickers"`
+	// LR is Adam's learning rate.
+	LR float64 `json:"lr"`
+	// Batch is the number of (target, item) pairs per step, positives and
+	// negatives together.
+	Batch int `json:"batch"`
+	// Epochs is the number of passes over the training items' positives.
+	Epochs int `json:"epochs"`
+	// Seed drives every random choice: initial weights, splits, samples,
+	// dropout masks and k-means. Same seed, same data → identical weights.
+	Seed uint64 `json:"seed"`
+	// ScaleInit is the initial value of the logit scale a in
+	// logit = a·score + c.
+	ScaleInit float32 `json:"scale_init"`
+	// KMeansIter caps the Lloyd iterations of every clustering.
+	KMeansIter int `json:"kmeans_iter"`
+	// MiniBatchAbove is the seed count above which BuildItem switches to
+	// mini-batch k-means.
+	MiniBatchAbove int `json:"minibatch_above"`
+}
+
+// DefaultConfig returns the defaults: h = d, K 20, 100 seeds per item and
+// step, re-clustering every epoch, weights 0.3/0.7, attention pooling, no
+// dropout, 4 negatives per positive, 1 positive per item row, seed fraction
+// 0.7, at least 10 clickers, Adam 1e-3, 256 pairs per batch, 40 epochs,
+// logit scale 5, 20 k-means iterations, mini-batch k-means above 50,000 seeds.
+func DefaultConfig() Config {
+	return Config{
+		K:                20,
+		SeedsPerItem:     100,
+		GlobalWeight:     0.3,
+		LocalWeight:      0.7,
+		Pooling:          PoolingAttention,
+		Negatives:        4,
+		PositivesPerItem: 1,
+		SeedFraction:     0.7,
+		MinClickers:      10,
+		LR:               1e-3,
+		Batch:            256,
+		Epochs:           40,
+		ScaleInit:        5,
+		KMeansIter:       20,
+		MiniBatchAbove:   50000,
+	}
+}
+
+// withDefaults returns c with every unset field replaced by its default and
+// Hidden resolved against the input width d.
+func (c Config) withDefaults(d int) Config {
+	def := DefaultConfig()
+	if c.Hidden == 0 {
+		c.Hidden = d
+	}
+	if c.K == 0 {
+		c.K = def.K
+	}
+	if c.SeedsPerItem == 0 {
+		c.SeedsPerItem = def.SeedsPerItem
+	}
+	if c.GlobalWeight == 0 && c.LocalWeight == 0 {
+		c.GlobalWeight, c.LocalWeight = def.GlobalWeight, def.LocalWeight
+	}
+	if c.Pooling == "" {
+		c.Pooling = def.Pooling
+	}
+	if c.Negatives == 0 {
+		c.Negatives = def.Negatives
+	}
+	if c.PositivesPerItem == 0 {
+		c.PositivesPerItem = def.PositivesPerItem
+	}
+	if c.SeedFraction == 0 {
+		c.SeedFraction = def.SeedFraction
+	}
+	if c.MinClickers == 0 {
+		c.MinClickers = def.MinClickers
+	}
+	if c.LR == 0 {
+		c.LR = def.LR
+	}
+	if c.Batch == 0 {
+		c.Batch = def.Batch
+	}
+	if c.Epochs == 0 {
+		c.Epochs = def.Epochs
+	}
+	if c.ScaleInit == 0 {
+		c.ScaleInit = def.ScaleInit
+	}
+	if c.KMeansIter == 0 {
+		c.KMeansIter = def.KMeansIter
+	}
+	if c.MiniBatchAbove == 0 {
+		c.MiniBatchAbove = def.MiniBatchAbove
+	}
+	return c
+}
+
+// validate reports the first invalid setting of a config that went through
+// withDefaults.
+func (c Config) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Hidden < 1 || c.Hidden > 1<<14 {
+		bad("hidden %d out of range [1, 16384]", c.Hidden)
+	}
+	if c.K < 1 || c.K > 1<<12 {
+		bad("k %d out of range [1, 4096]", c.K)
+	}
+	if c.SeedsPerItem < 1 || c.SeedsPerItem > 1<<16 {
+		bad("seeds per item %d out of range [1, 65536]", c.SeedsPerItem)
+	}
+	if c.ReclusterEvery < 0 {
+		bad("recluster every %d batches: must be >= 0", c.ReclusterEvery)
+	}
+	if !finite32(c.GlobalWeight) || !finite32(c.LocalWeight) || c.GlobalWeight < 0 || c.LocalWeight < 0 {
+		bad("score weights %v/%v: must be finite and >= 0", c.GlobalWeight, c.LocalWeight)
+	}
+	if c.Pooling != PoolingAttention && c.Pooling != PoolingAvg {
+		bad("pooling %q: want %q or %q", c.Pooling, PoolingAttention, PoolingAvg)
+	}
+	if !(c.Dropout >= 0 && c.Dropout < 1) {
+		bad("dropout %v out of range [0, 1)", c.Dropout)
+	}
+	if c.Negatives < 1 || c.Negatives > 1000 {
+		bad("negatives %d out of range [1, 1000]", c.Negatives)
+	}
+	if c.PositivesPerItem < 1 || c.PositivesPerItem > 1000 {
+		bad("positives per item %d out of range [1, 1000]", c.PositivesPerItem)
+	}
+	if !(c.SeedFraction > 0 && c.SeedFraction < 1) {
+		bad("seed fraction %v out of range (0, 1)", c.SeedFraction)
+	}
+	if c.MinClickers < 2 {
+		bad("min clickers %d: must be >= 2 (one seed and one positive)", c.MinClickers)
+	}
+	if !(c.LR > 0 && c.LR < 10) {
+		bad("learning rate %v out of range (0, 10)", c.LR)
+	}
+	if c.Batch < 1 || c.Batch > 1<<20 {
+		bad("batch %d out of range [1, 1048576]", c.Batch)
+	}
+	if c.Epochs < 1 || c.Epochs > 1<<20 {
+		bad("epochs %d out of range [1, 1048576]", c.Epochs)
+	}
+	if !finite32(c.ScaleInit) {
+		bad("scale init %v: must be finite", c.ScaleInit)
+	}
+	if c.KMeansIter < 1 {
+		bad("k-means iterations %d: must be >= 1", c.KMeansIter)
+	}
+	if c.MiniBatchAbove < 1 {
+		bad("mini-batch threshold %d: must be >= 1", c.MiniBatchAbove)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid lookalike config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// targetsPerRow is the number of targets trained with one item row.
+func (c Config) targetsPerRow() int { return c.PositivesPerItem * (1 + c.Negatives) }
+
+// rowsPerBatch is the number of item rows per step, chosen so that a step
+// holds about Batch pairs (at least one row).
+func (c Config) rowsPerBatch() int {
+	t := c.targetsPerRow()
+	b := (c.Batch + t/2) / t
+	if b < 1 {
+		b = 1
+	}
+	return b
+}
+
+func finite32(x float32) bool { return !math.IsNaN(float64(x)) && !math.IsInf(float64(x), 0) }

@@ -1,0 +1,254 @@
+package lookalike
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// Model file layout (all integers little-endian):
+//
+//	magic    8 bytes  "RALMLAK\x00"
+//	version  uint32   FormatVersion
+//	d, h     uint32 each
+//	config   uint32 length + JSON of Config
+//	tensors  uint32 count, then per tensor:
+//	         uint16 name length + name, uint8 rank, uint32 per dim,
+//	         float32 values (product of dims; 1 for a scalar)
+//	checksum 32 bytes SHA-256 of everything before it
+const (
+	modelMagic = "RALMLAK\x00"
+	// FormatVersion is the version of the model file format written by Save.
+	FormatVersion uint32 = 1
+	// maxModelFile bounds the size of a model file Load accepts.
+	maxModelFile = 1 << 31
+)
+
+// Errors returned by Load (wrapped with the file name).
+var (
+	// ErrNotModel means the file does not start with the model magic.
+	ErrNotModel = errors.New("not a lookalike model file")
+	// ErrVersion means the file was written in an unsupported format version.
+	ErrVersion = errors.New("unsupported lookalike model file version")
+	// ErrCorrupt means the file is truncated or fails its checksum.
+	ErrCorrupt = errors.New("corrupt lookalike model file")
+)
+
+// Save writes m to path atomically: it writes a temporary file in the same
+// folder, syncs it and renames it into place.
+func Save(path string, m *Model) error {
+	if m == nil {
+		return fmt.Errorf("save lookalike model %s: nil model", path)
+	}
+	buf, err := m.encode()
+	if err != nil {
+		return fmt.Errorf("save lookalike model %s: %w", path, err)
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp*")
+	if err != nil {
+		return fmt.Errorf("save lookalike model %s: %w", path, err)
+	}
+	tmp := f.Name()
+	_, werr := f.Write(buf)
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp, path)
+	}
+	if werr != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("save lookalike model %s: %w", path, werr)
+	}
+	return nil
+}
+
+// Load reads a model written by Save. A file of another kind, of another
+// format version, truncated or corrupted returns an error wrapping
+// ErrNotModel, ErrVersion or ErrCorrupt.
+func Load(path string) (*Model, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("load lookalike model: %w", err)
+	}
+	defer f.Close()
+	buf, err := io.ReadAll(io.LimitReader(f, maxModelFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("load lookalike model %s: %w", path, err)
+	}
+	if len(buf) > maxModelFile {
+		return nil, fmt.Errorf("load lookalike model %s: file larger than %d bytes", path, maxModelFile)
+	}
+	m, err := decode(buf)
+	if err != nil {
+		return nil, fmt.Errorf("load lookalike model %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// encode serialises m in the file format.
+func (m *Model) encode() ([]byte, error) {
+	cfg, err := json.Marshal(m.cfg)
+	if err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
+	}
+	var b bytes.Buffer
+	le := binary.LittleEndian
+	u32 := func(v uint32) { b.Write(le.AppendUint32(nil, v)) }
+	b.WriteString(modelMagic)
+	u32(FormatVersion)
+	u32(uint32(m.d))
+	u32(uint32(m.h))
+	u32(uint32(len(cfg)))
+	b.Write(cfg)
+	ps := m.params()
+	u32(uint32(len(ps)))
+	for _, p := range ps {
+		b.Write(le.AppendUint16(nil, uint16(len(p.name))))
+		b.WriteString(p.name)
+		b.WriteByte(byte(len(p.shape)))
+		for _, d := range p.shape {
+			u32(uint32(d))
+		}
+		vals := m.slice(p.name)
+		out := make([]byte, 4*len(vals))
+		for i, v := range vals {
+			le.PutUint32(out[4*i:], math.Float32bits(v))
+		}
+		b.Write(out)
+	}
+	sum := sha256.Sum256(b.Bytes())
+	b.Write(sum[:])
+	return b.Bytes(), nil
+}
+
+// reader is a bounds-checked cursor over the payload.
+type reader struct {
+	buf []byte
+	off int
+	err error
+}
+
+func (r *reader) take(n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n < 0 || r.off+n > len(r.buf) {
+		r.err = fmt.Errorf("%w: unexpected end of data at byte %d", ErrCorrupt, r.off)
+		return nil
+	}
+	s := r.buf[r.off : r.off+n]
+	r.off += n
+	return s
+}
+
+func (r *reader) u16() uint16 {
+	s := r.take(2)
+	if s == nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint16(s)
+}
+
+func (r *reader) u32() uint32 {
+	s := r.take(4)
+	if s == nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint32(s)
+}
+
+// decode parses and validates a model file.
+func decode(buf []byte) (*Model, error) {
+	if len(buf) < len(modelMagic) || string(buf[:len(modelMagic)]) != modelMagic {
+		return nil, ErrNotModel
+	}
+	if len(buf) < len(modelMagic)+4 {
+		return nil, fmt.Errorf("%w: truncated header", ErrCorrupt)
+	}
+	if v := binary.LittleEndian.Uint32(buf[len(modelMagic):]); v != FormatVersion {
+		return nil, fmt.Errorf("%w: %d (this build reads version %d)", ErrVersion, v, FormatVersion)
+	}
+	if len(buf) < len(modelMagic)+4+sha256.Size {
+		return nil, fmt.Errorf("%w: truncated (%d bytes)", ErrCorrupt, len(buf))
+	}
+	body, sum := buf[:len(buf)-sha256.Size], buf[len(buf)-sha256.Size:]
+	if got := sha256.Sum256(body); !bytes.Equal(got[:], sum) {
+		return nil, fmt.Errorf("%w: checksum mismatch (truncated or modified)", ErrCorrupt)
+	}
+	r := &reader{buf: body, off: len(modelMagic) + 4}
+	d, h := int(r.u32()), int(r.u32())
+	cfgJSON := r.take(int(r.u32()))
+	if r.err != nil {
+		return nil, r.err
+	}
+	var cfg Config
+	dec := json.NewDecoder(bytes.NewReader(cfgJSON))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		return nil, fmt.Errorf("%w: config: %v", ErrCorrupt, err)
+	}
+	if d < 1 || d > 1<<16 || cfg.Hidden != h {
+		return nil, fmt.Errorf("%w: dimensions d=%d h=%d (config hidden %d)", ErrCorrupt, d, h, cfg.Hidden)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	m := newModel(cfg, d)
+	ps := m.params()
+	if n := int(r.u32()); r.err == nil && n != len(ps) {
+		return nil, fmt.Errorf("%w: %d tensors, want %d", ErrCorrupt, n, len(ps))
+	}
+	for _, p := range ps {
+		name := string(r.take(int(r.u16())))
+		rank := r.take(1)
+		if r.err != nil {
+			return nil, r.err
+		}
+		shape := make([]int, int(rank[0]))
+		for i := range shape {
+			shape[i] = int(r.u32())
+		}
+		if name != p.name || !slices.Equal(shape, p.shape) {
+			return nil, fmt.Errorf("%w: tensor %q %v, want %q %v", ErrCorrupt, name, shape, p.name, p.shape)
+		}
+		dst := m.slice(p.name)
+		raw := r.take(4 * len(dst))
+		if r.err != nil {
+			return nil, r.err
+		}
+		for i := range dst {
+			v := math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+			if !finite32(v) {
+				return nil, fmt.Errorf("%w: tensor %q has a non-finite value", ErrCorrupt, p.name)
+			}
+			dst[i] = v
+		}
+		switch p.name {
+		case "a":
+			m.a = dst[0]
+		case "c":
+			m.c = dst[0]
+		}
+	}
+	if r.off != len(body) {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(body)-r.off)
+	}
+	m.refresh()
+	return m, nil
+}

@@ -1,0 +1,340 @@
+package lookalike
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+)
+
+// ItemState is an item's precomputed representation for scoring: its seed
+// clusters in the transformed space and the pooled global vector. Build one
+// with Model.BuildItem (from seed embeddings) or Model.NewItemState (from
+// centroids kept elsewhere). An ItemState is immutable: its slices must not
+// be modified, and it may be shared by any number of goroutines.
+type ItemState struct {
+	// K is the number of centroids (at most the model's K; fewer when the
+	// item has fewer distinct seeds).
+	K int
+	// Centroids holds the K centroids row-major (K×h), in the transformed
+	// space of the model that built the state.
+	Centroids []float32
+	// Weights holds the number of seeds behind each centroid (used by
+	// models trained with Config.SizePrior).
+	Weights []float32
+	// Global is the target-independent pooled vector E_global (h values):
+	// the global-attention pooling of the centroids, or their average for a
+	// model with average pooling.
+	Global []float32
+	// Seeds is the number of seed embeddings the state was built from.
+	Seeds int
+
+	owner *Model    // the model whose space the centroids live in
+	rows  []float32 // (K+1)×h: the centroids, then Global/|Global| (unit)
+	gram  []float32 // K×K Gram matrix of the centroids (attention pooling)
+	prior []float32 // centroid sizes when the model uses the size prior, else nil
+}
+
+// ErrNoSeeds is returned by BuildItem for an empty seed list.
+var ErrNoSeeds = errors.New("lookalike: item has no seeds")
+
+// BuildItem transforms an item's seed user embeddings (n×d, row-major) and
+// clusters them into at most K centroids. An item with at most K seeds uses
+// its transformed seeds directly. prev, if it comes from the same model and
+// has K centroids, warm-starts k-means; pass nil otherwise. Above
+// Config.MiniBatchAbove seeds, mini-batch k-means is used. Clustering is
+// deterministic for given seeds and prev.
+func (m *Model) BuildItem(ctx context.Context, seeds []float32, prev *ItemState) (*ItemState, error) {
+	n, err := checkRows("build item: seeds", seeds, m.d)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, ErrNoSeeds
+	}
+	for i, v := range seeds {
+		if !finite32(v) {
+			return nil, fmt.Errorf("build item: seed %d has a non-finite value", i/m.d)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("build item: %w", err)
+	}
+	hs := make([]float32, n*m.h)
+	m.transformBatch(hs, seeds, n)
+	var init []float32
+	if prev != nil && prev.owner == m && prev.K == m.cfg.K && len(prev.Centroids) == m.cfg.K*m.h {
+		init = prev.Centroids
+	}
+	cents, weights, err := m.cluster(ctx, hs, n, init, m.cfg.Seed^uint64(n))
+	if err != nil {
+		return nil, fmt.Errorf("build item: %w", err)
+	}
+	st := m.prepare(cents, weights)
+	st.Seeds = n
+	return st, nil
+}
+
+// NewItemState builds a scorable state from centroids already in this
+// model's transformed space (K×h, row-major), for example ones persisted by a
+// serving engine. weights are the numbers of seeds per centroid (positive;
+// nil means 1 each); they only change the score of a model trained with
+// Config.SizePrior.
+func (m *Model) NewItemState(centroids, weights []float32) (*ItemState, error) {
+	k, err := checkRows("new item state: centroids", centroids, m.h)
+	if err != nil {
+		return nil, err
+	}
+	if k == 0 {
+		return nil, ErrNoSeeds
+	}
+	if weights != nil && len(weights) != k {
+		return nil, fmt.Errorf("new item state: %d weights for %d centroids", len(weights), k)
+	}
+	for i, v := range centroids {
+		if !finite32(v) {
+			return nil, fmt.Errorf("new item state: centroid %d has a non-finite value", i/m.h)
+		}
+	}
+	w := make([]float32, k)
+	seeds := 0
+	for i := range w {
+		w[i] = 1
+		if weights != nil {
+			if !finite32(weights[i]) || weights[i] <= 0 {
+				return nil, fmt.Errorf("new item state: weight %d is %v", i, weights[i])
+			}
+			w[i] = weights[i]
+		}
+		seeds += int(w[i])
+	}
+	st := m.prepare(append([]float32(nil), centroids...), w)
+	st.Seeds = seeds
+	return st, nil
+}
+
+// prepare computes E_global and the per-item precomputations. It takes
+// ownership of cents.
+func (m *Model) prepare(cents, weights []float32) *ItemState {
+	h := m.h
+	k := len(cents) / h
+	rows := make([]float32, (k+1)*h)
+	copy(rows, cents)
+	st := &ItemState{K: k, Centroids: rows[:k*h:k*h], Weights: weights, owner: m, rows: rows}
+	if m.cfg.SizePrior {
+		st.prior = weights
+	}
+	global := make([]float32, h)
+	if m.cfg.Pooling == PoolingAttention {
+		// α = softmax_c(vgᵀ tanh(e_cᵀ Wg)), E_global = Σ α_c e_c
+		logit := make([]float64, k)
+		t := make([]float64, h)
+		maxL := math.Inf(-1)
+		for c := 0; c < k; c++ {
+			e := rows[c*h : (c+1)*h]
+			for j := range t {
+				t[j] = 0
+			}
+			for i, ev := range e {
+				if ev == 0 {
+					continue
+				}
+				wr := m.wg[i*h : (i+1)*h]
+				for j := range t {
+					t[j] += float64(ev) * float64(wr[j])
+				}
+			}
+			var l float64
+			for j := range t {
+				l += math.Tanh(t[j]) * float64(m.vg[j])
+			}
+			if m.cfg.SizePrior {
+				l += math.Log(float64(weights[c]))
+			}
+			logit[c] = l
+			maxL = math.Max(maxL, l)
+		}
+		var z float64
+		for c := range logit {
+			logit[c] = math.Exp(logit[c] - maxL)
+			z += logit[c]
+		}
+		g64 := make([]float64, h)
+		for c := 0; c < k; c++ {
+			a := logit[c] / z
+			for j, ev := range rows[c*h : (c+1)*h] {
+				g64[j] += a * float64(ev)
+			}
+		}
+		for j := range global {
+			global[j] = float32(g64[j])
+		}
+		st.gram = make([]float32, k*k)
+		for a := 0; a < k; a++ {
+			for b := a; b < k; b++ {
+				v := dot(rows[a*h:(a+1)*h], rows[b*h:(b+1)*h])
+				st.gram[a*k+b], st.gram[b*k+a] = v, v
+			}
+		}
+	} else {
+		g64 := make([]float64, h)
+		var total float64
+		for c := 0; c < k; c++ {
+			w := 1.0
+			if m.cfg.SizePrior {
+				w = float64(weights[c])
+			}
+			total += w
+			for j, ev := range rows[c*h : (c+1)*h] {
+				g64[j] += w * float64(ev)
+			}
+		}
+		for j := range global {
+			global[j] = float32(g64[j] / total)
+		}
+	}
+	st.Global = global
+	// unit global row, normalised exactly like the graph's l2n
+	inv := 1 / float32(math.Sqrt(float64(dot(global, global))+normEps))
+	unit := rows[k*h:]
+	for j, v := range global {
+		unit[j] = v * inv
+	}
+	return st
+}
+
+// scratch is the per-call working memory of Score.
+type scratch struct {
+	u, q   []float32 // transformed user, W_l·u
+	sq, su []float32 // per-centroid dot products
+}
+
+var scratchPool sync.Pool
+
+func (m *Model) getScratch(k int) *scratch {
+	s, _ := scratchPool.Get().(*scratch)
+	if s == nil {
+		s = &scratch{}
+	}
+	if cap(s.u) < m.h {
+		s.u, s.q = make([]float32, m.h), make([]float32, m.h)
+	}
+	s.u, s.q = s.u[:m.h], s.q[:m.h]
+	if cap(s.sq) < k+1 {
+		s.sq, s.su = make([]float32, k+1), make([]float32, k+1)
+	}
+	s.sq, s.su = s.sq[:cap(s.sq)], s.su[:cap(s.su)]
+	return s
+}
+
+// Score scores one user (a raw user embedding of length Dim) against many
+// items and writes the scores to out[i] for items[i]. A score is
+// GlobalWeight·cos(T(u), E_global) + LocalWeight·cos(T(u), E_local) (for
+// average pooling, (GlobalWeight+LocalWeight)·cos(T(u), mean centroid)), so
+// it lies in [-(GlobalWeight+LocalWeight), GlobalWeight+LocalWeight]; see
+// Probability for the calibrated click probability.
+//
+// The user is transformed once; each item costs O(K·h) and no allocation.
+// Score is safe for concurrent use. Only min(len(items), len(out)) scores are
+// written. A nil item, an item built by another model, or a user embedding
+// of the wrong length or with non-finite values scores NaN.
+func (m *Model) Score(user []float32, items []*ItemState, out []float32) {
+	if len(out) > len(items) {
+		out = out[:len(items)]
+	}
+	if len(out) == 0 {
+		return
+	}
+	ok := len(user) == m.d
+	for _, v := range user {
+		if !finite32(v) {
+			ok = false
+			break
+		}
+	}
+	if !ok {
+		for i := range out {
+			out[i] = float32(math.NaN())
+		}
+		return
+	}
+	maxK := 0
+	for _, it := range items[:len(out)] {
+		if it != nil && it.K > maxK {
+			maxK = it.K
+		}
+	}
+	s := m.getScratch(maxK)
+	defer scratchPool.Put(s)
+	u, q := s.u, s.q
+	m.transformOne(u, user)
+	uu := dot(u, u)
+	invU := 1 / float32(math.Sqrt(float64(uu)+normEps))
+	h := m.h
+	nan := float32(math.NaN())
+	if m.cfg.Pooling == PoolingAvg {
+		wsum := m.cfg.GlobalWeight + m.cfg.LocalWeight
+		for i, it := range items[:len(out)] {
+			if it == nil || it.owner != m {
+				out[i] = nan
+				continue
+			}
+			out[i] = wsum * dot(it.rows[it.K*h:it.K*h+h], u) * invU
+		}
+		return
+	}
+	for j := 0; j < h; j++ {
+		q[j] = dot(m.wl[j*h:(j+1)*h], u)
+	}
+	wg, wl := m.cfg.GlobalWeight, m.cfg.LocalWeight
+	for i, it := range items[:len(out)] {
+		if it == nil || it.owner != m {
+			out[i] = nan
+			continue
+		}
+		out[i] = scoreItem(it, h, q, u, s.sq, s.su, invU, wg, wl)
+	}
+}
+
+// scoreItem is the O(K·h) per-item part of Score for attention pooling.
+func scoreItem(it *ItemState, h int, q, u, sq, su []float32, invU, wg, wl float32) float32 {
+	k := it.K
+	dot2rows(it.rows, k+1, k, h, q, u, sq, su)
+	// β_c ∝ exp(tanh(e_c·q)); tanh is bounded, so no max shift is needed.
+	var z, uL float32
+	if it.prior != nil {
+		w := it.prior[:k]
+		for c := 0; c < k; c++ {
+			e := w[c] * fastExp(fastTanh(sq[c]))
+			sq[c] = e
+			z += e
+			uL += e * su[c]
+		}
+	} else {
+		for c := 0; c < k; c++ {
+			e := fastExp(fastTanh(sq[c]))
+			sq[c] = e
+			z += e
+			uL += e * su[c]
+		}
+	}
+	// |E_local|²·z² = Σ_ab e_a e_b G_ab, using the symmetry of G.
+	var ll float32
+	g := it.gram
+	for a := 0; a < k; a++ {
+		ea := sq[a]
+		row := g[a*k : a*k+k]
+		var s float32
+		for b := a + 1; b < k; b++ {
+			s += row[b] * sq[b]
+		}
+		ll += ea * (2*s + row[a]*ea)
+	}
+	invZ := 1 / z
+	uL *= invZ
+	ll *= invZ * invZ
+	cosL := uL * invU / float32(math.Sqrt(float64(ll)+normEps))
+	cosG := su[k] * invU
+	return wg*cosG + wl*cosL
+}

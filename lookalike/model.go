@@ -1,0 +1,246 @@
+package lookalike
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+)
+
+// normEps is added under every square root of a cosine's norms, exactly as in
+// the training graph: cos(x, y) = x·y / (sqrt(|x|²+eps)·sqrt(|y|²+eps)).
+const normEps = 1e-8
+
+// maskNeg is added to the attention logits of empty (padded) centroid slots
+// in the training graph so that their softmax weight is exactly zero.
+const maskNeg = -1e9
+
+// Model is a trained look-alike model: the shared transform and the attention
+// weights. It is immutable once built; every method is safe for concurrent
+// use.
+type Model struct {
+	cfg Config
+	d   int // input (user embedding) width
+	h   int // transform output width
+
+	w     []float32 // (d,h) row-major: T(v) = PReLU(vᵀW + b)
+	wT    []float32 // (h,d) transpose of w, for inference
+	b     []float32 // (h) bias
+	alpha []float32 // (h) PReLU slopes for negative inputs
+	wg    []float32 // (h,h) global attention projection (attention pooling only)
+	vg    []float32 // (h) global attention vector (attention pooling only)
+	wl    []float32 // (h,h) local attention bilinear form (attention pooling only)
+	a, c  float32   // logit = a·score + c
+}
+
+// Dim returns the input width d: the length of a user embedding.
+func (m *Model) Dim() int { return m.d }
+
+// Hidden returns the transform width h: the length of a centroid and of
+// ItemState.Global.
+func (m *Model) Hidden() int { return m.h }
+
+// Config returns the configuration the model was trained with (defaults
+// filled in).
+func (m *Model) Config() Config { return m.cfg }
+
+// Probability maps a score to the trained click probability
+// sigmoid(a·score + c). It is monotone in the score, so ranking by either is
+// the same.
+func (m *Model) Probability(score float32) float32 {
+	z := float64(m.a)*float64(score) + float64(m.c)
+	return float32(1 / (1 + math.Exp(-z)))
+}
+
+// paramSpec names one weight tensor of the model, in file and graph order.
+type paramSpec struct {
+	name  string
+	shape []int
+}
+
+// params lists the model's weight tensors with their shapes.
+func (m *Model) params() []paramSpec {
+	ps := []paramSpec{
+		{"W", []int{m.d, m.h}},
+		{"b", []int{m.h}},
+		{"alpha", []int{m.h}},
+	}
+	if m.cfg.Pooling == PoolingAttention {
+		ps = append(ps,
+			paramSpec{"Wg", []int{m.h, m.h}},
+			paramSpec{"vg", []int{m.h}},
+			paramSpec{"Wl", []int{m.h, m.h}},
+		)
+	}
+	return append(ps, paramSpec{"a", nil}, paramSpec{"c", nil})
+}
+
+// slice returns the storage of the named weight; scalars come back as
+// one-element slices that alias nothing (see setScalar).
+func (m *Model) slice(name string) []float32 {
+	switch name {
+	case "W":
+		return m.w
+	case "b":
+		return m.b
+	case "alpha":
+		return m.alpha
+	case "Wg":
+		return m.wg
+	case "vg":
+		return m.vg
+	case "Wl":
+		return m.wl
+	case "a":
+		return []float32{m.a}
+	case "c":
+		return []float32{m.c}
+	}
+	return nil
+}
+
+// newModel allocates a model of the given shape with zero weights.
+func newModel(cfg Config, d int) *Model {
+	h := cfg.Hidden
+	m := &Model{cfg: cfg, d: d, h: h,
+		w: make([]float32, d*h), wT: make([]float32, h*d),
+		b: make([]float32, h), alpha: make([]float32, h)}
+	if cfg.Pooling == PoolingAttention {
+		m.wg = make([]float32, h*h)
+		m.vg = make([]float32, h)
+		m.wl = make([]float32, h*h)
+	}
+	return m
+}
+
+// initWeights fills the weights with Glorot-uniform values drawn from rng,
+// PReLU slopes 0.25, zero biases, a = ScaleInit and c = 0.
+func (m *Model) initWeights(rng *rand.Rand) {
+	glorot(rng, m.w, m.d, m.h)
+	for i := range m.alpha {
+		m.alpha[i] = 0.25
+	}
+	if m.cfg.Pooling == PoolingAttention {
+		glorot(rng, m.wg, m.h, m.h)
+		glorot(rng, m.vg, m.h, 1)
+		glorot(rng, m.wl, m.h, m.h)
+	}
+	m.a = m.cfg.ScaleInit
+	m.c = 0
+	m.refresh()
+}
+
+// refresh recomputes the derived inference copies (the transposed W) after
+// the weights changed.
+func (m *Model) refresh() {
+	for i := 0; i < m.d; i++ {
+		for j := 0; j < m.h; j++ {
+			m.wT[j*m.d+i] = m.w[i*m.h+j]
+		}
+	}
+}
+
+// clone returns a deep copy of m.
+func (m *Model) clone() *Model {
+	c := *m
+	cp := func(s []float32) []float32 {
+		if s == nil {
+			return nil
+		}
+		return append([]float32(nil), s...)
+	}
+	c.w, c.wT, c.b, c.alpha = cp(m.w), cp(m.wT), cp(m.b), cp(m.alpha)
+	c.wg, c.vg, c.wl = cp(m.wg), cp(m.vg), cp(m.wl)
+	return &c
+}
+
+func glorot(rng *rand.Rand, dst []float32, fanIn, fanOut int) {
+	lim := math.Sqrt(6 / float64(fanIn+fanOut))
+	for i := range dst {
+		dst[i] = float32((2*rng.Float64() - 1) * lim)
+	}
+}
+
+// newRNG returns the deterministic generator for one purpose (stream) of a
+// run with the given seed.
+func newRNG(seed uint64, stream uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15^stream))
+}
+
+// RNG streams: one independent generator per purpose keeps runs reproducible
+// when one part of the pipeline changes how many numbers it draws.
+const (
+	streamInit uint64 = iota + 1
+	streamSplit
+	streamSample
+	streamDropout
+	streamKMeans
+	streamValid
+)
+
+// transformOne writes T(v) to dst (length h).
+func (m *Model) transformOne(dst, v []float32) {
+	for j := 0; j < m.h; j++ {
+		dst[j] = dot(m.wT[j*m.d:(j+1)*m.d], v) + m.b[j]
+	}
+	m.prelu(dst)
+}
+
+// transformBatch writes T(v) for the n rows of src (n×d) to dst (n×h).
+func (m *Model) transformBatch(dst, src []float32, n int) {
+	if n == 0 {
+		return
+	}
+	if n < 8 {
+		for i := 0; i < n; i++ {
+			m.transformOne(dst[i*m.h:(i+1)*m.h], src[i*m.d:(i+1)*m.d])
+		}
+		return
+	}
+	for i := 0; i < n; i++ {
+		copy(dst[i*m.h:(i+1)*m.h], m.b)
+	}
+	blas32.Gemm(blas.NoTrans, blas.NoTrans, 1,
+		blas32.General{Rows: n, Cols: m.d, Stride: m.d, Data: src[:n*m.d]},
+		blas32.General{Rows: m.d, Cols: m.h, Stride: m.h, Data: m.w},
+		1, blas32.General{Rows: n, Cols: m.h, Stride: m.h, Data: dst[:n*m.h]})
+	m.prelu(dst[:n*m.h])
+}
+
+// prelu applies the PReLU with per-channel slopes in place to rows of width h.
+func (m *Model) prelu(x []float32) {
+	h := m.h
+	for i := 0; i+h <= len(x); i += h {
+		row := x[i : i+h]
+		for j, v := range row {
+			if v < 0 {
+				row[j] = v * m.alpha[j]
+			}
+		}
+	}
+}
+
+// checkShape validates that emb holds whole rows of width d.
+func checkRows(what string, v []float32, d int) (int, error) {
+	if d <= 0 {
+		return 0, fmt.Errorf("%s: width %d must be positive", what, d)
+	}
+	if len(v)%d != 0 {
+		return 0, fmt.Errorf("%s: %d values are not a multiple of the width %d", what, len(v), d)
+	}
+	return len(v) / d, nil
+}
+
+// tensorData returns the storage of the tensor (non-scalar) weights in
+// params() order, to be shared with a training graph.
+func (m *Model) tensorData() []any {
+	var out []any
+	for _, p := range m.params() {
+		if p.shape != nil {
+			out = append(out, m.slice(p.name))
+		}
+	}
+	return out
+}

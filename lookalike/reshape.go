@@ -1,0 +1,80 @@
+package lookalike
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// reshapeCopy is a reshape that copies its input. gorgonia's own Reshape
+// returns a view that the register allocator does not know about, so a later
+// in-place op can overwrite the source and gradients come out wrong (see the
+// team's gorgonia notes, pitfall P1). Every reshape in the training graph
+// goes through this op.
+type reshapeCopy struct{ from, to tensor.Shape }
+
+// reshape applies a copying reshape of x to the given shape.
+func reshape(x *G.Node, to ...int) (*G.Node, error) {
+	return G.ApplyOp(reshapeCopy{from: x.Shape().Clone(), to: tensor.Shape(to).Clone()}, x)
+}
+
+func tensorType(dims int, a hm.Type) hm.Type {
+	if dims == 0 {
+		return a
+	}
+	return G.TensorType{Dims: dims, Of: a}
+}
+
+func (op reshapeCopy) Arity() int { return 1 }
+
+func (op reshapeCopy) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	return hm.NewFnType(tensorType(op.from.Dims(), a), tensorType(op.to.Dims(), a))
+}
+
+func (op reshapeCopy) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.to.Clone(), nil }
+
+func (op reshapeCopy) Do(vals ...G.Value) (G.Value, error) {
+	if len(vals) != 1 {
+		return nil, fmt.Errorf("reshape: %d inputs, want 1", len(vals))
+	}
+	t, ok := vals[0].(tensor.Tensor)
+	if !ok {
+		return nil, fmt.Errorf("reshape: input is %T, not a tensor", vals[0])
+	}
+	c, ok := t.Clone().(tensor.Tensor)
+	if !ok {
+		return nil, fmt.Errorf("reshape: clone of %T is not a tensor", t)
+	}
+	if err := c.Reshape(op.to...); err != nil {
+		return nil, fmt.Errorf("reshape %v to %v: %w", op.from, op.to, err)
+	}
+	return c, nil
+}
+
+func (op reshapeCopy) ReturnsPtr() bool     { return false }
+func (op reshapeCopy) CallsExtern() bool    { return false }
+func (op reshapeCopy) OverwritesInput() int { return -1 }
+func (op reshapeCopy) DiffWRT(int) []bool   { return []bool{true} }
+
+func (op reshapeCopy) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	g, err := G.ApplyOp(reshapeCopy{from: op.to.Clone(), to: op.from.Clone()}, grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{g}, nil
+}
+
+func (op reshapeCopy) WriteHash(h hash.Hash) { fmt.Fprintf(h, "reshapeCopy%v->%v", op.from, op.to) }
+
+func (op reshapeCopy) Hashcode() uint32 {
+	h := fnv.New32a()
+	op.WriteHash(h)
+	return h.Sum32()
+}
+
+func (op reshapeCopy) String() string { return fmt.Sprintf("ReshapeCopy%v->%v", op.from, op.to) }

@@ -1,0 +1,528 @@
+// Package ralm is the RALM serving engine and the glue around the two models:
+// the model folder ("bundle") written by `ralm train`, and Engine, which keeps
+// each item's seed users up to date from a click stream, re-clusters changed
+// items in the background, and scores users against items in real time.
+//
+// An Engine is safe for concurrent use: clicks, user upserts, scoring,
+// audience scans, re-clustering and Reload may all run at once. Scoring
+// never blocks: item states are published atomically.
+package ralm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ralmlab/ralm/data"
+	"github.com/ralmlab/ralm/lookalike"
+)
+
+// Defaults for Options.
+const (
+	DefaultMaxSeeds          = 100_000
+	DefaultMinSeeds          = 10
+	DefaultReclusterInterval = 5 * time.Minute
+	DefaultMaxBatch          = 50_000
+)
+
+// Options configure an Engine. The zero value of every field but DataDir
+// selects its default.
+type Options struct {
+	// DataDir is the engine's own state folder (the seed store), created if
+	// missing. Required.
+	DataDir string
+	// MaxSeeds is the number of latest distinct seed users kept per item
+	// (default 100,000).
+	MaxSeeds int
+	// MinSeeds is the seed count below which an item is "cold" and scored by
+	// the centroid-cosine fallback (default 10). An item that reaches it is
+	// re-clustered at once.
+	MinSeeds int
+	// ReclusterInterval is how often items whose seeds changed are
+	// re-clustered (default 5 minutes).
+	ReclusterInterval time.Duration
+	// ExpireAfter removes items that received no click for this long
+	// (wall-clock time of ingestion). 0 disables expiry.
+	ExpireAfter time.Duration
+	// MaxBatch caps the clicks committed in one store transaction (default 50,000).
+	MaxBatch int
+	// Workers is the number of items re-clustered in parallel (default GOMAXPROCS).
+	Workers int
+	// Hooks receive events for metrics.
+	Hooks Hooks
+	// Logger receives operational messages (default: discard).
+	Logger *slog.Logger
+}
+
+// Hooks are optional callbacks for metrics. They run synchronously on the
+// engine's goroutines and must be fast and safe for concurrent use.
+type Hooks struct {
+	// OnCommit is called after every committed batch of clicks.
+	OnCommit func(CommitEvent)
+	// OnRecluster is called after every item re-cluster (successful or not).
+	OnRecluster func(ReclusterEvent)
+}
+
+// CommitEvent describes one committed (synced) store transaction.
+type CommitEvent struct {
+	Accepted   int // clicks acknowledged, duplicates included
+	Duplicates int // accepted clicks whose user already was a seed
+	Rejected   int // clicks refused (unknown user)
+	Duration   time.Duration
+}
+
+// ReclusterEvent describes one item re-cluster.
+type ReclusterEvent struct {
+	ItemID   string
+	Seeds    int
+	Duration time.Duration
+	Err      error
+}
+
+// Errors returned by the engine. Errors about a particular id are *IDError
+// values that match these with errors.Is.
+var (
+	ErrUnknownUser = errors.New("unknown user")
+	ErrUnknownItem = errors.New("unknown item")
+	ErrBadID       = errors.New("bad id")
+	ErrClosed      = errors.New("ralm: engine closed")
+	ErrNoUserModel = errors.New("the model folder has no user model; give a vector instead of features")
+)
+
+// IDError reports a problem with one user or item id.
+type IDError struct {
+	What string // "user" or "item"
+	ID   string
+	Err  error // ErrUnknownUser, ErrUnknownItem or ErrBadID (possibly wrapped)
+}
+
+// Error implements error.
+func (e *IDError) Error() string {
+	if errors.Is(e.Err, ErrBadID) {
+		return fmt.Sprintf("bad %s id %q: %v", e.What, e.ID, e.Err)
+	}
+	return fmt.Sprintf("%v %q", e.Err, e.ID)
+}
+
+// Unwrap returns the underlying sentinel.
+func (e *IDError) Unwrap() error { return e.Err }
+
+// Status is an item's scoring status.
+type Status string
+
+// Item statuses.
+const (
+	// StatusOK: the item has at least MinSeeds seeds and a re-clustered
+	// state; scores come from the look-alike model.
+	StatusOK Status = "ok"
+	// StatusCold: too few seeds, or not yet re-clustered; scores are the
+	// cosine between the user and the mean seed embedding (centroid fallback).
+	StatusCold Status = "cold"
+	// StatusUnknownItem: the engine has no seeds for this item.
+	StatusUnknownItem Status = "unknown_item"
+)
+
+// Engine serves RALM: it ingests clicks into per-item seed sets, keeps item
+// states fresh in the background and scores users against items.
+type Engine struct {
+	opts     Options
+	modelDir string
+	log      *slog.Logger
+	store    *seedStore
+
+	world atomic.Pointer[world]
+
+	wmu      sync.Mutex // serialises mutations of the world (committer, reload swap)
+	diskMu   sync.Mutex // orders store writes with memory mutations
+	reloadMu sync.Mutex // one Reload at a time
+
+	reqs          chan *commitReq
+	quit          chan struct{}
+	committerDone chan struct{}
+	workerDone    chan struct{}
+	kick          chan struct{}
+	closeOnce     sync.Once
+	closeErr      error
+	failed        atomic.Pointer[error]
+
+	ctx    context.Context // cancelled by Close; bounds background work
+	cancel context.CancelFunc
+
+	nAccepted   atomic.Uint64
+	nDuplicate  atomic.Uint64
+	nRejected   atomic.Uint64
+	nRecluster  atomic.Uint64
+	nRecluErr   atomic.Uint64
+	nExpired    atomic.Uint64
+	lastReclust atomic.Int64
+}
+
+// world is one generation of served models: a bundle, its user table, and
+// the items with seeds indexed into that table. Reload builds a new world
+// and swaps it in atomically.
+type world struct {
+	bundle    *Bundle
+	model     *lookalike.Model
+	userModel *UserModel
+	users     *userTable
+	dim       int
+	userKind  data.IDKind
+	itemKind  data.IDKind
+	loadedAt  time.Time
+
+	items sync.Map // item id (string) → *item
+
+	dirtyMu sync.Mutex
+	dirty   map[*item]struct{} // seeds changed since the last re-cluster
+	urgent  map[*item]struct{} // crossed MinSeeds: re-cluster at once
+}
+
+func newWorld(b *Bundle) *world {
+	return &world{
+		bundle: b, model: b.LookAlike, userModel: b.UserModel,
+		users: newUserTable(b.Embeddings), dim: b.Embeddings.Dim,
+		userKind: b.Embeddings.Users.Kind(), itemKind: b.Seeds.Items.Kind(),
+		loadedAt: time.Now(),
+		dirty:    make(map[*item]struct{}), urgent: make(map[*item]struct{}),
+	}
+}
+
+// markDirty queues it for the next re-cluster (at once if urgent).
+func (w *world) markDirty(it *item, urgent bool) {
+	w.dirtyMu.Lock()
+	if urgent {
+		w.urgent[it] = struct{}{}
+	} else {
+		w.dirty[it] = struct{}{}
+	}
+	w.dirtyMu.Unlock()
+}
+
+// withDefaults fills zero fields and validates.
+func (o Options) withDefaults() (Options, error) {
+	if o.DataDir == "" {
+		return o, errors.New("options: DataDir (the seed store folder) is required")
+	}
+	if o.MaxSeeds == 0 {
+		o.MaxSeeds = DefaultMaxSeeds
+	}
+	if o.MinSeeds == 0 {
+		o.MinSeeds = DefaultMinSeeds
+	}
+	if o.ReclusterInterval == 0 {
+		o.ReclusterInterval = DefaultReclusterInterval
+	}
+	if o.MaxBatch == 0 {
+		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.Workers == 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case o.MaxSeeds < 1:
+		return o, fmt.Errorf("options: MaxSeeds %d must be positive", o.MaxSeeds)
+	case o.MinSeeds < 1:
+		return o, fmt.Errorf("options: MinSeeds %d must be positive", o.MinSeeds)
+	case o.MinSeeds > o.MaxSeeds:
+		return o, fmt.Errorf("options: MinSeeds %d exceeds MaxSeeds %d", o.MinSeeds, o.MaxSeeds)
+	case o.ReclusterInterval < 0:
+		return o, fmt.Errorf("options: ReclusterInterval %v must be positive", o.ReclusterInterval)
+	case o.ExpireAfter < 0:
+		return o, fmt.Errorf("options: ExpireAfter %v must not be negative", o.ExpireAfter)
+	case o.MaxBatch < 1:
+		return o, fmt.Errorf("options: MaxBatch %d must be positive", o.MaxBatch)
+	case o.Workers < 1:
+		return o, fmt.Errorf("options: Workers %d must be positive", o.Workers)
+	}
+	return o, nil
+}
+
+// Open loads the model folder modelDir and the seed store in opts.DataDir,
+// restores the persisted seeds, imports the folder's training seeds on first
+// use of that folder, re-clusters every item and starts the background
+// worker. The engine is ready to score when Open returns.
+func Open(ctx context.Context, modelDir string, opts Options) (*Engine, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("open engine: %w", err)
+	}
+	b, err := OpenBundle(ctx, modelDir)
+	if err != nil {
+		return nil, fmt.Errorf("open engine: %w", err)
+	}
+	e, err := openWithBundle(ctx, b, opts)
+	if err != nil {
+		return nil, err
+	}
+	e.modelDir = modelDir
+	return e, nil
+}
+
+// openWithBundle starts an engine on an already loaded bundle.
+func openWithBundle(ctx context.Context, b *Bundle, opts Options) (_ *Engine, err error) {
+	if opts, err = opts.withDefaults(); err != nil {
+		return nil, fmt.Errorf("open engine: %w", err)
+	}
+	if err := checkBundle(b); err != nil {
+		return nil, fmt.Errorf("open engine: %w", err)
+	}
+	st, err := openStore(opts.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("open engine: %w", err)
+	}
+	e := &Engine{
+		opts: opts, log: opts.Logger, store: st,
+		reqs:          make(chan *commitReq, 1024),
+		quit:          make(chan struct{}),
+		committerDone: make(chan struct{}),
+		workerDone:    make(chan struct{}),
+		kick:          make(chan struct{}, 1),
+	}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			e.cancel()
+			select {
+			case <-e.quit:
+			default:
+				close(e.quit)
+			}
+			<-e.committerDone
+			st.close()
+		}
+	}()
+	w := newWorld(b)
+	if err := e.restore(ctx, w); err != nil {
+		close(e.committerDone)
+		return nil, fmt.Errorf("open engine: %w", err)
+	}
+	e.world.Store(w)
+	go e.commitLoop()
+	if err := e.importSeeds(ctx, b); err != nil {
+		return nil, fmt.Errorf("open engine: %w", err)
+	}
+	if err := e.buildPending(ctx, w, true); err != nil {
+		return nil, fmt.Errorf("open engine: %w", err)
+	}
+	go e.workerLoop()
+	return e, nil
+}
+
+// restore loads upserted users and seeds from the store into w, before the
+// committer runs.
+func (e *Engine) restore(ctx context.Context, w *world) error {
+	b := w.bundle
+	last, err := e.store.lastBundle()
+	if err != nil {
+		return err
+	}
+	// A different bundle than last time: upserted users it embeds are now
+	// covered by a model trained on newer data; drop them.
+	var stale []string
+	err = e.store.loadUsers(func(id string, vec []float32) error {
+		if last != b.ID {
+			if _, ok := b.Embeddings.Users.Index(id); ok {
+				stale = append(stale, id)
+				return nil
+			}
+		}
+		if len(vec) != w.dim {
+			e.log.Warn("upserted user has the wrong dimension for this model; ignored", "user", id, "dim", len(vec), "want", w.dim)
+			return nil
+		}
+		w.users.upsert(id, vec)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := e.store.deleteUsers(stale); err != nil {
+		return err
+	}
+	sb := newStoreBatch()
+	if last != b.ID {
+		sb.bundle = b.ID
+	}
+	snap := w.users.load()
+	dropped := 0
+	err = e.store.loadItems(func(si *storedItem) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		it := newItem(si.id, si.created)
+		it.last.Store(si.last)
+		var drop map[string]bool
+		evict := 0
+		for _, sd := range si.seeds {
+			u, ok := w.users.lookup(snap, sd.user)
+			if !ok {
+				if drop == nil {
+					drop = make(map[string]bool)
+				}
+				drop[sd.user] = true
+				continue
+			}
+			if _, ev := it.add(u, e.opts.MaxSeeds); ev >= 0 {
+				evict++
+			}
+		}
+		if len(drop) > 0 || evict > 0 {
+			// Make the stored seeds match memory exactly.
+			op := sb.item(si.id)
+			op.drop, op.evict = drop, evict
+			op.remove = len(it.ring) == 0
+			op.reset = op.remove
+			dropped += len(drop)
+		}
+		if len(it.ring) == 0 {
+			return nil
+		}
+		it.version = 1
+		e.refreshCold(w, snap, it)
+		w.items.Store(si.id, it)
+		if len(it.ring) >= e.opts.MinSeeds {
+			w.dirty[it] = struct{}{}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if dropped > 0 {
+		e.log.Warn("dropped stored seeds of users without an embedding", "seeds", dropped)
+	}
+	return e.store.write(sb)
+}
+
+// refreshCold recomputes the fallback mean of an item with few seeds and
+// publishes it. Caller holds it.mu (or owns it exclusively).
+func (e *Engine) refreshCold(w *world, snap *userSnap, it *item) {
+	old := it.view.Load()
+	nv := *old
+	nv.mean = meanOf(snap, w.dim, it.ring)
+	it.publish(&nv)
+}
+
+// Close stops the background worker, commits every pending click, and
+// closes the seed store. It is safe to call more than once.
+func (e *Engine) Close() error {
+	e.closeOnce.Do(func() {
+		close(e.quit)
+		<-e.committerDone
+		e.cancel()
+		<-e.workerDone
+		e.closeErr = e.store.close()
+	})
+	return e.closeErr
+}
+
+// ModelID returns the id of the model folder being served (Bundle.ID).
+func (e *Engine) ModelID() string { return e.world.Load().bundle.ID }
+
+// Manifest returns the manifest of the model folder being served.
+func (e *Engine) Manifest() Manifest { return e.world.Load().bundle.Manifest }
+
+// IDKinds returns the kinds of user and item ids of the served model.
+func (e *Engine) IDKinds() (user, item data.IDKind) {
+	w := e.world.Load()
+	return w.userKind, w.itemKind
+}
+
+// Options returns the engine's options with defaults filled in.
+func (e *Engine) Options() Options { return e.opts }
+
+// checkID validates an external id of the given kind: non-empty, and for
+// int64 ids the canonical decimal form.
+func checkID(kind data.IDKind, what, id string) error {
+	if id == "" {
+		return &IDError{What: what, ID: id, Err: fmt.Errorf("%w: empty", ErrBadID)}
+	}
+	if kind == data.IDInt64 {
+		v, err := strconv.ParseInt(id, 10, 64)
+		if err != nil || strconv.FormatInt(v, 10) != id {
+			return &IDError{What: what, ID: id, Err: fmt.Errorf("%w: want an int64", ErrBadID)}
+		}
+	}
+	return nil
+}
+
+// Stats is a snapshot of the engine's counters and item statuses.
+type Stats struct {
+	ModelID         string
+	Users           int // users with an embedding (bundle + upserted)
+	Items           int
+	ItemsOK         int
+	ItemsCold       int
+	PendingItems    int    // waiting for a re-cluster
+	ClicksAccepted  uint64 // since Open, duplicates included
+	ClicksDuplicate uint64
+	ClicksRejected  uint64
+	Reclusters      uint64
+	ReclusterErrors uint64
+	ItemsExpired    uint64
+	LastRecluster   time.Time
+}
+
+// Stats counts items by status (a scan over all items) and returns the
+// engine's counters.
+func (e *Engine) Stats() Stats {
+	w := e.world.Load()
+	s := Stats{
+		ModelID:         w.bundle.ID,
+		Users:           w.users.load().n,
+		ClicksAccepted:  e.nAccepted.Load(),
+		ClicksDuplicate: e.nDuplicate.Load(),
+		ClicksRejected:  e.nRejected.Load(),
+		Reclusters:      e.nRecluster.Load(),
+		ReclusterErrors: e.nRecluErr.Load(),
+		ItemsExpired:    e.nExpired.Load(),
+	}
+	if t := e.lastReclust.Load(); t != 0 {
+		s.LastRecluster = time.Unix(0, t)
+	}
+	w.items.Range(func(_, v any) bool {
+		s.Items++
+		if e.status(v.(*item)) == StatusOK {
+			s.ItemsOK++
+		} else {
+			s.ItemsCold++
+		}
+		return true
+	})
+	w.dirtyMu.Lock()
+	s.PendingItems = len(w.dirty) + len(w.urgent)
+	w.dirtyMu.Unlock()
+	return s
+}
+
+// status is the scoring status of an existing item.
+func (e *Engine) status(it *item) Status {
+	if int(it.nseeds.Load()) >= e.opts.MinSeeds && it.view.Load().state != nil {
+		return StatusOK
+	}
+	return StatusCold
+}
+
+// fail records a fatal store error: the engine keeps serving reads but
+// refuses further writes.
+func (e *Engine) fail(err error) {
+	e.failed.CompareAndSwap(nil, &err)
+	e.log.Error("seed store write failed; refusing further writes", "err", err)
+}
+
+// failure returns the recorded store error, if any.
+func (e *Engine) failure() error {
+	if p := e.failed.Load(); p != nil {
+		return fmt.Errorf("engine is read-only after a store failure: %w", *p)
+	}
+	return nil
+}

@@ -1,0 +1,446 @@
+package ralm
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// Click is one click of a user on an item. A zero Time means now.
+type Click struct {
+	UserID string
+	ItemID string
+	Time   time.Time
+}
+
+// Rejection is a click that was refused, with the reason.
+type Rejection struct {
+	Index int   // position in the batch
+	Err   error // an *IDError matching ErrUnknownUser or ErrBadID
+}
+
+// IngestResult reports what happened to a batch of clicks.
+type IngestResult struct {
+	// Accepted counts the clicks that are durably recorded (synced to the
+	// seed store) — duplicates included, since the user already is a seed.
+	Accepted int
+	// Duplicates counts the accepted clicks whose user already was a seed
+	// of the item (they change nothing).
+	Duplicates int
+	// Rejected lists the refused clicks in batch order.
+	Rejected []Rejection
+}
+
+type opKind uint8
+
+const (
+	opClicks opKind = iota
+	opUpsert
+	opDelete
+	opExpire
+	opImported
+)
+
+// commitReq is one mutation waiting for the committer.
+type commitReq struct {
+	op       opKind
+	clicks   []Click
+	valid    []bool // per click: passed validation before queueing
+	user     storedUser
+	items    []string // delete / expire
+	idleNano int64    // expire: only items whose last click is before this
+	fp       string   // imported fingerprint
+	internal bool     // an import: not counted in click metrics
+
+	res  IngestResult
+	err  error
+	done chan struct{}
+}
+
+// Click ingests one click; it returns once the click is durable. A click by a
+// user without an embedding fails with an *IDError matching ErrUnknownUser.
+// A duplicate click (the user already is a seed of the item) succeeds.
+func (e *Engine) Click(ctx context.Context, c Click) error {
+	res, err := e.Clicks(ctx, []Click{c})
+	if err != nil {
+		return err
+	}
+	if len(res.Rejected) > 0 {
+		return res.Rejected[0].Err
+	}
+	return nil
+}
+
+// Clicks ingests a batch of clicks: each accepted click appends its user to
+// the item's seeds (latest MaxSeeds kept; duplicates ignored), creating the
+// item if new. Clicks returns once every accepted click is synced to the
+// seed store (concurrent calls share one transaction: group commit).
+// Refused clicks (unknown user, malformed id) are listed in the result; the
+// error is for the batch as a whole (engine closed, store failure, ctx).
+func (e *Engine) Clicks(ctx context.Context, batch []Click) (IngestResult, error) {
+	w := e.world.Load()
+	valid := make([]bool, len(batch))
+	var rej []Rejection
+	for i, c := range batch {
+		if err := checkID(w.userKind, "user", c.UserID); err != nil {
+			rej = append(rej, Rejection{Index: i, Err: err})
+			continue
+		}
+		if err := checkID(w.itemKind, "item", c.ItemID); err != nil {
+			rej = append(rej, Rejection{Index: i, Err: err})
+			continue
+		}
+		valid[i] = true
+	}
+	r := &commitReq{op: opClicks, clicks: batch, valid: valid}
+	if err := e.submit(ctx, r); err != nil {
+		return IngestResult{}, err
+	}
+	res := r.res
+	if len(rej) > 0 {
+		e.nRejected.Add(uint64(len(rej)))
+		res.Rejected = append(res.Rejected, rej...)
+		slices.SortFunc(res.Rejected, func(a, b Rejection) int { return cmp.Compare(a.Index, b.Index) })
+	}
+	return res, r.err
+}
+
+// UserInput is the embedding source for UpsertUser: either a vector (of the
+// model's embedding width) or raw features for the user model.
+type UserInput struct {
+	// Vector is the user embedding itself.
+	Vector []float32
+	// Features are raw user features by column name (as in the users table),
+	// embedded with the user model; Clicked lists the items the user clicked
+	// (ids), which feed the user model's click-derived fields.
+	Features map[string]any
+	Clicked  []string
+}
+
+// UpsertUser adds a user (or replaces its embedding) so that its clicks are
+// accepted and it can be scored. It returns once the user is durable.
+func (e *Engine) UpsertUser(ctx context.Context, id string, in UserInput) error {
+	w := e.world.Load()
+	if err := checkID(w.userKind, "user", id); err != nil {
+		return err
+	}
+	vec := in.Vector
+	switch {
+	case vec != nil && in.Features != nil:
+		return errors.New("upsert user: give a vector or features, not both")
+	case vec != nil:
+		if len(vec) != w.dim {
+			return fmt.Errorf("upsert user %q: vector has %d values, the model's embeddings have %d", id, len(vec), w.dim)
+		}
+		for j, x := range vec {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				return fmt.Errorf("upsert user %q: vector value %d is not finite", id, j)
+			}
+		}
+	case in.Features != nil || in.Clicked != nil:
+		if w.userModel == nil {
+			return fmt.Errorf("upsert user %q: %w", id, ErrNoUserModel)
+		}
+		var err error
+		if vec, err = embedRaw(w.userModel, in.Features, in.Clicked); err != nil {
+			return fmt.Errorf("upsert user %q: %w", id, err)
+		}
+	default:
+		return fmt.Errorf("upsert user %q: no vector and no features", id)
+	}
+	r := &commitReq{op: opUpsert, user: storedUser{id: id, vec: append([]float32(nil), vec...)}}
+	if err := e.submit(ctx, r); err != nil {
+		return err
+	}
+	return r.err
+}
+
+// Delete removes an item and its seeds. It fails with an *IDError matching
+// ErrUnknownItem if the item has no seeds.
+func (e *Engine) Delete(ctx context.Context, itemID string) error {
+	r := &commitReq{op: opDelete, items: []string{itemID}}
+	if err := e.submit(ctx, r); err != nil {
+		return err
+	}
+	return r.err
+}
+
+// submit queues r for the committer and waits until it is committed.
+func (e *Engine) submit(ctx context.Context, r *commitReq) error {
+	if err := e.failure(); err != nil {
+		return err
+	}
+	r.done = make(chan struct{})
+	select {
+	case e.reqs <- r:
+	case <-e.quit:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-r.done:
+		return nil
+	case <-e.committerDone:
+		select {
+		case <-r.done:
+			return nil
+		default:
+			return ErrClosed
+		}
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for commit (the change may still be applied): %w", ctx.Err())
+	}
+}
+
+// commitLoop is the single writer: it gathers queued requests into one batch,
+// applies them to memory, writes them in one synced transaction and then
+// acknowledges them all.
+func (e *Engine) commitLoop() {
+	defer close(e.committerDone)
+	var batch []*commitReq
+	for {
+		batch = batch[:0]
+		select {
+		case r := <-e.reqs:
+			batch = append(batch, r)
+		case <-e.quit:
+			// Flush whatever is still queued, then stop.
+			for {
+				select {
+				case r := <-e.reqs:
+					batch = append(batch, r)
+					if len(batch) >= 64 {
+						e.commit(batch)
+						batch = batch[:0]
+					}
+				default:
+					if len(batch) > 0 {
+						e.commit(batch)
+					}
+					return
+				}
+			}
+		}
+		n := batch[0].size()
+	gather:
+		for n < e.opts.MaxBatch {
+			select {
+			case r := <-e.reqs:
+				batch = append(batch, r)
+				n += r.size()
+			default:
+				break gather
+			}
+		}
+		e.commit(batch)
+	}
+}
+
+func (r *commitReq) size() int { return max(1, len(r.clicks)) }
+
+// commit applies and persists one batch, then acknowledges its requests.
+func (e *Engine) commit(batch []*commitReq) {
+	start := time.Now()
+	if err := e.failure(); err != nil {
+		for _, r := range batch {
+			r.err = err
+			close(r.done)
+		}
+		return
+	}
+	e.wmu.Lock()
+	sb := e.apply(batch, start.UnixNano())
+	e.diskMu.Lock()
+	e.wmu.Unlock()
+	err := e.store.write(sb)
+	e.diskMu.Unlock()
+	if err != nil {
+		e.fail(err)
+	}
+	var ev CommitEvent
+	for _, r := range batch {
+		if err != nil {
+			r.err = err
+		} else if r.op == opClicks && !r.internal {
+			ev.Accepted += r.res.Accepted
+			ev.Duplicates += r.res.Duplicates
+			ev.Rejected += len(r.res.Rejected)
+		}
+		close(r.done)
+	}
+	if err == nil {
+		e.nAccepted.Add(uint64(ev.Accepted))
+		e.nDuplicate.Add(uint64(ev.Duplicates))
+		e.nRejected.Add(uint64(ev.Rejected))
+		if e.opts.Hooks.OnCommit != nil && (ev.Accepted > 0 || ev.Rejected > 0) {
+			ev.Duration = time.Since(start)
+			e.opts.Hooks.OnCommit(ev)
+		}
+	}
+}
+
+// touch records an item's seed count before a batch changed it.
+type touch struct {
+	prev    int    // seed count
+	version uint64 // item version
+}
+
+// apply performs the batch's mutations on the current world and returns the
+// store writes. Caller holds wmu.
+func (e *Engine) apply(batch []*commitReq, now int64) *storeBatch {
+	w := e.world.Load()
+	sb := newStoreBatch()
+	snap := w.users.load()
+	touched := make(map[*item]*touch)
+	maxSeeds := e.opts.MaxSeeds
+	for _, r := range batch {
+		switch r.op {
+		case opClicks:
+			for i, c := range r.clicks {
+				if !r.valid[i] {
+					continue
+				}
+				u, ok := w.users.lookup(snap, c.UserID)
+				if !ok {
+					r.res.Rejected = append(r.res.Rejected, Rejection{Index: i, Err: &IDError{What: "user", ID: c.UserID, Err: ErrUnknownUser}})
+					continue
+				}
+				op := sb.item(c.ItemID)
+				v, ok := w.items.Load(c.ItemID)
+				var it *item
+				if ok {
+					it = v.(*item)
+				} else {
+					it = newItem(c.ItemID, now)
+					w.items.Store(c.ItemID, it)
+					op.created = now
+				}
+				op.remove = false
+				op.last = now
+				it.last.Store(now)
+				it.mu.Lock()
+				if touched[it] == nil {
+					touched[it] = &touch{prev: len(it.ring), version: it.version}
+				}
+				added, ev := it.add(u, maxSeeds)
+				it.mu.Unlock()
+				r.res.Accepted++
+				if !added {
+					r.res.Duplicates++
+					continue
+				}
+				ts := now
+				if !c.Time.IsZero() {
+					ts = c.Time.UnixNano()
+				}
+				op.add = append(op.add, storedSeed{user: c.UserID, ts: ts})
+				if ev >= 0 {
+					op.evict++
+				}
+			}
+		case opUpsert:
+			w.users.upsert(r.user.id, r.user.vec)
+			sb.users = append(sb.users, r.user)
+			snap = w.users.load()
+		case opDelete, opExpire:
+			for _, id := range r.items {
+				v, ok := w.items.Load(id)
+				if !ok {
+					if r.op == opDelete {
+						r.err = &IDError{What: "item", ID: id, Err: ErrUnknownItem}
+					}
+					continue
+				}
+				it := v.(*item)
+				if r.op == opExpire && it.last.Load() >= r.idleNano {
+					continue // clicked since the expiry scan
+				}
+				w.items.Delete(id)
+				it.mu.Lock()
+				it.deleted = true
+				it.mu.Unlock()
+				delete(touched, it)
+				op := sb.item(id)
+				*op = itemOps{reset: true, remove: true}
+				if r.op == opExpire {
+					e.nExpired.Add(1)
+				}
+			}
+		case opImported:
+			sb.imports = append(sb.imports, r.fp)
+		}
+	}
+	for it, t := range touched {
+		it.mu.Lock()
+		n, changed := len(it.ring), it.version != t.version
+		if n < e.opts.MinSeeds && changed {
+			e.refreshCold(w, snap, it)
+		}
+		it.mu.Unlock()
+		if n < e.opts.MinSeeds {
+			continue
+		}
+		if changed || it.view.Load().state == nil {
+			w.markDirty(it, t.prev < e.opts.MinSeeds)
+			if t.prev < e.opts.MinSeeds {
+				select {
+				case e.kick <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}
+	return sb
+}
+
+// importSeeds ingests a bundle's training clicks (oldest first) unless that
+// click log was imported before.
+func (e *Engine) importSeeds(ctx context.Context, b *Bundle) error {
+	fp := b.ClicksFingerprint
+	if fp == "" {
+		fp = FingerprintClicks(b.Seeds)
+	}
+	done, err := e.store.imported(fp)
+	if err != nil || done {
+		return err
+	}
+	c := b.Seeds
+	order := make([]int32, c.Len())
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortStableFunc(order, func(a, b int32) int { return cmp.Compare(c.TS[a], c.TS[b]) })
+	skipped := 0
+	for off := 0; off < len(order); off += e.opts.MaxBatch {
+		end := min(off+e.opts.MaxBatch, len(order))
+		batch := make([]Click, 0, end-off)
+		for _, k := range order[off:end] {
+			batch = append(batch, Click{UserID: c.Users.ID(c.User[k]), ItemID: c.Items.ID(c.Item[k]), Time: time.Unix(0, c.TS[k])})
+		}
+		valid := make([]bool, len(batch))
+		for i := range valid {
+			valid[i] = true
+		}
+		r := &commitReq{op: opClicks, clicks: batch, valid: valid, internal: true}
+		if err := e.submit(ctx, r); err != nil {
+			return fmt.Errorf("import training seeds: %w", err)
+		}
+		if r.err != nil {
+			return fmt.Errorf("import training seeds: %w", r.err)
+		}
+		skipped += len(r.res.Rejected)
+	}
+	if skipped > 0 {
+		e.log.Warn("training seeds by users without an embedding were skipped", "clicks", skipped)
+	}
+	r := &commitReq{op: opImported, fp: fp}
+	if err := e.submit(ctx, r); err != nil {
+		return fmt.Errorf("import training seeds: %w", err)
+	}
+	return r.err
+}

@@ -1,0 +1,467 @@
+package ralm
+
+import (
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ralmlab/ralm/lookalike"
+)
+
+func TestOpenImportsTrainingSeeds(t *testing.T) {
+	s, _ := small(t)
+	e := openTest(t, t.TempDir(), Options{})
+	defer e.Close()
+	st := e.Stats()
+	if st.Items != s.clicks.Items.Len() {
+		t.Fatalf("items = %d, want %d", st.Items, s.clicks.Items.Len())
+	}
+	if st.ItemsOK != st.Items {
+		t.Fatalf("%d of %d items ok after Open; every training item has 30 seeds", st.ItemsOK, st.Items)
+	}
+	if st.ClicksAccepted != 0 {
+		t.Fatalf("the import counted %d clicks as ingested", st.ClicksAccepted)
+	}
+	// Item 1's seeds are exactly its training clickers, oldest first.
+	var want []string
+	for i := range s.clicks.User {
+		if s.clicks.Items.ID(s.clicks.Item[i]) == "1" {
+			want = append(want, s.clicks.Users.ID(s.clicks.User[i]))
+		}
+	}
+	if got := seedSet(t, e, "1"); !slices.Equal(got, want) {
+		t.Fatalf("item 1 seeds = %v, want %v", got, want)
+	}
+	info, err := e.Item(context.Background(), "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Seeds != 30 || info.Status != StatusOK || info.LastRecluster.IsZero() || info.Centroids == 0 || info.Pending {
+		t.Fatalf("item info = %+v", info)
+	}
+}
+
+func TestScoreStatuses(t *testing.T) {
+	s, m := small(t)
+	e := openTest(t, t.TempDir(), Options{})
+	defer e.Close()
+	ctx := context.Background()
+	// A cold item: 3 seeds.
+	for _, u := range []int{0, 4, 8} {
+		if err := e.Click(ctx, Click{UserID: s.userID(u), ItemID: "500"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := e.Score(ctx, s.userID(12), []string{"1", "500", "999"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Status{StatusOK, StatusCold, StatusUnknownItem}
+	for i, r := range res {
+		if r.Status != want[i] {
+			t.Errorf("item %s: status %s, want %s", r.ItemID, r.Status, want[i])
+		}
+	}
+	// The ok score is the model's score of the published state.
+	v, _ := e.world.Load().items.Load("1")
+	out := make([]float32, 1)
+	m.Score(s.emb.Vec(12), []*lookalike.ItemState{v.(*item).view.Load().state}, out)
+	if res[0].Score != out[0] {
+		t.Errorf("ok score %v, model says %v", res[0].Score, out[0])
+	}
+	// The cold score is the cosine with the mean seed embedding.
+	mean := make([]float64, s.emb.Dim)
+	for _, u := range []int32{0, 4, 8} {
+		for j, x := range s.emb.Vec(u) {
+			mean[j] += float64(x)
+		}
+	}
+	var dot, nu, nm float64
+	for j, x := range s.emb.Vec(12) {
+		dot += float64(x) * mean[j]
+		nu += float64(x) * float64(x)
+		nm += mean[j] * mean[j]
+	}
+	if want := dot / math.Sqrt(nu*nm); math.Abs(float64(res[1].Score)-want) > 1e-5 {
+		t.Errorf("cold score %v, want cosine %v", res[1].Score, want)
+	}
+	if res[2].Score != 0 {
+		t.Errorf("unknown item score %v", res[2].Score)
+	}
+	if _, err := e.Score(ctx, "77", []string{"1"}); !errors.Is(err, ErrUnknownUser) {
+		t.Fatalf("unknown user: err = %v", err)
+	}
+}
+
+func TestNewItemBecomesScorableAtMinSeeds(t *testing.T) {
+	s, _ := small(t)
+	// A one-hour interval: only the immediate re-cluster can make it ok.
+	e := openTest(t, t.TempDir(), Options{MinSeeds: 10, ReclusterInterval: time.Hour})
+	defer e.Close()
+	ctx := context.Background()
+	members := s.members(2)
+	status := func() Status {
+		r, err := e.Score(ctx, s.userID(members[len(members)-1]), []string{"31337"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r[0].Status
+	}
+	if got := status(); got != StatusUnknownItem {
+		t.Fatalf("before any click: %s", got)
+	}
+	for k := range 9 {
+		if err := e.Click(ctx, Click{UserID: s.userID(members[k]), ItemID: "31337"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := status(); got != StatusCold {
+			t.Fatalf("after %d clicks: %s, want cold", k+1, got)
+		}
+	}
+	if err := e.Click(ctx, Click{UserID: s.userID(members[9]), ItemID: "31337"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "item to become ok", 10*time.Second, func() bool { return status() == StatusOK })
+	info, _ := e.Item(ctx, "31337")
+	if info.Seeds != 10 || info.ReclusterSeeds != 10 {
+		t.Fatalf("info %+v", info)
+	}
+}
+
+func TestClicksRejectUnknownUsersAndBadIDs(t *testing.T) {
+	s, _ := small(t)
+	var commits []CommitEvent
+	e := openTest(t, t.TempDir(), Options{Hooks: Hooks{OnCommit: func(ev CommitEvent) { commits = append(commits, ev) }}})
+	defer e.Close()
+	ctx := context.Background()
+	res, err := e.Clicks(ctx, []Click{
+		{UserID: s.userID(1), ItemID: "900"},
+		{UserID: "5", ItemID: "900"},           // unknown user
+		{UserID: s.userID(2), ItemID: "abc"},   // item id not int64
+		{UserID: "x", ItemID: "900"},           // user id not int64
+		{UserID: s.userID(1), ItemID: "900"},   // duplicate
+		{UserID: s.userID(3), ItemID: "0900"},  // non-canonical int
+		{UserID: s.userID(3), ItemID: "-9001"}, // fine
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accepted != 3 || res.Duplicates != 1 || len(res.Rejected) != 4 {
+		t.Fatalf("result %+v", res)
+	}
+	wantIdx := []int{1, 2, 3, 5}
+	wantErr := []error{ErrUnknownUser, ErrBadID, ErrBadID, ErrBadID}
+	for k, r := range res.Rejected {
+		if r.Index != wantIdx[k] || !errors.Is(r.Err, wantErr[k]) {
+			t.Errorf("rejection %d = {%d %v}, want {%d %v}", k, r.Index, r.Err, wantIdx[k], wantErr[k])
+		}
+		var ie *IDError
+		if !errors.As(r.Err, &ie) {
+			t.Errorf("rejection %d: %T is not an *IDError", k, r.Err)
+		}
+	}
+	err = e.Click(ctx, Click{UserID: "5", ItemID: "1"})
+	if !errors.Is(err, ErrUnknownUser) || err.Error() != `unknown user "5"` {
+		t.Fatalf("single unknown click: %v", err)
+	}
+	st := e.Stats()
+	if st.ClicksAccepted != 3 || st.ClicksDuplicate != 1 || st.ClicksRejected != 5 {
+		t.Fatalf("stats %+v", st)
+	}
+	if len(commits) == 0 || commits[0].Accepted != 3 {
+		t.Fatalf("commit hooks %+v", commits)
+	}
+}
+
+func TestMaxSeedsKeepsLatestAcrossRestart(t *testing.T) {
+	s, _ := small(t)
+	dir := t.TempDir()
+	e := openTest(t, dir, Options{MaxSeeds: 40})
+	ctx := context.Background()
+	var batch []Click
+	for u := range 50 {
+		batch = append(batch, Click{UserID: s.userID(u), ItemID: "77"})
+	}
+	batch = append(batch, Click{UserID: s.userID(45), ItemID: "77"}) // duplicate of a kept seed
+	if _, err := e.Clicks(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for u := 10; u < 50; u++ {
+		want = append(want, s.userID(u))
+	}
+	if got := seedSet(t, e, "77"); !slices.Equal(got, want) {
+		t.Fatalf("seeds = %v, want the latest 40 %v", got, want)
+	}
+	// Training item 1 has 30 seeds; 15 more users push out the 5 oldest.
+	old := seedSet(t, e, "1")
+	for u := 0; u < 400 && len(batch) < 200; u++ {
+		batch = append(batch, Click{UserID: s.userID(u), ItemID: "1"})
+	}
+	if _, err := e.Clicks(ctx, batch[51:]); err != nil {
+		t.Fatal(err)
+	}
+	after := seedSet(t, e, "1")
+	if len(after) != 40 {
+		t.Fatalf("item 1 has %d seeds, want 40", len(after))
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e2 := openTest(t, dir, Options{MaxSeeds: 40})
+	defer e2.Close()
+	if got := seedSet(t, e2, "77"); !slices.Equal(got, want) {
+		t.Fatalf("after restart seeds = %v, want %v", got, want)
+	}
+	if got := seedSet(t, e2, "1"); !slices.Equal(got, after) {
+		t.Fatalf("after restart item 1 = %v, want %v (was %v)", got, after, old)
+	}
+	if st := e2.Stats(); st.ItemsOK != st.Items {
+		t.Fatalf("after restart %d of %d items ok", st.ItemsOK, st.Items)
+	}
+}
+
+func TestRestartLowersMaxSeeds(t *testing.T) {
+	dir := t.TempDir()
+	e := openTest(t, dir, Options{})
+	before := seedSet(t, e, "3")
+	e.Close()
+	e2 := openTest(t, dir, Options{MaxSeeds: 12})
+	got := seedSet(t, e2, "3")
+	e2.Close()
+	if !slices.Equal(got, before[len(before)-12:]) {
+		t.Fatalf("seeds %v, want the latest 12 of %v", got, before)
+	}
+	e3 := openTest(t, dir, Options{})
+	defer e3.Close()
+	if got := seedSet(t, e3, "3"); !slices.Equal(got, before[len(before)-12:]) {
+		t.Fatalf("store not trimmed: %v", got)
+	}
+}
+
+func TestUpsertUser(t *testing.T) {
+	s, _ := small(t)
+	dir := t.TempDir()
+	e := openTest(t, dir, Options{})
+	ctx := context.Background()
+	vec := slices.Clone(s.emb.Vec(3))
+	if err := e.UpsertUser(ctx, "99", UserInput{Vector: vec}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Click(ctx, Click{UserID: "99", ItemID: "1"}); err != nil {
+		t.Fatalf("click by upserted user: %v", err)
+	}
+	r1, err := e.Score(ctx, "99", []string{"1", "3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, _ := e.Score(ctx, s.userID(3), []string{"1", "3"})
+	if r1[1] != r2[1] {
+		t.Fatalf("same vector scores differently: %v vs %v", r1, r2)
+	}
+	// Replace an existing user's vector (user 5 is no seed of item 3).
+	if err := e.UpsertUser(ctx, s.userID(5), UserInput{Vector: vec}); err != nil {
+		t.Fatal(err)
+	}
+	r3, _ := e.Score(ctx, s.userID(5), []string{"3"})
+	if r3[0].Score != r2[1].Score {
+		t.Fatalf("replaced vector not used: %v vs %v", r3[0], r2[1])
+	}
+	for _, bad := range []struct {
+		name string
+		id   string
+		in   UserInput
+		want string
+	}{
+		{"wrong dim", "98", UserInput{Vector: []float32{1, 2}}, "has 2 values"},
+		{"nan", "98", UserInput{Vector: append(make([]float32, 7), float32(math.NaN()))}, "not finite"},
+		{"nothing", "98", UserInput{}, "no vector and no features"},
+		{"bad id", "u1", UserInput{Vector: vec}, "bad user id"},
+		{"no user model", "98", UserInput{Features: map[string]any{"age": 3}}, "no user model"},
+	} {
+		if err := e.UpsertUser(ctx, bad.id, bad.in); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s: err = %v, want %q", bad.name, err, bad.want)
+		}
+	}
+	e.Close()
+	e2 := openTest(t, dir, Options{})
+	defer e2.Close()
+	r4, err := e2.Score(ctx, "99", []string{"3"})
+	if err != nil || r4[0].Score != r2[1].Score {
+		t.Fatalf("upserted user after restart: %v %v", r4, err)
+	}
+	if got := seedSet(t, e2, "1"); !slices.Contains(got, "99") {
+		t.Fatalf("upserted user's seed lost on restart: %v", got)
+	}
+}
+
+func TestDeleteAndExpire(t *testing.T) {
+	s, _ := small(t)
+	dir := t.TempDir()
+	e := openTest(t, dir, Options{})
+	ctx := context.Background()
+	if err := e.Delete(ctx, "2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Delete(ctx, "2"); !errors.Is(err, ErrUnknownItem) {
+		t.Fatalf("second delete: %v", err)
+	}
+	if _, err := e.Item(ctx, "2"); !errors.Is(err, ErrUnknownItem) {
+		t.Fatalf("deleted item: %v", err)
+	}
+	// Clicking again recreates it from scratch.
+	if err := e.Click(ctx, Click{UserID: s.userID(1), ItemID: "2"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := seedSet(t, e, "2"); !slices.Equal(got, []string{s.userID(1)}) {
+		t.Fatalf("recreated item seeds %v", got)
+	}
+	e.Close()
+	e2 := openTest(t, dir, Options{ExpireAfter: 300 * time.Millisecond})
+	defer e2.Close()
+	if got := seedSet(t, e2, "2"); !slices.Equal(got, []string{s.userID(1)}) {
+		t.Fatalf("after restart item 2 seeds %v (the delete must be durable)", got)
+	}
+	// Keep item 3 alive by clicking; everything else expires.
+	stop := time.Now().Add(time.Second)
+	for time.Now().Before(stop) {
+		if err := e2.Click(ctx, Click{UserID: s.userID(2), ItemID: "3"}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	waitFor(t, "expiry", 5*time.Second, func() bool { return e2.Stats().Items == 1 })
+	if _, err := e2.Item(ctx, "3"); err != nil {
+		t.Fatalf("clicked item expired: %v", err)
+	}
+	if e2.Stats().ItemsExpired == 0 {
+		t.Fatal("no expiry counted")
+	}
+}
+
+func TestAudienceFindsCommunity(t *testing.T) {
+	s, _ := small(t)
+	e := openTest(t, t.TempDir(), Options{MinSeeds: 5})
+	defer e.Close()
+	ctx := context.Background()
+	members := s.members(1)
+	var batch []Click
+	for _, u := range members[:12] {
+		batch = append(batch, Click{UserID: s.userID(u), ItemID: "4242"})
+	}
+	if _, err := e.Clicks(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "re-cluster", 10*time.Second, func() bool {
+		info, _ := e.Item(ctx, "4242")
+		return info.Status == StatusOK
+	})
+	a, err := e.Audience(ctx, "4242", 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Status != StatusOK || a.Seeds != 12 || len(a.Users) != 40 {
+		t.Fatalf("audience %+v", a)
+	}
+	seeds := map[string]bool{}
+	for _, u := range members[:12] {
+		seeds[s.userID(u)] = true
+	}
+	hits := 0
+	for i, u := range a.Users {
+		if seeds[u.UserID] {
+			t.Fatalf("seed %s in the audience", u.UserID)
+		}
+		if i > 0 && u.Score > a.Users[i-1].Score {
+			t.Fatalf("audience not sorted at %d", i)
+		}
+		idx, _ := strconv.Atoi(u.UserID)
+		if s.comm[idx-1000] == 1 {
+			hits++
+		}
+	}
+	// A random audience would hold about 25% community-1 users.
+	if hits < 30 {
+		t.Fatalf("only %d of 40 audience users are in the seeds' community", hits)
+	}
+	// Cold items use the fallback.
+	if err := e.Click(ctx, Click{UserID: s.userID(members[0]), ItemID: "4343"}); err != nil {
+		t.Fatal(err)
+	}
+	a2, err := e.Audience(ctx, "4343", 5)
+	if err != nil || a2.Status != StatusCold || len(a2.Users) != 5 {
+		t.Fatalf("cold audience %+v %v", a2, err)
+	}
+	if _, err := e.Audience(ctx, "555", 5); !errors.Is(err, ErrUnknownItem) {
+		t.Fatalf("unknown item audience: %v", err)
+	}
+	if _, err := e.Audience(ctx, "4242", 0); err == nil {
+		t.Fatal("n = 0 accepted")
+	}
+}
+
+func TestBackgroundReclusterPicksUpChanges(t *testing.T) {
+	s, _ := small(t)
+	e := openTest(t, t.TempDir(), Options{ReclusterInterval: 20 * time.Millisecond})
+	defer e.Close()
+	ctx := context.Background()
+	before, _ := e.Item(ctx, "1")
+	var batch []Click
+	for _, u := range s.members(3)[:20] {
+		batch = append(batch, Click{UserID: s.userID(u), ItemID: "1"})
+	}
+	if _, err := e.Clicks(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "interval re-cluster", 10*time.Second, func() bool {
+		info, _ := e.Item(ctx, "1")
+		return info.ReclusterSeeds == info.Seeds && info.LastRecluster.After(before.LastRecluster)
+	})
+}
+
+func TestOptionsValidation(t *testing.T) {
+	for _, o := range []Options{
+		{},
+		{DataDir: "x", MaxSeeds: -1},
+		{DataDir: "x", MinSeeds: 20, MaxSeeds: 10},
+		{DataDir: "x", ExpireAfter: -time.Second},
+		{DataDir: "x", Workers: -2},
+	} {
+		if _, err := o.withDefaults(); err == nil {
+			t.Errorf("%+v accepted", o)
+		}
+	}
+}
+
+func TestStoreLockedByAnotherEngine(t *testing.T) {
+	dir := t.TempDir()
+	e := openTest(t, dir, Options{})
+	defer e.Close()
+	s, m := small(t)
+	_, err := openWithBundle(context.Background(), bundleOf(s, m), Options{DataDir: dir})
+	if err == nil || !strings.Contains(err.Error(), "locked by another process") {
+		t.Fatalf("second engine on the same data dir: %v", err)
+	}
+}
+
+func TestClosedEngine(t *testing.T) {
+	s, _ := small(t)
+	e := openTest(t, t.TempDir(), Options{})
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := e.Click(context.Background(), Click{UserID: s.userID(1), ItemID: "1"}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("click after close: %v", err)
+	}
+	if _, err := e.Score(context.Background(), s.userID(1), []string{"1"}); err != nil {
+		t.Fatalf("score after close: %v", err)
+	}
+}

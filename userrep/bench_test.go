@@ -1,0 +1,97 @@
+package userrep
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/ralmlab/ralm/data"
+)
+
+// MovieLens-100K shape: 943 users, 1682 items, ~106 clicks per user, 6 fields.
+var (
+	mlOnce sync.Once
+	mlData *planted
+)
+
+func movieLensShape() *planted {
+	mlOnce.Do(func() {
+		mlData = genPlanted(plantedSpec{users: 943, items: 1682, communities: 19, clicksPerUser: 106, inCommunity: 0.7, seed: 1})
+	})
+	return mlData
+}
+
+// benchTrainSteps times full training steps (batch assembly with feature
+// building, gather, forward, backward, scatter, Adam) and reports examples/s.
+func benchTrainSteps(b *testing.B, p *planted, cfg Config) {
+	tr, err := newTrainer[float32](p.fb, p.clicks, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tr.close()
+	ex := tr.epochExamples(nil)
+	steps := len(ex) / tr.B
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s := i % steps
+		tr.loadBatch(ex[s*tr.B : (s+1)*tr.B])
+		if _, err := tr.computeGrads(tr.B); err != nil {
+			b.Fatal(err)
+		}
+		tr.apply()
+	}
+	b.ReportMetric(float64(b.N*tr.B)/b.Elapsed().Seconds(), "examples/s")
+}
+
+// BenchmarkTrainMovieLensShape: m=64, batch 256, 10 negatives, 6 fields,
+// 1682 items, default (attention) merge.
+func BenchmarkTrainMovieLensShape(b *testing.B) {
+	for _, v := range []struct {
+		name string
+		edit func(*Config)
+	}{
+		{"attention", func(*Config) {}},
+		{"concat", func(c *Config) { c.Merge = MergeConcat }},
+		{"graph-attention", func(c *Config) { c.Engine = EngineGraph }},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			cfg := DefaultConfig()
+			v.edit(&cfg)
+			benchTrainSteps(b, movieLensShape(), cfg)
+		})
+	}
+}
+
+// BenchmarkTrain100kItems: the same model on a 100k-item vocabulary.
+func BenchmarkTrain100kItems(b *testing.B) {
+	p := genPlanted(plantedSpec{users: 20000, items: 100000, communities: 200, clicksPerUser: 30, inCommunity: 0.7, seed: 2})
+	benchTrainSteps(b, p, DefaultConfig())
+}
+
+// BenchmarkEmbed embeds every MovieLens-shape user from all its clicks and
+// reports embeddings/s (feature building excluded).
+func BenchmarkEmbed(b *testing.B) {
+	p := movieLensShape()
+	tr, err := newTrainer[float32](p.fb, p.clicks, DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := newModel(tr.p, p.fb, p.clicks.Items)
+	if err != nil {
+		b.Fatal(err)
+	}
+	users, _ := prepareClicks(p.clicks, 0)
+	fts := make([]data.Features, len(users))
+	for u := range users {
+		p.fb.Build(p.clicks.Users.ID(int32(u)), users[u].train, &fts[u])
+	}
+	dst := make([]float32, len(fts)*m.Dim())
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := m.EmbedBatch(context.Background(), fts, dst); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(fts))/b.Elapsed().Seconds(), "embeddings/s")
+}

@@ -1,0 +1,100 @@
+package userrep
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+)
+
+// TestSgemm compares the float32 GEMM (AVX2 kernel or gonum) with a float64
+// reference on shapes with and without kernel-sized edges.
+func TestSgemm(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	shapes := [][3]int{{4, 16, 1}, {8, 32, 64}, {5, 17, 3}, {7, 33, 9}, {256, 64, 64}, {3, 16, 8}, {64, 1, 32}, {1, 64, 64}, {13, 50, 100}}
+	for _, sh := range shapes {
+		for _, tA := range []bool{false, true} {
+			for _, tB := range []bool{false, true} {
+				for _, ab := range [][2]float32{{1, 0}, {1, 1}, {0.5, -2}} {
+					m, n, k := sh[0], sh[1], sh[2]
+					name := fmt.Sprintf("%dx%dx%d/tA=%v/tB=%v/alpha=%v/beta=%v", m, n, k, tA, tB, ab[0], ab[1])
+					lda, ldb, ldc := k+1, n+2, n+3
+					if tA {
+						lda = m + 1
+					}
+					if tB {
+						ldb = k + 2
+					}
+					rows := func(r, ld int) []float32 {
+						x := make([]float32, r*ld)
+						for i := range x {
+							x[i] = float32(rng.NormFloat64())
+						}
+						return x
+					}
+					ar, br := m, k
+					if tA {
+						ar = k
+					}
+					if tB {
+						br = n
+					}
+					a, b, c := rows(ar, lda), rows(br, ldb), rows(m, ldc)
+					want := make([]float64, len(c))
+					for i := range c {
+						want[i] = float64(c[i])
+					}
+					for i := 0; i < m; i++ {
+						for j := 0; j < n; j++ {
+							var s float64
+							for l := 0; l < k; l++ {
+								var av, bv float32
+								if tA {
+									av = a[l*lda+i]
+								} else {
+									av = a[i*lda+l]
+								}
+								if tB {
+									bv = b[j*ldb+l]
+								} else {
+									bv = b[l*ldb+j]
+								}
+								s += float64(av) * float64(bv)
+							}
+							want[i*ldc+j] = float64(ab[0])*s + float64(ab[1])*float64(c[i*ldc+j])
+						}
+					}
+					gemm(tA, tB, m, n, k, ab[0], a, lda, b, ldb, ab[1], c, ldc)
+					for i := range c {
+						if d := math.Abs(float64(c[i]) - want[i]); d > 1e-4*(1+math.Abs(want[i])) {
+							t.Fatalf("%s: c[%d] = %v, want %v", name, i, c[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestAxpyDot checks the vector kernels on lengths around the SIMD width.
+func TestAxpyDot(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	for _, n := range []int{0, 1, 7, 8, 9, 16, 63, 64, 65, 130} {
+		x, y := make([]float32, n), make([]float32, n)
+		var want float64
+		for i := range x {
+			x[i], y[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+			want += float64(x[i]) * float64(y[i])
+		}
+		if got := dot(x, y); math.Abs(float64(got)-want) > 1e-4*(1+math.Abs(want)) {
+			t.Errorf("dot n=%d: %v, want %v", n, got, want)
+		}
+		y2 := append([]float32(nil), y...)
+		axpy(float32(0.5), x, y2)
+		for i := range y2 {
+			if w := y[i] + 0.5*x[i]; math.Abs(float64(y2[i]-w)) > 1e-6 {
+				t.Errorf("axpy n=%d: y[%d]=%v, want %v", n, i, y2[i], w)
+			}
+		}
+	}
+}

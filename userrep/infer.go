@@ -1,0 +1,233 @@
+package userrep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ralmlab/ralm/data"
+)
+
+// Model is a trained user model. Inference is plain Go (no graph); every
+// method is safe for concurrent use.
+type Model struct {
+	lay   *layout
+	p     *params[float32]
+	fb    FeatureBuilder
+	items *data.Vocab
+	nets  sync.Pool // *net[float32] at capacity embedChunk
+}
+
+// embedChunk is the number of users embedded per forward pass.
+const embedChunk = 64
+
+// newModel wraps trained float32 parameters. The item vocabulary is the
+// feature builder's (if it has an Items method) or else items.
+func newModel(p *params[float32], fb FeatureBuilder, items *data.Vocab) (*Model, error) {
+	if iv, ok := fb.(interface{ Items() *data.Vocab }); ok && iv.Items() != nil {
+		items = iv.Items()
+	}
+	if items == nil || items.Len() != p.lay.nItems {
+		n := -1
+		if items != nil {
+			n = items.Len()
+		}
+		return nil, fmt.Errorf("userrep: item vocabulary has %d ids, model has %d item vectors", n, p.lay.nItems)
+	}
+	m := &Model{lay: p.lay, p: p, fb: fb, items: items}
+	m.nets.New = func() any { return newNet[float32](m.lay, embedChunk, false) }
+	return m, nil
+}
+
+// Config returns the configuration the model was trained with.
+func (m *Model) Config() Config {
+	c := m.lay.cfg
+	c.Hidden = append([]int(nil), c.Hidden...)
+	return c
+}
+
+// Fields returns the input fields the model expects (a copy).
+func (m *Model) Fields() []data.Field { return append([]data.Field(nil), m.lay.fields...) }
+
+// Features returns the feature builder the model was trained with (after
+// Load: the decoded *data.FeatureSet, or nil if the model was saved with a
+// builder that cannot be serialised).
+func (m *Model) Features() FeatureBuilder { return m.fb }
+
+// Dim is the dimension of the user embeddings and item vectors.
+func (m *Model) Dim() int { return m.lay.d }
+
+// Items is the item vocabulary: row i of ItemVectors is item Items().ID(i).
+// Do not modify it.
+func (m *Model) Items() *data.Vocab { return m.items }
+
+// ItemVectors returns the output item vectors, Items().Len() rows of Dim()
+// values, row-major. A user's score for item i is the dot product of the
+// user embedding with row i. The slice is shared: do not modify it.
+func (m *Model) ItemVectors() []float32 { return m.p.out }
+
+// Embed returns the embedding (Dim() values) of one user's features. Bag ids
+// outside a field's vocabulary are an error.
+func (m *Model) Embed(ft *data.Features) ([]float32, error) {
+	if ft == nil {
+		return nil, errors.New("userrep: nil features")
+	}
+	out := make([]float32, m.lay.d)
+	if err := m.embedChunk([]data.Features{*ft}, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// embedChunk embeds len(fts) ≤ embedChunk users into dst (len(fts)·Dim()).
+func (m *Model) embedChunk(fts []data.Features, dst []float32) error {
+	l := m.lay
+	nt := m.nets.Get().(*net[float32])
+	defer m.nets.Put(nt)
+	n := len(fts)
+	nt.use(n)
+	x := nt.in
+	for b := range fts {
+		if err := m.p.pool(&fts[b], x[b*l.m:], n*l.m); err != nil {
+			return err
+		}
+	}
+	copy(dst, nt.forward(m.p, x, nil))
+	return nil
+}
+
+// EmbedBatch embeds every entry of fts into dst (len(fts)·Dim() values,
+// row-major) using up to GOMAXPROCS goroutines. The result is the same for
+// any number of goroutines.
+func (m *Model) EmbedBatch(ctx context.Context, fts []data.Features, dst []float32) error {
+	d := m.lay.d
+	if len(dst) != len(fts)*d {
+		return fmt.Errorf("userrep: embed batch: dst has %d values, want %d", len(dst), len(fts)*d)
+	}
+	chunks := (len(fts) + embedChunk - 1) / embedChunk
+	workers := min(runtime.GOMAXPROCS(0), chunks)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for {
+				c := int(next.Add(1) - 1)
+				if c >= chunks {
+					return
+				}
+				if err := ctx.Err(); err != nil {
+					errs[w] = fmt.Errorf("userrep: embed batch interrupted: %w", err)
+					return
+				}
+				lo, hi := c*embedChunk, min((c+1)*embedChunk, len(fts))
+				if err := m.embedChunk(fts[lo:hi], dst[lo*d:hi*d]); err != nil {
+					errs[w] = fmt.Errorf("userrep: embed user %d..%d: %w", lo, hi-1, err)
+					next.Store(int64(chunks))
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// EmbedUsers embeds every user of clicks with at least one click whose item
+// the model knows, from all of the user's clicks, with the model's feature
+// builder. Items unknown to the model are ignored (item ids are matched by
+// external id when clicks uses another item vocabulary). The result lists
+// the users in clicks.Users index order; its Users vocabulary is new.
+func (m *Model) EmbedUsers(ctx context.Context, clicks *data.Clicks) (*data.Embeddings, error) {
+	if m.fb == nil {
+		return nil, errors.New("userrep: model has no feature builder")
+	}
+	return m.EmbedUsersWith(ctx, m.fb, clicks)
+}
+
+// EmbedUsersWith is EmbedUsers with another feature builder (e.g. the
+// model's feature set with a different users table); it must have the
+// model's fields.
+func (m *Model) EmbedUsersWith(ctx context.Context, fb FeatureBuilder, clicks *data.Clicks) (*data.Embeddings, error) {
+	if fb == nil {
+		return nil, errors.New("userrep: nil feature builder")
+	}
+	if err := sameFields(m.lay.fields, fb.Fields()); err != nil {
+		return nil, err
+	}
+	if clicks == nil || clicks.Users == nil || clicks.Items == nil {
+		return nil, errors.New("userrep: nil clicks")
+	}
+	mapped, err := m.mapItems(clicks)
+	if err != nil {
+		return nil, err
+	}
+	users, err := prepareClicks(mapped, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := &data.Embeddings{Users: data.NewVocab(clicks.Users.Kind()), Dim: m.lay.d}
+	var idx []int32
+	for u, uc := range users {
+		if len(uc.train) > 0 {
+			idx = append(idx, int32(u))
+			out.Users.Add(clicks.Users.ID(int32(u)))
+		}
+	}
+	fts := make([]data.Features, len(idx))
+	for i, u := range idx {
+		fb.Build(clicks.Users.ID(u), users[u].train, &fts[i])
+	}
+	out.Vecs = make([]float32, len(idx)*m.lay.d)
+	if err := m.EmbedBatch(ctx, fts, out.Vecs); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// mapItems returns clicks with item indices of the model's vocabulary,
+// dropping clicks on unknown items.
+func (m *Model) mapItems(c *data.Clicks) (*data.Clicks, error) {
+	if c.Items == m.items {
+		return c, nil
+	}
+	remap := make([]int32, c.Items.Len())
+	for i := range remap {
+		remap[i] = -1
+		if j, ok := m.items.Index(c.Items.ID(int32(i))); ok {
+			remap[i] = j
+		}
+	}
+	out := &data.Clicks{Users: c.Users, Items: m.items}
+	for k, it := range c.Item {
+		if it < 0 || int(it) >= len(remap) {
+			return nil, fmt.Errorf("userrep: click %d: item index %d out of range", k, it)
+		}
+		if j := remap[it]; j >= 0 {
+			out.User = append(out.User, c.User[k])
+			out.Item = append(out.Item, j)
+			if c.TS != nil {
+				out.TS = append(out.TS, c.TS[k])
+			}
+		}
+	}
+	return out, nil
+}
+
+// sameFields reports an error if two field lists differ.
+func sameFields(want, got []data.Field) error {
+	if len(want) != len(got) {
+		return fmt.Errorf("userrep: feature builder has %d fields, model has %d", len(got), len(want))
+	}
+	for i := range want {
+		if want[i] != got[i] {
+			return fmt.Errorf("userrep: field %d: feature builder has %+v, model has %+v", i, got[i], want[i])
+		}
+	}
+	return nil
+}

@@ -1,0 +1,642 @@
+package userrep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand"
+	"slices"
+	"time"
+
+	"github.com/ralmlab/ralm/data"
+)
+
+// FeatureBuilder turns a user's clicks into model inputs; *data.FeatureSet
+// implements it. Fields describes the inputs; Build fills dst with the
+// features of user userID given the clicked item indices (indices of the
+// item vocabulary of the training clicks). Build must be deterministic.
+type FeatureBuilder interface {
+	Fields() []data.Field
+	Build(userID string, clicked []int32, dst *data.Features)
+}
+
+// TrainOptions receives progress during training. Either callback may be nil.
+type TrainOptions struct {
+	// OnStep is called after every optimisation step.
+	OnStep func(StepStats)
+	// OnEpoch is called after every epoch, once the held-out metric is known.
+	OnEpoch func(EpochStats)
+}
+
+// StepStats describes one optimisation step.
+type StepStats struct {
+	Epoch      int     `json:"epoch"`       // 1-based
+	Step       int     `json:"step"`        // 1-based, within the epoch
+	Steps      int     `json:"steps"`       // steps in this epoch
+	GlobalStep int     `json:"global_step"` // 1-based, over the whole run
+	Examples   int     `json:"examples"`    // real (non-padding) examples in the step
+	Loss       float64 `json:"loss"`        // mean sampled-softmax loss of the step
+}
+
+// EpochStats describes one finished epoch.
+type EpochStats struct {
+	Epoch    int     `json:"epoch"`
+	Examples int     `json:"examples"`
+	Loss     float64 `json:"loss"` // mean training loss over the epoch
+	// HeldOutRecall10 is the share of held-out clicks whose item ranks in the
+	// top 10 of user·item_vector among the items the user did not click in
+	// training; NaN without held-out users.
+	HeldOutRecall10 float64 `json:"heldout_recall10"`
+	// HeldOutMRR is the mean reciprocal rank of the held-out item.
+	HeldOutMRR float64       `json:"heldout_mrr"`
+	Best       bool          `json:"best"` // best held-out recall so far
+	Duration   time.Duration `json:"duration_ns"`
+}
+
+// TrainReport summarises a training run.
+type TrainReport struct {
+	Epochs       []EpochStats  `json:"epochs"`
+	BestEpoch    int           `json:"best_epoch"` // epoch whose weights the model holds
+	StoppedEarly bool          `json:"stopped_early"`
+	Examples     int64         `json:"examples"` // examples processed over all epochs
+	Duration     time.Duration `json:"duration_ns"`
+	// HeldOutUsers is the number of users scored each epoch.
+	HeldOutUsers int `json:"heldout_users"`
+	// PopularRecall10 is recall@10 of the most-popular ranking (training
+	// click counts, the user's training items excluded) on the same held-out
+	// clicks: the trivial baseline.
+	PopularRecall10 float64 `json:"popular_recall10"`
+}
+
+// Train fits the user model on clicks, whose item indices must be those the
+// feature builder uses. It returns the model with the weights of the best
+// epoch by held-out recall@10 (the last epoch without a held-out slice).
+// Same data, config and seed give byte-identical weights.
+func Train(ctx context.Context, fb FeatureBuilder, clicks *data.Clicks, cfg Config, opts TrainOptions) (*Model, *TrainReport, error) {
+	tr, err := newTrainer[float32](fb, clicks, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer tr.close()
+	rep, err := tr.run(ctx, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := newModel(tr.p, fb, clicks.Items)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, rep, nil
+}
+
+// userClicks are one user's distinct clicked items in time order.
+type userClicks struct {
+	train   []int32 // training items, by (ts, item)
+	heldOut int32   // held-out item or -1
+}
+
+// prepareClicks groups the clicks by user, keeps each user's earliest click
+// of an item, orders them by (ts, item) and holds out the last one of every
+// user with at least minClicks distinct items (minClicks 0: none).
+func prepareClicks(c *data.Clicks, minClicks int) ([]userClicks, error) {
+	nu, ni := c.Users.Len(), c.Items.Len()
+	if len(c.Item) != len(c.User) || (c.TS != nil && len(c.TS) != len(c.User)) {
+		return nil, fmt.Errorf("userrep: clicks columns have different lengths")
+	}
+	counts := make([]int32, nu+1)
+	for i, u := range c.User {
+		if u < 0 || int(u) >= nu {
+			return nil, fmt.Errorf("userrep: click %d: user index %d out of range [0,%d)", i, u, nu)
+		}
+		if it := c.Item[i]; it < 0 || int(it) >= ni {
+			return nil, fmt.Errorf("userrep: click %d: item index %d out of range [0,%d)", i, it, ni)
+		}
+		counts[u+1]++
+	}
+	for u := 0; u < nu; u++ {
+		counts[u+1] += counts[u]
+	}
+	order := make([]int32, len(c.User))
+	pos := append([]int32(nil), counts[:nu]...)
+	for i, u := range c.User {
+		order[pos[u]] = int32(i)
+		pos[u]++
+	}
+	ts := func(i int32) int64 {
+		if c.TS == nil {
+			return 0
+		}
+		return c.TS[i]
+	}
+	users := make([]userClicks, nu)
+	seen := make([]int32, ni) // user+1 that last saw the item
+	for u := 0; u < nu; u++ {
+		idx := order[counts[u]:counts[u+1]]
+		slices.SortFunc(idx, func(a, b int32) int {
+			if ta, tb := ts(a), ts(b); ta != tb {
+				if ta < tb {
+					return -1
+				}
+				return 1
+			}
+			if c.Item[a] != c.Item[b] {
+				return int(c.Item[a] - c.Item[b])
+			}
+			return int(a - b)
+		})
+		items := make([]int32, 0, len(idx))
+		for _, i := range idx {
+			it := c.Item[i]
+			if seen[it] == int32(u+1) {
+				continue
+			}
+			seen[it] = int32(u + 1)
+			items = append(items, it)
+		}
+		uc := userClicks{train: items, heldOut: -1}
+		if minClicks > 0 && len(items) >= minClicks {
+			uc.heldOut = items[len(items)-1]
+			uc.train = items[:len(items)-1]
+		}
+		users[u] = uc
+	}
+	return users, nil
+}
+
+// example is one (user, positive item) training pair.
+type example struct{ user, item int32 }
+
+// engine computes the loss and gradients of one batch.
+type engine[T float] interface {
+	// step returns Σ_b w_b·loss_b and writes dL/dX into dx, dL/dTv into dtv
+	// and the tower's parameter gradients into their spans of dense.
+	step(x, tv, logQ, w, keep, dx, dtv, dense []T) (T, error)
+	close()
+}
+
+// nativeEngine is the hand-written pass.
+type nativeEngine[T float] struct {
+	p *params[T]
+	n *net[T]
+}
+
+func (e *nativeEngine[T]) step(x, tv, logQ, w, keep, dx, dtv, dense []T) (T, error) {
+	u := e.n.forward(e.p, x, keep)
+	loss := e.n.lossGrad(u, tv, logQ, w, dtv)
+	e.n.backward(e.p, x, keep, dx, dense)
+	return loss, nil
+}
+
+func (e *nativeEngine[T]) close() {}
+
+// graphEngine runs the gorgonia graph.
+type graphEngine[T float] struct{ gn *graphNet[T] }
+
+func (e *graphEngine[T]) step(x, tv, logQ, w, keep, dx, dtv, dense []T) (T, error) {
+	gn := e.gn
+	copy(gn.x, x)
+	copy(gn.tv, tv)
+	copy(gn.logQ, logQ)
+	J := 1 + gn.lay.cfg.Negatives
+	clear(gn.y)
+	for b, wb := range w {
+		gn.y[b*J] = wb
+	}
+	if keep != nil {
+		fillGraphKeep(gn.keep, keep, gn.lay)
+	}
+	return gn.run(dx, dtv, dense)
+}
+
+func (e *graphEngine[T]) close() { e.gn.close() }
+
+// trainer holds the state of one training run.
+type trainer[T float] struct {
+	cfg     Config
+	lay     *layout
+	fb      FeatureBuilder
+	clicks  *data.Clicks
+	p       *params[T]
+	rng     *rand.Rand
+	users   []userClicks
+	sampler *logUniform
+	itemCnt []int
+	eng     engine[T]
+	opt     *adam[T]
+	B, J    int
+
+	// batch buffers
+	x, tv, logQ, w, keep, dx, dtv []T
+	dense                         []T // dense gradient
+	tabGrad                       []*sparseGrad[T]
+	outGrad                       *sparseGrad[T]
+	feats                         []data.Features
+	targets                       []int32
+	clicked                       []int32
+
+	valUsers []int32 // held-out users scored each epoch
+	evalNet  *net[T]
+}
+
+// newTrainer checks the inputs and initialises the model.
+func newTrainer[T float](fb FeatureBuilder, clicks *data.Clicks, cfg Config) (*trainer[T], error) {
+	if fb == nil {
+		return nil, errors.New("userrep: nil feature builder")
+	}
+	if clicks == nil || clicks.Len() == 0 || clicks.Users == nil || clicks.Items == nil {
+		return nil, errors.New("userrep: no clicks to train on")
+	}
+	lay, err := newLayout(cfg, fb.Fields(), clicks.Items.Len())
+	if err != nil {
+		return nil, err
+	}
+	users, err := prepareClicks(clicks, cfg.HoldOutMinClicks)
+	if err != nil {
+		return nil, err
+	}
+	tr := &trainer[T]{cfg: cfg, lay: lay, fb: fb, clicks: clicks, users: users, B: cfg.Batch, J: 1 + cfg.Negatives}
+	tr.rng = rand.New(rand.NewSource(cfg.Seed))
+	tr.p = newParams[T](lay)
+	tr.p.init(tr.rng)
+
+	tr.itemCnt = make([]int, lay.nItems)
+	nTrain := 0
+	for _, uc := range users {
+		for _, it := range uc.train {
+			tr.itemCnt[it]++
+		}
+		nTrain += len(uc.train)
+	}
+	if nTrain == 0 {
+		return nil, errors.New("userrep: no training clicks left after the held-out slice")
+	}
+	tr.sampler = newLogUniform(tr.itemCnt)
+
+	B, F, m, d, J := tr.B, lay.F, lay.m, lay.d, tr.J
+	tr.x, tr.dx = make([]T, F*B*m), make([]T, F*B*m)
+	tr.tv, tr.dtv = make([]T, B*J*d), make([]T, B*J*d)
+	tr.w = make([]T, B)
+	if cfg.LogQ {
+		tr.logQ = make([]T, B*J)
+	}
+	if cfg.FieldDropout > 0 {
+		tr.keep = make([]T, F*B)
+	}
+	tr.dense = make([]T, len(tr.p.dense))
+	tr.tabGrad = make([]*sparseGrad[T], F)
+	for f := range lay.fields {
+		if r := lay.tableRows(f); r > 0 {
+			tr.tabGrad[f] = newSparseGrad[T](r, m)
+		}
+	}
+	tr.outGrad = newSparseGrad[T](lay.nItems, d)
+	tr.feats = make([]data.Features, B)
+	tr.targets = make([]int32, B*J)
+	tr.opt = newAdam(tr.p, cfg.LR)
+
+	switch cfg.Engine {
+	case EngineGraph:
+		gn, err := newGraphNet(tr.p, B, true)
+		if err != nil {
+			return nil, err
+		}
+		tr.eng = &graphEngine[T]{gn: gn}
+	default:
+		tr.eng = &nativeEngine[T]{p: tr.p, n: newNet[T](lay, B, true)}
+	}
+
+	// held-out users: a seeded sample of at most MaxValidationUsers
+	for u, uc := range users {
+		if uc.heldOut >= 0 {
+			tr.valUsers = append(tr.valUsers, int32(u))
+		}
+	}
+	if k := cfg.MaxValidationUsers; k > 0 && len(tr.valUsers) > k {
+		tr.rng.Shuffle(len(tr.valUsers), func(i, j int) { tr.valUsers[i], tr.valUsers[j] = tr.valUsers[j], tr.valUsers[i] })
+		tr.valUsers = tr.valUsers[:k]
+		slices.Sort(tr.valUsers)
+	}
+	return tr, nil
+}
+
+func (tr *trainer[T]) close() { tr.eng.close() }
+
+// epochExamples draws the examples of one epoch: up to MaxPositivesPerUser
+// random training clicks per user, shuffled.
+func (tr *trainer[T]) epochExamples(dst []example) []example {
+	dst = dst[:0]
+	P := tr.cfg.MaxPositivesPerUser
+	var idx []int32
+	for u, uc := range tr.users {
+		n := len(uc.train)
+		if n <= P {
+			for _, it := range uc.train {
+				dst = append(dst, example{int32(u), it})
+			}
+			continue
+		}
+		idx = idx[:0]
+		for i := 0; i < n; i++ {
+			idx = append(idx, int32(i))
+		}
+		for i := 0; i < P; i++ { // partial Fisher-Yates
+			j := i + tr.rng.Intn(n-i)
+			idx[i], idx[j] = idx[j], idx[i]
+			dst = append(dst, example{int32(u), uc.train[idx[i]]})
+		}
+	}
+	tr.rng.Shuffle(len(dst), func(i, j int) { dst[i], dst[j] = dst[j], dst[i] })
+	return dst
+}
+
+// loadBatch builds the features and targets of the examples (at most B;
+// the remaining rows are padding with zero weight) and draws the negatives
+// and the dropout mask.
+func (tr *trainer[T]) loadBatch(ex []example) {
+	J := tr.J
+	n := len(ex)
+	for b, e := range ex {
+		uc := tr.users[e.user]
+		tr.clicked = tr.clicked[:0]
+		for _, it := range uc.train {
+			if it != e.item {
+				tr.clicked = append(tr.clicked, it)
+			}
+		}
+		tr.fb.Build(tr.clicks.Users.ID(e.user), tr.clicked, &tr.feats[b])
+		t := tr.targets[b*J : b*J+J]
+		t[0] = e.item
+		for j := 1; j < J; j++ {
+			t[j] = tr.sampler.drawExcept(tr.rng, e.item)
+		}
+		tr.w[b] = 1 / T(n)
+	}
+	for b := n; b < tr.B; b++ {
+		tr.w[b] = 0
+		clear(tr.targets[b*J : b*J+J])
+	}
+	if tr.keep != nil {
+		drawKeep(tr.keep, tr.lay.F, tr.B, tr.cfg, tr.rng)
+	}
+}
+
+// gather fills the inputs X, Tv and logQ of the first n examples from the
+// current weights (padding rows are zero).
+func (tr *trainer[T]) gather(n int) error {
+	l := tr.lay
+	B, m, d, J := tr.B, l.m, l.d, tr.J
+	for b := 0; b < B; b++ {
+		if b >= n {
+			for f := 0; f < l.F; f++ {
+				clear(tr.x[(f*B+b)*m : (f*B+b)*m+m])
+			}
+			continue
+		}
+		if err := tr.p.pool(&tr.feats[b], tr.x[b*m:], B*m); err != nil {
+			return err
+		}
+	}
+	for i, it := range tr.targets {
+		copy(tr.tv[i*d:i*d+d], tr.p.out[int(it)*d:int(it)*d+d])
+		if tr.logQ != nil {
+			tr.logQ[i] = T(math.Log(float64(tr.cfg.Negatives)) + tr.sampler.itemLogQ(it))
+		}
+	}
+	_ = J
+	return nil
+}
+
+// scatter turns dX and dTv of the first n examples into gradients of the
+// touched table rows, the empty vectors and the continuous-field layers.
+func (tr *trainer[T]) scatter(n int) {
+	l := tr.lay
+	B, m, d, J := tr.B, l.m, l.d, tr.J
+	for f := range l.fields {
+		if s := l.empty[f]; s.valid() {
+			clear(tr.dense[s.off : s.off+s.n()])
+		}
+		if s := l.contW[f]; s.valid() {
+			clear(tr.dense[s.off : s.off+s.n()])
+			s = l.contB[f]
+			clear(tr.dense[s.off : s.off+s.n()])
+		}
+	}
+	get := func(s span) []T { return tr.dense[s.off : s.off+s.n()] }
+	for b := 0; b < n; b++ {
+		ft := &tr.feats[b]
+		for f := range l.fields {
+			g := tr.dx[(f*B+b)*m : (f*B+b)*m+m]
+			if l.fields[f].Kind == data.FieldContinuous {
+				var v T
+				if f < len(ft.Values) {
+					v = T(ft.Values[f])
+				}
+				axpy(v, g, get(l.contW[f]))
+				axpy(1, g, get(l.contB[f]))
+				continue
+			}
+			var bag []int32
+			if f < len(ft.Bags) {
+				bag = ft.Bags[f]
+			}
+			if len(bag) == 0 {
+				axpy(1, g, get(l.empty[f]))
+				continue
+			}
+			inv := 1 / T(len(bag))
+			sg := tr.tabGrad[f]
+			for _, id := range bag {
+				axpy(inv, g, sg.row(id))
+			}
+		}
+		for j := 0; j < J; j++ {
+			i := b*J + j
+			axpy(1, tr.dtv[i*d:i*d+d], tr.outGrad.row(tr.targets[i]))
+		}
+	}
+}
+
+// computeGrads runs gather, the engine and scatter on the loaded batch of n
+// examples and returns Σ_b w_b·loss_b. Gradients are left in dense,
+// tabGrad and outGrad.
+func (tr *trainer[T]) computeGrads(n int) (T, error) {
+	if err := tr.gather(n); err != nil {
+		return 0, err
+	}
+	for _, sg := range tr.tabGrad {
+		if sg != nil {
+			sg.reset()
+		}
+	}
+	tr.outGrad.reset()
+	loss, err := tr.eng.step(tr.x, tr.tv, tr.logQ, tr.w, tr.keep, tr.dx, tr.dtv, tr.dense)
+	if err != nil {
+		return 0, err
+	}
+	tr.scatter(n)
+	return loss, nil
+}
+
+// apply takes one Adam step with the computed gradients.
+func (tr *trainer[T]) apply() {
+	o, p := tr.opt, tr.p
+	o.begin()
+	o.update(p.dense, tr.dense, o.dm, o.dv)
+	for f, sg := range tr.tabGrad {
+		if sg != nil {
+			o.updateRows(p.tables[f], o.tm[f], o.tv[f], sg)
+		}
+	}
+	o.updateRows(p.out, o.om, o.ov, tr.outGrad)
+}
+
+// run trains for up to cfg.Epochs epochs with early stopping.
+func (tr *trainer[T]) run(ctx context.Context, opts TrainOptions) (*TrainReport, error) {
+	start := time.Now()
+	rep := &TrainReport{HeldOutUsers: len(tr.valUsers), PopularRecall10: math.NaN()}
+	if len(tr.valUsers) > 0 {
+		rep.PopularRecall10 = tr.popularRecall()
+	}
+	var best *params[T]
+	bestRecall := math.Inf(-1)
+	var ex []example
+	global := 0
+	for epoch := 1; epoch <= tr.cfg.Epochs; epoch++ {
+		t0 := time.Now()
+		ex = tr.epochExamples(ex)
+		steps := (len(ex) + tr.B - 1) / tr.B
+		var lossSum float64
+		for s := 0; s < steps; s++ {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("userrep: training interrupted: %w", err)
+			}
+			lo, hi := s*tr.B, min((s+1)*tr.B, len(ex))
+			tr.loadBatch(ex[lo:hi])
+			loss, err := tr.computeGrads(hi - lo)
+			if err != nil {
+				return nil, err
+			}
+			if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
+				return nil, fmt.Errorf("userrep: loss is %v at epoch %d step %d (try a lower learning rate)", loss, epoch, s+1)
+			}
+			tr.apply()
+			global++
+			lossSum += float64(loss) * float64(hi-lo)
+			if opts.OnStep != nil {
+				opts.OnStep(StepStats{Epoch: epoch, Step: s + 1, Steps: steps, GlobalStep: global, Examples: hi - lo, Loss: float64(loss)})
+			}
+		}
+		rep.Examples += int64(len(ex))
+		es := EpochStats{Epoch: epoch, Examples: len(ex), Loss: lossSum / float64(max(len(ex), 1)), HeldOutRecall10: math.NaN(), HeldOutMRR: math.NaN()}
+		if len(tr.valUsers) > 0 {
+			r, mrr, err := tr.validate(ctx)
+			if err != nil {
+				return nil, err
+			}
+			es.HeldOutRecall10, es.HeldOutMRR = r, mrr
+			if r > bestRecall {
+				bestRecall, es.Best, rep.BestEpoch = r, true, epoch
+				if best == nil {
+					best = tr.p.clone()
+				} else {
+					best.copyFrom(tr.p)
+				}
+			}
+		} else {
+			es.Best, rep.BestEpoch = true, epoch
+		}
+		es.Duration = time.Since(t0)
+		rep.Epochs = append(rep.Epochs, es)
+		if opts.OnEpoch != nil {
+			opts.OnEpoch(es)
+		}
+		if tr.cfg.Patience > 0 && best != nil && epoch-rep.BestEpoch >= tr.cfg.Patience && epoch < tr.cfg.Epochs {
+			rep.StoppedEarly = true
+			break
+		}
+	}
+	if best != nil {
+		tr.p.copyFrom(best)
+	}
+	rep.Duration = time.Since(start)
+	return rep, nil
+}
+
+// valChunk is the number of held-out users scored per GEMM.
+const valChunk = 32
+
+// validate embeds the held-out users from their training clicks and returns
+// recall@10 and the mean reciprocal rank of their held-out items among the
+// items they did not click in training.
+func (tr *trainer[T]) validate(ctx context.Context) (recall, mrr float64, err error) {
+	l := tr.lay
+	if tr.evalNet == nil {
+		tr.evalNet = newNet[T](l, valChunk, false)
+	}
+	m, d, V := l.m, l.d, l.nItems
+	scores := make([]T, valChunk*V)
+	var ft data.Features
+	hits, rr := 0, 0.0
+	for lo := 0; lo < len(tr.valUsers); lo += valChunk {
+		if err := ctx.Err(); err != nil {
+			return 0, 0, fmt.Errorf("userrep: validation interrupted: %w", err)
+		}
+		users := tr.valUsers[lo:min(lo+valChunk, len(tr.valUsers))]
+		n := len(users)
+		tr.evalNet.use(n)
+		x := tr.evalNet.in
+		for b, u := range users {
+			tr.fb.Build(tr.clicks.Users.ID(u), tr.users[u].train, &ft)
+			if err := tr.p.pool(&ft, x[b*m:], n*m); err != nil {
+				return 0, 0, err
+			}
+		}
+		emb := tr.evalNet.forward(tr.p, x, nil)
+		gemm(false, true, n, V, d, 1, emb, d, tr.p.out, d, 0, scores, V)
+		for b, u := range users {
+			uc := tr.users[u]
+			rank := rankOf(scores[b*V:b*V+V], uc.heldOut, uc.train)
+			if rank < 10 {
+				hits++
+			}
+			rr += 1 / float64(rank+1)
+		}
+	}
+	nv := float64(len(tr.valUsers))
+	return float64(hits) / nv, rr / nv, nil
+}
+
+// rankOf is the 0-based rank of item target by descending score among all
+// items except those in exclude (ties go to the lower index).
+func rankOf[T float](scores []T, target int32, exclude []int32) int {
+	st := scores[target]
+	rank := 0
+	for i, s := range scores {
+		if s > st || (s == st && int32(i) < target) {
+			rank++
+		}
+	}
+	for _, it := range exclude {
+		if s := scores[it]; s > st || (s == st && it < target) {
+			rank--
+		}
+	}
+	return rank
+}
+
+// popularRecall is recall@10 of ranking items by training click count.
+func (tr *trainer[T]) popularRecall() float64 {
+	scores := make([]float64, len(tr.itemCnt))
+	for i, c := range tr.itemCnt {
+		scores[i] = float64(c)
+	}
+	hits := 0
+	for _, u := range tr.valUsers {
+		uc := tr.users[u]
+		if rankOf(scores, uc.heldOut, uc.train) < 10 {
+			hits++
+		}
+	}
+	return float64(hits) / float64(len(tr.valUsers))
+}
