@@ -3,7 +3,7 @@
 package kmeans
 
 // useAsm is false: no assembly kernels on this platform.
-const useAsm = false
+var useAsm = false
 
 func dot4x24(x *float32, xs int, ct *float32, cs int, d int, bias *float32, out *float32, os int) {
 	panic("kmeans: no assembly kernel")
