@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/ipc"
@@ -158,12 +160,16 @@ func openSource(path string, batchSize int) (src *batchSource, err error) {
 			src.size = st.Size()
 		}
 	}()
-	mem := &cappedAllocator{mem: memory.NewGoAllocator(), limit: allocLimit(st.Size())}
+	// Parquet page buffers are resized and pooled inside the library while
+	// decoders still look at the old bytes, so only the arrow arrays (which
+	// are released batch by batch) get a recycling allocator.
+	mem := &readAllocator{limit: allocLimit(st.Size()), recycle: true}
+	pageMem := &readAllocator{limit: allocLimit(st.Size())}
 	switch format {
 	case FormatParquet:
-		props := parquet.NewReaderProperties(mem)
+		props := parquet.NewReaderProperties(pageMem)
 		props.BufferedStreamEnabled = true
-		props.BufferSize = 1 << 20
+		props.BufferSize = 256 << 10
 		pr, err := file.NewParquetReader(f, file.WithReadProps(props))
 		if err != nil {
 			return nil, fmt.Errorf("corrupt Parquet file: %w", err)
@@ -297,13 +303,20 @@ func fieldIndex(sc *arrow.Schema, name string) int {
 	return idx[0]
 }
 
-// cappedAllocator refuses (by panicking, which the reader boundary turns
-// into an error) any single buffer larger than limit. A corrupt header can
-// claim a multi-gigabyte body; without the cap a 2 KB file could make the
-// reader allocate gigabytes before it notices the file is short.
-type cappedAllocator struct {
-	mem   memory.Allocator
-	limit int
+// readAllocator is the arrow allocator of one read. It refuses (by
+// panicking, which the reader boundary turns into an error) any single
+// buffer larger than limit: a corrupt header can claim a multi-gigabyte
+// body, and without the cap a 2 KB file could make the reader allocate
+// gigabytes before it notices the file is short. It also recycles the
+// buffers arrow frees (record batches are released batch by batch), so a
+// read produces little garbage and the heap stays close to the result's
+// size. Buffers come in power-of-two size classes, zeroed on reuse.
+type readAllocator struct {
+	mem     memory.GoAllocator
+	limit   int
+	recycle bool // reuse freed buffers
+	mu      sync.Mutex
+	free    [64][][]byte // by log2 of capacity
 }
 
 // allocLimit is the largest buffer a reader may allocate for a file of
@@ -312,23 +325,49 @@ func allocLimit(size int64) int {
 	return int(min(max(64*size, 64<<20), 1<<40))
 }
 
-func (a *cappedAllocator) check(size int) {
-	if size > a.limit {
+func sizeClass(size int) int { return max(6, bits.Len(uint(size-1))) }
+
+func (a *readAllocator) Allocate(size int) []byte {
+	if size > a.limit || size < 0 {
 		panic(fmt.Sprintf("buffer of %d bytes requested, more than a file of this size can hold", size))
 	}
+	if size == 0 {
+		return a.mem.Allocate(0)
+	}
+	c := sizeClass(size)
+	a.mu.Lock()
+	if n := len(a.free[c]); n > 0 {
+		b := a.free[c][n-1]
+		a.free[c] = a.free[c][:n-1]
+		a.mu.Unlock()
+		b = b[:size]
+		clear(b)
+		return b
+	}
+	a.mu.Unlock()
+	return a.mem.Allocate(1 << c)[:size]
 }
 
-func (a *cappedAllocator) Allocate(size int) []byte {
-	a.check(size)
-	return a.mem.Allocate(size)
+func (a *readAllocator) Reallocate(size int, b []byte) []byte {
+	if cap(b) >= size {
+		return b[:size]
+	}
+	nb := a.Allocate(size)
+	copy(nb, b)
+	a.Free(b)
+	return nb
 }
 
-func (a *cappedAllocator) Reallocate(size int, b []byte) []byte {
-	a.check(size)
-	return a.mem.Reallocate(size, b)
+func (a *readAllocator) Free(b []byte) {
+	c := cap(b)
+	if !a.recycle || c < 64 || c&(c-1) != 0 {
+		return // not one of ours: leave it to the garbage collector
+	}
+	k := bits.Len(uint(c - 1))
+	a.mu.Lock()
+	a.free[k] = append(a.free[k], b[:0])
+	a.mu.Unlock()
 }
-
-func (a *cappedAllocator) Free(b []byte) { a.mem.Free(b) }
 
 // recoverTo turns a panic inside the arrow library into an error: corrupt
 // input must never crash the caller.

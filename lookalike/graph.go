@@ -127,10 +127,10 @@ func buildStepGraph(m *Model, dt tensor.Dtype, dm graphDims, dropout bool, param
 		return must(G.BroadcastHadamardDiv(x, must(reshape(nrm, n, 1)), nil, []byte{1}))
 	}
 
-	hs3 := transform(sg.xs, sg.dropS, B, S, H) // (B,S,H)
-	ht := transform(sg.xt, sg.dropT, B*T, H)   // (B·T,H)
+	hs3 := transform(sg.xs, sg.dropS, B, S, H)  // (B,S,H)
+	ht := transform(sg.xt, sg.dropT, B*T, H)    // (B·T,H)
 	cents := must(clusterMeansOp(sg.amat, hs3)) // (B,K,H): per-cluster means of the sampled seeds
-	nt := l2n(ht)                                // (B·T, H)
+	nt := l2n(ht)                               // (B·T, H)
 	nt3 := must(reshape(nt, B, T, H))
 
 	// cosine of every target of a row with one pooled vector per row (B,1,H)
@@ -152,7 +152,7 @@ func buildStepGraph(m *Model, dt tensor.Dtype, dm graphDims, dropout bool, param
 		// global attention α = softmax_k(vgᵀ tanh(e Wg)), masked
 		eg := must(G.Mul(must(G.Tanh(must(G.Mul(c2, Wg)))), vg)) // (B·K)
 		eg3 := must(G.Add(must(reshape(eg, B, K, 1)), sg.mask))
-		alphaAtt := must(G.SoftMax(eg3, 1))                              // (B,K,1)
+		alphaAtt := must(G.SoftMax(eg3, 1))                           // (B,K,1)
 		global := must(G.BatchedMatMul(alphaAtt, cents, true, false)) // (B,1,H)
 		cosG := cosRow(global)
 		// local attention β = softmax_k(tanh(e Wl uᵀ)), masked
@@ -160,8 +160,8 @@ func buildStepGraph(m *Model, dt tensor.Dtype, dm graphDims, dropout bool, param
 		ht3 := must(reshape(ht, B, T, H))
 		sc := must(G.Tanh(must(G.BatchedMatMul(p3, ht3, false, true)))) // (B,K,T)
 		sc = must(G.BroadcastAdd(sc, sg.mask, nil, []byte{2}))
-		beta := must(G.SoftMax(sc, 1))                                   // (B,K,T)
-		local := must(G.BatchedMatMul(beta, cents, true, false))        // (B,T,H)
+		beta := must(G.SoftMax(sc, 1))                           // (B,K,T)
+		local := must(G.BatchedMatMul(beta, cents, true, false)) // (B,T,H)
 		nl := l2n(must(reshape(local, B*T, H)))
 		cosL := must(G.Sum(must(G.HadamardProd(nt, nl)), 1)) // (B·T)
 		score = must(G.Add(

@@ -2,8 +2,8 @@ package lookalike
 
 import (
 	"fmt"
-	"strings"
 	"math"
+	"strings"
 	"testing"
 
 	"gorgonia.org/tensor"

@@ -32,7 +32,6 @@ type ItemState struct {
 
 	owner *Model    // the model whose space the centroids live in
 	rows  []float32 // (K+1)×h: the centroids, then Global/|Global| (unit)
-	gram  []float32 // K×K Gram matrix of the centroids (attention pooling)
 	prior []float32 // centroid sizes when the model uses the size prior, else nil
 }
 
@@ -121,7 +120,7 @@ func (m *Model) prepare(cents, weights []float32) *ItemState {
 	k := len(cents) / h
 	rows := make([]float32, (k+1)*h)
 	copy(rows, cents)
-	st := &ItemState{K: k, Centroids: rows[:k*h:k*h], Weights: weights, owner: m, rows: rows}
+	st := &ItemState{K: k, Centroids: rows[: k*h : k*h], Weights: weights, owner: m, rows: rows}
 	if m.cfg.SizePrior {
 		st.prior = weights
 	}
@@ -170,13 +169,6 @@ func (m *Model) prepare(cents, weights []float32) *ItemState {
 		for j := range global {
 			global[j] = float32(g64[j])
 		}
-		st.gram = make([]float32, k*k)
-		for a := 0; a < k; a++ {
-			for b := a; b < k; b++ {
-				v := dot(rows[a*h:(a+1)*h], rows[b*h:(b+1)*h])
-				st.gram[a*k+b], st.gram[b*k+a] = v, v
-			}
-		}
 	} else {
 		g64 := make([]float64, h)
 		var total float64
@@ -207,7 +199,8 @@ func (m *Model) prepare(cents, weights []float32) *ItemState {
 // scratch is the per-call working memory of Score.
 type scratch struct {
 	u, q   []float32 // transformed user, W_l·u
-	sq, su []float32 // per-centroid dot products
+	el     []float32 // unnormalised E_local
+	sq, su []float32 // per-centroid dot products (padded to blocks of 8)
 }
 
 var scratchPool sync.Pool
@@ -218,11 +211,11 @@ func (m *Model) getScratch(k int) *scratch {
 		s = &scratch{}
 	}
 	if cap(s.u) < m.h {
-		s.u, s.q = make([]float32, m.h), make([]float32, m.h)
+		s.u, s.q, s.el = make([]float32, m.h), make([]float32, m.h), make([]float32, m.h)
 	}
-	s.u, s.q = s.u[:m.h], s.q[:m.h]
-	if cap(s.sq) < k+1 {
-		s.sq, s.su = make([]float32, k+1), make([]float32, k+1)
+	s.u, s.q, s.el = s.u[:m.h], s.q[:m.h], s.el[:m.h]
+	if need := (k + 2 + 7) &^ 7; cap(s.sq) < need {
+		s.sq, s.su = make([]float32, need), make([]float32, need)
 	}
 	s.sq, s.su = s.sq[:cap(s.sq)], s.su[:cap(s.su)]
 	return s
@@ -280,7 +273,8 @@ func (m *Model) Score(user []float32, items []*ItemState, out []float32) {
 				out[i] = nan
 				continue
 			}
-			out[i] = wsum * dot(it.rows[it.K*h:it.K*h+h], u) * invU
+			dot2rows(it.rows[it.K*h:], 1, 0, h, nil, u, nil, s.su)
+			out[i] = wsum * s.su[0] * invU
 		}
 		return
 	}
@@ -293,44 +287,37 @@ func (m *Model) Score(user []float32, items []*ItemState, out []float32) {
 			out[i] = nan
 			continue
 		}
-		out[i] = scoreItem(it, h, q, u, s.sq, s.su, invU, wg, wl)
+		out[i] = scoreItem(it, h, s, invU, wg, wl)
 	}
 }
 
 // scoreItem is the O(K·h) per-item part of Score for attention pooling.
-func scoreItem(it *ItemState, h int, q, u, sq, su []float32, invU, wg, wl float32) float32 {
+func scoreItem(it *ItemState, h int, s *scratch, invU, wg, wl float32) float32 {
 	k := it.K
-	dot2rows(it.rows, k+1, k, h, q, u, sq, su)
-	// β_c ∝ exp(tanh(e_c·q)); tanh is bounded, so no max shift is needed.
+	sq, su, el := s.sq, s.su, s.el
+	dot2rows(it.rows, k+1, k, h, s.q, s.u, sq, su)
+	// β_c ∝ exp(tanh(e_c·q)) (× size); tanh is bounded, so no max shift is
+	// needed. expTanh works on whole blocks of 8: sq is padded.
+	expTanh(sq[:(k+7)&^7])
 	var z, uL float32
 	if it.prior != nil {
 		w := it.prior[:k]
-		for c := 0; c < k; c++ {
-			e := w[c] * fastExp(fastTanh(sq[c]))
+		for c, e := range sq[:k] {
+			e *= w[c]
 			sq[c] = e
 			z += e
 			uL += e * su[c]
 		}
 	} else {
-		for c := 0; c < k; c++ {
-			e := fastExp(fastTanh(sq[c]))
-			sq[c] = e
+		for c, e := range sq[:k] {
 			z += e
 			uL += e * su[c]
 		}
 	}
-	// |E_local|²·z² = Σ_ab e_a e_b G_ab, using the symmetry of G.
-	var ll float32
-	g := it.gram
-	for a := 0; a < k; a++ {
-		ea := sq[a]
-		row := g[a*k : a*k+k]
-		var s float32
-		for b := a + 1; b < k; b++ {
-			s += row[b] * sq[b]
-		}
-		ll += ea * (2*s + row[a]*ea)
-	}
+	// E_local·z = Σ_c e_c·centroid_c
+	wsum(it.rows, k, h, sq, el)
+	dot2rows(el, 1, 0, h, nil, el, nil, su[k+1:])
+	ll := su[k+1]
 	invZ := 1 / z
 	uL *= invZ
 	ll *= invZ * invZ

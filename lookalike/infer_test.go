@@ -97,3 +97,201 @@ func TestInferenceParity(t *testing.T) {
 		}
 	}
 }
+
+func randRows(seed uint64, n, d int) []float32 {
+	rng := newRNG(seed, 3)
+	v := make([]float32, n*d)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64())
+	}
+	return v
+}
+
+func TestBuildItem(t *testing.T) {
+	const d, h, k = 6, 8, 5
+	m := testModel(t, PoolingAttention, d, h, k, 2)
+	ctx := context.Background()
+	cases := []struct {
+		name  string
+		seeds int
+		wantK int
+	}{
+		{"one seed", 1, 1},
+		{"fewer than k", 3, 3},
+		{"exactly k", k, k},
+		{"many", 200, k},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := m.BuildItem(ctx, randRows(uint64(tc.seeds), tc.seeds, d), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.K != tc.wantK || len(st.Centroids) != st.K*h || len(st.Weights) != st.K || len(st.Global) != h || st.Seeds != tc.seeds {
+				t.Fatalf("state K=%d centroids=%d weights=%d global=%d seeds=%d", st.K, len(st.Centroids), len(st.Weights), len(st.Global), st.Seeds)
+			}
+			var total float32
+			for _, w := range st.Weights {
+				total += w
+			}
+			if int(total) != tc.seeds {
+				t.Fatalf("weights sum to %v, want %d", total, tc.seeds)
+			}
+			// warm start from the previous state gives a valid state too
+			st2, err := m.BuildItem(ctx, randRows(uint64(tc.seeds)+1, tc.seeds+3, d), st)
+			if err != nil || st2.K < 1 {
+				t.Fatalf("warm start: %v", err)
+			}
+		})
+	}
+	bad := []struct {
+		name  string
+		seeds []float32
+	}{
+		{"empty", nil},
+		{"ragged", make([]float32, d+1)},
+		{"nan", append(make([]float32, d-1), float32(math.NaN()))},
+		{"inf", append(make([]float32, d-1), float32(math.Inf(1)))},
+	}
+	for _, tc := range bad {
+		if _, err := m.BuildItem(ctx, tc.seeds, nil); err == nil {
+			t.Errorf("%s: no error", tc.name)
+		}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := m.BuildItem(cctx, randRows(1, 50, d), nil); err == nil {
+		t.Error("cancelled context: no error")
+	}
+}
+
+func TestNewItemState(t *testing.T) {
+	const d, h, k = 6, 8, 5
+	for _, pooling := range []string{PoolingAttention, "attention+prior", PoolingAvg} {
+		m := testModel(t, pooling, d, h, k, 2)
+		st, err := m.BuildItem(context.Background(), randRows(4, 60, d), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// rebuilding from the stored centroids and weights scores the same
+		st2, err := m.NewItemState(st.Centroids, st.Weights)
+		if err != nil {
+			t.Fatal(err)
+		}
+		user := randRows(9, 1, d)
+		out := make([]float32, 2)
+		m.Score(user, []*ItemState{st, st2}, out)
+		if out[0] != out[1] || math.IsNaN(float64(out[0])) {
+			t.Fatalf("%s: scores %v", pooling, out)
+		}
+		for i, g := range st.Global {
+			if st2.Global[i] != g {
+				t.Fatalf("%s: global differs", pooling)
+			}
+		}
+		for _, tc := range []struct {
+			c, w []float32
+		}{
+			{nil, nil},
+			{make([]float32, h+1), nil},
+			{make([]float32, 2*h), []float32{1}},
+			{make([]float32, 2*h), []float32{1, 0}},
+			{make([]float32, 2*h), []float32{1, float32(math.NaN())}},
+			{append(make([]float32, h-1), float32(math.Inf(-1))), nil},
+		} {
+			if _, err := m.NewItemState(tc.c, tc.w); err == nil {
+				t.Errorf("%s: NewItemState(%d centroids values, %v) succeeded", pooling, len(tc.c), tc.w)
+			}
+		}
+	}
+}
+
+func TestScoreEdgeCases(t *testing.T) {
+	const d, h, k = 6, 8, 5
+	m := testModel(t, PoolingAttention, d, h, k, 2)
+	other := testModel(t, PoolingAttention, d, h, k, 3)
+	ctx := context.Background()
+	st, err := m.BuildItem(ctx, randRows(1, 40, d), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, err := other.BuildItem(ctx, randRows(1, 40, d), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := randRows(2, 1, d)
+	out := []float32{7, 7, 7, 7}
+	m.Score(user, []*ItemState{st, nil, foreign}, out)
+	if math.IsNaN(float64(out[0])) || !math.IsNaN(float64(out[1])) || !math.IsNaN(float64(out[2])) || out[3] != 7 {
+		t.Fatalf("scores %v: want a number, NaN, NaN and the untouched 7", out)
+	}
+	lim := m.cfg.GlobalWeight + m.cfg.LocalWeight
+	if out[0] < -lim || out[0] > lim {
+		t.Fatalf("score %v outside [-%v, %v]", out[0], lim, lim)
+	}
+	for _, u := range [][]float32{user[:d-1], append(user[:d-1:d-1], float32(math.NaN()))} {
+		o := []float32{0}
+		m.Score(u, []*ItemState{st}, o)
+		if !math.IsNaN(float64(o[0])) {
+			t.Fatalf("bad user scored %v", o[0])
+		}
+	}
+	short := make([]float32, 1)
+	m.Score(user, []*ItemState{st, st, st}, short) // writes one score, no panic
+	if short[0] != out[0] {
+		t.Fatalf("short output: %v, want %v", short[0], out[0])
+	}
+	m.Score(user, nil, nil)
+	if p := m.Probability(out[0]); !(p > 0 && p < 1) {
+		t.Fatalf("probability %v", p)
+	}
+}
+
+// TestScoreConcurrent scores shared items from many goroutines while others
+// build items; run it with -race.
+func TestScoreConcurrent(t *testing.T) {
+	const d, h, k = 16, 16, 6
+	m := testModel(t, PoolingAttention, d, h, k, 2)
+	ctx := context.Background()
+	items := make([]*ItemState, 20)
+	for i := range items {
+		st, err := m.BuildItem(ctx, randRows(uint64(i), 10+5*i, d), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		items[i] = st
+	}
+	users := randRows(99, 8, d)
+	want := make([]float32, 8*len(items))
+	for u := 0; u < 8; u++ {
+		m.Score(users[u*d:(u+1)*d], items, want[u*len(items):(u+1)*len(items)])
+	}
+	errc := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func(g int) {
+			out := make([]float32, len(items))
+			for rep := 0; rep < 50; rep++ {
+				u := (g + rep) % 8
+				m.Score(users[u*d:(u+1)*d], items, out)
+				for i, v := range out {
+					if v != want[u*len(items)+i] {
+						errc <- fmt.Errorf("goroutine %d: user %d item %d: %v, want %v", g, u, i, v, want[u*len(items)+i])
+						return
+					}
+				}
+				if rep%10 == 0 {
+					if _, err := m.BuildItem(ctx, randRows(uint64(g*100+rep), 30, d), items[g]); err != nil {
+						errc <- err
+						return
+					}
+				}
+			}
+			errc <- nil
+		}(g)
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -5,6 +5,11 @@ package lookalike
 // (kernels_amd64.*) of the same computations; the Go versions here are the
 // reference and the fallback.
 
+import (
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+)
+
 // dot returns x·y over len(x) elements (y must be at least as long).
 func dot(x, y []float32) float32 {
 	y = y[:len(x)]
@@ -25,7 +30,10 @@ func dot(x, y []float32) float32 {
 // dot2rowsGo computes, for each of the n rows of width h in rows,
 // outU[r] = row·u, and for the first nq rows outQ[r] = row·q.
 func dot2rowsGo(rows []float32, n, nq, h int, q, u, outQ, outU []float32) {
-	q, u = q[:h], u[:h]
+	u = u[:h]
+	if nq > 0 {
+		q = q[:h]
+	}
 	for r := 0; r < n; r++ {
 		row := rows[r*h : r*h+h]
 		if r >= nq {
@@ -111,4 +119,25 @@ func wsumGo(rows []float32, k, h int, w, dst []float32) {
 			dst[j] += wc * v
 		}
 	}
+}
+
+// linearRowsGo writes z[r] = b + x[r]·W for x (n,d), W (d,h), z (n,h), with
+// gonum's matrix product.
+func linearRowsGo(x []float32, n, d, h int, w, b, z []float32) {
+	for i := 0; i < n; i++ {
+		copy(z[i*h:(i+1)*h], b[:h])
+	}
+	blas32.Gemm(blas.NoTrans, blas.NoTrans, 1,
+		blas32.General{Rows: n, Cols: d, Stride: d, Data: x[:n*d]},
+		blas32.General{Rows: d, Cols: h, Stride: h, Data: w[:d*h]},
+		1, blas32.General{Rows: n, Cols: h, Stride: h, Data: z[:n*h]})
+}
+
+// rank1RowsGo adds xᵀg to dw (d,h) for x (n,d) and g (n,h), with gonum's
+// matrix product.
+func rank1RowsGo(x []float32, n, d, h int, g, dw []float32) {
+	blas32.Gemm(blas.Trans, blas.NoTrans, 1,
+		blas32.General{Rows: n, Cols: d, Stride: d, Data: x[:n*d]},
+		blas32.General{Rows: n, Cols: h, Stride: h, Data: g[:n*h]},
+		1, blas32.General{Rows: d, Cols: h, Stride: h, Data: dw[:d*h]})
 }

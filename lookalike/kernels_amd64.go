@@ -20,7 +20,7 @@ func wsumAVX(rows *float32, k, h int, w, dst *float32)
 // outU[r] = row·u, and for the first nq rows outQ[r] = row·q.
 func dot2rows(rows []float32, n, nq, h int, q, u, outQ, outU []float32) {
 	if hasAVX2FMA && h%8 == 0 && n > 0 && h > 0 && nq <= n &&
-		len(rows) >= n*h && len(q) >= h && len(u) >= h && len(outQ) >= nq && len(outU) >= n {
+		len(rows) >= n*h && (nq == 0 || len(q) >= h) && len(u) >= h && len(outQ) >= nq && len(outU) >= n {
 		qp := &u[0]
 		if nq > 0 {
 			qp = &q[0]
@@ -53,4 +53,29 @@ func wsum(rows []float32, k, h int, w, dst []float32) {
 		return
 	}
 	wsumGo(rows, k, h, w, dst)
+}
+
+//go:noescape
+func linearAVX(x *float32, n, d, h int, w, b, z *float32)
+
+//go:noescape
+func rank1AVX(x *float32, n, d, h int, gr, dw *float32)
+
+// linearRows writes z[r] = b + Σ_k x[r,k]·w[k] for the n rows of x (n,d),
+// with w (d,h) and z (n,h).
+func linearRows(x []float32, n, d, h int, w, b, z []float32) {
+	if hasAVX2FMA && h%8 == 0 && n > 0 && d > 0 && len(x) >= n*d && len(w) >= d*h && len(b) >= h && len(z) >= n*h {
+		linearAVX(&x[0], n, d, h, &w[0], &b[0], &z[0])
+		return
+	}
+	linearRowsGo(x, n, d, h, w, b, z)
+}
+
+// rank1Rows adds Σ_r x[r]ᵀ·g[r] to dw (d,h) for x (n,d) and g (n,h).
+func rank1Rows(x []float32, n, d, h int, g, dw []float32) {
+	if hasAVX2FMA && h%8 == 0 && n > 0 && d > 0 && len(x) >= n*d && len(g) >= n*h && len(dw) >= d*h {
+		rank1AVX(&x[0], n, d, h, &g[0], &dw[0])
+		return
+	}
+	rank1RowsGo(x, n, d, h, g, dw)
 }

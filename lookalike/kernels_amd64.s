@@ -258,3 +258,236 @@ st8:
 done:
 	VZEROUPPER
 	RET
+
+// func linearAVX(x *float32, n, d, h int, w, b, z *float32)
+// z[r] = b + Σ_k x[r,k]·w[k] for n rows: x (n,d), w (d,h), z (n,h); h a
+// multiple of 8.
+TEXT ·linearAVX(SB), NOSPLIT, $0-56
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ d+16(FP), DX
+	MOVQ h+24(FP), BX
+	MOVQ w+32(FP), R8
+	MOVQ b+40(FP), R9
+	MOVQ z+48(FP), DI
+	MOVQ BX, R13
+	SHLQ $2, R13
+	MOVQ DX, R14
+	SHLQ $2, R14
+
+lrow:
+	TESTQ CX, CX
+	JZ    ldone
+	XORQ  AX, AX
+
+lcol64:
+	MOVQ BX, R10
+	SUBQ AX, R10
+	CMPQ R10, $64
+	JL   lcol8
+	VMOVUPS (R9)(AX*4), Y0
+	VMOVUPS 32(R9)(AX*4), Y1
+	VMOVUPS 64(R9)(AX*4), Y2
+	VMOVUPS 96(R9)(AX*4), Y3
+	VMOVUPS 128(R9)(AX*4), Y5
+	VMOVUPS 160(R9)(AX*4), Y6
+	VMOVUPS 192(R9)(AX*4), Y7
+	VMOVUPS 224(R9)(AX*4), Y8
+	LEAQ    (R8)(AX*4), R11
+	XORQ    R12, R12
+
+lk64:
+	CMPQ         R12, DX
+	JGE          lst64
+	VBROADCASTSS (SI)(R12*4), Y4
+	VFMADD231PS  (R11), Y4, Y0
+	VFMADD231PS  32(R11), Y4, Y1
+	VFMADD231PS  64(R11), Y4, Y2
+	VFMADD231PS  96(R11), Y4, Y3
+	VFMADD231PS  128(R11), Y4, Y5
+	VFMADD231PS  160(R11), Y4, Y6
+	VFMADD231PS  192(R11), Y4, Y7
+	VFMADD231PS  224(R11), Y4, Y8
+	ADDQ         R13, R11
+	INCQ         R12
+	JMP          lk64
+
+lst64:
+	VMOVUPS Y0, (DI)(AX*4)
+	VMOVUPS Y1, 32(DI)(AX*4)
+	VMOVUPS Y2, 64(DI)(AX*4)
+	VMOVUPS Y3, 96(DI)(AX*4)
+	VMOVUPS Y5, 128(DI)(AX*4)
+	VMOVUPS Y6, 160(DI)(AX*4)
+	VMOVUPS Y7, 192(DI)(AX*4)
+	VMOVUPS Y8, 224(DI)(AX*4)
+	ADDQ    $64, AX
+	JMP     lcol64
+
+lcol8:
+	CMPQ    R10, $8
+	JL      lnext
+	VMOVUPS (R9)(AX*4), Y0
+	LEAQ    (R8)(AX*4), R11
+	XORQ    R12, R12
+
+lk8:
+	CMPQ         R12, DX
+	JGE          lst8
+	VBROADCASTSS (SI)(R12*4), Y4
+	VFMADD231PS  (R11), Y4, Y0
+	ADDQ         R13, R11
+	INCQ         R12
+	JMP          lk8
+
+lst8:
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ    $8, AX
+	MOVQ    BX, R10
+	SUBQ    AX, R10
+	JMP     lcol8
+
+lnext:
+	ADDQ R14, SI
+	ADDQ R13, DI
+	DECQ CX
+	JMP  lrow
+
+ldone:
+	VZEROUPPER
+	RET
+
+// func rank1AVX(x *float32, n, d, h int, gr, dw *float32)
+// dw += Σ_r x[r]ᵀ·g[r] for x (n,d), g (n,h), dw (d,h); h a multiple of 8.
+// Rows are taken two at a time to halve the loads and stores of dw.
+TEXT ·rank1AVX(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ d+16(FP), DX
+	MOVQ h+24(FP), BX
+	MOVQ gr+32(FP), R8
+	MOVQ dw+40(FP), DI
+	MOVQ BX, R13
+	SHLQ $2, R13           // h*4: row stride of g and dw
+	MOVQ DX, R14
+	SHLQ $2, R14           // d*4: row stride of x
+
+rpair:
+	CMPQ CX, $2
+	JL   rsingle
+	XORQ AX, AX
+
+rp32:
+	MOVQ BX, R10
+	SUBQ AX, R10
+	CMPQ R10, $32
+	JL   rp8
+	VMOVUPS (R8)(AX*4), Y0
+	VMOVUPS 32(R8)(AX*4), Y1
+	VMOVUPS 64(R8)(AX*4), Y2
+	VMOVUPS 96(R8)(AX*4), Y3
+	LEAQ    (R8)(R13*1), R15
+	VMOVUPS (R15)(AX*4), Y4
+	VMOVUPS 32(R15)(AX*4), Y5
+	VMOVUPS 64(R15)(AX*4), Y6
+	VMOVUPS 96(R15)(AX*4), Y7
+	LEAQ    (DI)(AX*4), R11
+	LEAQ    (SI)(R14*1), R15
+	XORQ    R12, R12
+
+rpk32:
+	CMPQ         R12, DX
+	JGE          rpn32
+	VBROADCASTSS (SI)(R12*4), Y8
+	VBROADCASTSS (R15)(R12*4), Y9
+	VMOVUPS      (R11), Y10
+	VMOVUPS      32(R11), Y11
+	VMOVUPS      64(R11), Y12
+	VMOVUPS      96(R11), Y13
+	VFMADD231PS  Y0, Y8, Y10
+	VFMADD231PS  Y1, Y8, Y11
+	VFMADD231PS  Y2, Y8, Y12
+	VFMADD231PS  Y3, Y8, Y13
+	VFMADD231PS  Y4, Y9, Y10
+	VFMADD231PS  Y5, Y9, Y11
+	VFMADD231PS  Y6, Y9, Y12
+	VFMADD231PS  Y7, Y9, Y13
+	VMOVUPS      Y10, (R11)
+	VMOVUPS      Y11, 32(R11)
+	VMOVUPS      Y12, 64(R11)
+	VMOVUPS      Y13, 96(R11)
+	ADDQ         R13, R11
+	INCQ         R12
+	JMP          rpk32
+
+rpn32:
+	ADDQ $32, AX
+	JMP  rp32
+
+rp8:
+	CMPQ    R10, $8
+	JL      rpnext
+	VMOVUPS (R8)(AX*4), Y0
+	LEAQ    (R8)(R13*1), R15
+	VMOVUPS (R15)(AX*4), Y4
+	LEAQ    (DI)(AX*4), R11
+	LEAQ    (SI)(R14*1), R15
+	XORQ    R12, R12
+
+rpk8:
+	CMPQ         R12, DX
+	JGE          rpn8
+	VBROADCASTSS (SI)(R12*4), Y8
+	VBROADCASTSS (R15)(R12*4), Y9
+	VMOVUPS      (R11), Y10
+	VFMADD231PS  Y0, Y8, Y10
+	VFMADD231PS  Y4, Y9, Y10
+	VMOVUPS      Y10, (R11)
+	ADDQ         R13, R11
+	INCQ         R12
+	JMP          rpk8
+
+rpn8:
+	ADDQ $8, AX
+	MOVQ BX, R10
+	SUBQ AX, R10
+	JMP  rp8
+
+rpnext:
+	LEAQ (SI)(R14*2), SI
+	LEAQ (R8)(R13*2), R8
+	SUBQ $2, CX
+	JMP  rpair
+
+rsingle:
+	TESTQ CX, CX
+	JZ    rdone
+	XORQ  AX, AX
+
+rs8:
+	MOVQ    BX, R10
+	SUBQ    AX, R10
+	CMPQ    R10, $8
+	JL      rdone
+	VMOVUPS (R8)(AX*4), Y0
+	LEAQ    (DI)(AX*4), R11
+	XORQ    R12, R12
+
+rsk8:
+	CMPQ         R12, DX
+	JGE          rsn8
+	VBROADCASTSS (SI)(R12*4), Y8
+	VMOVUPS      (R11), Y10
+	VFMADD231PS  Y0, Y8, Y10
+	VMOVUPS      Y10, (R11)
+	ADDQ         R13, R11
+	INCQ         R12
+	JMP          rsk8
+
+rsn8:
+	ADDQ $8, AX
+	JMP  rs8
+
+rdone:
+	VZEROUPPER
+	RET

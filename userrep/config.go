@@ -80,8 +80,11 @@ type Config struct {
 
 	// Negatives is K, the number of sampled negatives per positive.
 	Negatives int `json:"negatives"`
-	// LogQ subtracts log(K·q(item)) from every logit of the sampled softmax
-	// (the usual sampled-softmax correction); false is the plain loss.
+	// LogQ subtracts log(K·q(item)) from every logit of the sampled softmax,
+	// q being the log-uniform sampling probability (the standard sampled-
+	// softmax correction, as in TensorFlow's sampled_softmax_loss used by
+	// YouTube DNN). Without it the loss pushes popular items down and
+	// user·item_vector under-ranks them. false gives the uncorrected loss.
 	LogQ bool `json:"logq"`
 	// LR is the Adam learning rate (β1 0.9, β2 0.999, ε 1e-8). Embedding
 	// tables use lazy Adam on the rows a step touches.
@@ -110,7 +113,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults of the RALM user model: m=64,
 // MLP 128 ReLU → 64 linear, attention merge after a per-field tanh layer,
-// 10 negatives, Adam 1e-3, batch 256, 20 epochs, at most 50 positives per
+// 10 log-uniform negatives with the logQ correction, Adam 1e-3, batch 256, 20 epochs, at most 50 positives per
 // user per epoch, patience 3, seed 1.
 func DefaultConfig() Config {
 	return Config{
@@ -122,6 +125,7 @@ func DefaultConfig() Config {
 		FieldFC:             FieldFCTanh,
 		Temperature:         1,
 		Negatives:           10,
+		LogQ:                true,
 		LR:                  1e-3,
 		Batch:               256,
 		Epochs:              20,

@@ -59,8 +59,8 @@ func (op reshapeCopy) Hashcode() uint32 {
 	op.WriteHash(h)
 	return h.Sum32()
 }
-func (op reshapeCopy) String() string         { return fmt.Sprintf("ReshapeCopy%v->%v", op.from, op.to) }
-func (op reshapeCopy) DiffWRT(int) []bool     { return []bool{true} }
+func (op reshapeCopy) String() string     { return fmt.Sprintf("ReshapeCopy%v->%v", op.from, op.to) }
+func (op reshapeCopy) DiffWRT(int) []bool { return []bool{true} }
 func (op reshapeCopy) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	g, err := G.ApplyOp(reshapeCopy{op.to.Clone(), op.from.Clone()}, grad)
 	return G.Nodes{g}, err
@@ -179,8 +179,8 @@ func newGraphNet[T float](p *params[T], B int, withGrad bool) (gn *graphNet[T], 
 		if keep != nil {
 			s3 = must(G.Add(s3, keep))
 		}
-		a := must(G.SoftMax(s3, 0))                                       // over fields
-		aT := must(G.Transpose(a, 1, 2, 0))                               // (B,H,F)
+		a := must(G.SoftMax(s3, 0))                                     // over fields
+		aT := must(G.Transpose(a, 1, 2, 0))                             // (B,H,F)
 		mv = must(reshape(must(G.BatchedMatMul(aT, gT)), B, l.heads*m)) // (B,H·m)
 	} else {
 		if keep != nil {

@@ -138,11 +138,13 @@ func (m *Model) EmbedBatch(ctx context.Context, fts []data.Features, dst []float
 	return errors.Join(errs...)
 }
 
-// EmbedUsers embeds every user of clicks with at least one click whose item
-// the model knows, from all of the user's clicks, with the model's feature
-// builder. Items unknown to the model are ignored (item ids are matched by
-// external id when clicks uses another item vocabulary). The result lists
-// the users in clicks.Users index order; its Users vocabulary is new.
+// EmbedUsers embeds every user of clicks with at least one click, from all
+// of the user's clicks, with the model's feature builder. Clicks on items
+// the model does not know are ignored (a user with only such clicks is
+// embedded from the user features alone); item ids are matched by external
+// id when clicks uses another item vocabulary than Items(). The result has
+// one row per such user, in clicks.Users index order, under a new user
+// vocabulary.
 func (m *Model) EmbedUsers(ctx context.Context, clicks *data.Clicks) (*data.Embeddings, error) {
 	if m.fb == nil {
 		return nil, errors.New("userrep: model has no feature builder")
@@ -163,6 +165,14 @@ func (m *Model) EmbedUsersWith(ctx context.Context, fb FeatureBuilder, clicks *d
 	if clicks == nil || clicks.Users == nil || clicks.Items == nil {
 		return nil, errors.New("userrep: nil clicks")
 	}
+	nu := clicks.Users.Len()
+	active := make([]bool, nu)
+	for k, u := range clicks.User {
+		if u < 0 || int(u) >= nu {
+			return nil, fmt.Errorf("userrep: click %d: user index %d out of range [0,%d)", k, u, nu)
+		}
+		active[u] = true
+	}
 	mapped, err := m.mapItems(clicks)
 	if err != nil {
 		return nil, err
@@ -173,14 +183,17 @@ func (m *Model) EmbedUsersWith(ctx context.Context, fb FeatureBuilder, clicks *d
 	}
 	out := &data.Embeddings{Users: data.NewVocab(clicks.Users.Kind()), Dim: m.lay.d}
 	var idx []int32
-	for u, uc := range users {
-		if len(uc.train) > 0 {
+	for u := range users {
+		if active[u] {
 			idx = append(idx, int32(u))
 			out.Users.Add(clicks.Users.ID(int32(u)))
 		}
 	}
 	fts := make([]data.Features, len(idx))
 	for i, u := range idx {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("userrep: embed users interrupted: %w", err)
+		}
 		fb.Build(clicks.Users.ID(u), users[u].train, &fts[i])
 	}
 	out.Vecs = make([]float32, len(idx)*m.lay.d)

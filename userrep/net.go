@@ -17,7 +17,7 @@ type net[T float] struct {
 	capB int
 	full *net[T] // the buffers at capB, re-sliced by use
 
-	in  []T   // pooled-input scratch (F·B·m) for callers that need one
+	in []T // pooled-input scratch (F·B·m) for callers that need one
 
 	hf  []T   // per-field layer output (F·B·m), aliases X without the layer
 	g   []T   // merged field vectors after optional normalisation (F·B·m)

@@ -15,3 +15,6 @@ func saxpyAVX(n int, alpha float32, x *float32, y *float32)
 
 //go:noescape
 func sdotAVX(n int, x *float32, y *float32) float32
+
+//go:noescape
+func sgemmKernT4x16(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)

@@ -16,3 +16,7 @@ func saxpyAVX(n int, alpha float32, x *float32, y *float32) {
 func sdotAVX(n int, x *float32, y *float32) float32 {
 	panic("userrep: no SIMD kernels in this build")
 }
+
+func sgemmKernT4x16(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int) {
+	panic("userrep: no SIMD kernels in this build")
+}

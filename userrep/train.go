@@ -2,6 +2,7 @@ package userrep
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -67,6 +68,33 @@ type TrainReport struct {
 	// click counts, the user's training items excluded) on the same held-out
 	// clicks: the trivial baseline.
 	PopularRecall10 float64 `json:"popular_recall10"`
+}
+
+// MarshalJSON writes NaN metrics (no held-out users) as null.
+func (e EpochStats) MarshalJSON() ([]byte, error) {
+	type plain EpochStats
+	return json.Marshal(struct {
+		plain
+		HeldOutRecall10 *float64 `json:"heldout_recall10"`
+		HeldOutMRR      *float64 `json:"heldout_mrr"`
+	}{plain(e), nanNull(e.HeldOutRecall10), nanNull(e.HeldOutMRR)})
+}
+
+// MarshalJSON writes NaN metrics (no held-out users) as null.
+func (r TrainReport) MarshalJSON() ([]byte, error) {
+	type plain TrainReport
+	return json.Marshal(struct {
+		plain
+		PopularRecall10 *float64 `json:"popular_recall10"`
+	}{plain(r), nanNull(r.PopularRecall10)})
+}
+
+// nanNull maps NaN and ±Inf to nil.
+func nanNull(x float64) *float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return nil
+	}
+	return &x
 }
 
 // Train fits the user model on clicks, whose item indices must be those the
@@ -235,6 +263,13 @@ type trainer[T float] struct {
 	targets                       []int32
 	clicked                       []int32
 
+	// compacted bags of the batch: distinct ids and weights of example b,
+	// field f are bagIDs/bagW[bagOff[b·F+f]:bagOff[b·F+f+1]]
+	bagIDs []int32
+	bagW   []T
+	bagOff []int32
+	cnt    [][]int32 // per bag field: id counter, all zero between uses
+
 	valUsers []int32 // held-out users scored each epoch
 	evalNet  *net[T]
 }
@@ -285,9 +320,11 @@ func newTrainer[T float](fb FeatureBuilder, clicks *data.Clicks, cfg Config) (*t
 	}
 	tr.dense = make([]T, len(tr.p.dense))
 	tr.tabGrad = make([]*sparseGrad[T], F)
+	tr.cnt = make([][]int32, F)
 	for f := range lay.fields {
 		if r := lay.tableRows(f); r > 0 {
 			tr.tabGrad[f] = newSparseGrad[T](r, m)
+			tr.cnt[f] = make([]int32, r)
 		}
 	}
 	tr.outGrad = newSparseGrad[T](lay.nItems, d)
@@ -382,19 +419,70 @@ func (tr *trainer[T]) loadBatch(ex []example) {
 }
 
 // gather fills the inputs X, Tv and logQ of the first n examples from the
-// current weights (padding rows are zero).
+// current weights (padding rows are zero). Every bag is first compacted to
+// its distinct ids with weights count/len, so repeated ids (e.g. the genres
+// of many clicked items) cost one row each in pooling and in scatter.
 func (tr *trainer[T]) gather(n int) error {
 	l := tr.lay
-	B, m, d, J := tr.B, l.m, l.d, tr.J
+	B, F, m, d := tr.B, l.F, l.m, l.d
+	tr.bagIDs, tr.bagW = tr.bagIDs[:0], tr.bagW[:0]
+	tr.bagOff = append(tr.bagOff[:0], 0)
 	for b := 0; b < B; b++ {
 		if b >= n {
-			for f := 0; f < l.F; f++ {
+			for f := 0; f < F; f++ {
 				clear(tr.x[(f*B+b)*m : (f*B+b)*m+m])
 			}
 			continue
 		}
-		if err := tr.p.pool(&tr.feats[b], tr.x[b*m:], B*m); err != nil {
-			return err
+		ft := &tr.feats[b]
+		for f := 0; f < F; f++ {
+			dst := tr.x[(f*B+b)*m : (f*B+b)*m+m]
+			if l.fields[f].Kind == data.FieldContinuous {
+				var v T
+				if f < len(ft.Values) {
+					v = T(ft.Values[f])
+				}
+				w, bb := tr.p.get(l.contW[f]), tr.p.get(l.contB[f])
+				for k := range dst {
+					dst[k] = v*w[k] + bb[k]
+				}
+				tr.bagOff = append(tr.bagOff, int32(len(tr.bagIDs)))
+				continue
+			}
+			var bag []int32
+			if f < len(ft.Bags) {
+				bag = ft.Bags[f]
+			}
+			start := len(tr.bagIDs)
+			if len(bag) == 0 {
+				copy(dst, tr.p.get(l.empty[f]))
+				tr.bagOff = append(tr.bagOff, int32(start))
+				continue
+			}
+			rows, cnt := l.fields[f].Size, tr.cnt[f]
+			for _, id := range bag {
+				if id < 0 || int(id) >= rows {
+					for _, j := range tr.bagIDs[start:] {
+						cnt[j] = 0
+					}
+					tr.bagIDs = tr.bagIDs[:start]
+					return fmt.Errorf("userrep: field %d (%s): id %d out of range [0,%d)", f, l.fields[f].Name, id, rows)
+				}
+				if cnt[id] == 0 {
+					tr.bagIDs = append(tr.bagIDs, id)
+				}
+				cnt[id]++
+			}
+			inv := 1 / T(len(bag))
+			clear(dst)
+			tab := tr.p.tables[f]
+			for _, id := range tr.bagIDs[start:] {
+				w := T(cnt[id]) * inv
+				cnt[id] = 0
+				tr.bagW = append(tr.bagW, w)
+				axpy(w, tab[int(id)*m:int(id)*m+m], dst)
+			}
+			tr.bagOff = append(tr.bagOff, int32(len(tr.bagIDs)))
 		}
 	}
 	for i, it := range tr.targets {
@@ -403,7 +491,6 @@ func (tr *trainer[T]) gather(n int) error {
 			tr.logQ[i] = T(math.Log(float64(tr.cfg.Negatives)) + tr.sampler.itemLogQ(it))
 		}
 	}
-	_ = J
 	return nil
 }
 
@@ -411,7 +498,7 @@ func (tr *trainer[T]) gather(n int) error {
 // touched table rows, the empty vectors and the continuous-field layers.
 func (tr *trainer[T]) scatter(n int) {
 	l := tr.lay
-	B, m, d, J := tr.B, l.m, l.d, tr.J
+	B, F, m, d, J := tr.B, l.F, l.m, l.d, tr.J
 	for f := range l.fields {
 		if s := l.empty[f]; s.valid() {
 			clear(tr.dense[s.off : s.off+s.n()])
@@ -425,7 +512,7 @@ func (tr *trainer[T]) scatter(n int) {
 	get := func(s span) []T { return tr.dense[s.off : s.off+s.n()] }
 	for b := 0; b < n; b++ {
 		ft := &tr.feats[b]
-		for f := range l.fields {
+		for f := 0; f < F; f++ {
 			g := tr.dx[(f*B+b)*m : (f*B+b)*m+m]
 			if l.fields[f].Kind == data.FieldContinuous {
 				var v T
@@ -436,18 +523,14 @@ func (tr *trainer[T]) scatter(n int) {
 				axpy(1, g, get(l.contB[f]))
 				continue
 			}
-			var bag []int32
-			if f < len(ft.Bags) {
-				bag = ft.Bags[f]
-			}
-			if len(bag) == 0 {
+			lo, hi := tr.bagOff[b*F+f], tr.bagOff[b*F+f+1]
+			if lo == hi {
 				axpy(1, g, get(l.empty[f]))
 				continue
 			}
-			inv := 1 / T(len(bag))
 			sg := tr.tabGrad[f]
-			for _, id := range bag {
-				axpy(inv, g, sg.row(id))
+			for k := lo; k < hi; k++ {
+				axpy(tr.bagW[k], g, sg.row(tr.bagIDs[k]))
 			}
 		}
 		for j := 0; j < J; j++ {

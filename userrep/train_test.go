@@ -3,29 +3,46 @@ package userrep
 import (
 	"context"
 	"math"
+	"path/filepath"
 	"testing"
+
+	"github.com/ralmlab/ralm/data"
+	"github.com/ralmlab/ralm/data/synth"
 )
 
-// smallPlanted is the planted data set of the learning tests.
-func smallPlanted() *planted {
-	return genPlanted(plantedSpec{users: 1200, items: 400, communities: 20, clicksPerUser: 12, inCommunity: 0.85, seed: 7})
+// synthData generates a small `ralm synth` data set and its feature set.
+func synthData(t testing.TB) (*synth.Dataset, *data.FeatureSet) {
+	t.Helper()
+	cfg := synth.DefaultConfig()
+	cfg.Users, cfg.Items, cfg.ClicksPerUser, cfg.Communities, cfg.Seed = 1500, 600, 12, 40, 3
+	ds, err := synth.Generate(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := data.NewFeatureSet(ds.Clicks, ds.Users, ds.Items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds, fs
 }
 
-// TestLearnsPlanted trains both merges on planted data and requires the
-// held-out recall@10 of user·item_vector to be at least 3× the most-popular
-// baseline.
-func TestLearnsPlanted(t *testing.T) {
-	p := smallPlanted()
+// TestLearnsSynth trains both merges on `ralm synth` data through the real
+// feature set and requires the held-out recall@10 of user·item_vector to be
+// at least 3× the most-popular baseline; it then checks that the model
+// saves and loads with its feature set.
+func TestLearnsSynth(t *testing.T) {
+	ds, fs := synthData(t)
 	for _, merge := range []string{MergeAttention, MergeConcat} {
 		t.Run(merge, func(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.Merge = merge
 			cfg.Dim = 32
 			cfg.Hidden = []int{64, 32}
-			cfg.Epochs = 6
+			cfg.Epochs = 5
 			cfg.LR = 5e-3
 			cfg.Batch = 128
-			m, rep, err := Train(context.Background(), p.fb, p.clicks, cfg, TrainOptions{})
+			var steps int
+			m, rep, err := Train(context.Background(), fs, ds.Clicks, cfg, TrainOptions{OnStep: func(StepStats) { steps++ }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -34,18 +51,139 @@ func TestLearnsPlanted(t *testing.T) {
 				t.Logf("epoch %d loss %.4f recall@10 %.4f mrr %.4f (%v)", e.Epoch, e.Loss, e.HeldOutRecall10, e.HeldOutMRR, e.Duration)
 			}
 			t.Logf("popular recall@10 %.4f, model %.4f over %d held-out users", rep.PopularRecall10, best, rep.HeldOutUsers)
-			if rep.HeldOutUsers < 500 {
+			if rep.HeldOutUsers < 1000 {
 				t.Fatalf("only %d held-out users", rep.HeldOutUsers)
 			}
-			if !(best >= 3*rep.PopularRecall10) || rep.PopularRecall10 <= 0 {
+			if !(rep.PopularRecall10 > 0 && best >= 3*rep.PopularRecall10) {
 				t.Errorf("recall@10 %.4f is not 3× the popular baseline %.4f", best, rep.PopularRecall10)
 			}
 			if first, last := rep.Epochs[0].Loss, rep.Epochs[len(rep.Epochs)-1].Loss; !(last < first) || math.IsNaN(last) {
 				t.Errorf("training loss did not fall: %v -> %v", first, last)
 			}
-			if m.Dim() != 32 || len(m.ItemVectors()) != 400*32 {
-				t.Errorf("model dim %d, %d item values", m.Dim(), len(m.ItemVectors()))
+			if want := int((rep.Examples + int64(cfg.Batch) - 1) / int64(cfg.Batch)); steps < want {
+				t.Errorf("OnStep called %d times, want at least %d", steps, want)
 			}
+
+			path := filepath.Join(t.TempDir(), "m.userrep")
+			if err := m.Save(path); err != nil {
+				t.Fatal(err)
+			}
+			l, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := l.Features().(*data.FeatureSet); !ok {
+				t.Fatalf("loaded features are %T, want *data.FeatureSet", l.Features())
+			}
+			a, err := m.EmbedUsers(context.Background(), ds.Clicks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := l.EmbedUsers(context.Background(), ds.Clicks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Users.Len() != ds.Clicks.Users.Len() {
+				t.Errorf("embedded %d users, want every one of %d", a.Users.Len(), ds.Clicks.Users.Len())
+			}
+			expectClose(t, "embeddings after load", b.Vecs, a.Vecs, 0)
 		})
+	}
+}
+
+// TestEarlyStopping: with a learning rate that overfits fast, training stops
+// before the epoch limit and keeps the best epoch's weights.
+func TestEarlyStopping(t *testing.T) {
+	p := tinyPlanted()
+	cfg := quickConfig()
+	cfg.Epochs, cfg.Patience, cfg.LR = 40, 2, 0.05
+	var epochs []EpochStats
+	m, rep, err := Train(context.Background(), p.fb, p.clicks, cfg, TrainOptions{OnEpoch: func(e EpochStats) { epochs = append(epochs, e) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.StoppedEarly || len(rep.Epochs) >= 40 {
+		t.Fatalf("did not stop early: %d epochs", len(rep.Epochs))
+	}
+	if len(epochs) != len(rep.Epochs) {
+		t.Errorf("OnEpoch called %d times for %d epochs", len(epochs), len(rep.Epochs))
+	}
+	if got := len(rep.Epochs) - rep.BestEpoch; got != cfg.Patience {
+		t.Errorf("stopped %d epochs after the best, want %d", got, cfg.Patience)
+	}
+	// the model holds the best epoch's weights: its held-out recall is the best one
+	tr, err := newTrainer[float32](p.fb, p.clicks, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.p.copyFrom(m.p)
+	r, _, err := tr.validate(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := rep.Epochs[rep.BestEpoch-1].HeldOutRecall10; r != want {
+		t.Errorf("model recall %v, best epoch had %v", r, want)
+	}
+}
+
+// TestTrainErrors: invalid inputs are reported, not panics.
+func TestTrainErrors(t *testing.T) {
+	p := tinyPlanted()
+	ctx := context.Background()
+	bad := quickConfig()
+	bad.Merge = "sum"
+	if _, _, err := Train(ctx, p.fb, p.clicks, bad, TrainOptions{}); err == nil {
+		t.Error("bad merge accepted")
+	}
+	if _, _, err := Train(ctx, nil, p.clicks, quickConfig(), TrainOptions{}); err == nil {
+		t.Error("nil builder accepted")
+	}
+	if _, _, err := Train(ctx, p.fb, &data.Clicks{Users: p.clicks.Users, Items: p.clicks.Items}, quickConfig(), TrainOptions{}); err == nil {
+		t.Error("empty clicks accepted")
+	}
+	broken := *p.clicks
+	broken.Item = append([]int32{9999}, broken.Item[1:]...)
+	if _, _, err := Train(ctx, p.fb, &broken, quickConfig(), TrainOptions{}); err == nil {
+		t.Error("out-of-range item accepted")
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, _, err := Train(cctx, p.fb, p.clicks, quickConfig(), TrainOptions{}); err == nil {
+		t.Error("cancelled context ignored")
+	}
+}
+
+// TestConfigValidate lists invalid settings.
+func TestConfigValidate(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatalf("default config: %v", err)
+	}
+	for _, c := range []struct {
+		name string
+		edit func(*Config)
+	}{
+		{"dim", func(c *Config) { c.Dim = 0 }},
+		{"hidden", func(c *Config) { c.Hidden = nil }},
+		{"hidden size", func(c *Config) { c.Hidden = []int{4, 0} }},
+		{"merge", func(c *Config) { c.Merge = "" }},
+		{"att dim", func(c *Config) { c.AttDim = 0 }},
+		{"heads", func(c *Config) { c.Heads = 0 }},
+		{"field fc", func(c *Config) { c.FieldFC = "gelu" }},
+		{"temperature", func(c *Config) { c.Temperature = 0 }},
+		{"dropout", func(c *Config) { c.FieldDropout = 1 }},
+		{"negatives", func(c *Config) { c.Negatives = 0 }},
+		{"lr", func(c *Config) { c.LR = -1 }},
+		{"batch", func(c *Config) { c.Batch = 0 }},
+		{"epochs", func(c *Config) { c.Epochs = 0 }},
+		{"positives", func(c *Config) { c.MaxPositivesPerUser = 0 }},
+		{"patience", func(c *Config) { c.Patience = -1 }},
+		{"holdout", func(c *Config) { c.HoldOutMinClicks = 1 }},
+		{"engine", func(c *Config) { c.Engine = "gpu" }},
+	} {
+		cfg := DefaultConfig()
+		c.edit(&cfg)
+		if err := cfg.Validate(); err == nil {
+			t.Errorf("%s: invalid config accepted", c.name)
+		}
 	}
 }

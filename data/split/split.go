@@ -166,8 +166,21 @@ func Split(c *data.Clicks, opt Options) (*Result, error) {
 	}
 
 	// Steps 2–3: per user, hold out the last (n+4) div 5 remaining clicks.
-	res.Train = &data.Clicks{Users: c.Users, Items: c.Items}
-	res.Heldout = &data.Clicks{Users: c.Users, Items: c.Items}
+	// A first pass sizes the outputs exactly.
+	nTrain, nHeld := 0, 0
+	for u := range nu {
+		n := 0
+		for p := start[u]; p < start[u+1]; p++ {
+			if freshSlot[item[p]] == 0 {
+				n++
+			}
+		}
+		h := holdCount(n)
+		nTrain += n - h
+		nHeld += h
+	}
+	res.Train = newClicks(c, nTrain)
+	res.Heldout = newClicks(c, nHeld)
 	trainClickers := make([]int32, ni)
 	heldClickers := make([]int32, ni)
 	type fclick struct {
@@ -186,10 +199,7 @@ func Split(c *data.Clicks, opt Options) (*Result, error) {
 			rem = append(rem, p)
 		}
 		n := len(rem)
-		held := 0
-		if n >= MinUserClicks {
-			held = (n + 4) / 5
-		}
+		held := holdCount(n)
 		for j, p := range rem {
 			dst, cnt := res.Train, trainClickers
 			if j >= n-held {
@@ -209,8 +219,13 @@ func Split(c *data.Clicks, opt Options) (*Result, error) {
 	slices.SortFunc(res.WarmItems, byRank)
 
 	// Step 5: fresh seeds and positives.
-	res.FreshSeeds = &data.Clicks{Users: c.Users, Items: c.Items}
-	res.FreshHeldout = &data.Clicks{Users: c.Users, Items: c.Items}
+	nSeeds, nFresh := 0, 0
+	for _, fc := range fresh {
+		nSeeds += freshSeedCount(len(fc))
+		nFresh += len(fc)
+	}
+	res.FreshSeeds = newClicks(c, nSeeds)
+	res.FreshHeldout = newClicks(c, nFresh-nSeeds)
 	for s, it := range res.FreshItems {
 		fc := fresh[s]
 		slices.SortFunc(fc, func(a, b fclick) int {
@@ -229,6 +244,24 @@ func Split(c *data.Clicks, opt Options) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// holdCount is the number of clicks held out of a user's n remaining ones:
+// (n+4) div 5 = ceil(n/5) when n >= MinUserClicks, else none.
+func holdCount(n int) int {
+	if n < MinUserClicks {
+		return 0
+	}
+	return (n + 4) / 5
+}
+
+// newClicks returns an empty click log with c's vocabularies and room for n
+// clicks.
+func newClicks(c *data.Clicks, n int) *data.Clicks {
+	return &data.Clicks{
+		Users: c.Users, Items: c.Items,
+		User: make([]int32, 0, n), Item: make([]int32, 0, n), TS: make([]int64, 0, n),
+	}
 }
 
 // freshSeedCount is the number of seeds of a fresh item with n clickers:

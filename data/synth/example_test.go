@@ -3,6 +3,7 @@ package synth_test
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/ralmlab/ralm/data/synth"
 )
@@ -15,14 +16,23 @@ func ExampleGenerate() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println("users:", ds.Users.Rows(), "items:", ds.Items.Rows())
-	fmt.Println("first user:", ds.Clicks.Users.ID(0), "community:", ds.UserCommunity[0] >= 0)
+	fmt.Println("users:", ds.Users.Rows(), "items:", ds.Items.Rows(), "first user id:", ds.Clicks.Users.ID(0))
+	var cols []string
 	for _, col := range ds.Users.Columns {
-		fmt.Print(col.Name, " ")
+		cols = append(cols, col.Name)
 	}
-	fmt.Println()
+	fmt.Println(strings.Join(cols, " "))
+
+	// The planted truth: most clicks go to items of the user's community.
+	same := 0
+	for i := range ds.Clicks.Len() {
+		if ds.UserCommunity[ds.Clicks.User[i]] == ds.ItemCommunity[ds.Clicks.Item[i]] {
+			same++
+		}
+	}
+	fmt.Println("most clicks follow the community:", float64(same)/float64(ds.Clicks.Len()) > 0.6)
 	// Output:
-	// users: 1000 items: 200
-	// first user: 1 community: true
+	// users: 1000 items: 200 first user id: 1
 	// age gender region interests
+	// most clicks follow the community: true
 }

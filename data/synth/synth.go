@@ -134,7 +134,8 @@ type Dataset struct {
 	// ItemRelease is each item's release time (Unix nanoseconds), by item
 	// index; no click on an item is earlier.
 	ItemRelease []int64
-	// Config is the configuration the data set was generated from.
+	// Config is the configuration the data set was generated from (with
+	// Start filled in and Progress cleared).
 	Config Config
 }
 
@@ -205,15 +206,32 @@ func Generate(ctx context.Context, cfg Config) (*Dataset, error) {
 	}
 	w := newWorld(cfg)
 	ds := &Dataset{Config: cfg}
+	ds.Config.Progress = nil
 	ds.ItemCommunity, ds.Items = w.items()
 	ds.ItemRelease = make([]int64, cfg.Items)
 	for i, r := range w.release {
 		ds.ItemRelease[i] = w.startNS + r*int64(time.Second)
 	}
 
+	// The user vocabulary does not depend on the clicks: build it while the
+	// chunks are generated.
+	userKind, prefix := data.IDInt64, ""
+	if cfg.StringIDs {
+		userKind, prefix = data.IDString, "u"
+	}
+	users := data.NewVocab(userKind)
+	vocabDone := make(chan struct{})
+	go func() {
+		defer close(vocabDone)
+		for i := 0; i < cfg.Users; i++ {
+			users.Add(prefix + strconv.Itoa(i+1))
+		}
+	}()
 	nChunks := (cfg.Users + chunkUsers - 1) / chunkUsers
 	chunks := make([]*chunk, nChunks)
-	if err := w.runChunks(ctx, chunks); err != nil {
+	err := w.runChunks(ctx, chunks)
+	<-vocabDone
+	if err != nil {
 		return nil, err
 	}
 
@@ -221,14 +239,6 @@ func Generate(ctx context.Context, cfg Config) (*Dataset, error) {
 	total := 0
 	for _, ch := range chunks {
 		total += len(ch.item)
-	}
-	userKind, prefix := data.IDInt64, ""
-	if cfg.StringIDs {
-		userKind, prefix = data.IDString, "u"
-	}
-	users := data.NewVocab(userKind)
-	for i := 0; i < cfg.Users; i++ {
-		users.Add(prefix + strconv.Itoa(i+1))
 	}
 	clicks := &data.Clicks{
 		Users: users,

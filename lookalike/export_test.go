@@ -1,0 +1,113 @@
+package lookalike
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	for _, pooling := range []string{PoolingAttention, PoolingAvg, "attention+prior"} {
+		t.Run(pooling, func(t *testing.T) {
+			m := testModel(t, pooling, 12, 8, 5, 9)
+			path := filepath.Join(t.TempDir(), "la.model")
+			if err := Save(path, m); err != nil {
+				t.Fatal(err)
+			}
+			got, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, _ := m.encode()
+			b, _ := got.encode()
+			if !bytes.Equal(a, b) {
+				t.Fatal("reloaded model encodes differently")
+			}
+			if got.Config() != m.Config() || got.Dim() != 12 || got.Hidden() != 8 {
+				t.Fatalf("config %+v dims %d/%d", got.Config(), got.Dim(), got.Hidden())
+			}
+			// same scores through both models
+			rng := newRNG(1, 1)
+			seeds := make([]float32, 30*12)
+			for i := range seeds {
+				seeds[i] = float32(rng.NormFloat64())
+			}
+			user := seeds[:12]
+			s1, err := m.BuildItem(context.Background(), seeds, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s2, err := got.BuildItem(context.Background(), seeds, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o1, o2 := make([]float32, 1), make([]float32, 1)
+			m.Score(user, []*ItemState{s1}, o1)
+			got.Score(user, []*ItemState{s2}, o2)
+			if o1[0] != o2[0] {
+				t.Fatalf("scores %v and %v differ", o1[0], o2[0])
+			}
+			// no temporary files left behind
+			ents, _ := os.ReadDir(filepath.Dir(path))
+			if len(ents) != 1 {
+				t.Fatalf("%d files in the output folder", len(ents))
+			}
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	m := testModel(t, PoolingAttention, 6, 4, 3, 1)
+	good, err := m.encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	flip := func(i int) []byte {
+		b := bytes.Clone(good)
+		b[i] ^= 0x40
+		return b
+	}
+	version := bytes.Clone(good)
+	binary.LittleEndian.PutUint32(version[len(modelMagic):], FormatVersion+1)
+	cases := []struct {
+		name string
+		data []byte
+		want error
+	}{
+		{"empty", nil, ErrNotModel},
+		{"other file", []byte("PAR1 this is a parquet file, honestly"), ErrNotModel},
+		{"magic only", []byte(modelMagic), ErrCorrupt},
+		{"version", version, ErrVersion},
+		{"truncated", good[:len(good)/2], ErrCorrupt},
+		{"truncated checksum", good[:len(good)-1], ErrCorrupt},
+		{"flipped weight", flip(len(good) - 40), ErrCorrupt},
+		{"flipped config", flip(30), ErrCorrupt},
+		{"trailing", append(bytes.Clone(good), 0), ErrCorrupt},
+	}
+	dir := t.TempDir()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name)
+			if err := os.WriteFile(path, tc.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(path)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Load: %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if _, err := Load(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing file: %v", err)
+	}
+	if err := Save(filepath.Join(dir, "no", "such", "dir", "m"), m); err == nil {
+		t.Fatal("save into a missing folder succeeded")
+	}
+	if err := Save(filepath.Join(dir, "nil"), nil); err == nil {
+		t.Fatal("saving a nil model succeeded")
+	}
+}

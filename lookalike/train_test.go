@@ -1,0 +1,167 @@
+package lookalike
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+)
+
+// smallPlanted is a quick planted data set for unit tests.
+func smallPlanted(seed uint64) *planted {
+	return makePlanted(plantedSpec{users: 400, comms: 8, dim: 8, trainItems: 40, testItems: 10,
+		noise: 0.5, clickRate: 0.3, randomRate: 0.005, seed: seed})
+}
+
+func TestTrainDeterministic(t *testing.T) {
+	p := smallPlanted(2)
+	for _, cfg := range []Config{
+		{Epochs: 2, K: 5, SeedsPerItem: 20, Seed: 7},
+		{Epochs: 2, K: 5, SeedsPerItem: 20, Seed: 7, Dropout: 0.2, Pooling: PoolingAvg, ReclusterEvery: 3},
+		{Epochs: 2, K: 5, SeedsPerItem: 20, Seed: 7, SizePrior: true, PositivesPerItem: 3, ReclusterEvery: 1000},
+	} {
+		var prev []byte
+		for run := 0; run < 2; run++ {
+			m, rep, err := Train(context.Background(), p.emb, p.dim, p.train, cfg, TrainOptions{ValidFraction: 0.2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Steps == 0 || rep.Pairs == 0 || len(rep.Epochs) != 2 || rep.ValidItems == 0 {
+				t.Fatalf("report %+v", rep)
+			}
+			buf, err := m.encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if prev != nil && !bytes.Equal(prev, buf) {
+				t.Fatalf("config %+v: two runs with the same seed differ", cfg)
+			}
+			prev = buf
+		}
+		cfg.Seed++
+		m, _, err := Train(context.Background(), p.emb, p.dim, p.train, cfg, TrainOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf, _ := m.encode()
+		if bytes.Equal(prev, buf) {
+			t.Fatalf("config %+v: different seeds gave identical weights", cfg)
+		}
+	}
+}
+
+func TestTrainInputErrors(t *testing.T) {
+	p := smallPlanted(3)
+	ctx := context.Background()
+	cases := []struct {
+		name     string
+		emb      []float32
+		dim      int
+		clickers [][]int32
+		cfg      Config
+		opts     TrainOptions
+		want     string
+	}{
+		{"dim", p.emb, 1, p.train, Config{}, TrainOptions{}, "width 1"},
+		{"ragged", p.emb[:len(p.emb)-1], p.dim, p.train, Config{}, TrainOptions{}, "multiple"},
+		{"nan", append([]float32{float32(math.NaN())}, p.emb[1:]...), p.dim, p.train, Config{}, TrainOptions{}, "non-finite"},
+		{"range", p.emb, p.dim, [][]int32{{0, 1, 99999}}, Config{}, TrainOptions{}, "out of range"},
+		{"negative", p.emb, p.dim, [][]int32{{-1}}, Config{}, TrainOptions{}, "out of range"},
+		{"no items", p.emb, p.dim, [][]int32{{1, 2}}, Config{}, TrainOptions{}, "no item"},
+		{"pooling", p.emb, p.dim, p.train, Config{Pooling: "max"}, TrainOptions{}, "pooling"},
+		{"dropout", p.emb, p.dim, p.train, Config{Dropout: 1}, TrainOptions{}, "dropout"},
+		{"fraction", p.emb, p.dim, p.train, Config{SeedFraction: 1.5}, TrainOptions{}, "seed fraction"},
+		{"valid", p.emb, p.dim, p.train, Config{}, TrainOptions{ValidFraction: 1}, "validation"},
+		{"hidden", p.emb, p.dim, p.train, Config{Hidden: 1}, TrainOptions{}, "hidden"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := Train(ctx, tc.emb, tc.dim, tc.clickers, tc.cfg, tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestTrainCancel(t *testing.T) {
+	p := smallPlanted(4)
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	_, _, err := Train(ctx, p.emb, p.dim, p.train, Config{Epochs: 50, K: 4, SeedsPerItem: 10}, TrainOptions{
+		ProgressEvery: 1,
+		Progress: func(Progress) {
+			calls++
+			if calls == 3 {
+				cancel()
+			}
+		}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want context.Canceled", err)
+	}
+}
+
+func TestTrainProgress(t *testing.T) {
+	p := smallPlanted(5)
+	var got []Progress
+	_, rep, err := Train(context.Background(), p.emb, p.dim, p.train, Config{Epochs: 3, K: 4, SeedsPerItem: 10},
+		TrainOptions{ProgressEvery: 2, ValidFraction: 0.25, Progress: func(pr Progress) { got = append(got, pr) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	epochs := 0
+	for i, pr := range got {
+		if i > 0 && pr.Step < got[i-1].Step {
+			t.Fatalf("steps go backwards: %+v after %+v", pr, got[i-1])
+		}
+		if pr.EpochDone {
+			epochs++
+			if pr.ValidAUC <= 0 || pr.ValidAUC > 1 || pr.Loss <= 0 || math.IsNaN(pr.Loss) {
+				t.Fatalf("epoch progress %+v", pr)
+			}
+		}
+	}
+	if epochs != 3 || len(got) <= 3 {
+		t.Fatalf("%d progress calls, %d epoch ends", len(got), epochs)
+	}
+	if rep.Steps != got[len(got)-1].Step || rep.TrainItems+rep.ValidItems+rep.SkippedItems != rep.Items {
+		t.Fatalf("report %+v", rep)
+	}
+}
+
+func TestAUC(t *testing.T) {
+	cases := []struct {
+		pos, neg []float32
+		want     float64
+	}{
+		{[]float32{3}, []float32{1, 2}, 1},
+		{[]float32{0}, []float32{1, 2}, 0},
+		{[]float32{1}, []float32{1}, 0.5},
+		{[]float32{2, 1}, []float32{1, 0}, (2 + 1.5) / 4},
+		{[]float32{1, 1}, []float32{1, 1, 1}, 0.5},
+		{nil, []float32{1}, 0.5},
+		{[]float32{1}, nil, 0.5},
+	}
+	for _, tc := range cases {
+		if got := AUC(tc.pos, tc.neg); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("AUC(%v, %v) = %v, want %v", tc.pos, tc.neg, got, tc.want)
+		}
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c := Config{}.withDefaults(32)
+	d := DefaultConfig()
+	d.Hidden = 32
+	if c != d {
+		t.Fatalf("zero config resolves to %+v, want %+v", c, d)
+	}
+	if err := c.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.rowsPerBatch() * c.targetsPerRow(); got < 250 || got > 260 {
+		t.Fatalf("default batch holds %d pairs", got)
+	}
+}

@@ -1,0 +1,44 @@
+package eval
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ralmlab/ralm/lookalike"
+)
+
+// LookAlike scores candidates with a trained look-alike model: each item's
+// state is built from its seeds' embeddings (transform and k-means, as the
+// serving engine does), then every candidate is scored against it.
+type LookAlike struct {
+	ModelName string           // "ralm" or "ralm-avg"
+	Model     *lookalike.Model // the trained model
+	Emb       []float32        // raw user embeddings, row-major by user index
+}
+
+// Name implements Scorer.
+func (m LookAlike) Name() string { return m.ModelName }
+
+// Scores implements Scorer.
+func (LookAlike) Scores(*Case) bool { return true }
+
+// Score implements Scorer.
+func (m LookAlike) Score(ctx context.Context, c *Case, candidates []int32, out []float32) error {
+	d := m.Model.Dim()
+	seeds := make([]float32, 0, len(c.Seeds)*d)
+	for _, s := range c.Seeds {
+		seeds = append(seeds, m.Emb[int(s)*d:(int(s)+1)*d]...)
+	}
+	st, err := m.Model.BuildItem(ctx, seeds, nil)
+	if err != nil {
+		return fmt.Errorf("build item %s: %w", c.Item, err)
+	}
+	items := []*lookalike.ItemState{st}
+	for i, u := range candidates {
+		if i%1024 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		m.Model.Score(m.Emb[int(u)*d:(int(u)+1)*d], items, out[i:i+1])
+	}
+	return nil
+}

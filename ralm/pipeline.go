@@ -1,0 +1,140 @@
+package ralm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/ralmlab/ralm/data"
+	"github.com/ralmlab/ralm/lookalike"
+	"github.com/ralmlab/ralm/userrep"
+)
+
+// TrainConfig configures the two-stage training pipeline.
+type TrainConfig struct {
+	UserRep   userrep.Config
+	LookAlike lookalike.Config
+	// WithAvg also trains the paper's "RALM with average pooling" baseline
+	// (the look-alike configuration with Pooling avg) on the same embeddings;
+	// evaluations report it as ralm-avg.
+	WithAvg bool
+}
+
+// DefaultTrainConfig returns both stages' defaults.
+func DefaultTrainConfig() TrainConfig {
+	return TrainConfig{UserRep: userrep.DefaultConfig(), LookAlike: lookalike.DefaultConfig()}
+}
+
+// TrainData is what the pipeline learns from: the training clicks and the
+// optional users and items tables.
+type TrainData struct {
+	Clicks *data.Clicks
+	Users  *data.Table // optional
+	Items  *data.Table // optional
+}
+
+// TrainOptions receives progress from both stages; every callback may be nil.
+type TrainOptions struct {
+	UserRep   userrep.TrainOptions
+	LookAlike lookalike.TrainOptions
+	// Stage is called when a stage starts: "userrep", "embed", "lookalike",
+	// "lookalike-avg".
+	Stage  func(name string)
+	Logger *slog.Logger
+}
+
+// Trained is the outcome of the pipeline: both models, the user embeddings,
+// the training clicks (each item's seeds), the optional ralm-avg baseline
+// and the training reports of both stages.
+type Trained struct {
+	User            *userrep.Model
+	LookAlike       *lookalike.Model
+	Embeddings      *data.Embeddings // every user with a training click
+	Seeds           *data.Clicks     // the training clicks
+	Avg             *lookalike.Model // nil unless TrainConfig.WithAvg
+	UserReport      *userrep.TrainReport
+	LookAlikeReport *lookalike.TrainReport
+	AvgReport       *lookalike.TrainReport
+}
+
+// Train runs RALM's two stages end to end: it fits the user representation
+// model on the clicks (and tables), embeds every user with at least one
+// click, and fits the look-alike model on those embeddings with each item's
+// clickers as its seeds.
+func Train(ctx context.Context, in TrainData, cfg TrainConfig, opt TrainOptions) (*Trained, error) {
+	if in.Clicks == nil || in.Clicks.Len() == 0 {
+		return nil, errors.New("train: no training clicks")
+	}
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	stage := func(name string) {
+		log.Info("stage", "name", name)
+		if opt.Stage != nil {
+			opt.Stage(name)
+		}
+	}
+	fs, err := data.NewFeatureSet(in.Clicks, in.Users, in.Items)
+	if err != nil {
+		return nil, fmt.Errorf("train: features: %w", err)
+	}
+	stage("userrep")
+	um, urep, err := userrep.Train(ctx, fs, in.Clicks, cfg.UserRep, opt.UserRep)
+	if err != nil {
+		return nil, fmt.Errorf("train user model: %w", err)
+	}
+	stage("embed")
+	emb, err := um.EmbedUsers(ctx, in.Clicks)
+	if err != nil {
+		return nil, fmt.Errorf("train: embed users: %w", err)
+	}
+	clickers, err := ItemClickers(in.Clicks, emb.Users)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	stage("lookalike")
+	la, larep, err := lookalike.Train(ctx, emb.Vecs, emb.Dim, clickers, cfg.LookAlike, opt.LookAlike)
+	if err != nil {
+		return nil, fmt.Errorf("train look-alike model: %w", err)
+	}
+	out := &Trained{User: um, LookAlike: la, Embeddings: emb, Seeds: in.Clicks, UserReport: urep, LookAlikeReport: larep}
+	if cfg.WithAvg {
+		stage("lookalike-avg")
+		avgCfg := cfg.LookAlike
+		avgCfg.Pooling = lookalike.PoolingAvg
+		if out.Avg, out.AvgReport, err = lookalike.Train(ctx, emb.Vecs, emb.Dim, clickers, avgCfg, opt.LookAlike); err != nil {
+			return nil, fmt.Errorf("train ralm-avg model: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// ItemClickers lists, for every item index of clicks, the distinct rows of
+// users (in the users vocabulary, e.g. an embeddings table's) who clicked
+// it. A click by a user missing from users is an error.
+func ItemClickers(clicks *data.Clicks, users *data.Vocab) ([][]int32, error) {
+	row := make([]int32, clicks.Users.Len())
+	for u := range row {
+		r, ok := users.Index(clicks.Users.ID(int32(u)))
+		if !ok {
+			r = -1
+		}
+		row[u] = r
+	}
+	out := make([][]int32, clicks.Items.Len())
+	seen := make(map[[2]int32]bool, clicks.Len())
+	for k, u := range clicks.User {
+		r := row[u]
+		if r < 0 {
+			return nil, fmt.Errorf("item clickers: user %s of click %d has no embedding", clicks.Users.ID(u), k)
+		}
+		it := clicks.Item[k]
+		if key := [2]int32{it, r}; !seen[key] {
+			seen[key] = true
+			out[it] = append(out[it], r)
+		}
+	}
+	return out, nil
+}
