@@ -16,7 +16,7 @@ const defaultSeed = 1
 
 // addGlobalFlags adds the persistent flags every command inherits.
 func addGlobalFlags(root *cobra.Command) {
-	root.PersistentFlags().BoolP("quiet", "q", false, "no progress bars and no logs but warnings (errors still go to stderr)")
+	root.PersistentFlags().BoolP("quiet", "q", false, "no progress bars and no logs but errors")
 	root.PersistentFlags().BoolP("verbose", "v", false, "log each step on stderr")
 	root.MarkFlagsMutuallyExclusive("quiet", "verbose")
 }

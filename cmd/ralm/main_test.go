@@ -104,6 +104,15 @@ func TestSynthThenSplit(t *testing.T) {
 		if dups := clicks.Len() - total; dups < 0 || dups > clicks.Len()/20 {
 			t.Fatalf("split outputs hold %d of %d clicks", total, clicks.Len())
 		}
+		// --fresh 0: empty but readable fresh files.
+		sdir0 := filepath.Join(dir, "split0")
+		mustRun(t, "split", "--clicks", filepath.Join(dir, clicksFile), "--out", sdir0, "--fresh", "0", "-q")
+		for _, name := range []string{freshSeedsFile, freshHeldoutFile} {
+			c, err := data.ReadClicks(ctx, filepath.Join(sdir0, name), data.ReadOptions{AllowEmpty: true})
+			if err != nil || c.Len() != 0 {
+				t.Fatalf("%s with --fresh 0: %v", name, err)
+			}
+		}
 		// Same seed, same files.
 		sdir2 := filepath.Join(dir, "split2")
 		mustRun(t, "split", "--clicks", filepath.Join(dir, clicksFile), "--out", sdir2, "--fresh", "0.2", "--seed", "5", "-q")

@@ -51,7 +51,9 @@ func startProgress(ctx context.Context, w io.Writer, max int64, desc string, del
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionShowCount(),
 		progressbar.OptionSetElapsedTime(true),
-		progressbar.OptionSetPredictTime(true),
+		// Predicting the time left only makes sense for many small units,
+		// not for a few stages of different lengths.
+		progressbar.OptionSetPredictTime(max > 10),
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 	)

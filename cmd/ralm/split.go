@@ -28,7 +28,7 @@ func newSplitCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "split --clicks FILE --out DIR",
 		Short: "Split a click log for evaluation (held-out and fresh items)",
-		Long: `Split a click log by the evaluation protocol (EVAL_PROTOCOL.md, steps 1-5):
+		Long: `Split a click log by the look-alike evaluation protocol (version 1, steps 1-5):
 
   1. repeated (user, item) clicks keep the earliest; among items with at least 20
      distinct clickers, round(fresh * n) are drawn as fresh items (by --seed);

@@ -1,0 +1,385 @@
+package main
+
+// ralm train userrep and ralm embed: the user representation model.
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ralmlab/ralm/data"
+	"github.com/ralmlab/ralm/userrep"
+)
+
+// Files ralm train userrep writes into its --out directory.
+const (
+	userrepModelFile  = "userrep.model"
+	userrepReportFile = "userrep_report.json"
+)
+
+// userrepInputs are the --clicks, --users and --items flags.
+type userrepInputs struct{ clicks, users, items string }
+
+func (in *userrepInputs) addFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&in.clicks, "clicks", "", "click log (Parquet or Arrow IPC) with user_id, item_id, ts")
+	f.StringVar(&in.users, "users", "", "optional users table keyed by user_id")
+	f.StringVar(&in.items, "items", "", "optional items table keyed by item_id")
+	_ = cmd.MarkFlagRequired("clicks")
+}
+
+// readTables reads the optional users and items tables.
+func (in *userrepInputs) readTables(cmd *cobra.Command) (users, items *data.Table, err error) {
+	ctx := cmd.Context()
+	if in.users != "" {
+		if users, err = data.ReadTable(ctx, in.users, data.ColUserID, data.TableOptions{}); err != nil {
+			return nil, nil, err
+		}
+	}
+	if in.items != "" {
+		if items, err = data.ReadTable(ctx, in.items, data.ColItemID, data.TableOptions{}); err != nil {
+			return nil, nil, err
+		}
+	}
+	return users, items, nil
+}
+
+func newTrainUserrepCmd() *cobra.Command {
+	var (
+		in      userrepInputs
+		out     string
+		logPath string
+		cfg     = userrep.DefaultConfig()
+	)
+	cmd := &cobra.Command{
+		Use:   "userrep --clicks FILE [--users FILE] [--items FILE] --out DIR",
+		Short: "Train the user representation model (YouTube DNN with an attention merge)",
+		Long: `Train the first RALM stage: a YouTube-DNN-style model that turns each user's
+fields (the bag of clicked items, bags of item attributes over those clicks, and
+every users-table column) into one embedding. Each field is embedded and
+mean-pooled (or, for a float column, passed through a dense layer), merged by the
+attention merge layer (--merge attention, after a per-field dense layer) or by
+concatenation (--merge concat, the YouTube-DNN baseline), and fed to an MLP
+(--dim → 128 ReLU → 64 linear). The loss is a sampled softmax over items with
+--negatives log-uniform negatives; a click's item is removed from the inputs of
+the example that predicts it.
+
+The last click of every user with at least 3 distinct clicked items is held out;
+training stops when its recall@10 has not improved for --patience epochs and keeps
+the best epoch. The same data, flags and --seed give a byte-identical model.
+
+Writes DIR/userrep.model (config, vocabularies, feature encoding, all weights and
+a checksum) and DIR/userrep_report.json (per-epoch loss and held-out metrics).
+--log writes one JSON object per line: {"type":"step",...} for every step and
+{"type":"epoch",...} for every epoch.`,
+		Example: `  ralm train userrep --clicks data/clicks.parquet --users data/users.parquet \
+      --items data/items.parquet --out model
+  ralm train userrep --clicks split/train.parquet --out model --merge concat \
+      --epochs 30 --log train.jsonl`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			if in.clicks == "" {
+				return errors.New("--clicks must not be empty")
+			}
+			if err := makeOutDir(out); err != nil {
+				return err
+			}
+			return runTrainUserrep(cmd, &in, cfg, out, logPath)
+		},
+	}
+	in.addFlags(cmd)
+	f := cmd.Flags()
+	f.StringVar(&out, "out", "", "output directory (created if missing)")
+	f.StringVar(&logPath, "log", "", "write a JSON-lines training log to this file")
+	f.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "maximum number of epochs")
+	f.Float64Var(&cfg.LR, "lr", cfg.LR, "Adam learning rate")
+	f.IntVar(&cfg.Batch, "batch", cfg.Batch, "examples per step")
+	f.IntVar(&cfg.Dim, "dim", cfg.Dim, "field embedding dimension m")
+	f.IntSliceVar(&cfg.Hidden, "hidden", cfg.Hidden, "MLP layer sizes; the last is the user embedding size")
+	f.IntVar(&cfg.Negatives, "negatives", cfg.Negatives, "sampled negatives per positive")
+	f.StringVar(&cfg.Merge, "merge", cfg.Merge, "field merge: attention or concat")
+	f.IntVar(&cfg.Patience, "patience", cfg.Patience, "stop after this many epochs without a better held-out recall@10 (0: never)")
+	f.IntVar(&cfg.MaxPositivesPerUser, "max-positives", cfg.MaxPositivesPerUser, "at most this many positives per user per epoch")
+	f.StringVar(&cfg.FieldFC, "field-fc", cfg.FieldFC, "per-field dense layer before the merge: none, linear, tanh or relu")
+	f.IntVar(&cfg.AttDim, "att-dim", cfg.AttDim, "attention layer width k_att")
+	f.IntVar(&cfg.Heads, "heads", cfg.Heads, "attention heads (their merged vectors are concatenated)")
+	f.Float64Var(&cfg.Temperature, "temperature", cfg.Temperature, "attention softmax temperature")
+	f.BoolVar(&cfg.FieldNorm, "field-norm", cfg.FieldNorm, "L2-normalise field vectors before the merge")
+	f.Float64Var(&cfg.FieldDropout, "field-dropout", cfg.FieldDropout, "probability of dropping a whole field in training")
+	f.BoolVar(&cfg.LogQ, "logq", cfg.LogQ, "apply the log-uniform sampling correction to the sampled softmax")
+	f.StringVar(&cfg.Engine, "engine", cfg.Engine, "training engine: native (fast) or graph (gorgonia reference)")
+	addSeedFlag(cmd, &cfg.Seed)
+	_ = cmd.MarkFlagRequired("out")
+	return cmd
+}
+
+// runTrainUserrep reads the inputs, trains and writes the model and report.
+func runTrainUserrep(cmd *cobra.Command, in *userrepInputs, cfg userrep.Config, out, logPath string) (err error) {
+	ctx := cmd.Context()
+	log := newLogger(cmd)
+	bar := newProgress(ctx, cmd, 1, "reading "+filepath.Base(in.clicks))
+	clicks, err := data.ReadClicks(ctx, in.clicks, data.ReadOptions{})
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	users, items, err := in.readTables(cmd)
+	if err != nil {
+		return err
+	}
+	fs, err := data.NewFeatureSet(clicks, users, items)
+	if err != nil {
+		return err
+	}
+	log.Info("training user model", "users", clicks.Users.Len(), "items", clicks.Items.Len(), "clicks", clicks.Len(), "fields", len(fs.Fields()), "merge", cfg.Merge)
+
+	var jl *userrepLog
+	if logPath != "" {
+		if jl, err = newUserrepLog(logPath); err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := jl.close(); err == nil {
+				err = cerr
+			}
+		}()
+	}
+	var tb *progress
+	defer func() { tb.Finish() }()
+	var running float64
+	opts := userrep.TrainOptions{
+		OnStep: func(s userrep.StepStats) {
+			if tb == nil && s.GlobalStep == 1 {
+				tb = newProgress(ctx, cmd, int64(s.Steps*cfg.Epochs), "training")
+			}
+			if s.Step == 1 {
+				running = s.Loss
+			}
+			running = 0.98*running + 0.02*s.Loss
+			tb.Add(1)
+			tb.Describe(fmt.Sprintf("epoch %d/%d loss %.4f", s.Epoch, cfg.Epochs, running))
+			jl.write("step", s)
+		},
+		OnEpoch: func(e userrep.EpochStats) {
+			jl.write("epoch", e)
+			log.Info("epoch", "epoch", e.Epoch, "loss", e.Loss, "heldout_recall10", e.HeldOutRecall10, "best", e.Best, "took", e.Duration.Round(time.Millisecond))
+		},
+	}
+	m, rep, err := userrep.Train(ctx, fs, clicks, cfg, opts)
+	if err != nil {
+		return err
+	}
+	tb.Finish()
+	modelPath := filepath.Join(out, userrepModelFile)
+	if err := m.Save(modelPath); err != nil {
+		return err
+	}
+	rj, err := json.MarshalIndent(struct {
+		Config userrep.Config       `json:"config"`
+		Fields []data.Field         `json:"fields"`
+		Report *userrep.TrainReport `json:"report"`
+	}{cfg, fs.Fields(), rep}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode training report: %w", err)
+	}
+	if err := writeUserrepFile(filepath.Join(out, userrepReportFile), append(rj, '\n')); err != nil {
+		return fmt.Errorf("write training report: %w", err)
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "trained user model: %d users, %d items, %d fields, %s merge, dim %d\n",
+		clicks.Users.Len(), clicks.Items.Len(), len(fs.Fields()), cfg.Merge, m.Dim())
+	best := rep.Epochs[rep.BestEpoch-1]
+	stop := ""
+	if rep.StoppedEarly {
+		stop = ", stopped early"
+	}
+	fmt.Fprintf(w, "epochs: %d (best %d%s), %.0f examples/s\n", len(rep.Epochs), rep.BestEpoch, stop, float64(rep.Examples)/rep.Duration.Seconds())
+	if rep.HeldOutUsers > 0 {
+		fmt.Fprintf(w, "held-out recall@10: %.4f (most popular: %.4f) over %d users\n", best.HeldOutRecall10, rep.PopularRecall10, rep.HeldOutUsers)
+	}
+	fmt.Fprintf(w, "wrote %s and %s\n", modelPath, filepath.Join(out, userrepReportFile))
+	return nil
+}
+
+func newEmbedCmd() *cobra.Command {
+	var (
+		in        userrepInputs
+		modelPath string
+		out       string
+	)
+	cmd := &cobra.Command{
+		Use:   "embed --model DIR --clicks FILE [--users FILE] --out FILE",
+		Short: "Write the user embeddings of a trained user model",
+		Long: `Embed every user with at least one click in --clicks, from all of the user's
+clicks, with the user model in --model (a directory written by 'ralm train
+userrep', or the model file itself). Clicks on items the model was not trained on
+are ignored. --users replaces the training users table (columns are matched by
+name and encoded with the training vocabularies); item attributes always come
+from the model, so --items is only accepted for symmetry with training.
+
+Writes a Parquet (or, for .arrow/.ipc/.feather, Arrow IPC) file with columns
+user_id and embedding (fixed_size_list<float32>), one row per user. The same
+model and input give a byte-identical file.`,
+		Example: `  ralm embed --model model --clicks data/clicks.parquet --users data/users.parquet \
+      --out embeddings.parquet`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if in.clicks == "" || modelPath == "" || out == "" {
+				return errors.New("--model, --clicks and --out must not be empty")
+			}
+			return runEmbed(cmd, &in, modelPath, out)
+		},
+	}
+	in.addFlags(cmd)
+	f := cmd.Flags()
+	f.StringVar(&modelPath, "model", "", "model directory (or "+userrepModelFile+" file)")
+	f.StringVar(&out, "out", "", "embeddings file to write")
+	_ = cmd.MarkFlagRequired("model")
+	_ = cmd.MarkFlagRequired("out")
+	return cmd
+}
+
+// runEmbed loads the model, embeds the users of the click log and writes them.
+func runEmbed(cmd *cobra.Command, in *userrepInputs, modelPath, out string) error {
+	ctx := cmd.Context()
+	log := newLogger(cmd)
+	if st, err := os.Stat(modelPath); err == nil && st.IsDir() {
+		modelPath = filepath.Join(modelPath, userrepModelFile)
+	}
+	m, err := userrep.Load(modelPath)
+	if err != nil {
+		return err
+	}
+	fs, ok := m.Features().(*data.FeatureSet)
+	if !ok {
+		return fmt.Errorf("model %s has no feature set: it was not trained by ralm", modelPath)
+	}
+	users, items, err := in.readTables(cmd)
+	if err != nil {
+		return err
+	}
+	if users != nil {
+		if fs, err = fs.WithUsers(users); err != nil {
+			return err
+		}
+	}
+	if items != nil {
+		log.Warn("--items is ignored: item attributes come from the model's training items table", "items", in.items)
+	}
+	bar := newProgress(ctx, cmd, 1, "reading "+filepath.Base(in.clicks))
+	// a copy of the model's item vocabulary: known items keep their index
+	clicks, err := data.ReadClicks(ctx, in.clicks, data.ReadOptions{Items: m.Items().Clone()})
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	if unknown := clicks.Items.Len() - m.Items().Len(); unknown > 0 {
+		log.Warn("clicks on items the model does not know are ignored", "unknown_items", unknown)
+	}
+	bar = newProgress(ctx, cmd, 1, "embedding users")
+	emb, err := m.EmbedUsersWith(ctx, fs, clicks)
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	if err := data.WriteEmbeddings(out, emb.Users, emb.Dim, emb.Vecs); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "embedded %d users (dim %d) into %s\n", emb.Users.Len(), emb.Dim, out)
+	return nil
+}
+
+// userrepLog writes JSON lines to a temporary file renamed into place on close.
+// A nil *userrepLog discards everything.
+type userrepLog struct {
+	path string
+	f    *os.File
+	w    *bufio.Writer
+	err  error
+}
+
+func newUserrepLog(path string) (*userrepLog, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("create log: %w", err)
+	}
+	return &userrepLog{path: path, f: f, w: bufio.NewWriter(f)}, nil
+}
+
+// write appends v, which must encode as a JSON object, as one line with a
+// leading "type" member; the first error is kept for close.
+func (l *userrepLog) write(typ string, v any) {
+	if l == nil || l.err != nil {
+		return
+	}
+	b, err := json.Marshal(v)
+	if err == nil && (len(b) < 2 || b[0] != '{') {
+		err = fmt.Errorf("log record %T is not a JSON object", v)
+	}
+	if err == nil {
+		t, _ := json.Marshal(typ)
+		line := append([]byte(`{"type":`), t...)
+		if len(b) > 2 {
+			line = append(line, ',')
+		}
+		line = append(line, b[1:]...)
+		_, err = l.w.Write(append(line, '\n'))
+	}
+	l.err = err
+}
+
+// close flushes the log and renames it into place (also after a failed
+// run, so its log can be read).
+func (l *userrepLog) close() error {
+	if l == nil {
+		return nil
+	}
+	err := l.err
+	if ferr := l.w.Flush(); err == nil {
+		err = ferr
+	}
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(l.f.Name(), l.path)
+	}
+	if err != nil {
+		os.Remove(l.f.Name())
+		return fmt.Errorf("write log %s: %w", l.path, err)
+	}
+	return nil
+}
+
+// writeUserrepFile writes b to a temporary file next to path and renames it.
+func writeUserrepFile(path string, b []byte) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(b); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
