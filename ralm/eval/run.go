@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/ralmlab/ralm/ralm"
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/data/split"
 	"github.com/ralmlab/ralm/lookalike"
+	"github.com/ralmlab/ralm/ralm"
 	"github.com/ralmlab/ralm/userrep"
 )
 
