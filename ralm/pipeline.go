@@ -138,3 +138,9 @@ func ItemClickers(clicks *data.Clicks, users *data.Vocab) ([][]int32, error) {
 	}
 	return out, nil
 }
+
+// Bundle returns the model folder contents of a training run, ready for
+// WriteBundle. The ralm-avg baseline, if trained, is not part of it.
+func (t *Trained) Bundle() *Bundle {
+	return &Bundle{UserModel: t.User, LookAlike: t.LookAlike, Embeddings: t.Embeddings, Seeds: t.Seeds}
+}

@@ -1,0 +1,87 @@
+package ralm
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/ralmlab/ralm/data"
+	synthdata "github.com/ralmlab/ralm/data/synth"
+)
+
+func TestItemClickers(t *testing.T) {
+	c := &data.Clicks{Users: data.NewVocab(data.IDString), Items: data.NewVocab(data.IDString)}
+	add := func(u, i string) {
+		c.User = append(c.User, c.Users.Add(u))
+		c.Item = append(c.Item, c.Items.Add(i))
+		c.TS = append(c.TS, 0)
+	}
+	add("a", "x")
+	add("b", "x")
+	add("a", "x") // duplicate click
+	add("b", "y")
+	emb := data.NewVocab(data.IDString)
+	emb.Add("b") // row 0
+	emb.Add("a") // row 1
+	got, err := ItemClickers(c, emb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]int32{{1, 0}, {0}}
+	for i := range want {
+		if len(got[i]) != len(want[i]) {
+			t.Fatalf("item %d: clickers %v, want %v", i, got[i], want[i])
+		}
+		for j := range want[i] {
+			if got[i][j] != want[i][j] {
+				t.Fatalf("item %d: clickers %v, want %v", i, got[i], want[i])
+			}
+		}
+	}
+	missing := data.NewVocab(data.IDString)
+	missing.Add("a")
+	if _, err := ItemClickers(c, missing); err == nil {
+		t.Error("user without an embedding: want an error")
+	}
+}
+
+func TestTrainPipelineWritesBundle(t *testing.T) {
+	sc := synthdata.DefaultConfig()
+	sc.Users, sc.Items, sc.ClicksPerUser, sc.Communities, sc.Seed = 300, 60, 15, 4, 2
+	ds, err := synthdata.Generate(context.Background(), sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultTrainConfig()
+	cfg.UserRep.Epochs, cfg.UserRep.Dim, cfg.UserRep.Hidden = 2, 8, []int{16, 8}
+	cfg.LookAlike.Epochs, cfg.LookAlike.K = 2, 4
+	cfg.WithAvg = true
+	var stages []string
+	tr, err := Train(context.Background(), TrainData{Clicks: ds.Clicks, Users: ds.Users, Items: ds.Items}, cfg, TrainOptions{Stage: func(s string) { stages = append(stages, s) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"userrep", "embed", "lookalike", "lookalike-avg"}; len(stages) != len(want) {
+		t.Fatalf("stages %v, want %v", stages, want)
+	}
+	if tr.Embeddings.Dim != 8 || tr.LookAlike.Dim() != 8 || tr.Avg == nil {
+		t.Fatalf("embedding width %d, look-alike width %d, avg %v", tr.Embeddings.Dim, tr.LookAlike.Dim(), tr.Avg)
+	}
+	if tr.Embeddings.Users.Len() != ds.Clicks.Users.Len() {
+		t.Errorf("%d users embedded, %d have clicks", tr.Embeddings.Users.Len(), ds.Clicks.Users.Len())
+	}
+	dir := filepath.Join(t.TempDir(), "model")
+	if err := WriteBundle(dir, tr.Bundle()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := OpenBundle(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.ClicksFingerprint != FingerprintClicks(ds.Clicks) {
+		t.Error("bundle fingerprint differs from the training clicks'")
+	}
+	if _, err := Train(context.Background(), TrainData{Clicks: &data.Clicks{}}, cfg, TrainOptions{}); err == nil {
+		t.Error("no clicks: want an error")
+	}
+}
