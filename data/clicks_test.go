@@ -11,6 +11,11 @@ import (
 	"testing"
 
 	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/apache/arrow/go/v15/parquet"
+	"github.com/apache/arrow/go/v15/parquet/compress"
+	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 )
 
 // sameClicks fails unless a and b hold the same clicks by external id.
@@ -363,5 +368,81 @@ func TestWriteClicksEmpty(t *testing.T) {
 		if got.Len() != 0 || got.Users.Kind() != IDString || got.Items.Kind() != IDInt64 {
 			t.Errorf("got %d clicks with kinds %v/%v", got.Len(), got.Users.Kind(), got.Items.Kind())
 		}
+	}
+}
+
+// TestReadClicksWriterVariants reads click files written with the
+// settings other tools use: no stored Arrow schema (Spark, DuckDB), other
+// codecs, data page v2, no dictionary, many small row groups, microsecond
+// timestamps with a time zone (pandas via pyarrow) and large strings.
+func TestReadClicksWriterVariants(t *testing.T) {
+	ctx := context.Background()
+	want := testClicks(IDString, IDInt64, 300, false)
+	for _, tc := range []struct {
+		name  string
+		props []parquet.WriterProperty
+		store bool
+		unit  arrow.TimeUnit
+		large bool
+	}{
+		{"plain parquet schema, zstd, page v2", []parquet.WriterProperty{parquet.WithCompression(compress.Codecs.Zstd), parquet.WithDataPageVersion(parquet.DataPageV2)}, false, arrow.Microsecond, false},
+		{"gzip, no dictionary, small row groups", []parquet.WriterProperty{parquet.WithCompression(compress.Codecs.Gzip), parquet.WithDictionaryDefault(false), parquet.WithMaxRowGroupLength(7)}, true, arrow.Millisecond, true},
+		{"uncompressed, tiny pages", []parquet.WriterProperty{parquet.WithDataPageSize(64), parquet.WithBatchSize(5)}, false, arrow.Nanosecond, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := memory.NewGoAllocator()
+			ut := arrow.DataType(arrow.BinaryTypes.String)
+			if tc.large {
+				ut = arrow.BinaryTypes.LargeString
+			}
+			tsType := &arrow.TimestampType{Unit: tc.unit, TimeZone: "Europe/Paris"}
+			sc := arrow.NewSchema([]arrow.Field{
+				{Name: "ts", Type: tsType, Nullable: true},
+				{Name: "user_id", Type: ut, Nullable: true},
+				{Name: "item_id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+			}, nil)
+			b := array.NewRecordBuilder(mem, sc)
+			defer b.Release()
+			div := map[arrow.TimeUnit]int64{arrow.Microsecond: 1e3, arrow.Millisecond: 1e6, arrow.Nanosecond: 1}[tc.unit]
+			for i := 0; i < want.Len(); i++ {
+				b.Field(0).(*array.TimestampBuilder).Append(arrow.Timestamp(want.TS[i] / div))
+				u := want.Users.ID(want.User[i])
+				if tc.large {
+					b.Field(1).(*array.LargeStringBuilder).Append(u)
+				} else {
+					b.Field(1).(*array.StringBuilder).Append(u)
+				}
+				x, _ := want.Items.Int64(want.Item[i])
+				b.Field(2).(*array.Int64Builder).Append(x)
+			}
+			rec := b.NewRecord()
+			defer rec.Release()
+			path := tempPath(t, "variant.parquet")
+			f, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var aprops pqarrow.ArrowWriterProperties
+			if tc.store {
+				aprops = pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema())
+			} else {
+				aprops = pqarrow.DefaultWriterProps()
+			}
+			w, err := pqarrow.NewFileWriter(sc, f, parquet.NewWriterProperties(tc.props...), aprops)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Write(rec); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			got, err := ReadClicks(ctx, path, ReadOptions{BatchSize: 33})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameClicks(t, want, got)
+		})
 	}
 }

@@ -482,9 +482,7 @@ func (w *recordWriter) close() error {
 	return w.iw.Close()
 }
 
-// writeBatches writes a file of nrows rows with schema sc to path (format
-// from its extension), building each batch of at most batchRows rows with
-// build(lo, hi), atomically.
+// writeBatches implements WriteRecords.
 func writeBatches(path string, sc *arrow.Schema, nrows int, build func(mem memory.Allocator, lo, hi int) (arrow.Record, error)) error {
 	return writeAtomic(path, func(f *os.File) error {
 		w, err := newRecordWriter(f, FormatFromPath(path), sc)

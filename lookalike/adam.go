@@ -74,7 +74,7 @@ func (a *adam) step() error {
 }
 
 // sync copies the scalar parameters from the graph into m (the tensor
-// parameters share their storage with m) and refreshes m's derived copies.
+// parameters share their storage with m).
 func (a *adam) sync(m *Model) {
 	for _, n := range a.sg.params {
 		p, ok := n.Value().(*G.F32)
@@ -88,5 +88,4 @@ func (a *adam) sync(m *Model) {
 			m.c = float32(*p)
 		}
 	}
-	m.refresh()
 }

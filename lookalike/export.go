@@ -249,6 +249,5 @@ func decode(buf []byte) (*Model, error) {
 	if r.off != len(body) {
 		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(body)-r.off)
 	}
-	m.refresh()
 	return m, nil
 }

@@ -150,13 +150,13 @@ func buildStepGraph(m *Model, dt tensor.Dtype, dm graphDims, dropout bool, param
 		sg.mask = input("mask", B, K, 1)
 		c2 := must(reshape(cents, B*K, H))
 		// global attention α = softmax_k(vgᵀ tanh(e Wg)), masked
-		eg := must(G.Mul(must(G.Tanh(must(G.Mul(c2, Wg)))), vg)) // (B·K)
+		eg := must(G.Mul(must(G.Tanh(must(matmul(c2, Wg)))), vg)) // (B·K)
 		eg3 := must(G.Add(must(reshape(eg, B, K, 1)), sg.mask))
 		alphaAtt := must(G.SoftMax(eg3, 1))                           // (B,K,1)
 		global := must(G.BatchedMatMul(alphaAtt, cents, true, false)) // (B,1,H)
 		cosG := cosRow(global)
 		// local attention β = softmax_k(tanh(e Wl uᵀ)), masked
-		p3 := must(reshape(must(G.Mul(c2, Wl)), B, K, H))
+		p3 := must(reshape(must(matmul(c2, Wl)), B, K, H))
 		ht3 := must(reshape(ht, B, T, H))
 		sc := must(G.Tanh(must(G.BatchedMatMul(p3, ht3, false, true)))) // (B,K,T)
 		sc = must(G.BroadcastAdd(sc, sg.mask, nil, []byte{2}))

@@ -26,7 +26,6 @@ func testModel(t testing.TB, pooling string, d, h, k int, seed uint64) *Model {
 		m.alpha[i] = float32(0.1 + 0.3*rng.Float64())
 	}
 	m.a, m.c = 3.1, -0.4
-	m.refresh()
 	return m
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync"
 )
 
 // ItemState is an item's precomputed representation for scoring: its seed
@@ -203,10 +202,8 @@ type scratch struct {
 	sq, su []float32 // per-centroid dot products (padded to blocks of 8)
 }
 
-var scratchPool sync.Pool
-
 func (m *Model) getScratch(k int) *scratch {
-	s, _ := scratchPool.Get().(*scratch)
+	s, _ := m.pool.Get().(*scratch)
 	if s == nil {
 		s = &scratch{}
 	}
@@ -221,11 +218,43 @@ func (m *Model) getScratch(k int) *scratch {
 	return s
 }
 
+// prepareUser transforms a user into s (T(u), and q = W_l·T(u) for
+// attention pooling) and returns 1/sqrt(|T(u)|²+eps); ok is false for a
+// user of the wrong length or with non-finite values.
+func (m *Model) prepareUser(s *scratch, user []float32) (invU float32, ok bool) {
+	if len(user) != m.d {
+		return 0, false
+	}
+	for _, v := range user {
+		if !finite32(v) {
+			return 0, false
+		}
+	}
+	m.transformOne(s.u, user)
+	if m.cfg.Pooling == PoolingAttention {
+		dot2rows(m.wl, m.h, 0, m.h, nil, s.u, nil, s.q)
+	}
+	return 1 / float32(math.Sqrt(float64(dot(s.u, s.u))+normEps)), true
+}
+
+// scoreOne scores the prepared user against one item.
+func (m *Model) scoreOne(it *ItemState, s *scratch, invU float32) float32 {
+	if it == nil || it.owner != m {
+		return float32(math.NaN())
+	}
+	h := m.h
+	if m.cfg.Pooling == PoolingAvg {
+		dot2rows(it.rows[it.K*h:], 1, 0, h, nil, s.u, nil, s.su)
+		return (m.cfg.GlobalWeight + m.cfg.LocalWeight) * s.su[0] * invU
+	}
+	return scoreItem(it, h, s, invU, m.cfg.GlobalWeight, m.cfg.LocalWeight)
+}
+
 // Score scores one user (a raw user embedding of length Dim) against many
 // items and writes the scores to out[i] for items[i]. A score is
 // GlobalWeight·cos(T(u), E_global) + LocalWeight·cos(T(u), E_local) (for
-// average pooling, (GlobalWeight+LocalWeight)·cos(T(u), mean centroid)), so
-// it lies in [-(GlobalWeight+LocalWeight), GlobalWeight+LocalWeight]; see
+// average pooling, (GlobalWeight+LocalWeight)·cos(T(u), E_global)), so it
+// lies in [-(GlobalWeight+LocalWeight), GlobalWeight+LocalWeight]; see
 // Probability for the calibrated click probability.
 //
 // The user is transformed once; each item costs O(K·h) and no allocation.
@@ -239,19 +268,6 @@ func (m *Model) Score(user []float32, items []*ItemState, out []float32) {
 	if len(out) == 0 {
 		return
 	}
-	ok := len(user) == m.d
-	for _, v := range user {
-		if !finite32(v) {
-			ok = false
-			break
-		}
-	}
-	if !ok {
-		for i := range out {
-			out[i] = float32(math.NaN())
-		}
-		return
-	}
 	maxK := 0
 	for _, it := range items[:len(out)] {
 		if it != nil && it.K > maxK {
@@ -259,35 +275,45 @@ func (m *Model) Score(user []float32, items []*ItemState, out []float32) {
 		}
 	}
 	s := m.getScratch(maxK)
-	defer scratchPool.Put(s)
-	u, q := s.u, s.q
-	m.transformOne(u, user)
-	uu := dot(u, u)
-	invU := 1 / float32(math.Sqrt(float64(uu)+normEps))
-	h := m.h
-	nan := float32(math.NaN())
-	if m.cfg.Pooling == PoolingAvg {
-		wsum := m.cfg.GlobalWeight + m.cfg.LocalWeight
-		for i, it := range items[:len(out)] {
-			if it == nil || it.owner != m {
-				out[i] = nan
-				continue
-			}
-			dot2rows(it.rows[it.K*h:], 1, 0, h, nil, u, nil, s.su)
-			out[i] = wsum * s.su[0] * invU
-		}
-		return
-	}
-	for j := 0; j < h; j++ {
-		q[j] = dot(m.wl[j*h:(j+1)*h], u)
-	}
-	wg, wl := m.cfg.GlobalWeight, m.cfg.LocalWeight
+	defer m.pool.Put(s)
+	invU, ok := m.prepareUser(s, user)
 	for i, it := range items[:len(out)] {
-		if it == nil || it.owner != m {
-			out[i] = nan
+		if !ok {
+			out[i] = float32(math.NaN())
 			continue
 		}
-		out[i] = scoreItem(it, h, s, invU, wg, wl)
+		out[i] = m.scoreOne(it, s, invU)
+	}
+}
+
+// ScoreUsers scores many users (n×Dim raw embeddings, row-major) against one
+// item and writes user i's score to out[i]: the audience scan of an item.
+// Scores equal those of Score. Only min(n, len(out)) scores are written; a
+// user with non-finite values scores NaN, and so does every user when item
+// is nil, comes from another model, or users is not a whole number of rows.
+// Safe for concurrent use.
+func (m *Model) ScoreUsers(users []float32, item *ItemState, out []float32) {
+	n := len(users) / m.d
+	if len(out) > n {
+		out = out[:n]
+	}
+	if len(out) == 0 {
+		return
+	}
+	k := 0
+	if item != nil {
+		k = item.K
+	}
+	s := m.getScratch(k)
+	defer m.pool.Put(s)
+	whole := len(users)%m.d == 0
+	for i := range out {
+		invU, ok := m.prepareUser(s, users[i*m.d:(i+1)*m.d])
+		if !ok || !whole {
+			out[i] = float32(math.NaN())
+			continue
+		}
+		out[i] = m.scoreOne(item, s, invU)
 	}
 }
 

@@ -144,6 +144,16 @@ func TestBuildItem(t *testing.T) {
 			}
 		})
 	}
+	// mini-batch k-means above the threshold
+	mb := testModel(t, PoolingAttention, d, h, k, 2)
+	mb.cfg.MiniBatchAbove = 100
+	st, err := mb.BuildItem(ctx, randRows(5, 3000, d), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.K != k || st.Seeds != 3000 {
+		t.Fatalf("mini-batch state K=%d seeds=%d", st.K, st.Seeds)
+	}
 	bad := []struct {
 		name  string
 		seeds []float32
@@ -292,6 +302,42 @@ func TestScoreConcurrent(t *testing.T) {
 	for g := 0; g < 8; g++ {
 		if err := <-errc; err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+func TestScoreUsers(t *testing.T) {
+	const d, h, k = 16, 16, 6
+	for _, pooling := range []string{PoolingAttention, "attention+prior", PoolingAvg} {
+		m := testModel(t, pooling, d, h, k, 4)
+		st, err := m.BuildItem(context.Background(), randRows(3, 50, d), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 9
+		users := randRows(8, n, d)
+		users[4*d+2] = float32(math.NaN())
+		got := make([]float32, n)
+		m.ScoreUsers(users, st, got)
+		one := make([]float32, 1)
+		for i := 0; i < n; i++ {
+			m.Score(users[i*d:(i+1)*d], []*ItemState{st}, one)
+			if got[i] != one[0] && !(math.IsNaN(float64(got[i])) && math.IsNaN(float64(one[0]))) {
+				t.Fatalf("%s user %d: ScoreUsers %v, Score %v", pooling, i, got[i], one[0])
+			}
+		}
+		if !math.IsNaN(float64(got[4])) || math.IsNaN(float64(got[3])) {
+			t.Fatalf("%s: NaN handling %v", pooling, got)
+		}
+		m.ScoreUsers(users[:len(users)-1], st, got) // ragged
+		for _, v := range got[:n-1] {
+			if !math.IsNaN(float64(v)) {
+				t.Fatalf("%s: ragged users scored %v", pooling, got)
+			}
+		}
+		m.ScoreUsers(users, nil, got)
+		if !math.IsNaN(float64(got[0])) {
+			t.Fatalf("%s: nil item scored %v", pooling, got[0])
 		}
 	}
 }

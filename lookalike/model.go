@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 )
 
 // normEps is added under every square root of a cosine's norms, exactly as in
@@ -23,13 +24,14 @@ type Model struct {
 	h   int // transform output width
 
 	w     []float32 // (d,h) row-major: T(v) = PReLU(vᵀW + b)
-	wT    []float32 // (h,d) transpose of w, for inference
 	b     []float32 // (h) bias
 	alpha []float32 // (h) PReLU slopes for negative inputs
 	wg    []float32 // (h,h) global attention projection (attention pooling only)
 	vg    []float32 // (h) global attention vector (attention pooling only)
 	wl    []float32 // (h,h) local attention bilinear form (attention pooling only)
 	a, c  float32   // logit = a·score + c
+
+	pool *sync.Pool // *scratch buffers of Score
 }
 
 // Dim returns the input width d: the length of a user embedding.
@@ -102,8 +104,8 @@ func (m *Model) slice(name string) []float32 {
 func newModel(cfg Config, d int) *Model {
 	h := cfg.Hidden
 	m := &Model{cfg: cfg, d: d, h: h,
-		w: make([]float32, d*h), wT: make([]float32, h*d),
-		b: make([]float32, h), alpha: make([]float32, h)}
+		w: make([]float32, d*h), b: make([]float32, h), alpha: make([]float32, h),
+		pool: &sync.Pool{}}
 	if cfg.Pooling == PoolingAttention {
 		m.wg = make([]float32, h*h)
 		m.vg = make([]float32, h)
@@ -113,7 +115,7 @@ func newModel(cfg Config, d int) *Model {
 }
 
 // initWeights fills the weights with Glorot-uniform values drawn from rng,
-// PReLU slopes 0.25, zero biases, a = ScaleInit and c = 0.
+// PReLU slopes 0.25, zero biases, a = ScaleInit and c = -ln(Negatives).
 func (m *Model) initWeights(rng *rand.Rand) {
 	glorot(rng, m.w, m.d, m.h)
 	for i := range m.alpha {
@@ -125,32 +127,10 @@ func (m *Model) initWeights(rng *rand.Rand) {
 		glorot(rng, m.wl, m.h, m.h)
 	}
 	m.a = m.cfg.ScaleInit
-	m.c = 0
-	m.refresh()
-}
-
-// refresh recomputes the derived inference copies (the transposed W) after
-// the weights changed.
-func (m *Model) refresh() {
-	for i := 0; i < m.d; i++ {
-		for j := 0; j < m.h; j++ {
-			m.wT[j*m.d+i] = m.w[i*m.h+j]
-		}
-	}
-}
-
-// clone returns a deep copy of m.
-func (m *Model) clone() *Model {
-	c := *m
-	cp := func(s []float32) []float32 {
-		if s == nil {
-			return nil
-		}
-		return append([]float32(nil), s...)
-	}
-	c.w, c.wT, c.b, c.alpha = cp(m.w), cp(m.wT), cp(m.b), cp(m.alpha)
-	c.wg, c.vg, c.wl = cp(m.wg), cp(m.vg), cp(m.wl)
-	return &c
+	// c starts at the log-odds of a positive in training (one positive per
+	// Negatives negatives), so the first steps do not go into learning the
+	// base rate.
+	m.c = -float32(math.Log(float64(m.cfg.Negatives)))
 }
 
 func glorot(rng *rand.Rand, dst []float32, fanIn, fanOut int) {
@@ -179,21 +159,13 @@ const (
 
 // transformOne writes T(v) to dst (length h).
 func (m *Model) transformOne(dst, v []float32) {
-	for j := 0; j < m.h; j++ {
-		dst[j] = dot(m.wT[j*m.d:(j+1)*m.d], v) + m.b[j]
-	}
+	linearRows(v, 1, m.d, m.h, m.w, m.b, dst)
 	m.prelu(dst)
 }
 
 // transformBatch writes T(v) for the n rows of src (n×d) to dst (n×h).
 func (m *Model) transformBatch(dst, src []float32, n int) {
 	if n == 0 {
-		return
-	}
-	if n < 8 {
-		for i := 0; i < n; i++ {
-			m.transformOne(dst[i*m.h:(i+1)*m.h], src[i*m.d:(i+1)*m.d])
-		}
 		return
 	}
 	linearRows(src, n, m.d, m.h, m.w, m.b, dst)

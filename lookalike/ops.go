@@ -49,21 +49,41 @@ func newLike(v G.Value, shape ...int) *tensor.Dense {
 	return tensor.New(tensor.Of(v.Dtype()), tensor.WithShape(shape...))
 }
 
+// outBuf keeps an op's output tensor from one run of the graph to the next,
+// sparing the allocation and zeroing of the large (B·S, h) seed tensors
+// every step (a graph runs one step at a time, and every value of a run is
+// dead when the next run starts). A nil *outBuf allocates every time.
+type outBuf struct{ t *tensor.Dense }
+
+// get returns a tensor of v's dtype and the given shape; a reused tensor
+// holds the previous run's values unless zero is set.
+func (b *outBuf) get(v G.Value, zero bool, shape ...int) *tensor.Dense {
+	if b == nil {
+		return newLike(v, shape...)
+	}
+	if b.t == nil || b.t.Dtype() != v.Dtype() || !b.t.Shape().Eq(tensor.Shape(shape)) {
+		b.t = newLike(v, shape...)
+		return b.t
+	}
+	if zero {
+		b.t.Zero()
+	}
+	return b.t
+}
+
 // ---- linear: Z = XW + b, differentiable with respect to W and b only ----
 
 type linearOp struct {
 	opBase
 	n, d, h int
-}
-
-func newLinearOp(n, d, h int) linearOp {
-	return linearOp{opBase{fmt.Sprintf("Linear(%d,%d,%d)", n, d, h)}, n, d, h}
+	buf     *outBuf
 }
 
 // linear applies Z = XW + b (X (n,d) a data input, W (d,h), b (h)).
 func linear(x, w, b *G.Node) (*G.Node, error) {
 	s := x.Shape()
-	return G.ApplyOp(newLinearOp(s[0], s[1], w.Shape()[1]), x, w, b)
+	n, d, h := s[0], s[1], w.Shape()[1]
+	return G.ApplyOp(linearOp{opBase{fmt.Sprintf("Linear(%d,%d,%d)", n, d, h)}, n, d, h, &outBuf{}}, x, w, b)
 }
 
 func (op linearOp) Arity() int    { return 3 }
@@ -74,7 +94,7 @@ func (op linearOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 func (op linearOp) DiffWRT(int) []bool { return []bool{false, true, true} }
 
 func (op linearOp) Do(v ...G.Value) (G.Value, error) {
-	out := newLike(v[0], op.n, op.h)
+	out := op.buf.get(v[0], false, op.n, op.h) // fully overwritten
 	switch x := v[0].Data().(type) {
 	case []float32:
 		linearRows(x, op.n, op.d, op.h, v[1].Data().([]float32), v[2].Data().([]float32), out.Data().([]float32))
@@ -182,16 +202,17 @@ func colSum[F float32 | float64](dst, x []F, h int) {
 // e.g. (B,S,h)): the reshape is free because the op writes a new tensor.
 type preluOp struct {
 	opBase
-	n, h int
-	out  tensor.Shape
-	mask bool
+	n, h      int
+	out       tensor.Shape
+	mask      bool
+	buf, gbuf *outBuf // outputs of the op and of its dZ gradient
 }
 
 // prelu applies the fused PReLU (+ dropout mask when mask is non-nil) and
 // returns the result reshaped to out.
 func prelu(z, alpha, mask *G.Node, out ...int) (*G.Node, error) {
 	s := z.Shape()
-	op := preluOp{opBase{fmt.Sprintf("PReLU(%d,%d)->%v mask=%v", s[0], s[1], out, mask != nil)}, s[0], s[1], tensor.Shape(out).Clone(), mask != nil}
+	op := preluOp{opBase{fmt.Sprintf("PReLU(%d,%d)->%v mask=%v", s[0], s[1], out, mask != nil)}, s[0], s[1], tensor.Shape(out).Clone(), mask != nil, &outBuf{}, &outBuf{}}
 	if mask != nil {
 		return G.ApplyOp(op, z, alpha, mask)
 	}
@@ -222,7 +243,7 @@ func (op preluOp) DiffWRT(int) []bool {
 }
 
 func (op preluOp) Do(v ...G.Value) (G.Value, error) {
-	out := newLike(v[0], op.out...)
+	out := op.buf.get(v[0], false, op.out...) // fully overwritten
 	switch z := v[0].Data().(type) {
 	case []float32:
 		preluFwd(out.Data().([]float32), z, v[1].Data().([]float32), maskData[float32](op.mask, v), op.h)
@@ -264,11 +285,11 @@ func (op preluOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	if op.mask {
 		args = append(args, in[2])
 	}
-	dz, err := G.ApplyOp(preluGrad{opBase{"PReLUGradZ" + op.name}, op.n, op.h, op.out.Dims(), op.mask, false}, args...)
+	dz, err := G.ApplyOp(preluGrad{opBase{"PReLUGradZ" + op.name}, op.n, op.h, op.out.Dims(), op.mask, false, op.gbuf}, args...)
 	if err != nil {
 		return nil, err
 	}
-	da, err := G.ApplyOp(preluGrad{opBase{"PReLUGradAlpha" + op.name}, op.n, op.h, op.out.Dims(), op.mask, true}, args...)
+	da, err := G.ApplyOp(preluGrad{opBase{"PReLUGradAlpha" + op.name}, op.n, op.h, op.out.Dims(), op.mask, true, nil}, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -286,6 +307,7 @@ type preluGrad struct {
 	outDims  int // rank of the forward output (and of G)
 	mask     bool
 	wrtAlpha bool
+	buf      *outBuf
 }
 
 func (op preluGrad) Arity() int {
@@ -325,7 +347,7 @@ func (op preluGrad) Do(v ...G.Value) (G.Value, error) {
 	if op.wrtAlpha {
 		shape = []int{op.h}
 	}
-	out := newLike(v[0], shape...)
+	out := op.buf.get(v[0], op.wrtAlpha, shape...) // dZ is fully overwritten, dalpha accumulates
 	var mv G.Value
 	if op.mask {
 		mv = v[3]
@@ -335,6 +357,10 @@ func (op preluGrad) Do(v ...G.Value) (G.Value, error) {
 		var m []float32
 		if mv != nil {
 			m = mv.Data().([]float32)
+		}
+		if !op.wrtAlpha {
+			preluBwdZ32(out.Data().([]float32), z, v[1].Data().([]float32), v[2].Data().([]float32), m, op.h)
+			break
 		}
 		preluBwd(out.Data().([]float32), z, v[1].Data().([]float32), v[2].Data().([]float32), m, op.h, op.wrtAlpha)
 	case []float64:
@@ -392,6 +418,7 @@ func preluBwd[F float32 | float64](dst, z, alpha, g, mask []F, h int, wrtAlpha b
 type clusterMeanOp struct {
 	opBase
 	b, k, s, h int
+	gbuf       *outBuf // output of the gradient op
 }
 
 // clusterMeans applies the cluster-averaging matrix a (B,K,S) to hs (B,S,h).
@@ -400,7 +427,7 @@ func clusterMeansOp(a, hs *G.Node) (*G.Node, error) {
 	if len(as) != 3 || len(hsh) != 3 || as[0] != hsh[0] || as[2] != hsh[1] {
 		return nil, fmt.Errorf("cluster means: shapes %v and %v do not match", as, hsh)
 	}
-	op := clusterMeanOp{opBase{fmt.Sprintf("ClusterMean(%d,%d,%d,%d)", as[0], as[1], as[2], hsh[2])}, as[0], as[1], as[2], hsh[2]}
+	op := clusterMeanOp{opBase{fmt.Sprintf("ClusterMean(%d,%d,%d,%d)", as[0], as[1], as[2], hsh[2])}, as[0], as[1], as[2], hsh[2], &outBuf{}}
 	return G.ApplyOp(op, a, hs)
 }
 
@@ -425,7 +452,7 @@ func (op clusterMeanOp) Do(v ...G.Value) (G.Value, error) {
 }
 
 func (op clusterMeanOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	dh, err := G.ApplyOp(clusterMeanGrad{opBase{"Grad" + op.name}, op.b, op.k, op.s, op.h}, in[0], grad)
+	dh, err := G.ApplyOp(clusterMeanGrad{opBase{"Grad" + op.name}, op.b, op.k, op.s, op.h, op.gbuf}, in[0], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -455,6 +482,7 @@ func sparseAH[F float32 | float64](c, a, hs []F, B, K, S, h int) {
 type clusterMeanGrad struct {
 	opBase
 	b, k, s, h int
+	buf        *outBuf
 }
 
 func (op clusterMeanGrad) Arity() int    { return 2 }
@@ -468,7 +496,7 @@ func (op clusterMeanGrad) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 }
 
 func (op clusterMeanGrad) Do(v ...G.Value) (G.Value, error) {
-	out := newLike(v[0], op.b, op.s, op.h)
+	out := op.buf.get(v[0], true, op.b, op.s, op.h) // accumulates: zeroed
 	switch a := v[0].Data().(type) {
 	case []float32:
 		sparseATG(out.Data().([]float32), a, v[1].Data().([]float32), op.b, op.k, op.s, op.h)
@@ -499,14 +527,121 @@ func sparseATG[F float32 | float64](dh, a, dc []F, B, K, S, h int) {
 	}
 }
 
-// negIndicator is 1 for v < 0 (and -0) and 0 otherwise, computed from the
-// sign bit without a branch.
+// negIndicator is 1 for v < 0 (and -0) and 0 otherwise.
 func negIndicator[F float32 | float64](v F) F {
-	switch x := any(v).(type) {
-	case float32:
-		return F(math.Float32bits(x) >> 31)
-	case float64:
-		return F(math.Float64bits(x) >> 63)
+	if v < 0 {
+		return 1
 	}
 	return 0
+}
+
+// preluBwdZ32 is the float32 dZ = G⊙mask⊙slope, with the slope taken from
+// the sign bit so that the loop has no data-dependent branch.
+func preluBwdZ32(dst, z, alpha, g, mask []float32, h int) {
+	for i := 0; i+h <= len(z); i += h {
+		zr := z[i : i+h]
+		dr, gr, al := dst[i:i+h], g[i:i+h], alpha[:h]
+		for j, v := range zr {
+			neg := float32(math.Float32bits(v) >> 31)
+			dr[j] = gr[j] * (1 + (al[j]-1)*neg)
+		}
+		if mask != nil {
+			mr := mask[i : i+h]
+			for j := range dr {
+				dr[j] *= mr[j]
+			}
+		}
+	}
+}
+
+// ---- dense matrix product with both gradients ----
+
+// matmulOp is Z = XW for X (n,d) and W (d,h), with the AVX2 kernels (and
+// gonum as the fallback); its gradients are dX = G·Wᵀ and dW = XᵀG.
+type matmulOp struct {
+	opBase
+	n, d, h int
+}
+
+// matmul multiplies two matrices with the fused kernels.
+func matmul(x, w *G.Node) (*G.Node, error) {
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 2 || len(ws) != 2 || xs[1] != ws[0] {
+		return nil, fmt.Errorf("matmul: shapes %v and %v do not match", xs, ws)
+	}
+	return G.ApplyOp(matmulOp{opBase{fmt.Sprintf("MatMul(%d,%d,%d)", xs[0], xs[1], ws[1])}, xs[0], xs[1], ws[1]}, x, w)
+}
+
+func (op matmulOp) Arity() int    { return 2 }
+func (op matmulOp) Type() hm.Type { return fnType(2, 2, 2) }
+func (op matmulOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.n, op.h}, nil
+}
+func (op matmulOp) DiffWRT(int) []bool { return []bool{true, true} }
+
+func (op matmulOp) Do(v ...G.Value) (G.Value, error) {
+	out := newLike(v[0], op.n, op.h)
+	switch x := v[0].Data().(type) {
+	case []float32:
+		linearRows(x, op.n, op.d, op.h, v[1].Data().([]float32), make([]float32, op.h), out.Data().([]float32))
+	case []float64:
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1,
+			blas64.General{Rows: op.n, Cols: op.d, Stride: op.d, Data: x},
+			blas64.General{Rows: op.d, Cols: op.h, Stride: op.h, Data: v[1].Data().([]float64)},
+			0, blas64.General{Rows: op.n, Cols: op.h, Stride: op.h, Data: out.Data().([]float64)})
+	default:
+		return nil, fmt.Errorf("%s: unsupported data %T", op.name, x)
+	}
+	return out, nil
+}
+
+func (op matmulOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	dx, err := G.ApplyOp(matmulBT{opBase{"GradX" + op.name}, op.n, op.d, op.h}, grad, in[1])
+	if err != nil {
+		return nil, err
+	}
+	dw, err := G.ApplyOp(linearGradW{opBase{"GradW" + op.name}, op.n, op.d, op.h}, in[0], grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dx, dw}, nil
+}
+
+// matmulBT computes G·Wᵀ for G (n,h) and W (d,h): the gradient of X.
+type matmulBT struct {
+	opBase
+	n, d, h int
+}
+
+func (op matmulBT) Arity() int    { return 2 }
+func (op matmulBT) Type() hm.Type { return fnType(2, 2, 2) }
+func (op matmulBT) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.n, op.d}, nil
+}
+func (op matmulBT) DiffWRT(int) []bool { return []bool{false, false} }
+func (op matmulBT) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%s is not differentiable", op.name)
+}
+
+func (op matmulBT) Do(v ...G.Value) (G.Value, error) {
+	out := newLike(v[0], op.n, op.d)
+	switch g := v[0].Data().(type) {
+	case []float32:
+		w := v[1].Data().([]float32)
+		wt := make([]float32, op.h*op.d) // Wᵀ (h,d)
+		for i := 0; i < op.d; i++ {
+			for j := 0; j < op.h; j++ {
+				wt[j*op.d+i] = w[i*op.h+j]
+			}
+		}
+		linearRows(g, op.n, op.h, op.d, wt, make([]float32, op.d), out.Data().([]float32))
+	case []float64:
+		blas64.Gemm(blas.NoTrans, blas.Trans, 1,
+			blas64.General{Rows: op.n, Cols: op.h, Stride: op.h, Data: g},
+			blas64.General{Rows: op.d, Cols: op.h, Stride: op.h, Data: v[1].Data().([]float64)},
+			0, blas64.General{Rows: op.n, Cols: op.d, Stride: op.d, Data: out.Data().([]float64)})
+	default:
+		return nil, fmt.Errorf("%s: unsupported data %T", op.name, g)
+	}
+	return out, nil
 }

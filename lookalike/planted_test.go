@@ -21,6 +21,8 @@ type plantedSpec struct {
 	users, comms, dim     int
 	trainItems, testItems int
 	noise                 float64 // embedding noise std relative to centre norm
+	nuisance              int     // extra embedding dimensions carrying only noise
+	nuisanceStd           float64 // their standard deviation
 	clickRate             float64 // click probability of a member of an item's community
 	randomRate            float64 // click probability of any other user
 	seed                  uint64
@@ -32,7 +34,8 @@ func makePlanted(sp plantedSpec) *planted {
 	for i := range centres {
 		centres[i] = rng.NormFloat64()
 	}
-	p := &planted{dim: sp.dim, emb: make([]float32, sp.users*sp.dim), comm: make([]int, sp.users)}
+	full := sp.dim + sp.nuisance
+	p := &planted{dim: full, emb: make([]float32, sp.users*full), comm: make([]int, sp.users)}
 	members := make([][]int32, sp.comms)
 	for u := 0; u < sp.users; u++ {
 		c := rng.IntN(sp.comms)
@@ -40,7 +43,10 @@ func makePlanted(sp plantedSpec) *planted {
 		members[c] = append(members[c], int32(u))
 		scale := 0.5 + rng.Float64() // users differ in norm, as real embeddings do
 		for j := 0; j < sp.dim; j++ {
-			p.emb[u*sp.dim+j] = float32(scale * (centres[c*sp.dim+j] + sp.noise*rng.NormFloat64()))
+			p.emb[u*full+j] = float32(scale * (centres[c*sp.dim+j] + sp.noise*rng.NormFloat64()))
+		}
+		for j := sp.dim; j < full; j++ {
+			p.emb[u*full+j] = float32(sp.nuisanceStd * rng.NormFloat64())
 		}
 	}
 	item := func() ([]int32, []int) {

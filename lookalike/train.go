@@ -707,7 +707,6 @@ func newValidItem(rng *rand.Rand, clickers, known []int32, frac float64, nNeg in
 // validate returns the mean per-item AUC of the current model on the
 // validation items, scoring through the inference path.
 func (t *trainer) validate() (float64, error) {
-	t.m.refresh()
 	d := t.m.d
 	var sum float64
 	n := 0

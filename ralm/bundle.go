@@ -16,6 +16,7 @@ import (
 
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/lookalike"
+	"github.com/ralmlab/ralm/userrep"
 )
 
 // Bundle folder layout. A model folder written by `ralm train` holds exactly
@@ -79,7 +80,7 @@ type Bundle struct {
 	// (which checksums every other file). Set by OpenBundle and WriteBundle.
 	ID string
 	// UserModel embeds users from raw features; nil if the folder has none.
-	UserModel *UserModel
+	UserModel *userrep.Model
 	// LookAlike scores users against items.
 	LookAlike *lookalike.Model
 	// Embeddings holds every known user's embedding.
@@ -152,6 +153,13 @@ func WriteBundle(dir string, b *Bundle) (err error) {
 	m.Users = b.Embeddings.Users.Len()
 	m.Items = b.Seeds.Items.Len()
 	m.Clicks = b.Seeds.Len()
+	if m.UserRepConfig == nil && b.UserModel != nil {
+		raw, err := json.Marshal(b.UserModel.Config())
+		if err != nil {
+			return fmt.Errorf("write model folder %s: user model config: %w", dir, err)
+		}
+		m.UserRepConfig = raw
+	}
 	if m.LookAlikeConfig == nil {
 		raw, err := json.Marshal(b.LookAlike.Config())
 		if err != nil {

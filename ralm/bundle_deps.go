@@ -1,22 +1,16 @@
 package ralm
 
-// This file is the single seam between the bundle/engine and the data and
-// userrep packages (file IO of embeddings and clicks, the user model).
-// TEMPORARY: until userrep.Load/Save/Embed land, the user-model functions are
-// placeholders that fail clearly.
+// This file is the seam between the bundle/engine and the data and userrep
+// packages: file IO of embeddings and clicks, and the user model.
 
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/ralmlab/ralm/data"
+	"github.com/ralmlab/ralm/userrep"
 )
-
-// errPending marks IO that waits for the data/userrep packages.
-var errPending = errors.New("not available in this build yet (pending data/userrep integration)")
-
-// UserModel is the user representation model (userrep).
-type UserModel struct{}
 
 func readEmbeddings(ctx context.Context, path string) (*data.Embeddings, error) {
 	return data.ReadEmbeddings(ctx, path)
@@ -32,14 +26,34 @@ func readClicks(ctx context.Context, path string) (*data.Clicks, error) {
 
 func writeClicks(path string, c *data.Clicks) error { return data.WriteClicks(path, c) }
 
-func loadUserModel(path string) (*UserModel, error) { return nil, errPending }
-func saveUserModel(path string, m *UserModel) error { return errPending }
+func loadUserModel(path string) (*userrep.Model, error) { return userrep.Load(path) }
+
+func saveUserModel(path string, m *userrep.Model) error { return m.Save(path) }
 
 // userModelDim is the embedding width the user model produces.
-func userModelDim(m *UserModel) int { return 0 }
+func userModelDim(m *userrep.Model) int { return m.Dim() }
 
-// embedRaw embeds one user from raw features and the ids of the items the
-// user clicked, with the user model's inference path.
-func embedRaw(m *UserModel, features map[string]any, clicked []string) ([]float32, error) {
-	return nil, errPending
+// embedRaw embeds one user from raw feature values (users-table column
+// names) and the ids of the items the user clicked, with the user model's
+// inference path. Clicked items unknown to the user model are ignored.
+func embedRaw(m *userrep.Model, features map[string]any, clicked []string) ([]float32, error) {
+	fs, ok := m.Features().(*data.FeatureSet)
+	if !ok || fs == nil {
+		return nil, errors.New("the user model carries no feature set for raw features; give a vector instead")
+	}
+	var idx []int32
+	for _, id := range clicked {
+		if i, ok := fs.Items().Index(id); ok {
+			idx = append(idx, i)
+		}
+	}
+	var ft data.Features
+	if err := fs.BuildRaw(features, idx, &ft); err != nil {
+		return nil, err
+	}
+	v, err := m.Embed(&ft)
+	if err != nil {
+		return nil, fmt.Errorf("embed: %w", err)
+	}
+	return v, nil
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/lookalike"
+	"github.com/ralmlab/ralm/userrep"
 )
 
 // Defaults for Options.
@@ -29,6 +30,12 @@ const (
 	DefaultMinSeeds          = 10
 	DefaultReclusterInterval = 5 * time.Minute
 	DefaultMaxBatch          = 50_000
+
+	// checkpointRecords and checkpointAge bound the seed store's log: it is
+	// folded into the item buckets when it holds this many records, or
+	// when it is this old.
+	checkpointRecords = 1 << 20
+	checkpointAge     = 30 * time.Second
 )
 
 // Options configure an Engine. The zero value of every field but DataDir
@@ -92,6 +99,7 @@ var (
 	ErrUnknownItem = errors.New("unknown item")
 	ErrBadID       = errors.New("bad id")
 	ErrClosed      = errors.New("ralm: engine closed")
+	ErrReadOnly    = errors.New("ralm: engine is read-only after a seed store failure")
 	ErrNoUserModel = errors.New("the model folder has no user model; give a vector instead of features")
 )
 
@@ -169,7 +177,7 @@ type Engine struct {
 type world struct {
 	bundle    *Bundle
 	model     *lookalike.Model
-	userModel *UserModel
+	userModel *userrep.Model
 	users     *userTable
 	dim       int
 	userKind  data.IDKind
@@ -400,7 +408,7 @@ func (e *Engine) restore(ctx context.Context, w *world) error {
 	if dropped > 0 {
 		e.log.Warn("dropped stored seeds of users without an embedding", "seeds", dropped)
 	}
-	return e.store.write(sb)
+	return e.store.writeDirect(sb)
 }
 
 // refreshCold recomputes the fallback mean of an item with few seeds and
@@ -522,7 +530,7 @@ func (e *Engine) fail(err error) {
 // failure returns the recorded store error, if any.
 func (e *Engine) failure() error {
 	if p := e.failed.Load(); p != nil {
-		return fmt.Errorf("engine is read-only after a store failure: %w", *p)
+		return fmt.Errorf("%w: %w", ErrReadOnly, *p)
 	}
 	return nil
 }

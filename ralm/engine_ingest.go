@@ -202,10 +202,15 @@ func (e *Engine) submit(ctx context.Context, r *commitReq) error {
 // acknowledges them all.
 func (e *Engine) commitLoop() {
 	defer close(e.committerDone)
+	tick := time.NewTicker(checkpointAge)
+	defer tick.Stop()
 	var batch []*commitReq
 	for {
 		batch = batch[:0]
 		select {
+		case <-tick.C:
+			e.maybeCheckpoint()
+			continue
 		case r := <-e.reqs:
 			batch = append(batch, r)
 		case <-e.quit:
@@ -238,6 +243,21 @@ func (e *Engine) commitLoop() {
 			}
 		}
 		e.commit(batch)
+		e.maybeCheckpoint()
+	}
+}
+
+// maybeCheckpoint folds the store's log into the item buckets when it is
+// due. Runs on the committer goroutine.
+func (e *Engine) maybeCheckpoint() {
+	if e.failure() != nil || !e.store.needCheckpoint(checkpointRecords, checkpointAge) {
+		return
+	}
+	e.diskMu.Lock()
+	err := e.store.checkpoint()
+	e.diskMu.Unlock()
+	if err != nil {
+		e.fail(err)
 	}
 }
 

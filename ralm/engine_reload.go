@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -59,19 +61,6 @@ func (e *Engine) reload(ctx context.Context, b *Bundle) error {
 	}
 	old := e.world.Load()
 	nw := newWorld(b)
-	var stale []string
-	err := e.store.loadUsers(func(id string, vec []float32) error {
-		if _, ok := b.Embeddings.Users.Index(id); ok {
-			stale = append(stale, id)
-		} else if len(vec) == nw.dim {
-			nw.users.upsert(id, vec)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-
 	// Snapshot the old world's items.
 	e.wmu.Lock()
 	old.users.startLog()
@@ -84,10 +73,26 @@ func (e *Engine) reload(ctx context.Context, b *Bundle) error {
 		it.mu.Unlock()
 		return true
 	})
+	// Wait for a store write in flight: every upsert applied before the log
+	// started is then on disk, and every later one is in the log.
+	e.diskMu.Lock()
+	e.diskMu.Unlock()
 	e.wmu.Unlock()
 	abort := func(err error) error {
 		old.users.takeLog()
 		return err
+	}
+	stale := map[string]bool{}
+	err := e.store.loadUsers(func(id string, vec []float32) error {
+		if _, ok := b.Embeddings.Users.Index(id); ok {
+			stale[id] = true
+		} else if len(vec) == nw.dim {
+			nw.users.upsert(id, vec)
+		}
+		return nil
+	})
+	if err != nil {
+		return abort(err)
 	}
 
 	// Build the new items from the snapshot, outside any lock.
@@ -115,7 +120,8 @@ func (e *Engine) reload(ctx context.Context, b *Bundle) error {
 	defer e.wmu.Unlock()
 	for _, u := range old.users.takeLog() {
 		if len(u.vec) == nw.dim {
-			nw.users.upsert(u.id, u.vec)
+			nw.users.upsert(u.id, u.vec) // newer than the folder: kept
+			delete(stale, u.id)
 		}
 	}
 	finalOld := old.users.load()
@@ -163,9 +169,9 @@ func (e *Engine) reload(ctx context.Context, b *Bundle) error {
 		return true
 	})
 	e.diskMu.Lock()
-	err = e.store.write(sb)
+	err = e.store.writeDirect(sb)
 	if err == nil {
-		err = e.store.deleteUsers(stale)
+		err = e.store.deleteUsers(slices.Collect(maps.Keys(stale)))
 	}
 	e.diskMu.Unlock()
 	if err != nil {

@@ -17,17 +17,35 @@ import (
 //
 //	meta      → "format"            → storeFormat (decimal)
 //	          → "bundle"            → BundleID of the bundle last served
-//	items     → <item id> (nested)  → 8-byte big-endian sequence → varint ts, user id
-//	item_meta → <item id>           → 8-byte last-click (Unix ns, wall clock) + 8-byte created
+//	items     → <item id> (nested)  → 8-byte big-endian chunk number → seed chunk
+//	item_meta → <item id>           → 8-byte last click (Unix ns, wall clock), 8-byte created, 8-byte head
 //	users     → <user id>           → uint32 dim + dim little-endian float32 (upserted users)
 //	imports   → <clicks fingerprint>→ 8-byte import time (bundles whose training seeds were imported)
+//	log       → 8-byte big-endian sequence → the changes of one commit
 //
-// Each item's nested bucket holds its seeds in arrival order, so the oldest seed
-// is always the first key: evicting the oldest seeds is a cursor walk from the
-// front. Memory mirrors this order exactly, which is what keeps the two in step.
+// An item's seeds are kept in arrival order in chunks of up to chunkSeeds
+// seeds (uvarint count, then per seed: varint ts, uvarint len, user id);
+// the first head seeds of the first chunk are evicted ones. Appending
+// rewrites only the last chunk, evicting only advances head (and drops a
+// chunk once all its seeds are evicted). Memory mirrors this order exactly,
+// which is what keeps the two in step.
+//
+// Commits do not touch the item chunks: each commit appends one record to
+// the log (sequential keys: only the last page changes) and syncs. A
+// checkpoint folds the log into the item chunks in one transaction, touching
+// each item once however many commits changed it, and empties the log.
+// Opening the store runs a checkpoint first, so a crash loses nothing that
+// was committed. A log value is a sequence of uvarint-length-prefixed
+// change records:
+//
+//	'a' uvarint len(item) item varint ts user   seed added
+//	'e' uvarint n item                          n oldest seeds evicted (after the adds of the same commit)
+//	'd' item                                    item deleted
+//	'm' varint last varint created item         item metadata (0 = unchanged)
 const (
 	storeFile   = "seeds.db"
 	storeFormat = "1"
+	chunkSeeds  = 512
 )
 
 var (
@@ -36,6 +54,7 @@ var (
 	bktItemMeta = []byte("item_meta")
 	bktUsers    = []byte("users")
 	bktImports  = []byte("imports")
+	bktLog      = []byte("log")
 	keyFormat   = []byte("format")
 	keyBundle   = []byte("bundle")
 )
@@ -46,6 +65,9 @@ var (
 type seedStore struct {
 	db   *bolt.DB
 	path string
+
+	logRecords int       // records in the log bucket
+	lastCkpt   time.Time // time of the last checkpoint
 }
 
 // openStore opens (creating if needed) the seed store in dir.
@@ -70,7 +92,7 @@ func openStore(dir string) (*seedStore, error) {
 	}
 	s := &seedStore{db: db, path: path}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bktMeta, bktItems, bktItemMeta, bktUsers, bktImports} {
+		for _, name := range [][]byte{bktMeta, bktItems, bktItemMeta, bktUsers, bktImports, bktLog} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -88,15 +110,20 @@ func openStore(dir string) (*seedStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("open seed store %s: %w", path, err)
 	}
+	if err := s.checkpoint(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
 // close closes the underlying database file.
 func (s *seedStore) close() error {
+	ckErr := s.checkpoint()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close seed store %s: %w", s.path, err)
 	}
-	return nil
+	return ckErr
 }
 
 // storedSeed is one seed as persisted: the user's external id and click time.
@@ -154,110 +181,287 @@ func (b *storeBatch) empty() bool {
 	return len(b.order) == 0 && len(b.users) == 0 && len(b.imports) == 0 && b.bundle == ""
 }
 
-// write commits the batch in one synced transaction.
+// write commits a batch of click changes by appending them to the log as
+// one record, in one synced transaction (users, imports and the bundle id
+// are written directly). Batches with dropped users go through writeDirect.
 func (s *seedStore) write(b *storeBatch) error {
 	if b.empty() {
 		return nil
 	}
+	var buf, rec []byte
+	emit := func() {
+		buf = binary.AppendUvarint(buf, uint64(len(rec)))
+		buf = append(buf, rec...)
+	}
+	for _, id := range b.order {
+		op := b.items[id]
+		if len(op.drop) > 0 {
+			return errors.New("seed store: internal error: dropped seeds must be written directly")
+		}
+		if op.reset {
+			rec = append(append(rec[:0], 'd'), id...)
+			emit()
+		}
+		if op.remove {
+			continue
+		}
+		for _, sd := range op.add {
+			rec = append(rec[:0], 'a')
+			rec = binary.AppendUvarint(rec, uint64(len(id)))
+			rec = append(rec, id...)
+			rec = binary.AppendVarint(rec, sd.ts)
+			rec = append(rec, sd.user...)
+			emit()
+		}
+		if op.evict > 0 {
+			rec = binary.AppendUvarint(append(rec[:0], 'e'), uint64(op.evict))
+			rec = append(rec, id...)
+			emit()
+		}
+		if op.last != 0 || op.created != 0 {
+			rec = binary.AppendVarint(append(rec[:0], 'm'), op.last)
+			rec = binary.AppendVarint(rec, op.created)
+			rec = append(rec, id...)
+			emit()
+		}
+	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		items := tx.Bucket(bktItems)
-		meta := tx.Bucket(bktItemMeta)
-		for _, id := range b.order {
-			op := b.items[id]
-			key := []byte(id)
-			if op.reset {
-				if err := items.DeleteBucket(key); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
-					return fmt.Errorf("delete item %q: %w", id, err)
-				}
-				if err := meta.Delete(key); err != nil {
-					return fmt.Errorf("delete item %q: %w", id, err)
-				}
-			}
-			if op.remove {
-				continue
-			}
-			bk, err := items.CreateBucketIfNotExists(key)
+		if len(buf) > 0 {
+			lg := tx.Bucket(bktLog)
+			seq, err := lg.NextSequence()
 			if err != nil {
-				return fmt.Errorf("item %q: %w", id, err)
+				return err
 			}
-			for _, sd := range op.add {
-				seq, err := bk.NextSequence()
-				if err != nil {
-					return fmt.Errorf("item %q: %w", id, err)
-				}
-				var k [8]byte
-				binary.BigEndian.PutUint64(k[:], seq)
-				// bbolt keeps key and value until the commit: fresh memory each.
-				val := make([]byte, 0, binary.MaxVarintLen64+len(sd.user))
-				val = binary.AppendVarint(val, sd.ts)
-				val = append(val, sd.user...)
-				if err := bk.Put(k[:], val); err != nil {
-					return fmt.Errorf("item %q: put seed: %w", id, err)
-				}
-			}
-			if len(op.drop) > 0 {
-				c := bk.Cursor()
-				for k, v := c.First(); k != nil; {
-					if _, n := binary.Varint(v); n > 0 && op.drop[string(v[n:])] {
-						k = append([]byte(nil), k...)
-						if err := c.Delete(); err != nil {
-							return fmt.Errorf("item %q: drop seed: %w", id, err)
-						}
-						k, v = c.Seek(k) // the cursor moved; re-find the next key
-						continue
-					}
-					k, v = c.Next()
-				}
-			}
-			if op.evict > 0 {
-				c := bk.Cursor()
-				n := 0
-				for k, _ := c.First(); k != nil && n < op.evict; k, _ = c.First() {
-					if err := c.Delete(); err != nil {
-						return fmt.Errorf("item %q: evict seed: %w", id, err)
-					}
-					n++
-				}
-			}
-			if op.last != 0 || op.created != 0 {
-				var m [16]byte
-				if old := meta.Get(key); len(old) == 16 {
-					copy(m[:], old)
-				}
-				if op.last != 0 {
-					binary.BigEndian.PutUint64(m[:8], uint64(op.last))
-				}
-				if op.created != 0 {
-					binary.BigEndian.PutUint64(m[8:], uint64(op.created))
-				}
-				if err := meta.Put(key, m[:]); err != nil {
-					return fmt.Errorf("item %q: put metadata: %w", id, err)
-				}
+			key := binary.BigEndian.AppendUint64(nil, seq)
+			if err := lg.Put(key, buf); err != nil {
+				return err
 			}
 		}
-		users := tx.Bucket(bktUsers)
-		for _, u := range b.users {
-			if err := users.Put([]byte(u.id), encodeVec(u.vec)); err != nil {
-				return fmt.Errorf("user %q: %w", u.id, err)
-			}
+		return writeMisc(tx, b)
+	})
+	if err != nil {
+		return fmt.Errorf("seed store %s: commit: %w", s.path, err)
+	}
+	if len(buf) > 0 {
+		s.logRecords += len(b.order)
+	}
+	return nil
+}
+
+// writeDirect checkpoints the log and applies b to the item buckets in one
+// synced transaction.
+func (s *seedStore) writeDirect(b *storeBatch) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := checkpointTx(tx); err != nil {
+			return err
 		}
-		imports := tx.Bucket(bktImports)
-		for _, fp := range b.imports {
-			var t [8]byte
-			binary.BigEndian.PutUint64(t[:], uint64(time.Now().UnixNano()))
-			if err := imports.Put([]byte(fp), t[:]); err != nil {
-				return fmt.Errorf("mark import %s: %w", fp, err)
+		return applyOps(tx, b)
+	})
+	if err != nil {
+		return fmt.Errorf("seed store %s: commit: %w", s.path, err)
+	}
+	s.logRecords, s.lastCkpt = 0, time.Now()
+	return nil
+}
+
+// checkpoint folds the log into the item buckets.
+func (s *seedStore) checkpoint() error {
+	return s.writeDirect(newStoreBatch())
+}
+
+// needCheckpoint reports whether the log is due for a checkpoint.
+func (s *seedStore) needCheckpoint(maxRecords int, maxAge time.Duration) bool {
+	return s.logRecords >= maxRecords || (s.logRecords > 0 && time.Since(s.lastCkpt) >= maxAge)
+}
+
+// checkpointTx replays the log records into item changes, applies them and
+// empties the log.
+func checkpointTx(tx *bolt.Tx) error {
+	lg := tx.Bucket(bktLog)
+	if lg.Stats().KeyN == 0 {
+		return nil
+	}
+	b := newStoreBatch()
+	err := lg.ForEach(func(_, val []byte) error {
+		for len(val) > 0 {
+			l, n := binary.Uvarint(val)
+			if n <= 0 || l == 0 || uint64(len(val)-n) < l {
+				return errors.New("corrupt log record: length")
 			}
-		}
-		if b.bundle != "" {
-			if err := tx.Bucket(bktMeta).Put(keyBundle, []byte(b.bundle)); err != nil {
-				return fmt.Errorf("record bundle: %w", err)
+			if err := replayRecord(b, val[n:n+int(l)]); err != nil {
+				return err
 			}
+			val = val[n+int(l):]
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("seed store %s: commit: %w", s.path, err)
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := applyOps(tx, b); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := tx.DeleteBucket(bktLog); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if _, err := tx.CreateBucket(bktLog); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
+
+// replayRecord folds one log record into b.
+func replayRecord(b *storeBatch, v []byte) error {
+	{
+		rest := v[1:]
+		switch v[0] {
+		case 'a':
+			l, n := binary.Uvarint(rest)
+			if n <= 0 || uint64(len(rest)-n) < l {
+				return errors.New("corrupt log record: add")
+			}
+			id := string(rest[n : n+int(l)])
+			rest = rest[n+int(l):]
+			ts, m := binary.Varint(rest)
+			if m <= 0 {
+				return errors.New("corrupt log record: add ts")
+			}
+			op := b.item(id)
+			op.remove = false
+			op.add = append(op.add, storedSeed{user: string(rest[m:]), ts: ts})
+		case 'e':
+			k, n := binary.Uvarint(rest)
+			if n <= 0 {
+				return errors.New("corrupt log record: evict")
+			}
+			b.item(string(rest[n:])).evict += int(k)
+		case 'd':
+			op := b.item(string(rest))
+			*op = itemOps{reset: true, remove: true}
+		case 'm':
+			last, n := binary.Varint(rest)
+			if n <= 0 {
+				return errors.New("corrupt log record: metadata")
+			}
+			created, m := binary.Varint(rest[n:])
+			if m <= 0 {
+				return errors.New("corrupt log record: metadata")
+			}
+			op := b.item(string(rest[n+m:]))
+			if last != 0 {
+				op.last = last
+			}
+			if created != 0 {
+				op.created = created
+			}
+		default:
+			return fmt.Errorf("corrupt log record: kind %q", v[0])
+		}
+	}
+	return nil
+}
+
+// applyOps applies item changes directly to the item buckets, and writes
+// users, imports and the bundle id.
+func applyOps(tx *bolt.Tx, b *storeBatch) error {
+	items := tx.Bucket(bktItems)
+	meta := tx.Bucket(bktItemMeta)
+	for _, id := range b.order {
+		op := b.items[id]
+		key := []byte(id)
+		if op.reset {
+			if err := items.DeleteBucket(key); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+				return fmt.Errorf("delete item %q: %w", id, err)
+			}
+			if err := meta.Delete(key); err != nil {
+				return fmt.Errorf("delete item %q: %w", id, err)
+			}
+		}
+		if op.remove {
+			continue
+		}
+		bk, err := items.CreateBucketIfNotExists(key)
+		if err != nil {
+			return fmt.Errorf("item %q: %w", id, err)
+		}
+		for _, sd := range op.add {
+			seq, err := bk.NextSequence()
+			if err != nil {
+				return fmt.Errorf("item %q: %w", id, err)
+			}
+			var k [8]byte
+			binary.BigEndian.PutUint64(k[:], seq)
+			// bbolt keeps key and value until the commit: fresh memory each.
+			val := make([]byte, 0, binary.MaxVarintLen64+len(sd.user))
+			val = binary.AppendVarint(val, sd.ts)
+			val = append(val, sd.user...)
+			if err := bk.Put(k[:], val); err != nil {
+				return fmt.Errorf("item %q: put seed: %w", id, err)
+			}
+		}
+		if len(op.drop) > 0 {
+			c := bk.Cursor()
+			for k, v := c.First(); k != nil; {
+				if _, n := binary.Varint(v); n > 0 && op.drop[string(v[n:])] {
+					k = append([]byte(nil), k...)
+					if err := c.Delete(); err != nil {
+						return fmt.Errorf("item %q: drop seed: %w", id, err)
+					}
+					k, v = c.Seek(k) // the cursor moved; re-find the next key
+					continue
+				}
+				k, v = c.Next()
+			}
+		}
+		if op.evict > 0 {
+			c := bk.Cursor()
+			n := 0
+			for k, _ := c.First(); k != nil && n < op.evict; k, _ = c.First() {
+				if err := c.Delete(); err != nil {
+					return fmt.Errorf("item %q: evict seed: %w", id, err)
+				}
+				n++
+			}
+		}
+		if op.last != 0 || op.created != 0 {
+			var m [16]byte
+			if old := meta.Get(key); len(old) == 16 {
+				copy(m[:], old)
+			}
+			if op.last != 0 {
+				binary.BigEndian.PutUint64(m[:8], uint64(op.last))
+			}
+			if op.created != 0 {
+				binary.BigEndian.PutUint64(m[8:], uint64(op.created))
+			}
+			if err := meta.Put(key, m[:]); err != nil {
+				return fmt.Errorf("item %q: put metadata: %w", id, err)
+			}
+		}
+	}
+	return writeMisc(tx, b)
+}
+
+// writeMisc writes a batch's users, imports and bundle id.
+func writeMisc(tx *bolt.Tx, b *storeBatch) error {
+	users := tx.Bucket(bktUsers)
+	for _, u := range b.users {
+		if err := users.Put([]byte(u.id), encodeVec(u.vec)); err != nil {
+			return fmt.Errorf("user %q: %w", u.id, err)
+		}
+	}
+	imports := tx.Bucket(bktImports)
+	for _, fp := range b.imports {
+		var t [8]byte
+		binary.BigEndian.PutUint64(t[:], uint64(time.Now().UnixNano()))
+		if err := imports.Put([]byte(fp), t[:]); err != nil {
+			return fmt.Errorf("mark import %s: %w", fp, err)
+		}
+	}
+	if b.bundle != "" {
+		if err := tx.Bucket(bktMeta).Put(keyBundle, []byte(b.bundle)); err != nil {
+			return fmt.Errorf("record bundle: %w", err)
+		}
 	}
 	return nil
 }

@@ -87,8 +87,31 @@ func logT[T float](x T) T { return T(math.Log(float64(x))) }
 // sqrtT is the square root in the element type.
 func sqrtT[T float](x T) T { return T(math.Sqrt(float64(x))) }
 
-// tanh32 is tanh for float32, computed in float64 for accuracy.
-func tanh32(x float32) float32 { return float32(math.Tanh(float64(x))) }
+// tanh32 is a float32 tanh: the rational approximation of Eigen's
+// ptanh_float (a few ulps of error), much faster than math.Tanh.
+func tanh32(x float32) float32 {
+	const clamp = 7.90531110763549805
+	if x > clamp {
+		x = clamp
+	} else if x < -clamp {
+		x = -clamp
+	}
+	if x < 0.0004 && x > -0.0004 {
+		return x
+	}
+	x2 := x * x
+	p := x2*-2.76076847742355e-16 + 2.00018790482477e-13
+	p = p*x2 + -8.60467152213735e-11
+	p = p*x2 + 5.12229709037114e-08
+	p = p*x2 + 1.48572235717979e-05
+	p = p*x2 + 6.37261928875436e-04
+	p = p*x2 + 4.89352455891786e-03
+	p *= x
+	q := x2*1.19825839466702e-06 + 1.18534705686654e-04
+	q = q*x2 + 2.26843463243900e-03
+	q = q*x2 + 4.89352518554385e-03
+	return p / q
+}
 
 // addBias adds the bias b to every row of the rows×len(b) matrix x.
 func addBias[T float](x []T, rows int, b []T) {

@@ -98,3 +98,55 @@ func TestAxpyDot(t *testing.T) {
 		}
 	}
 }
+
+// TestAdamKernel compares the vectorised Adam step with the scalar one.
+func TestAdamKernel(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	for _, n := range []int{1, 8, 13, 64, 100} {
+		mk := func() []float32 {
+			x := make([]float32, n)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			return x
+		}
+		w, g, m := mk(), mk(), mk()
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(rng.Float64())
+		}
+		a := &adam[float32]{lr: 0.01, b1: 0.9, b2: 0.999, eps: 1e-8}
+		a.begin()
+		a.begin()
+		// scalar reference in float64
+		w2 := make([]float64, n)
+		for i := range w2 {
+			mi := 0.9*float64(m[i]) + 0.1*float64(g[i])
+			vi := 0.999*float64(v[i]) + 0.001*float64(g[i])*float64(g[i])
+			step := 0.01 / (1 - 0.81)
+			w2[i] = float64(w[i]) - step*mi/(math.Sqrt(vi)/math.Sqrt(1-0.999*0.999)+1e-8)
+		}
+		a.update(w, g, m, v)
+		for i := range w {
+			if d := math.Abs(float64(w[i]) - w2[i]); d > 1e-5*(1+math.Abs(w2[i])) {
+				t.Fatalf("n=%d: w[%d] = %v, want %v", n, i, w[i], w2[i])
+			}
+		}
+	}
+}
+
+// TestTanh32 bounds the error of the fast float32 tanh.
+func TestTanh32(t *testing.T) {
+	worst := 0.0
+	for x := -12.0; x <= 12; x += 0.000731 {
+		got := float64(tanh32(float32(x)))
+		want := math.Tanh(float64(float32(x)))
+		worst = math.Max(worst, math.Abs(got-want))
+	}
+	if worst > 5e-7 { // about 5 ulps near ±1
+		t.Errorf("max abs error %.3g", worst)
+	}
+	if tanh32(float32(math.Inf(1))) != 1 || tanh32(float32(math.Inf(-1))) != -1 {
+		t.Error("tanh32(±Inf) is not ±1")
+	}
+}

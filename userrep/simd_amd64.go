@@ -18,3 +18,6 @@ func sdotAVX(n int, x *float32, y *float32) float32
 
 //go:noescape
 func sgemmKernT4x16(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
+
+//go:noescape
+func adamAVX(n int, w, grad, m, v *float32, p *[7]float32)

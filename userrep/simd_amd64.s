@@ -194,3 +194,51 @@ dotreduce:
 	VZEROUPPER
 	MOVSS        X0, ret+24(FP)
 	RET
+
+// func adamAVX(n int, w, grad, m, v *float32, p *[7]float32)
+// One Adam step on n rounded down to a multiple of 8 elements, with
+// p = {β1, 1−β1, β2, 1−β2, step, 1/sqrt(1−β2^t), ε}:
+// m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; w −= step·m / (sqrt(v)·inv + ε).
+TEXT ·adamAVX(SB), NOSPLIT, $0-48
+	MOVQ         n+0(FP), CX
+	MOVQ         w+8(FP), DI
+	MOVQ         grad+16(FP), SI
+	MOVQ         m+24(FP), R8
+	MOVQ         v+32(FP), R9
+	MOVQ         p+40(FP), AX
+	VBROADCASTSS 0(AX), Y8
+	VBROADCASTSS 4(AX), Y9
+	VBROADCASTSS 8(AX), Y10
+	VBROADCASTSS 12(AX), Y11
+	VBROADCASTSS 16(AX), Y12
+	VBROADCASTSS 20(AX), Y13
+	VBROADCASTSS 24(AX), Y14
+	SHRQ         $3, CX
+	JEQ          adamdone
+
+adamloop:
+	VMOVUPS     (SI), Y0
+	VMULPS      (R8), Y8, Y1
+	VFMADD231PS Y0, Y9, Y1
+	VMOVUPS     Y1, (R8)
+	VMULPS      Y0, Y0, Y2
+	VMULPS      (R9), Y10, Y3
+	VFMADD231PS Y2, Y11, Y3
+	VMOVUPS     Y3, (R9)
+	VSQRTPS     Y3, Y3
+	VFMADD213PS Y14, Y13, Y3
+	VMULPS      Y12, Y1, Y1
+	VDIVPS      Y3, Y1, Y1
+	VMOVUPS     (DI), Y4
+	VSUBPS      Y1, Y4, Y4
+	VMOVUPS     Y4, (DI)
+	ADDQ        $32, DI
+	ADDQ        $32, SI
+	ADDQ        $32, R8
+	ADDQ        $32, R9
+	DECQ        CX
+	JNZ         adamloop
+
+adamdone:
+	VZEROUPPER
+	RET

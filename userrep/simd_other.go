@@ -20,3 +20,7 @@ func sdotAVX(n int, x *float32, y *float32) float32 {
 func sgemmKernT4x16(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int) {
 	panic("userrep: no SIMD kernels in this build")
 }
+
+func adamAVX(n int, w, grad, m, v *float32, p *[7]float32) {
+	panic("userrep: no SIMD kernels in this build")
+}

@@ -1,6 +1,6 @@
 // Command ralm is the command-line interface of ralm, the Real-time
 // Attention-based Look-alike Model: synthetic data, the evaluation split,
-// and (as they land) training, embedding, evaluation and serving.
+// training, embedding, scoring, audience expansion and serving.
 //
 // Run `ralm --help` for the commands and `ralm quickstart` for a first run.
 package main
@@ -49,12 +49,16 @@ it scores every other user by how much they resemble them (Liu et al., KDD 2019)
 
 Input data are Parquet or Arrow IPC files: a click log (user_id, item_id, ts) and
 optional users and items tables. See the README for the columns.`,
-		Example: `  # Generate a small data set, split it and print a summary:
+		Example: `  # Generate a small data set, train on it, score and expand:
   ralm quickstart
 
   # The same by hand:
   ralm synth --users 10000 --items 2000 --out data
-  ralm split --clicks data/clicks.parquet --out data/split`,
+  ralm split --clicks data/clicks.parquet --out data/split
+  ralm train --clicks data/split/train.parquet --users data/users.parquet \
+      --items data/items.parquet --out model
+  ralm score --model model --user 42 --items 7,19,1003
+  ralm expand --model model --item 7 --n 1000 --out audience.parquet`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// No Args: cobra then rejects an unknown subcommand with a suggestion.
@@ -68,6 +72,11 @@ optional users and items tables. See the README for the columns.`,
 		newSynthCmd(),
 		newSplitCmd(),
 		newQuickstartCmd(),
+		newTrainCmd(), // with the subcommands userrep and lookalike
+		newEmbedCmd(),
+		newScoreCmd(),
+		newExpandCmd(),
+		newServeCmd(),
 	)
 	return root
 }

@@ -1,0 +1,161 @@
+package main
+
+// ralm expand: offline audience expansion from a model folder.
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ralmlab/ralm/data"
+	"github.com/ralmlab/ralm/ralm"
+)
+
+// expandShow is the number of top users expand prints.
+const expandShow = 5
+
+func newExpandCmd() *cobra.Command {
+	var (
+		modelDir, item, seedsPath, out string
+		n, minSeeds                    int
+	)
+	cmd := &cobra.Command{
+		Use:   "expand --model DIR (--item ID | --seeds FILE) --n N --out FILE",
+		Short: "Find the users who look most like an item's seeds (audience expansion)",
+		Long: `Offline audience expansion, the classic look-alike job: score every user of the
+model folder against a seed set and write the top --n, excluding the seeds
+themselves.
+
+The seeds are the item's clickers in the model's training clicks (--item), or the
+user ids of a table (--seeds, Parquet or Arrow IPC with a user_id column, one row
+per seed). With both, --seeds is read as a click log (user_id, item_id, ts, such
+as the fresh_seeds.parquet of 'ralm split') and its clicks on --item are the
+seeds: the way to expand an item the model was not trained on. Seeds without an
+embedding in the model are ignored. With fewer than --min-seeds seeds the scores
+are the centroid-cosine fallback (the cosine with the mean seed embedding).
+
+--out gets columns user_id (the model's id type), score (float32) and rank (int32,
+1 = best), best first: by score, then by user id. Parquet, or Arrow IPC for a
+.arrow, .ipc or .feather name; written atomically.`,
+		Example: `  ralm expand --model model --item 7 --n 10000 --out audience.parquet
+  ralm expand --model model --seeds campaign_users.parquet --n 50000 --out audience.parquet
+  ralm expand --model model --seeds split/fresh_seeds.parquet --item 1203 --n 100 --out top.parquet`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := mustBePositive("n", n); err != nil {
+				return err
+			}
+			if err := mustBePositive("min-seeds", minSeeds); err != nil {
+				return err
+			}
+			if modelDir == "" || out == "" {
+				return errors.New("--model and --out must not be empty")
+			}
+			return runExpand(cmd, modelDir, item, seedsPath, out, n, minSeeds)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&modelDir, "model", "", "model folder written by 'ralm train'")
+	f.StringVar(&item, "item", "", "expand this item's seeds")
+	f.StringVar(&seedsPath, "seeds", "", "seed users: a user_id table (or, with --item, a click log)")
+	f.IntVar(&n, "n", 1000, "number of users to write")
+	f.StringVar(&out, "out", "", "output file (Parquet, or Arrow IPC for .arrow/.ipc/.feather)")
+	f.IntVar(&minSeeds, "min-seeds", ralm.DefaultMinSeeds, "with fewer seeds, score by the centroid-cosine fallback")
+	_ = cmd.MarkFlagRequired("model")
+	_ = cmd.MarkFlagRequired("out")
+	cmd.MarkFlagsOneRequired("item", "seeds")
+	return cmd
+}
+
+func runExpand(cmd *cobra.Command, modelDir, item, seedsPath, out string, n, minSeeds int) error {
+	ctx := cmd.Context()
+	log := newLogger(cmd)
+	bar := newProgress(ctx, cmd, 1, "opening "+modelDir)
+	b, err := ralm.OpenBundle(ctx, modelDir)
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	if item != "" {
+		if item, err = normalizeID("item", b.Seeds.Items.Kind(), item); err != nil {
+			return err
+		}
+	}
+	opt := ralm.OfflineOptions{MinSeeds: minSeeds}
+	var (
+		e    *ralm.Expansion
+		what string
+	)
+	bar = newProgress(ctx, cmd, 1, "scoring users")
+	switch {
+	case seedsPath == "":
+		what = fmt.Sprintf("item %s", item)
+		e, err = ralm.ExpandItem(ctx, b, item, n, opt)
+		if errors.Is(err, ralm.ErrUnknownItem) {
+			err = fmt.Errorf("unknown item %q: the model %s has no click on it (give its seeds with --seeds)", item, modelDir)
+		}
+	default:
+		var seeds []string
+		if seeds, what, err = readSeeds(cmd, seedsPath, item); err == nil {
+			e, err = ralm.Expand(ctx, b, seeds, n, opt)
+		}
+	}
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	if e.UnknownSeeds > 0 {
+		log.Warn("seeds without an embedding in the model are ignored", "seeds", e.UnknownSeeds)
+	}
+	if err := e.Write(out); err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "expanded %s: %d seeds (%s", what, e.Seeds, e.Status)
+	if e.UnknownSeeds > 0 {
+		fmt.Fprintf(w, ", %d without an embedding ignored", e.UnknownSeeds)
+	}
+	fmt.Fprintf(w, "), %d users scored\n", b.Embeddings.Users.Len()-e.Seeds)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  rank\tuser_id\tscore\n")
+	for i, u := range e.Users[:min(expandShow, len(e.Users))] {
+		fmt.Fprintf(tw, "  %d\t%s\t%s\n", i+1, u.UserID, strconv.FormatFloat(float64(u.Score), 'f', 6, 32))
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "wrote the top %d users to %s\n", len(e.Users), out)
+	return nil
+}
+
+// readSeeds reads seed user ids: the users of a user_id table, or, with an
+// item, the clickers of the item in a click log.
+func readSeeds(cmd *cobra.Command, path, item string) (seeds []string, what string, err error) {
+	ctx := cmd.Context()
+	if item == "" {
+		t, err := data.ReadTable(ctx, path, data.ColUserID, data.TableOptions{Columns: []string{}})
+		if err != nil {
+			return nil, "", err
+		}
+		return t.Keys.IDs(), fmt.Sprintf("the seeds of %s", path), nil
+	}
+	c, err := data.ReadClicks(ctx, path, data.ReadOptions{})
+	if err != nil {
+		return nil, "", fmt.Errorf("--seeds with --item: %w", err)
+	}
+	it, ok := c.Items.Index(item)
+	if ok {
+		seen := map[int32]bool{}
+		for k, i := range c.Item {
+			if u := c.User[k]; i == it && !seen[u] {
+				seen[u] = true
+				seeds = append(seeds, c.Users.ID(u))
+			}
+		}
+	}
+	if len(seeds) == 0 {
+		return nil, "", fmt.Errorf("%s has no click on item %s", path, item)
+	}
+	return seeds, fmt.Sprintf("item %s (seeds from %s)", item, path), nil
+}

@@ -1,0 +1,118 @@
+package main
+
+// ralm score: one user against items, offline, from a model folder.
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ralmlab/ralm/data"
+	"github.com/ralmlab/ralm/ralm"
+)
+
+func newScoreCmd() *cobra.Command {
+	var (
+		modelDir string
+		user     string
+		items    []string
+		minSeeds int
+	)
+	cmd := &cobra.Command{
+		Use:   "score --model DIR --user ID --items ID,ID,...",
+		Short: "Score one user against items with a trained model",
+		Long: `Score how much a user looks like each item's seeds (the item's clickers in the
+model folder's training clicks), and print one line per item, in the order given:
+
+  item_id  score  status
+
+status is ok (scored by the look-alike model), cold (the item has fewer than
+--min-seeds seeds with an embedding: the score is the cosine between the user's
+embedding and the mean of the seeds' embeddings) or unknown_item (the model has
+no click on it: score "-"). A user without an embedding in the model is an error.`,
+		Example: `  ralm score --model model --user 42 --items 7,19,1003
+  ralm score --model model --user u42 --items i7 --items i19 --min-seeds 20`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := mustBePositive("min-seeds", minSeeds); err != nil {
+				return err
+			}
+			if modelDir == "" {
+				return errors.New("--model must not be empty")
+			}
+			if len(items) == 0 {
+				return errors.New("--items must list at least one item id")
+			}
+			return runScore(cmd, modelDir, user, items, minSeeds)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&modelDir, "model", "", "model folder written by 'ralm train'")
+	f.StringVar(&user, "user", "", "user id")
+	f.StringSliceVar(&items, "items", nil, "item ids, comma-separated (or the flag repeated)")
+	f.IntVar(&minSeeds, "min-seeds", ralm.DefaultMinSeeds, "items with fewer seeds are cold: scored by the centroid-cosine fallback")
+	_ = cmd.MarkFlagRequired("model")
+	_ = cmd.MarkFlagRequired("user")
+	_ = cmd.MarkFlagRequired("items")
+	return cmd
+}
+
+func runScore(cmd *cobra.Command, modelDir, user string, items []string, minSeeds int) error {
+	ctx := cmd.Context()
+	bar := newProgress(ctx, cmd, 1, "opening "+modelDir)
+	b, err := ralm.OpenBundle(ctx, modelDir)
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	uid, err := normalizeID("user", b.Embeddings.Users.Kind(), user)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(items))
+	for i, it := range items {
+		// an id of the wrong kind cannot be in the model: it is reported
+		// as unknown_item like any other unknown id
+		ids[i] = strings.TrimSpace(it)
+		if n, err := normalizeID("item", b.Seeds.Items.Kind(), it); err == nil {
+			ids[i] = n
+		}
+	}
+	res, err := ralm.ScoreItems(ctx, b, uid, ids, ralm.OfflineOptions{MinSeeds: minSeeds})
+	if errors.Is(err, ralm.ErrUnknownUser) {
+		return fmt.Errorf("unknown user %q: the model %s has no embedding for it", uid, modelDir)
+	}
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+	for _, r := range res {
+		score := "-"
+		if r.Status != ralm.StatusUnknownItem {
+			score = strconv.FormatFloat(float64(r.Score), 'f', 6, 32)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.ItemID, score, r.Status)
+	}
+	return tw.Flush()
+}
+
+// normalizeID checks an id given on the command line against the model's id
+// kind: an int64 id is parsed and written canonically ("007" → "7").
+func normalizeID(what string, kind data.IDKind, id string) (string, error) {
+	id = strings.TrimSpace(id)
+	if id == "" {
+		return "", fmt.Errorf("empty %s id", what)
+	}
+	if kind != data.IDInt64 {
+		return id, nil
+	}
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		return "", fmt.Errorf("%s id %q is not an integer (the model's %s ids are int64)", what, id, what)
+	}
+	return strconv.FormatInt(n, 10), nil
+}

@@ -1,0 +1,617 @@
+package main
+
+// ralm train (both stages into a model folder) and ralm train lookalike.
+// ralm train userrep lives in userrep.go.
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ralmlab/ralm/data"
+	"github.com/ralmlab/ralm/lookalike"
+	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/userrep"
+)
+
+// trainFlags are the flags of ralm train that are not a stage config field.
+type trainFlags struct {
+	in      userrepInputs
+	out     string
+	logPath string
+	seed    int64
+	epochs  int
+	lr      float64
+	batch   int
+	validLA float64
+}
+
+func newTrainCmd() *cobra.Command {
+	var f trainFlags
+	cfg := ralm.DefaultTrainConfig()
+	cmd := &cobra.Command{
+		Use:   "train --clicks FILE [--users FILE] [--items FILE] --out DIR",
+		Short: "Train both RALM stages into a self-contained model folder",
+		Long: `Train RALM end to end: the user representation model on the click log (and the
+optional users and items tables), the embedding of every user with a click, and the
+look-alike model on those embeddings, with each item's clickers as its seeds.
+
+--out becomes a self-contained model folder, written atomically (an existing model
+folder is replaced; any other non-empty folder is refused before training):
+
+  manifest.json       versions, both configurations, a fingerprint of the
+                      training clicks, counts, and a checksum of every file
+  userrep.model       the user model (with its vocabularies and feature encoding)
+  lookalike.model     the look-alike model
+  embeddings.parquet  user_id, embedding: every user with a training click
+  seeds.parquet       the training clicks: each item's seeds
+
+It is everything 'ralm score', 'ralm expand', 'ralm eval --model' and 'ralm serve'
+need. The same data, flags and --seed give the same models.
+
+--epochs sets both stages' epochs; --epochs-user and --epochs-la set one each.
+--lr and --batch apply to both stages. A progress bar per stage shows the running
+loss; --log writes one JSON object per line: {"type":"stage"} when a stage
+starts, {"type":"step"} with the loss of every step and {"type":"epoch"} with
+every epoch's metrics, each with "stage":"userrep" or "lookalike".
+
+The subcommands train one stage: 'ralm train userrep' (the user model alone) and
+'ralm train lookalike' (the look-alike model on given embeddings).`,
+		Example: `  ralm train --clicks data/clicks.parquet --users data/users.parquet \
+      --items data/items.parquet --out model
+  ralm train --clicks split/train.parquet --out model --epochs-user 10 \
+      --epochs-la 20 --log train.jsonl --seed 7
+  ralm train userrep --clicks data/clicks.parquet --out usermodel`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fl := cmd.Flags()
+			if fl.Changed("epochs") {
+				cfg.UserRep.Epochs, cfg.LookAlike.Epochs = f.epochs, f.epochs
+			}
+			cfg.UserRep.Seed, cfg.LookAlike.Seed = f.seed, uint64(f.seed)
+			cfg.UserRep.LR, cfg.LookAlike.LR = f.lr, f.lr
+			cfg.UserRep.Batch, cfg.LookAlike.Batch = f.batch, f.batch
+			if err := checkTrainFlags(&f, cfg); err != nil {
+				return err
+			}
+			return runTrain(cmd, &f, cfg)
+		},
+	}
+	f.in.addFlags(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&f.out, "out", "", "model folder to write")
+	fl.StringVar(&f.logPath, "log", "", "write a JSON-lines training log of both stages to this file")
+	fl.Int64Var(&f.seed, "seed", defaultSeed, "random seed of both stages: the same seed and input give the same models")
+	fl.IntVar(&f.epochs, "epochs", 0, "epochs of both stages (instead of --epochs-user and --epochs-la)")
+	fl.IntVar(&cfg.UserRep.Epochs, "epochs-user", cfg.UserRep.Epochs, "maximum epochs of the user model")
+	fl.IntVar(&cfg.LookAlike.Epochs, "epochs-la", cfg.LookAlike.Epochs, "epochs of the look-alike model")
+	cmd.MarkFlagsMutuallyExclusive("epochs", "epochs-user")
+	cmd.MarkFlagsMutuallyExclusive("epochs", "epochs-la")
+	fl.Float64Var(&f.lr, "lr", cfg.UserRep.LR, "Adam learning rate of both stages")
+	fl.IntVar(&f.batch, "batch", cfg.UserRep.Batch, "batch size of both stages (user model: examples; look-alike: pairs)")
+	// user model
+	fl.IntVar(&cfg.UserRep.Dim, "dim", cfg.UserRep.Dim, "user model: field embedding dimension")
+	fl.IntSliceVar(&cfg.UserRep.Hidden, "hidden", cfg.UserRep.Hidden, "user model: MLP layer sizes; the last is the user embedding size")
+	fl.IntVar(&cfg.UserRep.Negatives, "negatives", cfg.UserRep.Negatives, "user model: sampled negatives per positive")
+	fl.StringVar(&cfg.UserRep.Merge, "merge", cfg.UserRep.Merge, "user model: field merge, attention or concat")
+	fl.IntVar(&cfg.UserRep.Patience, "patience", cfg.UserRep.Patience, "user model: stop after this many epochs without a better held-out recall@10 (0: never)")
+	// look-alike model
+	fl.StringVar(&cfg.LookAlike.Pooling, "pooling", cfg.LookAlike.Pooling, "look-alike model: attention or avg (average of the centroids)")
+	fl.IntVar(&cfg.LookAlike.K, "k", cfg.LookAlike.K, "look-alike model: seed clusters per item")
+	fl.IntVar(&cfg.LookAlike.Hidden, "hidden-la", 0, "look-alike model: width of the shared transform (0: the user embedding size)")
+	fl.IntVar(&cfg.LookAlike.Negatives, "negatives-la", cfg.LookAlike.Negatives, "look-alike model: random non-clickers per positive")
+	fl.IntVar(&cfg.LookAlike.MinClickers, "min-clickers", cfg.LookAlike.MinClickers, "look-alike model: items with fewer clickers are not trained on")
+	fl.Float64Var(&f.validLA, "valid-la", 0, "look-alike model: share of items held out to report a validation AUC per epoch (0: none)")
+	_ = cmd.MarkFlagRequired("out")
+	cmd.AddCommand(newTrainUserrepCmd(), newTrainLookalikeCmd())
+	return cmd
+}
+
+// checkTrainFlags validates what can be checked before reading any data.
+func checkTrainFlags(f *trainFlags, cfg ralm.TrainConfig) error {
+	for _, err := range []error{
+		mustBePositive("epochs-user", cfg.UserRep.Epochs),
+		mustBePositive("epochs-la", cfg.LookAlike.Epochs),
+		mustBePositive("lr", f.lr),
+		mustBePositive("batch", f.batch),
+		mustBePositive("k", cfg.LookAlike.K),
+		mustBePositive("negatives-la", cfg.LookAlike.Negatives),
+		mustBeFraction("valid-la", f.validLA),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	if cfg.LookAlike.Pooling != lookalike.PoolingAttention && cfg.LookAlike.Pooling != lookalike.PoolingAvg {
+		return fmt.Errorf("--pooling must be %s or %s, got %q", lookalike.PoolingAttention, lookalike.PoolingAvg, cfg.LookAlike.Pooling)
+	}
+	if cfg.LookAlike.Hidden < 0 {
+		return fmt.Errorf("--hidden-la must not be negative, got %d", cfg.LookAlike.Hidden)
+	}
+	if f.in.clicks == "" {
+		return errors.New("--clicks must not be empty")
+	}
+	if err := cfg.UserRep.Validate(); err != nil {
+		return err
+	}
+	return checkModelOut(f.out)
+}
+
+// checkModelOut fails early (before any training) when dir cannot become a
+// model folder: it must be missing, an empty folder or a model folder.
+func checkModelOut(dir string) error {
+	if dir == "" {
+		return errors.New("--out must not be empty")
+	}
+	st, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("--out %s: %w", dir, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("--out %s exists and is not a folder", dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ralm.ManifestFile)); err == nil {
+		return nil
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("--out %s: %w", dir, err)
+	}
+	if len(ents) > 0 {
+		return fmt.Errorf("--out %s is not empty and is not a model folder (no %s); refusing to replace it", dir, ralm.ManifestFile)
+	}
+	return nil
+}
+
+func runTrain(cmd *cobra.Command, f *trainFlags, cfg ralm.TrainConfig) error {
+	ctx := cmd.Context()
+	bar := newProgress(ctx, cmd, 1, "reading "+filepath.Base(f.in.clicks))
+	clicks, err := data.ReadClicks(ctx, f.in.clicks, data.ReadOptions{})
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	users, items, err := f.in.readTables(cmd)
+	if err != nil {
+		return err
+	}
+	t, err := trainStages(cmd, ralm.TrainData{Clicks: clicks, Users: users, Items: items}, cfg, f.validLA, f.logPath)
+	if err != nil {
+		return err
+	}
+	b, err := writeModel(cmd, f.out, t)
+	if err != nil {
+		return err
+	}
+	printTrainSummary(cmd, t, b, f.out)
+	return nil
+}
+
+// trainStages runs the two-stage pipeline with a progress bar per stage and
+// an optional JSON-lines log at logPath.
+func trainStages(cmd *cobra.Command, in ralm.TrainData, cfg ralm.TrainConfig, validLA float64, logPath string) (t *ralm.Trained, err error) {
+	ctx := cmd.Context()
+	log := newLogger(cmd)
+	var jl *jsonLog
+	if logPath != "" {
+		if jl, err = newJSONLog(logPath); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if cerr := jl.close(); err == nil && cerr != nil {
+				t, err = nil, cerr
+			}
+		}()
+	}
+	var bar *progress // the current stage's bar
+	defer func() { bar.Finish() }()
+	stage := "userrep"
+
+	// user model: exponentially smoothed loss on the bar
+	var urun float64
+	uopts := userrep.TrainOptions{
+		OnStep: func(s userrep.StepStats) {
+			if bar == nil {
+				bar = newProgress(ctx, cmd, int64(s.Steps*cfg.UserRep.Epochs), "user model")
+				urun = s.Loss
+			}
+			urun = 0.95*urun + 0.05*s.Loss
+			bar.Add(1)
+			bar.Describe(fmt.Sprintf("user model: epoch %d/%d loss %.4f", s.Epoch, cfg.UserRep.Epochs, urun))
+			jl.write(logStep{Type: "step", Stage: stage, Epoch: s.Epoch, Step: s.GlobalStep, Steps: s.Steps * cfg.UserRep.Epochs,
+				Examples: int64(s.Examples), Loss: finite(s.Loss)})
+		},
+		OnEpoch: func(e userrep.EpochStats) {
+			jl.write(logEpoch{Type: "epoch", Stage: stage, Epoch: e.Epoch, Loss: finite(e.Loss), Examples: int64(e.Examples),
+				HeldOutRecall10: finite(e.HeldOutRecall10), HeldOutMRR: finite(e.HeldOutMRR), Best: &e.Best,
+				Seconds: e.Duration.Seconds()})
+			log.Info("user model epoch", "epoch", e.Epoch, "loss", e.Loss, "heldout_recall10", e.HeldOutRecall10,
+				"best", e.Best, "took", e.Duration.Round(time.Millisecond))
+		},
+	}
+	la := &laProgress{cmd: cmd, jl: jl, log: log, bar: &bar, valid: validLA > 0, desc: "look-alike model: "}
+	opts := ralm.TrainOptions{
+		UserRep:   uopts,
+		LookAlike: lookalike.TrainOptions{ProgressEvery: 1, ValidFraction: validLA, Progress: la.report},
+		Logger:    log,
+		Stage: func(name string) {
+			stage = name
+			jl.write(logStage{Type: "stage", Stage: name})
+			bar.Finish()
+			bar = nil
+			la.reset(name)
+			if name == "embed" {
+				bar = newProgress(ctx, cmd, 1, "embedding users")
+			}
+		},
+	}
+	log.Info("training", "users", in.Clicks.Users.Len(), "items", in.Clicks.Items.Len(), "clicks", in.Clicks.Len())
+	return ralm.Train(ctx, in, cfg, opts)
+}
+
+// laProgress draws the look-alike stage's bar and logs its steps and epochs.
+// The trainer reports the epoch's mean loss so far after every step; the
+// loss of each step is recovered from the running sums.
+type laProgress struct {
+	cmd   *cobra.Command
+	jl    *jsonLog
+	log   *slog.Logger
+	bar   **progress // made on the first report
+	valid bool       // validation AUC is reported
+	desc  string
+	stage string
+
+	epochStart, prevPairs int64
+	prevSum               float64
+}
+
+// reset starts a new stage.
+func (l *laProgress) reset(stage string) {
+	l.stage, l.epochStart, l.prevPairs, l.prevSum = stage, 0, 0, 0
+}
+
+func (l *laProgress) report(p lookalike.Progress) {
+	if *l.bar == nil {
+		*l.bar = newProgress(l.cmd.Context(), l.cmd, int64(p.Steps), strings.TrimSuffix(l.desc, ": "))
+	}
+	(*l.bar).Set(int64(p.Step))
+	(*l.bar).Describe(fmt.Sprintf("%sepoch %d/%d loss %.4f", l.desc, p.Epoch, p.Epochs, p.Loss))
+	stage := l.stage
+	if stage == "" {
+		stage = "lookalike"
+	}
+	ep := p.Pairs - l.epochStart
+	sum := p.Loss * float64(ep)
+	if ep > l.prevPairs {
+		l.jl.write(logStep{Type: "step", Stage: stage, Epoch: p.Epoch, Step: p.Step, Steps: p.Steps,
+			Examples: ep - l.prevPairs, Loss: finite((sum - l.prevSum) / float64(ep-l.prevPairs))})
+	}
+	l.prevSum, l.prevPairs = sum, ep
+	if p.EpochDone {
+		var auc *float64
+		if l.valid {
+			auc = finite(p.ValidAUC)
+		}
+		l.jl.write(logEpoch{Type: "epoch", Stage: stage, Epoch: p.Epoch, Loss: finite(p.Loss), Examples: ep,
+			ValidAUC: auc, Seconds: p.Elapsed.Seconds()})
+		l.log.Info("look-alike epoch", "epoch", p.Epoch, "loss", p.Loss, "valid_auc", p.ValidAUC, "pairs", ep)
+		l.epochStart, l.prevSum, l.prevPairs = p.Pairs, 0, 0
+	}
+}
+
+// writeModel writes the trained models as a model folder.
+func writeModel(cmd *cobra.Command, dir string, t *ralm.Trained) (*ralm.Bundle, error) {
+	bar := newProgress(cmd.Context(), cmd, 1, "writing "+dir)
+	defer bar.Finish()
+	b := &ralm.Bundle{UserModel: t.User, LookAlike: t.LookAlike, Embeddings: t.Embeddings, Seeds: t.Seeds}
+	b.Meta = trainMeta(t)
+	if err := ralm.WriteBundle(dir, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// trainMeta summarises the training reports for the manifest.
+func trainMeta(t *ralm.Trained) map[string]string {
+	m := map[string]string{}
+	ff := func(x float64) string { return strconv.FormatFloat(x, 'g', 6, 64) }
+	if r := t.UserReport; r != nil && len(r.Epochs) > 0 {
+		m["userrep_epochs"] = strconv.Itoa(len(r.Epochs))
+		m["userrep_best_epoch"] = strconv.Itoa(r.BestEpoch)
+		if r.BestEpoch >= 1 && r.BestEpoch <= len(r.Epochs) {
+			if x := r.Epochs[r.BestEpoch-1].HeldOutRecall10; !math.IsNaN(x) {
+				m["userrep_heldout_recall10"] = ff(x)
+			}
+		}
+	}
+	if r := t.LookAlikeReport; r != nil && len(r.Epochs) > 0 {
+		last := r.Epochs[len(r.Epochs)-1]
+		m["lookalike_epochs"] = strconv.Itoa(len(r.Epochs))
+		m["lookalike_train_items"] = strconv.Itoa(r.TrainItems)
+		m["lookalike_final_loss"] = ff(last.Loss)
+		if last.ValidAUC > 0 {
+			m["lookalike_valid_auc"] = ff(last.ValidAUC)
+		}
+	}
+	return m
+}
+
+func printTrainSummary(cmd *cobra.Command, t *ralm.Trained, b *ralm.Bundle, dir string) {
+	w := cmd.OutOrStdout()
+	if r := t.UserReport; r != nil && len(r.Epochs) > 0 {
+		best := r.Epochs[max(r.BestEpoch, 1)-1]
+		line := fmt.Sprintf("user model: %d epochs (best %d), loss %.4f", len(r.Epochs), r.BestEpoch, best.Loss)
+		if !math.IsNaN(best.HeldOutRecall10) {
+			line += fmt.Sprintf(", held-out recall@10 %.4f (most popular %.4f)", best.HeldOutRecall10, r.PopularRecall10)
+		}
+		fmt.Fprintln(w, line)
+	}
+	fmt.Fprintf(w, "embedded %d users (dim %d)\n", t.Embeddings.Users.Len(), t.Embeddings.Dim)
+	if r := t.LookAlikeReport; r != nil && len(r.Epochs) > 0 {
+		last := r.Epochs[len(r.Epochs)-1]
+		line := fmt.Sprintf("look-alike model: %d epochs on %d items (%d with too few clickers skipped), loss %.4f, %.0f pairs/s",
+			len(r.Epochs), r.TrainItems, r.SkippedItems, last.Loss, r.PairsPerSec)
+		if last.ValidAUC > 0 {
+			line += fmt.Sprintf(", validation AUC %.4f", last.ValidAUC)
+		}
+		fmt.Fprintln(w, line)
+	}
+	fmt.Fprintf(w, "wrote model folder %s (%d users, %d items, %d clicks)\n", dir, b.Users, b.Items, b.Clicks)
+}
+
+func newTrainLookalikeCmd() *cobra.Command {
+	var (
+		embPath, clicksPath, userModel, out, logPath string
+		valid                                        float64
+		seed                                         int64
+	)
+	cfg := lookalike.DefaultConfig()
+	cmd := &cobra.Command{
+		Use:   "lookalike --embeddings FILE --clicks FILE --out DIR",
+		Short: "Train the look-alike model on given user embeddings",
+		Long: `Train the second RALM stage alone: the attention look-alike model, on user
+embeddings (a file with user_id and embedding, e.g. written by 'ralm embed') with
+each item's clickers in --clicks as its seeds. Clicks of users without an
+embedding are dropped (with a warning).
+
+--out becomes a model folder like the one 'ralm train' writes (manifest.json,
+lookalike.model, embeddings.parquet and seeds.parquet, the clicks kept), so
+'ralm score', 'ralm expand' and 'ralm serve' work on it. --user-model adds a user
+model (a folder written by 'ralm train userrep', or its userrep.model file) that
+produced the embeddings; without it the folder can only score users that have an
+embedding. --log writes {"type":"step"} and {"type":"epoch"} JSON lines.`,
+		Example: `  ralm train userrep --clicks data/clicks.parquet --out usermodel
+  ralm embed --model usermodel --clicks data/clicks.parquet --out emb.parquet
+  ralm train lookalike --embeddings emb.parquet --clicks data/clicks.parquet \
+      --user-model usermodel --out model`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Seed = uint64(seed)
+			for _, err := range []error{
+				mustBePositive("epochs", cfg.Epochs), mustBePositive("lr", cfg.LR), mustBePositive("batch", cfg.Batch),
+				mustBePositive("k", cfg.K), mustBePositive("negatives", cfg.Negatives), mustBeFraction("valid", valid),
+			} {
+				if err != nil {
+					return err
+				}
+			}
+			if cfg.Pooling != lookalike.PoolingAttention && cfg.Pooling != lookalike.PoolingAvg {
+				return fmt.Errorf("--pooling must be %s or %s, got %q", lookalike.PoolingAttention, lookalike.PoolingAvg, cfg.Pooling)
+			}
+			if embPath == "" || clicksPath == "" {
+				return errors.New("--embeddings and --clicks must not be empty")
+			}
+			if err := checkModelOut(out); err != nil {
+				return err
+			}
+			return runTrainLookalike(cmd, embPath, clicksPath, userModel, out, logPath, cfg, valid)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&embPath, "embeddings", "", "user embeddings (Parquet or Arrow IPC: user_id, embedding)")
+	fl.StringVar(&clicksPath, "clicks", "", "click log whose clickers are each item's seeds")
+	fl.StringVar(&userModel, "user-model", "", "optional user model (folder or userrep.model file) to include in the model folder")
+	fl.StringVar(&out, "out", "", "model folder to write")
+	fl.StringVar(&logPath, "log", "", "write a JSON-lines training log to this file")
+	fl.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "epochs")
+	fl.Float64Var(&cfg.LR, "lr", cfg.LR, "Adam learning rate")
+	fl.IntVar(&cfg.Batch, "batch", cfg.Batch, "(target, item) pairs per step")
+	fl.IntVar(&cfg.K, "k", cfg.K, "seed clusters per item")
+	fl.IntVar(&cfg.Hidden, "hidden", 0, "width of the shared transform (0: the embedding size)")
+	fl.IntVar(&cfg.Negatives, "negatives", cfg.Negatives, "random non-clickers per positive")
+	fl.StringVar(&cfg.Pooling, "pooling", cfg.Pooling, "attention or avg (average of the centroids)")
+	fl.IntVar(&cfg.MinClickers, "min-clickers", cfg.MinClickers, "items with fewer clickers are not trained on")
+	fl.Float64Var(&valid, "valid", 0, "share of items held out to report a validation AUC per epoch (0: none)")
+	addSeedFlag(cmd, &seed)
+	_ = cmd.MarkFlagRequired("embeddings")
+	_ = cmd.MarkFlagRequired("clicks")
+	_ = cmd.MarkFlagRequired("out")
+	return cmd
+}
+
+func runTrainLookalike(cmd *cobra.Command, embPath, clicksPath, userModel, out, logPath string, cfg lookalike.Config, valid float64) (err error) {
+	ctx := cmd.Context()
+	log := newLogger(cmd)
+	var um *userrep.Model
+	if userModel != "" {
+		p := userModel
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			p = filepath.Join(p, userrepModelFile)
+		}
+		if um, err = userrep.Load(p); err != nil {
+			return err
+		}
+	}
+	bar := newProgress(ctx, cmd, 2, "reading inputs")
+	emb, err := data.ReadEmbeddings(ctx, embPath)
+	if err != nil {
+		bar.Finish()
+		return err
+	}
+	if um != nil && um.Dim() != emb.Dim {
+		bar.Finish()
+		return fmt.Errorf("--user-model %s embeds to dim %d, but %s has dim %d", userModel, um.Dim(), embPath, emb.Dim)
+	}
+	bar.Add(1)
+	var st data.ReadStats
+	clicks, err := data.ReadClicks(ctx, clicksPath, data.ReadOptions{
+		Users: emb.Users.Clone(), UnknownUsers: data.UnknownSkip, AllowEmpty: true, Stats: &st})
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	if st.Skipped > 0 {
+		log.Warn("clicks of users without an embedding are dropped", "clicks", st.Skipped)
+	}
+	if clicks.Len() == 0 {
+		return fmt.Errorf("no click in %s is by a user of %s", clicksPath, embPath)
+	}
+	clickers, err := ralm.ItemClickers(clicks, emb.Users)
+	if err != nil {
+		return err
+	}
+
+	var jl *jsonLog
+	if logPath != "" {
+		if jl, err = newJSONLog(logPath); err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := jl.close(); err == nil {
+				err = cerr
+			}
+		}()
+	}
+	var tb *progress
+	defer func() { tb.Finish() }()
+	la := &laProgress{cmd: cmd, jl: jl, log: log, bar: &tb, valid: valid > 0, stage: "lookalike"}
+	opts := lookalike.TrainOptions{ProgressEvery: 1, ValidFraction: valid, Progress: la.report}
+	m, rep, err := lookalike.Train(ctx, emb.Vecs, emb.Dim, clickers, cfg, opts)
+	if err != nil {
+		return fmt.Errorf("train look-alike model: %w", err)
+	}
+	tb.Finish()
+	b := &ralm.Bundle{UserModel: um, LookAlike: m, Embeddings: emb, Seeds: clicks}
+	b.Meta = trainMeta(&ralm.Trained{LookAlikeReport: rep})
+	if err := ralm.WriteBundle(out, b); err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	last := rep.Epochs[len(rep.Epochs)-1]
+	line := fmt.Sprintf("look-alike model: %d epochs on %d items (%d with too few clickers skipped), loss %.4f, %.0f pairs/s",
+		len(rep.Epochs), rep.TrainItems, rep.SkippedItems, last.Loss, rep.PairsPerSec)
+	if last.ValidAUC > 0 {
+		line += fmt.Sprintf(", validation AUC %.4f", last.ValidAUC)
+	}
+	fmt.Fprintln(w, line)
+	fmt.Fprintf(w, "wrote model folder %s (%d users, %d items, %d clicks)\n", out, b.Users, b.Items, b.Clicks)
+	return nil
+}
+
+// Records of the JSON-lines training log.
+type (
+	logStage struct {
+		Type  string `json:"type"`
+		Stage string `json:"stage"`
+	}
+	logStep struct {
+		Type  string `json:"type"`
+		Stage string `json:"stage"`
+		Epoch int    `json:"epoch"`
+		// Step counts the stage's steps from 1; Steps is its planned total.
+		Step  int `json:"step"`
+		Steps int `json:"steps"`
+		// Examples: user-model examples or look-alike (target, item) pairs.
+		Examples int64    `json:"examples"`
+		Loss     *float64 `json:"loss"`
+	}
+	logEpoch struct {
+		Type            string   `json:"type"`
+		Stage           string   `json:"stage"`
+		Epoch           int      `json:"epoch"`
+		Loss            *float64 `json:"loss"`
+		Examples        int64    `json:"examples"`
+		HeldOutRecall10 *float64 `json:"heldout_recall10,omitempty"`
+		HeldOutMRR      *float64 `json:"heldout_mrr,omitempty"`
+		Best            *bool    `json:"best,omitempty"`
+		ValidAUC        *float64 `json:"valid_auc,omitempty"`
+		Seconds         float64  `json:"seconds"`
+	}
+)
+
+// finite returns &x, or nil (JSON null) for NaN and infinities, which JSON
+// cannot hold.
+func finite(x float64) *float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return nil
+	}
+	return &x
+}
+
+// jsonLog writes JSON lines to a temporary file renamed into place on close
+// (also after a failed run, so its log can be read). A nil *jsonLog
+// discards everything.
+type jsonLog struct {
+	path string
+	f    *os.File
+	w    *bufio.Writer
+	err  error
+}
+
+func newJSONLog(path string) (*jsonLog, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("create log %s: %w", path, err)
+	}
+	return &jsonLog{path: path, f: f, w: bufio.NewWriter(f)}, nil
+}
+
+// write appends v as one line; the first error is kept for close.
+func (l *jsonLog) write(v any) {
+	if l == nil || l.err != nil {
+		return
+	}
+	b, err := json.Marshal(v)
+	if err == nil {
+		_, err = l.w.Write(append(b, '\n'))
+	}
+	l.err = err
+}
+
+func (l *jsonLog) close() error {
+	if l == nil {
+		return nil
+	}
+	err := l.err
+	if ferr := l.w.Flush(); err == nil {
+		err = ferr
+	}
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(l.f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(l.f.Name(), l.path)
+	}
+	if err != nil {
+		os.Remove(l.f.Name())
+		return fmt.Errorf("write log %s: %w", l.path, err)
+	}
+	return nil
+}

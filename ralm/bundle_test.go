@@ -1,0 +1,232 @@
+package ralm
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ralmlab/ralm/data"
+	"github.com/ralmlab/ralm/lookalike"
+)
+
+func TestFingerprintClicksIsCanonical(t *testing.T) {
+	mk := func(rows [][3]string, ts []int64) *data.Clicks {
+		c := &data.Clicks{Users: data.NewVocab(data.IDString), Items: data.NewVocab(data.IDString)}
+		for i, r := range rows {
+			c.User = append(c.User, c.Users.Add(r[0]))
+			c.Item = append(c.Item, c.Items.Add(r[1]))
+			c.TS = append(c.TS, ts[i])
+		}
+		return c
+	}
+	a := mk([][3]string{{"u1", "a"}, {"u2", "b"}, {"u1", "b"}, {"u3", "a"}}, []int64{1, 2, 3, 4})
+	// Same clicks, other order (so other vocabulary numbering too).
+	b := mk([][3]string{{"u3", "a"}, {"u1", "b"}, {"u2", "b"}, {"u1", "a"}}, []int64{4, 3, 2, 1})
+	// One timestamp differs.
+	c := mk([][3]string{{"u1", "a"}, {"u2", "b"}, {"u1", "b"}, {"u3", "a"}}, []int64{1, 2, 3, 5})
+	// Ids that would collide if concatenated without lengths.
+	d1 := mk([][3]string{{"ab", "c"}}, []int64{1})
+	d2 := mk([][3]string{{"a", "bc"}}, []int64{1})
+	fa, fb, fc := FingerprintClicks(a), FingerprintClicks(b), FingerprintClicks(c)
+	if !strings.HasPrefix(fa, "sha256:") || len(fa) != 7+64 {
+		t.Fatalf("fingerprint %q", fa)
+	}
+	if fa != fb {
+		t.Errorf("order changed the fingerprint: %s vs %s", fa, fb)
+	}
+	if fa == fc {
+		t.Error("a different timestamp gave the same fingerprint")
+	}
+	if FingerprintClicks(d1) == FingerprintClicks(d2) {
+		t.Error("ambiguous id encoding")
+	}
+	if FingerprintClicks(nil) == fa {
+		t.Error("nil equals a")
+	}
+}
+
+// writeTestBundle writes the small fixture as a model folder.
+func writeTestBundle(t testing.TB, dir string) *Bundle {
+	t.Helper()
+	s, m := small(t)
+	b := &Bundle{LookAlike: m, Embeddings: s.emb, Seeds: s.clicks}
+	b.Meta = map[string]string{"note": "test"}
+	if err := WriteBundle(dir, b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestBundleRoundTrip(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "model")
+	b := writeTestBundle(t, dir)
+	got, err := OpenBundle(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != b.ID || got.ClicksFingerprint != FingerprintClicks(b.Seeds) {
+		t.Fatalf("id %s/%s fingerprint %s", got.ID, b.ID, got.ClicksFingerprint)
+	}
+	m := got.Manifest
+	if m.Format != BundleFormat || m.FormatVersion != BundleFormatVersion || m.UserIDKind != "int64" ||
+		m.ItemIDKind != "int64" || m.EmbeddingDim != 8 || m.Users != 400 || m.Items != 24 || m.Clicks != b.Seeds.Len() ||
+		m.Meta["note"] != "test" || len(m.LookAlikeConfig) == 0 || m.ModuleVersion == "" {
+		t.Fatalf("manifest %+v", m)
+	}
+	if len(m.Files) != 3 {
+		t.Fatalf("files %+v", m.Files)
+	}
+	if !slices.Equal(got.Embeddings.Vecs, b.Embeddings.Vecs) || FingerprintClicks(got.Seeds) != m.ClicksFingerprint {
+		t.Fatal("embeddings or seeds differ after the round trip")
+	}
+	out1, out2 := make([]float32, 1), make([]float32, 1)
+	st, err := got.LookAlike.BuildItem(context.Background(), got.Embeddings.Vecs[:10*8], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st2, _ := b.LookAlike.BuildItem(context.Background(), b.Embeddings.Vecs[:10*8], nil)
+	got.LookAlike.Score(got.Embeddings.Vec(20), []*lookalike.ItemState{st}, out1)
+	b.LookAlike.Score(b.Embeddings.Vec(20), []*lookalike.ItemState{st2}, out2)
+	if out1[0] != out2[0] {
+		t.Fatalf("loaded model scores %v, original %v", out1[0], out2[0])
+	}
+	// Writing again replaces the folder; the same content gives the same id.
+	b2 := writeTestBundle(t, dir)
+	if b2.ID != b.ID {
+		t.Fatalf("rewrite changed the id: %s vs %s", b2.ID, b.ID)
+	}
+	ents, _ := os.ReadDir(filepath.Dir(dir))
+	if len(ents) != 1 {
+		t.Fatalf("leftovers beside the folder: %v", ents)
+	}
+}
+
+func TestBundleErrors(t *testing.T) {
+	ctx := context.Background()
+	src := filepath.Join(t.TempDir(), "model")
+	writeTestBundle(t, src)
+	clone := func(t *testing.T) string {
+		dir := filepath.Join(t.TempDir(), "m")
+		os.MkdirAll(dir, 0o755)
+		ents, _ := os.ReadDir(src)
+		for _, e := range ents {
+			b, _ := os.ReadFile(filepath.Join(src, e.Name()))
+			os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644)
+		}
+		return dir
+	}
+	editManifest := func(t *testing.T, dir string, f func(m map[string]any)) {
+		raw, _ := os.ReadFile(filepath.Join(dir, ManifestFile))
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		f(m)
+		raw, _ = json.Marshal(m)
+		os.WriteFile(filepath.Join(dir, ManifestFile), raw, 0o644)
+	}
+	for _, tc := range []struct {
+		name    string
+		breakIt func(t *testing.T, dir string)
+		want    string
+	}{
+		{"missing folder", func(t *testing.T, dir string) { os.RemoveAll(dir) }, "no such file"},
+		{"no manifest", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, ManifestFile)) }, "no manifest.json"},
+		{"corrupt manifest", func(t *testing.T, dir string) {
+			os.WriteFile(filepath.Join(dir, ManifestFile), []byte("{not json"), 0o644)
+		}, "manifest.json is corrupt"},
+		{"newer version", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m map[string]any) { m["format_version"] = 99 })
+		}, "format version 99"},
+		{"wrong format", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m map[string]any) { m["format"] = "other" })
+		}, `format "other"`},
+		{"missing file", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, SeedsFile)) }, "seeds.parquet is missing"},
+		{"truncated file", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, LookAlikeFile)
+			b, _ := os.ReadFile(p)
+			os.WriteFile(p, b[:len(b)/2], 0o644)
+		}, "lookalike.model has"},
+		{"flipped byte", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, EmbeddingsFile)
+			b, _ := os.ReadFile(p)
+			b[len(b)/2] ^= 0xff
+			os.WriteFile(p, b, 0o644)
+		}, "embeddings.parquet is corrupt"},
+		{"unlisted model", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m map[string]any) {
+				files := m["files"].([]any)
+				m["files"] = files[1:]
+			})
+		}, "does not list lookalike.model"},
+		{"bad kind", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m map[string]any) { m["user_id_kind"] = "uuid" })
+		}, `unknown id kind "uuid"`},
+		{"path in file list", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m map[string]any) {
+				m["files"].([]any)[0].(map[string]any)["name"] = "../x"
+			})
+		}, "bad file name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := clone(t)
+			tc.breakIt(t, dir)
+			_, err := OpenBundle(ctx, dir)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestWriteBundleRefusesOtherFolders(t *testing.T) {
+	s, m := small(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "precious.txt"), []byte("x"), 0o644)
+	err := WriteBundle(dir, &Bundle{LookAlike: m, Embeddings: s.emb, Seeds: s.clicks})
+	if err == nil || !strings.Contains(err.Error(), "refusing to replace") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "precious.txt")); err != nil {
+		t.Fatal("the folder was touched")
+	}
+	for _, tc := range []struct {
+		name string
+		b    *Bundle
+		want string
+	}{
+		{"no model", &Bundle{Embeddings: s.emb, Seeds: s.clicks}, "no look-alike model"},
+		{"no embeddings", &Bundle{LookAlike: m, Seeds: s.clicks}, "no user embeddings"},
+		{"no seeds", &Bundle{LookAlike: m, Embeddings: s.emb}, "no seeds"},
+		{"wrong dim", &Bundle{LookAlike: m, Seeds: s.clicks, Embeddings: &data.Embeddings{Users: s.emb.Users, Dim: 4, Vecs: s.emb.Vecs}}, "dim 4"},
+		{"bad fingerprint", &Bundle{LookAlike: m, Embeddings: s.emb, Seeds: s.clicks, Manifest: Manifest{ClicksFingerprint: "sha256:00"}}, "does not match"},
+	} {
+		out := filepath.Join(t.TempDir(), "m")
+		if err := WriteBundle(out, tc.b); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("%s: a folder was left behind", tc.name)
+		}
+	}
+}
+
+func TestOpenFromFolder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "model")
+	writeTestBundle(t, dir)
+	e, err := Open(context.Background(), dir, Options{DataDir: filepath.Join(t.TempDir(), "state")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if st := e.Stats(); st.Items != 24 || st.ItemsOK != 24 || st.Users != 400 {
+		t.Fatalf("stats %+v", st)
+	}
+	if _, err := Open(context.Background(), filepath.Join(t.TempDir(), "none"), Options{DataDir: t.TempDir()}); err == nil {
+		t.Fatal("opened a missing folder")
+	}
+}

@@ -1,0 +1,490 @@
+package ralm
+
+// Offline use of a model folder, without an Engine or a seed store: scoring
+// one user against items (ScoreItems) and audience expansion (Expand,
+// ExpandItem), the classic look-alike batch job. Item seeds come from the
+// folder's training clicks (or, for Expand, from the caller).
+
+import (
+	"cmp"
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+
+	"github.com/ralmlab/ralm/data"
+	"github.com/ralmlab/ralm/lookalike"
+)
+
+// OfflineOptions tune ScoreItems, Expand and ExpandItem. The zero value
+// selects every default.
+type OfflineOptions struct {
+	// MinSeeds is the number of seeds (with an embedding) below which an
+	// item is cold: it is scored by the centroid-cosine fallback, the cosine
+	// between the user's embedding and the mean of its seeds' embeddings,
+	// instead of the look-alike model. 0 means DefaultMinSeeds.
+	MinSeeds int
+	// Workers is the number of goroutines an expansion scans users with;
+	// 0 means GOMAXPROCS. The result does not depend on it.
+	Workers int
+}
+
+func (o OfflineOptions) minSeeds() int {
+	if o.MinSeeds <= 0 {
+		return DefaultMinSeeds
+	}
+	return o.MinSeeds
+}
+
+// Expansion is the result of an audience expansion: the users who look most
+// like a seed set.
+type Expansion struct {
+	// Status tells how the scores were computed: StatusOK (look-alike model)
+	// or StatusCold (centroid-cosine fallback, fewer than MinSeeds seeds).
+	Status Status
+	// Seeds is the number of distinct seeds with an embedding: they scored
+	// the users and are excluded from Users.
+	Seeds int
+	// UnknownSeeds is the number of distinct seed ids without an embedding
+	// in the model folder; they were ignored.
+	UnknownSeeds int
+	// UserIDKind is the kind of the model's user ids (how Write stores them).
+	UserIDKind data.IDKind
+	// Users are the top users, best first: by score, descending, then by
+	// user id, ascending (int64 ids as numbers, string ids byte-wise).
+	Users []ScoredUser
+}
+
+// ItemSeeds returns the distinct users who clicked itemID in the model
+// folder's training clicks (its seeds), in order of first click. ok is false
+// if the item has no click there.
+func ItemSeeds(b *Bundle, itemID string) (seeds []string, ok bool) {
+	it, ok := b.Seeds.Items.Index(itemID)
+	if !ok {
+		return nil, false
+	}
+	seen := make(map[int32]bool)
+	for k, i := range b.Seeds.Item {
+		if u := b.Seeds.User[k]; i == it && !seen[u] {
+			seen[u] = true
+			seeds = append(seeds, b.Seeds.Users.ID(u))
+		}
+	}
+	return seeds, len(seeds) > 0
+}
+
+// ExpandItem returns the n users who look most like the seeds of itemID
+// (its clickers in the model folder's training clicks), excluding the seeds
+// themselves; see Expand. An item without clicks fails with an *IDError
+// matching ErrUnknownItem.
+func ExpandItem(ctx context.Context, b *Bundle, itemID string, n int, opt OfflineOptions) (*Expansion, error) {
+	if err := checkOffline(b); err != nil {
+		return nil, fmt.Errorf("expand item %q: %w", itemID, err)
+	}
+	seeds, ok := ItemSeeds(b, itemID)
+	if !ok {
+		return nil, &IDError{What: "item", ID: itemID, Err: ErrUnknownItem}
+	}
+	e, err := Expand(ctx, b, seeds, n, opt)
+	if err != nil {
+		return nil, fmt.Errorf("expand item %q: %w", itemID, err)
+	}
+	return e, nil
+}
+
+// Expand returns the n users of the model folder who look most like the
+// seed users (external ids), excluding the seeds themselves, with their
+// scores, best first (score descending, then user id ascending). It scans
+// every embedded user in parallel. Seeds without an embedding are counted
+// in UnknownSeeds and ignored; at least one seed must have one. With fewer
+// than opt.MinSeeds known seeds the scores are the centroid-cosine fallback
+// (Status StatusCold). Fewer than n users are returned when fewer remain.
+// The result is deterministic for a folder, seed set and n.
+func Expand(ctx context.Context, b *Bundle, seeds []string, n int, opt OfflineOptions) (*Expansion, error) {
+	if err := checkOffline(b); err != nil {
+		return nil, fmt.Errorf("expand: %w", err)
+	}
+	if n < 1 {
+		return nil, fmt.Errorf("expand: n = %d, want at least 1", n)
+	}
+	emb := b.Embeddings
+	rows, unknown := seedRows(emb.Users, seeds)
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("expand: none of the %d seeds has an embedding in the model", len(seeds))
+	}
+	sc, err := newSeedScorer(ctx, b.LookAlike, emb, rows, opt.minSeeds())
+	if err != nil {
+		return nil, fmt.Errorf("expand: %w", err)
+	}
+	excl := make([]uint64, (emb.Users.Len()+63)/64)
+	for _, r := range rows {
+		excl[r/64] |= 1 << (r % 64)
+	}
+	top, err := scanTop(ctx, emb, n, opt.Workers, func(r int32) bool { return excl[r/64]&(1<<(r%64)) != 0 }, sc.score)
+	if err != nil {
+		return nil, fmt.Errorf("expand: %w", err)
+	}
+	out := &Expansion{Status: sc.status, Seeds: len(rows), UnknownSeeds: unknown, UserIDKind: emb.Users.Kind(),
+		Users: make([]ScoredUser, len(top))}
+	for i, t := range top {
+		out.Users[i] = ScoredUser{UserID: emb.Users.ID(t.u), Score: t.s}
+	}
+	return out, nil
+}
+
+// ScoreItems scores one user of the model folder against items, with the
+// items' seeds taken from the folder's training clicks: StatusOK items (at
+// least opt.MinSeeds seeds with an embedding) by the look-alike model,
+// StatusCold items by the centroid-cosine fallback, and items without a
+// click StatusUnknownItem with score 0. A user without an embedding fails
+// with an *IDError matching ErrUnknownUser. Results follow itemIDs' order.
+func ScoreItems(ctx context.Context, b *Bundle, userID string, itemIDs []string, opt OfflineOptions) ([]ItemScore, error) {
+	if err := checkOffline(b); err != nil {
+		return nil, fmt.Errorf("score: %w", err)
+	}
+	emb := b.Embeddings
+	u, ok := emb.Users.Index(userID)
+	if !ok {
+		return nil, &IDError{What: "user", ID: userID, Err: ErrUnknownUser}
+	}
+	uv := emb.Vec(u)
+	rowsOf := itemSeedRows(b, itemIDs)
+	res := make([]ItemScore, len(itemIDs))
+	for i, id := range itemIDs {
+		res[i].ItemID = id
+		rows := rowsOf[id]
+		if len(rows) == 0 {
+			res[i].Status = StatusUnknownItem
+			continue
+		}
+		sc, err := newSeedScorer(ctx, b.LookAlike, emb, rows, opt.minSeeds())
+		if err != nil {
+			return nil, fmt.Errorf("score item %q: %w", id, err)
+		}
+		var buf [1]float32
+		res[i].Score = sc.score(uv, buf[:])
+		res[i].Status = sc.status
+	}
+	return res, nil
+}
+
+// Write writes the expansion as a table with columns user_id (int64 or
+// string, the model's kind), score (float32) and rank (int32, 1 = best), one
+// row per user, best first: Parquet, or Arrow IPC for a .arrow, .ipc or
+// .feather name. The file is written to a temporary file and renamed into
+// place.
+func (e *Expansion) Write(path string) error {
+	kind := e.UserIDKind
+	if kind != data.IDInt64 && kind != data.IDString {
+		return fmt.Errorf("write expansion %s: unknown user id kind %d", path, kind)
+	}
+	var ids []int64
+	if kind == data.IDInt64 {
+		ids = make([]int64, len(e.Users))
+		for i, u := range e.Users {
+			v, err := strconv.ParseInt(u.UserID, 10, 64)
+			if err != nil {
+				return fmt.Errorf("write expansion %s: row %d: user id %q is not an int64", path, i, u.UserID)
+			}
+			ids[i] = v
+		}
+	}
+	sc := arrow.NewSchema([]arrow.Field{
+		{Name: data.ColUserID, Type: data.IDType(kind)},
+		{Name: "score", Type: arrow.PrimitiveTypes.Float32},
+		{Name: "rank", Type: arrow.PrimitiveTypes.Int32},
+	}, nil)
+	return data.WriteRecords(path, sc, len(e.Users), func(mem memory.Allocator, lo, hi int) (arrow.Record, error) {
+		var ua arrow.Array
+		if kind == data.IDInt64 {
+			bld := array.NewInt64Builder(mem)
+			defer bld.Release()
+			bld.AppendValues(ids[lo:hi], nil)
+			ua = bld.NewArray()
+		} else {
+			bld := array.NewStringBuilder(mem)
+			defer bld.Release()
+			for _, u := range e.Users[lo:hi] {
+				bld.Append(u.UserID)
+			}
+			ua = bld.NewArray()
+		}
+		defer ua.Release()
+		sb := array.NewFloat32Builder(mem)
+		defer sb.Release()
+		rb := array.NewInt32Builder(mem)
+		defer rb.Release()
+		for i, u := range e.Users[lo:hi] {
+			sb.Append(u.Score)
+			rb.Append(int32(lo + i + 1))
+		}
+		sa, ra := sb.NewArray(), rb.NewArray()
+		defer sa.Release()
+		defer ra.Release()
+		return array.NewRecord(sc, []arrow.Array{ua, sa, ra}, int64(hi-lo)), nil
+	})
+}
+
+// checkOffline validates the parts of a bundle offline scoring reads.
+func checkOffline(b *Bundle) error {
+	switch {
+	case b == nil:
+		return errors.New("no model")
+	case b.LookAlike == nil:
+		return errors.New("the model has no look-alike model")
+	case b.Embeddings == nil || b.Embeddings.Users == nil:
+		return errors.New("the model has no user embeddings")
+	case b.Seeds == nil || b.Seeds.Users == nil || b.Seeds.Items == nil:
+		return errors.New("the model has no seeds")
+	case b.Embeddings.Dim != b.LookAlike.Dim() || len(b.Embeddings.Vecs) != b.Embeddings.Users.Len()*b.Embeddings.Dim:
+		return fmt.Errorf("the embeddings (dim %d, %d values for %d users) do not fit the look-alike model (dim %d)",
+			b.Embeddings.Dim, len(b.Embeddings.Vecs), b.Embeddings.Users.Len(), b.LookAlike.Dim())
+	}
+	return nil
+}
+
+// seedRows maps seed ids to distinct embedding rows, sorted ascending, and
+// counts the distinct ids without an embedding.
+func seedRows(users *data.Vocab, seeds []string) (rows []int32, unknown int) {
+	seen := make(map[string]bool, len(seeds))
+	for _, id := range seeds {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		if r, ok := users.Index(id); ok {
+			rows = append(rows, r)
+		} else {
+			unknown++
+		}
+	}
+	slices.Sort(rows)
+	return rows, unknown
+}
+
+// itemSeedRows returns, for each of the given item ids that has clicks in
+// the folder's seeds, the distinct embedding rows of its clickers, sorted
+// ascending; clickers without an embedding are left out.
+func itemSeedRows(b *Bundle, itemIDs []string) map[string][]int32 {
+	c := b.Seeds
+	want := make(map[int32]string, len(itemIDs))
+	for _, id := range itemIDs {
+		if i, ok := c.Items.Index(id); ok {
+			want[i] = id
+		}
+	}
+	out := make(map[string][]int32, len(want))
+	if len(want) == 0 {
+		return out
+	}
+	row := make(map[int32]int32) // seeds user index → embedding row (-1: none)
+	seen := make(map[[2]int32]bool)
+	for k, i := range c.Item {
+		id, ok := want[i]
+		if !ok {
+			continue
+		}
+		u := c.User[k]
+		r, ok := row[u]
+		if !ok {
+			if r, ok = b.Embeddings.Users.Index(c.Users.ID(u)); !ok {
+				r = -1
+			}
+			row[u] = r
+		}
+		if r < 0 || seen[[2]int32{i, r}] {
+			continue
+		}
+		seen[[2]int32{i, r}] = true
+		out[id] = append(out[id], r)
+	}
+	for _, rows := range out {
+		slices.Sort(rows)
+	}
+	return out
+}
+
+// seedScorer scores users against one seed set: with the look-alike model
+// (StatusOK) or by the cosine with the seeds' mean embedding (StatusCold).
+type seedScorer struct {
+	status Status
+	model  *lookalike.Model
+	state  []*lookalike.ItemState // one state, read-only, shared by goroutines
+	mean   []float32              // unit-length mean seed embedding (cold)
+}
+
+func newSeedScorer(ctx context.Context, m *lookalike.Model, emb *data.Embeddings, rows []int32, minSeeds int) (*seedScorer, error) {
+	d := emb.Dim
+	if len(rows) < minSeeds {
+		mean := make([]float64, d)
+		for _, r := range rows {
+			for j, v := range emb.Vec(r) {
+				mean[j] += float64(v)
+			}
+		}
+		var norm float64
+		for _, v := range mean {
+			norm += v * v
+		}
+		unit := make([]float32, d)
+		if norm > 0 {
+			inv := 1 / math.Sqrt(norm)
+			for j, v := range mean {
+				unit[j] = float32(v * inv)
+			}
+		}
+		return &seedScorer{status: StatusCold, mean: unit}, nil
+	}
+	vecs := make([]float32, 0, len(rows)*d)
+	for _, r := range rows {
+		vecs = append(vecs, emb.Vec(r)...)
+	}
+	st, err := m.BuildItem(ctx, vecs, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &seedScorer{status: StatusOK, model: m, state: []*lookalike.ItemState{st}}, nil
+}
+
+// score scores one user embedding; out is a one-element scratch slice.
+func (s *seedScorer) score(uv, out []float32) float32 {
+	if s.status == StatusOK {
+		s.model.Score(uv, s.state, out[:1])
+		return out[0]
+	}
+	var dot, nn float64
+	for j, v := range uv {
+		dot += float64(v) * float64(s.mean[j])
+		nn += float64(v) * float64(v)
+	}
+	if nn == 0 {
+		return 0
+	}
+	return float32(dot / math.Sqrt(nn))
+}
+
+// expandChunk is the number of embedding rows a scan goroutine takes at a time.
+const expandChunk = 4096
+
+// rowScore is an embedding row with its score.
+type rowScore struct {
+	u int32
+	s float32
+}
+
+// scanTop scores every embedding row not skipped and returns the n best,
+// sorted best first (score descending, then user id ascending). NaN scores
+// are left out.
+func scanTop(ctx context.Context, emb *data.Embeddings, n, workers int, skip func(int32) bool,
+	score func(uv, out []float32) float32) ([]rowScore, error) {
+	users := emb.Users
+	cmpRows := idOrder(users)
+	nrows := users.Len()
+	nchunks := (nrows + expandChunk - 1) / expandChunk
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = max(1, min(workers, nchunks))
+	heaps := make([]topHeap, workers)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for g := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := &heaps[g]
+			h.n, h.cmp = n, cmpRows
+			var out [1]float32
+			for {
+				c := int(next.Add(1) - 1)
+				if c >= nchunks || ctx.Err() != nil {
+					return
+				}
+				for r := c * expandChunk; r < min((c+1)*expandChunk, nrows); r++ {
+					u := int32(r)
+					if skip(u) {
+						continue
+					}
+					s := score(emb.Vec(u), out[:])
+					if math.IsNaN(float64(s)) {
+						continue
+					}
+					h.offer(rowScore{u, s})
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var all []rowScore
+	for g := range heaps {
+		all = append(all, heaps[g].items...)
+	}
+	slices.SortFunc(all, func(a, b rowScore) int { return better(a, b, cmpRows) })
+	return all[:min(n, len(all))], nil
+}
+
+// better orders a before b when a scores higher, or equally with a smaller id.
+func better(a, b rowScore, cmpRows func(a, b int32) int) int {
+	if a.s != b.s {
+		return cmp.Compare(b.s, a.s)
+	}
+	return cmpRows(a.u, b.u)
+}
+
+// idOrder compares the external ids of two vocabulary indices: int64 ids as
+// numbers, string ids byte-wise.
+func idOrder(v *data.Vocab) func(a, b int32) int {
+	if v.Kind() == data.IDInt64 {
+		return func(a, b int32) int {
+			x, errx := strconv.ParseInt(v.ID(a), 10, 64)
+			y, erry := strconv.ParseInt(v.ID(b), 10, 64)
+			if errx != nil || erry != nil {
+				return cmp.Compare(v.ID(a), v.ID(b))
+			}
+			return cmp.Compare(x, y)
+		}
+	}
+	return func(a, b int32) int { return cmp.Compare(v.ID(a), v.ID(b)) }
+}
+
+// topHeap keeps the n best entries with the worst on top.
+type topHeap struct {
+	n     int
+	cmp   func(a, b int32) int
+	items []rowScore
+}
+
+func (t *topHeap) Len() int           { return len(t.items) }
+func (t *topHeap) Less(i, j int) bool { return better(t.items[i], t.items[j], t.cmp) > 0 }
+func (t *topHeap) Swap(i, j int)      { t.items[i], t.items[j] = t.items[j], t.items[i] }
+func (t *topHeap) Push(x any)         { t.items = append(t.items, x.(rowScore)) }
+func (t *topHeap) Pop() any {
+	x := t.items[len(t.items)-1]
+	t.items = t.items[:len(t.items)-1]
+	return x
+}
+
+// offer keeps x if it is among the n best seen.
+func (t *topHeap) offer(x rowScore) {
+	if len(t.items) < t.n {
+		heap.Push(t, x)
+		return
+	}
+	if better(x, t.items[0], t.cmp) < 0 {
+		t.items[0] = x
+		heap.Fix(t, 0)
+	}
+}

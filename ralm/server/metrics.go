@@ -1,0 +1,107 @@
+package server
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/ralmlab/ralm/ralm"
+)
+
+// Metrics are the Prometheus metrics of a server and its engine. Create them
+// before opening the engine and pass Hooks() in the engine's Options, so
+// that commit and re-cluster timings are recorded too.
+type Metrics struct {
+	reg       *prometheus.Registry
+	requests  *prometheus.HistogramVec
+	recluster prometheus.Histogram
+	commit    prometheus.Histogram
+	engine    *engineCollector
+}
+
+// NewMetrics registers the metrics in a new registry (with the Go runtime
+// and process collectors).
+func NewMetrics() *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		reg: reg,
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ralm_http_request_duration_seconds",
+			Help:    "HTTP request latency by route and status code.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "code"}),
+		recluster: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "ralm_recluster_duration_seconds",
+			Help:    "Duration of one item re-cluster (k-means and state build).",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
+		}),
+		commit: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "ralm_commit_duration_seconds",
+			Help:    "Duration of one synced seed-store commit of a click batch.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 12),
+		}),
+		engine: &engineCollector{},
+	}
+	reg.MustRegister(m.requests, m.recluster, m.commit, m.engine,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+// Registry is the registry /metrics serves.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Hooks returns the engine hooks that feed the commit and re-cluster
+// histograms.
+func (m *Metrics) Hooks() ralm.Hooks {
+	return ralm.Hooks{
+		OnCommit: func(ev ralm.CommitEvent) { m.commit.Observe(ev.Duration.Seconds()) },
+		OnRecluster: func(ev ralm.ReclusterEvent) {
+			if ev.Err == nil {
+				m.recluster.Observe(ev.Duration.Seconds())
+			}
+		},
+	}
+}
+
+func (m *Metrics) observe(route string, code int, d time.Duration) {
+	m.requests.WithLabelValues(route, strconv.Itoa(code)).Observe(d.Seconds())
+}
+
+// engineCollector reads the engine's counters and item statuses once per scrape.
+type engineCollector struct {
+	e *ralm.Engine
+}
+
+var (
+	descClicks     = prometheus.NewDesc("ralm_clicks_total", "Clicks received, by result (accepted includes duplicate).", []string{"result"}, nil)
+	descItems      = prometheus.NewDesc("ralm_items", "Items with seeds, by status.", []string{"status"}, nil)
+	descPending    = prometheus.NewDesc("ralm_items_pending_recluster", "Items waiting for a re-cluster.", nil, nil)
+	descUsers      = prometheus.NewDesc("ralm_users", "Users with an embedding.", nil, nil)
+	descReclusters = prometheus.NewDesc("ralm_reclusters_total", "Item re-clusters, by result.", []string{"result"}, nil)
+	descExpired    = prometheus.NewDesc("ralm_items_expired_total", "Items removed after their idle time.", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descClicks, descItems, descPending, descUsers, descReclusters, descExpired} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.e == nil {
+		return
+	}
+	s := c.e.Stats()
+	ch <- prometheus.MustNewConstMetric(descClicks, prometheus.CounterValue, float64(s.ClicksAccepted), "accepted")
+	ch <- prometheus.MustNewConstMetric(descClicks, prometheus.CounterValue, float64(s.ClicksDuplicate), "duplicate")
+	ch <- prometheus.MustNewConstMetric(descClicks, prometheus.CounterValue, float64(s.ClicksRejected), "rejected")
+	ch <- prometheus.MustNewConstMetric(descItems, prometheus.GaugeValue, float64(s.ItemsOK), string(ralm.StatusOK))
+	ch <- prometheus.MustNewConstMetric(descItems, prometheus.GaugeValue, float64(s.ItemsCold), string(ralm.StatusCold))
+	ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(s.PendingItems))
+	ch <- prometheus.MustNewConstMetric(descUsers, prometheus.GaugeValue, float64(s.Users))
+	ch <- prometheus.MustNewConstMetric(descReclusters, prometheus.CounterValue, float64(s.Reclusters), "ok")
+	ch <- prometheus.MustNewConstMetric(descReclusters, prometheus.CounterValue, float64(s.ReclusterErrors), "error")
+	ch <- prometheus.MustNewConstMetric(descExpired, prometheus.CounterValue, float64(s.ItemsExpired))
+}

@@ -1,0 +1,666 @@
+// Package server is the HTTP API of a RALM serving engine (`ralm serve`):
+// click ingestion, scoring, item information and audiences, user upserts,
+// item deletion, model reload, health and Prometheus metrics.
+//
+// Every error is a JSON object {"error": "..."} with a 4xx status for bad
+// input (malformed JSON, missing fields, ids of the wrong type, unknown ids,
+// too many items, a body over the size limit) and 5xx only for server-side
+// failures. Write endpoints require a bearer token when one is configured.
+package server
+
+import (
+	"bufio"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/ralmlab/ralm/ralm"
+)
+
+// Defaults for Config.
+const (
+	DefaultMaxBodyBytes = 16 << 20
+	DefaultMaxItems     = 10_000
+	DefaultMaxClicks    = 100_000
+	DefaultMaxAudience  = 100_000
+	DefaultAudience     = 100
+)
+
+// Config configures a Server. Zero values select the defaults.
+type Config struct {
+	// Token, if not empty, is the bearer token the write endpoints require
+	// (POST /v1/clicks, POST /v1/users, DELETE /v1/items/{id},
+	// POST /v1/admin/reload).
+	Token string
+	// MaxBodyBytes caps a request body (default 16 MiB).
+	MaxBodyBytes int64
+	// MaxItems caps item_ids per score request (default 10,000).
+	MaxItems int
+	// MaxClicks caps clicks per clicks request (default 100,000).
+	MaxClicks int
+	// MaxAudience caps n of an audience request (default 100,000).
+	MaxAudience int
+	// Metrics are the Prometheus metrics (default: a new set, without the
+	// engine hooks).
+	Metrics *Metrics
+	// Logger receives request errors (default: discard).
+	Logger *slog.Logger
+}
+
+// Server serves the HTTP API of one engine.
+type Server struct {
+	e   *ralm.Engine
+	cfg Config
+	mux *http.ServeMux
+	log *slog.Logger
+}
+
+// New returns a server for e.
+func New(e *ralm.Engine, cfg Config) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.MaxItems <= 0 {
+		cfg.MaxItems = DefaultMaxItems
+	}
+	if cfg.MaxClicks <= 0 {
+		cfg.MaxClicks = DefaultMaxClicks
+	}
+	if cfg.MaxAudience <= 0 {
+		cfg.MaxAudience = DefaultMaxAudience
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	cfg.Metrics.engine.e = e
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{e: e, cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
+	s.route("POST /v1/clicks", true, s.handleClicks)
+	s.route("POST /v1/score", false, s.handleScore)
+	s.route("GET /v1/items/{id}", false, s.handleItem)
+	s.route("DELETE /v1/items/{id}", true, s.handleDelete)
+	s.route("GET /v1/items/{id}/audience", false, s.handleAudience)
+	s.route("POST /v1/users", true, s.handleUsers)
+	s.route("POST /v1/admin/reload", true, s.handleReload)
+	s.route("GET /healthz", false, s.handleHealth)
+	metrics := promhttp.HandlerFor(cfg.Metrics.reg, promhttp.HandlerOpts{})
+	s.route("GET /metrics", false, func(w http.ResponseWriter, r *http.Request) error {
+		metrics.ServeHTTP(w, r)
+		return nil
+	})
+	// Known paths with another method, and unknown paths: JSON errors too.
+	for _, p := range []string{"/v1/clicks", "/v1/score", "/v1/items/{id}", "/v1/items/{id}/audience", "/v1/users", "/v1/admin/reload", "/healthz", "/metrics"} {
+		s.mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed on %s", r.Method, r.URL.Path))
+		})
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
+	})
+	return s
+}
+
+// Handler returns the HTTP handler of the API.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// httpError is an error with an HTTP status.
+type httpError struct {
+	code int
+	msg  string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &httpError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+}
+
+// statusRecorder captures the status code for metrics.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// route registers a handler with authentication, body limit, error
+// rendering, panic safety and latency metrics.
+func (s *Server) route(pattern string, write bool, h func(http.ResponseWriter, *http.Request) error) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.Error("handler panic", "route", pattern, "panic", p)
+				if rec.code == 0 {
+					writeError(rec, http.StatusInternalServerError, "internal error")
+				}
+			}
+			s.cfg.Metrics.observe(pattern, rec.code, time.Since(start))
+		}()
+		if write && s.cfg.Token != "" && !s.authorized(r) {
+			rec.Header().Set("WWW-Authenticate", `Bearer realm="ralm"`)
+			writeError(rec, http.StatusUnauthorized, "missing or wrong bearer token")
+			return
+		}
+		r.Body = http.MaxBytesReader(rec, r.Body, s.cfg.MaxBodyBytes)
+		if err := h(rec, r); err != nil {
+			code, msg := s.classify(err)
+			if code >= 500 {
+				s.log.Error("request failed", "route", pattern, "err", err)
+			}
+			writeError(rec, code, msg)
+		}
+	})
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(s.cfg.Token)) == 1
+}
+
+// classify maps an error to a status and message.
+func (s *Server) classify(err error) (int, string) {
+	var he *httpError
+	var mbe *http.MaxBytesError
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &he):
+		return he.code, he.msg
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over the %d-byte limit", mbe.Limit)
+	case errors.As(err, &se):
+		return http.StatusBadRequest, "malformed JSON: " + err.Error()
+	case errors.As(err, &te):
+		return http.StatusBadRequest, fmt.Sprintf("malformed JSON: field %q: want %s, got %s", te.Field, te.Type, te.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return http.StatusBadRequest, "malformed JSON: unexpected end of body"
+	case errors.Is(err, ralm.ErrUnknownUser), errors.Is(err, ralm.ErrUnknownItem):
+		return http.StatusNotFound, err.Error()
+	case errors.Is(err, ralm.ErrBadID), errors.Is(err, ralm.ErrNoUserModel):
+		return http.StatusBadRequest, err.Error()
+	case errors.Is(err, ralm.ErrClosed), errors.Is(err, ralm.ErrReadOnly):
+		return http.StatusServiceUnavailable, err.Error()
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, "request cancelled or timed out: " + err.Error()
+	}
+	return http.StatusInternalServerError, err.Error()
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+// decodeStrict decodes one JSON value from r into v, rejecting trailing data.
+func decodeStrict(r io.Reader, v any) error {
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		if err == nil {
+			return badRequest("malformed JSON: data after the JSON value")
+		}
+		return err
+	}
+	return nil
+}
+
+// clickJSON is one click of POST /v1/clicks.
+type clickJSON struct {
+	UserID json.RawMessage `json:"user_id"`
+	ItemID json.RawMessage `json:"item_id"`
+	TS     *json.Number    `json:"ts"`
+}
+
+type rejectionJSON struct {
+	Index  int             `json:"index"`
+	UserID json.RawMessage `json:"user_id,omitempty"`
+	ItemID json.RawMessage `json:"item_id,omitempty"`
+	Error  string          `json:"error"`
+}
+
+type clicksReply struct {
+	Accepted   int             `json:"accepted"`
+	Duplicates int             `json:"duplicates"`
+	Rejected   int             `json:"rejected"`
+	Rejections []rejectionJSON `json:"rejections"`
+}
+
+// readClicks reads a JSON array of clicks or NDJSON (one click object per line).
+func (s *Server) readClicks(body io.Reader) ([]clickJSON, error) {
+	br := bufio.NewReader(body)
+	first, err := peekNonSpace(br)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, badRequest("empty body: want a JSON array of clicks or NDJSON")
+		}
+		return nil, err
+	}
+	var out []clickJSON
+	switch first {
+	case '[':
+		dec := json.NewDecoder(br)
+		if _, err := dec.Token(); err != nil {
+			return nil, err
+		}
+		for dec.More() {
+			if len(out) >= s.cfg.MaxClicks {
+				return nil, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("too many clicks in one request (max %d)", s.cfg.MaxClicks)}
+			}
+			var c clickJSON
+			if err := dec.Decode(&c); err != nil {
+				return nil, fmt.Errorf("click %d: %w", len(out), err)
+			}
+			out = append(out, c)
+		}
+		if _, err := dec.Token(); err != nil {
+			return nil, err
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			if err == nil {
+				return nil, badRequest("malformed JSON: data after the array")
+			}
+			return nil, err
+		}
+	case '{':
+		dec := json.NewDecoder(br)
+		for {
+			var c clickJSON
+			err := dec.Decode(&c)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("line %d: %w", len(out)+1, err)
+			}
+			if len(out) >= s.cfg.MaxClicks {
+				return nil, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("too many clicks in one request (max %d)", s.cfg.MaxClicks)}
+			}
+			out = append(out, c)
+		}
+	default:
+		return nil, badRequest("malformed JSON: want a JSON array of clicks or NDJSON click objects, got %q", first)
+	}
+	return out, nil
+}
+
+func peekNonSpace(br *bufio.Reader) (byte, error) {
+	for {
+		b, err := br.ReadByte()
+		if err != nil {
+			return 0, err
+		}
+		if b != ' ' && b != '\t' && b != '\n' && b != '\r' {
+			return b, br.UnreadByte()
+		}
+	}
+}
+
+func (s *Server) handleClicks(w http.ResponseWriter, r *http.Request) error {
+	raw, err := s.readClicks(r.Body)
+	if err != nil {
+		var he *httpError
+		if !errors.As(err, &he) {
+			if code, msg := s.classify(err); code < 500 {
+				return &httpError{code, msg}
+			}
+			return badRequest("malformed JSON: %v", err)
+		}
+		return err
+	}
+	userKind, itemKind := s.e.IDKinds()
+	var clicks []ralm.Click
+	var index []int // request index of each engine click
+	reply := clicksReply{Rejections: []rejectionJSON{}}
+	reject := func(i int, c clickJSON, msg string) {
+		reply.Rejections = append(reply.Rejections, rejectionJSON{Index: i, UserID: c.UserID, ItemID: c.ItemID, Error: msg})
+	}
+	for i, c := range raw {
+		u, err := parseID(userKind, "user_id", c.UserID)
+		if err != nil {
+			reject(i, c, err.Error())
+			continue
+		}
+		it, err := parseID(itemKind, "item_id", c.ItemID)
+		if err != nil {
+			reject(i, c, err.Error())
+			continue
+		}
+		var t time.Time
+		if c.TS != nil {
+			sec, err := c.TS.Float64()
+			if err != nil || sec < 0 || sec > 1e11 {
+				reject(i, c, fmt.Sprintf("ts %s: want Unix seconds", c.TS.String()))
+				continue
+			}
+			t = time.Unix(0, int64(sec*1e9))
+		}
+		clicks = append(clicks, ralm.Click{UserID: u, ItemID: it, Time: t})
+		index = append(index, i)
+	}
+	if len(clicks) > 0 {
+		res, err := s.e.Clicks(r.Context(), clicks)
+		if err != nil {
+			return err
+		}
+		reply.Accepted, reply.Duplicates = res.Accepted, res.Duplicates
+		for _, rj := range res.Rejected {
+			i := index[rj.Index]
+			reject(i, raw[i], rj.Err.Error())
+		}
+	}
+	if len(reply.Rejections) > 1 {
+		sortRejections(reply.Rejections)
+	}
+	reply.Rejected = len(reply.Rejections)
+	writeJSON(w, http.StatusOK, reply)
+	return nil
+}
+
+func sortRejections(r []rejectionJSON) {
+	for i := 1; i < len(r); i++ {
+		for j := i; j > 0 && r[j].Index < r[j-1].Index; j-- {
+			r[j], r[j-1] = r[j-1], r[j]
+		}
+	}
+}
+
+type scoreRequest struct {
+	UserID  json.RawMessage   `json:"user_id"`
+	ItemIDs []json.RawMessage `json:"item_ids"`
+}
+
+type scoreJSON struct {
+	ItemID jsonID  `json:"item_id"`
+	Score  float32 `json:"score"`
+	Status string  `json:"status"`
+}
+
+func (s *Server) handleScore(w http.ResponseWriter, r *http.Request) error {
+	var req scoreRequest
+	if err := decodeStrict(r.Body, &req); err != nil {
+		return err
+	}
+	userKind, itemKind := s.e.IDKinds()
+	u, err := parseID(userKind, "user_id", req.UserID)
+	if err != nil {
+		return badRequest("%v", err)
+	}
+	if req.ItemIDs == nil {
+		return badRequest("missing item_ids")
+	}
+	if len(req.ItemIDs) > s.cfg.MaxItems {
+		return badRequest("too many item_ids: %d (max %d per request)", len(req.ItemIDs), s.cfg.MaxItems)
+	}
+	ids := make([]string, len(req.ItemIDs))
+	for i, raw := range req.ItemIDs {
+		if ids[i], err = parseID(itemKind, fmt.Sprintf("item_ids[%d]", i), raw); err != nil {
+			return badRequest("%v", err)
+		}
+	}
+	res, err := s.e.Score(r.Context(), u, ids)
+	if err != nil {
+		return err
+	}
+	out := make([]scoreJSON, len(res))
+	for i, x := range res {
+		out[i] = scoreJSON{ItemID: newJSONID(itemKind, x.ItemID), Score: x.Score, Status: string(x.Status)}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"user_id": newJSONID(userKind, u), "scores": out})
+	return nil
+}
+
+// timeOrNil renders a time as RFC 3339, or null when zero.
+func timeOrNil(t time.Time) any {
+	if t.IsZero() || t.UnixNano() == 0 {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func (s *Server) pathItem(r *http.Request) (string, error) {
+	_, itemKind := s.e.IDKinds()
+	id, err := parsePathID(itemKind, "item id", r.PathValue("id"))
+	if err != nil {
+		return "", badRequest("%v", err)
+	}
+	return id, nil
+}
+
+func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) error {
+	id, err := s.pathItem(r)
+	if err != nil {
+		return err
+	}
+	info, err := s.e.Item(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	_, itemKind := s.e.IDKinds()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"item_id":         newJSONID(itemKind, id),
+		"seeds":           info.Seeds,
+		"status":          info.Status,
+		"last_recluster":  timeOrNil(info.LastRecluster),
+		"recluster_seeds": info.ReclusterSeeds,
+		"centroids":       info.Centroids,
+		"pending":         info.Pending,
+		"last_click":      timeOrNil(info.LastClick),
+		"created":         timeOrNil(info.Created),
+	})
+	return nil
+}
+
+func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) error {
+	id, err := s.pathItem(r)
+	if err != nil {
+		return err
+	}
+	if err := s.e.Delete(r.Context(), id); err != nil {
+		return err
+	}
+	_, itemKind := s.e.IDKinds()
+	writeJSON(w, http.StatusOK, map[string]any{"deleted": newJSONID(itemKind, id)})
+	return nil
+}
+
+type audienceUser struct {
+	UserID jsonID  `json:"user_id"`
+	Score  float32 `json:"score"`
+}
+
+func (s *Server) handleAudience(w http.ResponseWriter, r *http.Request) error {
+	id, err := s.pathItem(r)
+	if err != nil {
+		return err
+	}
+	n := DefaultAudience
+	if q := r.URL.Query().Get("n"); q != "" {
+		v, err := strconv.Atoi(q)
+		if err != nil || v < 1 {
+			return badRequest("n must be a positive integer, got %q", q)
+		}
+		if v > s.cfg.MaxAudience {
+			return badRequest("n %d is over the limit of %d", v, s.cfg.MaxAudience)
+		}
+		n = v
+	}
+	a, err := s.e.Audience(r.Context(), id, n)
+	if err != nil {
+		return err
+	}
+	userKind, itemKind := s.e.IDKinds()
+	users := make([]audienceUser, len(a.Users))
+	for i, u := range a.Users {
+		users[i] = audienceUser{UserID: newJSONID(userKind, u.UserID), Score: u.Score}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"item_id": newJSONID(itemKind, id), "status": a.Status, "seeds": a.Seeds, "users": users,
+	})
+	return nil
+}
+
+type userRequest struct {
+	UserID       json.RawMessage   `json:"user_id"`
+	Vector       []float32         `json:"vector"`
+	Features     map[string]any    `json:"features"`
+	ClickedItems []json.RawMessage `json:"clicked_items"`
+}
+
+func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request) error {
+	var req userRequest
+	dec := json.NewDecoder(r.Body)
+	dec.UseNumber()
+	if err := dec.Decode(&req); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest("malformed JSON: data after the JSON value")
+	}
+	userKind, itemKind := s.e.IDKinds()
+	u, err := parseID(userKind, "user_id", req.UserID)
+	if err != nil {
+		return badRequest("%v", err)
+	}
+	in := ralm.UserInput{Vector: req.Vector, Features: req.Features}
+	for i, raw := range req.ClickedItems {
+		id, err := parseID(itemKind, fmt.Sprintf("clicked_items[%d]", i), raw)
+		if err != nil {
+			return badRequest("%v", err)
+		}
+		in.Clicked = append(in.Clicked, id)
+	}
+	if in.Vector == nil && in.Features == nil && in.Clicked == nil {
+		return badRequest("missing vector or features")
+	}
+	normalizeNumbers(in.Features)
+	if err := s.e.UpsertUser(r.Context(), u, in); err != nil {
+		if code, _ := s.classify(err); code >= 500 && !errors.Is(err, ralm.ErrClosed) && !errors.Is(err, ralm.ErrReadOnly) &&
+			!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			return badRequest("%v", err) // everything else UpsertUser reports is about the input
+		}
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"user_id": newJSONID(userKind, u)})
+	return nil
+}
+
+// normalizeNumbers turns json.Number values (and lists of them) into int64
+// or float64, the types the user model's feature builder accepts.
+func normalizeNumbers(m map[string]any) {
+	conv := func(v any) any {
+		if n, ok := v.(json.Number); ok {
+			if i, err := n.Int64(); err == nil {
+				return i
+			}
+			f, _ := n.Float64()
+			return f
+		}
+		return v
+	}
+	for k, v := range m {
+		if l, ok := v.([]any); ok {
+			for i := range l {
+				l[i] = conv(l[i])
+			}
+			continue
+		}
+		m[k] = conv(v)
+	}
+}
+
+func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) error {
+	if err := s.e.Reload(r.Context(), ""); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"model_id": s.e.ModelID()})
+	return nil
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "model_id": s.e.ModelID()})
+	return nil
+}
+
+// Timeouts are the HTTP server's timeouts.
+type Timeouts struct {
+	Read, Write, Idle time.Duration
+	// Shutdown bounds the graceful shutdown (waiting for in-flight requests).
+	Shutdown time.Duration
+}
+
+// DefaultTimeouts returns production timeouts: read 30 s, write 60 s, idle
+// 120 s, shutdown 30 s.
+func DefaultTimeouts() Timeouts {
+	return Timeouts{Read: 30 * time.Second, Write: 60 * time.Second, Idle: 120 * time.Second, Shutdown: 30 * time.Second}
+}
+
+// Serve serves the API on ln until ctx is done, then shuts down gracefully:
+// it stops accepting connections, waits (up to t.Shutdown) for in-flight
+// requests — whose clicks are then committed — and closes the engine, which
+// flushes any click still queued.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, t Timeouts) error {
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadTimeout:       t.Read,
+		ReadHeaderTimeout: min(t.Read, 10*time.Second),
+		WriteTimeout:      t.Write,
+		IdleTimeout:       t.Idle,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var serveErr error
+	select {
+	case serveErr = <-errc:
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), t.Shutdown)
+	defer cancel()
+	shutErr := srv.Shutdown(sctx)
+	closeErr := s.e.Close()
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", serveErr)
+	}
+	if shutErr != nil {
+		return fmt.Errorf("graceful shutdown: %w", shutErr)
+	}
+	return closeErr
+}
