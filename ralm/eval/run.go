@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/data/split"
@@ -103,4 +104,77 @@ func Run(ctx context.Context, in ralm.TrainData, cfg RunConfig, topt ralm.TrainO
 		return nil, nil, nil, err
 	}
 	return res, sp, tr, nil
+}
+
+// Split file names written by `ralm split` and read by RunModel.
+const (
+	SplitTrainFile        = "train.parquet"
+	SplitHeldoutFile      = "heldout.parquet"
+	SplitFreshSeedsFile   = "fresh_seeds.parquet"
+	SplitFreshHeldoutFile = "fresh_heldout.parquet"
+)
+
+// SplitFiles is a split read back from the files `ralm split` writes; all
+// four click logs share one user and one item vocabulary.
+type SplitFiles struct {
+	Train, Heldout, FreshSeeds, FreshHeldout *data.Clicks
+}
+
+// ReadSplit reads the four files of a split folder.
+func ReadSplit(ctx context.Context, dir string) (*SplitFiles, error) {
+	train, err := data.ReadClicks(ctx, filepath.Join(dir, SplitTrainFile), data.ReadOptions{})
+	if err != nil {
+		return nil, err
+	}
+	s := &SplitFiles{Train: train}
+	for _, f := range []struct {
+		name string
+		dst  **data.Clicks
+	}{{SplitHeldoutFile, &s.Heldout}, {SplitFreshSeedsFile, &s.FreshSeeds}, {SplitFreshHeldoutFile, &s.FreshHeldout}} {
+		c, err := data.ReadClicks(ctx, filepath.Join(dir, f.name), data.ReadOptions{Users: train.Users, Items: train.Items, AllowEmpty: true})
+		if err != nil {
+			return nil, err
+		}
+		*f.dst = c
+	}
+	return s, nil
+}
+
+// ErrFingerprint is returned by RunModel when the model was not trained on
+// the split's training clicks.
+var ErrFingerprint = errors.New("the model was not trained on this split's train.parquet (training-clicks fingerprints differ)")
+
+// RunModel evaluates an already trained model folder on a split folder: the
+// baselines plus the models the folder holds. It refuses a model whose
+// training-clicks fingerprint differs from the split's train.parquet, so a
+// report never mixes in models fitted on held-out clicks.
+func RunModel(ctx context.Context, modelDir, splitDir string, opt Options) (*Result, *SplitFiles, error) {
+	sf, err := ReadSplit(ctx, splitDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("eval: %w", err)
+	}
+	b, err := ralm.OpenBundle(ctx, modelDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("eval: %w", err)
+	}
+	if fp := ralm.FingerprintClicks(sf.Train); fp != b.ClicksFingerprint {
+		return nil, nil, fmt.Errorf("eval: model %s, split %s: %w", modelDir, splitDir, ErrFingerprint)
+	}
+	warm, err := split.WarmItems(sf.Train, sf.Heldout)
+	if err != nil {
+		return nil, nil, fmt.Errorf("eval: %w", err)
+	}
+	p, err := BuildProtocol(sf.Train, sf.Heldout, sf.FreshSeeds, sf.FreshHeldout, warm)
+	if err != nil {
+		return nil, nil, fmt.Errorf("eval: %w", err)
+	}
+	sc, err := Scorers(p, sf.Train.Users, sf.Train.Items, Models{User: b.UserModel, Embeddings: b.Embeddings, RALM: b.LookAlike})
+	if err != nil {
+		return nil, nil, fmt.Errorf("eval: %w", err)
+	}
+	res, err := Evaluate(ctx, p.Universe, p.Cases, sc, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return res, sf, nil
 }
