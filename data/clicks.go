@@ -26,7 +26,8 @@ type ReadOptions struct {
 	// model's). When nil, a new vocabulary is made with the kind of the
 	// file's id column. A vocabulary passed in must have the same kind as the
 	// file's column, and under UnknownAdd it is extended in place (existing
-	// indices never change; pass v.Clone() to keep the original intact).
+	// indices never change; pass v.Clone() to keep the original intact). A
+	// read that fails leaves it unchanged.
 	Users, Items *Vocab
 	// UnknownUsers and UnknownItems say what to do with ids missing from
 	// Users and Items; the default is UnknownAdd.
@@ -94,6 +95,15 @@ func readClicks(ctx context.Context, path string, opt ReadOptions) (c *Clicks, e
 	if err != nil {
 		return nil, err
 	}
+	// A failed read leaves the caller's vocabularies as they were.
+	nu, ni := users.Len(), items.Len()
+	defer func() {
+		if err != nil {
+			users.truncate(nu)
+			items.truncate(ni)
+		}
+	}()
+	defer recoverTo(&err) // runs before the rollback above
 	i := fieldIndex(sc, ColTS)
 	if i < 0 {
 		return nil, fmt.Errorf("missing column %q (have %s)", ColTS, columnList(sc))
@@ -133,6 +143,14 @@ func readClicks(ctx context.Context, path string, opt ReadOptions) (c *Clicks, e
 			return nil, fmt.Errorf("after row %d: %w", row, err)
 		}
 		n := int(rec.NumRows())
+		if row == 0 && src.numRows < 0 && n > 0 {
+			// Arrow files do not say how many rows they hold: estimate
+			// from the first batch's share of the file and preallocate.
+			est := estimateRows(rec, src.size)
+			c.User = make([]int32, 0, est)
+			c.Item = make([]int32, 0, est)
+			c.TS = make([]int64, 0, est)
+		}
 		ucode = grow32(ucode, n)
 		icode = grow32(icode, n)
 		ts = grow64(ts, n)
@@ -442,6 +460,37 @@ func (w *idWriter) build(mem memory.Allocator, idx []int32) arrow.Array {
 		b.Append(w.v.ids[i])
 	}
 	return b.NewArray()
+}
+
+// estimateRows guesses the rows of a file of size bytes from one record
+// batch (all of the file's columns): size divided by the batch's bytes per
+// row, plus 5%. Compressed files are underestimated (append then grows the
+// slices); the estimate is capped so a corrupt file cannot ask for much.
+func estimateRows(rec arrow.Record, size int64) int {
+	var bytes int64
+	for _, col := range rec.Columns() {
+		bytes += dataBytes(col.Data())
+	}
+	n := rec.NumRows()
+	if bytes <= 0 || n <= 0 {
+		return int(n)
+	}
+	est := float64(size) / (float64(bytes) / float64(n)) * 1.05
+	return int(min(max(est, float64(n)), 1<<27))
+}
+
+// dataBytes sums the buffer lengths of an array and its children.
+func dataBytes(d arrow.ArrayData) int64 {
+	var b int64
+	for _, buf := range d.Buffers() {
+		if buf != nil {
+			b += int64(buf.Len())
+		}
+	}
+	for _, c := range d.Children() {
+		b += dataBytes(c)
+	}
+	return b
 }
 
 func grow32(s []int32, n int) []int32 {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/ipc"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet"
 	"github.com/apache/arrow/go/v15/parquet/compress"
@@ -445,4 +446,122 @@ func TestReadClicksWriterVariants(t *testing.T) {
 			sameClicks(t, want, got)
 		})
 	}
+}
+
+func TestReadClicksFailureKeepsVocabularies(t *testing.T) {
+	path := tempPath(t, "c.parquet")
+	users := make([]any, 30)
+	for i := range users {
+		users[i] = "new" + itoa(i)
+	}
+	users[25] = nil
+	items := make([]any, 30)
+	ts := make([]any, 30)
+	for i := range items {
+		items[i], ts[i] = "x", i
+	}
+	writeCols(t, path, FormatParquet, strCol("user_id", users...), strCol("item_id", items...), i64Col("ts", ts...))
+	u, it := NewVocab(IDString), NewVocab(IDString)
+	u.Add("old")
+	_, err := ReadClicks(context.Background(), path, ReadOptions{Users: u, Items: it, BatchSize: 10})
+	wantErr(t, err, path, `column "user_id" row 25: null id`)
+	if u.Len() != 1 || it.Len() != 0 {
+		t.Fatalf("failed read changed the vocabularies: %v %v", u.IDs(), it.IDs())
+	}
+	if _, ok := u.Index("new3"); ok {
+		t.Fatal("rolled-back id still indexed")
+	}
+	if i, ok := u.Index("old"); !ok || i != 0 {
+		t.Fatal("existing id lost")
+	}
+}
+
+// TestReadClicksCompressedArrow reads Arrow IPC files with LZ4 and ZSTD
+// compressed bodies (as pyarrow's Feather v2 writes by default) and with
+// several record batches sharing one dictionary.
+func TestReadClicksCompressedArrow(t *testing.T) {
+	want := testClicks(IDString, IDString, 1000, true)
+	for _, tc := range []struct {
+		name string
+		opt  ipc.Option
+	}{{"lz4", ipc.WithLZ4()}, {"zstd", ipc.WithZstd()}} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := memory.NewGoAllocator()
+			dt := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int16, ValueType: arrow.BinaryTypes.String}
+			sc := arrow.NewSchema([]arrow.Field{
+				{Name: "user_id", Type: dt},
+				{Name: "item_id", Type: arrow.BinaryTypes.String},
+				{Name: "ts", Type: arrow.FixedWidthTypes.Timestamp_ns},
+			}, nil)
+			path := tempPath(t, "c.feather")
+			f, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := ipc.NewFileWriter(f, ipc.WithSchema(sc), tc.opt, ipc.WithAllocator(mem))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The dictionary holds every user (the file format allows one
+			// dictionary per field, without deltas).
+			db := array.NewStringBuilder(mem)
+			for _, id := range want.Users.IDs() {
+				db.Append(id)
+			}
+			dict := db.NewArray()
+			for lo := 0; lo < want.Len(); lo += 300 {
+				hi := min(lo+300, want.Len())
+				ib := array.NewInt16Builder(mem)
+				sb := array.NewStringBuilder(mem)
+				tb := array.NewTimestampBuilder(mem, arrow.FixedWidthTypes.Timestamp_ns.(*arrow.TimestampType))
+				for i := lo; i < hi; i++ {
+					ib.Append(int16(want.User[i]))
+					sb.Append(want.Items.ID(want.Item[i]))
+					tb.Append(arrow.Timestamp(want.TS[i]))
+				}
+				idx := ib.NewArray()
+				ua := array.NewDictionaryArray(dt, idx, dict)
+				rec := array.NewRecord(sc, []arrow.Array{ua, sb.NewArray(), tb.NewArray()}, int64(hi-lo))
+				if err := w.Write(rec); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			got, err := ReadClicks(context.Background(), path, ReadOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameClicks(t, want, got)
+		})
+	}
+}
+
+func TestDetectFormat(t *testing.T) {
+	dir := t.TempDir()
+	c := testClicks(IDInt64, IDInt64, 5, false)
+	for _, tc := range []struct {
+		name string
+		want Format
+	}{{"a.parquet", FormatParquet}, {"a.arrow", FormatArrow}, {"b.feather", FormatArrow}, {"c.IPC", FormatArrow}, {"noext", FormatParquet}} {
+		p := filepath.Join(dir, tc.name)
+		if err := WriteClicks(p, c); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := DetectFormat(p); err != nil || got != tc.want {
+			t.Errorf("%s: %v %v, want %v", tc.name, got, err, tc.want)
+		}
+		// Renaming does not change the detected format.
+		q := filepath.Join(dir, tc.name+".data")
+		os.Rename(p, q)
+		if got, err := DetectFormat(q); err != nil || got != tc.want {
+			t.Errorf("%s renamed: %v %v, want %v", tc.name, got, err, tc.want)
+		}
+	}
+	p := filepath.Join(dir, "x.csv")
+	os.WriteFile(p, []byte("a,b\n"), 0o644)
+	_, err := DetectFormat(p)
+	wantErr(t, err, p, "not a Parquet or Arrow IPC file")
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -412,5 +413,46 @@ func TestNewFeatureSetErrors(t *testing.T) {
 	_, err := NewFeatureSet(c, broken, nil)
 	if err == nil || !strings.Contains(err.Error(), `users column "f": 1 values for 4 rows`) {
 		t.Errorf("got %v", err)
+	}
+}
+
+// TestFeatureSetConcurrentBuild runs Build and BuildRaw from several
+// goroutines on one FeatureSet (as the serving engine does); run with -race.
+func TestFeatureSetConcurrentBuild(t *testing.T) {
+	c, users, items := featureFixture(t)
+	fs, err := NewFeatureSet(c, users, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	userIDs := []string{"u1", "u2", "u3", "u4", "u9", "nobody"}
+	want := make([]Features, len(userIDs))
+	for i, u := range userIDs {
+		fs.Build(u, []int32{int32(i % 4), 3}, &want[i])
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			var x Features
+			for k := 0; k < 200; k++ {
+				i := (g + k) % len(userIDs)
+				fs.Build(userIDs[i], []int32{int32(i % 4), 3}, &x)
+				if !sameFeatures(&x, &want[i]) {
+					errs <- userIDs[i]
+					return
+				}
+				if err := fs.BuildRaw(map[string]any{"gender": "m", "age": 33.0}, []int32{1}, &x); err != nil {
+					errs <- err.Error()
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Errorf("concurrent Build differs or fails: %s", e)
 	}
 }

@@ -56,6 +56,16 @@ func (v *Vocab) addOwned(id string) int32 {
 	return i
 }
 
+// truncate removes the ids added after the first n (used to undo a failed
+// read's additions to a caller's vocabulary).
+func (v *Vocab) truncate(n int) {
+	for _, id := range v.ids[n:] {
+		delete(v.index, id)
+	}
+	clear(v.ids[n:])
+	v.ids = v.ids[:n]
+}
+
 // vocabMagic starts every serialized vocabulary; the byte after it is the
 // format version.
 const (

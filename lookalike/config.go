@@ -1,17 +1,31 @@
-// Package lookalike is RALM's second stage: the attention-based look-alike
-// model. An item is represented by its seed users (the users who clicked it);
-// the model scores how much a target user looks like them.
+// Package lookalike is RALM's second stage (Liu et al., KDD 2019): the
+// attention-based look-alike model. An item is represented by its seed users
+// (the users who clicked it); the model scores how much a target user looks
+// like them, so a brand-new item can be targeted from its first clickers
+// without retraining.
 //
-// Both towers share one transform T(v) = PReLU(W·v + b). An item's transformed
-// seeds are clustered with k-means into at most K centroids; a global attention
-// (independent of the target, precomputed per item) and a local attention
-// (target-aware) pool the centroids, and the score is
+// Both towers share one transform T(v) = PReLU(W·v + b). An item's
+// transformed seeds are clustered with k-means into at most K centroids; a
+// global attention α = softmax(w_gᵀ tanh(W_g e)) (independent of the target,
+// precomputed per item) and a local attention β = softmax(tanh(eᵀ W_l T(u)))
+// pool the centroids into E_global and E_local, and the score is
 //
 //	GlobalWeight·cos(T(u), E_global) + LocalWeight·cos(T(u), E_local).
 //
-// Training (train.go, graph.go) uses a gorgonia graph; inference (infer.go) is
-// plain Go and never touches gorgonia, so a server only pays for the few
-// kilobytes of weights. Models are saved in a versioned, checksummed file
+// Training fits logit = a·score + c with sigmoid cross-entropy on (target,
+// item) pairs: every epoch each item's clickers are split into seeds and
+// positive targets, negatives are random non-clickers, and the seed clusters
+// are recomputed with the current transform every Config.ReclusterEvery
+// batches; gradients reach the transform through the centroids.
+//
+// Two departures from the paper, both measured on MovieLens-100K and both
+// switchable: centroids are weighed by their number of seeds (see
+// Config.NoSizePrior), and c starts at the log-odds of a positive.
+//
+// Training (train.go, graph.go, ops.go) uses a gorgonia graph with a few
+// fused custom ops; inference (infer.go) is plain Go and never touches
+// gorgonia, with AVX2/FMA kernels on amd64 (kernels_amd64.s) and portable
+// Go elsewhere. Models are saved in a versioned, checksummed file
 // (export.go).
 package lookalike
 
@@ -31,10 +45,10 @@ const (
 	PoolingAvg = "avg"
 )
 
-// Config holds the model's hyper-parameters. The zero value of a field means
-// "use the default" for every field whose zero is not a meaningful setting
-// (see DefaultConfig); Dropout, Seed and ReclusterEvery take their zero
-// values literally.
+// Config holds the model's hyper-parameters. Start from DefaultConfig for
+// the recommended settings. In a Config built from scratch a zero field
+// means its default, except Dropout, Seed and ReclusterEvery, whose zero
+// values are taken literally (no dropout, seed 0, once per epoch).
 type Config struct {
 	// Hidden is the width h of the shared transform's output; 0 means the
 	// input embedding width d.
@@ -54,12 +68,14 @@ type Config struct {
 	LocalWeight  float32 `json:"local_weight"`
 	// Pooling is PoolingAttention (default) or PoolingAvg.
 	Pooling string `json:"pooling"`
-	// SizePrior weighs every centroid by its number of seeds in all three
-	// poolings: the attention logits get log(size) added (so attending over
-	// centroids approximates attending over the seeds themselves) and the
-	// average pooling becomes the seed-weighted mean. Without it every
-	// centroid counts the same, as in the paper.
-	SizePrior bool `json:"size_prior"`
+	// NoSizePrior makes every centroid count the same, as in the paper.
+	// By default each centroid is weighed by its number of seeds: the
+	// attention logits get log(size) added (so attending over centroids
+	// approximates attending over the seeds themselves, and a cluster of one
+	// stray clicker cannot outweigh a cluster of hundreds) and the average
+	// pooling becomes the seed-weighted mean. On MovieLens-100K this adds
+	// about 0.012 warm and 0.013 fresh AUC.
+	NoSizePrior bool `json:"no_size_prior"`
 	// Dropout is the drop probability applied to the transform's output in
 	// training (0 disables dropout).
 	Dropout float32 `json:"dropout"`
@@ -95,11 +111,16 @@ type Config struct {
 	MiniBatchAbove int `json:"minibatch_above"`
 }
 
-// DefaultConfig returns the defaults: h = d, K 20, 100 seeds per item and
-// step, re-clustering every epoch, weights 0.3/0.7, attention pooling, no
-// dropout, 4 negatives per positive, 1 positive per item row, seed fraction
-// 0.7, at least 10 clickers, Adam 1e-3, 256 pairs per batch, 40 epochs,
-// logit scale 5, 20 k-means iterations, mini-batch k-means above 50,000 seeds.
+// DefaultConfig returns the recommended settings: h = d, K 20, 100 seeds per
+// item and step, re-clustering every epoch, weights 0.3/0.7, attention
+// pooling with the size prior, dropout 0.1, 4 negatives per positive, 2
+// positives per item row, seed fraction 0.7, at least 10 clickers, Adam
+// 1e-3, 256 pairs per batch, 40 epochs, logit scale 5, 20 k-means
+// iterations, mini-batch k-means above 50,000 seeds.
+//
+// Measured on MovieLens-100K (20 epochs, one split): dropout 0.1 adds about
+// 0.003 AUC, and 2 positives per item row trains as well as 1 with half the
+// seed transforms per pair (4 lose about 0.002).
 func DefaultConfig() Config {
 	return Config{
 		K:                20,
@@ -107,8 +128,9 @@ func DefaultConfig() Config {
 		GlobalWeight:     0.3,
 		LocalWeight:      0.7,
 		Pooling:          PoolingAttention,
+		Dropout:          0.1,
 		Negatives:        4,
-		PositivesPerItem: 1,
+		PositivesPerItem: 2,
 		SeedFraction:     0.7,
 		MinClickers:      10,
 		LR:               1e-3,

@@ -16,8 +16,8 @@ import (
 
 // Model file layout (all integers little-endian):
 //
-//	magic    8 bytes  "RALMLAK\x00"
-//	version  uint32   FormatVersion
+//	magic    8 bytes  "RALMLOOK"
+//	version  uint32   FileVersion
 //	d, h     uint32 each
 //	config   uint32 length + JSON of Config
 //	tensors  uint32 count, then per tensor:
@@ -25,9 +25,9 @@ import (
 //	         float32 values (product of dims; 1 for a scalar)
 //	checksum 32 bytes SHA-256 of everything before it
 const (
-	modelMagic = "RALMLAK\x00"
-	// FormatVersion is the version of the model file format written by Save.
-	FormatVersion uint32 = 1
+	modelMagic = "RALMLOOK"
+	// FileVersion is the version of the model file format written by Save.
+	FileVersion uint32 = 1
 	// maxModelFile bounds the size of a model file Load accepts.
 	maxModelFile = 1 << 31
 )
@@ -101,6 +101,18 @@ func Load(path string) (*Model, error) {
 	return m, nil
 }
 
+// MarshalBinary returns the model in the file format written by Save.
+func (m *Model) MarshalBinary() ([]byte, error) { return m.encode() }
+
+// Unmarshal parses a model in the file format (see Load for the errors).
+func Unmarshal(b []byte) (*Model, error) {
+	m, err := decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("unmarshal lookalike model: %w", err)
+	}
+	return m, nil
+}
+
 // encode serialises m in the file format.
 func (m *Model) encode() ([]byte, error) {
 	cfg, err := json.Marshal(m.cfg)
@@ -111,7 +123,7 @@ func (m *Model) encode() ([]byte, error) {
 	le := binary.LittleEndian
 	u32 := func(v uint32) { b.Write(le.AppendUint32(nil, v)) }
 	b.WriteString(modelMagic)
-	u32(FormatVersion)
+	u32(FileVersion)
 	u32(uint32(m.d))
 	u32(uint32(m.h))
 	u32(uint32(len(cfg)))
@@ -181,8 +193,8 @@ func decode(buf []byte) (*Model, error) {
 	if len(buf) < len(modelMagic)+4 {
 		return nil, fmt.Errorf("%w: truncated header", ErrCorrupt)
 	}
-	if v := binary.LittleEndian.Uint32(buf[len(modelMagic):]); v != FormatVersion {
-		return nil, fmt.Errorf("%w: %d (this build reads version %d)", ErrVersion, v, FormatVersion)
+	if v := binary.LittleEndian.Uint32(buf[len(modelMagic):]); v != FileVersion {
+		return nil, fmt.Errorf("%w: %d (this build reads version %d)", ErrVersion, v, FileVersion)
 	}
 	if len(buf) < len(modelMagic)+4+sha256.Size {
 		return nil, fmt.Errorf("%w: truncated (%d bytes)", ErrCorrupt, len(buf))

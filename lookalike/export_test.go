@@ -72,7 +72,7 @@ func TestLoadErrors(t *testing.T) {
 		return b
 	}
 	version := bytes.Clone(good)
-	binary.LittleEndian.PutUint32(version[len(modelMagic):], FormatVersion+1)
+	binary.LittleEndian.PutUint32(version[len(modelMagic):], FileVersion+1)
 	cases := []struct {
 		name string
 		data []byte
@@ -109,5 +109,24 @@ func TestLoadErrors(t *testing.T) {
 	}
 	if err := Save(filepath.Join(dir, "nil"), nil); err == nil {
 		t.Fatal("saving a nil model succeeded")
+	}
+}
+
+func TestMarshalUnmarshal(t *testing.T) {
+	m := testModel(t, PoolingAvg, 6, 8, 3, 2)
+	b, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := got.MarshalBinary()
+	if !bytes.Equal(b, b2) {
+		t.Fatal("round trip changed the encoding")
+	}
+	if _, err := Unmarshal(b[:len(b)-3]); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("truncated: %v", err)
 	}
 }

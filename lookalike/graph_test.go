@@ -14,7 +14,7 @@ func testModel(t testing.TB, pooling string, d, h, k int, seed uint64) *Model {
 	t.Helper()
 	prior := strings.HasSuffix(pooling, "+prior")
 	pooling = strings.TrimSuffix(pooling, "+prior")
-	cfg := Config{Hidden: h, K: k, Pooling: pooling, SizePrior: prior}.withDefaults(d)
+	cfg := Config{Hidden: h, K: k, Pooling: pooling, NoSizePrior: !prior}.withDefaults(d)
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestGradientCheck(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer sg.close()
-			fillStepInputs(sg, 5, 0.3, m.cfg.SizePrior)
+			fillStepInputs(sg, 5, 0.3, !m.cfg.NoSizePrior)
 			if err := sg.run(); err != nil {
 				t.Fatal(err)
 			}
@@ -222,6 +222,59 @@ func TestGradientCheck(t *testing.T) {
 				}
 			}
 			t.Logf("max relative error %.2g", worst)
+		})
+	}
+}
+
+// TestFloat32GradsMatchFloat64 runs the same step in the float32 graph used
+// for training (whose custom ops take the AVX2 kernels on amd64) and in the
+// gradient-checked float64 graph, and compares loss and gradients.
+func TestFloat32GradsMatchFloat64(t *testing.T) {
+	for _, pooling := range []string{"attention+prior", PoolingAvg} {
+		t.Run(pooling, func(t *testing.T) {
+			m := testModel(t, pooling, 16, 16, 4, 5) // widths with a SIMD path
+			dm := graphDims{B: 3, S: 6, K: 4, T: 5, D: 16, H: 16}
+			g64, err := buildStepGraph(m, tensor.Float64, dm, true, float64Params(m), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g64.close()
+			g32, err := buildStepGraph(m, tensor.Float32, dm, true, m.tensorData(), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g32.close()
+			fillStepInputs(g64, 3, 0.25, !m.cfg.NoSizePrior)
+			fillStepInputs(g32, 3, 0.25, !m.cfg.NoSizePrior)
+			if err := g64.run(); err != nil {
+				t.Fatal(err)
+			}
+			if err := g32.run(); err != nil {
+				t.Fatal(err)
+			}
+			if d := math.Abs(g64.lossValue() - g32.lossValue()); d > 1e-5 {
+				t.Fatalf("loss %v (float64) vs %v (float32)", g64.lossValue(), g32.lossValue())
+			}
+			for i, p := range m.params() {
+				a, err := g64.grad(i)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := g32.grad(i)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ga, gb := a.([]float64), b.([]float32)
+				var scale float64
+				for _, v := range ga {
+					scale = math.Max(scale, math.Abs(v))
+				}
+				for j := range ga {
+					if d := math.Abs(ga[j] - float64(gb[j])); d > 1e-4*math.Max(scale, 1e-3) {
+						t.Fatalf("%s[%d]: float64 %v, float32 %v", p.name, j, ga[j], gb[j])
+					}
+				}
+			}
 		})
 	}
 }

@@ -20,7 +20,7 @@ type ItemState struct {
 	// space of the model that built the state.
 	Centroids []float32
 	// Weights holds the number of seeds behind each centroid (used by
-	// models trained with Config.SizePrior).
+	// models trained with the size prior; see Config.NoSizePrior).
 	Weights []float32
 	// Global is the target-independent pooled vector E_global (h values):
 	// the global-attention pooling of the centroids, or their average for a
@@ -78,7 +78,7 @@ func (m *Model) BuildItem(ctx context.Context, seeds []float32, prev *ItemState)
 // model's transformed space (K×h, row-major), for example ones persisted by a
 // serving engine. weights are the numbers of seeds per centroid (positive;
 // nil means 1 each); they only change the score of a model trained with
-// Config.SizePrior.
+// the size prior (see Config.NoSizePrior).
 func (m *Model) NewItemState(centroids, weights []float32) (*ItemState, error) {
 	k, err := checkRows("new item state: centroids", centroids, m.h)
 	if err != nil {
@@ -120,7 +120,7 @@ func (m *Model) prepare(cents, weights []float32) *ItemState {
 	rows := make([]float32, (k+1)*h)
 	copy(rows, cents)
 	st := &ItemState{K: k, Centroids: rows[: k*h : k*h], Weights: weights, owner: m, rows: rows}
-	if m.cfg.SizePrior {
+	if !m.cfg.NoSizePrior {
 		st.prior = weights
 	}
 	global := make([]float32, h)
@@ -147,7 +147,7 @@ func (m *Model) prepare(cents, weights []float32) *ItemState {
 			for j := range t {
 				l += math.Tanh(t[j]) * float64(m.vg[j])
 			}
-			if m.cfg.SizePrior {
+			if !m.cfg.NoSizePrior {
 				l += math.Log(float64(weights[c]))
 			}
 			logit[c] = l
@@ -173,7 +173,7 @@ func (m *Model) prepare(cents, weights []float32) *ItemState {
 		var total float64
 		for c := 0; c < k; c++ {
 			w := 1.0
-			if m.cfg.SizePrior {
+			if !m.cfg.NoSizePrior {
 				w = float64(weights[c])
 			}
 			total += w
@@ -237,8 +237,9 @@ func (m *Model) prepareUser(s *scratch, user []float32) (invU float32, ok bool) 
 	return 1 / float32(math.Sqrt(float64(dot(s.u, s.u))+normEps)), true
 }
 
-// scoreOne scores the prepared user against one item.
-func (m *Model) scoreOne(it *ItemState, s *scratch, invU float32) float32 {
+// scoreOne scores the prepared user against one item; next, the item
+// scored after it (or nil), is prefetched meanwhile.
+func (m *Model) scoreOne(it, next *ItemState, s *scratch, invU float32) float32 {
 	if it == nil || it.owner != m {
 		return float32(math.NaN())
 	}
@@ -247,7 +248,11 @@ func (m *Model) scoreOne(it *ItemState, s *scratch, invU float32) float32 {
 		dot2rows(it.rows[it.K*h:], 1, 0, h, nil, s.u, nil, s.su)
 		return (m.cfg.GlobalWeight + m.cfg.LocalWeight) * s.su[0] * invU
 	}
-	return scoreItem(it, h, s, invU, m.cfg.GlobalWeight, m.cfg.LocalWeight)
+	var pf []float32
+	if next != nil && next.owner == m {
+		pf = next.rows
+	}
+	return scoreItem(it, pf, h, s, invU, m.cfg.GlobalWeight, m.cfg.LocalWeight)
 }
 
 // Score scores one user (a raw user embedding of length Dim) against many
@@ -282,7 +287,11 @@ func (m *Model) Score(user []float32, items []*ItemState, out []float32) {
 			out[i] = float32(math.NaN())
 			continue
 		}
-		out[i] = m.scoreOne(it, s, invU)
+		var next *ItemState
+		if i+1 < len(out) {
+			next = items[i+1]
+		}
+		out[i] = m.scoreOne(it, next, s, invU)
 	}
 }
 
@@ -313,15 +322,15 @@ func (m *Model) ScoreUsers(users []float32, item *ItemState, out []float32) {
 			out[i] = float32(math.NaN())
 			continue
 		}
-		out[i] = m.scoreOne(item, s, invU)
+		out[i] = m.scoreOne(item, nil, s, invU)
 	}
 }
 
 // scoreItem is the O(K·h) per-item part of Score for attention pooling.
-func scoreItem(it *ItemState, h int, s *scratch, invU, wg, wl float32) float32 {
+func scoreItem(it *ItemState, next []float32, h int, s *scratch, invU, wg, wl float32) float32 {
 	k := it.K
 	sq, su, el := s.sq, s.su, s.el
-	dot2rows(it.rows, k+1, k, h, s.q, s.u, sq, su)
+	dot2rowsPF(it.rows, k+1, k, h, s.q, s.u, sq, su, next)
 	// β_c ∝ exp(tanh(e_c·q)) (× size); tanh is bounded, so no max shift is
 	// needed. expTanh works on whole blocks of 8: sq is padded.
 	expTanh(sq[:(k+7)&^7])

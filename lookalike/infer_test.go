@@ -73,7 +73,7 @@ func TestInferenceParity(t *testing.T) {
 					if sg.avgw != nil {
 						avgw = sg.f32(sg.avgw)
 					}
-					slotInputs(cnt, m.cfg.SizePrior, mask, avgw, b)
+					slotInputs(cnt, !m.cfg.NoSizePrior, mask, avgw, b)
 				}
 				if err := sg.run(); err != nil {
 					t.Fatal(err)

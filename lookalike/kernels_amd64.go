@@ -8,7 +8,7 @@ import "golang.org/x/sys/cpu"
 var hasAVX2FMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 //go:noescape
-func dot2AVX(rows *float32, n, nq, h int, q, u, outQ, outU *float32)
+func dot2AVX(rows *float32, n, nq, h int, q, u, outQ, outU, pf *float32, pfLines int)
 
 //go:noescape
 func expTanhAVX(x *float32, n int)
@@ -19,6 +19,12 @@ func wsumAVX(rows *float32, k, h int, w, dst *float32)
 // dot2rows computes, for each of the n rows of width h in rows,
 // outU[r] = row·u, and for the first nq rows outQ[r] = row·q.
 func dot2rows(rows []float32, n, nq, h int, q, u, outQ, outU []float32) {
+	dot2rowsPF(rows, n, nq, h, q, u, outQ, outU, nil)
+}
+
+// dot2rowsPF is dot2rows that also prefetches next (the rows of the item
+// scored next) into the cache while it works.
+func dot2rowsPF(rows []float32, n, nq, h int, q, u, outQ, outU, next []float32) {
 	if hasAVX2FMA && h%8 == 0 && n > 0 && h > 0 && nq <= n &&
 		len(rows) >= n*h && (nq == 0 || len(q) >= h) && len(u) >= h && len(outQ) >= nq && len(outU) >= n {
 		qp := &u[0]
@@ -29,7 +35,11 @@ func dot2rows(rows []float32, n, nq, h int, q, u, outQ, outU []float32) {
 		if nq > 0 {
 			oq = &outQ[0]
 		}
-		dot2AVX(&rows[0], n, nq, h, qp, &u[0], oq, &outU[0])
+		pf, lines := &rows[0], 0
+		if len(next) > 0 {
+			pf, lines = &next[0], (len(next)*4+63)/64
+		}
+		dot2AVX(&rows[0], n, nq, h, qp, &u[0], oq, &outU[0], pf, lines)
 		return
 	}
 	dot2rowsGo(rows, n, nq, h, q, u, outQ, outU)

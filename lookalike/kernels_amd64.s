@@ -28,10 +28,11 @@ DATA kconst<>+80(SB)/4, $0x3f000000 // 1/2
 DATA kconst<>+84(SB)/4, $0x3f800000 // 1
 GLOBL kconst<>(SB), RODATA|NOPTR, $88
 
-// func dot2AVX(rows *float32, n, nq, h int, q, u, outQ, outU *float32)
+// func dot2AVX(rows *float32, n, nq, h int, q, u, outQ, outU, pf *float32, pfLines int)
 // For each of the n rows of width h (h a multiple of 8):
-// outU[r] = row·u, and outQ[r] = row·q for r < nq.
-TEXT ·dot2AVX(SB), NOSPLIT, $0-64
+// outU[r] = row·u, and outQ[r] = row·q for r < nq. Meanwhile it prefetches
+// pfLines cache lines from pf (the next item's rows), four per row.
+TEXT ·dot2AVX(SB), NOSPLIT, $0-80
 	MOVQ rows+0(FP), SI
 	MOVQ n+8(FP), CX
 	MOVQ nq+16(FP), DX
@@ -47,6 +48,20 @@ TEXT ·dot2AVX(SB), NOSPLIT, $0-64
 rowloop:
 	CMPQ R12, CX
 	JGE  done
+	MOVQ pfLines+72(FP), DI
+	CMPQ DI, $0
+	JLE  nopf
+	SUBQ $4, DI
+	MOVQ DI, pfLines+72(FP)
+	MOVQ pf+64(FP), DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	PREFETCHT0 128(DI)
+	PREFETCHT0 192(DI)
+	ADDQ $256, DI
+	MOVQ DI, pf+64(FP)
+
+nopf:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2

@@ -10,6 +10,11 @@ func dot2rows(rows []float32, n, nq, h int, q, u, outQ, outU []float32) {
 	dot2rowsGo(rows, n, nq, h, q, u, outQ, outU)
 }
 
+// dot2rowsPF is dot2rows; prefetching is left to the hardware here.
+func dot2rowsPF(rows []float32, n, nq, h int, q, u, outQ, outU, next []float32) {
+	dot2rowsGo(rows, n, nq, h, q, u, outQ, outU)
+}
+
 // expTanh replaces x[i] by exp(tanh(x[i])); see expTanhGo.
 func expTanh(x []float32) { expTanhGo(x) }
 

@@ -90,9 +90,11 @@ type chunk struct {
 // Train fits a look-alike model. emb holds the user embeddings row-major
 // (users × dim); clickers[i] lists the user rows (indices into emb) who
 // clicked item i (duplicates are ignored). Items with fewer than
-// cfg.MinClickers distinct clickers are not trained on. The run is
-// reproducible: the same inputs, cfg and cfg.Seed give bit-identical weights.
-// It stops with ctx's error when ctx is cancelled.
+// cfg.MinClickers distinct clickers are not trained on; negatives are drawn
+// from the users who clicked anything. Zero fields of cfg take their
+// defaults (see Config; start from DefaultConfig for the recommended
+// settings). The run is reproducible: the same inputs, cfg and cfg.Seed give
+// bit-identical weights. It stops with ctx's error when ctx is cancelled.
 func Train(ctx context.Context, emb []float32, dim int, clickers [][]int32, cfg Config, opts TrainOptions) (*Model, *TrainReport, error) {
 	t, err := newTrainer(ctx, emb, dim, clickers, cfg, opts)
 	if err != nil {
@@ -583,7 +585,7 @@ func (t *trainer) fill(rows []chunk) int {
 				}
 			}
 		}
-		slotInputs(cnt, t.cfg.SizePrior, mask, avgw, b)
+		slotInputs(cnt, !t.cfg.NoSizePrior, mask, avgw, b)
 	}
 	if pairs > 0 {
 		inv := 1 / float32(pairs)

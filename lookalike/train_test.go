@@ -19,8 +19,8 @@ func TestTrainDeterministic(t *testing.T) {
 	p := smallPlanted(2)
 	for _, cfg := range []Config{
 		{Epochs: 2, K: 5, SeedsPerItem: 20, Seed: 7},
-		{Epochs: 2, K: 5, SeedsPerItem: 20, Seed: 7, Dropout: 0.2, Pooling: PoolingAvg, ReclusterEvery: 3},
-		{Epochs: 2, K: 5, SeedsPerItem: 20, Seed: 7, SizePrior: true, PositivesPerItem: 3, ReclusterEvery: 1000},
+		{Epochs: 2, K: 5, SeedsPerItem: 20, Seed: 7, Dropout: 0.2, Pooling: PoolingAvg, ReclusterEvery: 3, NoSizePrior: true},
+		{Epochs: 2, K: 5, SeedsPerItem: 20, Seed: 7, PositivesPerItem: 3, ReclusterEvery: 1000},
 	} {
 		var prev []byte
 		for run := 0; run < 2; run++ {
@@ -155,8 +155,12 @@ func TestConfigDefaults(t *testing.T) {
 	c := Config{}.withDefaults(32)
 	d := DefaultConfig()
 	d.Hidden = 32
+	d.Dropout = 0 // taken literally
 	if c != d {
 		t.Fatalf("zero config resolves to %+v, want %+v", c, d)
+	}
+	if got := DefaultConfig().withDefaults(32); got.Dropout != 0.1 || got.Hidden != 32 {
+		t.Fatalf("DefaultConfig resolves to %+v", got)
 	}
 	if err := c.validate(); err != nil {
 		t.Fatal(err)

@@ -250,11 +250,14 @@ func (e *Engine) commitLoop() {
 // maybeCheckpoint folds the store's log into the item buckets when it is
 // due. Runs on the committer goroutine.
 func (e *Engine) maybeCheckpoint() {
-	if e.failure() != nil || !e.store.needCheckpoint(checkpointRecords, checkpointAge) {
+	if e.failure() != nil {
 		return
 	}
 	e.diskMu.Lock()
-	err := e.store.checkpoint()
+	var err error
+	if e.store.needCheckpoint(checkpointRecords, checkpointAge) {
+		err = e.store.checkpoint()
+	}
 	e.diskMu.Unlock()
 	if err != nil {
 		e.fail(err)
@@ -291,7 +294,6 @@ func (e *Engine) commit(batch []*commitReq) {
 			ev.Duplicates += r.res.Duplicates
 			ev.Rejected += len(r.res.Rejected)
 		}
-		close(r.done)
 	}
 	if err == nil {
 		e.nAccepted.Add(uint64(ev.Accepted))
@@ -301,6 +303,9 @@ func (e *Engine) commit(batch []*commitReq) {
 			ev.Duration = time.Since(start)
 			e.opts.Hooks.OnCommit(ev)
 		}
+	}
+	for _, r := range batch {
+		close(r.done)
 	}
 }
 

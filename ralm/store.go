@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -312,8 +313,8 @@ func checkpointTx(tx *bolt.Tx) error {
 
 // replayRecord folds one log record into b.
 func replayRecord(b *storeBatch, v []byte) error {
+	rest := v[1:]
 	{
-		rest := v[1:]
 		switch v[0] {
 		case 'a':
 			l, n := binary.Uvarint(rest)
@@ -361,11 +362,167 @@ func replayRecord(b *storeBatch, v []byte) error {
 	return nil
 }
 
-// applyOps applies item changes directly to the item buckets, and writes
+// itemMeta is an item's stored metadata.
+type itemMeta struct {
+	last, created int64
+	head          int64 // evicted seeds at the start of the first chunk
+}
+
+func getMeta(b *bolt.Bucket, key []byte) itemMeta {
+	var m itemMeta
+	if v := b.Get(key); len(v) == 24 {
+		m.last = int64(binary.BigEndian.Uint64(v[:8]))
+		m.created = int64(binary.BigEndian.Uint64(v[8:16]))
+		m.head = int64(binary.BigEndian.Uint64(v[16:]))
+	}
+	return m
+}
+
+func (m itemMeta) encode() []byte {
+	v := binary.BigEndian.AppendUint64(nil, uint64(m.last))
+	v = binary.BigEndian.AppendUint64(v, uint64(m.created))
+	return binary.BigEndian.AppendUint64(v, uint64(m.head))
+}
+
+// decodeChunk appends a chunk's seeds to dst.
+func decodeChunk(dst []storedSeed, v []byte) ([]storedSeed, error) {
+	n, k := binary.Uvarint(v)
+	if k <= 0 {
+		return dst, errors.New("corrupt seed chunk")
+	}
+	v = v[k:]
+	for range n {
+		ts, a := binary.Varint(v)
+		if a <= 0 {
+			return dst, errors.New("corrupt seed chunk")
+		}
+		l, b := binary.Uvarint(v[a:])
+		if b <= 0 || uint64(len(v)-a-b) < l {
+			return dst, errors.New("corrupt seed chunk")
+		}
+		dst = append(dst, storedSeed{ts: ts, user: string(v[a+b : a+b+int(l)])})
+		v = v[a+b+int(l):]
+	}
+	return dst, nil
+}
+
+// encodeChunk encodes seeds as one chunk.
+func encodeChunk(seeds []storedSeed) []byte {
+	v := binary.AppendUvarint(nil, uint64(len(seeds)))
+	for _, sd := range seeds {
+		v = binary.AppendVarint(v, sd.ts)
+		v = binary.AppendUvarint(v, uint64(len(sd.user)))
+		v = append(v, sd.user...)
+	}
+	return v
+}
+
+// chunkCount reads a chunk's seed count.
+func chunkCount(v []byte) (int64, error) {
+	n, k := binary.Uvarint(v)
+	if k <= 0 {
+		return 0, errors.New("corrupt seed chunk")
+	}
+	return int64(n), nil
+}
+
+// readAll returns an item's live seeds (head skipped).
+func readAll(bk *bolt.Bucket, head int64) ([]storedSeed, error) {
+	var all []storedSeed
+	err := bk.ForEach(func(_, v []byte) error {
+		var err error
+		all, err = decodeChunk(all, v)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if head > int64(len(all)) {
+		return nil, errors.New("corrupt item: head past the last seed")
+	}
+	return all[head:], nil
+}
+
+// writeAll replaces an item's chunks with seeds.
+func writeAll(items *bolt.Bucket, key []byte, seeds []storedSeed) error {
+	if err := items.DeleteBucket(key); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+		return err
+	}
+	bk, err := items.CreateBucket(key)
+	if err != nil {
+		return err
+	}
+	for c := 0; c*chunkSeeds < len(seeds); c++ {
+		part := seeds[c*chunkSeeds : min((c+1)*chunkSeeds, len(seeds))]
+		if err := bk.Put(binary.BigEndian.AppendUint64(nil, uint64(c)), encodeChunk(part)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendSeeds appends seeds to an item's last chunk, starting new chunks
+// when it is full.
+func appendSeeds(bk *bolt.Bucket, add []storedSeed) error {
+	c := bk.Cursor()
+	k, v := c.Last()
+	var next uint64
+	var cur []storedSeed
+	if k != nil {
+		idx := binary.BigEndian.Uint64(k)
+		n, err := chunkCount(v)
+		if err != nil {
+			return err
+		}
+		if n < chunkSeeds {
+			if cur, err = decodeChunk(nil, v); err != nil {
+				return err
+			}
+			next = idx
+		} else {
+			next = idx + 1
+		}
+	}
+	for len(add) > 0 {
+		room := chunkSeeds - len(cur)
+		take := min(room, len(add))
+		cur = append(cur, add[:take]...)
+		add = add[take:]
+		if err := bk.Put(binary.BigEndian.AppendUint64(nil, next), encodeChunk(cur)); err != nil {
+			return err
+		}
+		next++
+		cur = cur[:0]
+	}
+	return nil
+}
+
+// evictSeeds drops the n oldest seeds: it advances head and deletes
+// chunks whose seeds are all evicted.
+func evictSeeds(bk *bolt.Bucket, m *itemMeta, n int64) error {
+	m.head += n
+	c := bk.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.First() {
+		cnt, err := chunkCount(v)
+		if err != nil {
+			return err
+		}
+		if m.head < cnt {
+			break
+		}
+		if err := c.Delete(); err != nil {
+			return err
+		}
+		m.head -= cnt
+	}
+	return nil
+}
+
+// applyOps applies item changes directly to the item chunks, and writes
 // users, imports and the bundle id.
 func applyOps(tx *bolt.Tx, b *storeBatch) error {
 	items := tx.Bucket(bktItems)
-	meta := tx.Bucket(bktItemMeta)
+	metas := tx.Bucket(bktItemMeta)
 	for _, id := range b.order {
 		op := b.items[id]
 		key := []byte(id)
@@ -373,70 +530,50 @@ func applyOps(tx *bolt.Tx, b *storeBatch) error {
 			if err := items.DeleteBucket(key); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
 				return fmt.Errorf("delete item %q: %w", id, err)
 			}
-			if err := meta.Delete(key); err != nil {
+			if err := metas.Delete(key); err != nil {
 				return fmt.Errorf("delete item %q: %w", id, err)
 			}
 		}
 		if op.remove {
 			continue
 		}
+		meta := getMeta(metas, key)
 		bk, err := items.CreateBucketIfNotExists(key)
 		if err != nil {
 			return fmt.Errorf("item %q: %w", id, err)
 		}
-		for _, sd := range op.add {
-			seq, err := bk.NextSequence()
-			if err != nil {
-				return fmt.Errorf("item %q: %w", id, err)
-			}
-			var k [8]byte
-			binary.BigEndian.PutUint64(k[:], seq)
-			// bbolt keeps key and value until the commit: fresh memory each.
-			val := make([]byte, 0, binary.MaxVarintLen64+len(sd.user))
-			val = binary.AppendVarint(val, sd.ts)
-			val = append(val, sd.user...)
-			if err := bk.Put(k[:], val); err != nil {
-				return fmt.Errorf("item %q: put seed: %w", id, err)
+		if len(op.add) > 0 {
+			if err := appendSeeds(bk, op.add); err != nil {
+				return fmt.Errorf("item %q: add seeds: %w", id, err)
 			}
 		}
 		if len(op.drop) > 0 {
-			c := bk.Cursor()
-			for k, v := c.First(); k != nil; {
-				if _, n := binary.Varint(v); n > 0 && op.drop[string(v[n:])] {
-					k = append([]byte(nil), k...)
-					if err := c.Delete(); err != nil {
-						return fmt.Errorf("item %q: drop seed: %w", id, err)
-					}
-					k, v = c.Seek(k) // the cursor moved; re-find the next key
-					continue
-				}
-				k, v = c.Next()
+			all, err := readAll(bk, meta.head)
+			if err != nil {
+				return fmt.Errorf("item %q: %w", id, err)
+			}
+			all = slices.DeleteFunc(all, func(sd storedSeed) bool { return op.drop[sd.user] })
+			if err := writeAll(items, key, all); err != nil {
+				return fmt.Errorf("item %q: drop seeds: %w", id, err)
+			}
+			meta.head = 0
+			if bk = items.Bucket(key); bk == nil {
+				return fmt.Errorf("item %q: bucket vanished", id)
 			}
 		}
 		if op.evict > 0 {
-			c := bk.Cursor()
-			n := 0
-			for k, _ := c.First(); k != nil && n < op.evict; k, _ = c.First() {
-				if err := c.Delete(); err != nil {
-					return fmt.Errorf("item %q: evict seed: %w", id, err)
-				}
-				n++
+			if err := evictSeeds(bk, &meta, int64(op.evict)); err != nil {
+				return fmt.Errorf("item %q: evict seeds: %w", id, err)
 			}
 		}
-		if op.last != 0 || op.created != 0 {
-			var m [16]byte
-			if old := meta.Get(key); len(old) == 16 {
-				copy(m[:], old)
-			}
-			if op.last != 0 {
-				binary.BigEndian.PutUint64(m[:8], uint64(op.last))
-			}
-			if op.created != 0 {
-				binary.BigEndian.PutUint64(m[8:], uint64(op.created))
-			}
-			if err := meta.Put(key, m[:]); err != nil {
-				return fmt.Errorf("item %q: put metadata: %w", id, err)
-			}
+		if op.last != 0 {
+			meta.last = op.last
+		}
+		if op.created != 0 {
+			meta.created = op.created
+		}
+		if err := metas.Put(key, meta.encode()); err != nil {
+			return fmt.Errorf("item %q: put metadata: %w", id, err)
 		}
 	}
 	return writeMisc(tx, b)
@@ -477,26 +614,15 @@ type storedItem struct {
 // loadItems calls fn for every stored item with its seeds in arrival order.
 func (s *seedStore) loadItems(fn func(it *storedItem) error) error {
 	err := s.db.View(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bktItemMeta)
-		return tx.Bucket(bktItems).ForEachBucket(func(k []byte) error {
-			it := &storedItem{id: string(k)}
-			if m := meta.Get(k); len(m) == 16 {
-				it.last = int64(binary.BigEndian.Uint64(m[:8]))
-				it.created = int64(binary.BigEndian.Uint64(m[8:]))
-			}
-			bk := tx.Bucket(bktItems).Bucket(k)
-			err := bk.ForEach(func(_, v []byte) error {
-				ts, n := binary.Varint(v)
-				if n <= 0 {
-					return fmt.Errorf("item %q: corrupt seed record", it.id)
-				}
-				it.seeds = append(it.seeds, storedSeed{user: string(v[n:]), ts: ts})
-				return nil
-			})
+		metas := tx.Bucket(bktItemMeta)
+		items := tx.Bucket(bktItems)
+		return items.ForEachBucket(func(k []byte) error {
+			m := getMeta(metas, k)
+			seeds, err := readAll(items.Bucket(k), m.head)
 			if err != nil {
-				return err
+				return fmt.Errorf("item %q: %w", k, err)
 			}
-			return fn(it)
+			return fn(&storedItem{id: string(k), last: m.last, created: m.created, seeds: seeds})
 		})
 	})
 	if err != nil {

@@ -57,15 +57,17 @@ func reportThroughput(b *testing.B, n int, cpu time.Duration, unit string) {
 }
 
 // BenchmarkTrainMovieLensShape: m=64, batch 256, 10 negatives, 6 fields,
-// 1682 items, default (attention) merge.
+// 1682 items, for the default (gated) and the other merges.
 func BenchmarkTrainMovieLensShape(b *testing.B) {
 	for _, v := range []struct {
 		name string
 		edit func(*Config)
 	}{
-		{"attention", func(*Config) {}},
+		{"gated", func(*Config) {}},
+		{"attention", func(c *Config) { c.Merge = MergeAttention }},
+		{"attention-tanhfc", func(c *Config) { c.Merge = MergeAttention; c.FieldFC = FieldFCTanh }},
 		{"concat", func(c *Config) { c.Merge = MergeConcat }},
-		{"graph-attention", func(c *Config) { c.Engine = EngineGraph }},
+		{"graph-gated", func(c *Config) { c.Engine = EngineGraph }},
 	} {
 		b.Run(v.name, func(b *testing.B) {
 			cfg := DefaultConfig()

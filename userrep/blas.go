@@ -2,6 +2,7 @@ package userrep
 
 import (
 	"math"
+	"runtime"
 	"sync"
 	"unsafe"
 
@@ -87,6 +88,19 @@ func logT[T float](x T) T { return T(math.Log(float64(x))) }
 // sqrtT is the square root in the element type.
 func sqrtT[T float](x T) T { return T(math.Sqrt(float64(x))) }
 
+// tanhInPlace replaces every x[i] by tanh(x[i]).
+func tanhInPlace[T float](x []T) {
+	var z T
+	if useAVX2 && unsafe.Sizeof(z) == 4 && len(x) >= 8 {
+		n8 := len(x) &^ 7
+		tanhAVX(n8, (*float32)(unsafe.Pointer(&x[0])))
+		x = x[n8:]
+	}
+	for i, v := range x {
+		x[i] = tanhT(v)
+	}
+}
+
 // tanh32 is a float32 tanh: the rational approximation of Eigen's
 // ptanh_float (a few ulps of error), much faster than math.Tanh.
 func tanh32(x float32) float32 {
@@ -95,9 +109,6 @@ func tanh32(x float32) float32 {
 		x = clamp
 	} else if x < -clamp {
 		x = -clamp
-	}
-	if x < 0.0004 && x > -0.0004 {
-		return x
 	}
 	x2 := x * x
 	p := x2*-2.76076847742355e-16 + 2.00018790482477e-13
@@ -134,6 +145,9 @@ func sumRows[T float](x []T, rows int, dst []T) {
 		}
 	}
 }
+
+// parallelFlops is the size m·n·k from which sgemm uses several cores.
+const parallelFlops = 1 << 20
 
 // packPool holds scratch buffers for packing GEMM operands.
 var packPool = sync.Pool{New: func() any { return new([]float32) }}
@@ -220,14 +234,34 @@ func sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []fl
 		panic("userrep: sgemm: short C")
 	}
 	m4, n16 := m&^3, n&^15
-	for j := 0; j < n16; j += 16 {
-		for i := 0; i < m4; i += 4 {
-			if transA {
-				sgemmKernT4x16(k, &ap[i], alda, &bp[j], bldb, &c[i*ldc+j], ldc)
-			} else {
-				sgemmKern4x16(k, &ap[i*alda], alda, &bp[j], bldb, &c[i*ldc+j], ldc)
+	kernRows := func(i0, i1 int) {
+		for j := 0; j < n16; j += 16 {
+			for i := i0; i < i1; i += 4 {
+				if transA {
+					sgemmKernT4x16(k, &ap[i], alda, &bp[j], bldb, &c[i*ldc+j], ldc)
+				} else {
+					sgemmKern4x16(k, &ap[i*alda], alda, &bp[j], bldb, &c[i*ldc+j], ldc)
+				}
 			}
 		}
+	}
+	// Large products are split by rows over the available cores; every
+	// element of C is still computed by one kernel call in the same order,
+	// so the result does not depend on the split.
+	workers := min(runtime.GOMAXPROCS(0), m4/64)
+	if workers > 1 && m*n*k >= parallelFlops {
+		var wg sync.WaitGroup
+		chunk := (m4/4 + workers - 1) / workers * 4
+		for i0 := 0; i0 < m4; i0 += chunk {
+			wg.Add(1)
+			go func(i0, i1 int) {
+				defer wg.Done()
+				kernRows(i0, i1)
+			}(i0, min(i0+chunk, m4))
+		}
+		wg.Wait()
+	} else {
+		kernRows(0, m4)
 	}
 	for i := 0; i < m; i++ {
 		j0 := n16

@@ -30,6 +30,12 @@ const (
 	MergeAttention = "attention"
 	// MergeConcat concatenates the field vectors (YouTube-DNN baseline).
 	MergeConcat = "concat"
+	// MergeGated computes the attention weights a_f of MergeAttention but,
+	// instead of summing, concatenates the weighted field vectors F·a_f·h_f
+	// (uniform attention gives plain concatenation): the attention layer
+	// re-weights fields per user without squeezing them into one vector.
+	// It needs Heads = 1.
+	MergeGated = "gated"
 )
 
 // Activations of the optional per-field dense layer (Config.FieldFC).
@@ -58,7 +64,7 @@ type Config struct {
 	// ReLU, the last is linear and its size is the user-embedding dimension
 	// (and the dimension of the output item vectors).
 	Hidden []int `json:"hidden"`
-	// Merge is MergeAttention or MergeConcat.
+	// Merge is MergeAttention, MergeConcat or MergeGated.
 	Merge string `json:"merge"`
 	// AttDim is k_att, the width of the attention layer W1 (attention merge).
 	AttDim int `json:"att_dim"`
@@ -96,7 +102,8 @@ type Config struct {
 	// MaxPositivesPerUser caps the positives drawn per user per epoch.
 	MaxPositivesPerUser int `json:"max_positives_per_user"`
 	// Patience stops training after this many epochs without a better
-	// held-out recall@10, keeping the best weights; 0 disables early stopping.
+	// held-out AUC (see EpochStats), keeping the best weights; 0 disables
+	// early stopping.
 	Patience int `json:"patience"`
 	// HoldOutMinClicks: every user with at least this many distinct clicked
 	// items has the last one (by time) held out for validation; 0 disables
@@ -112,20 +119,28 @@ type Config struct {
 }
 
 // DefaultConfig returns the defaults of the RALM user model: m=64,
-// MLP 128 ReLU → 64 linear, attention merge after a per-field tanh layer,
-// 10 log-uniform negatives with the logQ correction, Adam 1e-3, batch 256, 20 epochs, at most 50 positives per
-// user per epoch, patience 3, seed 1.
+// MLP 128 ReLU → 64 linear, the gated attention merge without a per-field
+// layer, 10 log-uniform negatives without the logQ correction, Adam 1e-3,
+// batch 256, 20 epochs, at most 50 positives per user per epoch, patience
+// 3, seed 1.
+//
+// The merge, per-field layer and LogQ defaults were chosen on MovieLens-100K
+// with the evaluation protocol (warm-item AUC of the centroid, knn and
+// itemvec scorers over the user embeddings, three split seeds): the gated
+// merge without a per-field layer scored highest, then concatenation, then
+// the summing attention merge; a per-field tanh layer and the logQ
+// correction lowered the scores (see the package README).
 func DefaultConfig() Config {
 	return Config{
 		Dim:                 64,
 		Hidden:              []int{128, 64},
-		Merge:               MergeAttention,
+		Merge:               MergeGated,
 		AttDim:              32,
 		Heads:               1,
-		FieldFC:             FieldFCTanh,
+		FieldFC:             FieldFCNone,
 		Temperature:         1,
 		Negatives:           10,
-		LogQ:                true,
+		LogQ:                false,
 		LR:                  1e-3,
 		Batch:               256,
 		Epochs:              20,
@@ -152,13 +167,14 @@ func (c Config) Validate() error {
 		check(h > 0 && h <= 8192, "hidden[%d] must be in [1,8192], got %d", i, h)
 	}
 	switch c.Merge {
-	case MergeAttention:
+	case MergeAttention, MergeGated:
 		check(c.AttDim > 0 && c.AttDim <= 4096, "att_dim must be in [1,4096], got %d", c.AttDim)
 		check(c.Heads > 0 && c.Heads <= 64, "heads must be in [1,64], got %d", c.Heads)
 		check(c.Temperature > 0 && !math.IsInf(c.Temperature, 0), "temperature must be > 0, got %v", c.Temperature)
+		check(c.Merge != MergeGated || c.Heads == 1, "merge %q needs heads = 1, got %d", MergeGated, c.Heads)
 	case MergeConcat:
 	default:
-		errs = append(errs, fmt.Errorf("merge must be %q or %q, got %q", MergeAttention, MergeConcat, c.Merge))
+		errs = append(errs, fmt.Errorf("merge must be %q, %q or %q, got %q", MergeAttention, MergeConcat, MergeGated, c.Merge))
 	}
 	switch c.FieldFC {
 	case FieldFCNone, FieldFCLinear, FieldFCTanh, FieldFCReLU:
@@ -190,7 +206,7 @@ func (c Config) OutDim() int { return c.Hidden[len(c.Hidden)-1] }
 
 // mergeDim is the width of the merged vector fed to the MLP for nFields fields.
 func (c Config) mergeDim(nFields int) int {
-	if c.Merge == MergeConcat {
+	if c.Merge == MergeConcat || c.Merge == MergeGated {
 		return nFields * c.Dim
 	}
 	return c.Heads * c.Dim

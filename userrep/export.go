@@ -63,6 +63,8 @@ func (p *params[T]) tensors() ([]fileTensor, [][]T) {
 	}
 	ts = append(ts, fileTensor{"items.out", []int{l.nItems, l.d}})
 	vals = append(vals, p.out)
+	ts = append(ts, fileTensor{"items.bias", []int{l.nItems}})
+	vals = append(vals, p.bias)
 	return ts, vals
 }
 

@@ -170,7 +170,6 @@ func newGraphNet[T float](p *params[T], B int, withGrad bool) (gn *graphNet[T], 
 
 	// merge
 	var mv *G.Node
-	gT := must(G.Transpose(h, 1, 0, 2)) // (B,F,m)
 	if l.attW1.valid() {
 		W1, b1, w2 := param(l.attW1), param(l.attB1), param(l.attW2)
 		u := must(G.Tanh(bias(must(G.Mul(must(reshape(h, F*B, m)), W1)), b1)))
@@ -179,14 +178,22 @@ func newGraphNet[T float](p *params[T], B int, withGrad bool) (gn *graphNet[T], 
 		if keep != nil {
 			s3 = must(G.Add(s3, keep))
 		}
-		a := must(G.SoftMax(s3, 0))                                     // over fields
-		aT := must(G.Transpose(a, 1, 2, 0))                             // (B,H,F)
-		mv = must(reshape(must(G.BatchedMatMul(aT, gT)), B, l.heads*m)) // (B,H·m)
+		a := must(G.SoftMax(s3, 0)) // over fields
+		if l.gated {
+			// (F,B,1)·(F,B,m)·F → (B,F,m) → (B,F·m)
+			w := must(G.Mul(a, constant(float64(F))))
+			gw := must(G.BroadcastHadamardProd(w, h, []byte{2}, nil))
+			mv = must(reshape(must(G.Transpose(gw, 1, 0, 2)), B, F*m))
+		} else {
+			gT := must(G.Transpose(h, 1, 0, 2))                             // (B,F,m)
+			aT := must(G.Transpose(a, 1, 2, 0))                             // (B,H,F)
+			mv = must(reshape(must(G.BatchedMatMul(aT, gT)), B, l.heads*m)) // (B,H·m)
+		}
 	} else {
 		if keep != nil {
-			gT = must(G.Transpose(must(G.BroadcastHadamardProd(h, keep, nil, []byte{2})), 1, 0, 2))
+			h = must(G.BroadcastHadamardProd(h, keep, nil, []byte{2}))
 		}
-		mv = must(reshape(gT, B, F*m))
+		mv = must(reshape(must(G.Transpose(h, 1, 0, 2)), B, F*m))
 	}
 
 	// MLP

@@ -69,6 +69,15 @@ func (m *Model) Items() *data.Vocab { return m.items }
 // user embedding with row i. The slice is shared: do not modify it.
 func (m *Model) ItemVectors() []float32 { return m.p.out }
 
+// ItemBias returns the fixed per-item score offset (Items().Len() values):
+// a user's score for item i, an estimate of log p(i | user) up to a
+// constant, is user·item_vector_i + ItemBias()[i]. It is log q(i), the
+// log-uniform sampling probability of the item's training frequency rank,
+// for a model trained without the LogQ correction (whose logits estimate
+// log p − log q), and zero otherwise. It does not change how one item ranks
+// users. The slice is shared: do not modify it.
+func (m *Model) ItemBias() []float32 { return m.p.bias }
+
 // Embed returns the embedding (Dim() values) of one user's features. Bag ids
 // outside a field's vocabulary are an error.
 func (m *Model) Embed(ft *data.Features) ([]float32, error) {
@@ -78,6 +87,34 @@ func (m *Model) Embed(ft *data.Features) ([]float32, error) {
 	out := make([]float32, m.lay.d)
 	if err := m.embedChunk([]data.Features{*ft}, out); err != nil {
 		return nil, err
+	}
+	return out, nil
+}
+
+// FieldAttention returns the attention weights over the fields (in Fields()
+// order) that the merge layer gives one user's features: Heads() blocks of
+// len(Fields()) weights summing to 1 each. It returns nil for the concat
+// merge, which has no attention.
+func (m *Model) FieldAttention(ft *data.Features) ([]float32, error) {
+	l := m.lay
+	if ft == nil {
+		return nil, errors.New("userrep: nil features")
+	}
+	if !l.attW1.valid() {
+		return nil, nil
+	}
+	nt := m.nets.Get().(*net[float32])
+	defer m.nets.Put(nt)
+	nt.use(1)
+	if err := m.p.pool(ft, nt.in, l.m); err != nil {
+		return nil, err
+	}
+	nt.forward(m.p, nt.in, nil)
+	out := make([]float32, l.heads*l.F)
+	for f := 0; f < l.F; f++ {
+		for h := 0; h < l.heads; h++ {
+			out[h*l.F+f] = nt.a[f*l.heads+h]
+		}
 	}
 	return out, nil
 }

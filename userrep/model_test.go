@@ -200,7 +200,7 @@ func trainedTiny(t *testing.T, edit func(*Config)) (*Model, *planted) {
 // TestSaveLoad round-trips a model through a file: same config, fields,
 // items and weights, and the same embeddings.
 func TestSaveLoad(t *testing.T) {
-	m, p := trainedTiny(t, func(c *Config) { c.Heads = 2; c.FieldNorm = true })
+	m, p := trainedTiny(t, func(c *Config) { c.Merge, c.Heads, c.FieldNorm = MergeAttention, 2, true })
 	path := filepath.Join(t.TempDir(), "userrep.model")
 	if err := m.Save(path); err != nil {
 		t.Fatal(err)
@@ -219,6 +219,7 @@ func TestSaveLoad(t *testing.T) {
 		t.Error("item vocabulary differs")
 	}
 	expectClose(t, "item vectors", l.ItemVectors(), m.ItemVectors(), 0)
+	expectClose(t, "item bias", l.ItemBias(), m.ItemBias(), 0)
 	var ft data.Features
 	p.fb.Build("3", []int32{1, 2, 3}, &ft)
 	e1, err := m.Embed(&ft)
@@ -452,4 +453,43 @@ func TestEmbedUsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectClose(t, "remapped embeddings", emb2.Vecs, emb.Vecs, 0)
+}
+
+// TestFieldAttention: one weight per field and head, each head summing to
+// 1; nil for the concat merge.
+func TestFieldAttention(t *testing.T) {
+	for _, c := range []struct {
+		merge string
+		heads int
+	}{{MergeAttention, 2}, {MergeGated, 1}, {MergeConcat, 1}} {
+		m, p := trainedTiny(t, func(cfg *Config) { cfg.Merge, cfg.Heads, cfg.Epochs = c.merge, c.heads, 1 })
+		var ft data.Features
+		p.fb.Build("2", []int32{4, 5}, &ft)
+		w, err := m.FieldAttention(&ft)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.merge == MergeConcat {
+			if w != nil {
+				t.Errorf("concat: weights %v", w)
+			}
+			continue
+		}
+		F := len(m.Fields())
+		if len(w) != c.heads*F {
+			t.Fatalf("%s: %d weights, want %d", c.merge, len(w), c.heads*F)
+		}
+		for h := 0; h < c.heads; h++ {
+			var s float64
+			for _, x := range w[h*F : (h+1)*F] {
+				if x < 0 {
+					t.Errorf("%s: negative weight %v", c.merge, x)
+				}
+				s += float64(x)
+			}
+			if math.Abs(s-1) > 1e-5 {
+				t.Errorf("%s: head %d sums to %v", c.merge, h, s)
+			}
+		}
+	}
 }

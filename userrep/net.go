@@ -133,9 +133,7 @@ func (n *net[T]) forward(p *params[T], x, keep []T) []T {
 		}
 		switch l.cfg.FieldFC {
 		case FieldFCTanh:
-			for i, v := range hf {
-				hf[i] = tanhT(v)
-			}
+			tanhInPlace(hf)
 		case FieldFCReLU:
 			for i, v := range hf {
 				if v < 0 {
@@ -168,9 +166,7 @@ func (n *net[T]) forward(p *params[T], x, keep []T) []T {
 		u := n.u
 		gemm(false, false, fb, A, m, 1, g, m, p.get(l.attW1), A, 0, u, A)
 		addBias(u, fb, p.get(l.attB1))
-		for i, v := range u {
-			u[i] = tanhT(v)
-		}
+		tanhInPlace(u)
 		a := n.a
 		gemm(false, false, fb, H, A, T(1/l.cfg.Temperature), u, A, p.get(l.attW2), H, 0, a, H)
 		clear(mv)
@@ -202,7 +198,14 @@ func (n *net[T]) forward(p *params[T], x, keep []T) []T {
 				for f := 0; f < F; f++ {
 					i := (f*B+b)*H + h
 					a[i] *= inv
-					if a[i] != 0 {
+					if l.gated {
+						// block f of the concatenation, scaled by F·a
+						blk := mv[b*l.in0+f*m : b*l.in0+f*m+m]
+						s := T(F) * a[i]
+						for k, v := range g[(f*B+b)*m : (f*B+b)*m+m] {
+							blk[k] = s * v
+						}
+					} else if a[i] != 0 {
 						axpy(a[i], g[(f*B+b)*m:(f*B+b)*m+m], dst)
 					}
 				}
@@ -363,11 +366,20 @@ func (n *net[T]) backward(p *params[T], x, keep, dx, dense []T) {
 				for f := 0; f < F; f++ {
 					i := (f*B+b)*H + h
 					gr := g[(f*B+b)*m : (f*B+b)*m+m]
+					ai := a[i]
+					if l.gated {
+						// M block f = F·a·g
+						dm = dM[b*l.in0+f*m : b*l.in0+f*m+m]
+						ai *= T(F)
+					}
 					da := dot(dm, gr)
+					if l.gated {
+						da *= T(F)
+					}
 					dS[i] = da
 					s += a[i] * da
-					if a[i] != 0 {
-						axpy(a[i], dm, dG[(f*B+b)*m:(f*B+b)*m+m])
+					if ai != 0 {
+						axpy(ai, dm, dG[(f*B+b)*m:(f*B+b)*m+m])
 					}
 				}
 				for f := 0; f < F; f++ {

@@ -17,14 +17,31 @@ type netVariant struct {
 
 // netVariants lists every option of the tower at least once.
 var netVariants = []netVariant{
-	{"attention/tanh", func(c *Config) {}},
-	{"attention/none", func(c *Config) { c.FieldFC = FieldFCNone }},
-	{"attention/relu/heads2/temp", func(c *Config) { c.FieldFC = FieldFCReLU; c.Heads = 2; c.Temperature = 0.5 }},
-	{"attention/linear/norm/logq", func(c *Config) { c.FieldFC = FieldFCLinear; c.FieldNorm = true; c.LogQ = true }},
-	{"attention/dropout", func(c *Config) { c.FieldDropout = 0.4 }},
+	{"attention/tanh", func(c *Config) { c.Merge = MergeAttention; c.FieldFC = FieldFCTanh }},
+	{"attention/none", func(c *Config) { c.Merge = MergeAttention }},
+	{"attention/relu/heads2/temp", func(c *Config) {
+		c.Merge = MergeAttention
+		c.FieldFC = FieldFCReLU
+		c.Heads = 2
+		c.Temperature = 0.5
+	}},
+	{"attention/linear/norm/logq", func(c *Config) {
+		c.Merge = MergeAttention
+		c.FieldFC = FieldFCLinear
+		c.FieldNorm = true
+		c.LogQ = true
+	}},
+	{"attention/dropout", func(c *Config) { c.Merge = MergeAttention; c.FieldFC = FieldFCTanh; c.FieldDropout = 0.4 }},
+	{"gated/tanh", func(c *Config) { c.Merge = MergeGated; c.FieldFC = FieldFCTanh }},
+	{"gated/none/dropout/temp", func(c *Config) {
+		c.Merge = MergeGated
+		c.FieldDropout = 0.4
+		c.Temperature = 2
+	}},
 	{"concat/none", func(c *Config) { c.Merge = MergeConcat; c.FieldFC = FieldFCNone }},
 	{"concat/tanh/norm/dropout", func(c *Config) {
 		c.Merge = MergeConcat
+		c.FieldFC = FieldFCTanh
 		c.FieldNorm = true
 		c.FieldDropout = 0.3
 	}},

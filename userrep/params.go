@@ -41,6 +41,7 @@ type layout struct {
 
 	F, m, A, heads, d, in0 int
 	hid                    []int
+	gated                  bool // MergeGated: attention-weighted concatenation
 
 	empty        []span // per bag field: learned vector for an empty bag
 	contW, contB []span // per continuous field: 1→m dense layer
@@ -110,7 +111,8 @@ func newLayout(cfg Config, fields []data.Field, nItems int) (*layout, error) {
 		l.ffcW = add("ffc.W", l.F, l.m, l.m)
 		l.ffcB = add("ffc.b", l.F, l.m)
 	}
-	if cfg.Merge == MergeAttention {
+	l.gated = cfg.Merge == MergeGated
+	if cfg.Merge != MergeConcat {
 		l.attW1 = add("att.W1", l.m, l.A)
 		l.attB1 = add("att.b1", l.A)
 		l.attW2 = add("att.w2", l.A, l.heads)
@@ -136,13 +138,15 @@ func (l *layout) tableRows(f int) int {
 }
 
 // params holds every weight of a model: the dense parameters in one flat
-// slice (see layout), one input embedding table per bag field (rows×m) and
-// the output item vectors (nItems×d).
+// slice (see layout), one input embedding table per bag field (rows×m), the
+// output item vectors (nItems×d) and a fixed (not trained) per-item score
+// bias (nItems, see Model.ItemBias).
 type params[T float] struct {
 	lay    *layout
 	dense  []T
 	tables [][]T
 	out    []T
+	bias   []T
 }
 
 // newParams allocates zeroed parameters for the layout.
@@ -154,6 +158,7 @@ func newParams[T float](l *layout) *params[T] {
 		}
 	}
 	p.out = make([]T, l.nItems*l.d)
+	p.bias = make([]T, l.nItems)
 	return p
 }
 
@@ -207,7 +212,7 @@ func (p *params[T]) init(rng *rand.Rand) {
 
 // clone returns a deep copy.
 func (p *params[T]) clone() *params[T] {
-	c := &params[T]{lay: p.lay, dense: append([]T(nil), p.dense...), out: append([]T(nil), p.out...)}
+	c := &params[T]{lay: p.lay, dense: append([]T(nil), p.dense...), out: append([]T(nil), p.out...), bias: append([]T(nil), p.bias...)}
 	c.tables = make([][]T, len(p.tables))
 	for i, t := range p.tables {
 		if t != nil {
@@ -221,6 +226,7 @@ func (p *params[T]) clone() *params[T] {
 func (p *params[T]) copyFrom(q *params[T]) {
 	copy(p.dense, q.dense)
 	copy(p.out, q.out)
+	copy(p.bias, q.bias)
 	for i := range p.tables {
 		copy(p.tables[i], q.tables[i])
 	}
@@ -264,10 +270,7 @@ func (p *params[T]) pool(ft *data.Features, x []T, stride int) error {
 			if id < 0 || int(id) >= rows {
 				return fmt.Errorf("userrep: field %d (%s): id %d out of range [0,%d)", f, l.fields[f].Name, id, rows)
 			}
-			row := tab[int(id)*m : int(id)*m+m]
-			for k, v := range row {
-				dst[k] += v
-			}
+			axpy(1, tab[int(id)*m:int(id)*m+m], dst)
 		}
 		inv := 1 / T(len(bag))
 		for k := range dst {

@@ -21,3 +21,6 @@ func sgemmKernT4x16(k int, a *float32, lda int, b *float32, ldb int, c *float32,
 
 //go:noescape
 func adamAVX(n int, w, grad, m, v *float32, p *[7]float32)
+
+//go:noescape
+func tanhAVX(n int, x *float32)

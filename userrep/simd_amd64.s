@@ -242,3 +242,147 @@ adamloop:
 adamdone:
 	VZEROUPPER
 	RET
+
+// Constants of tanhAVX, each replicated 8 times: clamp hi, clamp lo,
+// numerator α13…α1, denominator β6…β0 (Eigen's ptanh_float).
+DATA tanhk<>+0(SB)/4, $0x40fcf84f // clamp hi
+DATA tanhk<>+4(SB)/4, $0x40fcf84f // clamp hi
+DATA tanhk<>+8(SB)/4, $0x40fcf84f // clamp hi
+DATA tanhk<>+12(SB)/4, $0x40fcf84f // clamp hi
+DATA tanhk<>+16(SB)/4, $0x40fcf84f // clamp hi
+DATA tanhk<>+20(SB)/4, $0x40fcf84f // clamp hi
+DATA tanhk<>+24(SB)/4, $0x40fcf84f // clamp hi
+DATA tanhk<>+28(SB)/4, $0x40fcf84f // clamp hi
+DATA tanhk<>+32(SB)/4, $0xc0fcf84f // clamp lo
+DATA tanhk<>+36(SB)/4, $0xc0fcf84f // clamp lo
+DATA tanhk<>+40(SB)/4, $0xc0fcf84f // clamp lo
+DATA tanhk<>+44(SB)/4, $0xc0fcf84f // clamp lo
+DATA tanhk<>+48(SB)/4, $0xc0fcf84f // clamp lo
+DATA tanhk<>+52(SB)/4, $0xc0fcf84f // clamp lo
+DATA tanhk<>+56(SB)/4, $0xc0fcf84f // clamp lo
+DATA tanhk<>+60(SB)/4, $0xc0fcf84f // clamp lo
+DATA tanhk<>+64(SB)/4, $0xa59f25c0 // a13
+DATA tanhk<>+68(SB)/4, $0xa59f25c0 // a13
+DATA tanhk<>+72(SB)/4, $0xa59f25c0 // a13
+DATA tanhk<>+76(SB)/4, $0xa59f25c0 // a13
+DATA tanhk<>+80(SB)/4, $0xa59f25c0 // a13
+DATA tanhk<>+84(SB)/4, $0xa59f25c0 // a13
+DATA tanhk<>+88(SB)/4, $0xa59f25c0 // a13
+DATA tanhk<>+92(SB)/4, $0xa59f25c0 // a13
+DATA tanhk<>+96(SB)/4, $0x2a61337e // a11
+DATA tanhk<>+100(SB)/4, $0x2a61337e // a11
+DATA tanhk<>+104(SB)/4, $0x2a61337e // a11
+DATA tanhk<>+108(SB)/4, $0x2a61337e // a11
+DATA tanhk<>+112(SB)/4, $0x2a61337e // a11
+DATA tanhk<>+116(SB)/4, $0x2a61337e // a11
+DATA tanhk<>+120(SB)/4, $0x2a61337e // a11
+DATA tanhk<>+124(SB)/4, $0x2a61337e // a11
+DATA tanhk<>+128(SB)/4, $0xaebd37ff // a9
+DATA tanhk<>+132(SB)/4, $0xaebd37ff // a9
+DATA tanhk<>+136(SB)/4, $0xaebd37ff // a9
+DATA tanhk<>+140(SB)/4, $0xaebd37ff // a9
+DATA tanhk<>+144(SB)/4, $0xaebd37ff // a9
+DATA tanhk<>+148(SB)/4, $0xaebd37ff // a9
+DATA tanhk<>+152(SB)/4, $0xaebd37ff // a9
+DATA tanhk<>+156(SB)/4, $0xaebd37ff // a9
+DATA tanhk<>+160(SB)/4, $0x335c0041 // a7
+DATA tanhk<>+164(SB)/4, $0x335c0041 // a7
+DATA tanhk<>+168(SB)/4, $0x335c0041 // a7
+DATA tanhk<>+172(SB)/4, $0x335c0041 // a7
+DATA tanhk<>+176(SB)/4, $0x335c0041 // a7
+DATA tanhk<>+180(SB)/4, $0x335c0041 // a7
+DATA tanhk<>+184(SB)/4, $0x335c0041 // a7
+DATA tanhk<>+188(SB)/4, $0x335c0041 // a7
+DATA tanhk<>+192(SB)/4, $0x3779434a // a5
+DATA tanhk<>+196(SB)/4, $0x3779434a // a5
+DATA tanhk<>+200(SB)/4, $0x3779434a // a5
+DATA tanhk<>+204(SB)/4, $0x3779434a // a5
+DATA tanhk<>+208(SB)/4, $0x3779434a // a5
+DATA tanhk<>+212(SB)/4, $0x3779434a // a5
+DATA tanhk<>+216(SB)/4, $0x3779434a // a5
+DATA tanhk<>+220(SB)/4, $0x3779434a // a5
+DATA tanhk<>+224(SB)/4, $0x3a270ded // a3
+DATA tanhk<>+228(SB)/4, $0x3a270ded // a3
+DATA tanhk<>+232(SB)/4, $0x3a270ded // a3
+DATA tanhk<>+236(SB)/4, $0x3a270ded // a3
+DATA tanhk<>+240(SB)/4, $0x3a270ded // a3
+DATA tanhk<>+244(SB)/4, $0x3a270ded // a3
+DATA tanhk<>+248(SB)/4, $0x3a270ded // a3
+DATA tanhk<>+252(SB)/4, $0x3a270ded // a3
+DATA tanhk<>+256(SB)/4, $0x3ba059dc // a1
+DATA tanhk<>+260(SB)/4, $0x3ba059dc // a1
+DATA tanhk<>+264(SB)/4, $0x3ba059dc // a1
+DATA tanhk<>+268(SB)/4, $0x3ba059dc // a1
+DATA tanhk<>+272(SB)/4, $0x3ba059dc // a1
+DATA tanhk<>+276(SB)/4, $0x3ba059dc // a1
+DATA tanhk<>+280(SB)/4, $0x3ba059dc // a1
+DATA tanhk<>+284(SB)/4, $0x3ba059dc // a1
+DATA tanhk<>+288(SB)/4, $0x35a0d3d8 // b6
+DATA tanhk<>+292(SB)/4, $0x35a0d3d8 // b6
+DATA tanhk<>+296(SB)/4, $0x35a0d3d8 // b6
+DATA tanhk<>+300(SB)/4, $0x35a0d3d8 // b6
+DATA tanhk<>+304(SB)/4, $0x35a0d3d8 // b6
+DATA tanhk<>+308(SB)/4, $0x35a0d3d8 // b6
+DATA tanhk<>+312(SB)/4, $0x35a0d3d8 // b6
+DATA tanhk<>+316(SB)/4, $0x35a0d3d8 // b6
+DATA tanhk<>+320(SB)/4, $0x38f895d6 // b4
+DATA tanhk<>+324(SB)/4, $0x38f895d6 // b4
+DATA tanhk<>+328(SB)/4, $0x38f895d6 // b4
+DATA tanhk<>+332(SB)/4, $0x38f895d6 // b4
+DATA tanhk<>+336(SB)/4, $0x38f895d6 // b4
+DATA tanhk<>+340(SB)/4, $0x38f895d6 // b4
+DATA tanhk<>+344(SB)/4, $0x38f895d6 // b4
+DATA tanhk<>+348(SB)/4, $0x38f895d6 // b4
+DATA tanhk<>+352(SB)/4, $0x3b14aa05 // b2
+DATA tanhk<>+356(SB)/4, $0x3b14aa05 // b2
+DATA tanhk<>+360(SB)/4, $0x3b14aa05 // b2
+DATA tanhk<>+364(SB)/4, $0x3b14aa05 // b2
+DATA tanhk<>+368(SB)/4, $0x3b14aa05 // b2
+DATA tanhk<>+372(SB)/4, $0x3b14aa05 // b2
+DATA tanhk<>+376(SB)/4, $0x3b14aa05 // b2
+DATA tanhk<>+380(SB)/4, $0x3b14aa05 // b2
+DATA tanhk<>+384(SB)/4, $0x3ba059dd // b0
+DATA tanhk<>+388(SB)/4, $0x3ba059dd // b0
+DATA tanhk<>+392(SB)/4, $0x3ba059dd // b0
+DATA tanhk<>+396(SB)/4, $0x3ba059dd // b0
+DATA tanhk<>+400(SB)/4, $0x3ba059dd // b0
+DATA tanhk<>+404(SB)/4, $0x3ba059dd // b0
+DATA tanhk<>+408(SB)/4, $0x3ba059dd // b0
+DATA tanhk<>+412(SB)/4, $0x3ba059dd // b0
+GLOBL tanhk<>(SB), RODATA|NOPTR, $416
+
+// func tanhAVX(n int, x *float32)
+// x[i] = tanh(x[i]) for i < n rounded down to a multiple of 8 (rational
+// approximation on the input clamped to ±7.905).
+TEXT ·tanhAVX(SB), NOSPLIT, $0-16
+	MOVQ n+0(FP), CX
+	MOVQ x+8(FP), SI
+	SHRQ $3, CX
+	JEQ  tanhdone
+
+tanhloop:
+	VMOVUPS     (SI), Y0
+	VMINPS      tanhk<>+0(SB), Y0, Y0
+	VMAXPS      tanhk<>+32(SB), Y0, Y0
+	VMULPS      Y0, Y0, Y1
+	VMOVUPS     tanhk<>+64(SB), Y2
+	VFMADD213PS tanhk<>+96(SB), Y1, Y2
+	VFMADD213PS tanhk<>+128(SB), Y1, Y2
+	VFMADD213PS tanhk<>+160(SB), Y1, Y2
+	VFMADD213PS tanhk<>+192(SB), Y1, Y2
+	VFMADD213PS tanhk<>+224(SB), Y1, Y2
+	VFMADD213PS tanhk<>+256(SB), Y1, Y2
+	VMULPS      Y0, Y2, Y2
+	VMOVUPS     tanhk<>+288(SB), Y3
+	VFMADD213PS tanhk<>+320(SB), Y1, Y3
+	VFMADD213PS tanhk<>+352(SB), Y1, Y3
+	VFMADD213PS tanhk<>+384(SB), Y1, Y3
+	VDIVPS      Y3, Y2, Y2
+	VMOVUPS     Y2, (SI)
+	ADDQ        $32, SI
+	DECQ        CX
+	JNZ         tanhloop
+
+tanhdone:
+	VZEROUPPER
+	RET

@@ -24,3 +24,7 @@ func sgemmKernT4x16(k int, a *float32, lda int, b *float32, ldb int, c *float32,
 func adamAVX(n int, w, grad, m, v *float32, p *[7]float32) {
 	panic("userrep: no SIMD kernels in this build")
 }
+
+func tanhAVX(n int, x *float32) {
+	panic("userrep: no SIMD kernels in this build")
+}

@@ -45,14 +45,19 @@ type EpochStats struct {
 	Epoch    int     `json:"epoch"`
 	Examples int     `json:"examples"`
 	Loss     float64 `json:"loss"` // mean training loss over the epoch
-	// HeldOutRecall10 is the share of held-out clicks whose item ranks in the
-	// top 10 of user·item_vector among the items the user did not click in
-	// training; NaN without held-out users.
-	HeldOutRecall10 float64 `json:"heldout_recall10"`
-	// HeldOutMRR is the mean reciprocal rank of the held-out item.
-	HeldOutMRR float64       `json:"heldout_mrr"`
-	Best       bool          `json:"best"` // best held-out recall so far
-	Duration   time.Duration `json:"duration_ns"`
+	// Held-out metrics: every held-out user is embedded from its training
+	// clicks and all items it did not click in training are ranked by the
+	// model's score user·item_vector + item_bias (see Model.ItemBias).
+	// HeldOutAUC is
+	// the mean share of those items ranked below the held-out item (the
+	// early-stopping criterion), HeldOutRecall10 the share of held-out items
+	// in the top 10, HeldOutMRR the mean reciprocal rank. NaN without
+	// held-out users.
+	HeldOutAUC      float64       `json:"heldout_auc"`
+	HeldOutRecall10 float64       `json:"heldout_recall10"`
+	HeldOutMRR      float64       `json:"heldout_mrr"`
+	Best            bool          `json:"best"` // best held-out AUC so far
+	Duration        time.Duration `json:"duration_ns"`
 }
 
 // TrainReport summarises a training run.
@@ -64,9 +69,9 @@ type TrainReport struct {
 	Duration     time.Duration `json:"duration_ns"`
 	// HeldOutUsers is the number of users scored each epoch.
 	HeldOutUsers int `json:"heldout_users"`
-	// PopularRecall10 is recall@10 of the most-popular ranking (training
-	// click counts, the user's training items excluded) on the same held-out
-	// clicks: the trivial baseline.
+	// PopularAUC and PopularRecall10 are the held-out metrics of the
+	// most-popular ranking (training click counts): the trivial baseline.
+	PopularAUC      float64 `json:"popular_auc"`
 	PopularRecall10 float64 `json:"popular_recall10"`
 }
 
@@ -75,9 +80,10 @@ func (e EpochStats) MarshalJSON() ([]byte, error) {
 	type plain EpochStats
 	return json.Marshal(struct {
 		plain
+		HeldOutAUC      *float64 `json:"heldout_auc"`
 		HeldOutRecall10 *float64 `json:"heldout_recall10"`
 		HeldOutMRR      *float64 `json:"heldout_mrr"`
-	}{plain(e), nanNull(e.HeldOutRecall10), nanNull(e.HeldOutMRR)})
+	}{plain(e), nanNull(e.HeldOutAUC), nanNull(e.HeldOutRecall10), nanNull(e.HeldOutMRR)})
 }
 
 // MarshalJSON writes NaN metrics (no held-out users) as null.
@@ -85,8 +91,9 @@ func (r TrainReport) MarshalJSON() ([]byte, error) {
 	type plain TrainReport
 	return json.Marshal(struct {
 		plain
+		PopularAUC      *float64 `json:"popular_auc"`
 		PopularRecall10 *float64 `json:"popular_recall10"`
-	}{plain(r), nanNull(r.PopularRecall10)})
+	}{plain(r), nanNull(r.PopularAUC), nanNull(r.PopularRecall10)})
 }
 
 // nanNull maps NaN and ±Inf to nil.
@@ -99,7 +106,7 @@ func nanNull(x float64) *float64 {
 
 // Train fits the user model on clicks, whose item indices must be those the
 // feature builder uses. It returns the model with the weights of the best
-// epoch by held-out recall@10 (the last epoch without a held-out slice).
+// epoch by held-out AUC (the last epoch without a held-out slice).
 // Same data, config and seed give byte-identical weights.
 func Train(ctx context.Context, fb FeatureBuilder, clicks *data.Clicks, cfg Config, opts TrainOptions) (*Model, *TrainReport, error) {
 	tr, err := newTrainer[float32](fb, clicks, cfg)
@@ -307,6 +314,12 @@ func newTrainer[T float](fb FeatureBuilder, clicks *data.Clicks, cfg Config) (*t
 		return nil, errors.New("userrep: no training clicks left after the held-out slice")
 	}
 	tr.sampler = newLogUniform(tr.itemCnt)
+	if !cfg.LogQ {
+		// logits of the uncorrected loss estimate log p(item|user) − log q(item)
+		for i := range tr.p.bias {
+			tr.p.bias[i] = T(tr.sampler.itemLogQ(int32(i)))
+		}
+	}
 
 	B, F, m, d, J := tr.B, lay.F, lay.m, lay.d, tr.J
 	tr.x, tr.dx = make([]T, F*B*m), make([]T, F*B*m)
@@ -577,12 +590,13 @@ func (tr *trainer[T]) apply() {
 // run trains for up to cfg.Epochs epochs with early stopping.
 func (tr *trainer[T]) run(ctx context.Context, opts TrainOptions) (*TrainReport, error) {
 	start := time.Now()
-	rep := &TrainReport{HeldOutUsers: len(tr.valUsers), PopularRecall10: math.NaN()}
+	rep := &TrainReport{HeldOutUsers: len(tr.valUsers), PopularAUC: math.NaN(), PopularRecall10: math.NaN()}
 	if len(tr.valUsers) > 0 {
-		rep.PopularRecall10 = tr.popularRecall()
+		pop := tr.popularMetrics()
+		rep.PopularAUC, rep.PopularRecall10 = pop.auc, pop.recall10
 	}
 	var best *params[T]
-	bestRecall := math.Inf(-1)
+	bestAUC := math.Inf(-1)
 	var ex []example
 	global := 0
 	for epoch := 1; epoch <= tr.cfg.Epochs; epoch++ {
@@ -611,15 +625,15 @@ func (tr *trainer[T]) run(ctx context.Context, opts TrainOptions) (*TrainReport,
 			}
 		}
 		rep.Examples += int64(len(ex))
-		es := EpochStats{Epoch: epoch, Examples: len(ex), Loss: lossSum / float64(max(len(ex), 1)), HeldOutRecall10: math.NaN(), HeldOutMRR: math.NaN()}
+		es := EpochStats{Epoch: epoch, Examples: len(ex), Loss: lossSum / float64(max(len(ex), 1)), HeldOutAUC: math.NaN(), HeldOutRecall10: math.NaN(), HeldOutMRR: math.NaN()}
 		if len(tr.valUsers) > 0 {
-			r, mrr, err := tr.validate(ctx)
+			h, err := tr.validate(ctx)
 			if err != nil {
 				return nil, err
 			}
-			es.HeldOutRecall10, es.HeldOutMRR = r, mrr
-			if r > bestRecall {
-				bestRecall, es.Best, rep.BestEpoch = r, true, epoch
+			es.HeldOutAUC, es.HeldOutRecall10, es.HeldOutMRR = h.auc, h.recall10, h.mrr
+			if h.auc > bestAUC {
+				bestAUC, es.Best, rep.BestEpoch = h.auc, true, epoch
 				if best == nil {
 					best = tr.p.clone()
 				} else {
@@ -649,10 +663,31 @@ func (tr *trainer[T]) run(ctx context.Context, opts TrainOptions) (*TrainReport,
 // valChunk is the number of held-out users scored per GEMM.
 const valChunk = 32
 
-// validate embeds the held-out users from their training clicks and returns
-// recall@10 and the mean reciprocal rank of their held-out items among the
-// items they did not click in training.
-func (tr *trainer[T]) validate(ctx context.Context) (recall, mrr float64, err error) {
+// heldOut are the held-out ranking metrics.
+type heldOut struct{ auc, recall10, mrr float64 }
+
+// add accounts for one held-out item ranked rank (0-based) among n items.
+func (h *heldOut) add(rank, n int) {
+	if rank < 10 {
+		h.recall10++
+	}
+	h.mrr += 1 / float64(rank+1)
+	if n > 1 {
+		h.auc += 1 - float64(rank)/float64(n-1)
+	} else {
+		h.auc++
+	}
+}
+
+// mean divides the sums by the number of users.
+func (h heldOut) mean(n int) heldOut {
+	f := float64(n)
+	return heldOut{h.auc / f, h.recall10 / f, h.mrr / f}
+}
+
+// validate embeds the held-out users from their training clicks and ranks
+// their held-out items among the items they did not click in training.
+func (tr *trainer[T]) validate(ctx context.Context) (heldOut, error) {
 	l := tr.lay
 	if tr.evalNet == nil {
 		tr.evalNet = newNet[T](l, valChunk, false)
@@ -660,10 +695,10 @@ func (tr *trainer[T]) validate(ctx context.Context) (recall, mrr float64, err er
 	m, d, V := l.m, l.d, l.nItems
 	scores := make([]T, valChunk*V)
 	var ft data.Features
-	hits, rr := 0, 0.0
+	var h heldOut
 	for lo := 0; lo < len(tr.valUsers); lo += valChunk {
 		if err := ctx.Err(); err != nil {
-			return 0, 0, fmt.Errorf("userrep: validation interrupted: %w", err)
+			return h, fmt.Errorf("userrep: validation interrupted: %w", err)
 		}
 		users := tr.valUsers[lo:min(lo+valChunk, len(tr.valUsers))]
 		n := len(users)
@@ -672,22 +707,21 @@ func (tr *trainer[T]) validate(ctx context.Context) (recall, mrr float64, err er
 		for b, u := range users {
 			tr.fb.Build(tr.clicks.Users.ID(u), tr.users[u].train, &ft)
 			if err := tr.p.pool(&ft, x[b*m:], n*m); err != nil {
-				return 0, 0, err
+				return h, err
 			}
 		}
 		emb := tr.evalNet.forward(tr.p, x, nil)
 		gemm(false, true, n, V, d, 1, emb, d, tr.p.out, d, 0, scores, V)
 		for b, u := range users {
 			uc := tr.users[u]
-			rank := rankOf(scores[b*V:b*V+V], uc.heldOut, uc.train)
-			if rank < 10 {
-				hits++
+			row := scores[b*V : b*V+V]
+			for i, q := range tr.p.bias {
+				row[i] += q
 			}
-			rr += 1 / float64(rank+1)
+			h.add(rankOf(row, uc.heldOut, uc.train), V-len(uc.train))
 		}
 	}
-	nv := float64(len(tr.valUsers))
-	return float64(hits) / nv, rr / nv, nil
+	return h.mean(len(tr.valUsers)), nil
 }
 
 // rankOf is the 0-based rank of item target by descending score among all
@@ -708,18 +742,17 @@ func rankOf[T float](scores []T, target int32, exclude []int32) int {
 	return rank
 }
 
-// popularRecall is recall@10 of ranking items by training click count.
-func (tr *trainer[T]) popularRecall() float64 {
+// popularMetrics are the held-out metrics of ranking items by training
+// click count.
+func (tr *trainer[T]) popularMetrics() heldOut {
 	scores := make([]float64, len(tr.itemCnt))
 	for i, c := range tr.itemCnt {
 		scores[i] = float64(c)
 	}
-	hits := 0
+	var h heldOut
 	for _, u := range tr.valUsers {
 		uc := tr.users[u]
-		if rankOf(scores, uc.heldOut, uc.train) < 10 {
-			hits++
-		}
+		h.add(rankOf(scores, uc.heldOut, uc.train), len(scores)-len(uc.train))
 	}
-	return float64(hits) / float64(len(tr.valUsers))
+	return h.mean(len(tr.valUsers))
 }

@@ -2,6 +2,7 @@ package userrep
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"path/filepath"
 	"testing"
@@ -27,15 +28,20 @@ func synthData(t testing.TB) (*synth.Dataset, *data.FeatureSet) {
 }
 
 // TestLearnsSynth trains both merges on `ralm synth` data through the real
-// feature set and requires the held-out recall@10 of user·item_vector to be
-// at least 3× the most-popular baseline; it then checks that the model
-// saves and loads with its feature set.
+// feature set and requires the held-out recall@10 of the model's item score
+// (user·item_vector + item_bias; the bias is zero with the LogQ correction,
+// so that case ranks by user·item_vector alone) to be at least 3× the
+// most-popular baseline; it then checks that the model saves and loads with
+// its feature set.
 func TestLearnsSynth(t *testing.T) {
 	ds, fs := synthData(t)
-	for _, merge := range []string{MergeAttention, MergeConcat} {
-		t.Run(merge, func(t *testing.T) {
+	for _, v := range []struct {
+		merge string
+		logQ  bool
+	}{{MergeAttention, false}, {MergeConcat, false}, {MergeAttention, true}} {
+		t.Run(fmt.Sprintf("%s/logq=%v", v.merge, v.logQ), func(t *testing.T) {
 			cfg := DefaultConfig()
-			cfg.Merge = merge
+			cfg.Merge, cfg.LogQ = v.merge, v.logQ
 			cfg.Dim = 32
 			cfg.Hidden = []int{64, 32}
 			cfg.Epochs = 5
@@ -48,14 +54,21 @@ func TestLearnsSynth(t *testing.T) {
 			}
 			best := rep.Epochs[rep.BestEpoch-1].HeldOutRecall10
 			for _, e := range rep.Epochs {
-				t.Logf("epoch %d loss %.4f recall@10 %.4f mrr %.4f (%v)", e.Epoch, e.Loss, e.HeldOutRecall10, e.HeldOutMRR, e.Duration)
+				t.Logf("epoch %d loss %.4f auc %.4f recall@10 %.4f mrr %.4f (%v)", e.Epoch, e.Loss, e.HeldOutAUC, e.HeldOutRecall10, e.HeldOutMRR, e.Duration)
 			}
-			t.Logf("popular recall@10 %.4f, model %.4f over %d held-out users", rep.PopularRecall10, best, rep.HeldOutUsers)
+			t.Logf("popular auc %.4f recall@10 %.4f, model %.4f over %d held-out users", rep.PopularAUC, rep.PopularRecall10, best, rep.HeldOutUsers)
 			if rep.HeldOutUsers < 1000 {
 				t.Fatalf("only %d held-out users", rep.HeldOutUsers)
 			}
 			if !(rep.PopularRecall10 > 0 && best >= 3*rep.PopularRecall10) {
 				t.Errorf("recall@10 %.4f is not 3× the popular baseline %.4f", best, rep.PopularRecall10)
+			}
+			zero := true
+			for _, b := range m.ItemBias() {
+				zero = zero && b == 0
+			}
+			if zero != v.logQ {
+				t.Errorf("item bias all zero: %v, want %v", zero, v.logQ)
 			}
 			if first, last := rep.Epochs[0].Loss, rep.Epochs[len(rep.Epochs)-1].Loss; !(last < first) || math.IsNaN(last) {
 				t.Errorf("training loss did not fall: %v -> %v", first, last)
@@ -117,12 +130,12 @@ func TestEarlyStopping(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr.p.copyFrom(m.p)
-	r, _, err := tr.validate(context.Background())
+	h, err := tr.validate(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := rep.Epochs[rep.BestEpoch-1].HeldOutRecall10; r != want {
-		t.Errorf("model recall %v, best epoch had %v", r, want)
+	if want := rep.Epochs[rep.BestEpoch-1].HeldOutAUC; h.auc != want {
+		t.Errorf("model held-out AUC %v, best epoch had %v", h.auc, want)
 	}
 }
 
@@ -168,6 +181,7 @@ func TestConfigValidate(t *testing.T) {
 		{"merge", func(c *Config) { c.Merge = "" }},
 		{"att dim", func(c *Config) { c.AttDim = 0 }},
 		{"heads", func(c *Config) { c.Heads = 0 }},
+		{"gated heads", func(c *Config) { c.Merge = MergeGated; c.Heads = 2 }},
 		{"field fc", func(c *Config) { c.FieldFC = "gelu" }},
 		{"temperature", func(c *Config) { c.Temperature = 0 }},
 		{"dropout", func(c *Config) { c.FieldDropout = 1 }},

@@ -149,27 +149,6 @@ func checkTable(t *testing.T, path, key string, rows int, want map[string]data.C
 	}
 }
 
-func TestQuickstart(t *testing.T) {
-	dir := t.TempDir()
-	code, out, errs := exec(t, "quickstart", "--out", dir)
-	if code != 0 {
-		t.Fatalf("exit %d, stderr %q", code, errs)
-	}
-	if errs != "" {
-		t.Fatalf("quickstart wrote to stderr without --verbose: %q", errs)
-	}
-	for _, want := range []string{"[1/2] generate", "[2/2] split", "warm items", "fresh items", "done: files in " + dir} {
-		if !strings.Contains(out, want) {
-			t.Fatalf("quickstart output lacks %q:\n%s", want, out)
-		}
-	}
-	for _, name := range []string{clicksFile, usersFile, itemsFile, trainFile, heldoutFile, freshSeedsFile, freshHeldoutFile} {
-		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-			t.Fatalf("missing output: %v", err)
-		}
-	}
-}
-
 func TestVerboseLogs(t *testing.T) {
 	dir := t.TempDir()
 	code, _, errs := exec(t, "synth", "--users", "50", "--items", "20", "--communities", "2", "--clicks-per-user", "3", "--out", dir, "-v")

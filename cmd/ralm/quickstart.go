@@ -15,6 +15,7 @@ import (
 	"github.com/ralmlab/ralm/data/split"
 	"github.com/ralmlab/ralm/data/synth"
 	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/ralm/eval"
 )
 
 // quickstartState is what the quickstart steps share. Later steps (train,
@@ -43,8 +44,8 @@ type quickstartOptions struct {
 // Quickstart defaults: about a minute or two on two idle cores in all.
 const (
 	quickstartUsers      = 5000
-	quickstartEpochsUser = 5
-	quickstartEpochsLA   = 6
+	quickstartEpochsUser = 8
+	quickstartEpochsLA   = 12
 )
 
 // quickstartStep is one stage of the quickstart. Steps run in order; each
@@ -54,13 +55,13 @@ type quickstartStep struct {
 	run  func(s *quickstartState) error
 }
 
-// quickstartSteps lists the stages. Append training and evaluation here as
-// they land.
+// quickstartSteps lists the stages, run in order.
 func quickstartSteps() []quickstartStep {
 	return []quickstartStep{
 		{"generate synthetic data", quickstartGenerate},
 		{"split for evaluation", quickstartSplit},
 		{"train the user model and the look-alike model", quickstartTrain},
+		{"evaluate against the baselines on held-out clicks", quickstartEvaluate},
 		{"score a user against items", quickstartScore},
 		{"expand a fresh item", quickstartExpand},
 	}
@@ -206,7 +207,7 @@ func quickstartTrain(s *quickstartState) error {
 	return nil
 }
 
-// community returns the planted community of a user id, or -1.
+// userCommunity returns the planted community of a user id, or -1.
 func (s *quickstartState) userCommunity(id string) int32 {
 	if u, ok := s.synth.Clicks.Users.Index(id); ok {
 		return s.synth.UserCommunity[u]
@@ -353,5 +354,28 @@ func quickstartExpand(s *quickstartState) error {
 		len(e.Users), cands, found, len(hidden), float64(len(hidden)*len(e.Users))/float64(max(cands, 1)), sameComm)
 	fmt.Fprintf(w, "wrote %s; the same as: ralm expand --model %s --seeds %s --item %s --n %d --out %s\n",
 		out, s.modelDir, filepath.Join(s.dir, freshSeedsFile), id, quickstartExpandN, out)
+	return nil
+}
+
+// quickstartEvaluate evaluates the trained model folder on the split, as
+// 'ralm eval --model DIR --split DIR' does, and prints the table.
+func quickstartEvaluate(s *quickstartState) error {
+	var bar *progress
+	defer func() { bar.Finish() }()
+	res, _, err := eval.RunModel(s.ctx, s.modelDir, s.dir, eval.Options{Progress: func(done, total int) {
+		if bar == nil {
+			bar = newProgress(s.ctx, s.cmd, int64(total), "evaluating items")
+		}
+		bar.Set(int64(done))
+	}})
+	if err != nil {
+		return err
+	}
+	bar.Finish()
+	w := s.cmd.OutOrStdout()
+	if err := eval.NewReport(res, nil, nil).WriteTable(w); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "AUC: how well each model ranks an item's held-out clickers above other users (0.5 = chance).")
 	return nil
 }

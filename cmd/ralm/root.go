@@ -76,6 +76,7 @@ optional users and items tables. See the README for the columns.`,
 		newEmbedCmd(),
 		newScoreCmd(),
 		newExpandCmd(),
+		newEvalCmd(),
 		newServeCmd(),
 	)
 	return root

@@ -75,23 +75,33 @@ The subcommands train one stage: 'ralm train userrep' (the user model alone) and
   ralm train userrep --clicks data/clicks.parquet --out usermodel`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fl := cmd.Flags()
-			if fl.Changed("epochs") {
-				cfg.UserRep.Epochs, cfg.LookAlike.Epochs = f.epochs, f.epochs
+			if err := f.apply(cmd, &cfg); err != nil {
+				return err
 			}
-			cfg.UserRep.Seed, cfg.LookAlike.Seed = f.seed, uint64(f.seed)
-			cfg.UserRep.LR, cfg.LookAlike.LR = f.lr, f.lr
-			cfg.UserRep.Batch, cfg.LookAlike.Batch = f.batch, f.batch
 			if err := checkTrainFlags(&f, cfg); err != nil {
+				return err
+			}
+			if err := checkModelOut(f.out); err != nil {
 				return err
 			}
 			return runTrain(cmd, &f, cfg)
 		},
 	}
-	f.in.addFlags(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&f.out, "out", "", "model folder to write")
 	fl.StringVar(&f.logPath, "log", "", "write a JSON-lines training log of both stages to this file")
+	addTrainFlags(cmd, &f, &cfg)
+	_ = cmd.MarkFlagRequired("out")
+	cmd.AddCommand(newTrainUserrepCmd(), newTrainLookalikeCmd())
+	return cmd
+}
+
+// addTrainFlags registers the input and training flags that ralm train and
+// ralm eval share: the input tables, the seed, the epochs and every stage
+// setting, bound to f and cfg.
+func addTrainFlags(cmd *cobra.Command, f *trainFlags, cfg *ralm.TrainConfig) {
+	f.in.addFlags(cmd)
+	fl := cmd.Flags()
 	fl.Int64Var(&f.seed, "seed", defaultSeed, "random seed of both stages: the same seed and input give the same models")
 	fl.IntVar(&f.epochs, "epochs", 0, "epochs of both stages (instead of --epochs-user and --epochs-la)")
 	fl.IntVar(&cfg.UserRep.Epochs, "epochs-user", cfg.UserRep.Epochs, "maximum epochs of the user model")
@@ -104,8 +114,8 @@ The subcommands train one stage: 'ralm train userrep' (the user model alone) and
 	fl.IntVar(&cfg.UserRep.Dim, "dim", cfg.UserRep.Dim, "user model: field embedding dimension")
 	fl.IntSliceVar(&cfg.UserRep.Hidden, "hidden", cfg.UserRep.Hidden, "user model: MLP layer sizes; the last is the user embedding size")
 	fl.IntVar(&cfg.UserRep.Negatives, "negatives", cfg.UserRep.Negatives, "user model: sampled negatives per positive")
-	fl.StringVar(&cfg.UserRep.Merge, "merge", cfg.UserRep.Merge, "user model: field merge, attention or concat")
-	fl.IntVar(&cfg.UserRep.Patience, "patience", cfg.UserRep.Patience, "user model: stop after this many epochs without a better held-out recall@10 (0: never)")
+	fl.StringVar(&cfg.UserRep.Merge, "merge", cfg.UserRep.Merge, "user model: field merge, attention (the paper's layer), concat (YouTube DNN) or gated (attention-weighted concatenation)")
+	fl.IntVar(&cfg.UserRep.Patience, "patience", cfg.UserRep.Patience, "user model: stop after this many epochs without a better held-out AUC (0: never)")
 	// look-alike model
 	fl.StringVar(&cfg.LookAlike.Pooling, "pooling", cfg.LookAlike.Pooling, "look-alike model: attention or avg (average of the centroids)")
 	fl.IntVar(&cfg.LookAlike.K, "k", cfg.LookAlike.K, "look-alike model: seed clusters per item")
@@ -113,9 +123,22 @@ The subcommands train one stage: 'ralm train userrep' (the user model alone) and
 	fl.IntVar(&cfg.LookAlike.Negatives, "negatives-la", cfg.LookAlike.Negatives, "look-alike model: random non-clickers per positive")
 	fl.IntVar(&cfg.LookAlike.MinClickers, "min-clickers", cfg.LookAlike.MinClickers, "look-alike model: items with fewer clickers are not trained on")
 	fl.Float64Var(&f.validLA, "valid-la", 0, "look-alike model: share of items held out to report a validation AUC per epoch (0: none)")
-	_ = cmd.MarkFlagRequired("out")
-	cmd.AddCommand(newTrainUserrepCmd(), newTrainLookalikeCmd())
-	return cmd
+}
+
+// apply copies the flags that set several config fields at once (--epochs,
+// --seed, --lr, --batch) into cfg.
+func (f *trainFlags) apply(cmd *cobra.Command, cfg *ralm.TrainConfig) error {
+	fl := cmd.Flags()
+	if fl.Changed("epochs") {
+		if err := mustBePositive("epochs", f.epochs); err != nil {
+			return err
+		}
+		cfg.UserRep.Epochs, cfg.LookAlike.Epochs = f.epochs, f.epochs
+	}
+	cfg.UserRep.Seed, cfg.LookAlike.Seed = f.seed, uint64(f.seed)
+	cfg.UserRep.LR, cfg.LookAlike.LR = f.lr, f.lr
+	cfg.UserRep.Batch, cfg.LookAlike.Batch = f.batch, f.batch
+	return nil
 }
 
 // checkTrainFlags validates what can be checked before reading any data.
@@ -142,10 +165,7 @@ func checkTrainFlags(f *trainFlags, cfg ralm.TrainConfig) error {
 	if f.in.clicks == "" {
 		return errors.New("--clicks must not be empty")
 	}
-	if err := cfg.UserRep.Validate(); err != nil {
-		return err
-	}
-	return checkModelOut(f.out)
+	return cfg.UserRep.Validate()
 }
 
 // checkModelOut fails early (before any training) when dir cannot become a
@@ -237,9 +257,9 @@ func trainStages(cmd *cobra.Command, in ralm.TrainData, cfg ralm.TrainConfig, va
 		},
 		OnEpoch: func(e userrep.EpochStats) {
 			jl.write(logEpoch{Type: "epoch", Stage: stage, Epoch: e.Epoch, Loss: finite(e.Loss), Examples: int64(e.Examples),
-				HeldOutRecall10: finite(e.HeldOutRecall10), HeldOutMRR: finite(e.HeldOutMRR), Best: &e.Best,
+				HeldOutAUC: finite(e.HeldOutAUC), HeldOutRecall10: finite(e.HeldOutRecall10), HeldOutMRR: finite(e.HeldOutMRR), Best: &e.Best,
 				Seconds: e.Duration.Seconds()})
-			log.Info("user model epoch", "epoch", e.Epoch, "loss", e.Loss, "heldout_recall10", e.HeldOutRecall10,
+			log.Info("user model epoch", "epoch", e.Epoch, "loss", e.Loss, "heldout_auc", e.HeldOutAUC, "heldout_recall10", e.HeldOutRecall10,
 				"best", e.Best, "took", e.Duration.Round(time.Millisecond))
 		},
 	}
@@ -277,11 +297,12 @@ type laProgress struct {
 
 	epochStart, prevPairs int64
 	prevSum               float64
+	prevElapsed           time.Duration
 }
 
 // reset starts a new stage.
 func (l *laProgress) reset(stage string) {
-	l.stage, l.epochStart, l.prevPairs, l.prevSum = stage, 0, 0, 0
+	l.stage, l.epochStart, l.prevPairs, l.prevSum, l.prevElapsed = stage, 0, 0, 0, 0
 }
 
 func (l *laProgress) report(p lookalike.Progress) {
@@ -307,9 +328,9 @@ func (l *laProgress) report(p lookalike.Progress) {
 			auc = finite(p.ValidAUC)
 		}
 		l.jl.write(logEpoch{Type: "epoch", Stage: stage, Epoch: p.Epoch, Loss: finite(p.Loss), Examples: ep,
-			ValidAUC: auc, Seconds: p.Elapsed.Seconds()})
+			ValidAUC: auc, Seconds: (p.Elapsed - l.prevElapsed).Seconds()})
 		l.log.Info("look-alike epoch", "epoch", p.Epoch, "loss", p.Loss, "valid_auc", p.ValidAUC, "pairs", ep)
-		l.epochStart, l.prevSum, l.prevPairs = p.Pairs, 0, 0
+		l.epochStart, l.prevSum, l.prevPairs, l.prevElapsed = p.Pairs, 0, 0, p.Elapsed
 	}
 }
 
@@ -317,7 +338,7 @@ func (l *laProgress) report(p lookalike.Progress) {
 func writeModel(cmd *cobra.Command, dir string, t *ralm.Trained) (*ralm.Bundle, error) {
 	bar := newProgress(cmd.Context(), cmd, 1, "writing "+dir)
 	defer bar.Finish()
-	b := &ralm.Bundle{UserModel: t.User, LookAlike: t.LookAlike, Embeddings: t.Embeddings, Seeds: t.Seeds}
+	b := t.Bundle()
 	b.Meta = trainMeta(t)
 	if err := ralm.WriteBundle(dir, b); err != nil {
 		return nil, err
@@ -333,6 +354,9 @@ func trainMeta(t *ralm.Trained) map[string]string {
 		m["userrep_epochs"] = strconv.Itoa(len(r.Epochs))
 		m["userrep_best_epoch"] = strconv.Itoa(r.BestEpoch)
 		if r.BestEpoch >= 1 && r.BestEpoch <= len(r.Epochs) {
+			if x := r.Epochs[r.BestEpoch-1].HeldOutAUC; !math.IsNaN(x) {
+				m["userrep_heldout_auc"] = ff(x)
+			}
 			if x := r.Epochs[r.BestEpoch-1].HeldOutRecall10; !math.IsNaN(x) {
 				m["userrep_heldout_recall10"] = ff(x)
 			}
@@ -355,8 +379,9 @@ func printTrainSummary(cmd *cobra.Command, t *ralm.Trained, b *ralm.Bundle, dir 
 	if r := t.UserReport; r != nil && len(r.Epochs) > 0 {
 		best := r.Epochs[max(r.BestEpoch, 1)-1]
 		line := fmt.Sprintf("user model: %d epochs (best %d), loss %.4f", len(r.Epochs), r.BestEpoch, best.Loss)
-		if !math.IsNaN(best.HeldOutRecall10) {
-			line += fmt.Sprintf(", held-out recall@10 %.4f (most popular %.4f)", best.HeldOutRecall10, r.PopularRecall10)
+		if !math.IsNaN(best.HeldOutAUC) {
+			line += fmt.Sprintf(", held-out AUC %.4f and recall@10 %.4f (most popular: %.4f and %.4f)",
+				best.HeldOutAUC, best.HeldOutRecall10, r.PopularAUC, r.PopularRecall10)
 		}
 		fmt.Fprintln(w, line)
 	}
@@ -545,6 +570,7 @@ type (
 		Epoch           int      `json:"epoch"`
 		Loss            *float64 `json:"loss"`
 		Examples        int64    `json:"examples"`
+		HeldOutAUC      *float64 `json:"heldout_auc,omitempty"`
 		HeldOutRecall10 *float64 `json:"heldout_recall10,omitempty"`
 		HeldOutMRR      *float64 `json:"heldout_mrr,omitempty"`
 		Best            *bool    `json:"best,omitempty"`

@@ -64,15 +64,16 @@ func newTrainUserrepCmd() *cobra.Command {
 fields (the bag of clicked items, bags of item attributes over those clicks, and
 every users-table column) into one embedding. Each field is embedded and
 mean-pooled (or, for a float column, passed through a dense layer), merged by the
-attention merge layer (--merge attention, after a per-field dense layer) or by
-concatenation (--merge concat, the YouTube-DNN baseline), and fed to an MLP
+attention merge layer (--merge attention, after a per-field dense layer), by
+concatenation (--merge concat, the YouTube-DNN baseline) or by an attention-
+weighted concatenation (--merge gated), and fed to an MLP
 (--dim → 128 ReLU → 64 linear). The loss is a sampled softmax over items with
 --negatives log-uniform negatives; a click's item is removed from the inputs of
 the example that predicts it.
 
 The last click of every user with at least 3 distinct clicked items is held out;
-training stops when its recall@10 has not improved for --patience epochs and keeps
-the best epoch. The same data, flags and --seed give a byte-identical model.
+training stops when its AUC (the share of unclicked items the model ranks below
+it) has not improved for --patience epochs and keeps the best epoch. The same data, flags and --seed give a byte-identical model.
 
 Writes DIR/userrep.model (config, vocabularies, feature encoding, all weights and
 a checksum) and DIR/userrep_report.json (per-epoch loss and held-out metrics).
@@ -106,8 +107,8 @@ a checksum) and DIR/userrep_report.json (per-epoch loss and held-out metrics).
 	f.IntVar(&cfg.Dim, "dim", cfg.Dim, "field embedding dimension m")
 	f.IntSliceVar(&cfg.Hidden, "hidden", cfg.Hidden, "MLP layer sizes; the last is the user embedding size")
 	f.IntVar(&cfg.Negatives, "negatives", cfg.Negatives, "sampled negatives per positive")
-	f.StringVar(&cfg.Merge, "merge", cfg.Merge, "field merge: attention or concat")
-	f.IntVar(&cfg.Patience, "patience", cfg.Patience, "stop after this many epochs without a better held-out recall@10 (0: never)")
+	f.StringVar(&cfg.Merge, "merge", cfg.Merge, "field merge: attention (the paper's layer), concat (YouTube DNN) or gated (attention-weighted concatenation)")
+	f.IntVar(&cfg.Patience, "patience", cfg.Patience, "stop after this many epochs without a better held-out AUC (0: never)")
 	f.IntVar(&cfg.MaxPositivesPerUser, "max-positives", cfg.MaxPositivesPerUser, "at most this many positives per user per epoch")
 	f.StringVar(&cfg.FieldFC, "field-fc", cfg.FieldFC, "per-field dense layer before the merge: none, linear, tanh or relu")
 	f.IntVar(&cfg.AttDim, "att-dim", cfg.AttDim, "attention layer width k_att")
@@ -171,7 +172,7 @@ func runTrainUserrep(cmd *cobra.Command, in *userrepInputs, cfg userrep.Config, 
 		},
 		OnEpoch: func(e userrep.EpochStats) {
 			jl.write("epoch", e)
-			log.Info("epoch", "epoch", e.Epoch, "loss", e.Loss, "heldout_recall10", e.HeldOutRecall10, "best", e.Best, "took", e.Duration.Round(time.Millisecond))
+			log.Info("epoch", "epoch", e.Epoch, "loss", e.Loss, "heldout_auc", e.HeldOutAUC, "heldout_recall10", e.HeldOutRecall10, "best", e.Best, "took", e.Duration.Round(time.Millisecond))
 		},
 	}
 	m, rep, err := userrep.Train(ctx, fs, clicks, cfg, opts)
@@ -191,7 +192,7 @@ func runTrainUserrep(cmd *cobra.Command, in *userrepInputs, cfg userrep.Config, 
 	if err != nil {
 		return fmt.Errorf("encode training report: %w", err)
 	}
-	if err := writeUserrepFile(filepath.Join(out, userrepReportFile), append(rj, '\n')); err != nil {
+	if err := writeFileAtomic(filepath.Join(out, userrepReportFile), append(rj, '\n')); err != nil {
 		return fmt.Errorf("write training report: %w", err)
 	}
 	w := cmd.OutOrStdout()
@@ -204,7 +205,8 @@ func runTrainUserrep(cmd *cobra.Command, in *userrepInputs, cfg userrep.Config, 
 	}
 	fmt.Fprintf(w, "epochs: %d (best %d%s), %.0f examples/s\n", len(rep.Epochs), rep.BestEpoch, stop, float64(rep.Examples)/rep.Duration.Seconds())
 	if rep.HeldOutUsers > 0 {
-		fmt.Fprintf(w, "held-out recall@10: %.4f (most popular: %.4f) over %d users\n", best.HeldOutRecall10, rep.PopularRecall10, rep.HeldOutUsers)
+		fmt.Fprintf(w, "held-out AUC %.4f, recall@10 %.4f (most popular: %.4f, %.4f) over %d users\n",
+			best.HeldOutAUC, best.HeldOutRecall10, rep.PopularAUC, rep.PopularRecall10, rep.HeldOutUsers)
 	}
 	fmt.Fprintf(w, "wrote %s and %s\n", modelPath, filepath.Join(out, userrepReportFile))
 	return nil
@@ -360,8 +362,8 @@ func (l *userrepLog) close() error {
 	return nil
 }
 
-// writeUserrepFile writes b to a temporary file next to path and renames it.
-func writeUserrepFile(path string, b []byte) (err error) {
+// writeFileAtomic writes b to a temporary file next to path and renames it.
+func writeFileAtomic(path string, b []byte) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err

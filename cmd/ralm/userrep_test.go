@@ -72,7 +72,7 @@ func TestTrainUserrepThenEmbed(t *testing.T) {
 	out1, out2 := in("m1"), in("m2")
 	summary := train(out1, in("log1.jsonl"))
 	train(out2, in("log2.jsonl"))
-	if !strings.Contains(summary, "held-out recall@10") || !strings.Contains(summary, userrepModelFile) {
+	if !strings.Contains(summary, "held-out AUC") || !strings.Contains(summary, userrepModelFile) {
 		t.Errorf("summary lacks the metric or the model path:\n%s", summary)
 	}
 	a, _ := os.ReadFile(filepath.Join(out1, userrepModelFile))

@@ -91,7 +91,10 @@ func run() error {
 	cfg.Train.LookAlike.Epochs = *epochsLA
 	cfg.Train.LookAlike.Seed = uint64(*seed)
 	start := time.Now()
-	res, sp, _, err := eval.Run(ctx, ralm.TrainData{Clicks: ml.Clicks, Users: ml.Users, Items: ml.Items}, cfg, ralm.TrainOptions{Logger: log}, eval.Options{})
+	res, sp, _, err := eval.Run(ctx, ralm.TrainData{Clicks: ml.Clicks, Users: ml.Users, Items: ml.Items}, cfg,
+		func(ctx context.Context, in ralm.TrainData, cfg ralm.TrainConfig) (*ralm.Trained, error) {
+			return ralm.Train(ctx, in, cfg, ralm.TrainOptions{Logger: log})
+		}, eval.Options{})
 	if err != nil {
 		return err
 	}

@@ -78,9 +78,19 @@ type RunConfig struct {
 	Train ralm.TrainConfig // WithAvg is forced on: the report has ralm-avg
 }
 
+// TrainFunc trains the pipeline on a split's training part; ralm.Train with
+// progress callbacks, typically.
+type TrainFunc func(ctx context.Context, in ralm.TrainData, cfg ralm.TrainConfig) (*ralm.Trained, error)
+
 // Run splits the clicks by the protocol, trains every model on the training
-// part only, and evaluates them on the warm and fresh items.
-func Run(ctx context.Context, in ralm.TrainData, cfg RunConfig, topt ralm.TrainOptions, eopt Options) (*Result, *split.Result, *ralm.Trained, error) {
+// part only (with train, or ralm.Train without progress when nil), and
+// evaluates them on the warm and fresh items.
+func Run(ctx context.Context, in ralm.TrainData, cfg RunConfig, train TrainFunc, eopt Options) (*Result, *split.Result, *ralm.Trained, error) {
+	if train == nil {
+		train = func(ctx context.Context, in ralm.TrainData, cfg ralm.TrainConfig) (*ralm.Trained, error) {
+			return ralm.Train(ctx, in, cfg, ralm.TrainOptions{})
+		}
+	}
 	sp, err := split.Split(in.Clicks, cfg.Split)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("eval: split: %w", err)
@@ -91,7 +101,7 @@ func Run(ctx context.Context, in ralm.TrainData, cfg RunConfig, topt ralm.TrainO
 	}
 	tcfg := cfg.Train
 	tcfg.WithAvg = true
-	tr, err := ralm.Train(ctx, ralm.TrainData{Clicks: sp.Train, Users: in.Users, Items: in.Items}, tcfg, topt)
+	tr, err := train(ctx, ralm.TrainData{Clicks: sp.Train, Users: in.Users, Items: in.Items}, tcfg)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("eval: %w", err)
 	}

@@ -1,0 +1,163 @@
+// Command serve shows RALM's real-time path through the library: it starts
+// the serving engine on a model (a tiny one trained here on synthetic data,
+// or a folder written by `ralm train` given with -model), streams clicks for
+// a brand-new item, and prints how its audience appears: cold at first
+// (mean-seed cosine), then scored by the look-alike model once the item has
+// enough seeds — with no retraining.
+//
+//	go run ./examples/serve
+//	go run ./examples/serve -model path/to/model
+package main
+
+import (
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/ralmlab/ralm/data/synth"
+	"github.com/ralmlab/ralm/ralm"
+)
+
+func main() {
+	model := flag.String("model", "", "model folder written by ralm train (default: train a tiny one on synthetic data)")
+	clicks := flag.Int("clicks", 30, "clicks to stream for the new item")
+	flag.Parse()
+	if err := run(context.Background(), *model, *clicks); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(ctx context.Context, model string, nClicks int) error {
+	tmp, err := os.MkdirTemp("", "ralm-serve-example-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if model == "" {
+		model = filepath.Join(tmp, "model")
+		fmt.Println("training a tiny model on synthetic data...")
+		if err := trainTiny(ctx, model); err != nil {
+			return err
+		}
+	}
+	e, err := ralm.Open(ctx, model, ralm.Options{
+		DataDir:           filepath.Join(tmp, "state"), // the engine's seed store
+		ReclusterInterval: 100 * time.Millisecond,
+		MinSeeds:          10,
+	})
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	st := e.Stats()
+	fmt.Printf("engine ready: %d users, %d items (%d ok)\n", st.Users, st.Items, st.ItemsOK)
+
+	// The new item's future clickers: the audience of a mid-popular
+	// training item (about 80 clickers). The first ones click (the stream);
+	// the rest are the look-alikes we hope to find.
+	b, err := ralm.OpenBundle(ctx, model)
+	if err != nil {
+		return err
+	}
+	clickers := clickersOfItemNear(b, 80)
+	stream, hidden := clickers[:min(nClicks, len(clickers)/2)], clickers[len(clickers)/2:]
+	isHidden := map[string]bool{}
+	for _, u := range hidden {
+		isHidden[u] = true
+	}
+	newItem := "424242"
+	if b.ItemIDKind == "string" {
+		newItem = "brand-new-item"
+	}
+	for i, u := range stream {
+		if err := e.Click(ctx, ralm.Click{UserID: u, ItemID: newItem}); err != nil {
+			return err
+		}
+		if i%5 != 4 && i != len(stream)-1 {
+			continue
+		}
+		time.Sleep(150 * time.Millisecond) // let the background re-cluster run
+		a, err := e.Audience(ctx, newItem, 20)
+		if err != nil {
+			return err
+		}
+		hits := 0
+		for _, x := range a.Users {
+			if isHidden[x.UserID] {
+				hits++
+			}
+		}
+		top := make([]string, 0, 5)
+		for _, x := range a.Users[:min(5, len(a.Users))] {
+			top = append(top, x.UserID)
+		}
+		fmt.Printf("after %2d clicks: status %-4s  top-20 audience holds %2d of the item's %d hidden future clickers  (top 5: %v)\n",
+			i+1, a.Status, hits, len(hidden), top)
+	}
+	info, err := e.Item(ctx, newItem)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("item %s: %d seeds, status %s, re-clustered at %s\n", newItem, info.Seeds, info.Status, info.LastRecluster.Format(time.TimeOnly))
+	return nil
+}
+
+// clickersOfItemNear returns the clickers, in click order, of the item whose
+// click count is closest to n.
+func clickersOfItemNear(b *ralm.Bundle, n int) []string {
+	c := b.Seeds
+	count := make([]int, c.Items.Len())
+	for _, it := range c.Item {
+		count[it]++
+	}
+	dist := func(k int) int { return max(k-n, n-k) }
+	top := int32(0)
+	for i, k := range count {
+		if dist(k) < dist(count[top]) {
+			top = int32(i)
+		}
+	}
+	type click struct {
+		user string
+		ts   int64
+	}
+	var cl []click
+	seen := map[string]bool{}
+	for i, it := range c.Item {
+		if u := c.Users.ID(c.User[i]); it == top && !seen[u] {
+			seen[u] = true
+			cl = append(cl, click{u, c.TS[i]})
+		}
+	}
+	slices.SortStableFunc(cl, func(a, b click) int { return cmp.Compare(a.ts, b.ts) })
+	out := make([]string, len(cl))
+	for i, x := range cl {
+		out[i] = x.user
+	}
+	return out
+}
+
+// trainTiny trains both RALM stages on a small synthetic data set and writes
+// the model folder.
+func trainTiny(ctx context.Context, dir string) error {
+	sc := synth.DefaultConfig()
+	sc.Users, sc.Items, sc.ClicksPerUser, sc.Communities = 2000, 200, 30, 5
+	ds, err := synth.Generate(ctx, sc)
+	if err != nil {
+		return err
+	}
+	cfg := ralm.DefaultTrainConfig()
+	cfg.UserRep.Epochs, cfg.UserRep.Dim, cfg.UserRep.Hidden = 6, 16, []int{32, 16}
+	cfg.LookAlike.Epochs, cfg.LookAlike.K = 3, 8
+	tr, err := ralm.Train(ctx, ralm.TrainData{Clicks: ds.Clicks, Users: ds.Users, Items: ds.Items}, cfg, ralm.TrainOptions{})
+	if err != nil {
+		return err
+	}
+	return ralm.WriteBundle(dir, tr.Bundle())
+}
