@@ -33,12 +33,10 @@ func (m LookAlike) Score(ctx context.Context, c *Case, candidates []int32, out [
 	if err != nil {
 		return fmt.Errorf("build item %s: %w", c.Item, err)
 	}
-	items := []*lookalike.ItemState{st}
-	for i, u := range candidates {
-		if i%1024 == 0 && ctx.Err() != nil {
-			return ctx.Err()
-		}
-		m.Model.Score(m.Emb[int(u)*d:(int(u)+1)*d], items, out[i:i+1])
+	users := make([]float32, 0, len(candidates)*d)
+	for _, u := range candidates {
+		users = append(users, m.Emb[int(u)*d:(int(u)+1)*d]...)
 	}
+	m.Model.ScoreUsers(users, st, out)
 	return nil
 }
