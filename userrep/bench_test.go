@@ -22,26 +22,27 @@ func movieLensShape() *planted {
 	return mlData
 }
 
-// benchTrainSteps times full training steps (batch assembly with feature
-// building, gather, forward, backward, scatter, Adam) and reports examples/s.
+// benchTrainSteps times b.N full training steps as Train runs them (batch
+// assembly with feature building and negative sampling pipelined with
+// gather, forward, backward, scatter and Adam; no validation) and reports
+// examples/s.
 func benchTrainSteps(b *testing.B, p *planted, cfg Config) {
 	tr, err := newTrainer[float32](p.fb, p.clicks, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer tr.close()
-	ex := tr.epochExamples(nil)
-	steps := len(ex) / tr.B
+	var ex []example
+	for len(ex) < b.N*tr.B {
+		ex = append(ex, tr.epochExamples(nil)...)
+	}
+	ex = ex[:b.N*tr.B]
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := processCPU()
-	for i := 0; i < b.N; i++ {
-		s := i % steps
-		tr.loadBatch(ex[s*tr.B : (s+1)*tr.B])
-		if _, err := tr.computeGrads(tr.B); err != nil {
-			b.Fatal(err)
-		}
-		tr.apply()
+	global := 0
+	if _, err := tr.runEpoch(context.Background(), 1, ex, TrainOptions{}, &global); err != nil {
+		b.Fatal(err)
 	}
 	reportThroughput(b, b.N*tr.B, processCPU()-cpu0, "examples")
 }

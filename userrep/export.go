@@ -237,6 +237,14 @@ func Unmarshal(b []byte) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model file header: %w", err)
 	}
+	// check the size before allocating anything the header asks for
+	want := uint64(lay.denseLen) + uint64(lay.nItems)*uint64(lay.d+1)
+	for f := range lay.fields {
+		want += uint64(lay.tableRows(f)) * uint64(lay.m)
+	}
+	if want*4 != uint64(len(r)) {
+		return nil, fmt.Errorf("model file has %d bytes of weights, its header implies %d", len(r), want*4)
+	}
 	p := newParams[float32](lay)
 	ts, vals := p.tensors()
 	if len(ts) != len(hdr.Tensors) {

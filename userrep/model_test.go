@@ -3,6 +3,7 @@ package userrep
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -252,11 +253,24 @@ func TestLoadErrors(t *testing.T) {
 	flip[len(flip)/2] ^= 0x40
 	version := append([]byte(nil), good...)
 	binary.LittleEndian.PutUint32(version[8:], FileVersion+1)
+	// a consistent checksum over a header that lies about the item count
+	hl := binary.LittleEndian.Uint32(good[12:])
+	hdr := strings.Replace(string(good[16:16+hl]), `"num_items":60`, `"num_items":61`, 1)
+	if hdr == string(good[16:16+hl]) {
+		t.Fatal("test setup: num_items not found in the header")
+	}
+	lie := append([]byte(nil), good[:12]...)
+	lie = binary.LittleEndian.AppendUint32(lie, uint32(len(hdr)))
+	lie = append(lie, hdr...)
+	lie = append(lie, good[16+hl:len(good)-sha256.Size]...)
+	sum := sha256.Sum256(lie)
+	lie = append(lie, sum[:]...)
 	cases := []struct {
 		name string
 		b    []byte
 		want string
 	}{
+		{"inconsistent header", lie, "implies"},
 		{"empty", nil, "not a userrep model"},
 		{"foreign", []byte("PAR1 this is not a model file at all, not at all"), "not a userrep model"},
 		{"corrupt", flip, "checksum"},

@@ -202,6 +202,24 @@ func prepareClicks(c *data.Clicks, minClicks int) ([]userClicks, error) {
 // example is one (user, positive item) training pair.
 type example struct{ user, item int32 }
 
+// batch is one loaded batch: features, targets (positive first, then the
+// negatives), loss weights (1/n, zero for padding rows) and dropout mask.
+type batch[T float] struct {
+	feats   []data.Features
+	targets []int32
+	w       []T
+	keep    []T
+	clicked []int32 // scratch
+}
+
+func newBatch[T float](B, J, F int, dropout bool) *batch[T] {
+	bt := &batch[T]{feats: make([]data.Features, B), targets: make([]int32, B*J), w: make([]T, B)}
+	if dropout {
+		bt.keep = make([]T, F*B)
+	}
+	return bt
+}
+
 // engine computes the loss and gradients of one batch.
 type engine[T float] interface {
 	// step returns Σ_b w_b·loss_b and writes dL/dX into dx, dL/dTv into dtv
@@ -262,13 +280,12 @@ type trainer[T float] struct {
 	B, J    int
 
 	// batch buffers
-	x, tv, logQ, w, keep, dx, dtv []T
-	dense                         []T // dense gradient
-	tabGrad                       []*sparseGrad[T]
-	outGrad                       *sparseGrad[T]
-	feats                         []data.Features
-	targets                       []int32
-	clicked                       []int32
+	x, tv, logQ, dx, dtv []T
+	dense                []T // dense gradient
+	tabGrad              []*sparseGrad[T]
+	outGrad              *sparseGrad[T]
+	cur                  *batch[T]    // the batch being computed
+	bufs                 [2]*batch[T] // the batches of pipelined training
 
 	// compacted bags of the batch: distinct ids and weights of example b,
 	// field f are bagIDs/bagW[bagOff[b·F+f]:bagOff[b·F+f+1]]
@@ -324,13 +341,13 @@ func newTrainer[T float](fb FeatureBuilder, clicks *data.Clicks, cfg Config) (*t
 	B, F, m, d, J := tr.B, lay.F, lay.m, lay.d, tr.J
 	tr.x, tr.dx = make([]T, F*B*m), make([]T, F*B*m)
 	tr.tv, tr.dtv = make([]T, B*J*d), make([]T, B*J*d)
-	tr.w = make([]T, B)
 	if cfg.LogQ {
 		tr.logQ = make([]T, B*J)
 	}
-	if cfg.FieldDropout > 0 {
-		tr.keep = make([]T, F*B)
+	for i := range tr.bufs {
+		tr.bufs[i] = newBatch[T](B, J, F, cfg.FieldDropout > 0)
 	}
+	tr.cur = tr.bufs[0]
 	tr.dense = make([]T, len(tr.p.dense))
 	tr.tabGrad = make([]*sparseGrad[T], F)
 	tr.cnt = make([][]int32, F)
@@ -341,8 +358,6 @@ func newTrainer[T float](fb FeatureBuilder, clicks *data.Clicks, cfg Config) (*t
 		}
 	}
 	tr.outGrad = newSparseGrad[T](lay.nItems, d)
-	tr.feats = make([]data.Features, B)
-	tr.targets = make([]int32, B*J)
 	tr.opt = newAdam(tr.p, cfg.LR)
 
 	switch cfg.Engine {
@@ -400,34 +415,38 @@ func (tr *trainer[T]) epochExamples(dst []example) []example {
 	return dst
 }
 
-// loadBatch builds the features and targets of the examples (at most B;
-// the remaining rows are padding with zero weight) and draws the negatives
-// and the dropout mask.
-func (tr *trainer[T]) loadBatch(ex []example) {
+// loadBatch loads the examples into the current batch.
+func (tr *trainer[T]) loadBatch(ex []example) { tr.fill(tr.cur, ex) }
+
+// fill builds the features and targets of the examples (at most B; the
+// remaining rows are padding with zero weight) into bt and draws the
+// negatives and the dropout mask. It is the only user of the feature
+// builder and of the random generator while an epoch runs.
+func (tr *trainer[T]) fill(bt *batch[T], ex []example) {
 	J := tr.J
 	n := len(ex)
 	for b, e := range ex {
 		uc := tr.users[e.user]
-		tr.clicked = tr.clicked[:0]
+		bt.clicked = bt.clicked[:0]
 		for _, it := range uc.train {
 			if it != e.item {
-				tr.clicked = append(tr.clicked, it)
+				bt.clicked = append(bt.clicked, it)
 			}
 		}
-		tr.fb.Build(tr.clicks.Users.ID(e.user), tr.clicked, &tr.feats[b])
-		t := tr.targets[b*J : b*J+J]
+		tr.fb.Build(tr.clicks.Users.ID(e.user), bt.clicked, &bt.feats[b])
+		t := bt.targets[b*J : b*J+J]
 		t[0] = e.item
 		for j := 1; j < J; j++ {
 			t[j] = tr.sampler.drawExcept(tr.rng, e.item)
 		}
-		tr.w[b] = 1 / T(n)
+		bt.w[b] = 1 / T(n)
 	}
 	for b := n; b < tr.B; b++ {
-		tr.w[b] = 0
-		clear(tr.targets[b*J : b*J+J])
+		bt.w[b] = 0
+		clear(bt.targets[b*J : b*J+J])
 	}
-	if tr.keep != nil {
-		drawKeep(tr.keep, tr.lay.F, tr.B, tr.cfg, tr.rng)
+	if bt.keep != nil {
+		drawKeep(bt.keep, tr.lay.F, tr.B, tr.cfg, tr.rng)
 	}
 }
 
@@ -447,7 +466,7 @@ func (tr *trainer[T]) gather(n int) error {
 			}
 			continue
 		}
-		ft := &tr.feats[b]
+		ft := &tr.cur.feats[b]
 		for f := 0; f < F; f++ {
 			dst := tr.x[(f*B+b)*m : (f*B+b)*m+m]
 			if l.fields[f].Kind == data.FieldContinuous {
@@ -498,7 +517,7 @@ func (tr *trainer[T]) gather(n int) error {
 			tr.bagOff = append(tr.bagOff, int32(len(tr.bagIDs)))
 		}
 	}
-	for i, it := range tr.targets {
+	for i, it := range tr.cur.targets {
 		copy(tr.tv[i*d:i*d+d], tr.p.out[int(it)*d:int(it)*d+d])
 		if tr.logQ != nil {
 			tr.logQ[i] = T(math.Log(float64(tr.cfg.Negatives)) + tr.sampler.itemLogQ(it))
@@ -524,7 +543,7 @@ func (tr *trainer[T]) scatter(n int) {
 	}
 	get := func(s span) []T { return tr.dense[s.off : s.off+s.n()] }
 	for b := 0; b < n; b++ {
-		ft := &tr.feats[b]
+		ft := &tr.cur.feats[b]
 		for f := 0; f < F; f++ {
 			g := tr.dx[(f*B+b)*m : (f*B+b)*m+m]
 			if l.fields[f].Kind == data.FieldContinuous {
@@ -548,7 +567,7 @@ func (tr *trainer[T]) scatter(n int) {
 		}
 		for j := 0; j < J; j++ {
 			i := b*J + j
-			axpy(1, tr.dtv[i*d:i*d+d], tr.outGrad.row(tr.targets[i]))
+			axpy(1, tr.dtv[i*d:i*d+d], tr.outGrad.row(tr.cur.targets[i]))
 		}
 	}
 }
@@ -566,7 +585,7 @@ func (tr *trainer[T]) computeGrads(n int) (T, error) {
 		}
 	}
 	tr.outGrad.reset()
-	loss, err := tr.eng.step(tr.x, tr.tv, tr.logQ, tr.w, tr.keep, tr.dx, tr.dtv, tr.dense)
+	loss, err := tr.eng.step(tr.x, tr.tv, tr.logQ, tr.cur.w, tr.cur.keep, tr.dx, tr.dtv, tr.dense)
 	if err != nil {
 		return 0, err
 	}
@@ -602,27 +621,9 @@ func (tr *trainer[T]) run(ctx context.Context, opts TrainOptions) (*TrainReport,
 	for epoch := 1; epoch <= tr.cfg.Epochs; epoch++ {
 		t0 := time.Now()
 		ex = tr.epochExamples(ex)
-		steps := (len(ex) + tr.B - 1) / tr.B
-		var lossSum float64
-		for s := 0; s < steps; s++ {
-			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("userrep: training interrupted: %w", err)
-			}
-			lo, hi := s*tr.B, min((s+1)*tr.B, len(ex))
-			tr.loadBatch(ex[lo:hi])
-			loss, err := tr.computeGrads(hi - lo)
-			if err != nil {
-				return nil, err
-			}
-			if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
-				return nil, fmt.Errorf("userrep: loss is %v at epoch %d step %d (try a lower learning rate)", loss, epoch, s+1)
-			}
-			tr.apply()
-			global++
-			lossSum += float64(loss) * float64(hi-lo)
-			if opts.OnStep != nil {
-				opts.OnStep(StepStats{Epoch: epoch, Step: s + 1, Steps: steps, GlobalStep: global, Examples: hi - lo, Loss: float64(loss)})
-			}
+		lossSum, err := tr.runEpoch(ctx, epoch, ex, opts, &global)
+		if err != nil {
+			return nil, err
 		}
 		rep.Examples += int64(len(ex))
 		es := EpochStats{Epoch: epoch, Examples: len(ex), Loss: lossSum / float64(max(len(ex), 1)), HeldOutAUC: math.NaN(), HeldOutRecall10: math.NaN(), HeldOutMRR: math.NaN()}
@@ -658,6 +659,71 @@ func (tr *trainer[T]) run(ctx context.Context, opts TrainOptions) (*TrainReport,
 	}
 	rep.Duration = time.Since(start)
 	return rep, nil
+}
+
+// runEpoch takes one optimisation step per batch of ex and returns the sum
+// of the per-example losses. A goroutine loads the next batch (features,
+// negatives, dropout mask) while the current one is computed; it is the
+// only user of the random generator and of the feature builder meanwhile,
+// and consumes them in batch order, so results do not depend on timing.
+func (tr *trainer[T]) runEpoch(ctx context.Context, epoch int, ex []example, opts TrainOptions, global *int) (float64, error) {
+	steps := (len(ex) + tr.B - 1) / tr.B
+	type loaded struct {
+		bt *batch[T]
+		n  int
+	}
+	free := make(chan *batch[T], len(tr.bufs))
+	for _, bt := range tr.bufs {
+		free <- bt
+	}
+	ready := make(chan loaded)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for s := 0; s < steps; s++ {
+			var bt *batch[T]
+			select {
+			case bt = <-free:
+			case <-stop:
+				return
+			}
+			lo, hi := s*tr.B, min((s+1)*tr.B, len(ex))
+			tr.fill(bt, ex[lo:hi])
+			select {
+			case ready <- loaded{bt, hi - lo}:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		<-done
+	}()
+	var lossSum float64
+	for s := 0; s < steps; s++ {
+		if err := ctx.Err(); err != nil {
+			return 0, fmt.Errorf("userrep: training interrupted: %w", err)
+		}
+		lb := <-ready
+		tr.cur = lb.bt
+		loss, err := tr.computeGrads(lb.n)
+		if err != nil {
+			return 0, err
+		}
+		if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
+			return 0, fmt.Errorf("userrep: loss is %v at epoch %d step %d (try a lower learning rate)", loss, epoch, s+1)
+		}
+		tr.apply()
+		free <- lb.bt
+		*global++
+		lossSum += float64(loss) * float64(lb.n)
+		if opts.OnStep != nil {
+			opts.OnStep(StepStats{Epoch: epoch, Step: s + 1, Steps: steps, GlobalStep: *global, Examples: lb.n, Loss: float64(loss)})
+		}
+	}
+	return lossSum, nil
 }
 
 // valChunk is the number of held-out users scored per GEMM.
