@@ -3,7 +3,6 @@ package main
 // ralm train userrep and ralm embed: the user representation model.
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -300,21 +299,16 @@ func runEmbed(cmd *cobra.Command, in *userrepInputs, modelPath, out string) erro
 	return nil
 }
 
-// userrepLog writes JSON lines to a temporary file renamed into place on close.
-// A nil *userrepLog discards everything.
-type userrepLog struct {
-	path string
-	f    *os.File
-	w    *bufio.Writer
-	err  error
-}
+// userrepLog is a jsonLog whose records get a leading "type" member. A nil
+// *userrepLog discards everything.
+type userrepLog struct{ *jsonLog }
 
 func newUserrepLog(path string) (*userrepLog, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	l, err := newJSONLog(path)
 	if err != nil {
-		return nil, fmt.Errorf("create log: %w", err)
+		return nil, err
 	}
-	return &userrepLog{path: path, f: f, w: bufio.NewWriter(f)}, nil
+	return &userrepLog{l}, nil
 }
 
 // write appends v, which must encode as a JSON object, as one line with a
@@ -327,16 +321,16 @@ func (l *userrepLog) write(typ string, v any) {
 	if err == nil && (len(b) < 2 || b[0] != '{') {
 		err = fmt.Errorf("log record %T is not a JSON object", v)
 	}
-	if err == nil {
-		t, _ := json.Marshal(typ)
-		line := append([]byte(`{"type":`), t...)
-		if len(b) > 2 {
-			line = append(line, ',')
-		}
-		line = append(line, b[1:]...)
-		_, err = l.w.Write(append(line, '\n'))
+	if err != nil {
+		l.err = err
+		return
 	}
-	l.err = err
+	t, _ := json.Marshal(typ)
+	line := append([]byte(`{"type":`), t...)
+	if len(b) > 2 {
+		line = append(line, ',')
+	}
+	l.jsonLog.write(json.RawMessage(append(line, b[1:]...)))
 }
 
 // close flushes the log and renames it into place (also after a failed
@@ -345,21 +339,7 @@ func (l *userrepLog) close() error {
 	if l == nil {
 		return nil
 	}
-	err := l.err
-	if ferr := l.w.Flush(); err == nil {
-		err = ferr
-	}
-	if cerr := l.f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(l.f.Name(), l.path)
-	}
-	if err != nil {
-		os.Remove(l.f.Name())
-		return fmt.Errorf("write log %s: %w", l.path, err)
-	}
-	return nil
+	return l.jsonLog.close()
 }
 
 // writeFileAtomic writes b to a temporary file next to path and renames it.
