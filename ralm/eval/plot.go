@@ -37,7 +37,7 @@ func (r *Report) WritePlot(path string) error {
 		p.Add(bars)
 		p.Legend.Add(m, bars)
 	}
-	p.Y.Min, p.Y.Max = 0, 1
+	p.Y.Min, p.Y.Max = 0, 1.35 // headroom for the legend above the bars
 	p.Legend.Top = true
 	p.Legend.Left = false
 	p.Legend.TextStyle.Color = color.Black
