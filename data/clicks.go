@@ -119,7 +119,7 @@ func readClicks(ctx context.Context, path string, opt ReadOptions) (c *Clicks, e
 	if src.numRows > 0 {
 		// Preallocate exactly, within reason: a corrupt footer must not
 		// make us allocate more than the file could plausibly hold.
-		n := min(src.numRows, 1<<22+64*src.size)
+		n := min(src.numRows, 1<<16+64*src.size)
 		c.User = make([]int32, 0, n)
 		c.Item = make([]int32, 0, n)
 		c.TS = make([]int64, 0, n)
@@ -141,6 +141,9 @@ func readClicks(ctx context.Context, path string, opt ReadOptions) (c *Clicks, e
 		}
 		if err != nil {
 			return nil, fmt.Errorf("after row %d: %w", row, err)
+		}
+		if err := checkRecord(rec, ColUserID, ColItemID, ColTS); err != nil {
+			return nil, fmt.Errorf("batch at row %d: %w", row, err)
 		}
 		n := int(rec.NumRows())
 		if row == 0 && src.numRows < 0 && n > 0 {
@@ -476,7 +479,9 @@ func estimateRows(rec arrow.Record, size int64) int {
 		return int(n)
 	}
 	est := float64(size) / (float64(bytes) / float64(n)) * 1.05
-	return int(min(max(est, float64(n)), 1<<27))
+	// At least a byte per row: a corrupt row count must not turn into a
+	// large allocation.
+	return int(min(max(est, float64(n)), float64(size), 1<<27))
 }
 
 // dataBytes sums the buffer lengths of an array and its children.

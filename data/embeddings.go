@@ -143,6 +143,9 @@ func readEmbeddings(ctx context.Context, path string) (e *Embeddings, err error)
 		if err != nil {
 			return nil, fmt.Errorf("after row %d: %w", row, err)
 		}
+		if err := checkRecord(rec, ColUserID, ColEmbedding); err != nil {
+			return nil, fmt.Errorf("batch at row %d: %w", row, err)
+		}
 		n := int(rec.NumRows())
 		codes = grow32(codes, n)
 		if err := encodeIDColumn(ue, rec, ColUserID, row, codes); err != nil {

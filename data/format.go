@@ -3,6 +3,7 @@ package data
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -12,8 +13,10 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/ipc"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet"
@@ -168,8 +171,11 @@ func openSource(path string, batchSize int) (src *batchSource, err error) {
 	// Parquet page buffers are resized and pooled inside the library while
 	// decoders still look at the old bytes, so only the arrow arrays (which
 	// are released batch by batch) get a recycling allocator.
-	mem := &readAllocator{limit: allocLimit(st.Size()), recycle: true}
-	pageMem := &readAllocator{limit: allocLimit(st.Size())}
+	size := st.Size()
+	budget := new(atomic.Int64)
+	budget.Store(readBudget(size))
+	mem := &readAllocator{limit: allocLimit(size), budget: budget, recycle: true}
+	pageMem := &readAllocator{limit: allocLimit(size), budget: budget}
 	switch format {
 	case FormatParquet:
 		props := parquet.NewReaderProperties(pageMem)
@@ -179,6 +185,10 @@ func openSource(path string, batchSize int) (src *batchSource, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("corrupt Parquet file: %w", err)
 		}
+		if err := checkStoredSchema(pr); err != nil {
+			pr.Close()
+			return nil, err
+		}
 		fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: int64(batchSize)}, mem)
 		if err != nil {
 			return nil, fmt.Errorf("unsupported Parquet schema: %w", err)
@@ -187,58 +197,126 @@ func openSource(path string, batchSize int) (src *batchSource, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("unsupported Parquet schema: %w", err)
 		}
-		var rr pqarrow.RecordReader
+		// Column readers are built and driven on this goroutine (not with
+		// pqarrow's GetRecordReader, which builds them in errgroup
+		// goroutines), so a panic on corrupt metadata is recovered here
+		// instead of crashing the process.
+		var (
+			readers []*pqarrow.ColumnReader
+			cur     arrow.Record
+			rsc     *arrow.Schema
+		)
+		release := func() {
+			if cur != nil {
+				cur.Release()
+				cur = nil
+			}
+		}
 		src = &batchSource{format: format, schema: sc, numRows: pr.NumRows()}
 		src.open = func(ctx context.Context, cols []string) (err error) {
 			defer recoverTo(&err)
-			var leaves []int
-			if cols != nil {
-				want := make(map[int]bool, len(cols))
-				for _, c := range cols {
-					i := fieldIndex(sc, c)
-					if i < 0 {
-						return fmt.Errorf("missing column %q", c)
-					}
-					want[i] = true
-				}
-				// Leaf (physical) columns whose top-level field is wanted.
-				leaves = []int{}
-				for j := 0; j < pr.MetaData().Schema.NumColumns(); j++ {
-					roots, err := fr.Manifest.GetFieldIndices([]int{j})
-					if err != nil {
-						return err
-					}
-					if len(roots) == 1 && want[roots[0]] {
-						leaves = append(leaves, j)
-					}
+			var fields []int
+			if cols == nil {
+				for i := range sc.Fields() {
+					fields = append(fields, i)
 				}
 			}
-			if pr.NumRows() == 0 {
+			for _, c := range cols {
+				i := fieldIndex(sc, c)
+				if i < 0 || i >= len(fr.Manifest.Fields) {
+					return fmt.Errorf("missing column %q", c)
+				}
+				fields = append(fields, i)
+			}
+			if pr.NumRows() == 0 || len(fields) == 0 {
 				return nil
 			}
-			rr, err = fr.GetRecordReader(ctx, leaves, nil)
-			return err
+			leaves := make(map[int]bool, pr.MetaData().Schema.NumColumns())
+			var used []int // the leaf columns under the selected fields
+			want := make(map[int]bool, len(fields))
+			for _, i := range fields {
+				want[i] = true
+			}
+			for j := 0; j < pr.MetaData().Schema.NumColumns(); j++ {
+				leaves[j] = true
+				if roots, err := fr.Manifest.GetFieldIndices([]int{j}); err == nil && len(roots) == 1 && want[roots[0]] {
+					used = append(used, j)
+				}
+			}
+			if err := checkParquetColumns(ctx, pr, f, size, used); err != nil {
+				return err
+			}
+			rowGroups := make([]int, pr.NumRowGroups())
+			for g := range rowGroups {
+				rowGroups[g] = g
+			}
+			var outFields []arrow.Field
+			for _, i := range fields {
+				r, err := fr.GetFieldReader(ctx, i, leaves, rowGroups)
+				if err != nil {
+					return err
+				}
+				if r == nil {
+					return fmt.Errorf("column %q has no data", sc.Field(i).Name)
+				}
+				readers = append(readers, r)
+				outFields = append(outFields, *r.Field())
+			}
+			rsc = arrow.NewSchema(outFields, nil)
+			return nil
 		}
 		src.next = func() (rec arrow.Record, err error) {
 			defer recoverTo(&err)
-			if rr == nil {
+			release()
+			if len(readers) == 0 {
 				return nil, io.EOF
 			}
-			if !rr.Next() {
-				if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
+			cols := make([]arrow.Array, len(readers))
+			defer func() {
+				for _, c := range cols {
+					if c != nil {
+						c.Release()
+					}
+				}
+			}()
+			rows := int64(-1)
+			for k, r := range readers {
+				chunked, err := r.NextBatch(int64(batchSize))
+				if err != nil {
 					return nil, err
 				}
+				switch len(chunked.Chunks()) {
+				case 0:
+				case 1:
+					cols[k] = chunked.Chunk(0)
+					cols[k].Retain()
+				default:
+					if cols[k], err = array.Concatenate(chunked.Chunks(), mem); err != nil {
+						chunked.Release()
+						return nil, err
+					}
+				}
+				n := int64(chunked.Len())
+				chunked.Release()
+				if rows >= 0 && n != rows {
+					return nil, fmt.Errorf("corrupt Parquet file: column %q has %d rows where others have %d", rsc.Field(k).Name, n, rows)
+				}
+				rows = n
+			}
+			if rows <= 0 {
 				return nil, io.EOF
 			}
-			return rr.Record(), nil
+			cur = array.NewRecord(rsc, cols, rows)
+			return cur, nil
 		}
 		src.close = func() {
-			if rr != nil {
-				func() {
-					defer func() { _ = recover() }()
-					rr.Release()
-				}()
-			}
+			func() {
+				defer func() { _ = recover() }()
+				release()
+				for _, r := range readers {
+					r.Release()
+				}
+			}()
 			pr.Close() // closes f
 		}
 		return src, nil
@@ -305,6 +383,34 @@ func openSource(path string, batchSize int) (src *batchSource, err error) {
 	return nil, errNotArrowInput
 }
 
+// checkStoredSchema validates the Arrow schema a Parquet writer may store
+// in the file's metadata (key ARROW:schema, a base64 Arrow IPC stream),
+// which pqarrow decodes with the Arrow IPC reader; see ipccheck.go.
+func checkStoredSchema(pr *file.Reader) error {
+	kv := pr.MetaData().KeyValueMetadata()
+	if kv == nil {
+		return nil
+	}
+	v := kv.FindValue("ARROW:schema")
+	if v == nil {
+		return nil
+	}
+	var decoded []byte
+	var err error
+	if len(*v)%4 == 0 {
+		decoded, err = base64.StdEncoding.DecodeString(*v)
+	}
+	if len(decoded) == 0 || err != nil {
+		if decoded, err = base64.RawStdEncoding.DecodeString(*v); err != nil {
+			return fmt.Errorf("corrupt Parquet file: stored Arrow schema: %w", err)
+		}
+	}
+	if err := checkArrowStream(bytes.NewReader(decoded), int64(len(decoded))); err != nil {
+		return fmt.Errorf("corrupt Parquet file: stored Arrow schema: %w", err)
+	}
+	return nil
+}
+
 // fieldIndex returns the index of the top-level field named name, or -1.
 func fieldIndex(sc *arrow.Schema, name string) int {
 	idx := sc.FieldIndices(name)
@@ -322,12 +428,24 @@ func fieldIndex(sc *arrow.Schema, name string) int {
 // buffers arrow frees (record batches are released batch by batch), so a
 // read produces little garbage and the heap stays close to the result's
 // size. Buffers come in power-of-two size classes, zeroed on reuse.
+//
+// All allocators of one read also share a budget of fresh (not recycled)
+// bytes, readBudget of the file size: a few kilobytes of corrupt metadata
+// (or a decompression bomb) can otherwise make the library allocate many
+// buffers just under the single-buffer cap.
 type readAllocator struct {
 	mem     memory.GoAllocator
 	limit   int
-	recycle bool // reuse freed buffers
+	budget  *atomic.Int64 // fresh bytes left, shared by the read's allocators
+	recycle bool          // reuse freed buffers
 	mu      sync.Mutex
 	free    [64][][]byte // by log2 of capacity
+}
+
+// readBudget is the total of fresh buffers one read of a file of size
+// bytes may allocate: 256 times the file, at least 512 MiB.
+func readBudget(size int64) int64 {
+	return min(max(256*size, 512<<20), 1<<50)
 }
 
 // allocLimit is the largest buffer a reader may allocate for a file of
@@ -356,6 +474,9 @@ func (a *readAllocator) Allocate(size int) []byte {
 		return b
 	}
 	a.mu.Unlock()
+	if a.budget != nil && a.budget.Add(-int64(1)<<c) < 0 {
+		panic("the reader allocated more memory than a file of this size can need (corrupt or compressed past reason)")
+	}
 	return a.mem.Allocate(1 << c)[:size]
 }
 

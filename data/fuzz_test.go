@@ -3,11 +3,16 @@ package data
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
+	"math"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
+	"time"
 )
 
 // fuzzSeeds returns small valid files (Parquet and Arrow) made by write, plus
@@ -182,4 +187,91 @@ func FuzzVocabUnmarshal(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestReadersMutations feeds the readers deterministic random mutations of
+// valid files (a cheap, uninstrumented complement to the fuzz targets, which
+// are slow on arrow's large code). Every read must return an error or a
+// consistent result, never panic, hang or exhaust memory. Set
+// RALM_MUTATE_SECONDS to run longer.
+func TestReadersMutations(t *testing.T) {
+	seeds := fuzzSeeds(t, func(p string) {
+		if err := WriteClicks(p, testClicks(IDString, IDInt64, 40, false)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	seeds = append(seeds, fuzzSeeds(t, func(p string) {
+		writeCols(t, p, FormatFromPath(p),
+			strCol("user_id", "a", "b", "c"),
+			strCol("g", "x", nil, "y"),
+			f64Col("age", 1.0, nil, 3.0),
+			listStrCol("tags", []string{"p", "q"}, nil, []string{}),
+			listI64Col("n", []int64{1}, []int64{2, 3}, nil))
+	})...)
+	seeds = append(seeds, fuzzSeeds(t, func(p string) {
+		users, vecs := testEmbeddings(IDInt64, 5, 3)
+		if err := WriteEmbeddings(p, users, 3, vecs); err != nil {
+			t.Fatal(err)
+		}
+	})...)
+	budget, inputs := time.Duration(0), 400
+	if s, err := strconv.Atoi(os.Getenv("RALM_MUTATE_SECONDS")); err == nil && s > 0 {
+		budget, inputs = time.Duration(s)*time.Second, math.MaxInt
+	}
+	rng := rand.New(rand.NewSource(1))
+	path := filepath.Join(t.TempDir(), "in")
+	ctx := context.Background()
+	start := time.Now()
+	for n := 0; n < inputs && (budget == 0 || time.Since(start) < budget); n++ {
+		b := slices.Clone(seeds[rng.Intn(len(seeds))])
+		for k := rng.Intn(4) + 1; k > 0 && len(b) > 0; k-- {
+			i := rng.Intn(len(b))
+			switch rng.Intn(3) {
+			case 0:
+				b[i] = byte(rng.Intn(256))
+			case 1:
+				b[i] ^= 1 << rng.Intn(8)
+			case 2:
+				v := []byte{0xff, 0x7f, 0, 0x80}[rng.Intn(4)]
+				for j := i; j < len(b) && j < i+4; j++ {
+					b[j] = v
+				}
+			}
+		}
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fail := make(chan string, 1)
+		go func() {
+			defer close(fail)
+			if c, err := ReadClicks(ctx, path, ReadOptions{AllowEmpty: true, BatchSize: 16}); err == nil {
+				if len(c.Item) != c.Len() || len(c.TS) != c.Len() {
+					fail <- fmt.Sprintf("input %d: ragged clicks", n)
+					return
+				}
+			}
+			if tab, err := ReadTable(ctx, path, ColUserID, TableOptions{AllowEmpty: true, BatchSize: 2}); err == nil {
+				for _, c := range tab.Columns {
+					if err := checkColumn(&c, tab.Rows()); err != nil {
+						fail <- fmt.Sprintf("input %d: column %q: %v", n, c.Name, err)
+						return
+					}
+				}
+			}
+			if e, err := ReadEmbeddings(ctx, path); err == nil && len(e.Vecs) != e.Users.Len()*e.Dim {
+				fail <- fmt.Sprintf("input %d: embeddings of the wrong size", n)
+			}
+		}()
+		select {
+		case msg, bad := <-fail:
+			if bad {
+				t.Fatal(msg)
+			}
+		case <-time.After(30 * time.Second):
+			f, _ := os.CreateTemp("", "ralm-hang-*")
+			f.Write(b)
+			f.Close()
+			t.Fatalf("input %d: a reader runs for more than 30 s (input saved to %s)", n, f.Name())
+		}
+	}
 }

@@ -169,6 +169,12 @@ func readTable(ctx context.Context, path, keyColumn string, opt TableOptions) (t
 		if err != nil {
 			return nil, fmt.Errorf("after row %d: %w", row, err)
 		}
+		if err := checkRecord(rec, keyColumn); err != nil {
+			return nil, fmt.Errorf("batch at row %d: %w", row, err)
+		}
+		if err := checkRecord(rec, names...); err != nil {
+			return nil, fmt.Errorf("batch at row %d: %w", row, err)
+		}
 		n := int(rec.NumRows())
 		if row+n > math.MaxInt32 {
 			return nil, fmt.Errorf("more than %d rows", math.MaxInt32)
