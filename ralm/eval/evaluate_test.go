@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"math"
+	"sync/atomic"
 	"testing"
 )
 
@@ -50,7 +51,7 @@ func TestEvaluateBucketsAndCandidates(t *testing.T) {
 		{Item: "fresh", ItemIndex: -1, Fresh: true, Seeds: seeds(10), Positives: []int32{280}},
 		{Item: "nopos", ItemIndex: 3, Seeds: seeds(10)},
 	}
-	var sunk int
+	var sunk atomic.Int32 // the sink runs on several goroutines
 	res, err := Evaluate(context.Background(), u, cases, []Scorer{oracle{}, Activity{Clicks: make([]int32, 300)}}, Options{
 		Workers: 3,
 		Sink: func(model string, c *Case, cand []int32, scores []float32, pos []bool) error {
@@ -61,15 +62,15 @@ func TestEvaluateBucketsAndCandidates(t *testing.T) {
 					}
 				}
 			}
-			sunk++
+			sunk.Add(1)
 			return nil
 		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sunk != 8 {
-		t.Errorf("sink called %d times, want 8 (4 items with positives × 2 models)", sunk)
+	if n := sunk.Load(); n != 8 {
+		t.Errorf("sink called %d times, want 8 (4 items with positives × 2 models)", n)
 	}
 	want := map[string]int{BucketWarm: 3, BucketFresh: 1, BucketTail: 1, BucketTorso: 1, BucketHead: 1}
 	for b, n := range want {
