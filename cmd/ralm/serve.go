@@ -157,8 +157,15 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	hupCtx, stopHup := context.WithCancel(ctx)
-	defer stopHup()
+	hupDone := make(chan struct{})
+	// The reload goroutine writes to the command's output too: it is stopped
+	// and waited for before anything else is written there.
+	defer func() {
+		stopHup()
+		<-hupDone
+	}()
 	go func() {
+		defer close(hupDone)
 		for {
 			select {
 			case <-hupCtx.Done():
@@ -176,6 +183,8 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 
 	f.cfg.Metrics, f.cfg.Logger = metrics, log
 	err = server.New(e, f.cfg).Serve(ctx, ln, f.timeouts)
+	stopHup()
+	<-hupDone
 	if err != nil {
 		return err
 	}
