@@ -132,18 +132,12 @@ func readClicks(ctx context.Context, path string, opt ReadOptions) (c *Clicks, e
 	var ts []int64
 	row := 0 // rows before the current batch
 	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		rec, err := src.next()
+		rec, err := src.nextBatch(ctx, row, ColUserID, ColItemID, ColTS)
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("after row %d: %w", row, err)
-		}
-		if err := checkRecord(rec, ColUserID, ColItemID, ColTS); err != nil {
-			return nil, fmt.Errorf("batch at row %d: %w", row, err)
+			return nil, err
 		}
 		n := int(rec.NumRows())
 		if row == 0 && src.numRows < 0 && n > 0 {

@@ -133,18 +133,12 @@ func readEmbeddings(ctx context.Context, path string) (e *Embeddings, err error)
 	var codes []int32
 	row := 0
 	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		rec, err := src.next()
+		rec, err := src.nextBatch(ctx, row, ColUserID, ColEmbedding)
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("after row %d: %w", row, err)
-		}
-		if err := checkRecord(rec, ColUserID, ColEmbedding); err != nil {
-			return nil, fmt.Errorf("batch at row %d: %w", row, err)
+			return nil, err
 		}
 		n := int(rec.NumRows())
 		codes = grow32(codes, n)

@@ -140,6 +140,27 @@ type batchSource struct {
 	close func()
 }
 
+// nextBatch returns the next record batch, its named columns checked
+// against their claimed lengths, or io.EOF after the last one. It stops with
+// ctx's error when ctx is cancelled; row (the rows read so far) places any
+// error in the file.
+func (s *batchSource) nextBatch(ctx context.Context, row int, cols ...string) (arrow.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rec, err := s.next()
+	if errors.Is(err, io.EOF) {
+		return nil, io.EOF
+	}
+	if err != nil {
+		return nil, fmt.Errorf("after row %d: %w", row, err)
+	}
+	if err := checkRecord(rec, cols...); err != nil {
+		return nil, fmt.Errorf("batch at row %d: %w", row, err)
+	}
+	return rec, nil
+}
+
 // openSource opens path and reads its schema. The caller must call close.
 func openSource(path string, batchSize int) (src *batchSource, err error) {
 	f, err := os.Open(path)

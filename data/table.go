@@ -159,21 +159,12 @@ func readTable(ctx context.Context, path, keyColumn string, opt TableOptions) (t
 	var kcode, scratch []int32
 	row := 0
 	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		rec, err := src.next()
+		rec, err := src.nextBatch(ctx, row, append([]string{keyColumn}, names...)...)
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("after row %d: %w", row, err)
-		}
-		if err := checkRecord(rec, keyColumn); err != nil {
-			return nil, fmt.Errorf("batch at row %d: %w", row, err)
-		}
-		if err := checkRecord(rec, names...); err != nil {
-			return nil, fmt.Errorf("batch at row %d: %w", row, err)
+			return nil, err
 		}
 		n := int(rec.NumRows())
 		if row+n > math.MaxInt32 {
