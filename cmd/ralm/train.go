@@ -226,17 +226,15 @@ func runTrain(cmd *cobra.Command, f *trainFlags, cfg ralm.TrainConfig) error {
 func trainStages(cmd *cobra.Command, in ralm.TrainData, cfg ralm.TrainConfig, validLA float64, logPath string) (t *ralm.Trained, err error) {
 	ctx := cmd.Context()
 	log := newLogger(cmd)
-	var jl *jsonLog
-	if logPath != "" {
-		if jl, err = newJSONLog(logPath); err != nil {
-			return nil, err
-		}
-		defer func() {
-			if cerr := jl.close(); err == nil && cerr != nil {
-				t, err = nil, cerr
-			}
-		}()
+	jl, err := newJSONLog(logPath)
+	if err != nil {
+		return nil, err
 	}
+	defer func() {
+		if cerr := jl.close(); err == nil && cerr != nil {
+			t, err = nil, cerr
+		}
+	}()
 	var bar *progress // the current stage's bar
 	defer func() { bar.Finish() }()
 	stage := "userrep"
@@ -510,17 +508,15 @@ func runTrainLookalike(cmd *cobra.Command, embPath, clicksPath, userModel, out, 
 		return err
 	}
 
-	var jl *jsonLog
-	if logPath != "" {
-		if jl, err = newJSONLog(logPath); err != nil {
-			return err
-		}
-		defer func() {
-			if cerr := jl.close(); err == nil {
-				err = cerr
-			}
-		}()
+	jl, err := newJSONLog(logPath)
+	if err != nil {
+		return err
 	}
+	defer func() {
+		if cerr := jl.close(); err == nil {
+			err = cerr
+		}
+	}()
 	var tb *progress
 	defer func() { tb.Finish() }()
 	la := &laProgress{cmd: cmd, jl: jl, log: log, bar: &tb, valid: valid > 0, stage: "lookalike"}
@@ -598,7 +594,12 @@ type jsonLog struct {
 	err  error
 }
 
+// newJSONLog opens the log at path; an empty path gives a nil log, which
+// discards everything.
 func newJSONLog(path string) (*jsonLog, error) {
+	if path == "" {
+		return nil, nil
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return nil, fmt.Errorf("create log %s: %w", path, err)

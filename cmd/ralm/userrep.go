@@ -142,17 +142,15 @@ func runTrainUserrep(cmd *cobra.Command, in *userrepInputs, cfg userrep.Config, 
 	}
 	log.Info("training user model", "users", clicks.Users.Len(), "items", clicks.Items.Len(), "clicks", clicks.Len(), "fields", len(fs.Fields()), "merge", cfg.Merge)
 
-	var jl *userrepLog
-	if logPath != "" {
-		if jl, err = newUserrepLog(logPath); err != nil {
-			return err
-		}
-		defer func() {
-			if cerr := jl.close(); err == nil {
-				err = cerr
-			}
-		}()
+	jl, err := newUserrepLog(logPath)
+	if err != nil {
+		return err
 	}
+	defer func() {
+		if cerr := jl.close(); err == nil {
+			err = cerr
+		}
+	}()
 	var tb *progress
 	defer func() { tb.Finish() }()
 	var running float64
@@ -305,7 +303,7 @@ type userrepLog struct{ *jsonLog }
 
 func newUserrepLog(path string) (*userrepLog, error) {
 	l, err := newJSONLog(path)
-	if err != nil {
+	if l == nil {
 		return nil, err
 	}
 	return &userrepLog{l}, nil
