@@ -1,0 +1,153 @@
+// Package atomicfile writes files and folders so that readers see either the
+// old content or the complete new content, never a partial write.
+//
+// File mode policy (one for the whole module): files are created 0644 and
+// folders 0755. Nothing ralm writes is a secret.
+package atomicfile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Modes of everything this package creates.
+const (
+	FileMode os.FileMode = 0o644
+	DirMode  os.FileMode = 0o755
+)
+
+// TempPrefix returns the prefix of the temporary file or folder written next
+// to path while path is being written: ".BASE.tmp-". A run that was killed
+// leaves such an entry behind; Stale lists them.
+func TempPrefix(path string) string {
+	return "." + filepath.Base(path) + ".tmp-"
+}
+
+// Write creates or replaces path with what write puts into the file it is
+// given. The data goes to a temporary file in the same folder, which is
+// synced, given FileMode and renamed into place only when write returned
+// nil and ctx is not done. On any error (or a panic in write) the temporary
+// file is removed and path is left untouched.
+func Write(ctx context.Context, path string, write func(f *os.File) error) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), TempPrefix(path)+"*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("writer panic: %v", r)
+			}
+		}()
+		err = write(tmp)
+	}()
+	if err != nil {
+		return err
+	}
+	if err = ctx.Err(); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Chmod(tmp.Name(), FileMode); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// WriteBytes is Write for a byte slice already in memory.
+func WriteBytes(ctx context.Context, path string, b []byte) error {
+	return Write(ctx, path, func(f *os.File) error {
+		_, err := f.Write(b)
+		return err
+	})
+}
+
+// ErrExists is returned by WriteDir when the destination already exists.
+var ErrExists = errors.New("already exists")
+
+// WriteDir creates the folder path by letting build fill a temporary folder
+// beside it (created with DirMode) and renaming that into place once build
+// returned nil and ctx is not done. The files in it are synced by whoever
+// wrote them (Write does); WriteDir syncs the folder itself. path must not
+// exist. On any error the temporary folder is removed and path is not
+// created.
+func WriteDir(ctx context.Context, path string, build func(tmp string) error) (err error) {
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("%s: %w", path, ErrExists)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(path), TempPrefix(path)+"*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err = os.Chmod(tmp, DirMode); err != nil {
+		return err
+	}
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("folder writer panic: %v", r)
+			}
+		}()
+		err = build(tmp)
+	}()
+	if err != nil {
+		return err
+	}
+	if err = ctx.Err(); err != nil {
+		return err
+	}
+	if err = syncDir(tmp); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// Stale lists the temporary files and folders that interrupted writes of
+// path left beside it (names starting with TempPrefix(path)).
+func Stale(path string) ([]string, error) {
+	dir := filepath.Dir(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	prefix := TempPrefix(path)
+	var out []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
