@@ -1,4 +1,4 @@
-package ralm
+package serve
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/ralmlab/ralm/ralm/bundle"
 )
 
 // Reload swaps in the model folder at modelDir ("" = the folder given to
@@ -28,7 +30,7 @@ func (e *Engine) Reload(ctx context.Context, modelDir string) error {
 	if modelDir == "" {
 		return errors.New("reload: no model folder (the engine was not opened from one)")
 	}
-	b, err := OpenBundle(ctx, modelDir)
+	b, err := bundle.Open(ctx, modelDir)
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
@@ -47,8 +49,8 @@ type snapItem struct {
 }
 
 // reload swaps in bundle b. Caller holds reloadMu.
-func (e *Engine) reload(ctx context.Context, b *Bundle) error {
-	if err := checkBundle(b); err != nil {
+func (e *Engine) reload(ctx context.Context, b *bundle.Bundle) error {
+	if err := b.Validate(); err != nil {
 		return err
 	}
 	if err := e.failure(); err != nil {

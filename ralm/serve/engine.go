@@ -1,12 +1,13 @@
-// Package ralm is the RALM serving engine and the glue around the two models:
-// the model folder ("bundle") written by `ralm train`, and Engine, which keeps
-// each item's seed users up to date from a click stream, re-clusters changed
-// items in the background, and scores users against items in real time.
+// Package serve is the RALM serving engine: Engine opens a model folder
+// (package bundle) written by `ralm train`, keeps each item's seed users up to
+// date from a click stream, re-clusters changed items in the background, and
+// scores users against items in real time. Its durable state goes through the
+// Store interface; the bbolt store is the built-in implementation.
 //
 // An Engine is safe for concurrent use: clicks, user upserts, scoring,
 // audience scans, re-clustering and Reload may all run at once. Scoring
 // never blocks: item states are published atomically.
-package ralm
+package serve
 
 import (
 	"context"
@@ -21,13 +22,13 @@ import (
 
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/lookalike"
+	"github.com/ralmlab/ralm/ralm/bundle"
 	"github.com/ralmlab/ralm/userrep"
 )
 
 // Defaults for Options.
 const (
 	DefaultMaxSeeds          = 100_000
-	DefaultMinSeeds          = 10
 	DefaultReclusterInterval = 5 * time.Minute
 	DefaultMaxBatch          = 50_000
 
@@ -36,6 +37,13 @@ const (
 	// when it is this old.
 	checkpointRecords = 1 << 20
 	checkpointAge     = 30 * time.Second
+)
+
+// Errors returned by the engine besides the *bundle.IDError values.
+var (
+	ErrClosed      = errors.New("ralm: engine closed")
+	ErrReadOnly    = errors.New("ralm: engine is read-only after a seed store failure")
+	ErrNoUserModel = errors.New("the model folder has no user model; give a vector instead of features")
 )
 
 // Options configure an Engine. The zero value of every field but DataDir
@@ -92,50 +100,6 @@ type ReclusterEvent struct {
 	Err      error
 }
 
-// Errors returned by the engine. Errors about a particular id are *IDError
-// values that match these with errors.Is.
-var (
-	ErrUnknownUser = errors.New("unknown user")
-	ErrUnknownItem = errors.New("unknown item")
-	ErrBadID       = errors.New("bad id")
-	ErrClosed      = errors.New("ralm: engine closed")
-	ErrReadOnly    = errors.New("ralm: engine is read-only after a seed store failure")
-	ErrNoUserModel = errors.New("the model folder has no user model; give a vector instead of features")
-)
-
-// IDError reports a problem with one user or item id.
-type IDError struct {
-	What string // "user" or "item"
-	ID   string
-	Err  error // ErrUnknownUser, ErrUnknownItem or ErrBadID (possibly wrapped)
-}
-
-// Error implements error.
-func (e *IDError) Error() string {
-	if errors.Is(e.Err, ErrBadID) {
-		return fmt.Sprintf("bad %s id %q: %v", e.What, e.ID, e.Err)
-	}
-	return fmt.Sprintf("%v %q", e.Err, e.ID)
-}
-
-// Unwrap returns the underlying sentinel.
-func (e *IDError) Unwrap() error { return e.Err }
-
-// Status is an item's scoring status.
-type Status string
-
-// Item statuses.
-const (
-	// StatusOK: the item has at least MinSeeds seeds and a re-clustered
-	// state; scores come from the look-alike model.
-	StatusOK Status = "ok"
-	// StatusCold: too few seeds, or not yet re-clustered; scores are the
-	// cosine between the user and the mean seed embedding (centroid fallback).
-	StatusCold Status = "cold"
-	// StatusUnknownItem: the engine has no seeds for this item.
-	StatusUnknownItem Status = "unknown_item"
-)
-
 // Engine serves RALM: it ingests clicks into per-item seed sets, keeps item
 // states fresh in the background and scores users against items.
 type Engine struct {
@@ -175,7 +139,7 @@ type Engine struct {
 // the items with seeds indexed into that table. Reload builds a new world
 // and swaps it in atomically.
 type world struct {
-	bundle    *Bundle
+	bundle    *bundle.Bundle
 	model     *lookalike.Model
 	userModel *userrep.Model
 	users     *userTable
@@ -191,7 +155,7 @@ type world struct {
 	urgent  map[*item]struct{} // crossed MinSeeds: re-cluster at once
 }
 
-func newWorld(b *Bundle) *world {
+func newWorld(b *bundle.Bundle) *world {
 	return &world{
 		bundle: b, model: b.LookAlike, userModel: b.UserModel,
 		users: newUserTable(b.Embeddings), dim: b.Embeddings.Dim,
@@ -221,7 +185,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.MaxSeeds = DefaultMaxSeeds
 	}
 	if o.MinSeeds == 0 {
-		o.MinSeeds = DefaultMinSeeds
+		o.MinSeeds = bundle.DefaultMinSeeds
 	}
 	if o.ReclusterInterval == 0 {
 		o.ReclusterInterval = DefaultReclusterInterval
@@ -263,7 +227,7 @@ func Open(ctx context.Context, modelDir string, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open engine: %w", err)
 	}
-	b, err := OpenBundle(ctx, modelDir)
+	b, err := bundle.Open(ctx, modelDir)
 	if err != nil {
 		return nil, fmt.Errorf("open engine: %w", err)
 	}
@@ -276,11 +240,11 @@ func Open(ctx context.Context, modelDir string, opts Options) (*Engine, error) {
 }
 
 // openWithBundle starts an engine on an already loaded bundle.
-func openWithBundle(ctx context.Context, b *Bundle, opts Options) (_ *Engine, err error) {
+func openWithBundle(ctx context.Context, b *bundle.Bundle, opts Options) (_ *Engine, err error) {
 	if opts, err = opts.withDefaults(); err != nil {
 		return nil, fmt.Errorf("open engine: %w", err)
 	}
-	if err := checkBundle(b); err != nil {
+	if err := b.Validate(); err != nil {
 		return nil, fmt.Errorf("open engine: %w", err)
 	}
 	st, err := openStore(opts.DataDir)
@@ -437,7 +401,7 @@ func (e *Engine) Close() error {
 func (e *Engine) ModelID() string { return e.world.Load().bundle.ID }
 
 // Manifest returns the manifest of the model folder being served.
-func (e *Engine) Manifest() Manifest { return e.world.Load().bundle.Manifest }
+func (e *Engine) Manifest() bundle.Manifest { return e.world.Load().bundle.Manifest }
 
 // IDKinds returns the kinds of user and item ids of the served model.
 func (e *Engine) IDKinds() (user, item data.IDKind) {
@@ -452,12 +416,12 @@ func (e *Engine) Options() Options { return e.opts }
 // int64 ids the canonical decimal form.
 func checkID(kind data.IDKind, what, id string) error {
 	if id == "" {
-		return &IDError{What: what, ID: id, Err: fmt.Errorf("%w: empty", ErrBadID)}
+		return &bundle.IDError{What: what, ID: id, Err: fmt.Errorf("%w: empty", bundle.ErrBadID)}
 	}
 	if kind == data.IDInt64 {
 		v, err := strconv.ParseInt(id, 10, 64)
 		if err != nil || strconv.FormatInt(v, 10) != id {
-			return &IDError{What: what, ID: id, Err: fmt.Errorf("%w: want an int64", ErrBadID)}
+			return &bundle.IDError{What: what, ID: id, Err: fmt.Errorf("%w: want an int64", bundle.ErrBadID)}
 		}
 	}
 	return nil
@@ -499,7 +463,7 @@ func (e *Engine) Stats() Stats {
 	}
 	w.items.Range(func(_, v any) bool {
 		s.Items++
-		if e.status(v.(*item)) == StatusOK {
+		if e.status(v.(*item)) == bundle.StatusOK {
 			s.ItemsOK++
 		} else {
 			s.ItemsCold++
@@ -513,11 +477,11 @@ func (e *Engine) Stats() Stats {
 }
 
 // status is the scoring status of an existing item.
-func (e *Engine) status(it *item) Status {
+func (e *Engine) status(it *item) bundle.Status {
 	if int(it.nseeds.Load()) >= e.opts.MinSeeds && it.view.Load().state != nil {
-		return StatusOK
+		return bundle.StatusOK
 	}
-	return StatusCold
+	return bundle.StatusCold
 }
 
 // fail records a fatal store error: the engine keeps serving reads but

@@ -1,4 +1,4 @@
-package ralm
+package serve
 
 import (
 	"cmp"
@@ -8,6 +8,10 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/ralmlab/ralm/data"
+	"github.com/ralmlab/ralm/ralm/bundle"
+	"github.com/ralmlab/ralm/userrep"
 )
 
 // Click is one click of a user on an item. A zero Time means now.
@@ -332,7 +336,7 @@ func (e *Engine) apply(batch []*commitReq, now int64) *storeBatch {
 				}
 				u, ok := w.users.lookup(snap, c.UserID)
 				if !ok {
-					r.res.Rejected = append(r.res.Rejected, Rejection{Index: i, Err: &IDError{What: "user", ID: c.UserID, Err: ErrUnknownUser}})
+					r.res.Rejected = append(r.res.Rejected, Rejection{Index: i, Err: &bundle.IDError{What: "user", ID: c.UserID, Err: bundle.ErrUnknownUser}})
 					continue
 				}
 				op := sb.item(c.ItemID)
@@ -377,7 +381,7 @@ func (e *Engine) apply(batch []*commitReq, now int64) *storeBatch {
 				v, ok := w.items.Load(id)
 				if !ok {
 					if r.op == opDelete {
-						r.err = &IDError{What: "item", ID: id, Err: ErrUnknownItem}
+						r.err = &bundle.IDError{What: "item", ID: id, Err: bundle.ErrUnknownItem}
 					}
 					continue
 				}
@@ -425,10 +429,10 @@ func (e *Engine) apply(batch []*commitReq, now int64) *storeBatch {
 
 // importSeeds ingests a bundle's training clicks (oldest first) unless that
 // click log was imported before.
-func (e *Engine) importSeeds(ctx context.Context, b *Bundle) error {
+func (e *Engine) importSeeds(ctx context.Context, b *bundle.Bundle) error {
 	fp := b.ClicksFingerprint
 	if fp == "" {
-		fp = FingerprintClicks(b.Seeds)
+		fp = bundle.FingerprintClicks(b.Seeds)
 	}
 	done, err := e.store.imported(fp)
 	if err != nil || done {
@@ -468,4 +472,29 @@ func (e *Engine) importSeeds(ctx context.Context, b *Bundle) error {
 		return fmt.Errorf("import training seeds: %w", err)
 	}
 	return r.err
+}
+
+// embedRaw embeds one user from raw feature values (users-table column
+// names) and the ids of the items the user clicked, with the user model's
+// inference path. Clicked items unknown to the user model are ignored.
+func embedRaw(m *userrep.Model, features map[string]any, clicked []string) ([]float32, error) {
+	fs, ok := m.Features().(*data.FeatureSet)
+	if !ok || fs == nil {
+		return nil, errors.New("the user model carries no feature set for raw features; give a vector instead")
+	}
+	var idx []int32
+	for _, id := range clicked {
+		if i, ok := fs.Items().Index(id); ok {
+			idx = append(idx, i)
+		}
+	}
+	var ft data.Features
+	if err := fs.BuildRaw(features, idx, &ft); err != nil {
+		return nil, err
+	}
+	v, err := m.Embed(&ft)
+	if err != nil {
+		return nil, fmt.Errorf("embed: %w", err)
+	}
+	return v, nil
 }
