@@ -11,6 +11,8 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/ralmlab/ralm/internal/simd"
 )
 
 // This file holds the fused custom ops of the shared transform. Built from
@@ -97,7 +99,7 @@ func (op linearOp) Do(v ...G.Value) (G.Value, error) {
 	out := op.buf.get(v[0], false, op.n, op.h) // fully overwritten
 	switch x := v[0].Data().(type) {
 	case []float32:
-		linearRows(x, op.n, op.d, op.h, v[1].Data().([]float32), v[2].Data().([]float32), out.Data().([]float32))
+		simd.LinearRows(x, op.n, op.d, op.h, v[1].Data().([]float32), v[2].Data().([]float32), out.Data().([]float32))
 	case []float64:
 		w, b, z := v[1].Data().([]float64), v[2].Data().([]float64), out.Data().([]float64)
 		for i := 0; i < op.n; i++ {
@@ -145,7 +147,7 @@ func (op linearGradW) Do(v ...G.Value) (G.Value, error) {
 	out := newLike(v[0], op.d, op.h)
 	switch x := v[0].Data().(type) {
 	case []float32:
-		rank1Rows(x, op.n, op.d, op.h, v[1].Data().([]float32), out.Data().([]float32))
+		simd.Rank1Rows(x, op.n, op.d, op.h, v[1].Data().([]float32), out.Data().([]float32))
 	case []float64:
 		blas64.Gemm(blas.Trans, blas.NoTrans, 1,
 			blas64.General{Rows: op.n, Cols: op.d, Stride: op.d, Data: x},
@@ -583,7 +585,7 @@ func (op matmulOp) Do(v ...G.Value) (G.Value, error) {
 	out := newLike(v[0], op.n, op.h)
 	switch x := v[0].Data().(type) {
 	case []float32:
-		linearRows(x, op.n, op.d, op.h, v[1].Data().([]float32), make([]float32, op.h), out.Data().([]float32))
+		simd.LinearRows(x, op.n, op.d, op.h, v[1].Data().([]float32), make([]float32, op.h), out.Data().([]float32))
 	case []float64:
 		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1,
 			blas64.General{Rows: op.n, Cols: op.d, Stride: op.d, Data: x},
@@ -634,7 +636,7 @@ func (op matmulBT) Do(v ...G.Value) (G.Value, error) {
 				wt[j*op.d+i] = w[i*op.h+j]
 			}
 		}
-		linearRows(g, op.n, op.h, op.d, wt, make([]float32, op.d), out.Data().([]float32))
+		simd.LinearRows(g, op.n, op.h, op.d, wt, make([]float32, op.d), out.Data().([]float32))
 	case []float64:
 		blas64.Gemm(blas.NoTrans, blas.Trans, 1,
 			blas64.General{Rows: op.n, Cols: op.h, Stride: op.h, Data: g},

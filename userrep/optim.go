@@ -2,7 +2,8 @@ package userrep
 
 import (
 	"math"
-	"unsafe"
+
+	"github.com/ralmlab/ralm/internal/simd"
 )
 
 // sparseGrad accumulates gradients for the rows of a table that a step
@@ -86,23 +87,7 @@ func (a *adam[T]) begin() {
 
 // update applies one Adam step to w with gradient g and moments m, v.
 func (a *adam[T]) update(w, g, m, v []T) {
-	b1, b2 := T(a.b1), T(a.b2)
-	c1, c2 := 1-b1, 1-b2
-	step, inv, eps := a.step, 1/a.bc2, T(a.eps)
-	w, m, v = w[:len(g)], m[:len(g)], v[:len(g)]
-	if useAVX2 && unsafe.Sizeof(step) == 4 && len(g) >= 8 {
-		n8 := len(g) &^ 7
-		p := [7]float32{float32(b1), float32(c1), float32(b2), float32(c2), float32(step), float32(inv), float32(eps)}
-		f32 := func(x []T) *float32 { return (*float32)(unsafe.Pointer(&x[0])) }
-		adamAVX(n8, f32(w), f32(g), f32(m), f32(v), &p)
-		w, g, m, v = w[n8:], g[n8:], m[n8:], v[n8:]
-	}
-	for i, gi := range g {
-		mi := b1*m[i] + c1*gi
-		vi := b2*v[i] + c2*gi*gi
-		m[i], v[i] = mi, vi
-		w[i] -= step * mi / (sqrtT(vi)*inv + eps)
-	}
+	simd.AdamUpdate(w, g, m, v, simd.AdamCoeffs[T]{B1: T(a.b1), B2: T(a.b2), Step: a.step, InvBC2: 1 / a.bc2, Eps: T(a.eps)})
 }
 
 // updateRows applies the lazy update to the touched rows of a table.
