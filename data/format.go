@@ -24,6 +24,8 @@ import (
 	"github.com/apache/arrow/go/v15/parquet/file"
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 	"github.com/apache/arrow/go/v15/parquet/schema"
+
+	"github.com/ralmlab/ralm/internal/atomicfile"
 )
 
 // Format is a file format this package reads and writes.
@@ -536,44 +538,6 @@ func recoverTo(err *error) {
 // debugPanics adds stack traces to recovered panics; flipped only in tests.
 const debugPanics = false
 
-// writeAtomic creates path by writing to a temporary file in the same
-// directory and renaming it into place once write succeeded and the file was
-// synced. On any error the temporary file is removed and path is untouched.
-func writeAtomic(path string, write func(f *os.File) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("writer panic: %v", r)
-			}
-		}()
-		err = write(tmp)
-	}()
-	if err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
 // parquetProps are the writer settings for every Parquet file this package
 // writes with schema sc: Snappy compression, dictionary encoding except for
 // float and timestamp columns (nearly unique values, where a dictionary
@@ -611,7 +575,7 @@ type recordWriter struct {
 }
 
 // fileSink hides Close from the arrow writers (which close their sink):
-// writeAtomic syncs and closes the file itself.
+// atomicfile.Write syncs and closes the file itself.
 type fileSink struct{ f *os.File }
 
 func (s fileSink) Write(p []byte) (int, error)               { return s.f.Write(p) }
@@ -653,7 +617,7 @@ func (w *recordWriter) close() error {
 
 // writeBatches implements WriteRecords.
 func writeBatches(path string, sc *arrow.Schema, nrows int, build func(mem memory.Allocator, lo, hi int) (arrow.Record, error)) error {
-	return writeAtomic(path, func(f *os.File) error {
+	return atomicfile.Write(context.Background(), path, func(f *os.File) error {
 		w, err := newRecordWriter(f, FormatFromPath(path), sc)
 		if err != nil {
 			return err
