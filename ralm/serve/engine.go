@@ -46,12 +46,33 @@ var (
 	ErrNoUserModel = errors.New("the model folder has no user model; give a vector instead of features")
 )
 
+// InputError is an error caused by the caller's input (a vector of the
+// wrong length, a non-finite value, features the user model cannot use, a
+// bad count), as opposed to a failure of the engine. The HTTP layer maps it
+// to 400 with errors.As. Errors about one id are *bundle.IDError instead.
+type InputError struct {
+	Err error
+}
+
+// Error implements error.
+func (e *InputError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *InputError) Unwrap() error { return e.Err }
+
+// badInput wraps an error about the caller's input.
+func badInput(err error) error { return &InputError{Err: err} }
+
 // Options configure an Engine. The zero value of every field but DataDir
-// selects its default.
+// (or Store) selects its default.
 type Options struct {
-	// DataDir is the engine's own state folder (the seed store), created if
-	// missing. Required.
+	// DataDir is the engine's own state folder (the bbolt seed store),
+	// created if missing. Required unless Store is set.
 	DataDir string
+	// Store, if set, is the engine's durable state instead of a BoltStore in
+	// DataDir. The engine owns it from Open on: Close (or a failed Open)
+	// closes it.
+	Store Store
 	// MaxSeeds is the number of latest distinct seed users kept per item
 	// (default 100,000).
 	MaxSeeds int
@@ -106,10 +127,17 @@ type Engine struct {
 	opts     Options
 	modelDir string
 	log      *slog.Logger
-	store    *seedStore
+	store    Store
 
 	world atomic.Pointer[world]
 
+	// Lock order (take a later lock only while holding earlier ones, never
+	// the reverse): reloadMu → wmu → diskMu, and wmu → item.mu →
+	// world.dirtyMu. diskMu is taken under wmu and wmu released right after
+	// (a hand-over: the store write runs without wmu, in commit order).
+	// userTable.mu and world.dirtyMu are leaves: nothing is locked under
+	// them. Scoring takes item.mu alone, briefly, and no engine lock is held
+	// while calling hooks, the store's Load* callbacks aside.
 	wmu      sync.Mutex // serialises mutations of the world (committer, reload swap)
 	diskMu   sync.Mutex // orders store writes with memory mutations
 	reloadMu sync.Mutex // one Reload at a time
@@ -178,8 +206,8 @@ func (w *world) markDirty(it *item, urgent bool) {
 
 // withDefaults fills zero fields and validates.
 func (o Options) withDefaults() (Options, error) {
-	if o.DataDir == "" {
-		return o, errors.New("options: DataDir (the seed store folder) is required")
+	if o.DataDir == "" && o.Store == nil {
+		return o, errors.New("options: DataDir (the seed store folder) or Store is required")
 	}
 	if o.MaxSeeds == 0 {
 		o.MaxSeeds = DefaultMaxSeeds
@@ -247,9 +275,13 @@ func openWithBundle(ctx context.Context, b *bundle.Bundle, opts Options) (_ *Eng
 	if err := b.Validate(); err != nil {
 		return nil, fmt.Errorf("open engine: %w", err)
 	}
-	st, err := openStore(opts.DataDir)
-	if err != nil {
-		return nil, fmt.Errorf("open engine: %w", err)
+	st := opts.Store
+	if st == nil {
+		bst, err := OpenBoltStore(opts.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("open engine: %w", err)
+		}
+		st = bst
 	}
 	e := &Engine{
 		opts: opts, log: opts.Logger, store: st,
@@ -269,7 +301,7 @@ func openWithBundle(ctx context.Context, b *bundle.Bundle, opts Options) (_ *Eng
 				close(e.quit)
 			}
 			<-e.committerDone
-			st.close()
+			st.Close()
 		}
 	}()
 	w := newWorld(b)
@@ -293,14 +325,14 @@ func openWithBundle(ctx context.Context, b *bundle.Bundle, opts Options) (_ *Eng
 // committer runs.
 func (e *Engine) restore(ctx context.Context, w *world) error {
 	b := w.bundle
-	last, err := e.store.lastBundle()
+	last, err := e.store.LastBundle()
 	if err != nil {
 		return err
 	}
 	// A different bundle than last time: upserted users it embeds are now
 	// covered by a model trained on newer data; drop them.
 	var stale []string
-	err = e.store.loadUsers(func(id string, vec []float32) error {
+	err = e.store.LoadUsers(func(id string, vec []float32) error {
 		if last != b.ID {
 			if _, ok := b.Embeddings.Users.Index(id); ok {
 				stale = append(stale, id)
@@ -317,30 +349,30 @@ func (e *Engine) restore(ctx context.Context, w *world) error {
 	if err != nil {
 		return err
 	}
-	if err := e.store.deleteUsers(stale); err != nil {
+	if err := e.store.DeleteUsers(stale); err != nil {
 		return err
 	}
-	sb := newStoreBatch()
+	sb := newBatch()
 	if last != b.ID {
-		sb.bundle = b.ID
+		sb.Bundle = b.ID
 	}
 	snap := w.users.load()
 	dropped := 0
-	err = e.store.loadItems(func(si *storedItem) error {
+	err = e.store.LoadItems(func(si *StoredItem) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		it := newItem(si.id, si.created)
-		it.last.Store(si.last)
+		it := newItem(si.ID, si.Created)
+		it.last.Store(si.Last)
 		var drop map[string]bool
 		evict := 0
-		for _, sd := range si.seeds {
-			u, ok := w.users.lookup(snap, sd.user)
+		for _, sd := range si.Seeds {
+			u, ok := w.users.lookup(snap, sd.User)
 			if !ok {
 				if drop == nil {
 					drop = make(map[string]bool)
 				}
-				drop[sd.user] = true
+				drop[sd.User] = true
 				continue
 			}
 			if _, ev := it.add(u, e.opts.MaxSeeds); ev >= 0 {
@@ -349,10 +381,10 @@ func (e *Engine) restore(ctx context.Context, w *world) error {
 		}
 		if len(drop) > 0 || evict > 0 {
 			// Make the stored seeds match memory exactly.
-			op := sb.item(si.id)
-			op.drop, op.evict = drop, evict
-			op.remove = len(it.ring) == 0
-			op.reset = op.remove
+			op := sb.item(si.ID)
+			op.Drop, op.Evict = drop, evict
+			op.Remove = len(it.ring) == 0
+			op.Reset = op.Remove
 			dropped += len(drop)
 		}
 		if len(it.ring) == 0 {
@@ -360,7 +392,7 @@ func (e *Engine) restore(ctx context.Context, w *world) error {
 		}
 		it.version = 1
 		e.refreshCold(w, snap, it)
-		w.items.Store(si.id, it)
+		w.items.Store(si.ID, it)
 		if len(it.ring) >= e.opts.MinSeeds {
 			w.dirty[it] = struct{}{}
 		}
@@ -372,7 +404,7 @@ func (e *Engine) restore(ctx context.Context, w *world) error {
 	if dropped > 0 {
 		e.log.Warn("dropped stored seeds of users without an embedding", "seeds", dropped)
 	}
-	return e.store.writeDirect(sb)
+	return e.store.Apply(sb)
 }
 
 // refreshCold recomputes the fallback mean of an item with few seeds and
@@ -392,7 +424,7 @@ func (e *Engine) Close() error {
 		<-e.committerDone
 		e.cancel()
 		<-e.workerDone
-		e.closeErr = e.store.close()
+		e.closeErr = e.store.Close()
 	})
 	return e.closeErr
 }

@@ -85,7 +85,7 @@ func (e *Engine) reload(ctx context.Context, b *bundle.Bundle) error {
 		return err
 	}
 	stale := map[string]bool{}
-	err := e.store.loadUsers(func(id string, vec []float32) error {
+	err := e.store.LoadUsers(func(id string, vec []float32) error {
 		if _, ok := b.Embeddings.Users.Index(id); ok {
 			stale[id] = true
 		} else if len(vec) == nw.dim {
@@ -121,16 +121,16 @@ func (e *Engine) reload(ctx context.Context, b *bundle.Bundle) error {
 	e.wmu.Lock()
 	defer e.wmu.Unlock()
 	for _, u := range old.users.takeLog() {
-		if len(u.vec) == nw.dim {
-			nw.users.upsert(u.id, u.vec) // newer than the folder: kept
-			delete(stale, u.id)
+		if len(u.Vec) == nw.dim {
+			nw.users.upsert(u.ID, u.Vec) // newer than the folder: kept
+			delete(stale, u.ID)
 		}
 	}
 	finalOld := old.users.load()
 	remap = remapUsers(old.users, finalOld, nw.users, remap)
 	nsnap = nw.users.load()
-	sb := newStoreBatch()
-	sb.bundle = b.ID
+	sb := newBatch()
+	sb.Bundle = b.ID
 	old.items.Range(func(k, v any) bool {
 		id, oit := k.(string), v.(*item)
 		oit.mu.Lock()
@@ -156,9 +156,9 @@ func (e *Engine) reload(ctx context.Context, b *bundle.Bundle) error {
 		if drop := droppedUsers(finalOld, users, remap); len(drop) > 0 {
 			op := sb.item(id)
 			if nit == nil || len(nit.ring) == 0 {
-				op.reset, op.remove = true, true
+				op.Reset, op.Remove = true, true
 			} else {
-				op.drop = drop
+				op.Drop = drop
 			}
 		}
 		if nit == nil || len(nit.ring) == 0 {
@@ -171,9 +171,9 @@ func (e *Engine) reload(ctx context.Context, b *bundle.Bundle) error {
 		return true
 	})
 	e.diskMu.Lock()
-	err = e.store.writeDirect(sb)
+	err = e.store.Apply(sb)
 	if err == nil {
-		err = e.store.deleteUsers(slices.Collect(maps.Keys(stale)))
+		err = e.store.DeleteUsers(slices.Collect(maps.Keys(stale)))
 	}
 	e.diskMu.Unlock()
 	if err != nil {
