@@ -256,7 +256,9 @@ func (t *trainer) build() error {
 	if err != nil {
 		return fmt.Errorf("train lookalike: %w", err)
 	}
-	t.adam = newAdam(t.cfg.LR, t.sg)
+	if t.adam, err = newAdam(t.cfg.LR, t.sg); err != nil {
+		return fmt.Errorf("train lookalike: %w", err)
+	}
 	return nil
 }
 
