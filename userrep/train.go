@@ -360,7 +360,11 @@ func newTrainer[T float](fb FeatureBuilder, clicks *data.Clicks, cfg Config) (*t
 		}
 	}
 	tr.outGrad = newSparseGrad[T](lay.nItems, d)
-	tr.opt = newAdam(tr.p, cfg.LR)
+	opt, err := newAdam(tr.p, cfg.LR)
+	if err != nil {
+		return nil, fmt.Errorf("userrep: %w", err)
+	}
+	tr.opt = opt
 
 	switch cfg.Engine {
 	case EngineGraph:
@@ -598,8 +602,8 @@ func (tr *trainer[T]) computeGrads(n int) (T, error) {
 // apply takes one Adam step with the computed gradients.
 func (tr *trainer[T]) apply() {
 	o, p := tr.opt, tr.p
-	o.begin()
-	o.update(p.dense, tr.dense, o.dm, o.dv)
+	o.Begin()
+	o.Update(p.dense, tr.dense, o.dm, o.dv)
 	for f, sg := range tr.tabGrad {
 		if sg != nil {
 			o.updateRows(p.tables[f], o.tm[f], o.tv[f], sg)
