@@ -120,7 +120,7 @@ func TestReadClicksMemory(t *testing.T) {
 			for i, n := range []int{n1, n2} {
 				path := filepath.Join(t.TempDir(), "c.parquet")
 				want := benchClicks(n, 20_000, 5_000, kind)
-				if err := WriteClicks(path, want); err != nil {
+				if err := WriteClicks(context.Background(), path, want); err != nil {
 					t.Fatal(err)
 				}
 				var c *Clicks
@@ -156,7 +156,7 @@ func TestReadClicksMemory(t *testing.T) {
 
 func benchmarkReadClicks(b *testing.B, n int, kind IDKind, name string) {
 	path := filepath.Join(b.TempDir(), name)
-	if err := WriteClicks(path, benchClicks(n, n/10, n/50, kind)); err != nil {
+	if err := WriteClicks(context.Background(), path, benchClicks(n, n/10, n/50, kind)); err != nil {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
@@ -192,7 +192,7 @@ func BenchmarkWriteClicks1M(b *testing.B) {
 	dir := b.TempDir()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := WriteClicks(filepath.Join(dir, "c.parquet"), c); err != nil {
+		if err := WriteClicks(context.Background(), filepath.Join(dir, "c.parquet"), c); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -211,5 +211,36 @@ func BenchmarkFeatureSetBuild(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		fs.Build("u1", clicked, &x)
+	}
+}
+
+// benchEmbeddings makes n users (int64 ids) with dim-d random vectors.
+func benchEmbeddings(n, dim int) *Embeddings {
+	rng := rand.New(rand.NewSource(1))
+	e := &Embeddings{Users: NewVocab(IDInt64), Dim: dim, Vecs: make([]float32, n*dim)}
+	for i := 0; i < n; i++ {
+		e.Users.Add(strconv.Itoa(1_000_000_007 + i*7919))
+	}
+	for i := range e.Vecs {
+		e.Vecs[i] = float32(rng.NormFloat64())
+	}
+	return e
+}
+
+// BenchmarkWriteEmbeddings writes n users × 64 to Parquet. The cost per row
+// must stay flat as n grows (it was quadratic in pqarrow's nested path).
+func BenchmarkWriteEmbeddings(b *testing.B) {
+	for _, n := range []int{10_000, 40_000, 160_000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			e := benchEmbeddings(n, 64)
+			path := filepath.Join(b.TempDir(), "e.parquet")
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := WriteEmbeddings(context.Background(), path, e.Users, e.Dim, e.Vecs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
 	}
 }

@@ -39,6 +39,10 @@ type ReadOptions struct {
 	BatchSize int
 	// Stats, when not nil, is filled with counts about the read.
 	Stats *ReadStats
+	// Progress, when not nil, is called after each record batch with the
+	// rows read so far, the file's row count (-1 for Arrow files) and the
+	// rate.
+	Progress Progress
 }
 
 // ReadStats reports what a read did.
@@ -85,6 +89,7 @@ func readClicks(ctx context.Context, path string, opt ReadOptions) (c *Clicks, e
 	}
 	defer src.close()
 	defer recoverTo(&err)
+	meter := newProgressMeter(opt.Progress, src.numRows)
 
 	sc := src.schema
 	users, err := prepareIDVocab(sc, ColUserID, opt.Users, "user")
@@ -177,6 +182,7 @@ func readClicks(ctx context.Context, path string, opt ReadOptions) (c *Clicks, e
 			c.TS = append(c.TS, ts[j])
 		}
 		row += n
+		meter.add(n)
 	}
 	st.Rows = int64(row)
 	st.Kept = int64(len(c.User))
@@ -342,14 +348,14 @@ func decodeTS(rec arrow.Record, row0 int, out []int64) error {
 // the vocabularies are passed in ReadOptions). The Arrow schema is stored in
 // Parquet metadata. The file is written to a temporary file in the same
 // directory and renamed into place; on error nothing is left at path.
-func WriteClicks(path string, c *Clicks) error {
-	if err := writeClicks(path, c); err != nil {
+func WriteClicks(ctx context.Context, path string, c *Clicks, opts ...WriteOption) error {
+	if err := writeClicks(ctx, path, c, opts); err != nil {
 		return fmt.Errorf("write clicks %s: %w", path, err)
 	}
 	return nil
 }
 
-func writeClicks(path string, c *Clicks) error {
+func writeClicks(ctx context.Context, path string, c *Clicks, opts []WriteOption) error {
 	if c == nil || c.Users == nil || c.Items == nil {
 		return errors.New("nil clicks or vocabulary")
 	}
@@ -386,7 +392,7 @@ func writeClicks(path string, c *Clicks) error {
 		{Name: ColItemID, Type: iw.dataType()},
 		{Name: ColTS, Type: tsType},
 	}, nil)
-	return writeBatches(path, sc, n, func(mem memory.Allocator, lo, hi int) (arrow.Record, error) {
+	return writeBatches(ctx, path, sc, n, func(mem memory.Allocator, lo, hi int) (arrow.Record, error) {
 		ua := uw.build(mem, c.User[lo:hi])
 		defer ua.Release()
 		ia := iw.build(mem, c.Item[lo:hi])
@@ -404,7 +410,7 @@ func writeClicks(path string, c *Clicks) error {
 		ta := tb.NewArray()
 		defer ta.Release()
 		return array.NewRecord(sc, []arrow.Array{ua, ia, ta}, int64(hi-lo)), nil
-	})
+	}, opts)
 }
 
 // idWriter turns vocabulary indices back into an id column.

@@ -55,7 +55,7 @@ func TestClicksRoundTrip(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := testClicks(tc.user, tc.item, 500, tc.ns)
 			path := tempPath(t, tc.file)
-			if err := WriteClicks(path, c); err != nil {
+			if err := WriteClicks(context.Background(), path, c); err != nil {
 				t.Fatal(err)
 			}
 			var st ReadStats
@@ -222,11 +222,11 @@ func TestReadClicksErrors(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.parquet")
-	if err := WriteClicks(good, testClicks(IDString, IDInt64, 200, false)); err != nil {
+	if err := WriteClicks(context.Background(), good, testClicks(IDString, IDInt64, 200, false)); err != nil {
 		t.Fatal(err)
 	}
 	goodArrow := filepath.Join(dir, "good.arrow")
-	if err := WriteClicks(goodArrow, testClicks(IDString, IDInt64, 200, false)); err != nil {
+	if err := WriteClicks(context.Background(), goodArrow, testClicks(IDString, IDInt64, 200, false)); err != nil {
 		t.Fatal(err)
 	}
 	raw, _ := os.ReadFile(good)
@@ -310,7 +310,7 @@ func TestReadClicksRowNumbersAcrossBatches(t *testing.T) {
 
 func TestReadClicksCancelled(t *testing.T) {
 	path := tempPath(t, "c.parquet")
-	if err := WriteClicks(path, testClicks(IDInt64, IDInt64, 100, false)); err != nil {
+	if err := WriteClicks(context.Background(), path, testClicks(IDInt64, IDInt64, 100, false)); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -330,7 +330,7 @@ func TestWriteClicksAtomic(t *testing.T) {
 	}
 	bad := testClicks(IDString, IDString, 10, false)
 	bad.Item[7] = 99 // outside the vocabulary
-	err := WriteClicks(path, bad)
+	err := WriteClicks(context.Background(), path, bad)
 	wantErr(t, err, path, "write clicks", "row 7: item index 99 outside vocabulary")
 	if b, _ := os.ReadFile(path); string(b) != string(old) {
 		t.Error("failed write changed the existing file")
@@ -345,21 +345,21 @@ func TestWriteClicksAtomic(t *testing.T) {
 	for i := 0; i < 13; i++ {
 		badInt.Users.Add("not-a-number-" + itoa(i))
 	}
-	wantErr(t, WriteClicks(path, badInt), path, "user vocabulary", "not an integer")
+	wantErr(t, WriteClicks(context.Background(), path, badInt), path, "user vocabulary", "not an integer")
 
-	err = WriteClicks(filepath.Join(dir, "no", "such", "dir.parquet"), testClicks(IDString, IDString, 3, false))
+	err = WriteClicks(context.Background(), filepath.Join(dir, "no", "such", "dir.parquet"), testClicks(IDString, IDString, 3, false))
 	wantErr(t, err, "dir.parquet", "write clicks")
 
 	mismatch := testClicks(IDString, IDString, 5, false)
 	mismatch.TS = mismatch.TS[:4]
-	wantErr(t, WriteClicks(path, mismatch), path, "column lengths differ")
+	wantErr(t, WriteClicks(context.Background(), path, mismatch), path, "column lengths differ")
 }
 
 func TestWriteClicksEmpty(t *testing.T) {
 	for _, name := range []string{"e.parquet", "e.arrow"} {
 		path := tempPath(t, name)
 		c := &Clicks{Users: NewVocab(IDString), Items: NewVocab(IDInt64)}
-		if err := WriteClicks(path, c); err != nil {
+		if err := WriteClicks(context.Background(), path, c); err != nil {
 			t.Fatal(err)
 		}
 		got, err := ReadClicks(context.Background(), path, ReadOptions{AllowEmpty: true})
@@ -547,7 +547,7 @@ func TestDetectFormat(t *testing.T) {
 		want Format
 	}{{"a.parquet", FormatParquet}, {"a.arrow", FormatArrow}, {"b.feather", FormatArrow}, {"c.IPC", FormatArrow}, {"noext", FormatParquet}} {
 		p := filepath.Join(dir, tc.name)
-		if err := WriteClicks(p, c); err != nil {
+		if err := WriteClicks(context.Background(), p, c); err != nil {
 			t.Fatal(err)
 		}
 		if got, err := DetectFormat(p); err != nil || got != tc.want {
@@ -564,4 +564,28 @@ func TestDetectFormat(t *testing.T) {
 	os.WriteFile(p, []byte("a,b\n"), 0o644)
 	_, err := DetectFormat(p)
 	wantErr(t, err, p, "not a Parquet or Arrow IPC file")
+}
+
+// TestReadClicksProgress reads in small batches and checks the progress
+// calls count up to the file's rows.
+func TestReadClicksProgress(t *testing.T) {
+	c := testClicks(IDInt64, IDString, 1000, false)
+	path := tempPath(t, "c.parquet")
+	if err := WriteClicks(context.Background(), path, c); err != nil {
+		t.Fatal(err)
+	}
+	var calls, last int64
+	_, err := ReadClicks(context.Background(), path, ReadOptions{BatchSize: 300, Progress: func(done, total int64, rate float64) {
+		calls++
+		if done <= last || total != 1000 || rate <= 0 {
+			t.Errorf("progress %d/%d at %g rows/s after %d", done, total, rate, last)
+		}
+		last = done
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 4 || last != 1000 {
+		t.Errorf("%d calls ending at %d, want 4 ending at 1000", calls, last)
+	}
 }

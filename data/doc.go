@@ -10,7 +10,11 @@
 // encoding, the Arrow schema stored in the metadata, no timestamps or paths,
 // so equal input gives byte-identical files). Every output is written to a
 // temporary file in the same directory and renamed into place: a failed
-// write leaves nothing behind and never a half-written file.
+// write leaves nothing behind and never a half-written file. Writers take a
+// context (checked between record batches: cancelling stops the write and
+// removes the temporary file) and stream in bounded batches, one Parquet
+// row group each; WithProgress and the readers' Progress option report
+// rows done and the rate.
 //
 // Tables and columns (extra columns are ignored unless noted):
 //

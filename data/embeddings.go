@@ -35,14 +35,14 @@ func (e *Embeddings) Vec(i int32) []float32 {
 // and carry no timestamps or paths: the same input always gives a
 // byte-identical file. The file is Arrow IPC when the name ends in .arrow,
 // .ipc or .feather. Written atomically.
-func WriteEmbeddings(path string, users *Vocab, dim int, vecs []float32) error {
-	if err := writeEmbeddings(path, users, dim, vecs); err != nil {
+func WriteEmbeddings(ctx context.Context, path string, users *Vocab, dim int, vecs []float32, opts ...WriteOption) error {
+	if err := writeEmbeddings(ctx, path, users, dim, vecs, opts); err != nil {
 		return fmt.Errorf("write embeddings %s: %w", path, err)
 	}
 	return nil
 }
 
-func writeEmbeddings(path string, users *Vocab, dim int, vecs []float32) error {
+func writeEmbeddings(ctx context.Context, path string, users *Vocab, dim int, vecs []float32, opts []WriteOption) error {
 	if users == nil {
 		return errors.New("nil user vocabulary")
 	}
@@ -65,7 +65,7 @@ func writeEmbeddings(path string, users *Vocab, dim int, vecs []float32) error {
 		// path-builder bug fixed upstream in apache/arrow-go#585).
 		{Name: ColEmbedding, Type: et, Nullable: true},
 	}, nil)
-	return writeBatches(path, sc, users.Len(), func(mem memory.Allocator, lo, hi int) (arrow.Record, error) {
+	return writeBatches(ctx, path, sc, users.Len(), func(mem memory.Allocator, lo, hi int) (arrow.Record, error) {
 		idx := make([]int32, hi-lo)
 		for i := range idx {
 			idx[i] = int32(lo + i)
@@ -84,7 +84,7 @@ func writeEmbeddings(path string, users *Vocab, dim int, vecs []float32) error {
 		ea := array.MakeFromData(ld)
 		defer ea.Release()
 		return array.NewRecord(sc, []arrow.Array{ua, ea}, int64(hi-lo)), nil
-	})
+	}, opts)
 }
 
 // ReadEmbeddings reads a file written by WriteEmbeddings (or any Parquet or

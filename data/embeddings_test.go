@@ -3,6 +3,7 @@ package data
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,7 +44,7 @@ func TestEmbeddingsRoundTrip(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			users, vecs := testEmbeddings(tc.kind, tc.n, tc.dim)
 			path := tempPath(t, tc.file)
-			if err := WriteEmbeddings(path, users, tc.dim, vecs); err != nil {
+			if err := WriteEmbeddings(context.Background(), path, users, tc.dim, vecs); err != nil {
 				t.Fatal(err)
 			}
 			e, err := ReadEmbeddings(ctx, path)
@@ -75,10 +76,10 @@ func TestWriteEmbeddingsByteIdentical(t *testing.T) {
 	for _, ext := range []string{".parquet", ".arrow"} {
 		a := filepath.Join(t.TempDir(), "one"+ext)
 		b := filepath.Join(t.TempDir(), "other-name"+ext)
-		if err := WriteEmbeddings(a, users, 16, vecs); err != nil {
+		if err := WriteEmbeddings(context.Background(), a, users, 16, vecs); err != nil {
 			t.Fatal(err)
 		}
-		if err := WriteEmbeddings(b, users.Clone(), 16, slices.Clone(vecs)); err != nil {
+		if err := WriteEmbeddings(context.Background(), b, users.Clone(), 16, slices.Clone(vecs)); err != nil {
 			t.Fatal(err)
 		}
 		ba, _ := os.ReadFile(a)
@@ -97,8 +98,8 @@ func TestEmbeddingsErrors(t *testing.T) {
 	dir := t.TempDir()
 	users, vecs := testEmbeddings(IDString, 4, 2)
 	path := filepath.Join(dir, "e.parquet")
-	wantErr(t, WriteEmbeddings(path, users, 3, vecs), path, "write embeddings", "8 values for 4 users × dim 3")
-	wantErr(t, WriteEmbeddings(path, users, 0, nil), path, "invalid dimension 0")
+	wantErr(t, WriteEmbeddings(context.Background(), path, users, 3, vecs), path, "write embeddings", "8 values for 4 users × dim 3")
+	wantErr(t, WriteEmbeddings(context.Background(), path, users, 0, nil), path, "invalid dimension 0")
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Error("failed write left a file")
 	}
@@ -185,5 +186,61 @@ func TestVocabClone(t *testing.T) {
 	}
 	if _, ok := v.Index("b"); ok {
 		t.Fatal("clone shares the index")
+	}
+}
+
+// TestWriteEmbeddingsLarge round-trips more users than one write batch,
+// in both formats, reporting progress to the end.
+func TestWriteEmbeddingsLarge(t *testing.T) {
+	e := benchEmbeddings(writeBatchRows+1000, 16)
+	for _, name := range []string{"e.parquet", "e.arrow"} {
+		t.Run(name, func(t *testing.T) {
+			path := tempPath(t, name)
+			var last int64
+			err := WriteEmbeddings(context.Background(), path, e.Users, e.Dim, e.Vecs, WithProgress(func(done, total int64, rate float64) {
+				if done <= last || total != int64(e.Users.Len()) || rate <= 0 {
+					t.Errorf("progress %d/%d at %g rows/s after %d", done, total, rate, last)
+				}
+				last = done
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last != int64(e.Users.Len()) {
+				t.Errorf("last progress %d, want %d", last, e.Users.Len())
+			}
+			got, err := ReadEmbeddings(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Dim != e.Dim || !slices.Equal(got.Vecs, e.Vecs) || !slices.Equal(got.Users.ids, e.Users.ids) {
+				t.Fatalf("read back differs: dim %d, %d values, %d users", got.Dim, len(got.Vecs), got.Users.Len())
+			}
+		})
+	}
+}
+
+// TestWriteCancelled cancels a write after its first batch: the write
+// stops with the context's error and leaves neither the file nor a
+// temporary file.
+func TestWriteCancelled(t *testing.T) {
+	e := benchEmbeddings(3*writeBatchRows, 4)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "e.parquet")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	calls := 0
+	err := WriteEmbeddings(ctx, path, e.Users, e.Dim, e.Vecs, WithProgress(func(int64, int64, float64) {
+		calls++
+		cancel()
+	}))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if calls != 1 {
+		t.Errorf("%d batches written after cancel, want 1", calls)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("left behind: %v", ents)
 	}
 }

@@ -34,7 +34,7 @@ func ExampleReadClicks() {
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "clicks.parquet")
-	if err := data.WriteClicks(path, exampleClicks()); err != nil {
+	if err := data.WriteClicks(context.Background(), path, exampleClicks()); err != nil {
 		log.Fatal(err)
 	}
 
@@ -61,7 +61,7 @@ func ExampleReadOptions() {
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "clicks.arrow") // Arrow IPC file format
-	if err := data.WriteClicks(path, exampleClicks()); err != nil {
+	if err := data.WriteClicks(context.Background(), path, exampleClicks()); err != nil {
 		log.Fatal(err)
 	}
 
@@ -104,7 +104,7 @@ func ExampleReadTable() {
 		{Name: "gender", Kind: data.ColumnCategorical, Values: gender, Offsets: []int32{0, 1, 1}, Codes: []int32{0}},
 		{Name: "age", Kind: data.ColumnContinuous, Floats: []float64{31, math.NaN()}},
 	}}
-	if err := data.WriteTable(path, data.ColUserID, users); err != nil {
+	if err := data.WriteTable(context.Background(), path, data.ColUserID, users); err != nil {
 		log.Fatal(err)
 	}
 
@@ -134,7 +134,7 @@ func ExampleWriteEmbeddings() {
 	users.Add("7")
 	users.Add("9")
 	vecs := []float32{1, 0, 0.5, 0.5} // row-major, dim 2
-	if err := data.WriteEmbeddings(path, users, 2, vecs); err != nil {
+	if err := data.WriteEmbeddings(context.Background(), path, users, 2, vecs); err != nil {
 		log.Fatal(err)
 	}
 

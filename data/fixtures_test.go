@@ -83,10 +83,10 @@ func fixtureData() (*Clicks, *Table, *Table) {
 func TestFixtures(t *testing.T) {
 	c, users, items := fixtureData()
 	files := map[string]func(string) error{
-		"clicks.parquet": func(p string) error { return WriteClicks(p, c) },
-		"clicks.arrow":   func(p string) error { return WriteClicks(p, c) },
-		"users.parquet":  func(p string) error { return WriteTable(p, ColUserID, users) },
-		"items.parquet":  func(p string) error { return WriteTable(p, ColItemID, items) },
+		"clicks.parquet": func(p string) error { return WriteClicks(context.Background(), p, c) },
+		"clicks.arrow":   func(p string) error { return WriteClicks(context.Background(), p, c) },
+		"users.parquet":  func(p string) error { return WriteTable(context.Background(), p, ColUserID, users) },
+		"items.parquet":  func(p string) error { return WriteTable(context.Background(), p, ColItemID, items) },
 	}
 	if *updateFixtures {
 		for name, write := range files {

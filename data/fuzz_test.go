@@ -46,7 +46,7 @@ func fuzzSeeds(t testing.TB, write func(path string)) [][]byte {
 func FuzzReadClicks(f *testing.F) {
 	for _, s := range fuzzSeeds(f, func(p string) {
 		c := testClicks(IDString, IDInt64, 40, false)
-		if err := WriteClicks(p, c); err != nil {
+		if err := WriteClicks(context.Background(), p, c); err != nil {
 			f.Fatal(err)
 		}
 	}) {
@@ -104,7 +104,7 @@ func FuzzReadTable(f *testing.F) {
 			}
 		}
 		// Whatever was read can be written back.
-		if err := WriteTable(filepath.Join(dir, "out.parquet"), ColUserID, tab); err != nil {
+		if err := WriteTable(context.Background(), filepath.Join(dir, "out.parquet"), ColUserID, tab); err != nil {
 			t.Fatalf("write back: %v", err)
 		}
 	})
@@ -113,7 +113,7 @@ func FuzzReadTable(f *testing.F) {
 func FuzzReadEmbeddings(f *testing.F) {
 	for _, s := range fuzzSeeds(f, func(p string) {
 		users, vecs := testEmbeddings(IDInt64, 5, 3)
-		if err := WriteEmbeddings(p, users, 3, vecs); err != nil {
+		if err := WriteEmbeddings(context.Background(), p, users, 3, vecs); err != nil {
 			f.Fatal(err)
 		}
 	}) {
@@ -196,7 +196,7 @@ func FuzzVocabUnmarshal(f *testing.F) {
 // RALM_MUTATE_SECONDS to run longer.
 func TestReadersMutations(t *testing.T) {
 	seeds := fuzzSeeds(t, func(p string) {
-		if err := WriteClicks(p, testClicks(IDString, IDInt64, 40, false)); err != nil {
+		if err := WriteClicks(context.Background(), p, testClicks(IDString, IDInt64, 40, false)); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -210,7 +210,7 @@ func TestReadersMutations(t *testing.T) {
 	})...)
 	seeds = append(seeds, fuzzSeeds(t, func(p string) {
 		users, vecs := testEmbeddings(IDInt64, 5, 3)
-		if err := WriteEmbeddings(p, users, 3, vecs); err != nil {
+		if err := WriteEmbeddings(context.Background(), p, users, 3, vecs); err != nil {
 			t.Fatal(err)
 		}
 	})...)

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -13,8 +14,8 @@ import (
 // lo, hi) for rows [lo, hi), written to a temporary file and renamed into
 // place, so path is never half-written. It is the way for other packages to
 // write their own tables (reports, audiences) without a writer of their own.
-func WriteRecords(path string, sc *arrow.Schema, nrows int, build func(mem memory.Allocator, lo, hi int) (arrow.Record, error)) error {
-	if err := writeBatches(path, sc, nrows, build); err != nil {
+func WriteRecords(ctx context.Context, path string, sc *arrow.Schema, nrows int, build func(mem memory.Allocator, lo, hi int) (arrow.Record, error), opts ...WriteOption) error {
+	if err := writeBatches(ctx, path, sc, nrows, build, opts); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

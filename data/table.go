@@ -24,6 +24,10 @@ type TableOptions struct {
 	AllowEmpty bool
 	// BatchSize is the number of rows per record batch read (default 65536).
 	BatchSize int
+	// Progress, when not nil, is called after each record batch with the
+	// rows read so far, the file's row count (-1 for Arrow files) and the
+	// rate.
+	Progress Progress
 }
 
 // String names the column kind.
@@ -100,6 +104,7 @@ func readTable(ctx context.Context, path, keyColumn string, opt TableOptions) (t
 	}
 	defer src.close()
 	defer recoverTo(&err)
+	meter := newProgressMeter(opt.Progress, src.numRows)
 
 	sc := src.schema
 	keys, err := prepareIDVocab(sc, keyColumn, nil, "key")
@@ -214,6 +219,7 @@ func readTable(ctx context.Context, path, keyColumn string, opt TableOptions) (t
 			}
 		}
 		row += n
+		meter.add(n)
 	}
 	if row == 0 && !opt.AllowEmpty {
 		return nil, errors.New("no rows (empty table)")
@@ -302,14 +308,14 @@ func appendMulti(col *Column, enc *idEncoder, arr arrow.Array, scratch []int32) 
 // list<int64> or list<string>, continuous as float64 (NaN → null). Bool
 // columns read by ReadTable come back as strings "true"/"false". Written
 // atomically (temporary file renamed into place).
-func WriteTable(path, keyColumn string, t *Table) error {
-	if err := writeTable(path, keyColumn, t); err != nil {
+func WriteTable(ctx context.Context, path, keyColumn string, t *Table, opts ...WriteOption) error {
+	if err := writeTable(ctx, path, keyColumn, t, opts); err != nil {
 		return fmt.Errorf("write table %s: %w", path, err)
 	}
 	return nil
 }
 
-func writeTable(path, keyColumn string, t *Table) error {
+func writeTable(ctx context.Context, path, keyColumn string, t *Table, opts []WriteOption) error {
 	if t == nil || t.Keys == nil {
 		return errors.New("nil table or key vocabulary")
 	}
@@ -351,7 +357,7 @@ func writeTable(path, keyColumn string, t *Table) error {
 		}
 	}
 	sc := arrow.NewSchema(fields, nil)
-	return writeBatches(path, sc, rows, func(mem memory.Allocator, lo, hi int) (arrow.Record, error) {
+	return writeBatches(ctx, path, sc, rows, func(mem memory.Allocator, lo, hi int) (arrow.Record, error) {
 		idx := make([]int32, hi-lo)
 		for i := range idx {
 			idx[i] = int32(lo + i)
@@ -371,7 +377,7 @@ func writeTable(path, keyColumn string, t *Table) error {
 			cols = append(cols, a)
 		}
 		return array.NewRecord(sc, cols, int64(hi-lo)), nil
-	})
+	}, opts)
 }
 
 func checkCSR(c *Column, rows int) error {

@@ -138,7 +138,7 @@ func TestTableRoundTrip(t *testing.T) {
 	}
 	for _, name := range []string{"rt.parquet", "rt.arrow"} {
 		path := filepath.Join(t.TempDir(), name)
-		if err := WriteTable(path, "item_id", tab); err != nil {
+		if err := WriteTable(context.Background(), path, "item_id", tab); err != nil {
 			t.Fatal(err)
 		}
 		got, err := ReadTable(ctx, path, "item_id", TableOptions{BatchSize: 3})
@@ -220,7 +220,7 @@ func TestWriteTableErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, "t.parquet")
-			err := WriteTable(path, "user_id", &Table{Keys: keys, Columns: []Column{tc.col}})
+			err := WriteTable(context.Background(), path, "user_id", &Table{Keys: keys, Columns: []Column{tc.col}})
 			wantErr(t, err, path, "write table", tc.frag)
 			if _, err := os.Stat(path); !os.IsNotExist(err) {
 				t.Error("failed write left a file")

@@ -99,7 +99,7 @@ func runSplit(ctx context.Context, cmd *cobra.Command, c *data.Clicks, opt split
 			return nil, err
 		}
 		bar.Describe("writing " + o.name)
-		if err := data.WriteClicks(filepath.Join(dir, o.name), o.c); err != nil {
+		if err := data.WriteClicks(ctx, filepath.Join(dir, o.name), o.c); err != nil {
 			return nil, err
 		}
 		bar.Add(1)

@@ -124,9 +124,9 @@ func writeDataset(ctx context.Context, cmd *cobra.Command, ds *synth.Dataset, di
 		name  string
 		write func(path string) error
 	}{
-		{clicksFile, func(p string) error { return data.WriteClicks(p, ds.Clicks) }},
-		{usersFile, func(p string) error { return data.WriteTable(p, data.ColUserID, ds.Users) }},
-		{itemsFile, func(p string) error { return data.WriteTable(p, data.ColItemID, ds.Items) }},
+		{clicksFile, func(p string) error { return data.WriteClicks(ctx, p, ds.Clicks) }},
+		{usersFile, func(p string) error { return data.WriteTable(ctx, p, data.ColUserID, ds.Users) }},
+		{itemsFile, func(p string) error { return data.WriteTable(ctx, p, data.ColItemID, ds.Items) }},
 	}
 	for _, w := range writes {
 		if err := ctx.Err(); err != nil {

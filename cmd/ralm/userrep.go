@@ -291,7 +291,7 @@ func runEmbed(cmd *cobra.Command, in *userrepInputs, modelPath, out string) erro
 	if err != nil {
 		return err
 	}
-	if err := data.WriteEmbeddings(out, emb.Users, emb.Dim, emb.Vecs); err != nil {
+	if err := data.WriteEmbeddings(ctx, out, emb.Users, emb.Dim, emb.Vecs); err != nil {
 		return err
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "embedded %d users (dim %d) into %s\n", emb.Users.Len(), emb.Dim, out)

@@ -43,9 +43,9 @@ func writeSynth(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	for name, write := range map[string]func(string) error{
-		"clicks.parquet": func(p string) error { return data.WriteClicks(p, ds.Clicks) },
-		"users.parquet":  func(p string) error { return data.WriteTable(p, data.ColUserID, ds.Users) },
-		"items.parquet":  func(p string) error { return data.WriteTable(p, data.ColItemID, ds.Items) },
+		"clicks.parquet": func(p string) error { return data.WriteClicks(context.Background(), p, ds.Clicks) },
+		"users.parquet":  func(p string) error { return data.WriteTable(context.Background(), p, data.ColUserID, ds.Users) },
+		"items.parquet":  func(p string) error { return data.WriteTable(context.Background(), p, data.ColItemID, ds.Items) },
 	} {
 		if err := write(filepath.Join(dir, name)); err != nil {
 			t.Fatal(err)

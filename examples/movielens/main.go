@@ -71,13 +71,13 @@ func run() error {
 		if err := os.MkdirAll(*tables, 0o755); err != nil {
 			return err
 		}
-		if err := data.WriteClicks(filepath.Join(*tables, "clicks.parquet"), ml.Clicks); err != nil {
+		if err := data.WriteClicks(ctx, filepath.Join(*tables, "clicks.parquet"), ml.Clicks); err != nil {
 			return err
 		}
-		if err := data.WriteTable(filepath.Join(*tables, "users.parquet"), "user_id", ml.Users); err != nil {
+		if err := data.WriteTable(ctx, filepath.Join(*tables, "users.parquet"), "user_id", ml.Users); err != nil {
 			return err
 		}
-		if err := data.WriteTable(filepath.Join(*tables, "items.parquet"), "item_id", ml.Items); err != nil {
+		if err := data.WriteTable(ctx, filepath.Join(*tables, "items.parquet"), "item_id", ml.Items); err != nil {
 			return err
 		}
 	}

@@ -15,14 +15,16 @@ func readEmbeddings(ctx context.Context, path string) (*data.Embeddings, error) 
 }
 
 func writeEmbeddings(path string, e *data.Embeddings) error {
-	return data.WriteEmbeddings(path, e.Users, e.Dim, e.Vecs)
+	return data.WriteEmbeddings(context.Background(), path, e.Users, e.Dim, e.Vecs)
 }
 
 func readClicks(ctx context.Context, path string) (*data.Clicks, error) {
 	return data.ReadClicks(ctx, path, data.ReadOptions{AllowEmpty: true})
 }
 
-func writeClicks(path string, c *data.Clicks) error { return data.WriteClicks(path, c) }
+func writeClicks(path string, c *data.Clicks) error {
+	return data.WriteClicks(context.Background(), path, c)
+}
 
 func loadUserModel(path string) (*userrep.Model, error) { return userrep.Load(path) }
 

@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"sync"
@@ -42,7 +43,7 @@ func WritePerItem(path string, items []ItemResult, itemKind data.IDKind) error {
 		{Name: "r10", Type: arrow.PrimitiveTypes.Float64},
 		{Name: "r50", Type: arrow.PrimitiveTypes.Float64},
 	}, nil)
-	return data.WriteRecords(path, sc, len(items), func(mem memory.Allocator, lo, hi int) (arrow.Record, error) {
+	return data.WriteRecords(context.Background(), path, sc, len(items), func(mem memory.Allocator, lo, hi int) (arrow.Record, error) {
 		b := array.NewRecordBuilder(mem, sc)
 		defer b.Release()
 		for _, r := range items[lo:hi] {
@@ -120,7 +121,7 @@ func (l *ScoreLog) Write(path string, users *data.Vocab, itemKind data.IDKind) e
 		{Name: "score", Type: arrow.PrimitiveTypes.Float32},
 		{Name: "label", Type: arrow.PrimitiveTypes.Int8},
 	}, nil)
-	return data.WriteRecords(path, sc, l.Len(), func(mem memory.Allocator, lo, hi int) (arrow.Record, error) {
+	return data.WriteRecords(context.Background(), path, sc, l.Len(), func(mem memory.Allocator, lo, hi int) (arrow.Record, error) {
 		b := array.NewRecordBuilder(mem, sc)
 		defer b.Release()
 		for i := lo; i < hi; i++ {

@@ -23,7 +23,7 @@ func writeSplit(t *testing.T, dir string, sp *split.Result) {
 		SplitTrainFile: sp.Train, SplitHeldoutFile: sp.Heldout,
 		SplitFreshSeedsFile: sp.FreshSeeds, SplitFreshHeldoutFile: sp.FreshHeldout,
 	} {
-		if err := data.WriteClicks(filepath.Join(dir, name), c); err != nil {
+		if err := data.WriteClicks(context.Background(), filepath.Join(dir, name), c); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -204,7 +204,7 @@ func (e *Expansion) Write(path string) error {
 		{Name: "score", Type: arrow.PrimitiveTypes.Float32},
 		{Name: "rank", Type: arrow.PrimitiveTypes.Int32},
 	}, nil)
-	return data.WriteRecords(path, sc, len(e.Users), func(mem memory.Allocator, lo, hi int) (arrow.Record, error) {
+	return data.WriteRecords(context.Background(), path, sc, len(e.Users), func(mem memory.Allocator, lo, hi int) (arrow.Record, error) {
 		var ua arrow.Array
 		if kind == data.IDInt64 {
 			bld := array.NewInt64Builder(mem)
