@@ -4,8 +4,6 @@ package main
 // ralm train userrep lives in userrep.go.
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -20,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ralmlab/ralm/data"
+	"github.com/ralmlab/ralm/internal/meter"
 	"github.com/ralmlab/ralm/lookalike"
 	"github.com/ralmlab/ralm/ralm"
 	"github.com/ralmlab/ralm/userrep"
@@ -239,26 +238,40 @@ func trainStages(cmd *cobra.Command, in ralm.TrainData, cfg ralm.TrainConfig, va
 	defer func() { bar.Finish() }()
 	stage := "userrep"
 
-	// user model: exponentially smoothed loss on the bar
-	var urun float64
+	// user model: exponentially smoothed loss, throughput, time left and the
+	// last epoch's held-out AUC on the bar
+	var (
+		urun     float64
+		um       meter.Meter
+		uex      int64
+		lastEval string
+	)
 	uopts := userrep.TrainOptions{
 		OnStep: func(s userrep.StepStats) {
-			if bar == nil {
+			now := time.Now()
+			if !um.Started() {
 				bar = newProgress(ctx, cmd, int64(s.Steps*cfg.UserRep.Epochs), "user model")
-				urun = s.Loss
+				urun, um = s.Loss, meter.Start(now)
 			}
 			urun = 0.95*urun + 0.05*s.Loss
+			uex += int64(s.Examples)
+			total := s.Steps * cfg.UserRep.Epochs
+			st := um.At(now, s.GlobalStep, total, uex)
 			bar.Add(1)
-			bar.Describe(fmt.Sprintf("user model: epoch %d/%d loss %.4f", s.Epoch, cfg.UserRep.Epochs, urun))
-			jl.write(logStep{Type: "step", Stage: stage, Epoch: s.Epoch, Step: s.GlobalStep, Steps: s.Steps * cfg.UserRep.Epochs,
-				Examples: int64(s.Examples), Loss: finite(s.Loss)})
+			bar.Describe(fmt.Sprintf("user model: epoch %d/%d loss %.4f, %s%s", s.Epoch, cfg.UserRep.Epochs, urun, st.Format("ex"), lastEval))
+			jl.write(logStep{Type: "step", Stage: stage, Epoch: s.Epoch, Step: s.GlobalStep, Steps: total,
+				Examples: int64(s.Examples), Loss: finite(s.Loss), ExamplesPerSec: math.Round(st.PerSec)})
 		},
 		OnEpoch: func(e userrep.EpochStats) {
 			jl.write(logEpoch{Type: "epoch", Stage: stage, Epoch: e.Epoch, Loss: finite(e.Loss), Examples: int64(e.Examples),
 				HeldOutAUC: finite(e.HeldOutAUC), HeldOutRecall10: finite(e.HeldOutRecall10), HeldOutMRR: finite(e.HeldOutMRR), Best: &e.Best,
 				Seconds: e.Duration.Seconds()})
+			if !math.IsNaN(e.HeldOutAUC) {
+				lastEval = fmt.Sprintf(", held-out AUC %.4f", e.HeldOutAUC)
+			}
 			log.Info("user model epoch", "epoch", e.Epoch, "loss", e.Loss, "heldout_auc", e.HeldOutAUC, "heldout_recall10", e.HeldOutRecall10,
-				"best", e.Best, "took", e.Duration.Round(time.Millisecond))
+				"best", e.Best, "took", e.Duration.Round(time.Millisecond),
+				"examples_per_s", math.Round(float64(e.Examples)/e.Duration.Seconds()), "eta", um.At(time.Now(), e.Epoch, cfg.UserRep.Epochs, 0).Left.Round(time.Second))
 		},
 	}
 	la := &laProgress{cmd: cmd, jl: jl, log: log, bar: &bar, valid: validLA > 0, desc: "look-alike model: "}
@@ -296,19 +309,22 @@ type laProgress struct {
 	epochStart, prevPairs int64
 	prevSum               float64
 	prevElapsed           time.Duration
+	lastEval              string // ", validation AUC 0.8123" after an epoch
 }
 
 // reset starts a new stage.
 func (l *laProgress) reset(stage string) {
-	l.stage, l.epochStart, l.prevPairs, l.prevSum, l.prevElapsed = stage, 0, 0, 0, 0
+	l.stage, l.epochStart, l.prevPairs, l.prevSum, l.prevElapsed, l.lastEval = stage, 0, 0, 0, 0, ""
 }
 
 func (l *laProgress) report(p lookalike.Progress) {
 	if *l.bar == nil {
 		*l.bar = newProgress(l.cmd.Context(), l.cmd, int64(p.Steps), strings.TrimSuffix(l.desc, ": "))
 	}
+	// the trainer's own clock: Elapsed since the stage started
+	st := meter.Start(time.Time{}).At(time.Time{}.Add(p.Elapsed), p.Step, p.Steps, p.Pairs)
 	(*l.bar).Set(int64(p.Step))
-	(*l.bar).Describe(fmt.Sprintf("%sepoch %d/%d loss %.4f", l.desc, p.Epoch, p.Epochs, p.Loss))
+	(*l.bar).Describe(fmt.Sprintf("%sepoch %d/%d loss %.4f, %s%s", l.desc, p.Epoch, p.Epochs, p.Loss, st.Format("pairs"), l.lastEval))
 	stage := l.stage
 	if stage == "" {
 		stage = "lookalike"
@@ -317,17 +333,19 @@ func (l *laProgress) report(p lookalike.Progress) {
 	sum := p.Loss * float64(ep)
 	if ep > l.prevPairs {
 		l.jl.write(logStep{Type: "step", Stage: stage, Epoch: p.Epoch, Step: p.Step, Steps: p.Steps,
-			Examples: ep - l.prevPairs, Loss: finite((sum - l.prevSum) / float64(ep-l.prevPairs))})
+			Examples: ep - l.prevPairs, Loss: finite((sum - l.prevSum) / float64(ep-l.prevPairs)), ExamplesPerSec: math.Round(st.PerSec)})
 	}
 	l.prevSum, l.prevPairs = sum, ep
 	if p.EpochDone {
 		var auc *float64
 		if l.valid {
 			auc = finite(p.ValidAUC)
+			l.lastEval = fmt.Sprintf(", validation AUC %.4f", p.ValidAUC)
 		}
 		l.jl.write(logEpoch{Type: "epoch", Stage: stage, Epoch: p.Epoch, Loss: finite(p.Loss), Examples: ep,
 			ValidAUC: auc, Seconds: (p.Elapsed - l.prevElapsed).Seconds()})
-		l.log.Info("look-alike epoch", "epoch", p.Epoch, "loss", p.Loss, "valid_auc", p.ValidAUC, "pairs", ep)
+		l.log.Info("look-alike epoch", "epoch", p.Epoch, "loss", p.Loss, "valid_auc", p.ValidAUC, "pairs", ep,
+			"pairs_per_s", math.Round(st.PerSec), "eta", st.Left.Round(time.Second))
 		l.epochStart, l.prevSum, l.prevPairs, l.prevElapsed = p.Pairs, 0, 0, p.Elapsed
 	}
 }
@@ -540,105 +558,5 @@ func runTrainLookalike(cmd *cobra.Command, embPath, clicksPath, userModel, out, 
 	}
 	fmt.Fprintln(w, line)
 	fmt.Fprintf(w, "wrote model folder %s (%d users, %d items, %d clicks)\n", out, b.Users, b.Items, b.Clicks)
-	return nil
-}
-
-// Records of the JSON-lines training log.
-type (
-	logStage struct {
-		Type  string `json:"type"`
-		Stage string `json:"stage"`
-	}
-	logStep struct {
-		Type  string `json:"type"`
-		Stage string `json:"stage"`
-		Epoch int    `json:"epoch"`
-		// Step counts the stage's steps from 1; Steps is its planned total.
-		Step  int `json:"step"`
-		Steps int `json:"steps"`
-		// Examples: user-model examples or look-alike (target, item) pairs.
-		Examples int64    `json:"examples"`
-		Loss     *float64 `json:"loss"`
-	}
-	logEpoch struct {
-		Type            string   `json:"type"`
-		Stage           string   `json:"stage"`
-		Epoch           int      `json:"epoch"`
-		Loss            *float64 `json:"loss"`
-		Examples        int64    `json:"examples"`
-		HeldOutAUC      *float64 `json:"heldout_auc,omitempty"`
-		HeldOutRecall10 *float64 `json:"heldout_recall10,omitempty"`
-		HeldOutMRR      *float64 `json:"heldout_mrr,omitempty"`
-		Best            *bool    `json:"best,omitempty"`
-		ValidAUC        *float64 `json:"valid_auc,omitempty"`
-		Seconds         float64  `json:"seconds"`
-	}
-)
-
-// finite returns &x, or nil (JSON null) for NaN and infinities, which JSON
-// cannot hold.
-func finite(x float64) *float64 {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return nil
-	}
-	return &x
-}
-
-// jsonLog writes JSON lines to a temporary file renamed into place on close
-// (also after a failed run, so its log can be read). A nil *jsonLog
-// discards everything.
-type jsonLog struct {
-	path string
-	f    *os.File
-	w    *bufio.Writer
-	err  error
-}
-
-// newJSONLog opens the log at path; an empty path gives a nil log, which
-// discards everything.
-func newJSONLog(path string) (*jsonLog, error) {
-	if path == "" {
-		return nil, nil
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return nil, fmt.Errorf("create log %s: %w", path, err)
-	}
-	return &jsonLog{path: path, f: f, w: bufio.NewWriter(f)}, nil
-}
-
-// write appends v as one line; the first error is kept for close.
-func (l *jsonLog) write(v any) {
-	if l == nil || l.err != nil {
-		return
-	}
-	b, err := json.Marshal(v)
-	if err == nil {
-		_, err = l.w.Write(append(b, '\n'))
-	}
-	l.err = err
-}
-
-func (l *jsonLog) close() error {
-	if l == nil {
-		return nil
-	}
-	err := l.err
-	if ferr := l.w.Flush(); err == nil {
-		err = ferr
-	}
-	if cerr := l.f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(l.f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(l.f.Name(), l.path)
-	}
-	if err != nil {
-		os.Remove(l.f.Name())
-		return fmt.Errorf("write log %s: %w", l.path, err)
-	}
 	return nil
 }

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ralmlab/ralm/internal/buildinfo"
+)
+
+// TestTerminalOneWriter: with a bar drawing, every log record and the final
+// error line start on a line of their own (the bar's line is erased first),
+// and no bar text lands inside them.
+func TestTerminalOneWriter(t *testing.T) {
+	buf := &syncWriter{}
+	term := &terminal{w: buf, tty: true}
+	bar := startProgress(context.Background(), term, 100, "training", 0)
+	log := slog.New(slog.NewTextHandler(logWriter(term), nil))
+	for i := range 20 {
+		bar.Add(1)
+		log.Info("epoch done", "epoch", i)
+		time.Sleep(5 * time.Millisecond)
+	}
+	bar.Finish()
+	term.message("ralm: interrupted")
+	var records int
+	for _, line := range strings.SplitAfter(buf.String(), "\n") {
+		if !strings.HasSuffix(line, "\n") {
+			continue // the bar's last (cleared) line
+		}
+		// What a terminal shows: the text after the last carriage return,
+		// with the erase-line sequence removed.
+		visible := line[strings.LastIndex(line, "\r")+1:]
+		visible = strings.TrimPrefix(visible, "\x1b[K")
+		switch {
+		case strings.Contains(visible, "msg="):
+			records++
+			if !strings.HasPrefix(visible, "time=") || strings.Contains(visible, "training") || !strings.Contains(line, clearLine) {
+				t.Errorf("log record garbled on the terminal: %q", line)
+			}
+		case strings.HasPrefix(visible, "ralm: "):
+			if visible != "ralm: interrupted\n" {
+				t.Errorf("error line %q", visible)
+			}
+		default:
+			t.Errorf("unexpected line %q", line)
+		}
+	}
+	if records != 20 {
+		t.Fatalf("%d log records shown, want 20:\n%q", records, buf.String())
+	}
+}
+
+func TestVersion(t *testing.T) {
+	want := buildinfo.Read().String()
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		if out := mustRun(t, args...); out != want+"\n" {
+			t.Errorf("ralm %v = %q, want %q", args, out, want)
+		}
+	}
+	var in buildinfo.Info
+	if err := json.Unmarshal([]byte(mustRun(t, "version", "-o", "json")), &in); err != nil || in.GoVersion == "" || in.Version == "" {
+		t.Fatalf("version -o json: %+v, %v", in, err)
+	}
+}
+
+func TestCompletion(t *testing.T) {
+	for _, tc := range []struct{ shell, want string }{
+		{"bash", "bash completion V2 for ralm"},
+		{"zsh", "#compdef ralm"},
+		{"fish", "fish completion for ralm"},
+	} {
+		if out := mustRun(t, "completion", tc.shell); !strings.Contains(out, tc.want) {
+			t.Errorf("completion %s lacks %q", tc.shell, tc.want)
+		}
+	}
+}
+
+func TestOutputFlagValidated(t *testing.T) {
+	code, _, errs := exec(t, "version", "-o", "yaml")
+	if code != 1 || !strings.Contains(errs, `must be text or json, got "yaml"`) || strings.Count(errs, "\n") != 1 {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+}
