@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -83,5 +85,29 @@ func TestOutputFlagValidated(t *testing.T) {
 	code, _, errs := exec(t, "version", "-o", "yaml")
 	if code != 1 || !strings.Contains(errs, `must be text or json, got "yaml"`) || strings.Count(errs, "\n") != 1 {
 		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+}
+
+// TestJSONLogAsItGoes: each record is in the file as soon as it is written
+// (tail -f), with its time and elapsed seconds; close adds nothing.
+func TestJSONLogAsItGoes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "train.jsonl")
+	l, err := newJSONLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 12, 1, 22, 0, 0, 0, time.UTC)
+	l.start, l.now = t0, func() time.Time { return t0.Add(1500 * time.Millisecond) }
+	l.write(logStage{Type: "stage", Stage: "userrep"})
+	b, err := os.ReadFile(path)
+	want := `{"type":"stage","stage":"userrep","time":"2026-12-01T22:00:01.5Z","elapsed_s":1.500}` + "\n"
+	if err != nil || string(b) != want {
+		t.Fatalf("log before close = %q, %v; want %q", b, err, want)
+	}
+	if err := l.close(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != want {
+		t.Fatalf("log after close = %q", b)
 	}
 }
