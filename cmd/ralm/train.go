@@ -6,6 +6,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -90,6 +91,7 @@ The subcommands train one stage: 'ralm train userrep' (the user model alone) and
 	fl.StringVar(&f.out, "out", "", "model folder to write")
 	fl.StringVar(&f.logPath, "log", "", "write a JSON-lines training log of both stages to this file")
 	addTrainFlags(cmd, &f, &cfg)
+	addOutputFlag(cmd)
 	_ = cmd.MarkFlagRequired("out")
 	cmd.AddCommand(newTrainUserrepCmd(), newTrainLookalikeCmd())
 	return cmd
@@ -216,8 +218,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags, cfg ralm.TrainConfig) error {
 	if err != nil {
 		return err
 	}
-	printTrainSummary(cmd, t, b, f.out)
-	return nil
+	return printTrainSummary(cmd, t, b, f.out)
 }
 
 // trainStages runs the two-stage pipeline with a progress bar per stage and
@@ -390,28 +391,107 @@ func trainMeta(t *ralm.Trained) map[string]string {
 	return m
 }
 
-func printTrainSummary(cmd *cobra.Command, t *ralm.Trained, b *ralm.Bundle, dir string) {
-	w := cmd.OutOrStdout()
+// trainSummary is what ralm train prints (-o json: as JSON).
+type trainSummary struct {
+	UserModel *userSummary `json:"user_model,omitempty"`
+	Embedded  struct {
+		Users int `json:"users"`
+		Dim   int `json:"dim"`
+	} `json:"embedded"`
+	LookAlike *lookAlikeSummary `json:"lookalike,omitempty"`
+	Model     modelSummary      `json:"model"`
+}
+
+type userSummary struct {
+	Epochs            int      `json:"epochs"`
+	BestEpoch         int      `json:"best_epoch"`
+	Loss              float64  `json:"loss"`
+	HeldOutAUC        *float64 `json:"heldout_auc"`
+	HeldOutRecall10   *float64 `json:"heldout_recall10"`
+	PopularAUC        *float64 `json:"popular_auc"`
+	PopularRecall10   *float64 `json:"popular_recall10"`
+	ExamplesPerSecond float64  `json:"examples_per_s"`
+}
+
+type lookAlikeSummary struct {
+	Epochs         int      `json:"epochs"`
+	TrainItems     int      `json:"train_items"`
+	SkippedItems   int      `json:"skipped_items"`
+	Loss           float64  `json:"loss"`
+	PairsPerSecond float64  `json:"pairs_per_s"`
+	ValidAUC       *float64 `json:"valid_auc,omitempty"`
+}
+
+type modelSummary struct {
+	Dir    string `json:"dir"`
+	ID     string `json:"id"`
+	Users  int    `json:"users"`
+	Items  int    `json:"items"`
+	Clicks int    `json:"clicks"`
+}
+
+func newLookAlikeSummary(r *lookalike.TrainReport) *lookAlikeSummary {
+	if r == nil || len(r.Epochs) == 0 {
+		return nil
+	}
+	last := r.Epochs[len(r.Epochs)-1]
+	s := &lookAlikeSummary{Epochs: len(r.Epochs), TrainItems: r.TrainItems, SkippedItems: r.SkippedItems,
+		Loss: last.Loss, PairsPerSecond: math.Round(r.PairsPerSec)}
+	if last.ValidAUC > 0 {
+		s.ValidAUC = &last.ValidAUC
+	}
+	return s
+}
+
+func (l *lookAlikeSummary) write(w io.Writer) {
+	line := fmt.Sprintf("look-alike model: %d epochs on %d items (%d with too few clickers skipped), loss %.4f, %.0f pairs/s",
+		l.Epochs, l.TrainItems, l.SkippedItems, l.Loss, l.PairsPerSecond)
+	if l.ValidAUC != nil {
+		line += fmt.Sprintf(", validation AUC %.4f", *l.ValidAUC)
+	}
+	fmt.Fprintln(w, line)
+}
+
+func newModelSummary(dir string, b *ralm.Bundle) modelSummary {
+	return modelSummary{Dir: dir, ID: b.ID, Users: b.Users, Items: b.Items, Clicks: b.Clicks}
+}
+
+func (m modelSummary) write(w io.Writer) {
+	fmt.Fprintf(w, "wrote model folder %s (%d users, %d items, %d clicks)\n", m.Dir, m.Users, m.Items, m.Clicks)
+}
+
+// printTrainSummary prints what training did: a few lines (none with
+// --quiet), or with -o json one JSON document on stdout.
+func printTrainSummary(cmd *cobra.Command, t *ralm.Trained, b *ralm.Bundle, dir string) error {
+	var s trainSummary
 	if r := t.UserReport; r != nil && len(r.Epochs) > 0 {
 		best := r.Epochs[max(r.BestEpoch, 1)-1]
-		line := fmt.Sprintf("user model: %d epochs (best %d), loss %.4f", len(r.Epochs), r.BestEpoch, best.Loss)
-		if !math.IsNaN(best.HeldOutAUC) {
+		s.UserModel = &userSummary{Epochs: len(r.Epochs), BestEpoch: r.BestEpoch, Loss: best.Loss,
+			HeldOutAUC: finite(best.HeldOutAUC), HeldOutRecall10: finite(best.HeldOutRecall10),
+			PopularAUC: finite(r.PopularAUC), PopularRecall10: finite(r.PopularRecall10),
+			ExamplesPerSecond: math.Round(float64(r.Examples) / r.Duration.Seconds())}
+	}
+	s.Embedded.Users, s.Embedded.Dim = t.Embeddings.Users.Len(), t.Embeddings.Dim
+	s.LookAlike = newLookAlikeSummary(t.LookAlikeReport)
+	s.Model = newModelSummary(dir, b)
+	if asJSON(cmd) {
+		return writeJSON(cmd, s)
+	}
+	w := summaryOut(cmd)
+	if u := s.UserModel; u != nil {
+		line := fmt.Sprintf("user model: %d epochs (best %d), loss %.4f", u.Epochs, u.BestEpoch, u.Loss)
+		if u.HeldOutAUC != nil {
 			line += fmt.Sprintf(", held-out AUC %.4f and recall@10 %.4f (most popular: %.4f and %.4f)",
-				best.HeldOutAUC, best.HeldOutRecall10, r.PopularAUC, r.PopularRecall10)
+				*u.HeldOutAUC, *u.HeldOutRecall10, *u.PopularAUC, *u.PopularRecall10)
 		}
 		fmt.Fprintln(w, line)
 	}
-	fmt.Fprintf(w, "embedded %d users (dim %d)\n", t.Embeddings.Users.Len(), t.Embeddings.Dim)
-	if r := t.LookAlikeReport; r != nil && len(r.Epochs) > 0 {
-		last := r.Epochs[len(r.Epochs)-1]
-		line := fmt.Sprintf("look-alike model: %d epochs on %d items (%d with too few clickers skipped), loss %.4f, %.0f pairs/s",
-			len(r.Epochs), r.TrainItems, r.SkippedItems, last.Loss, r.PairsPerSec)
-		if last.ValidAUC > 0 {
-			line += fmt.Sprintf(", validation AUC %.4f", last.ValidAUC)
-		}
-		fmt.Fprintln(w, line)
+	fmt.Fprintf(w, "embedded %d users (dim %d)\n", s.Embedded.Users, s.Embedded.Dim)
+	if s.LookAlike != nil {
+		s.LookAlike.write(w)
 	}
-	fmt.Fprintf(w, "wrote model folder %s (%d users, %d items, %d clicks)\n", dir, b.Users, b.Items, b.Clicks)
+	s.Model.write(w)
+	return nil
 }
 
 func newTrainLookalikeCmd() *cobra.Command {
@@ -549,14 +629,8 @@ func runTrainLookalike(cmd *cobra.Command, embPath, clicksPath, userModel, out, 
 	if err := ralm.WriteBundle(out, b); err != nil {
 		return err
 	}
-	w := cmd.OutOrStdout()
-	last := rep.Epochs[len(rep.Epochs)-1]
-	line := fmt.Sprintf("look-alike model: %d epochs on %d items (%d with too few clickers skipped), loss %.4f, %.0f pairs/s",
-		len(rep.Epochs), rep.TrainItems, rep.SkippedItems, last.Loss, rep.PairsPerSec)
-	if last.ValidAUC > 0 {
-		line += fmt.Sprintf(", validation AUC %.4f", last.ValidAUC)
-	}
-	fmt.Fprintln(w, line)
-	fmt.Fprintf(w, "wrote model folder %s (%d users, %d items, %d clicks)\n", out, b.Users, b.Items, b.Clicks)
+	w := summaryOut(cmd)
+	newLookAlikeSummary(rep).write(w)
+	newModelSummary(out, b).write(w)
 	return nil
 }

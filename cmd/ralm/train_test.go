@@ -21,7 +21,7 @@ import (
 
 // tinyTrain are training flags that keep a run to a second or two.
 var tinyTrain = []string{"--epochs", "1", "--dim", "8", "--hidden", "16,8", "--k", "4", "--batch", "64",
-	"--negatives", "5", "--seed", "3", "-q"}
+	"--negatives", "5", "--seed", "3"}
 
 // trainedWorld is a tiny synthetic data set, its split, and a model folder
 // trained on the split's training clicks.
@@ -101,7 +101,7 @@ func TestTrainScoreExpand(t *testing.T) {
 		la := filepath.Join(t.TempDir(), "la")
 		out := mustRun(t, "train", "lookalike", "--embeddings", filepath.Join(w.model, ralm.EmbeddingsFile),
 			"--clicks", w.path(trainFile), "--user-model", w.model, "--out", la, "--epochs", "1", "--k", "4",
-			"--batch", "64", "--valid", "0.2", "--log", w.path("la.jsonl"), "-q")
+			"--batch", "64", "--valid", "0.2", "--log", w.path("la.jsonl"))
 		if !strings.Contains(out, "validation AUC") || !strings.Contains(out, "wrote model folder "+la) {
 			t.Fatalf("train lookalike output:\n%s", out)
 		}
