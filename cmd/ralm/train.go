@@ -66,15 +66,27 @@ loss; --log writes one JSON object per line: {"type":"stage"} when a stage
 starts, {"type":"step"} with the loss of every step and {"type":"epoch"} with
 every epoch's metrics, each with "stage":"userrep" or "lookalike".
 
+--config FILE reads any of these flags from a YAML file (the same names, e.g.
+"epochs-user: 10", "hidden: [128, 64]"); flags on the command line override it.
+--print-config prints the settings in effect as such a file.
+
 The subcommands train one stage: 'ralm train userrep' (the user model alone) and
 'ralm train lookalike' (the look-alike model on given embeddings).`,
 		Example: `  ralm train --clicks data/clicks.parquet --users data/users.parquet \
       --items data/items.parquet --out model
   ralm train --clicks split/train.parquet --out model --epochs-user 10 \
       --epochs-la 20 --log train.jsonl --seed 7
-  ralm train userrep --clicks data/clicks.parquet --out usermodel`,
+  ralm train userrep --clicks data/clicks.parquet --out usermodel
+  ralm train --print-config > train.yaml    # every setting: edit it, keep it
+  ralm train --config train.yaml --seed 2   # flags override the file`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyConfig(cmd); err != nil {
+				return err
+			}
+			if p, _ := cmd.Flags().GetBool("print-config"); p {
+				return writeConfig(cmd, cmd.OutOrStdout())
+			}
 			if err := f.apply(cmd, &cfg); err != nil {
 				return err
 			}
@@ -92,7 +104,9 @@ The subcommands train one stage: 'ralm train userrep' (the user model alone) and
 	fl.StringVar(&f.logPath, "log", "", "write a JSON-lines training log of both stages to this file")
 	addTrainFlags(cmd, &f, &cfg)
 	addOutputFlag(cmd)
-	_ = cmd.MarkFlagRequired("out")
+	addConfigFlags(cmd)
+	// --clicks and --out may come from --config: checked in RunE
+	delete(fl.Lookup("clicks").Annotations, cobra.BashCompOneRequiredFlag)
 	cmd.AddCommand(newTrainUserrepCmd(), newTrainLookalikeCmd())
 	return cmd
 }
