@@ -116,3 +116,18 @@ func writeConfig(cmd *cobra.Command, w io.Writer) error {
 	}
 	return nil
 }
+
+// requireSettings fails, like cobra's required flags, when one of names has
+// an empty value after the config file was applied.
+func requireSettings(cmd *cobra.Command, names ...string) error {
+	var missing []string
+	for _, n := range names {
+		if f := cmd.Flags().Lookup(n); f != nil && f.Value.String() == "" {
+			missing = append(missing, strconv.Quote(n))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("required flag(s) %s not set (on the command line or in --config)", strings.Join(missing, ", "))
+	}
+	return nil
+}

@@ -87,6 +87,9 @@ The subcommands train one stage: 'ralm train userrep' (the user model alone) and
 			if p, _ := cmd.Flags().GetBool("print-config"); p {
 				return writeConfig(cmd, cmd.OutOrStdout())
 			}
+			if err := requireSettings(cmd, "clicks", "out"); err != nil {
+				return err
+			}
 			if err := f.apply(cmd, &cfg); err != nil {
 				return err
 			}
