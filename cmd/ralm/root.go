@@ -112,8 +112,8 @@ optional users and items tables. See the README for the columns.`,
   ralm split --clicks data/clicks.parquet --out data/split
   ralm train --clicks data/split/train.parquet --users data/users.parquet \
       --items data/items.parquet --out model
-  ralm score --model model --user 42 --items 7,19,1003
-  ralm expand --model model --item 7 --n 1000 --out audience.parquet
+  ralm score --model model --user 42 --items 3,19,42
+  ralm expand --model model --item 19 --n 1000 --out audience.parquet
 
   # Shell completion (bash; also zsh, fish, powershell):
   source <(ralm completion bash)`,

@@ -36,9 +36,9 @@ embedding and the mean of the seeds' embeddings) or unknown_item (the model has
 no click on it: score "-"). A user without an embedding in the model is an error.
 These lines are the result: they are printed also with --quiet. -o json prints
 them as a JSON array of {"item_id", "score" (null for unknown_item), "status"}.`,
-		Example: `  ralm score --model model --user 42 --items 19,7,1003
+		Example: `  ralm score --model model --user 42 --items 3,19,42
   ralm score --model model --user u42 --items i7 --items i19 --min-seeds 20
-  ralm score --model model --user 42 --items 19,7 -o json`,
+  ralm score --model model --user 42 --items 3,19 -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := mustBePositive("min-seeds", minSeeds); err != nil {
