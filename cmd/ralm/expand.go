@@ -11,7 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ralmlab/ralm/data"
-	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/ralm/bundle"
+	"github.com/ralmlab/ralm/ralm/offline"
 )
 
 // expandShow is the number of top users expand prints.
@@ -65,7 +66,7 @@ top 5 (nothing with --quiet; -o json prints the summary as one JSON object).`,
 	f.StringVar(&seedsPath, "seeds", "", "seed users: a user_id table (or, with --item, a click log)")
 	f.IntVar(&n, "n", 1000, "number of users to write")
 	f.StringVar(&out, "out", "", "output file (Parquet, or Arrow IPC for .arrow/.ipc/.feather)")
-	f.IntVar(&minSeeds, "min-seeds", ralm.DefaultMinSeeds, "with fewer seeds, score by the centroid-cosine fallback")
+	f.IntVar(&minSeeds, "min-seeds", bundle.DefaultMinSeeds, "with fewer seeds, score by the centroid-cosine fallback")
 	addOutputFlag(cmd)
 	_ = cmd.MarkFlagRequired("model")
 	_ = cmd.MarkFlagRequired("out")
@@ -77,7 +78,7 @@ func runExpand(cmd *cobra.Command, modelDir, item, seedsPath, out string, n, min
 	ctx := cmd.Context()
 	log := newLogger(cmd)
 	bar := newProgress(ctx, cmd, 1, "opening "+modelDir)
-	b, err := ralm.OpenBundle(ctx, modelDir)
+	b, err := bundle.Open(ctx, modelDir)
 	bar.Finish()
 	if err != nil {
 		return err
@@ -87,23 +88,23 @@ func runExpand(cmd *cobra.Command, modelDir, item, seedsPath, out string, n, min
 			return err
 		}
 	}
-	opt := ralm.OfflineOptions{MinSeeds: minSeeds}
+	opt := offline.Options{MinSeeds: minSeeds}
 	var (
-		e    *ralm.Expansion
+		e    *offline.Expansion
 		what string
 	)
 	bar = newProgress(ctx, cmd, 1, "scoring users")
 	switch {
 	case seedsPath == "":
 		what = fmt.Sprintf("item %s", item)
-		e, err = ralm.ExpandItem(ctx, b, item, n, opt)
-		if errors.Is(err, ralm.ErrUnknownItem) {
+		e, err = offline.ExpandItem(ctx, b, item, n, opt)
+		if errors.Is(err, bundle.ErrUnknownItem) {
 			err = fmt.Errorf("unknown item %q: the model %s has no click on it (give its seeds with --seeds)", item, modelDir)
 		}
 	default:
 		var seeds []string
 		if seeds, what, err = readSeeds(cmd, seedsPath, item); err == nil {
-			e, err = ralm.Expand(ctx, b, seeds, n, opt)
+			e, err = offline.Expand(ctx, b, seeds, n, opt)
 		}
 	}
 	bar.Finish()

@@ -6,18 +6,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/ralm/bundle"
+	"github.com/ralmlab/ralm/ralm/offline"
 )
 
 // TestQuietAndJSON: --quiet keeps only results not sent to a file, and -o
 // json prints one parseable document with the values of the text output.
 func TestQuietAndJSON(t *testing.T) {
 	w := newTrainedWorld(t)
-	b, err := ralm.OpenBundle(t.Context(), w.model)
+	b, err := bundle.Open(t.Context(), w.model)
 	if err != nil {
 		t.Fatal(err)
 	}
-	item := itemsBySeeds(b, ralm.DefaultMinSeeds, 1<<30)[0]
+	item := itemsBySeeds(b, bundle.DefaultMinSeeds, 1<<30)[0]
 	user := b.Embeddings.Users.ID(3)
 	tmp := t.TempDir()
 	train := func(extra ...string) []string {
@@ -53,7 +54,7 @@ func TestQuietAndJSON(t *testing.T) {
 			Status string   `json:"status"`
 		}
 		decode(t, mustRun(t, "score", "--model", w.model, "--user", user, "--items", item+",99999", "-o", "json"), &rows)
-		res, err := ralm.ScoreItems(t.Context(), b, user, []string{item}, ralm.OfflineOptions{})
+		res, err := offline.ScoreItems(t.Context(), b, user, []string{item}, offline.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +75,7 @@ func TestQuietAndJSON(t *testing.T) {
 			} `json:"top"`
 		}
 		decode(t, mustRun(t, "expand", "--model", w.model, "--item", item, "--n", "7", "--out", filepath.Join(tmp, "e.parquet"), "-o", "json"), &s)
-		e, err := ralm.ExpandItem(t.Context(), b, item, 7, ralm.OfflineOptions{})
+		e, err := offline.ExpandItem(t.Context(), b, item, 7, offline.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -26,6 +26,8 @@ import (
 
 	"github.com/ralmlab/ralm/data/synth"
 	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/ralm/bundle"
+	"github.com/ralmlab/ralm/ralm/serve"
 )
 
 func main() {
@@ -50,7 +52,7 @@ func run(ctx context.Context, model string, nClicks int) error {
 			return err
 		}
 	}
-	e, err := ralm.Open(ctx, model, ralm.Options{
+	e, err := serve.Open(ctx, model, serve.Options{
 		DataDir:           filepath.Join(tmp, "state"), // the engine's seed store
 		ReclusterInterval: 100 * time.Millisecond,
 		MinSeeds:          10,
@@ -65,7 +67,7 @@ func run(ctx context.Context, model string, nClicks int) error {
 	// The new item's future clickers: the audience of a mid-popular
 	// training item (about 80 clickers). The first ones click (the stream);
 	// the rest are the look-alikes we hope to find.
-	b, err := ralm.OpenBundle(ctx, model)
+	b, err := bundle.Open(ctx, model)
 	if err != nil {
 		return err
 	}
@@ -80,7 +82,7 @@ func run(ctx context.Context, model string, nClicks int) error {
 		newItem = "brand-new-item"
 	}
 	for i, u := range stream {
-		if err := e.Click(ctx, ralm.Click{UserID: u, ItemID: newItem}); err != nil {
+		if err := e.Click(ctx, serve.Click{UserID: u, ItemID: newItem}); err != nil {
 			return err
 		}
 		if i%5 != 4 && i != len(stream)-1 {
@@ -122,7 +124,7 @@ type quality struct {
 	auc           float64 // share of (hidden, other) pairs ranked in order
 }
 
-func audienceQuality(ranked []ralm.ScoredUser, isHidden map[string]bool) quality {
+func audienceQuality(ranked []bundle.ScoredUser, isHidden map[string]bool) quality {
 	var q quality
 	pos, neg, above := 0, 0, 0 // above: (hidden, other) pairs with the hidden one first
 	for i, u := range ranked {
@@ -147,7 +149,7 @@ func audienceQuality(ranked []ralm.ScoredUser, isHidden map[string]bool) quality
 
 // clickersOfItemNear returns the clickers, in click order, of the item whose
 // click count is closest to n.
-func clickersOfItemNear(b *ralm.Bundle, n int) []string {
+func clickersOfItemNear(b *bundle.Bundle, n int) []string {
 	c := b.Seeds
 	count := make([]int, c.Items.Len())
 	for _, it := range c.Item {
@@ -196,5 +198,5 @@ func trainTiny(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	return ralm.WriteBundle(dir, tr.Bundle())
+	return bundle.Write(dir, tr.Bundle())
 }
