@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ralmlab/ralm/internal/buildinfo"
+	"github.com/ralmlab/ralm/ralm/bundle"
 )
 
 // TestTerminalOneWriter: with a bar drawing, every log record and the final
@@ -109,5 +110,24 @@ func TestJSONLogAsItGoes(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(path); string(b) != want {
 		t.Fatalf("log after close = %q", b)
+	}
+}
+
+// TestManifestVersion: a model folder records the version ralm version
+// prints.
+func TestManifestVersion(t *testing.T) {
+	w := newTrainedWorld(t)
+	b, err := os.ReadFile(filepath.Join(w.model, bundle.ManifestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		ModuleVersion string `json:"module_version"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if want := buildinfo.Read().ModuleVersion(); m.ModuleVersion != want {
+		t.Fatalf("manifest module_version %q, want %q", m.ModuleVersion, want)
 	}
 }
