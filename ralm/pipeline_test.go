@@ -1,9 +1,13 @@
 package ralm
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/ralmlab/ralm/data"
 	synthdata "github.com/ralmlab/ralm/data/synth"
@@ -58,12 +62,35 @@ func TestTrainPipelineWritesBundle(t *testing.T) {
 	cfg.LookAlike.Epochs, cfg.LookAlike.K = 2, 4
 	cfg.WithAvg = true
 	var stages []string
-	tr, err := Train(context.Background(), TrainData{Clicks: ds.Clicks, Users: ds.Users, Items: ds.Items}, cfg, TrainOptions{Stage: func(s string) { stages = append(stages, s) }})
+	var progress bytes.Buffer
+	clock := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	opt := TrainOptions{Stage: func(s string) { stages = append(stages, s) }, Progress: &progress,
+		progressClock: func() time.Time { clock = clock.Add(time.Second); return clock }}
+	tr, err := Train(context.Background(), TrainData{Clicks: ds.Clicks, Users: ds.Users, Items: ds.Items}, cfg, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"userrep", "embed", "lookalike", "lookalike-avg"}; len(stages) != len(want) {
 		t.Fatalf("stages %v, want %v", stages, want)
+	}
+	// Progress: one line per epoch of each stage, with the loss, the
+	// validation metric, the throughput and the time left.
+	lines := strings.Split(strings.TrimSpace(progress.String()), "\n")
+	wantLines := []string{
+		`^user model: epoch 1/2 loss \d+\.\d{4}, held-out AUC 0\.\d{4}, \d+(\.\d)?k? examples/s, ETA 1s$`,
+		`^user model: epoch 2/2 loss \d+\.\d{4}, held-out AUC 0\.\d{4}, \d+(\.\d)?k? examples/s$`,
+		`^look-alike model: epoch 1/2 loss \d+\.\d{4}, \d+(\.\d)?k? pairs/s, ETA 1s$`,
+		`^look-alike model: epoch 2/2 loss \d+\.\d{4}, \d+(\.\d)?k? pairs/s$`,
+		`^ralm-avg model: epoch 1/2 `,
+		`^ralm-avg model: epoch 2/2 `,
+	}
+	if len(lines) != len(wantLines) {
+		t.Fatalf("progress:\n%s", progress.String())
+	}
+	for i, re := range wantLines {
+		if !regexp.MustCompile(re).MatchString(lines[i]) {
+			t.Errorf("progress line %q does not match %s", lines[i], re)
+		}
 	}
 	if tr.Embeddings.Dim != 8 || tr.LookAlike.Dim() != 8 || tr.Avg == nil {
 		t.Fatalf("embedding width %d, look-alike width %d, avg %v", tr.Embeddings.Dim, tr.LookAlike.Dim(), tr.Avg)

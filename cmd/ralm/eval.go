@@ -35,7 +35,9 @@ func newEvalCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "eval (--clicks FILE [--users FILE] [--items FILE] | --model DIR --split DIR) [--report FILE]",
 		Short: "Evaluate RALM against baselines on held-out clicks (warm and fresh items)",
-		Long: `Evaluate look-alike models with the held-out protocol (EVAL_PROTOCOL.md, version 1):
+		Long: `Evaluate look-alike models with the held-out protocol (version 1, in the
+repository: docs/EVAL_PROTOCOL.md,
+https://github.com/ralmlab/ralm/blob/main/docs/EVAL_PROTOCOL.md):
 how well each model finds the future clickers of items it knows (warm) and of
 items it never saw, given only their first clickers as seeds (fresh).
 
@@ -52,7 +54,9 @@ Prints a table (rows: models; columns: warm AUC / R@10 / R@50, fresh AUC / R@10 
 R@50, tail / torso / head AUC, item counts). --report writes the same numbers as
 JSON, --per-item one row per (model, item), --scores every scored candidate
 (model, item_id, user_id, score, label) so the metrics can be recomputed, and
---plot a bar chart of AUC by bucket and model.`,
+--plot a bar chart of AUC by bucket and model (the axis starts at the chance
+level 0.5, drawn dashed). -o json prints the JSON report on stdout instead of
+the table; --quiet drops the table when --report is given.`,
 		Example: `  ralm eval --clicks data/clicks.parquet --users data/users.parquet \
       --items data/items.parquet --seed 1 --report report.json --plot auc.png
   ralm split --clicks data/clicks.parquet --out split --seed 1
@@ -77,6 +81,7 @@ JSON, --per-item one row per (model, item), --scores every scored candidate
 	fl.StringVar(&f.scores, "scores", "", "write every scored candidate to this Parquet file")
 	fl.StringVar(&f.plot, "plot", "", "write a PNG bar chart of AUC by bucket and model to this file")
 	fl.StringVar(&f.train.logPath, "log", "", "write a JSON-lines training log (with --clicks)")
+	addOutputFlag(cmd)
 	cmd.MarkFlagsMutuallyExclusive("model", "clicks")
 	cmd.MarkFlagsRequiredTogether("model", "split")
 	return cmd
@@ -157,8 +162,17 @@ func runEval(cmd *cobra.Command, f *evalFlags, cfg ralm.TrainConfig) error {
 	}
 	bar.Finish()
 	rep := eval.NewReport(res, config, spl)
-	if err := rep.WriteTable(cmd.OutOrStdout()); err != nil {
-		return err
+	switch {
+	case asJSON(cmd):
+		if err := rep.WriteJSON(cmd.OutOrStdout()); err != nil {
+			return err
+		}
+	case quiet(cmd) && f.report != "":
+		// the result went where the user sent it
+	default:
+		if err := rep.WriteTable(cmd.OutOrStdout()); err != nil {
+			return err
+		}
 	}
 	if f.report != "" {
 		var buf bytes.Buffer

@@ -14,7 +14,7 @@ import (
 func TestEvalModelAndSplit(t *testing.T) {
 	w := newTrainedWorld(t)
 	report := w.path("report.json")
-	out := mustRun(t, "eval", "--model", w.model, "--split", w.dir, "--report", report, "--per-item", w.path("items_eval.parquet"), "-q")
+	out := mustRun(t, "eval", "--model", w.model, "--split", w.dir, "--report", report, "--per-item", w.path("items_eval.parquet"))
 	for _, want := range []string{"activity", "centroid", "knn", "itemvec", "ralm", "warm AUC"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("eval table lacks %q:\n%s", want, out)

@@ -40,8 +40,10 @@ are the centroid-cosine fallback (the cosine with the mean seed embedding).
 
 --out gets columns user_id (the model's id type), score (float32) and rank (int32,
 1 = best), best first: by score, then by user id. Parquet, or Arrow IPC for a
-.arrow, .ipc or .feather name; written atomically.`,
-		Example: `  ralm expand --model model --item 7 --n 10000 --out audience.parquet
+.arrow, .ipc or .feather name; written atomically. It prints a summary and the
+top 5 (nothing with --quiet; -o json prints the summary as one JSON object).`,
+		Example: `  ralm expand --model model --item 19 --n 10000 --out audience.parquet
+  ralm expand --model model --item 19 --n 100 --out top.parquet -o json
   ralm expand --model model --seeds campaign_users.parquet --n 50000 --out audience.parquet
   ralm expand --model model --seeds split/fresh_seeds.parquet --item 1203 --n 100 --out top.parquet`,
 		Args: cobra.NoArgs,
@@ -65,6 +67,7 @@ are the centroid-cosine fallback (the cosine with the mean seed embedding).
 	f.IntVar(&n, "n", 1000, "number of users to write")
 	f.StringVar(&out, "out", "", "output file (Parquet, or Arrow IPC for .arrow/.ipc/.feather)")
 	f.IntVar(&minSeeds, "min-seeds", bundle.DefaultMinSeeds, "with fewer seeds, score by the centroid-cosine fallback")
+	addOutputFlag(cmd)
 	_ = cmd.MarkFlagRequired("model")
 	_ = cmd.MarkFlagRequired("out")
 	cmd.MarkFlagsOneRequired("item", "seeds")
@@ -114,7 +117,31 @@ func runExpand(cmd *cobra.Command, modelDir, item, seedsPath, out string, n, min
 	if err := e.Write(out); err != nil {
 		return err
 	}
-	w := cmd.OutOrStdout()
+	top := e.Users[:min(expandShow, len(e.Users))]
+	if asJSON(cmd) {
+		type user struct {
+			Rank   int     `json:"rank"`
+			UserID string  `json:"user_id"`
+			Score  float64 `json:"score"`
+		}
+		s := struct {
+			Expanded     string `json:"expanded"`
+			Item         string `json:"item,omitempty"`
+			Seeds        int    `json:"seeds"`
+			UnknownSeeds int    `json:"unknown_seeds"`
+			Status       string `json:"status"`
+			Scored       int    `json:"users_scored"`
+			Written      int    `json:"users_written"`
+			Out          string `json:"out"`
+			Top          []user `json:"top"`
+		}{Expanded: what, Item: item, Seeds: e.Seeds, UnknownSeeds: e.UnknownSeeds, Status: string(e.Status),
+			Scored: b.Embeddings.Users.Len() - e.Seeds, Written: len(e.Users), Out: out, Top: []user{}}
+		for i, u := range top {
+			s.Top = append(s.Top, user{Rank: i + 1, UserID: u.UserID, Score: float64(u.Score)})
+		}
+		return writeJSON(cmd, s)
+	}
+	w := summaryOut(cmd)
 	fmt.Fprintf(w, "expanded %s: %d seeds (%s", what, e.Seeds, e.Status)
 	if e.UnknownSeeds > 0 {
 		fmt.Fprintf(w, ", %d without an embedding ignored", e.UnknownSeeds)
@@ -122,7 +149,7 @@ func runExpand(cmd *cobra.Command, modelDir, item, seedsPath, out string, n, min
 	fmt.Fprintf(w, "), %d users scored\n", b.Embeddings.Users.Len()-e.Seeds)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  rank\tuser_id\tscore\n")
-	for i, u := range e.Users[:min(expandShow, len(e.Users))] {
+	for i, u := range top {
 		fmt.Fprintf(tw, "  %d\t%s\t%s\n", i+1, u.UserID, strconv.FormatFloat(float64(u.Score), 'f', 6, 32))
 	}
 	tw.Flush()

@@ -4,7 +4,9 @@ package main
 // output directories and progress bars (progress.go).
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 
@@ -16,8 +18,8 @@ const defaultSeed = 1
 
 // addGlobalFlags adds the persistent flags every command inherits.
 func addGlobalFlags(root *cobra.Command) {
-	root.PersistentFlags().BoolP("quiet", "q", false, "no progress bars and no logs but errors")
-	root.PersistentFlags().BoolP("verbose", "v", false, "log each step on stderr")
+	root.PersistentFlags().BoolP("quiet", "q", false, "only errors on stderr, and on stdout only results not sent to a file (no progress, summaries or logs)")
+	root.PersistentFlags().BoolP("verbose", "v", false, "log each step on stderr (above the progress bar)")
 	root.MarkFlagsMutuallyExclusive("quiet", "verbose")
 }
 
@@ -37,9 +39,63 @@ func boolFlag(cmd *cobra.Command, name string) bool {
 	return f != nil && f.Value.String() == "true"
 }
 
-// newLogger returns the command's logger: text on stderr; warnings and
-// errors by default, also informational messages with --verbose, only
-// errors with --quiet.
+// outputFormat is the value of --output: how a command prints its result.
+type outputFormat string
+
+// Output formats.
+const (
+	outputText outputFormat = "text" // for people: lines and tables
+	outputJSON outputFormat = "json" // for scripts: one JSON document on stdout
+)
+
+func (o *outputFormat) String() string { return string(*o) }
+func (o *outputFormat) Type() string   { return "format" }
+
+// Set accepts text or json.
+func (o *outputFormat) Set(s string) error {
+	switch f := outputFormat(s); f {
+	case outputText, outputJSON:
+		*o = f
+		return nil
+	}
+	return fmt.Errorf("must be %s or %s, got %q", outputText, outputJSON, s)
+}
+
+// addOutputFlag adds --output/-o to cmd.
+func addOutputFlag(cmd *cobra.Command) {
+	o := outputText
+	cmd.Flags().VarP(&o, "output", "o", "result format: text, or json (one JSON document on stdout, for scripts)")
+}
+
+// asJSON reports whether --output json was given.
+func asJSON(cmd *cobra.Command) bool {
+	f := cmd.Flag("output")
+	return f != nil && f.Value.String() == string(outputJSON)
+}
+
+// writeJSON prints v on stdout as indented JSON (--output json).
+func writeJSON(cmd *cobra.Command, v any) error {
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("write JSON output: %w", err)
+	}
+	return nil
+}
+
+// summaryOut is where a command prints what it did (counts, paths, the
+// first rows of a file it wrote): stdout, or nothing with --quiet. A
+// command's result itself (score's lines, a JSON document) goes to stdout.
+func summaryOut(cmd *cobra.Command) io.Writer {
+	if quiet(cmd) {
+		return io.Discard
+	}
+	return cmd.OutOrStdout()
+}
+
+// newLogger returns the command's logger: text on stderr, each record on a
+// line of its own above a progress bar; warnings and errors by default, also
+// informational messages with --verbose, only errors with --quiet.
 func newLogger(cmd *cobra.Command) *slog.Logger {
 	level := slog.LevelWarn
 	switch {
@@ -48,7 +104,7 @@ func newLogger(cmd *cobra.Command) *slog.Logger {
 	case verbose(cmd):
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+	return slog.New(slog.NewTextHandler(logWriter(cmd.ErrOrStderr()), &slog.HandlerOptions{Level: level}))
 }
 
 // mustBePositive returns an error naming the flag if v <= 0.

@@ -56,7 +56,7 @@ func TestSynthThenSplit(t *testing.T) {
 	for _, strIDs := range []bool{false, true} {
 		dir := t.TempDir()
 		args := []string{"synth", "--users", "600", "--items", "150", "--clicks-per-user", "15",
-			"--communities", "4", "--seed", "3", "--out", dir, "--quiet"}
+			"--communities", "4", "--seed", "3", "--out", dir}
 		wantKind := data.IDInt64
 		if strIDs {
 			args = append(args, "--string-ids")
@@ -83,7 +83,7 @@ func TestSynthThenSplit(t *testing.T) {
 		})
 
 		sdir := filepath.Join(dir, "split")
-		out = mustRun(t, "split", "--clicks", filepath.Join(dir, clicksFile), "--out", sdir, "--fresh", "0.2", "--seed", "5", "-q")
+		out = mustRun(t, "split", "--clicks", filepath.Join(dir, clicksFile), "--out", sdir, "--fresh", "0.2", "--seed", "5")
 		if !strings.Contains(out, "fresh items") {
 			t.Fatalf("split summary: %q", out)
 		}
@@ -220,8 +220,9 @@ func TestCancelled(t *testing.T) {
 	cancel()
 	var out, errb bytes.Buffer
 	code := run(ctx, []string{"synth", "--users", "100000", "--out", t.TempDir()}, &out, &errb)
-	if code == 0 || !strings.Contains(errb.String(), "context canceled") {
-		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	// Ctrl-C: the shell's exit code for SIGINT and one clean line.
+	if code != 130 || errb.String() != "ralm: interrupted\n" {
+		t.Fatalf("exit %d, stderr %q; want 130 and \"ralm: interrupted\"", code, errb.String())
 	}
 }
 

@@ -36,10 +36,75 @@ func newProgress(ctx context.Context, cmd *cobra.Command, max int64, desc string
 	return startProgress(ctx, w, max, desc, progressDelay)
 }
 
+// isTerminal reports whether w is a terminal (or the terminal writer of a
+// terminal).
 func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+	switch w := w.(type) {
+	case *terminal:
+		return w.tty
+	case *os.File:
+		return term.IsTerminal(int(w.Fd()))
+	}
+	return false
 }
+
+// clearLine returns the cursor to the start of the line and erases it.
+const clearLine = "\r\x1b[K"
+
+// terminal is the one writer of a run's stderr: progress bars, log records
+// and the final error line all go through it, one whole write at a time. On a
+// terminal every log record and message first erases the current line (a
+// bar's), so it starts at the left margin; the bar is drawn again below it
+// on its next refresh (at most 200ms later).
+type terminal struct {
+	mu  sync.Mutex
+	w   io.Writer
+	tty bool
+}
+
+// newTerminal wraps stderr (a *terminal is returned as is).
+func newTerminal(w io.Writer) *terminal {
+	if t, ok := w.(*terminal); ok {
+		return t
+	}
+	return &terminal{w: w, tty: isTerminal(w)}
+}
+
+// Write writes b whole.
+func (t *terminal) Write(b []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.w.Write(b)
+}
+
+// writeLine writes b, which ends with a newline, on a line of its own.
+func (t *terminal) writeLine(b []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.tty {
+		if _, err := io.WriteString(t.w, clearLine); err != nil {
+			return 0, err
+		}
+	}
+	return t.w.Write(b)
+}
+
+// message writes one line, msg, on a line of its own.
+func (t *terminal) message(msg string) { _, _ = t.writeLine([]byte(msg + "\n")) }
+
+// logWriter returns the writer for log records on w: each record on a line
+// of its own when w is a run's terminal, w itself otherwise.
+func logWriter(w io.Writer) io.Writer {
+	if t, ok := w.(*terminal); ok {
+		return lineWriter{t}
+	}
+	return w
+}
+
+// lineWriter writes every Write (a slog record) on a line of its own.
+type lineWriter struct{ t *terminal }
+
+func (l lineWriter) Write(b []byte) (int, error) { return l.t.writeLine(b) }
 
 // startProgress draws a bar on w after delay, refreshing it (elapsed time)
 // every 200ms even when no work is reported.

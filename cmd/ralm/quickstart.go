@@ -133,7 +133,7 @@ printed) so you can look at them.`,
 				return err
 			}
 			s := &quickstartState{ctx: cmd.Context(), cmd: cmd, dir: out, seed: seed, opt: opt}
-			w := cmd.OutOrStdout()
+			w := summaryOut(cmd)
 			fmt.Fprintf(w, "ralm quickstart: files in %s\n", out)
 			steps := quickstartSteps()
 			for i, st := range steps {
@@ -200,8 +200,10 @@ func quickstartTrain(s *quickstartState) error {
 	if err != nil {
 		return err
 	}
-	printTrainSummary(s.cmd, t, b, s.modelDir)
-	fmt.Fprintf(s.cmd.OutOrStdout(), "training log: %s\n", filepath.Join(s.dir, "train.jsonl"))
+	if err := printTrainSummary(s.cmd, t, b, s.modelDir); err != nil {
+		return err
+	}
+	fmt.Fprintf(summaryOut(s.cmd), "training log: %s\n", filepath.Join(s.dir, "train.jsonl"))
 	// Reopen the folder as score, expand and serve do: it is self-contained.
 	if s.model, err = bundle.Open(s.ctx, s.modelDir); err != nil {
 		return err
@@ -278,7 +280,7 @@ func quickstartScore(s *quickstartState) error {
 	if err != nil {
 		return err
 	}
-	w := s.cmd.OutOrStdout()
+	w := summaryOut(s.cmd)
 	fmt.Fprintf(w, "user %s (planted community %d); the same as: ralm score --model %s --user %s --items ...\n", user, uc, s.modelDir, user)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  item_id\tcommunity\tseeds\tscore\tstatus\n")
@@ -307,7 +309,7 @@ const quickstartExpandN = 100
 // never saw it, its seeds come from fresh_seeds.parquet, and its held-out
 // clickers (fresh_heldout.parquet) show how many the expansion finds.
 func quickstartExpand(s *quickstartState) error {
-	w := s.cmd.OutOrStdout()
+	w := summaryOut(s.cmd)
 	r := s.split
 	if len(r.FreshItems) == 0 {
 		fmt.Fprintln(w, "no fresh item in this split: nothing to expand")
@@ -374,7 +376,7 @@ func quickstartEvaluate(s *quickstartState) error {
 		return err
 	}
 	bar.Finish()
-	w := s.cmd.OutOrStdout()
+	w := summaryOut(s.cmd)
 	if err := eval.NewReport(res, nil, nil).WriteTable(w); err != nil {
 		return err
 	}

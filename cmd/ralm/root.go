@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,27 +16,81 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ralmlab/ralm/internal/buildinfo"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext(context.Background())
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
+// Exit codes of run.
+const (
+	exitOK    = 0
+	exitError = 1
+	// exitInterrupted is the shell's code for a process ended by SIGINT
+	// (128 + 2): Ctrl-C.
+	exitInterrupted = 128 + int(syscall.SIGINT)
+)
+
+// errSignal is the cancellation cause of the context of a run stopped by a
+// signal.
+type errSignal struct{ sig os.Signal }
+
+func (e errSignal) Error() string { return "interrupted by " + e.sig.String() }
+
+// signalContext returns a context cancelled, with an errSignal cause, by the
+// first SIGINT or SIGTERM. A second signal gets the default handling (the
+// process ends at once).
+func signalContext(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-ch:
+			signal.Stop(ch)
+			cancel(errSignal{sig})
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		close(done)
+		cancel(nil)
+	}
+}
+
 // run executes the CLI with args and returns the process exit code. Errors
-// are printed as one line, "ralm: <error>", on stderr.
+// are printed as one line, "ralm: <error>", on stderr, on a line of their
+// own (a progress bar is cleared first). A run whose context was cancelled
+// (Ctrl-C) prints "ralm: interrupted" and returns 130.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	term := newTerminal(stderr)
 	root := newRootCmd()
 	root.SetArgs(args)
 	root.SetOut(stdout)
-	root.SetErr(stderr)
-	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintf(stderr, "ralm: %s\n", oneLine(err.Error()))
-		return 1
+	root.SetErr(term)
+	err := root.ExecuteContext(ctx)
+	switch {
+	case err == nil:
+		return exitOK
+	case ctx.Err() != nil:
+		msg := "interrupted"
+		var sig errSignal
+		if errors.As(context.Cause(ctx), &sig) && sig.sig != os.Interrupt {
+			msg = sig.Error()
+		}
+		term.message("ralm: " + msg)
+		return exitInterrupted
+	default:
+		term.message("ralm: " + oneLine(err.Error()))
+		return exitError
 	}
-	return 0
 }
 
 // newRootCmd builds the command tree. Add a command by writing a
@@ -57,13 +112,19 @@ optional users and items tables. See the README for the columns.`,
   ralm split --clicks data/clicks.parquet --out data/split
   ralm train --clicks data/split/train.parquet --users data/users.parquet \
       --items data/items.parquet --out model
-  ralm score --model model --user 42 --items 7,19,1003
-  ralm expand --model model --item 7 --n 1000 --out audience.parquet`,
+  ralm score --model model --user 42 --items 3,19,42
+  ralm expand --model model --item 19 --n 1000 --out audience.parquet
+
+  # Shell completion (bash; also zsh, fish, powershell):
+  source <(ralm completion bash)`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// No Args: cobra then rejects an unknown subcommand with a suggestion.
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
+	// cobra's "completion bash|zsh|fish|powershell" command
+	root.CompletionOptions.HiddenDefaultCmd = false
+	root.Version = buildinfo.Read().String()
+	root.SetVersionTemplate("{{.Version}}\n")
 	addGlobalFlags(root)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())
@@ -78,6 +139,8 @@ optional users and items tables. See the README for the columns.`,
 		newExpandCmd(),
 		newEvalCmd(),
 		newServeCmd(),
+		newPlotCmd(),
+		newVersionCmd(),
 	)
 	return root
 }

@@ -34,9 +34,12 @@ model folder's training clicks), and print one line per item, in the order given
 status is ok (scored by the look-alike model), cold (the item has fewer than
 --min-seeds seeds with an embedding: the score is the cosine between the user's
 embedding and the mean of the seeds' embeddings) or unknown_item (the model has
-no click on it: score "-"). A user without an embedding in the model is an error.`,
-		Example: `  ralm score --model model --user 42 --items 7,19,1003
-  ralm score --model model --user u42 --items i7 --items i19 --min-seeds 20`,
+no click on it: score "-"). A user without an embedding in the model is an error.
+These lines are the result: they are printed also with --quiet. -o json prints
+them as a JSON array of {"item_id", "score" (null for unknown_item), "status"}.`,
+		Example: `  ralm score --model model --user 42 --items 3,19,42
+  ralm score --model model --user u42 --items i7 --items i19 --min-seeds 20
+  ralm score --model model --user 42 --items 3,19 -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := mustBePositive("min-seeds", minSeeds); err != nil {
@@ -56,6 +59,7 @@ no click on it: score "-"). A user without an embedding in the model is an error
 	f.StringVar(&user, "user", "", "user id")
 	f.StringSliceVar(&items, "items", nil, "item ids, comma-separated (or the flag repeated)")
 	f.IntVar(&minSeeds, "min-seeds", bundle.DefaultMinSeeds, "items with fewer seeds are cold: scored by the centroid-cosine fallback")
+	addOutputFlag(cmd)
 	_ = cmd.MarkFlagRequired("model")
 	_ = cmd.MarkFlagRequired("user")
 	_ = cmd.MarkFlagRequired("items")
@@ -89,6 +93,21 @@ func runScore(cmd *cobra.Command, modelDir, user string, items []string, minSeed
 	}
 	if err != nil {
 		return err
+	}
+	if asJSON(cmd) {
+		type row struct {
+			ItemID string   `json:"item_id"`
+			Score  *float64 `json:"score"` // null for unknown_item
+			Status string   `json:"status"`
+		}
+		rows := make([]row, len(res))
+		for i, r := range res {
+			rows[i] = row{ItemID: r.ItemID, Status: string(r.Status)}
+			if r.Status != bundle.StatusUnknownItem {
+				rows[i].Score = finite(float64(r.Score))
+			}
+		}
+		return writeJSON(cmd, rows)
 	}
 	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 	for _, r := range res {

@@ -150,7 +150,7 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		return fmt.Errorf("listen %s: %w", f.addr, err)
 	}
 	st := e.Stats()
-	fmt.Fprintf(cmd.OutOrStdout(), "serving %s on %s: %d users, %d items (%d ok), ready in %.1fs\n",
+	fmt.Fprintf(summaryOut(cmd), "serving %s on %s: %d users, %d items (%d ok), ready in %.1fs\n",
 		f.model, ln.Addr(), st.Users, st.Items, st.ItemsOK, time.Since(start).Seconds())
 
 	// SIGHUP reloads the model folder.
@@ -177,7 +177,7 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 					log.Error("reload failed; still serving the previous model", "err", err)
 					continue
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "reloaded %s (model %s) in %.1fs\n", f.model, e.ModelID()[:12], time.Since(t).Seconds())
+				fmt.Fprintf(summaryOut(cmd), "reloaded %s (model %s) in %.1fs\n", f.model, e.ModelID()[:12], time.Since(t).Seconds())
 			}
 		}
 	}()
@@ -189,6 +189,6 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(cmd.OutOrStdout(), "shut down cleanly")
+	fmt.Fprintln(summaryOut(cmd), "shut down cleanly")
 	return nil
 }

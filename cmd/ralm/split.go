@@ -104,7 +104,7 @@ func runSplit(ctx context.Context, cmd *cobra.Command, c *data.Clicks, opt split
 		}
 		bar.Add(1)
 	}
-	printSplitSummary(cmd.OutOrStdout(), c, r, dir)
+	printSplitSummary(summaryOut(cmd), c, r, dir)
 	return r, nil
 }
 

@@ -112,7 +112,7 @@ func runSynth(ctx context.Context, cmd *cobra.Command, cfg synth.Config, dir str
 	if err := writeDataset(ctx, cmd, ds, dir); err != nil {
 		return nil, err
 	}
-	printDatasetSummary(cmd.OutOrStdout(), ds, dir)
+	printDatasetSummary(summaryOut(cmd), ds, dir)
 	return ds, nil
 }
 

@@ -4,12 +4,9 @@ package main
 // ralm train userrep lives in userrep.go.
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ralmlab/ralm/internal/atomicfile"
+	"io"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -22,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ralmlab/ralm/data"
+	"github.com/ralmlab/ralm/internal/meter"
 	"github.com/ralmlab/ralm/lookalike"
 	"github.com/ralmlab/ralm/ralm"
 	"github.com/ralmlab/ralm/ralm/bundle"
@@ -69,15 +67,30 @@ loss; --log writes one JSON object per line: {"type":"stage"} when a stage
 starts, {"type":"step"} with the loss of every step and {"type":"epoch"} with
 every epoch's metrics, each with "stage":"userrep" or "lookalike".
 
+--config FILE reads any of these flags from a YAML file (the same names, e.g.
+"epochs-user: 10", "hidden: [128, 64]"); flags on the command line override it.
+--print-config prints the settings in effect as such a file.
+
 The subcommands train one stage: 'ralm train userrep' (the user model alone) and
 'ralm train lookalike' (the look-alike model on given embeddings).`,
 		Example: `  ralm train --clicks data/clicks.parquet --users data/users.parquet \
       --items data/items.parquet --out model
   ralm train --clicks split/train.parquet --out model --epochs-user 10 \
       --epochs-la 20 --log train.jsonl --seed 7
-  ralm train userrep --clicks data/clicks.parquet --out usermodel`,
+  ralm train userrep --clicks data/clicks.parquet --out usermodel
+  ralm train --print-config > train.yaml    # every setting: edit it, keep it
+  ralm train --config train.yaml --seed 2   # flags override the file`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyConfig(cmd); err != nil {
+				return err
+			}
+			if p, _ := cmd.Flags().GetBool("print-config"); p {
+				return writeConfig(cmd, cmd.OutOrStdout())
+			}
+			if err := requireSettings(cmd, "clicks", "out"); err != nil {
+				return err
+			}
 			if err := f.apply(cmd, &cfg); err != nil {
 				return err
 			}
@@ -94,7 +107,10 @@ The subcommands train one stage: 'ralm train userrep' (the user model alone) and
 	fl.StringVar(&f.out, "out", "", "model folder to write")
 	fl.StringVar(&f.logPath, "log", "", "write a JSON-lines training log of both stages to this file")
 	addTrainFlags(cmd, &f, &cfg)
-	_ = cmd.MarkFlagRequired("out")
+	addOutputFlag(cmd)
+	addConfigFlags(cmd)
+	// --clicks and --out may come from --config: checked in RunE
+	delete(fl.Lookup("clicks").Annotations, cobra.BashCompOneRequiredFlag)
 	cmd.AddCommand(newTrainUserrepCmd(), newTrainLookalikeCmd())
 	return cmd
 }
@@ -220,8 +236,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags, cfg ralm.TrainConfig) error {
 	if err != nil {
 		return err
 	}
-	printTrainSummary(cmd, t, b, f.out)
-	return nil
+	return printTrainSummary(cmd, t, b, f.out)
 }
 
 // trainStages runs the two-stage pipeline with a progress bar per stage and
@@ -242,26 +257,40 @@ func trainStages(cmd *cobra.Command, in ralm.TrainData, cfg ralm.TrainConfig, va
 	defer func() { bar.Finish() }()
 	stage := "userrep"
 
-	// user model: exponentially smoothed loss on the bar
-	var urun float64
+	// user model: exponentially smoothed loss, throughput, time left and the
+	// last epoch's held-out AUC on the bar
+	var (
+		urun     float64
+		um       meter.Meter
+		uex      int64
+		lastEval string
+	)
 	uopts := userrep.TrainOptions{
 		OnStep: func(s userrep.StepStats) {
-			if bar == nil {
+			now := time.Now()
+			if !um.Started() {
 				bar = newProgress(ctx, cmd, int64(s.Steps*cfg.UserRep.Epochs), "user model")
-				urun = s.Loss
+				urun, um = s.Loss, meter.Start(now)
 			}
 			urun = 0.95*urun + 0.05*s.Loss
+			uex += int64(s.Examples)
+			total := s.Steps * cfg.UserRep.Epochs
+			st := um.At(now, s.GlobalStep, total, uex)
 			bar.Add(1)
-			bar.Describe(fmt.Sprintf("user model: epoch %d/%d loss %.4f", s.Epoch, cfg.UserRep.Epochs, urun))
-			jl.write(logStep{Type: "step", Stage: stage, Epoch: s.Epoch, Step: s.GlobalStep, Steps: s.Steps * cfg.UserRep.Epochs,
-				Examples: int64(s.Examples), Loss: finite(s.Loss)})
+			bar.Describe(fmt.Sprintf("user model: epoch %d/%d loss %.4f, %s%s", s.Epoch, cfg.UserRep.Epochs, urun, st.Format("ex"), lastEval))
+			jl.write(logStep{Type: "step", Stage: stage, Epoch: s.Epoch, Step: s.GlobalStep, Steps: total,
+				Examples: int64(s.Examples), Loss: finite(s.Loss), ExamplesPerSec: math.Round(st.PerSec)})
 		},
 		OnEpoch: func(e userrep.EpochStats) {
 			jl.write(logEpoch{Type: "epoch", Stage: stage, Epoch: e.Epoch, Loss: finite(e.Loss), Examples: int64(e.Examples),
 				HeldOutAUC: finite(e.HeldOutAUC), HeldOutRecall10: finite(e.HeldOutRecall10), HeldOutMRR: finite(e.HeldOutMRR), Best: &e.Best,
 				Seconds: e.Duration.Seconds()})
+			if !math.IsNaN(e.HeldOutAUC) {
+				lastEval = fmt.Sprintf(", held-out AUC %.4f", e.HeldOutAUC)
+			}
 			log.Info("user model epoch", "epoch", e.Epoch, "loss", e.Loss, "heldout_auc", e.HeldOutAUC, "heldout_recall10", e.HeldOutRecall10,
-				"best", e.Best, "took", e.Duration.Round(time.Millisecond))
+				"best", e.Best, "took", e.Duration.Round(time.Millisecond),
+				"examples_per_s", math.Round(float64(e.Examples)/e.Duration.Seconds()), "eta", um.At(time.Now(), e.Epoch, cfg.UserRep.Epochs, 0).Left.Round(time.Second))
 		},
 	}
 	la := &laProgress{cmd: cmd, jl: jl, log: log, bar: &bar, valid: validLA > 0, desc: "look-alike model: "}
@@ -299,19 +328,22 @@ type laProgress struct {
 	epochStart, prevPairs int64
 	prevSum               float64
 	prevElapsed           time.Duration
+	lastEval              string // ", validation AUC 0.8123" after an epoch
 }
 
 // reset starts a new stage.
 func (l *laProgress) reset(stage string) {
-	l.stage, l.epochStart, l.prevPairs, l.prevSum, l.prevElapsed = stage, 0, 0, 0, 0
+	l.stage, l.epochStart, l.prevPairs, l.prevSum, l.prevElapsed, l.lastEval = stage, 0, 0, 0, 0, ""
 }
 
 func (l *laProgress) report(p lookalike.Progress) {
 	if *l.bar == nil {
 		*l.bar = newProgress(l.cmd.Context(), l.cmd, int64(p.Steps), strings.TrimSuffix(l.desc, ": "))
 	}
+	// the trainer's own clock: Elapsed since the stage started
+	st := meter.Start(time.Time{}).At(time.Time{}.Add(p.Elapsed), p.Step, p.Steps, p.Pairs)
 	(*l.bar).Set(int64(p.Step))
-	(*l.bar).Describe(fmt.Sprintf("%sepoch %d/%d loss %.4f", l.desc, p.Epoch, p.Epochs, p.Loss))
+	(*l.bar).Describe(fmt.Sprintf("%sepoch %d/%d loss %.4f, %s%s", l.desc, p.Epoch, p.Epochs, p.Loss, st.Format("pairs"), l.lastEval))
 	stage := l.stage
 	if stage == "" {
 		stage = "lookalike"
@@ -320,17 +352,19 @@ func (l *laProgress) report(p lookalike.Progress) {
 	sum := p.Loss * float64(ep)
 	if ep > l.prevPairs {
 		l.jl.write(logStep{Type: "step", Stage: stage, Epoch: p.Epoch, Step: p.Step, Steps: p.Steps,
-			Examples: ep - l.prevPairs, Loss: finite((sum - l.prevSum) / float64(ep-l.prevPairs))})
+			Examples: ep - l.prevPairs, Loss: finite((sum - l.prevSum) / float64(ep-l.prevPairs)), ExamplesPerSec: math.Round(st.PerSec)})
 	}
 	l.prevSum, l.prevPairs = sum, ep
 	if p.EpochDone {
 		var auc *float64
 		if l.valid {
 			auc = finite(p.ValidAUC)
+			l.lastEval = fmt.Sprintf(", validation AUC %.4f", p.ValidAUC)
 		}
 		l.jl.write(logEpoch{Type: "epoch", Stage: stage, Epoch: p.Epoch, Loss: finite(p.Loss), Examples: ep,
 			ValidAUC: auc, Seconds: (p.Elapsed - l.prevElapsed).Seconds()})
-		l.log.Info("look-alike epoch", "epoch", p.Epoch, "loss", p.Loss, "valid_auc", p.ValidAUC, "pairs", ep)
+		l.log.Info("look-alike epoch", "epoch", p.Epoch, "loss", p.Loss, "valid_auc", p.ValidAUC, "pairs", ep,
+			"pairs_per_s", math.Round(st.PerSec), "eta", st.Left.Round(time.Second))
 		l.epochStart, l.prevSum, l.prevPairs, l.prevElapsed = p.Pairs, 0, 0, p.Elapsed
 	}
 }
@@ -375,28 +409,107 @@ func trainMeta(t *ralm.Trained) map[string]string {
 	return m
 }
 
-func printTrainSummary(cmd *cobra.Command, t *ralm.Trained, b *bundle.Bundle, dir string) {
-	w := cmd.OutOrStdout()
+// trainSummary is what ralm train prints (-o json: as JSON).
+type trainSummary struct {
+	UserModel *userSummary `json:"user_model,omitempty"`
+	Embedded  struct {
+		Users int `json:"users"`
+		Dim   int `json:"dim"`
+	} `json:"embedded"`
+	LookAlike *lookAlikeSummary `json:"lookalike,omitempty"`
+	Model     modelSummary      `json:"model"`
+}
+
+type userSummary struct {
+	Epochs            int      `json:"epochs"`
+	BestEpoch         int      `json:"best_epoch"`
+	Loss              float64  `json:"loss"`
+	HeldOutAUC        *float64 `json:"heldout_auc"`
+	HeldOutRecall10   *float64 `json:"heldout_recall10"`
+	PopularAUC        *float64 `json:"popular_auc"`
+	PopularRecall10   *float64 `json:"popular_recall10"`
+	ExamplesPerSecond float64  `json:"examples_per_s"`
+}
+
+type lookAlikeSummary struct {
+	Epochs         int      `json:"epochs"`
+	TrainItems     int      `json:"train_items"`
+	SkippedItems   int      `json:"skipped_items"`
+	Loss           float64  `json:"loss"`
+	PairsPerSecond float64  `json:"pairs_per_s"`
+	ValidAUC       *float64 `json:"valid_auc,omitempty"`
+}
+
+type modelSummary struct {
+	Dir    string `json:"dir"`
+	ID     string `json:"id"`
+	Users  int    `json:"users"`
+	Items  int    `json:"items"`
+	Clicks int    `json:"clicks"`
+}
+
+func newLookAlikeSummary(r *lookalike.TrainReport) *lookAlikeSummary {
+	if r == nil || len(r.Epochs) == 0 {
+		return nil
+	}
+	last := r.Epochs[len(r.Epochs)-1]
+	s := &lookAlikeSummary{Epochs: len(r.Epochs), TrainItems: r.TrainItems, SkippedItems: r.SkippedItems,
+		Loss: last.Loss, PairsPerSecond: math.Round(r.PairsPerSec)}
+	if last.ValidAUC > 0 {
+		s.ValidAUC = &last.ValidAUC
+	}
+	return s
+}
+
+func (l *lookAlikeSummary) write(w io.Writer) {
+	line := fmt.Sprintf("look-alike model: %d epochs on %d items (%d with too few clickers skipped), loss %.4f, %.0f pairs/s",
+		l.Epochs, l.TrainItems, l.SkippedItems, l.Loss, l.PairsPerSecond)
+	if l.ValidAUC != nil {
+		line += fmt.Sprintf(", validation AUC %.4f", *l.ValidAUC)
+	}
+	fmt.Fprintln(w, line)
+}
+
+func newModelSummary(dir string, b *bundle.Bundle) modelSummary {
+	return modelSummary{Dir: dir, ID: b.ID, Users: b.Users, Items: b.Items, Clicks: b.Clicks}
+}
+
+func (m modelSummary) write(w io.Writer) {
+	fmt.Fprintf(w, "wrote model folder %s (%d users, %d items, %d clicks)\n", m.Dir, m.Users, m.Items, m.Clicks)
+}
+
+// printTrainSummary prints what training did: a few lines (none with
+// --quiet), or with -o json one JSON document on stdout.
+func printTrainSummary(cmd *cobra.Command, t *ralm.Trained, b *bundle.Bundle, dir string) error {
+	var s trainSummary
 	if r := t.UserReport; r != nil && len(r.Epochs) > 0 {
 		best := r.Epochs[max(r.BestEpoch, 1)-1]
-		line := fmt.Sprintf("user model: %d epochs (best %d), loss %.4f", len(r.Epochs), r.BestEpoch, best.Loss)
-		if !math.IsNaN(best.HeldOutAUC) {
+		s.UserModel = &userSummary{Epochs: len(r.Epochs), BestEpoch: r.BestEpoch, Loss: best.Loss,
+			HeldOutAUC: finite(best.HeldOutAUC), HeldOutRecall10: finite(best.HeldOutRecall10),
+			PopularAUC: finite(r.PopularAUC), PopularRecall10: finite(r.PopularRecall10),
+			ExamplesPerSecond: math.Round(float64(r.Examples) / r.Duration.Seconds())}
+	}
+	s.Embedded.Users, s.Embedded.Dim = t.Embeddings.Users.Len(), t.Embeddings.Dim
+	s.LookAlike = newLookAlikeSummary(t.LookAlikeReport)
+	s.Model = newModelSummary(dir, b)
+	if asJSON(cmd) {
+		return writeJSON(cmd, s)
+	}
+	w := summaryOut(cmd)
+	if u := s.UserModel; u != nil {
+		line := fmt.Sprintf("user model: %d epochs (best %d), loss %.4f", u.Epochs, u.BestEpoch, u.Loss)
+		if u.HeldOutAUC != nil {
 			line += fmt.Sprintf(", held-out AUC %.4f and recall@10 %.4f (most popular: %.4f and %.4f)",
-				best.HeldOutAUC, best.HeldOutRecall10, r.PopularAUC, r.PopularRecall10)
+				*u.HeldOutAUC, *u.HeldOutRecall10, *u.PopularAUC, *u.PopularRecall10)
 		}
 		fmt.Fprintln(w, line)
 	}
-	fmt.Fprintf(w, "embedded %d users (dim %d)\n", t.Embeddings.Users.Len(), t.Embeddings.Dim)
-	if r := t.LookAlikeReport; r != nil && len(r.Epochs) > 0 {
-		last := r.Epochs[len(r.Epochs)-1]
-		line := fmt.Sprintf("look-alike model: %d epochs on %d items (%d with too few clickers skipped), loss %.4f, %.0f pairs/s",
-			len(r.Epochs), r.TrainItems, r.SkippedItems, last.Loss, r.PairsPerSec)
-		if last.ValidAUC > 0 {
-			line += fmt.Sprintf(", validation AUC %.4f", last.ValidAUC)
-		}
-		fmt.Fprintln(w, line)
+	fmt.Fprintf(w, "embedded %d users (dim %d)\n", s.Embedded.Users, s.Embedded.Dim)
+	if s.LookAlike != nil {
+		s.LookAlike.write(w)
 	}
-	fmt.Fprintf(w, "wrote model folder %s (%d users, %d items, %d clicks)\n", dir, b.Users, b.Items, b.Clicks)
+	s.Model.write(w)
+	return nil
 }
 
 func newTrainLookalikeCmd() *cobra.Command {
@@ -534,102 +647,8 @@ func runTrainLookalike(cmd *cobra.Command, embPath, clicksPath, userModel, out, 
 	if err := bundle.Write(out, b); err != nil {
 		return err
 	}
-	w := cmd.OutOrStdout()
-	last := rep.Epochs[len(rep.Epochs)-1]
-	line := fmt.Sprintf("look-alike model: %d epochs on %d items (%d with too few clickers skipped), loss %.4f, %.0f pairs/s",
-		len(rep.Epochs), rep.TrainItems, rep.SkippedItems, last.Loss, rep.PairsPerSec)
-	if last.ValidAUC > 0 {
-		line += fmt.Sprintf(", validation AUC %.4f", last.ValidAUC)
-	}
-	fmt.Fprintln(w, line)
-	fmt.Fprintf(w, "wrote model folder %s (%d users, %d items, %d clicks)\n", out, b.Users, b.Items, b.Clicks)
-	return nil
-}
-
-// Records of the JSON-lines training log.
-type (
-	logStage struct {
-		Type  string `json:"type"`
-		Stage string `json:"stage"`
-	}
-	logStep struct {
-		Type  string `json:"type"`
-		Stage string `json:"stage"`
-		Epoch int    `json:"epoch"`
-		// Step counts the stage's steps from 1; Steps is its planned total.
-		Step  int `json:"step"`
-		Steps int `json:"steps"`
-		// Examples: user-model examples or look-alike (target, item) pairs.
-		Examples int64    `json:"examples"`
-		Loss     *float64 `json:"loss"`
-	}
-	logEpoch struct {
-		Type            string   `json:"type"`
-		Stage           string   `json:"stage"`
-		Epoch           int      `json:"epoch"`
-		Loss            *float64 `json:"loss"`
-		Examples        int64    `json:"examples"`
-		HeldOutAUC      *float64 `json:"heldout_auc,omitempty"`
-		HeldOutRecall10 *float64 `json:"heldout_recall10,omitempty"`
-		HeldOutMRR      *float64 `json:"heldout_mrr,omitempty"`
-		Best            *bool    `json:"best,omitempty"`
-		ValidAUC        *float64 `json:"valid_auc,omitempty"`
-		Seconds         float64  `json:"seconds"`
-	}
-)
-
-// finite returns &x, or nil (JSON null) for NaN and infinities, which JSON
-// cannot hold.
-func finite(x float64) *float64 {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return nil
-	}
-	return &x
-}
-
-// jsonLog collects JSON lines in memory and writes them atomically on close
-// (also after a failed run, so its log can be read). A nil *jsonLog
-// discards everything.
-type jsonLog struct {
-	path string
-	buf  bytes.Buffer
-	err  error
-}
-
-// newJSONLog opens the log at path; an empty path gives a nil log, which
-// discards everything. The folder must exist.
-func newJSONLog(path string) (*jsonLog, error) {
-	if path == "" {
-		return nil, nil
-	}
-	if _, err := os.Stat(filepath.Dir(path)); err != nil {
-		return nil, fmt.Errorf("create log %s: %w", path, err)
-	}
-	return &jsonLog{path: path}, nil
-}
-
-// write appends v as one line; the first error is kept for close.
-func (l *jsonLog) write(v any) {
-	if l == nil || l.err != nil {
-		return
-	}
-	b, err := json.Marshal(v)
-	if err == nil {
-		l.buf.Write(append(b, '\n'))
-	}
-	l.err = err
-}
-
-func (l *jsonLog) close() error {
-	if l == nil {
-		return nil
-	}
-	err := l.err
-	if err == nil {
-		err = atomicfile.WriteBytes(context.Background(), l.path, l.buf.Bytes())
-	}
-	if err != nil {
-		return fmt.Errorf("write log %s: %w", l.path, err)
-	}
+	w := summaryOut(cmd)
+	newLookAlikeSummary(rep).write(w)
+	newModelSummary(out, b).write(w)
 	return nil
 }

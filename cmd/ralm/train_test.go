@@ -5,11 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"image/png"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,7 +21,7 @@ import (
 
 // tinyTrain are training flags that keep a run to a second or two.
 var tinyTrain = []string{"--epochs", "1", "--dim", "8", "--hidden", "16,8", "--k", "4", "--batch", "64",
-	"--negatives", "5", "--seed", "3", "-q"}
+	"--negatives", "5", "--seed", "3"}
 
 // trainedWorld is a tiny synthetic data set, its split, and a model folder
 // trained on the split's training clicks.
@@ -59,6 +62,24 @@ func TestTrainScoreExpand(t *testing.T) {
 	}
 
 	t.Run("log", func(t *testing.T) { checkTrainLog(t, w.path("train.jsonl")) })
+	t.Run("plot", func(t *testing.T) {
+		png := filepath.Join(t.TempDir(), "curves.png")
+		out := mustRun(t, "plot", "--log", w.path("train.jsonl"), "--out", png)
+		if !strings.Contains(out, "plotted 2 stage(s)") {
+			t.Fatalf("plot output %q", out)
+		}
+		checkPNG(t, png)
+		// A log cut mid-line (a run still writing) plots up to its last
+		// complete record; a log without training records is an error.
+		b, _ := os.ReadFile(w.path("train.jsonl"))
+		cut := filepath.Join(t.TempDir(), "cut.jsonl")
+		os.WriteFile(cut, b[:len(b)-10], 0o644)
+		mustRun(t, "plot", "--log", cut, "--out", png, "-q")
+		os.WriteFile(cut, []byte(`{"type":"stage","stage":"userrep"}`+"\n"), 0o644)
+		if code, _, errs := exec(t, "plot", "--log", cut, "--out", png); code != 1 || !strings.Contains(errs, "no step or epoch record") {
+			t.Fatalf("empty log: exit %d, %q", code, errs)
+		}
+	})
 
 	t.Run("deterministic", func(t *testing.T) {
 		again := filepath.Join(t.TempDir(), "model")
@@ -80,7 +101,7 @@ func TestTrainScoreExpand(t *testing.T) {
 		la := filepath.Join(t.TempDir(), "la")
 		out := mustRun(t, "train", "lookalike", "--embeddings", filepath.Join(w.model, bundle.EmbeddingsFile),
 			"--clicks", w.path(trainFile), "--user-model", w.model, "--out", la, "--epochs", "1", "--k", "4",
-			"--batch", "64", "--valid", "0.2", "--log", w.path("la.jsonl"), "-q")
+			"--batch", "64", "--valid", "0.2", "--log", w.path("la.jsonl"))
 		if !strings.Contains(out, "validation AUC") || !strings.Contains(out, "wrote model folder "+la) {
 			t.Fatalf("train lookalike output:\n%s", out)
 		}
@@ -121,10 +142,25 @@ func checkTrainLog(t *testing.T, path string) {
 	count := map[string]int{}
 	var laSum, laN float64
 	var laEpochLoss float64
+	var prevTime time.Time
+	prevElapsed := -1.0
 	for _, r := range recs {
 		stage, _ := r["stage"].(string)
 		typ, _ := r["type"].(string)
 		count[stage+"/"+typ]++
+		// every record: a timestamp and the time since the run started,
+		// both non-decreasing
+		ts, err := time.Parse(time.RFC3339Nano, fmt.Sprint(r["time"]))
+		elapsed, ok := r["elapsed_s"].(float64)
+		if err != nil || !ok || ts.Before(prevTime) || elapsed < prevElapsed {
+			t.Fatalf("record without an increasing time and elapsed_s: %v (%v)", r, err)
+		}
+		prevTime, prevElapsed = ts, elapsed
+		if typ == "step" {
+			if v, ok := r["examples_per_s"].(float64); !ok || v < 0 {
+				t.Fatalf("step without examples_per_s: %v", r)
+			}
+		}
 		if typ == "step" {
 			if l, ok := r["loss"].(float64); !ok || math.IsNaN(l) || l <= 0 {
 				t.Fatalf("step without a positive loss: %v", r)
@@ -149,6 +185,23 @@ func checkTrainLog(t *testing.T, path string) {
 	}
 	if got := laSum / laN; math.Abs(got-laEpochLoss) > 1e-6*laEpochLoss {
 		t.Fatalf("look-alike step losses average to %v, the epoch loss is %v", got, laEpochLoss)
+	}
+}
+
+// checkPNG fails unless path is a PNG image of a reasonable size.
+func checkPNG(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s is not a PNG: %v", path, err)
+	}
+	if b := img.Bounds(); b.Dx() < 300 || b.Dy() < 200 {
+		t.Fatalf("%s is %v, too small", path, b)
 	}
 }
 

@@ -193,7 +193,7 @@ func runTrainUserrep(cmd *cobra.Command, in *userrepInputs, cfg userrep.Config, 
 	if err := atomicfile.WriteBytes(ctx, filepath.Join(out, userrepReportFile), append(rj, '\n')); err != nil {
 		return fmt.Errorf("write training report: %w", err)
 	}
-	w := cmd.OutOrStdout()
+	w := summaryOut(cmd)
 	fmt.Fprintf(w, "trained user model: %d users, %d items, %d fields, %s merge, dim %d\n",
 		clicks.Users.Len(), clicks.Items.Len(), len(fs.Fields()), cfg.Merge, m.Dim())
 	best := rep.Epochs[rep.BestEpoch-1]
@@ -294,7 +294,7 @@ func runEmbed(cmd *cobra.Command, in *userrepInputs, modelPath, out string) erro
 	if err := data.WriteEmbeddings(ctx, out, emb.Users, emb.Dim, emb.Vecs); err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "embedded %d users (dim %d) into %s\n", emb.Users.Len(), emb.Dim, out)
+	fmt.Fprintf(summaryOut(cmd), "embedded %d users (dim %d) into %s\n", emb.Users.Len(), emb.Dim, out)
 	return nil
 }
 

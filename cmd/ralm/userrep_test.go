@@ -63,7 +63,7 @@ func TestTrainUserrepThenEmbed(t *testing.T) {
 	train := func(out, log string) string {
 		s, err := userrepCLI(t, "train", "userrep", "--clicks", in("clicks.parquet"), "--users", in("users.parquet"),
 			"--items", in("items.parquet"), "--out", out, "--epochs", "3", "--dim", "16", "--hidden", "32,16",
-			"--batch", "64", "--seed", "7", "--log", log, "--quiet")
+			"--batch", "64", "--seed", "7", "--log", log)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/ralmlab/ralm/data/split"
 	"github.com/ralmlab/ralm/ralm"
 	"github.com/ralmlab/ralm/ralm/eval"
+	"github.com/ralmlab/ralm/userrep"
 )
 
 func main() {
@@ -52,7 +53,8 @@ func run() error {
 	fresh := flag.Float64("fresh", split.DefaultFreshFraction, "share of eligible items made fresh")
 	epochsUser := flag.Int("epochs-user", 20, "user-model epochs")
 	epochsLA := flag.Int("epochs-la", 40, "look-alike epochs")
-	merge := flag.String("merge", "", "user-model merge (attention or concat; default: the package default)")
+	merge := flag.String("merge", "", "user-model merge: "+userrep.MergeGated+" (the default: attention-weighted concatenation), "+
+		userrep.MergeAttention+" (the paper's layer) or "+userrep.MergeConcat+" (YouTube DNN)")
 	report := flag.String("report", "", "write the JSON report here")
 	plot := flag.String("plot", "", "write the AUC bar chart (PNG) here")
 	tables := flag.String("tables", "", "also write the converted Parquet tables into this folder")

@@ -55,7 +55,9 @@ func run(ctx context.Context, users, epochsUser, epochsLA int, seed int64) error
 	cfg := ralm.DefaultTrainConfig()
 	cfg.UserRep.Epochs, cfg.LookAlike.Epochs = epochsUser, epochsLA
 	cfg.UserRep.Seed, cfg.LookAlike.Seed = seed, uint64(seed)
-	opts := ralm.TrainOptions{Stage: func(name string) { fmt.Println("training stage:", name) }}
+	// Progress prints a line per epoch of each stage: loss, validation metric,
+	// examples/s and the time left.
+	opts := ralm.TrainOptions{Stage: func(name string) { fmt.Println("training stage:", name) }, Progress: os.Stdout}
 	t, err := ralm.Train(ctx, ralm.TrainData{Clicks: ds.Clicks, Users: ds.Users, Items: ds.Items}, cfg, opts)
 	if err != nil {
 		return err

@@ -3,7 +3,11 @@
 // or a folder written by `ralm train` given with -model), streams clicks for
 // a brand-new item, and prints how its audience appears: cold at first
 // (mean-seed cosine), then scored by the look-alike model once the item has
-// enough seeds — with no retraining.
+// enough seeds — with no retraining. Each line measures the whole ranking
+// against the item's hidden future clickers: how many are in the top 20
+// and top 100, and the AUC. The top-20 count is a small sample and can drop
+// while the AUC rises (on the default data: 5 → 3 from 15 to 20 clicks,
+// while the AUC went 0.854 → 0.887 and the top 100 from 8 to 16).
 //
 //	go run ./examples/serve
 //	go run ./examples/serve -model path/to/model
@@ -85,29 +89,62 @@ func run(ctx context.Context, model string, nClicks int) error {
 			continue
 		}
 		time.Sleep(150 * time.Millisecond) // let the background re-cluster run
-		a, err := e.Audience(ctx, newItem, 20)
+		// every non-seed user, ranked
+		a, err := e.Audience(ctx, newItem, st.Users)
 		if err != nil {
 			return err
 		}
-		hits := 0
-		for _, x := range a.Users {
-			if isHidden[x.UserID] {
-				hits++
-			}
-		}
+		q := audienceQuality(a.Users, isHidden)
 		top := make([]string, 0, 5)
 		for _, x := range a.Users[:min(5, len(a.Users))] {
 			top = append(top, x.UserID)
 		}
-		fmt.Printf("after %2d clicks: status %-4s  top-20 audience holds %2d of the item's %d hidden future clickers  (top 5: %v)\n",
-			i+1, a.Status, hits, len(hidden), top)
+		fmt.Printf("after %2d clicks: status %-4s  hidden future clickers in the top 20: %2d, top 100: %2d of %d; AUC %.3f  (top 5: %v)\n",
+			i+1, a.Status, q.top20, q.top100, len(hidden), q.auc, top)
 	}
 	info, err := e.Item(ctx, newItem)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("item %s: %d seeds, status %s, re-clustered at %s\n", newItem, info.Seeds, info.Status, info.LastRecluster.Format(time.TimeOnly))
+	others := st.Users - len(stream)
+	fmt.Printf(`
+How to read this: the top 20 is a small sample of a ranking of %d users, of whom
+%d are the hidden future clickers (a random top 20 would hold %.1f of them). Its
+count moves by a few as the seeds change which users lead, and can go down while
+the ranking as a whole gets better: the AUC (the chance that a hidden clicker is
+ranked above another user) and the top-100 count are the steadier measures.
+`, others, len(hidden), 20*float64(len(hidden))/float64(others))
 	return nil
+}
+
+// quality measures a ranked audience against the hidden future clickers.
+type quality struct {
+	top20, top100 int     // hidden clickers among the first 20 and 100
+	auc           float64 // share of (hidden, other) pairs ranked in order
+}
+
+func audienceQuality(ranked []bundle.ScoredUser, isHidden map[string]bool) quality {
+	var q quality
+	pos, neg, above := 0, 0, 0 // above: (hidden, other) pairs with the hidden one first
+	for i, u := range ranked {
+		if isHidden[u.UserID] {
+			pos++
+			if i < 20 {
+				q.top20++
+			}
+			if i < 100 {
+				q.top100++
+			}
+		} else {
+			neg++
+			above += pos
+		}
+	}
+	if pos > 0 && neg > 0 {
+		q.auc = float64(above) / float64(pos*neg)
+	}
+	return q
 }
 
 // clickersOfItemNear returns the clickers, in click order, of the item whose

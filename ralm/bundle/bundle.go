@@ -15,10 +15,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 
 	"github.com/ralmlab/ralm/data"
+	"github.com/ralmlab/ralm/internal/buildinfo"
 	"github.com/ralmlab/ralm/lookalike"
 	"github.com/ralmlab/ralm/userrep"
 )
@@ -115,20 +115,10 @@ func parseKind(s string) (data.IDKind, error) {
 	return 0, fmt.Errorf("unknown id kind %q (want int64 or string)", s)
 }
 
-// moduleVersion is the running ralm module version, "(devel)" in a source tree.
-func moduleVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if bi.Main.Path == "github.com/ralmlab/ralm" && bi.Main.Version != "" {
-			return bi.Main.Version
-		}
-		for _, d := range bi.Deps {
-			if d.Path == "github.com/ralmlab/ralm" {
-				return d.Version
-			}
-		}
-	}
-	return "(devel)"
-}
+// moduleVersion is the running ralm build's version as `ralm version`
+// reports it: a release or pseudo-version, or "(devel)" with the VCS
+// revision when the build knows it.
+func moduleVersion() string { return buildinfo.Read().ModuleVersion() }
 
 // Write writes b as a model folder at dir. The files are written into a
 // temporary folder beside dir, checksummed and synced, and the folder is then

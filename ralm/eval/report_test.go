@@ -3,11 +3,15 @@ package eval
 import (
 	"bytes"
 	"encoding/json"
+	"image/color"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ralmlab/ralm/internal/chart"
 )
 
 func sampleReport() *Report {
@@ -82,7 +86,48 @@ func TestReportPlot(t *testing.T) {
 	if err != nil {
 		t.Fatalf("plot is not a PNG: %v", err)
 	}
-	if b := img.Bounds(); b.Dx() < 100 || b.Dy() < 100 {
-		t.Errorf("plot is %v, too small", b)
+	b := img.Bounds()
+	if b.Dx() < 100 || b.Dy() < 100 {
+		t.Fatalf("plot is %v, too small", b)
+	}
+	// Each model has its own colour, in the bars (left of the legend strip)
+	// and in the legend (right of every bar).
+	for i := range sampleReport().Order {
+		want := chart.Color(i)
+		inBars, inLegend := 0, 0
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				if sameColor(img.At(x, y), want) {
+					if x < b.Dx()*80/100 {
+						inBars++
+					} else {
+						inLegend++
+					}
+				}
+			}
+		}
+		if inBars < 50 || inLegend < 20 {
+			t.Errorf("model %d colour: %d pixels in the bars, %d in the legend strip", i, inBars, inLegend)
+		}
+	}
+}
+
+func sameColor(a, b color.Color) bool {
+	r1, g1, b1, _ := a.RGBA()
+	r2, g2, b2, _ := b.RGBA()
+	return r1>>8 == r2>>8 && g1>>8 == g2>>8 && b1>>8 == b2>>8
+}
+
+func TestAUCAxis(t *testing.T) {
+	for _, tc := range []struct{ lo, hi, min, max float64 }{
+		{0.84, 0.86, 0.5, 0.95}, // zoomed: from chance, room above for labels
+		{0.62, 0.99, 0.5, 1},    // never above 1
+		{0.43, 0.6, 0.4, 0.7},   // a bar under chance: from the next 0.05 below it
+		{0.5, 0.5, 0.5, 0.6},
+	} {
+		min, max := aucAxis(tc.lo, tc.hi)
+		if math.Abs(min-tc.min) > 1e-9 || math.Abs(max-tc.max) > 1e-9 {
+			t.Errorf("aucAxis(%v, %v) = %v, %v; want %v, %v", tc.lo, tc.hi, min, max, tc.min, tc.max)
+		}
 	}
 }

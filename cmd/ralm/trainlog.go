@@ -1,0 +1,164 @@
+package main
+
+// The JSON-lines training log (--log) and the training progress meter.
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/ralmlab/ralm/internal/atomicfile"
+)
+
+// Records of the JSON-lines training log. jsonLog adds "time" (RFC 3339,
+// when the record was written) and "elapsed_s" (seconds since the log was
+// opened) to every record.
+type (
+	logStage struct {
+		Type  string `json:"type"`
+		Stage string `json:"stage"`
+	}
+	logStep struct {
+		Type  string `json:"type"`
+		Stage string `json:"stage"`
+		Epoch int    `json:"epoch"`
+		// Step counts the stage's steps from 1; Steps is its planned total.
+		Step  int `json:"step"`
+		Steps int `json:"steps"`
+		// Examples: user-model examples or look-alike (target, item) pairs.
+		Examples int64    `json:"examples"`
+		Loss     *float64 `json:"loss"`
+		// ExamplesPerSec is the stage's throughput so far.
+		ExamplesPerSec float64 `json:"examples_per_s"`
+	}
+	logEpoch struct {
+		Type            string   `json:"type"`
+		Stage           string   `json:"stage"`
+		Epoch           int      `json:"epoch"`
+		Loss            *float64 `json:"loss"`
+		Examples        int64    `json:"examples"`
+		HeldOutAUC      *float64 `json:"heldout_auc,omitempty"`
+		HeldOutRecall10 *float64 `json:"heldout_recall10,omitempty"`
+		HeldOutMRR      *float64 `json:"heldout_mrr,omitempty"`
+		Best            *bool    `json:"best,omitempty"`
+		ValidAUC        *float64 `json:"valid_auc,omitempty"`
+		Seconds         float64  `json:"seconds"`
+	}
+)
+
+// finite returns &x, or nil (JSON null) for NaN and infinities, which JSON
+// cannot hold.
+func finite(x float64) *float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return nil
+	}
+	return &x
+}
+
+// jsonLog writes JSON lines to a file as they come: each record is one
+// write of one whole line, so `tail -f` shows a run's progress and a failed
+// or interrupted run leaves its log up to the last record. A nil *jsonLog
+// discards everything.
+type jsonLog struct {
+	path  string
+	f     *os.File
+	start time.Time
+	now   func() time.Time
+	err   error
+}
+
+// newJSONLog creates (or truncates) the log at path; an empty path gives a
+// nil log, which discards everything.
+func newJSONLog(path string) (*jsonLog, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, atomicfile.FileMode)
+	if err != nil {
+		return nil, fmt.Errorf("create log %s: %w", path, err)
+	}
+	return &jsonLog{path: path, f: f, start: time.Now(), now: time.Now}, nil
+}
+
+// write appends v, which must encode as a JSON object, as one line with
+// "time" and "elapsed_s" added; the first error is kept for close.
+func (l *jsonLog) write(v any) {
+	if l == nil || l.err != nil {
+		return
+	}
+	b, err := json.Marshal(v)
+	if err == nil && (len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}') {
+		err = fmt.Errorf("log record %T is not a JSON object", v)
+	}
+	if err != nil {
+		l.err = err
+		return
+	}
+	t := l.now()
+	line := b[:len(b)-1]
+	if len(b) > 2 {
+		line = append(line, ',')
+	}
+	line = append(line, `"time":"`...)
+	line = t.UTC().AppendFormat(line, time.RFC3339Nano)
+	line = append(line, `","elapsed_s":`...)
+	line = strconv.AppendFloat(line, t.Sub(l.start).Seconds(), 'f', 3, 64)
+	line = append(line, "}\n"...)
+	_, l.err = l.f.Write(line)
+}
+
+func (l *jsonLog) close() error {
+	if l == nil {
+		return nil
+	}
+	err := l.err
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write log %s: %w", l.path, err)
+	}
+	return nil
+}
+
+// trainLogRecord is any record of a training log, as read back.
+type trainLogRecord struct {
+	Type       string   `json:"type"`
+	Stage      string   `json:"stage"`
+	Epoch      int      `json:"epoch"`
+	Step       int      `json:"step"`
+	Loss       *float64 `json:"loss"`
+	HeldOutAUC *float64 `json:"heldout_auc"`
+	ValidAUC   *float64 `json:"valid_auc"`
+	Time       string   `json:"time"`
+	Elapsed    float64  `json:"elapsed_s"`
+}
+
+// readTrainLog reads a JSON-lines training log (of ralm train, ralm train
+// userrep or ralm train lookalike). A line that is not JSON is an error
+// naming the line; a last line cut short (a run still writing) is ignored.
+func readTrainLog(r io.Reader, name string) ([]trainLogRecord, error) {
+	var recs []trainLogRecord
+	br := bufio.NewReader(r)
+	for n := 1; ; n++ {
+		line, err := br.ReadBytes('\n')
+		if errors.Is(err, io.EOF) {
+			break // the end, or a last line still being written
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read log %s: %w", name, err)
+		}
+		var rec trainLogRecord
+		if err := json.Unmarshal(line, &rec); err != nil {
+			return nil, fmt.Errorf("log %s line %d: not a JSON object: %w", name, n, err)
+		}
+		recs = append(recs, rec)
+	}
+	return recs, nil
+}
