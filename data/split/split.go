@@ -308,13 +308,6 @@ func sortClicks(item []int32, ts []int64, itemRank []int32) {
 	}
 }
 
-// IDRank returns, for each dense index of v, its position in external id
-// order.
-//
-// Deprecated: use data.Vocab.Ranks, the one id order; IDRank stays until its
-// last caller (ralm/eval) moves.
-func IDRank(v *data.Vocab) ([]int32, error) { return v.Ranks() }
-
 // WarmItems applies step 4 to a training set and held-out clicks that share
 // one item vocabulary (for example a Result read back from files with the
 // same vocabularies): the items with at least MinWarmTrainClickers distinct
