@@ -36,7 +36,7 @@ func synthData(t testing.TB) (*synth.Dataset, *data.FeatureSet) {
 func TestLearnsSynth(t *testing.T) {
 	ds, fs := synthData(t)
 	for _, v := range []struct {
-		merge string
+		merge Merge
 		logQ  bool
 	}{{MergeAttention, false}, {MergeConcat, false}, {MergeAttention, true}} {
 		t.Run(fmt.Sprintf("%s/logq=%v", v.merge, v.logQ), func(t *testing.T) {
@@ -236,4 +236,33 @@ func TestPipelineMatchesSequential(t *testing.T) {
 	expectClose(t, "dense", a.p.dense, b.p.dense, 0)
 	expectClose(t, "items", a.p.out, b.p.out, 0)
 	expectClose(t, "table", a.p.tables[0], b.p.tables[0], 0)
+}
+
+func TestModeFlags(t *testing.T) {
+	var m Merge
+	var f FieldFC
+	var e Engine
+	for _, tc := range []struct {
+		set func(string) error
+		in  string
+		ok  bool
+	}{
+		{m.Set, "gated", true},
+		{m.Set, "sum", false},
+		{f.Set, "tanh", true},
+		{f.Set, "sigmoid", false},
+		{e.Set, "graph", true},
+		{e.Set, "gpu", false},
+	} {
+		err := tc.set(tc.in)
+		if (err == nil) != tc.ok {
+			t.Errorf("Set(%q): error %v, want ok=%v", tc.in, err, tc.ok)
+		}
+	}
+	if m != MergeGated || f != FieldFCTanh || e != EngineGraph {
+		t.Fatalf("after Set: %q %q %q", m, f, e)
+	}
+	if _, err := ParseMerge("concat"); err != nil {
+		t.Fatal(err)
+	}
 }
