@@ -56,18 +56,6 @@ const (
 	FieldFCReLU   FieldFC = "relu"   // h_f = max(0, W_f·x_f + b_f)
 )
 
-// Engine is the training engine (Config.Engine).
-type Engine string
-
-// Training engines.
-const (
-	// EngineNative runs the hand-written forward and backward pass (plain Go
-	// and gonum BLAS). Its gradients are tested against the gorgonia graph.
-	EngineNative Engine = "native"
-	// EngineGraph runs the gorgonia graph (slower; kept as the reference).
-	EngineGraph Engine = "graph"
-)
-
 // ParseMerge returns the merge mode named s.
 func ParseMerge(s string) (Merge, error) {
 	return enum.Parse("merge", s, MergeAttention, MergeConcat, MergeGated)
@@ -99,20 +87,6 @@ func (f *FieldFC) Set(s string) error {
 
 // Type names the flag value's type.
 func (f *FieldFC) Type() string { return "field-fc" }
-
-// ParseEngine returns the training engine named s.
-func ParseEngine(s string) (Engine, error) {
-	return enum.Parse("engine", s, EngineNative, EngineGraph)
-}
-
-// String is the engine's name.
-func (e Engine) String() string { return string(e) }
-
-// Set parses a flag value into e.
-func (e *Engine) Set(s string) error { return enum.Set(e, "engine", s, EngineNative, EngineGraph) }
-
-// Type names the flag value's type.
-func (e *Engine) Type() string { return "engine" }
 
 // Config holds the model shape and the training hyper-parameters. The zero
 // value is not valid; start from DefaultConfig.
@@ -173,8 +147,6 @@ type Config struct {
 	MaxValidationUsers int `json:"max_validation_users"`
 	// Seed drives initialisation, sampling, shuffling and dropout.
 	Seed int64 `json:"seed"`
-	// Engine is EngineNative (default) or EngineGraph.
-	Engine Engine `json:"engine"`
 }
 
 // DefaultConfig returns the defaults of the RALM user model: m=64,
@@ -208,7 +180,6 @@ func DefaultConfig() Config {
 		HoldOutMinClicks:    3,
 		MaxValidationUsers:  5000,
 		Seed:                1,
-		Engine:              EngineNative,
 	}
 }
 
@@ -247,9 +218,6 @@ func (c Config) Validate() error {
 	check(c.Patience >= 0, "patience must be >= 0, got %d", c.Patience)
 	check(c.HoldOutMinClicks == 0 || c.HoldOutMinClicks >= 2, "holdout_min_clicks must be 0 or >= 2, got %d", c.HoldOutMinClicks)
 	check(c.MaxValidationUsers >= 0, "max_validation_users must be >= 0, got %d", c.MaxValidationUsers)
-	if _, err := ParseEngine(string(c.Engine)); err != nil {
-		errs = append(errs, err)
-	}
 	if len(errs) > 0 {
 		return fmt.Errorf("userrep config: %w", errors.Join(errs...))
 	}

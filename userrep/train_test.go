@@ -192,7 +192,6 @@ func TestConfigValidate(t *testing.T) {
 		{"positives", func(c *Config) { c.MaxPositivesPerUser = 0 }},
 		{"patience", func(c *Config) { c.Patience = -1 }},
 		{"holdout", func(c *Config) { c.HoldOutMinClicks = 1 }},
-		{"engine", func(c *Config) { c.Engine = "gpu" }},
 	} {
 		cfg := DefaultConfig()
 		c.edit(&cfg)
@@ -241,7 +240,6 @@ func TestPipelineMatchesSequential(t *testing.T) {
 func TestModeFlags(t *testing.T) {
 	var m Merge
 	var f FieldFC
-	var e Engine
 	for _, tc := range []struct {
 		set func(string) error
 		in  string
@@ -251,16 +249,14 @@ func TestModeFlags(t *testing.T) {
 		{m.Set, "sum", false},
 		{f.Set, "tanh", true},
 		{f.Set, "sigmoid", false},
-		{e.Set, "graph", true},
-		{e.Set, "gpu", false},
 	} {
 		err := tc.set(tc.in)
 		if (err == nil) != tc.ok {
 			t.Errorf("Set(%q): error %v, want ok=%v", tc.in, err, tc.ok)
 		}
 	}
-	if m != MergeGated || f != FieldFCTanh || e != EngineGraph {
-		t.Fatalf("after Set: %q %q %q", m, f, e)
+	if m != MergeGated || f != FieldFCTanh {
+		t.Fatalf("after Set: %q %q", m, f)
 	}
 	if _, err := ParseMerge("concat"); err != nil {
 		t.Fatal(err)

@@ -116,7 +116,6 @@ a checksum) and DIR/userrep_report.json (per-epoch loss and held-out metrics).
 	f.BoolVar(&cfg.FieldNorm, "field-norm", cfg.FieldNorm, "L2-normalise field vectors before the merge")
 	f.Float64Var(&cfg.FieldDropout, "field-dropout", cfg.FieldDropout, "probability of dropping a whole field in training")
 	f.BoolVar(&cfg.LogQ, "logq", cfg.LogQ, "apply the log-uniform sampling correction to the sampled softmax")
-	f.Var(&cfg.Engine, "engine", "training engine: native (fast) or graph (gorgonia reference)")
 	addSeedFlag(cmd, &cfg.Seed)
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
