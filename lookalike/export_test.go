@@ -11,8 +11,8 @@ import (
 )
 
 func TestSaveLoadRoundTrip(t *testing.T) {
-	for _, pooling := range []string{PoolingAttention, PoolingAvg, "attention+prior"} {
-		t.Run(pooling, func(t *testing.T) {
+	for _, pooling := range []Pooling{PoolingAttention, PoolingAvg, "attention+prior"} {
+		t.Run(string(pooling), func(t *testing.T) {
 			m := testModel(t, pooling, 12, 8, 5, 9)
 			path := filepath.Join(t.TempDir(), "la.model")
 			if err := m.Save(path); err != nil {

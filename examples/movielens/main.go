@@ -88,7 +88,11 @@ func run() error {
 	cfg.Train.UserRep.Epochs = *epochsUser
 	cfg.Train.UserRep.Seed = *seed
 	if *merge != "" {
-		cfg.Train.UserRep.Merge = *merge
+		m, err := userrep.ParseMerge(*merge)
+		if err != nil {
+			return fmt.Errorf("--merge: %w", err)
+		}
+		cfg.Train.UserRep.Merge = m
 	}
 	cfg.Train.LookAlike.Epochs = *epochsLA
 	cfg.Train.LookAlike.Seed = uint64(*seed)
