@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
+	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -528,4 +530,64 @@ func columnList(sc *arrow.Schema) string {
 		return "no columns"
 	}
 	return s
+}
+
+// ID is the Go type of an id column: int64 or string.
+type ID interface{ int64 | string }
+
+// NewClicks builds a click log from plain slices: click i is users[i]
+// clicking items[i] at times[i]. The vocabularies' kinds follow the slice
+// types (int64 ids give IDInt64, strings IDString) and indices are assigned
+// in order of first appearance. The slices must have the same length and
+// string ids must not be empty; an error names the field and row.
+func NewClicks[U, I ID](users []U, items []I, times []time.Time) (*Clicks, error) {
+	n := len(users)
+	if len(items) != n || len(times) != n {
+		return nil, fmt.Errorf("new clicks: lengths differ: users %d, items %d, times %d", n, len(items), len(times))
+	}
+	c := &Clicks{
+		Users: NewVocab(goIDKind[U]()), Items: NewVocab(goIDKind[I]()),
+		User: make([]int32, n), Item: make([]int32, n), TS: make([]int64, n),
+	}
+	for i := 0; i < n; i++ {
+		u, err := idString(users[i])
+		if err != nil {
+			return nil, fmt.Errorf("new clicks: users[%d]: %w", i, err)
+		}
+		it, err := idString(items[i])
+		if err != nil {
+			return nil, fmt.Errorf("new clicks: items[%d]: %w", i, err)
+		}
+		if times[i].IsZero() {
+			return nil, fmt.Errorf("new clicks: times[%d]: zero time", i)
+		}
+		c.User[i] = c.Users.Add(u)
+		c.Item[i] = c.Items.Add(it)
+		c.TS[i] = times[i].UnixNano()
+	}
+	return c, nil
+}
+
+// goIDKind is the vocabulary kind of the Go id type T.
+func goIDKind[T ID]() IDKind {
+	var zero T
+	if _, ok := any(zero).(string); ok {
+		return IDString
+	}
+	return IDInt64
+}
+
+// idString is the vocabulary form of an id: decimal for int64, the string
+// itself (not empty) otherwise.
+func idString[T ID](id T) (string, error) {
+	switch v := any(id).(type) {
+	case string:
+		if v == "" {
+			return "", errors.New("empty id")
+		}
+		return v, nil
+	case int64:
+		return strconv.FormatInt(v, 10), nil
+	}
+	panic("unreachable: ID is int64 or string")
 }

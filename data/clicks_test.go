@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -587,5 +588,35 @@ func TestReadClicksProgress(t *testing.T) {
 	}
 	if calls != 4 || last != 1000 {
 		t.Errorf("%d calls ending at %d, want 4 ending at 1000", calls, last)
+	}
+}
+
+func TestNewClicksErrors(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	tests := []struct {
+		name  string
+		users []string
+		items []int64
+		times []time.Time
+		want  string
+	}{
+		{"lengths", []string{"a"}, []int64{1, 2}, []time.Time{t0}, "lengths differ: users 1, items 2, times 1"},
+		{"empty id", []string{"a", ""}, []int64{1, 2}, []time.Time{t0, t0}, "users[1]: empty id"},
+		{"zero time", []string{"a"}, []int64{1}, []time.Time{{}}, "times[0]: zero time"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewClicks(tt.users, tt.items, tt.times)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+	c, err := NewClicks([]int64{7, 8, 7}, []string{"x", "y", "y"}, []time.Time{t0, t0, t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Users.Kind() != IDInt64 || c.Items.Kind() != IDString || !slices.Equal(c.User, []int32{0, 1, 0}) || !slices.Equal(c.Item, []int32{0, 1, 1}) || c.TS[0] != t0.UnixNano() {
+		t.Fatalf("got %+v", c)
 	}
 }

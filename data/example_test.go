@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/ralmlab/ralm/data"
 )
@@ -241,4 +242,21 @@ func ExampleVocab_MarshalBinary() {
 	fmt.Println(w.Kind(), w.Len(), i, ok)
 	// Output:
 	// string 2 1 true
+}
+
+func ExampleNewClicks() {
+	t0 := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+	c, err := data.NewClicks(
+		[]string{"alice", "bob", "alice"},
+		[]int64{10, 20, 30},
+		[]time.Time{t0, t0.Add(time.Minute), t0.Add(2 * time.Minute)},
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(c.Len(), "clicks,", c.Users.Len(), "users,", c.Items.Len(), "items")
+	fmt.Println(c.Users.ID(c.User[2]), "clicked", c.Items.ID(c.Item[2]), "at", time.Unix(0, c.TS[2]).UTC().Format(time.RFC3339))
+	// Output:
+	// 3 clicks, 2 users, 3 items
+	// alice clicked 30 at 2024-03-01T12:02:00Z
 }

@@ -59,6 +59,7 @@ files.`,
 	f.IntVar(&cfg.Days, "days", cfg.Days, "time span of the log in days")
 	f.Float64Var(&cfg.Noise, "noise", cfg.Noise, "share of clicks that ignore interests, in [0,1]")
 	f.Float64Var(&cfg.NewItems, "new-items", cfg.NewItems, "share of items released during the span, in [0,1)")
+	f.Float64Var(&cfg.ActivitySkew, "activity-skew", cfg.ActivitySkew, "log-normal sigma of clicks per user, in [0,5] (0: the default 0.8; 2: heavy-tailed, the top 10% of users make about 70% of clicks)")
 	f.BoolVar(&cfg.StringIDs, "string-ids", false, `write string ids ("u1", "i1") instead of int64`)
 	addSeedFlag(cmd, &cfg.Seed)
 	f.StringVar(&out, "out", "", "output directory (created if missing)")
@@ -93,6 +94,7 @@ func flagNames(err error) error {
 	r := strings.NewReplacer(
 		"ClicksPerUser", "--clicks-per-user", "Users", "--users", "Items", "--items",
 		"Communities", "--communities", "Days", "--days", "NewItems", "--new-items", "Noise", "--noise",
+		"ActivitySkew", "--activity-skew",
 		"synth: ", "")
 	return fmt.Errorf("%s", r.Replace(err.Error()))
 }

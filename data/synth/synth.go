@@ -15,7 +15,8 @@
 //     start, the rest appears uniformly over the time span. Items have a
 //     "category" (string, usually the community's) and "tags" (list<string>,
 //     mostly the community's topic tags, shared with users' interests).
-//   - Users' activity is log-normal with mean ClicksPerUser. Each click picks,
+//   - Users' activity is log-normal with mean ClicksPerUser (sigma 0.8, or
+//     ActivitySkew for a heavier tail). Each click picks,
 //     with probability Noise, an item by global popularity; otherwise an item of
 //     the primary (80%) or secondary (20%) community by popularity within it.
 //     A user rarely clicks the same item twice (a few re-clicks remain, as in
@@ -56,6 +57,11 @@ type Config struct {
 	// NewItems in [0,1) is the share of items released during the span rather
 	// than at its start.
 	NewItems float64
+	// ActivitySkew, when positive, is the log-normal sigma of clicks per
+	// user (mean still ClicksPerUser, capped at 50 times it): 2 gives a
+	// heavy tail where the top tenth of users make most clicks, as in real
+	// feeds. Zero keeps the default sigma of 0.8.
+	ActivitySkew float64
 	// Start is the start of the span; the zero value means 2024-01-01 UTC.
 	Start time.Time
 	// StringIDs makes user and item ids strings ("u17", "i42") instead of
@@ -107,6 +113,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("synth: Days must be positive, got %d", c.Days)
 	case c.Days > 36500:
 		return fmt.Errorf("synth: Days must be at most 36500, got %d", c.Days)
+	case !(c.ActivitySkew >= 0 && c.ActivitySkew <= 5):
+		return fmt.Errorf("synth: ActivitySkew must be in [0,5], got %g", c.ActivitySkew)
 	case !(c.Noise >= 0 && c.Noise <= 1):
 		return fmt.Errorf("synth: Noise must be in [0,1], got %g", c.Noise)
 	case !(c.NewItems >= 0 && c.NewItems < 1):
@@ -524,7 +532,11 @@ func (w *world) genChunk(c int, seen []int32) *chunk {
 	}
 	C := cfg.Communities
 	total := w.commWeight[C-1]
-	mu := math.Log(cfg.ClicksPerUser) - activitySigma*activitySigma/2
+	sigma := activitySigma
+	if cfg.ActivitySkew > 0 {
+		sigma = cfg.ActivitySkew
+	}
+	mu := math.Log(cfg.ClicksPerUser) - sigma*sigma/2
 	maxClicks := min(cfg.Items, int(math.Ceil(cfg.ClicksPerUser*50)))
 	for j := 0; j < n; j++ {
 		u := int32(lo + j)
@@ -553,7 +565,7 @@ func (w *world) genChunk(c int, seen []int32) *chunk {
 		ch.interestOff = append(ch.interestOff, int32(len(ch.interests)))
 
 		// Clicks.
-		nc := int(math.Round(math.Exp(mu + activitySigma*rng.NormFloat64())))
+		nc := int(math.Round(math.Exp(mu + sigma*rng.NormFloat64())))
 		nc = min(max(nc, 1), maxClicks)
 		first := len(ch.item)
 		for range nc {

@@ -47,6 +47,8 @@ func TestValidate(t *testing.T) {
 		{"noise above 1", func(c *Config) { c.Noise = 1.5 }, "Noise must be in [0,1]"},
 		{"noise NaN", func(c *Config) { c.Noise = math.NaN() }, "Noise must be in [0,1]"},
 		{"new items 1", func(c *Config) { c.NewItems = 1 }, "NewItems must be in [0,1)"},
+		{"negative skew", func(c *Config) { c.ActivitySkew = -1 }, "ActivitySkew must be in [0,5]"},
+		{"skew NaN", func(c *Config) { c.ActivitySkew = math.NaN() }, "ActivitySkew must be in [0,5]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -370,5 +372,51 @@ func BenchmarkGenerate1Mx10M(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportMetric(float64(ds.Clicks.Len()), "clicks")
+	}
+}
+
+// topShare is the share of clicks made by the most active tenth of users.
+func topShare(c *data.Clicks) float64 {
+	per := make([]int, c.Users.Len())
+	for _, u := range c.User {
+		per[u]++
+	}
+	slices.Sort(per)
+	slices.Reverse(per)
+	top := 0
+	for _, n := range per[:len(per)/10] {
+		top += n
+	}
+	return float64(top) / float64(c.Len())
+}
+
+// TestActivitySkew checks the tail of clicks per user: at skew 2 the top
+// tenth of users make most clicks (log-normal: 76% uncapped), at the
+// default (skew 0, sigma 0.8) about a third; the mean stays near
+// ClicksPerUser and equal seeds give equal data.
+func TestActivitySkew(t *testing.T) {
+	tests := []struct {
+		skew     float64
+		min, max float64 // bounds on the top-10% share
+	}{
+		{0, 0.25, 0.40},
+		{2, 0.60, 0.85},
+	}
+	for _, tt := range tests {
+		c := small()
+		c.Items = 2000
+		c.ActivitySkew = tt.skew
+		ds := gen(t, c)
+		share := topShare(ds.Clicks)
+		t.Logf("skew %g: top 10%% share %.3f", tt.skew, share)
+		if share < tt.min || share > tt.max {
+			t.Errorf("skew %g: top 10%% of users make %.1f%% of clicks, want %.0f–%.0f%%", tt.skew, 100*share, 100*tt.min, 100*tt.max)
+		}
+		if mean := float64(ds.Clicks.Len()) / float64(c.Users); mean < 0.6*c.ClicksPerUser || mean > 1.2*c.ClicksPerUser {
+			t.Errorf("skew %g: %.1f clicks per user, want about %g", tt.skew, mean, c.ClicksPerUser)
+		}
+		if again := gen(t, c); !reflect.DeepEqual(ds.Clicks, again.Clicks) {
+			t.Errorf("skew %g: same seed gave different clicks", tt.skew)
+		}
 	}
 }
