@@ -620,11 +620,6 @@ func runTrainLookalike(cmd *cobra.Command, embPath, clicksPath, userModel, out, 
 	if clicks.Len() == 0 {
 		return fmt.Errorf("no click in %s is by a user of %s", clicksPath, embPath)
 	}
-	clickers, err := ralm.ItemClickers(clicks, emb.Users)
-	if err != nil {
-		return err
-	}
-
 	jl, err := newJSONLog(logPath)
 	if err != nil {
 		return err
@@ -638,13 +633,14 @@ func runTrainLookalike(cmd *cobra.Command, embPath, clicksPath, userModel, out, 
 	defer func() { tb.Finish() }()
 	la := &laProgress{cmd: cmd, jl: jl, log: log, bar: &tb, valid: valid > 0, stage: "lookalike", desc: "lookalike "}
 	opts := lookalike.TrainOptions{ProgressEvery: 1, ValidFraction: valid, Progress: la.report}
-	m, rep, err := lookalike.Train(ctx, emb.Vecs, emb.Dim, clickers, cfg, opts)
+	t, err := ralm.TrainLookAlike(ctx, ralm.LookAlikeData{Embeddings: emb, Clicks: clicks, UserModel: um}, cfg, opts)
 	if err != nil {
-		return fmt.Errorf("train look-alike model: %w", err)
+		return err
 	}
 	tb.Finish()
-	b := &bundle.Bundle{UserModel: um, LookAlike: m, Embeddings: emb, Seeds: clicks}
-	b.Meta = trainMeta(&ralm.Trained{LookAlikeReport: rep})
+	rep := t.LookAlikeReport
+	b := t.Bundle()
+	b.Meta = trainMeta(t)
 	if err := bundle.Write(out, b); err != nil {
 		return err
 	}
