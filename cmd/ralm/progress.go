@@ -19,21 +19,46 @@ const progressDelay = 2 * time.Second
 // progress is a progress bar on stderr. A nil *progress is silent, and all
 // methods are safe to call on it and from several goroutines.
 type progress struct {
-	bar  *progressbar.ProgressBar
-	stop chan struct{}
-	once sync.Once
+	bar     *progressbar.ProgressBar
+	stop    chan struct{}
+	once    sync.Once
+	maxDesc int // longest description that keeps the bar on one line; 0: any
 }
 
 // newProgress returns a bar for max units of work described by desc, drawn
 // on the command's stderr once the work has run for a couple of seconds. It
 // is silent (nil) with --quiet or when stderr is not a terminal. The bar
 // stops drawing when ctx is done; call Finish when the work ends.
-func newProgress(ctx context.Context, cmd *cobra.Command, max int64, desc string) *progress {
+func newProgress(ctx context.Context, cmd *cobra.Command, total int64, desc string) *progress {
 	w := cmd.ErrOrStderr()
 	if quiet(cmd) || !isTerminal(w) {
 		return nil
 	}
-	return startProgress(ctx, w, max, desc, progressDelay)
+	p := startProgress(ctx, w, total, desc, progressDelay)
+	if cols := terminalWidth(w); cols > 0 {
+		// a line longer than the terminal wraps, and the bar's carriage
+		// returns then redraw only its last part
+		p.maxDesc = max(12, cols-barWidth)
+	}
+	return p
+}
+
+// barWidth is about how wide the bar is without its description:
+// " 42% |████████████████████| (1234/5678) [1m2s:3m4s]" (the last part is
+// the elapsed time and the time left).
+const barWidth = 52
+
+// terminalWidth returns the width of the terminal behind w (0 if unknown).
+func terminalWidth(w io.Writer) int {
+	if t, ok := w.(*terminal); ok {
+		w = t.w
+	}
+	if f, ok := w.(*os.File); ok {
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil {
+			return cols
+		}
+	}
+	return 0
 }
 
 // isTerminal reports whether w is a terminal (or the terminal writer of a
@@ -113,7 +138,7 @@ func startProgress(ctx context.Context, w io.Writer, max int64, desc string, del
 	p.bar = progressbar.NewOptions64(max,
 		progressbar.OptionSetWriter(&delayedWriter{w: w, after: time.Now().Add(delay)}),
 		progressbar.OptionSetDescription(desc),
-		progressbar.OptionSetWidth(30),
+		progressbar.OptionSetWidth(20),
 		progressbar.OptionShowCount(),
 		progressbar.OptionSetElapsedTime(true),
 		// Predicting the time left only makes sense for many small units,
@@ -157,6 +182,9 @@ func (p *progress) Set(n int64) {
 // Describe changes the text before the bar.
 func (p *progress) Describe(desc string) {
 	if p != nil {
+		if p.maxDesc > 0 && len([]rune(desc)) > p.maxDesc {
+			desc = string([]rune(desc)[:p.maxDesc-1]) + "…"
+		}
 		p.bar.Describe(desc)
 	}
 }

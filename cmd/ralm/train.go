@@ -254,8 +254,8 @@ func trainStages(cmd *cobra.Command, in ralm.TrainData, cfg ralm.TrainConfig, va
 	defer func() { bar.Finish() }()
 	stage := "userrep"
 
-	// user model: exponentially smoothed loss, throughput, time left and the
-	// last epoch's held-out AUC on the bar
+	// user model: exponentially smoothed loss, throughput and the last
+	// epoch's held-out AUC on the bar (which shows the time left)
 	var (
 		urun     float64
 		um       meter.Meter
@@ -274,7 +274,8 @@ func trainStages(cmd *cobra.Command, in ralm.TrainData, cfg ralm.TrainConfig, va
 			total := s.Steps * cfg.UserRep.Epochs
 			st := um.At(now, s.GlobalStep, total, uex)
 			bar.Add(1)
-			bar.Describe(fmt.Sprintf("user model: epoch %d/%d loss %.4f, %s%s", s.Epoch, cfg.UserRep.Epochs, urun, st.Format("ex"), lastEval))
+			// the bar shows the time left: [elapsed:left]
+			bar.Describe(fmt.Sprintf("userrep %d/%d loss %.4f %s/s%s", s.Epoch, cfg.UserRep.Epochs, urun, meter.HumanCount(st.PerSec), lastEval))
 			jl.write(logStep{Type: "step", Stage: stage, Epoch: s.Epoch, Step: s.GlobalStep, Steps: total,
 				Examples: int64(s.Examples), Loss: finite(s.Loss), ExamplesPerSec: math.Round(st.PerSec)})
 		},
@@ -283,14 +284,14 @@ func trainStages(cmd *cobra.Command, in ralm.TrainData, cfg ralm.TrainConfig, va
 				HeldOutAUC: finite(e.HeldOutAUC), HeldOutRecall10: finite(e.HeldOutRecall10), HeldOutMRR: finite(e.HeldOutMRR), Best: &e.Best,
 				Seconds: e.Duration.Seconds()})
 			if !math.IsNaN(e.HeldOutAUC) {
-				lastEval = fmt.Sprintf(", held-out AUC %.4f", e.HeldOutAUC)
+				lastEval = fmt.Sprintf(" AUC %.4f", e.HeldOutAUC)
 			}
 			log.Info("user model epoch", "epoch", e.Epoch, "loss", e.Loss, "heldout_auc", e.HeldOutAUC, "heldout_recall10", e.HeldOutRecall10,
 				"best", e.Best, "took", e.Duration.Round(time.Millisecond),
 				"examples_per_s", math.Round(float64(e.Examples)/e.Duration.Seconds()), "eta", um.At(time.Now(), e.Epoch, cfg.UserRep.Epochs, 0).Left.Round(time.Second))
 		},
 	}
-	la := &laProgress{cmd: cmd, jl: jl, log: log, bar: &bar, valid: validLA > 0, desc: "look-alike model: "}
+	la := &laProgress{cmd: cmd, jl: jl, log: log, bar: &bar, valid: validLA > 0, desc: "lookalike "}
 	opts := ralm.TrainOptions{
 		UserRep:   uopts,
 		LookAlike: lookalike.TrainOptions{ProgressEvery: 1, ValidFraction: validLA, Progress: la.report},
@@ -325,7 +326,7 @@ type laProgress struct {
 	epochStart, prevPairs int64
 	prevSum               float64
 	prevElapsed           time.Duration
-	lastEval              string // ", validation AUC 0.8123" after an epoch
+	lastEval              string // " AUC 0.8123" (validation) after an epoch
 }
 
 // reset starts a new stage.
@@ -335,12 +336,12 @@ func (l *laProgress) reset(stage string) {
 
 func (l *laProgress) report(p lookalike.Progress) {
 	if *l.bar == nil {
-		*l.bar = newProgress(l.cmd.Context(), l.cmd, int64(p.Steps), strings.TrimSuffix(l.desc, ": "))
+		*l.bar = newProgress(l.cmd.Context(), l.cmd, int64(p.Steps), strings.TrimSpace(l.desc))
 	}
 	// the trainer's own clock: Elapsed since the stage started
 	st := meter.Start(time.Time{}).At(time.Time{}.Add(p.Elapsed), p.Step, p.Steps, p.Pairs)
 	(*l.bar).Set(int64(p.Step))
-	(*l.bar).Describe(fmt.Sprintf("%sepoch %d/%d loss %.4f, %s%s", l.desc, p.Epoch, p.Epochs, p.Loss, st.Format("pairs"), l.lastEval))
+	(*l.bar).Describe(fmt.Sprintf("%s%d/%d loss %.4f %s pairs/s%s", l.desc, p.Epoch, p.Epochs, p.Loss, meter.HumanCount(st.PerSec), l.lastEval))
 	stage := l.stage
 	if stage == "" {
 		stage = "lookalike"
@@ -356,7 +357,7 @@ func (l *laProgress) report(p lookalike.Progress) {
 		var auc *float64
 		if l.valid {
 			auc = finite(p.ValidAUC)
-			l.lastEval = fmt.Sprintf(", validation AUC %.4f", p.ValidAUC)
+			l.lastEval = fmt.Sprintf(" AUC %.4f", p.ValidAUC)
 		}
 		l.jl.write(logEpoch{Type: "epoch", Stage: stage, Epoch: p.Epoch, Loss: finite(p.Loss), Examples: ep,
 			ValidAUC: auc, Seconds: (p.Elapsed - l.prevElapsed).Seconds()})
@@ -624,7 +625,7 @@ func runTrainLookalike(cmd *cobra.Command, embPath, clicksPath, userModel, out, 
 	}()
 	var tb *progress
 	defer func() { tb.Finish() }()
-	la := &laProgress{cmd: cmd, jl: jl, log: log, bar: &tb, valid: valid > 0, stage: "lookalike"}
+	la := &laProgress{cmd: cmd, jl: jl, log: log, bar: &tb, valid: valid > 0, stage: "lookalike", desc: "lookalike "}
 	opts := lookalike.TrainOptions{ProgressEvery: 1, ValidFraction: valid, Progress: la.report}
 	t, err := ralm.TrainLookAlike(ctx, ralm.LookAlikeData{Embeddings: emb, Clicks: clicks, UserModel: um}, cfg, opts)
 	if err != nil {

@@ -53,8 +53,8 @@ func run() error {
 	fresh := flag.Float64("fresh", split.DefaultFreshFraction, "share of eligible items made fresh")
 	epochsUser := flag.Int("epochs-user", 20, "user-model epochs")
 	epochsLA := flag.Int("epochs-la", 40, "look-alike epochs")
-	merge := flag.String("merge", "", "user-model merge: "+userrep.MergeGated+" (the default: attention-weighted concatenation), "+
-		userrep.MergeAttention+" (the paper's layer) or "+userrep.MergeConcat+" (YouTube DNN)")
+	merge := flag.String("merge", "", "user-model merge: "+string(userrep.MergeGated)+" (the default: attention-weighted concatenation), "+
+		string(userrep.MergeAttention)+" (the paper's layer) or "+string(userrep.MergeConcat)+" (YouTube DNN)")
 	report := flag.String("report", "", "write the JSON report here")
 	plot := flag.String("plot", "", "write the AUC bar chart (PNG) here")
 	tables := flag.String("tables", "", "also write the converted Parquet tables into this folder")
