@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ralmlab/ralm/internal/atomicfile"
-	"github.com/ralmlab/ralm/internal/meter"
 	"math"
 	"os"
 	"path/filepath"
@@ -16,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ralmlab/ralm/data"
+	"github.com/ralmlab/ralm/internal/atomicfile"
+	"github.com/ralmlab/ralm/internal/meter"
 	"github.com/ralmlab/ralm/userrep"
 )
 
