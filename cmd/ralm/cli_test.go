@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -129,5 +131,33 @@ func TestManifestVersion(t *testing.T) {
 	}
 	if want := buildinfo.Read().ModuleVersion(); m.ModuleVersion != want {
 		t.Fatalf("manifest module_version %q, want %q", m.ModuleVersion, want)
+	}
+}
+
+// TestCtrlC sends a real SIGINT to a running ralm: exit code 130 and one
+// clean line on stderr.
+func TestCtrlC(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "ralm")
+	if out, err := osexec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := osexec.Command(bin, "synth", "--users", "1000000", "--out", filepath.Join(dir, "data"))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // the signal handler is installed first thing in main
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var ee *osexec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 || stderr.String() != "ralm: interrupted\n" {
+		t.Fatalf("after SIGINT: %v, stderr %q; want exit 130 and \"ralm: interrupted\"", err, stderr.String())
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ralmlab/ralm/internal/atomicfile"
 	"os"
 	"path/filepath"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/data/split"
+	"github.com/ralmlab/ralm/internal/atomicfile"
 	"github.com/ralmlab/ralm/ralm"
 	"github.com/ralmlab/ralm/ralm/eval"
 )

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -223,6 +224,13 @@ func TestCancelled(t *testing.T) {
 	// Ctrl-C: the shell's exit code for SIGINT and one clean line.
 	if code != 130 || errb.String() != "ralm: interrupted\n" {
 		t.Fatalf("exit %d, stderr %q; want 130 and \"ralm: interrupted\"", code, errb.String())
+	}
+	// SIGTERM: 128 + 15.
+	tctx, tcancel := context.WithCancelCause(context.Background())
+	tcancel(errSignal{syscall.SIGTERM})
+	errb.Reset()
+	if code := run(tctx, []string{"synth", "--users", "100000", "--out", t.TempDir()}, &out, &errb); code != 143 || errb.String() != "ralm: interrupted by terminated\n" {
+		t.Fatalf("SIGTERM: exit %d, stderr %q", code, errb.String())
 	}
 }
 

@@ -68,7 +68,7 @@ func signalContext(parent context.Context) (context.Context, func()) {
 // run executes the CLI with args and returns the process exit code. Errors
 // are printed as one line, "ralm: <error>", on stderr, on a line of their
 // own (a progress bar is cleared first). A run whose context was cancelled
-// (Ctrl-C) prints "ralm: interrupted" and returns 130.
+// (Ctrl-C) prints "ralm: interrupted" and returns 130 (SIGTERM: 143).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	term := newTerminal(stderr)
 	root := newRootCmd()
@@ -80,13 +80,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case err == nil:
 		return exitOK
 	case ctx.Err() != nil:
-		msg := "interrupted"
+		msg, code := "interrupted", exitInterrupted
 		var sig errSignal
 		if errors.As(context.Cause(ctx), &sig) && sig.sig != os.Interrupt {
 			msg = sig.Error()
+			if n, ok := sig.sig.(syscall.Signal); ok {
+				code = 128 + int(n) // the shell's convention: 143 for SIGTERM
+			}
 		}
 		term.message("ralm: " + msg)
-		return exitInterrupted
+		return code
 	default:
 		term.message("ralm: " + oneLine(err.Error()))
 		return exitError

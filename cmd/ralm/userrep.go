@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ralmlab/ralm/internal/atomicfile"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -14,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ralmlab/ralm/data"
+	"github.com/ralmlab/ralm/internal/atomicfile"
+	"github.com/ralmlab/ralm/internal/meter"
 	"github.com/ralmlab/ralm/userrep"
 )
 
@@ -154,22 +156,36 @@ func runTrainUserrep(cmd *cobra.Command, in *userrepInputs, cfg userrep.Config, 
 	var tb *progress
 	defer func() { tb.Finish() }()
 	var running float64
+	var (
+		um       meter.Meter
+		examples int64
+		lastEval string
+	)
 	opts := userrep.TrainOptions{
 		OnStep: func(s userrep.StepStats) {
-			if tb == nil && s.GlobalStep == 1 {
+			now := time.Now()
+			if !um.Started() {
 				tb = newProgress(ctx, cmd, int64(s.Steps*cfg.Epochs), "training")
+				um = meter.Start(now)
 			}
 			if s.Step == 1 {
 				running = s.Loss
 			}
 			running = 0.98*running + 0.02*s.Loss
+			examples += int64(s.Examples)
+			st := um.At(now, s.GlobalStep, s.Steps*cfg.Epochs, examples)
 			tb.Add(1)
-			tb.Describe(fmt.Sprintf("epoch %d/%d loss %.4f", s.Epoch, cfg.Epochs, running))
+			// the bar shows the time left: [elapsed:left]
+			tb.Describe(fmt.Sprintf("epoch %d/%d loss %.4f %s ex/s%s", s.Epoch, cfg.Epochs, running, meter.HumanCount(st.PerSec), lastEval))
 			jl.write("step", s)
 		},
 		OnEpoch: func(e userrep.EpochStats) {
 			jl.write("epoch", e)
-			log.Info("epoch", "epoch", e.Epoch, "loss", e.Loss, "heldout_auc", e.HeldOutAUC, "heldout_recall10", e.HeldOutRecall10, "best", e.Best, "took", e.Duration.Round(time.Millisecond))
+			if !math.IsNaN(e.HeldOutAUC) {
+				lastEval = fmt.Sprintf(" AUC %.4f", e.HeldOutAUC)
+			}
+			log.Info("epoch", "epoch", e.Epoch, "loss", e.Loss, "heldout_auc", e.HeldOutAUC, "heldout_recall10", e.HeldOutRecall10, "best", e.Best, "took", e.Duration.Round(time.Millisecond),
+				"examples_per_s", math.Round(float64(e.Examples)/e.Duration.Seconds()), "eta", um.At(time.Now(), e.Epoch, cfg.Epochs, 0).Left.Round(time.Second))
 		},
 	}
 	m, rep, err := userrep.Train(ctx, fs, clicks, cfg, opts)
