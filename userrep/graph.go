@@ -84,7 +84,6 @@ func newGraphNet[T float](p *params[T], B int, withGrad bool) (gn *graphNet[T], 
 		params = append(params, node)
 		return node
 	}
-	bias := func(x, b *G.Node) *G.Node { return must(G.BroadcastAdd(x, b, nil, []byte{0})) }
 	constant := func(v float64) *G.Node { return G.NewConstant(T(v)) }
 
 	x := input("X", &gn.x, F, B, m)
@@ -124,7 +123,7 @@ func newGraphNet[T float](p *params[T], B int, withGrad bool) (gn *graphNet[T], 
 	var mv *G.Node
 	if l.attW1.valid() {
 		W1, b1, w2 := param(l.attW1), param(l.attB1), param(l.attW2)
-		u := must(G.Tanh(bias(must(G.Mul(must(graphop.Reshape(h, F*B, m)), W1)), b1)))
+		u := must(G.Tanh(must(graphop.Affine(must(graphop.Reshape(h, F*B, m)), W1, b1))))
 		s := must(G.Mul(must(G.Mul(u, w2)), constant(1/l.cfg.Temperature)))
 		s3 := must(graphop.Reshape(s, F, B, l.heads))
 		if keep != nil {
@@ -151,20 +150,15 @@ func newGraphNet[T float](p *params[T], B int, withGrad bool) (gn *graphNet[T], 
 	// MLP
 	z := mv
 	for i := range l.hid {
-		z = bias(must(G.Mul(z, param(l.mlpW[i]))), param(l.mlpB[i]))
+		z = must(graphop.Affine(z, param(l.mlpW[i]), param(l.mlpB[i])))
 		if i < len(l.hid)-1 {
 			z = must(G.Rectify(z))
 		}
 	}
 	G.Read(z, &gn.emb)
 
-	// sampled softmax: logits (B,J,1), log-softmax over axis 1
-	logits := must(G.BatchedMatMul(tv, must(graphop.Reshape(z, B, d, 1))))
-	if logQ != nil {
-		logits = must(G.Sub(logits, logQ))
-	}
-	ls := must(G.LogSoftMax(logits, 1))
-	gn.loss = must(G.Neg(must(G.Sum(must(G.HadamardProd(y, ls))))))
+	// sampled softmax over the positive and the negatives (fused, ops.go)
+	gn.loss = must(sampledSoftmax(tv, z, y, logQ))
 
 	if withGrad {
 		gn.grads, err = G.Grad(gn.loss, append(G.Nodes{x, tv}, params...)...)

@@ -18,13 +18,25 @@ type linearOp struct {
 	OpBase
 	n, d, h int
 	buf     *OutBuf
+	wrtX    bool // differentiable with respect to X too (Affine)
 }
 
 // Linear applies Z = XW + b (X (n,d) a data input, W (d,h), b (h)).
 func Linear(x, w, b *G.Node) (*G.Node, error) {
 	s := x.Shape()
 	n, d, h := s[0], s[1], w.Shape()[1]
-	return G.ApplyOp(linearOp{OpBase{Name: fmt.Sprintf("Linear(%d,%d,%d)", n, d, h)}, n, d, h, &OutBuf{}}, x, w, b)
+	return G.ApplyOp(linearOp{OpBase{Name: fmt.Sprintf("Linear(%d,%d,%d)", n, d, h)}, n, d, h, &OutBuf{}, false}, x, w, b)
+}
+
+// Affine is Linear differentiable with respect to X as well (dX = G·Wᵀ): a
+// dense layer inside a network.
+func Affine(x, w, b *G.Node) (*G.Node, error) {
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 2 || len(ws) != 2 || xs[1] != ws[0] || b.Shape().TotalSize() != ws[1] {
+		return nil, fmt.Errorf("affine: shapes %v, %v and %v do not match", xs, ws, b.Shape())
+	}
+	n, d, h := xs[0], xs[1], ws[1]
+	return G.ApplyOp(linearOp{OpBase{Name: fmt.Sprintf("Affine(%d,%d,%d)", n, d, h)}, n, d, h, &OutBuf{}, true}, x, w, b)
 }
 
 func (op linearOp) Arity() int    { return 3 }
@@ -32,7 +44,7 @@ func (op linearOp) Type() hm.Type { return FnType(2, 2, 1, 2) }
 func (op linearOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.n, op.h}, nil
 }
-func (op linearOp) DiffWRT(int) []bool { return []bool{false, true, true} }
+func (op linearOp) DiffWRT(int) []bool { return []bool{op.wrtX, true, true} }
 
 func (op linearOp) Do(v ...G.Value) (G.Value, error) {
 	out := op.buf.Get(v[0], false, op.n, op.h) // fully overwritten
@@ -63,7 +75,13 @@ func (op linearOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	if err != nil {
 		return nil, err
 	}
-	return G.Nodes{nil, dw, db}, nil
+	var dx *G.Node
+	if op.wrtX {
+		if dx, err = G.ApplyOp(matmulBT{OpBase{Name: "GradX" + op.Name}, op.n, op.d, op.h}, grad, in[1]); err != nil {
+			return nil, err
+		}
+	}
+	return G.Nodes{dx, dw, db}, nil
 }
 
 // linearGradW computes XᵀG (the gradient of W).

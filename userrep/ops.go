@@ -1,0 +1,209 @@
+package userrep
+
+// The fused sampled-softmax loss of the training graph. Built from
+// gorgonia's generic ops (a BatchedMatMul of B tiny (J,d)·(d,1) products, a
+// log-softmax over the middle axis and a masked sum) it took a large share of
+// a step in allocations and per-slice GEMM calls; this op computes the loss
+// and its two gradients in one pass each over the (B, J, d) targets with the
+// internal/simd kernels. It works in float32 (training) and float64
+// (gradient checks).
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/ralmlab/ralm/internal/graphop"
+	"github.com/ralmlab/ralm/internal/simd"
+)
+
+// sampledSoftmaxOp computes
+//
+//	L = −Σ_b Σ_j y[b,j] · log softmax_j(tv[b,j]·u[b] − logQ[b,j])
+//
+// for the targets tv (B,J,d), the user embeddings u (B,d), the target
+// weights y (B,J,1) (the example weight on the positive, 0 elsewhere) and
+// optional logit offsets logQ (B,J,1). It is differentiable with respect to
+// tv and u.
+type sampledSoftmaxOp struct {
+	graphop.OpBase
+	B, J, d int
+	logQ    bool
+}
+
+// sampledSoftmax applies the fused loss; logQ may be nil.
+func sampledSoftmax(tv, u, y, logQ *G.Node) (*G.Node, error) {
+	ts, us := tv.Shape(), u.Shape()
+	if len(ts) != 3 || len(us) != 2 || ts[0] != us[0] || ts[2] != us[1] {
+		return nil, fmt.Errorf("sampled softmax: target shape %v and embedding shape %v do not match", ts, us)
+	}
+	op := sampledSoftmaxOp{graphop.OpBase{Name: fmt.Sprintf("SampledSoftmax(%d,%d,%d,logQ=%v)", ts[0], ts[1], ts[2], logQ != nil)}, ts[0], ts[1], ts[2], logQ != nil}
+	if logQ != nil {
+		return G.ApplyOp(op, tv, u, y, logQ)
+	}
+	return G.ApplyOp(op, tv, u, y)
+}
+
+func (op sampledSoftmaxOp) Arity() int {
+	if op.logQ {
+		return 4
+	}
+	return 3
+}
+
+func (op sampledSoftmaxOp) Type() hm.Type {
+	if op.logQ {
+		return graphop.FnType(3, 2, 3, 3, 0)
+	}
+	return graphop.FnType(3, 2, 3, 0)
+}
+
+func (op sampledSoftmaxOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.ScalarShape(), nil
+}
+
+func (op sampledSoftmaxOp) DiffWRT(n int) []bool {
+	w := make([]bool, n)
+	w[0], w[1] = true, true
+	return w
+}
+
+func (op sampledSoftmaxOp) Do(v ...G.Value) (G.Value, error) {
+	switch tv := v[0].Data().(type) {
+	case []float32:
+		return G.NewF32(ssLoss(op, tv, v[1:], nil, 0)), nil
+	case []float64:
+		return G.NewF64(ssLoss(op, tv, v[1:], nil, 0)), nil
+	default:
+		return nil, fmt.Errorf("%s: unsupported data %T", op.Name, tv)
+	}
+}
+
+func (op sampledSoftmaxOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	args := append(append(G.Nodes(nil), in...), grad)
+	dtv, err := G.ApplyOp(sampledSoftmaxGrad{graphop.OpBase{Name: "GradTv" + op.Name}, op, false}, args...)
+	if err != nil {
+		return nil, err
+	}
+	du, err := G.ApplyOp(sampledSoftmaxGrad{graphop.OpBase{Name: "GradU" + op.Name}, op, true}, args...)
+	if err != nil {
+		return nil, err
+	}
+	res := make(G.Nodes, len(in))
+	res[0], res[1] = dtv, du
+	return res, nil
+}
+
+// ssLoss returns the loss of op on the flat data tv and rest (u, y and
+// optionally logQ). With dl (B·J) it also writes g·∂L/∂logit there.
+func ssLoss[T simd.Float](op sampledSoftmaxOp, tv []T, rest []G.Value, dl []T, g T) T {
+	u, y := rest[0].Data().([]T), rest[1].Data().([]T)
+	var logQ []T
+	if op.logQ {
+		logQ = rest[2].Data().([]T)
+	}
+	B, J, d := op.B, op.J, op.d
+	var loss float64
+	l := make([]float64, J)
+	for b := 0; b < B; b++ {
+		ub := u[b*d : b*d+d]
+		mx := math.Inf(-1)
+		for j := 0; j < J; j++ {
+			o := (b*J + j) * d
+			z := float64(simd.Dot(tv[o:o+d], ub))
+			if logQ != nil {
+				z -= float64(logQ[b*J+j])
+			}
+			l[j] = z
+			mx = max(mx, z)
+		}
+		var sum float64
+		for j := range l {
+			sum += math.Exp(l[j] - mx)
+		}
+		lse := mx + math.Log(sum)
+		var yb float64
+		for j := 0; j < J; j++ {
+			yj := float64(y[b*J+j])
+			yb += yj
+			loss -= yj * (l[j] - lse)
+		}
+		if dl != nil {
+			for j := 0; j < J; j++ {
+				p := math.Exp(l[j] - lse)
+				dl[b*J+j] = g * T(yb*p-float64(y[b*J+j]))
+			}
+		}
+	}
+	return T(loss)
+}
+
+// sampledSoftmaxGrad is the gradient of sampledSoftmaxOp with respect to tv
+// (wrtU false: g·∂L/∂logit[b,j]·u[b]) or u (Σ_j g·∂L/∂logit[b,j]·tv[b,j]).
+type sampledSoftmaxGrad struct {
+	graphop.OpBase
+	op   sampledSoftmaxOp
+	wrtU bool
+}
+
+func (gr sampledSoftmaxGrad) Arity() int { return gr.op.Arity() + 1 }
+
+func (gr sampledSoftmaxGrad) Type() hm.Type {
+	out := 3
+	if gr.wrtU {
+		out = 2
+	}
+	if gr.op.logQ {
+		return graphop.FnType(3, 2, 3, 3, 0, out)
+	}
+	return graphop.FnType(3, 2, 3, 0, out)
+}
+
+func (gr sampledSoftmaxGrad) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	if gr.wrtU {
+		return tensor.Shape{gr.op.B, gr.op.d}, nil
+	}
+	return tensor.Shape{gr.op.B, gr.op.J, gr.op.d}, nil
+}
+
+func (gr sampledSoftmaxGrad) DiffWRT(n int) []bool { return make([]bool, n) }
+
+func (gr sampledSoftmaxGrad) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%s is not differentiable", gr.Name)
+}
+
+func (gr sampledSoftmaxGrad) Do(v ...G.Value) (G.Value, error) {
+	shape, _ := gr.InferShape()
+	out := graphop.NewLike(v[0], shape...)
+	switch tv := v[0].Data().(type) {
+	case []float32:
+		ssGrad(gr, tv, v, out.Data().([]float32))
+	case []float64:
+		ssGrad(gr, tv, v, out.Data().([]float64))
+	default:
+		return nil, fmt.Errorf("%s: unsupported data %T", gr.Name, tv)
+	}
+	return out, nil
+}
+
+func ssGrad[T simd.Float](gr sampledSoftmaxGrad, tv []T, v []G.Value, out []T) {
+	op := gr.op
+	g := v[len(v)-1].Data().(T)
+	dl := make([]T, op.B*op.J)
+	ssLoss(op, tv, v[1:len(v)-1], dl, g)
+	u := v[1].Data().([]T)
+	B, J, d := op.B, op.J, op.d
+	for b := 0; b < B; b++ {
+		for j := 0; j < J; j++ {
+			o := (b*J + j) * d
+			if gr.wrtU {
+				simd.Axpy(dl[b*J+j], tv[o:o+d], out[b*d:b*d+d])
+			} else {
+				simd.Axpy(dl[b*J+j], u[b*d:b*d+d], out[o:o+d])
+			}
+		}
+	}
+}
