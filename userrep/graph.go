@@ -132,19 +132,14 @@ func newGraphNet[T float](p *params[T], B int, withGrad bool) (gn *graphNet[T], 
 		a := must(G.SoftMax(s3, 0)) // over fields
 		if l.gated {
 			// (F,B,1)·(F,B,m)·F → (B,F,m) → (B,F·m)
-			w := must(G.Mul(a, constant(float64(F))))
-			gw := must(G.BroadcastHadamardProd(w, h, []byte{2}, nil))
-			mv = must(graphop.Reshape(must(G.Transpose(gw, 1, 0, 2)), B, F*m))
+			mv = must(fieldRows(h, must(G.Mul(a, constant(float64(F))))))
 		} else {
 			gT := must(G.Transpose(h, 1, 0, 2))                                     // (B,F,m)
 			aT := must(G.Transpose(a, 1, 2, 0))                                     // (B,H,F)
 			mv = must(graphop.Reshape(must(G.BatchedMatMul(aT, gT)), B, l.heads*m)) // (B,H·m)
 		}
 	} else {
-		if keep != nil {
-			h = must(G.BroadcastHadamardProd(h, keep, nil, []byte{2}))
-		}
-		mv = must(graphop.Reshape(must(G.Transpose(h, 1, 0, 2)), B, F*m))
+		mv = must(fieldRows(h, keep)) // keep: the dropout scale, or nil
 	}
 
 	// MLP

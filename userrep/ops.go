@@ -207,3 +207,173 @@ func ssGrad[T simd.Float](gr sampledSoftmaxGrad, tv []T, v []G.Value, out []T) {
 		}
 	}
 }
+
+// fieldRowsOp lays the field vectors h (F,B,m) out as the rows of the merged
+// input (B, F·m), each optionally scaled by a per-field weight w (F,B,1):
+//
+//	out[b, f·m+k] = w[f,b] · h[f,b,k]
+//
+// the gated merge (w = F·attention) and the concatenation (w = the dropout
+// scale, or none) in one copy instead of a broadcast product, a transpose
+// and a reshape.
+type fieldRowsOp struct {
+	graphop.OpBase
+	F, B, m  int
+	weighted bool
+}
+
+// fieldRows applies fieldRowsOp; w may be nil.
+func fieldRows(h, w *G.Node) (*G.Node, error) {
+	s := h.Shape()
+	if len(s) != 3 {
+		return nil, fmt.Errorf("field rows: shape %v, want (F,B,m)", s)
+	}
+	op := fieldRowsOp{graphop.OpBase{Name: fmt.Sprintf("FieldRows(%d,%d,%d,w=%v)", s[0], s[1], s[2], w != nil)}, s[0], s[1], s[2], w != nil}
+	if w != nil {
+		return G.ApplyOp(op, h, w)
+	}
+	return G.ApplyOp(op, h)
+}
+
+func (op fieldRowsOp) Arity() int {
+	if op.weighted {
+		return 2
+	}
+	return 1
+}
+
+func (op fieldRowsOp) Type() hm.Type {
+	if op.weighted {
+		return graphop.FnType(3, 3, 2)
+	}
+	return graphop.FnType(3, 2)
+}
+
+func (op fieldRowsOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.B, op.F * op.m}, nil
+}
+
+func (op fieldRowsOp) DiffWRT(n int) []bool {
+	w := make([]bool, n)
+	for i := range w {
+		w[i] = true
+	}
+	return w
+}
+
+func (op fieldRowsOp) Do(v ...G.Value) (G.Value, error) {
+	out := graphop.NewLike(v[0], op.B, op.F*op.m)
+	switch h := v[0].Data().(type) {
+	case []float32:
+		fieldRowsFwd(op, h, weights[float32](op.weighted, v), out.Data().([]float32))
+	case []float64:
+		fieldRowsFwd(op, h, weights[float64](op.weighted, v), out.Data().([]float64))
+	default:
+		return nil, fmt.Errorf("%s: unsupported data %T", op.Name, h)
+	}
+	return out, nil
+}
+
+// weights returns the weight input's data, or nil for an unweighted op.
+func weights[T simd.Float](weighted bool, v []G.Value) []T {
+	if !weighted {
+		return nil
+	}
+	return v[1].Data().([]T)
+}
+
+func fieldRowsFwd[T simd.Float](op fieldRowsOp, h, w, out []T) {
+	F, B, m := op.F, op.B, op.m
+	for f := 0; f < F; f++ {
+		for b := 0; b < B; b++ {
+			src := h[(f*B+b)*m : (f*B+b)*m+m]
+			dst := out[b*F*m+f*m : b*F*m+f*m+m]
+			if w == nil {
+				copy(dst, src)
+				continue
+			}
+			wf := w[f*B+b]
+			for k, x := range src {
+				dst[k] = wf * x
+			}
+		}
+	}
+}
+
+func (op fieldRowsOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	args := append(append(G.Nodes(nil), in...), grad)
+	dh, err := G.ApplyOp(fieldRowsGrad{graphop.OpBase{Name: "GradH" + op.Name}, op, false}, args...)
+	if err != nil {
+		return nil, err
+	}
+	if !op.weighted {
+		return G.Nodes{dh}, nil
+	}
+	dw, err := G.ApplyOp(fieldRowsGrad{graphop.OpBase{Name: "GradW" + op.Name}, op, true}, args...)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dh, dw}, nil
+}
+
+// fieldRowsGrad is the gradient of fieldRowsOp with respect to h (wrtW
+// false: dh[f,b,k] = w[f,b]·g[b,f·m+k]) or w (dw[f,b] = Σ_k g[b,f·m+k]·h[f,b,k]).
+type fieldRowsGrad struct {
+	graphop.OpBase
+	op   fieldRowsOp
+	wrtW bool
+}
+
+func (gr fieldRowsGrad) Arity() int { return gr.op.Arity() + 1 }
+
+func (gr fieldRowsGrad) Type() hm.Type {
+	if gr.op.weighted {
+		return graphop.FnType(3, 3, 2, 3)
+	}
+	return graphop.FnType(3, 2, 3)
+}
+
+func (gr fieldRowsGrad) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	if gr.wrtW {
+		return tensor.Shape{gr.op.F, gr.op.B, 1}, nil
+	}
+	return tensor.Shape{gr.op.F, gr.op.B, gr.op.m}, nil
+}
+
+func (gr fieldRowsGrad) DiffWRT(n int) []bool { return make([]bool, n) }
+
+func (gr fieldRowsGrad) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%s is not differentiable", gr.Name)
+}
+
+func (gr fieldRowsGrad) Do(v ...G.Value) (G.Value, error) {
+	shape, _ := gr.InferShape()
+	out := graphop.NewLike(v[0], shape...)
+	switch h := v[0].Data().(type) {
+	case []float32:
+		fieldRowsBwd(gr, h, weights[float32](gr.op.weighted, v), v[len(v)-1].Data().([]float32), out.Data().([]float32))
+	case []float64:
+		fieldRowsBwd(gr, h, weights[float64](gr.op.weighted, v), v[len(v)-1].Data().([]float64), out.Data().([]float64))
+	default:
+		return nil, fmt.Errorf("%s: unsupported data %T", gr.Name, h)
+	}
+	return out, nil
+}
+
+func fieldRowsBwd[T simd.Float](gr fieldRowsGrad, h, w, g, out []T) {
+	F, B, m := gr.op.F, gr.op.B, gr.op.m
+	for f := 0; f < F; f++ {
+		for b := 0; b < B; b++ {
+			gs := g[b*F*m+f*m : b*F*m+f*m+m]
+			i := f*B + b
+			switch {
+			case gr.wrtW:
+				out[i] = simd.Dot(gs, h[i*m:i*m+m])
+			case w == nil:
+				copy(out[i*m:i*m+m], gs)
+			default:
+				simd.Axpy(w[i], gs, out[i*m:i*m+m])
+			}
+		}
+	}
+}
