@@ -67,17 +67,17 @@ func (op linearOp) Do(v ...G.Value) (G.Value, error) {
 }
 
 func (op linearOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	dw, err := G.ApplyOp(linearGradW{OpBase{Name: fmt.Sprintf("LinearGradW(%d,%d,%d)", op.n, op.d, op.h)}, op.n, op.d, op.h}, in[0], grad)
+	dw, err := G.ApplyOp(linearGradW{OpBase{Name: fmt.Sprintf("LinearGradW(%d,%d,%d)", op.n, op.d, op.h)}, op.n, op.d, op.h, &OutBuf{}}, in[0], grad)
 	if err != nil {
 		return nil, err
 	}
-	db, err := G.ApplyOp(colSumOp{OpBase{Name: fmt.Sprintf("ColSum(%d,%d)", op.n, op.h)}, op.n, op.h}, grad)
+	db, err := G.ApplyOp(colSumOp{OpBase{Name: fmt.Sprintf("ColSum(%d,%d)", op.n, op.h)}, op.n, op.h, &OutBuf{}}, grad)
 	if err != nil {
 		return nil, err
 	}
 	var dx *G.Node
 	if op.wrtX {
-		if dx, err = G.ApplyOp(matmulBT{OpBase{Name: "GradX" + op.Name}, op.n, op.d, op.h}, grad, in[1]); err != nil {
+		if dx, err = G.ApplyOp(matmulBT{OpBase{Name: "GradX" + op.Name}, op.n, op.d, op.h, &OutBuf{}}, grad, in[1]); err != nil {
 			return nil, err
 		}
 	}
@@ -88,6 +88,7 @@ func (op linearOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 type linearGradW struct {
 	OpBase
 	n, d, h int
+	buf     *OutBuf
 }
 
 func (op linearGradW) Arity() int    { return 2 }
@@ -101,7 +102,7 @@ func (op linearGradW) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 }
 
 func (op linearGradW) Do(v ...G.Value) (G.Value, error) {
-	out := NewLike(v[0], op.d, op.h)
+	out := op.buf.Get(v[0], true, op.d, op.h) // accumulated into
 	switch x := v[0].Data().(type) {
 	case []float32:
 		simd.Rank1Rows(x, op.n, op.d, op.h, v[1].Data().([]float32), out.Data().([]float32))
@@ -120,6 +121,7 @@ func (op linearGradW) Do(v ...G.Value) (G.Value, error) {
 type colSumOp struct {
 	OpBase
 	n, h int
+	buf  *OutBuf
 }
 
 func (op colSumOp) Arity() int    { return 1 }
@@ -133,7 +135,7 @@ func (op colSumOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 }
 
 func (op colSumOp) Do(v ...G.Value) (G.Value, error) {
-	out := NewLike(v[0], op.h)
+	out := op.buf.Get(v[0], true, op.h) // accumulated into
 	switch x := v[0].Data().(type) {
 	case []float32:
 		colSum(out.Data().([]float32), x, op.h)
@@ -196,11 +198,11 @@ func (op matmulOp) Do(v ...G.Value) (G.Value, error) {
 }
 
 func (op matmulOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(matmulBT{OpBase{Name: "GradX" + op.Name}, op.n, op.d, op.h}, grad, in[1])
+	dx, err := G.ApplyOp(matmulBT{OpBase{Name: "GradX" + op.Name}, op.n, op.d, op.h, &OutBuf{}}, grad, in[1])
 	if err != nil {
 		return nil, err
 	}
-	dw, err := G.ApplyOp(linearGradW{OpBase{Name: "GradW" + op.Name}, op.n, op.d, op.h}, in[0], grad)
+	dw, err := G.ApplyOp(linearGradW{OpBase{Name: "GradW" + op.Name}, op.n, op.d, op.h, &OutBuf{}}, in[0], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -211,6 +213,7 @@ func (op matmulOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 type matmulBT struct {
 	OpBase
 	n, d, h int
+	buf     *OutBuf
 }
 
 func (op matmulBT) Arity() int    { return 2 }
@@ -224,7 +227,7 @@ func (op matmulBT) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 }
 
 func (op matmulBT) Do(v ...G.Value) (G.Value, error) {
-	out := NewLike(v[0], op.n, op.d)
+	out := op.buf.Get(v[0], false, op.n, op.d) // fully overwritten
 	switch g := v[0].Data().(type) {
 	case []float32:
 		w := v[1].Data().([]float32)
