@@ -124,7 +124,7 @@ func newGraphNet[T float](p *params[T], B int, withGrad bool) (gn *graphNet[T], 
 	if l.attW1.valid() {
 		W1, b1, w2 := param(l.attW1), param(l.attB1), param(l.attW2)
 		u := must(G.Tanh(must(graphop.Affine(must(graphop.Reshape(h, F*B, m)), W1, b1))))
-		s := must(G.Mul(must(G.Mul(u, w2)), constant(1/l.cfg.Temperature)))
+		s := must(G.Mul(must(graphop.MatMul(u, w2)), constant(1/l.cfg.Temperature)))
 		s3 := must(graphop.Reshape(s, F, B, l.heads))
 		if keep != nil {
 			s3 = must(G.Add(s3, keep))

@@ -32,6 +32,14 @@ type sampledSoftmaxOp struct {
 	graphop.OpBase
 	B, J, d int
 	logQ    bool
+	dl      *ssCache // ∂L/∂logit of the last forward run, for the gradients
+}
+
+// ssCache keeps ∂L/∂logit (B·J) from the forward run for the two gradient
+// ops of the same run (a graph runs one step at a time, forward first).
+type ssCache struct {
+	f32 []float32
+	f64 []float64
 }
 
 // sampledSoftmax applies the fused loss; logQ may be nil.
@@ -40,7 +48,7 @@ func sampledSoftmax(tv, u, y, logQ *G.Node) (*G.Node, error) {
 	if len(ts) != 3 || len(us) != 2 || ts[0] != us[0] || ts[2] != us[1] {
 		return nil, fmt.Errorf("sampled softmax: target shape %v and embedding shape %v do not match", ts, us)
 	}
-	op := sampledSoftmaxOp{graphop.OpBase{Name: fmt.Sprintf("SampledSoftmax(%d,%d,%d,logQ=%v)", ts[0], ts[1], ts[2], logQ != nil)}, ts[0], ts[1], ts[2], logQ != nil}
+	op := sampledSoftmaxOp{graphop.OpBase{Name: fmt.Sprintf("SampledSoftmax(%d,%d,%d,logQ=%v)", ts[0], ts[1], ts[2], logQ != nil)}, ts[0], ts[1], ts[2], logQ != nil, &ssCache{}}
 	if logQ != nil {
 		return G.ApplyOp(op, tv, u, y, logQ)
 	}
@@ -72,11 +80,18 @@ func (op sampledSoftmaxOp) DiffWRT(n int) []bool {
 }
 
 func (op sampledSoftmaxOp) Do(v ...G.Value) (G.Value, error) {
+	n := op.B * op.J
 	switch tv := v[0].Data().(type) {
 	case []float32:
-		return G.NewF32(ssLoss(op, tv, v[1:], nil, 0)), nil
+		if len(op.dl.f32) != n {
+			op.dl.f32 = make([]float32, n)
+		}
+		return G.NewF32(ssLoss(op, tv, v[1:], op.dl.f32, 1)), nil
 	case []float64:
-		return G.NewF64(ssLoss(op, tv, v[1:], nil, 0)), nil
+		if len(op.dl.f64) != n {
+			op.dl.f64 = make([]float64, n)
+		}
+		return G.NewF64(ssLoss(op, tv, v[1:], op.dl.f64, 1)), nil
 	default:
 		return nil, fmt.Errorf("%s: unsupported data %T", op.Name, tv)
 	}
@@ -98,7 +113,7 @@ func (op sampledSoftmaxOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, erro
 }
 
 // ssLoss returns the loss of op on the flat data tv and rest (u, y and
-// optionally logQ). With dl (B·J) it also writes g·∂L/∂logit there.
+// optionally logQ), and writes g·∂L/∂logit into dl (B·J).
 func ssLoss[T simd.Float](op sampledSoftmaxOp, tv []T, rest []G.Value, dl []T, g T) T {
 	u, y := rest[0].Data().([]T), rest[1].Data().([]T)
 	var logQ []T
@@ -131,11 +146,9 @@ func ssLoss[T simd.Float](op sampledSoftmaxOp, tv []T, rest []G.Value, dl []T, g
 			yb += yj
 			loss -= yj * (l[j] - lse)
 		}
-		if dl != nil {
-			for j := 0; j < J; j++ {
-				p := math.Exp(l[j] - lse)
-				dl[b*J+j] = g * T(yb*p-float64(y[b*J+j]))
-			}
+		for j := 0; j < J; j++ {
+			p := math.Exp(l[j] - lse)
+			dl[b*J+j] = g * T(yb*p-float64(y[b*J+j]))
 		}
 	}
 	return T(loss)
@@ -180,29 +193,29 @@ func (gr sampledSoftmaxGrad) Do(v ...G.Value) (G.Value, error) {
 	out := graphop.NewLike(v[0], shape...)
 	switch tv := v[0].Data().(type) {
 	case []float32:
-		ssGrad(gr, tv, v, out.Data().([]float32))
+		ssGrad(gr, tv, v, gr.op.dl.f32, out.Data().([]float32))
 	case []float64:
-		ssGrad(gr, tv, v, out.Data().([]float64))
+		ssGrad(gr, tv, v, gr.op.dl.f64, out.Data().([]float64))
 	default:
 		return nil, fmt.Errorf("%s: unsupported data %T", gr.Name, tv)
 	}
 	return out, nil
 }
 
-func ssGrad[T simd.Float](gr sampledSoftmaxGrad, tv []T, v []G.Value, out []T) {
+// ssGrad writes the gradient of gr from the forward run's ∂L/∂logit dl,
+// scaled by the incoming gradient.
+func ssGrad[T simd.Float](gr sampledSoftmaxGrad, tv []T, v []G.Value, dl, out []T) {
 	op := gr.op
 	g := v[len(v)-1].Data().(T)
-	dl := make([]T, op.B*op.J)
-	ssLoss(op, tv, v[1:len(v)-1], dl, g)
 	u := v[1].Data().([]T)
 	B, J, d := op.B, op.J, op.d
 	for b := 0; b < B; b++ {
 		for j := 0; j < J; j++ {
 			o := (b*J + j) * d
 			if gr.wrtU {
-				simd.Axpy(dl[b*J+j], tv[o:o+d], out[b*d:b*d+d])
+				simd.Axpy(g*dl[b*J+j], tv[o:o+d], out[b*d:b*d+d])
 			} else {
-				simd.Axpy(dl[b*J+j], u[b*d:b*d+d], out[o:o+d])
+				simd.Axpy(g*dl[b*J+j], u[b*d:b*d+d], out[o:o+d])
 			}
 		}
 	}
