@@ -106,10 +106,10 @@ func newGraphNet[T float](p *params[T], B int, withGrad bool) (gn *graphNet[T], 
 	if l.ffcW.valid() {
 		W := param(l.ffcW)
 		b := param(l.ffcB, F, 1, m)
-		h = must(G.BroadcastAdd(must(G.BatchedMatMul(h, W)), b, nil, []byte{1}))
+		h = must(fieldLinear(h, W, b))
 		switch l.cfg.FieldFC {
 		case FieldFCTanh:
-			h = must(G.Tanh(h))
+			h = must(graphop.Tanh(h))
 		case FieldFCReLU:
 			h = must(G.Rectify(h))
 		}
@@ -123,7 +123,7 @@ func newGraphNet[T float](p *params[T], B int, withGrad bool) (gn *graphNet[T], 
 	var mv *G.Node
 	if l.attW1.valid() {
 		W1, b1, w2 := param(l.attW1), param(l.attB1), param(l.attW2)
-		u := must(G.Tanh(must(graphop.Affine(must(graphop.Reshape(h, F*B, m)), W1, b1))))
+		u := must(graphop.Tanh(must(graphop.Affine(must(graphop.Reshape(h, F*B, m)), W1, b1))))
 		s := must(G.Mul(must(graphop.MatMul(u, w2)), constant(1/l.cfg.Temperature)))
 		s3 := must(graphop.Reshape(s, F, B, l.heads))
 		if keep != nil {
@@ -134,9 +134,7 @@ func newGraphNet[T float](p *params[T], B int, withGrad bool) (gn *graphNet[T], 
 			// (F,B,1)·(F,B,m)·F → (B,F,m) → (B,F·m)
 			mv = must(fieldRows(h, must(G.Mul(a, constant(float64(F))))))
 		} else {
-			gT := must(G.Transpose(h, 1, 0, 2))                                     // (B,F,m)
-			aT := must(G.Transpose(a, 1, 2, 0))                                     // (B,H,F)
-			mv = must(graphop.Reshape(must(G.BatchedMatMul(aT, gT)), B, l.heads*m)) // (B,H·m)
+			mv = must(attnPool(a, h)) // (B,H·m)
 		}
 	} else {
 		mv = must(fieldRows(h, keep)) // keep: the dropout scale, or nil

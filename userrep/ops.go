@@ -390,3 +390,242 @@ func fieldRowsBwd[T simd.Float](gr fieldRowsGrad, h, w, g, out []T) {
 		}
 	}
 }
+
+// fieldLinearOp is the per-field dense layer: for every field f,
+//
+//	out[f] = x[f]·W[f] + b[f]   x (F,B,m), W (F,m,m), b (F,1,m)
+//
+// one GEMM per field on the internal/simd kernels instead of a batched
+// product and a broadcast add; differentiable with respect to all three.
+type fieldLinearOp struct {
+	graphop.OpBase
+	F, B, m int
+}
+
+// fieldLinear applies fieldLinearOp.
+func fieldLinear(x, w, b *G.Node) (*G.Node, error) {
+	s := x.Shape()
+	if len(s) != 3 || !w.Shape().Eq(tensor.Shape{s[0], s[2], s[2]}) || b.Shape().TotalSize() != s[0]*s[2] {
+		return nil, fmt.Errorf("field linear: shapes %v, %v and %v do not match", s, w.Shape(), b.Shape())
+	}
+	return G.ApplyOp(fieldLinearOp{graphop.OpBase{Name: fmt.Sprintf("FieldLinear(%d,%d,%d)", s[0], s[1], s[2])}, s[0], s[1], s[2]}, x, w, b)
+}
+
+func (op fieldLinearOp) Arity() int    { return 3 }
+func (op fieldLinearOp) Type() hm.Type { return graphop.FnType(3, 3, 3, 3) }
+func (op fieldLinearOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.F, op.B, op.m}, nil
+}
+func (op fieldLinearOp) DiffWRT(int) []bool { return []bool{true, true, true} }
+
+func (op fieldLinearOp) Do(v ...G.Value) (G.Value, error) {
+	out := graphop.NewLike(v[0], op.F, op.B, op.m)
+	switch x := v[0].Data().(type) {
+	case []float32:
+		fieldLinearFwd(op, x, v[1].Data().([]float32), v[2].Data().([]float32), out.Data().([]float32))
+	case []float64:
+		fieldLinearFwd(op, x, v[1].Data().([]float64), v[2].Data().([]float64), out.Data().([]float64))
+	default:
+		return nil, fmt.Errorf("%s: unsupported data %T", op.Name, x)
+	}
+	return out, nil
+}
+
+func fieldLinearFwd[T simd.Float](op fieldLinearOp, x, w, b, out []T) {
+	F, B, m := op.F, op.B, op.m
+	for f := 0; f < F; f++ {
+		of := out[f*B*m : (f+1)*B*m]
+		for r := 0; r < B; r++ {
+			copy(of[r*m:(r+1)*m], b[f*m:(f+1)*m])
+		}
+		simd.Gemm(false, false, B, m, m, 1, x[f*B*m:(f+1)*B*m], m, w[f*m*m:(f+1)*m*m], m, 1, of, m)
+	}
+}
+
+func (op fieldLinearOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	res := make(G.Nodes, 3)
+	for i, name := range []string{"GradX", "GradW", "GradB"} {
+		d, err := G.ApplyOp(fieldLinearGrad{graphop.OpBase{Name: name + op.Name}, op, i}, in[0], in[1], grad)
+		if err != nil {
+			return nil, err
+		}
+		res[i] = d
+	}
+	return res, nil
+}
+
+// fieldLinearGrad is the gradient of fieldLinearOp with respect to its
+// input wrt (0 x, 1 W, 2 b), from x, W and the incoming gradient g.
+type fieldLinearGrad struct {
+	graphop.OpBase
+	op  fieldLinearOp
+	wrt int
+}
+
+func (gr fieldLinearGrad) Arity() int { return 3 }
+func (gr fieldLinearGrad) Type() hm.Type {
+	return graphop.FnType(3, 3, 3, 3)
+}
+func (gr fieldLinearGrad) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	F, B, m := gr.op.F, gr.op.B, gr.op.m
+	switch gr.wrt {
+	case 0:
+		return tensor.Shape{F, B, m}, nil
+	case 1:
+		return tensor.Shape{F, m, m}, nil
+	}
+	return tensor.Shape{F, 1, m}, nil
+}
+func (gr fieldLinearGrad) DiffWRT(int) []bool { return []bool{false, false, false} }
+func (gr fieldLinearGrad) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%s is not differentiable", gr.Name)
+}
+
+func (gr fieldLinearGrad) Do(v ...G.Value) (G.Value, error) {
+	shape, _ := gr.InferShape()
+	out := graphop.NewLike(v[0], shape...)
+	switch x := v[0].Data().(type) {
+	case []float32:
+		fieldLinearBwd(gr, x, v[1].Data().([]float32), v[2].Data().([]float32), out.Data().([]float32))
+	case []float64:
+		fieldLinearBwd(gr, x, v[1].Data().([]float64), v[2].Data().([]float64), out.Data().([]float64))
+	default:
+		return nil, fmt.Errorf("%s: unsupported data %T", gr.Name, x)
+	}
+	return out, nil
+}
+
+func fieldLinearBwd[T simd.Float](gr fieldLinearGrad, x, w, g, out []T) {
+	F, B, m := gr.op.F, gr.op.B, gr.op.m
+	for f := 0; f < F; f++ {
+		xf, wf, gf := x[f*B*m:(f+1)*B*m], w[f*m*m:(f+1)*m*m], g[f*B*m:(f+1)*B*m]
+		switch gr.wrt {
+		case 0: // dx = g·Wᵀ
+			simd.Gemm(false, true, B, m, m, 1, gf, m, wf, m, 0, out[f*B*m:(f+1)*B*m], m)
+		case 1: // dW = xᵀ·g
+			simd.Gemm(true, false, m, m, B, 1, xf, m, gf, m, 0, out[f*m*m:(f+1)*m*m], m)
+		default: // db = Σ_rows g
+			db := out[f*m : (f+1)*m]
+			for r := 0; r < B; r++ {
+				simd.Axpy(1, gf[r*m:(r+1)*m], db)
+			}
+		}
+	}
+}
+
+// attnPoolOp is the summing attention merge: for every head hd,
+//
+//	out[b, hd·m+k] = Σ_f a[f,b,hd] · h[f,b,k]   a (F,B,H), h (F,B,m)
+//
+// in place of two transposes, a batched product and a reshape;
+// differentiable with respect to a and h.
+type attnPoolOp struct {
+	graphop.OpBase
+	F, B, H, m int
+}
+
+// attnPool applies attnPoolOp.
+func attnPool(a, h *G.Node) (*G.Node, error) {
+	as, hs := a.Shape(), h.Shape()
+	if len(as) != 3 || len(hs) != 3 || as[0] != hs[0] || as[1] != hs[1] {
+		return nil, fmt.Errorf("attention pool: shapes %v and %v do not match", as, hs)
+	}
+	return G.ApplyOp(attnPoolOp{graphop.OpBase{Name: fmt.Sprintf("AttnPool(%d,%d,%d,%d)", as[0], as[1], as[2], hs[2])}, as[0], as[1], as[2], hs[2]}, a, h)
+}
+
+func (op attnPoolOp) Arity() int    { return 2 }
+func (op attnPoolOp) Type() hm.Type { return graphop.FnType(3, 3, 2) }
+func (op attnPoolOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.B, op.H * op.m}, nil
+}
+func (op attnPoolOp) DiffWRT(int) []bool { return []bool{true, true} }
+
+func (op attnPoolOp) Do(v ...G.Value) (G.Value, error) {
+	out := graphop.NewLike(v[0], op.B, op.H*op.m)
+	switch a := v[0].Data().(type) {
+	case []float32:
+		attnPoolFwd(op, a, v[1].Data().([]float32), out.Data().([]float32))
+	case []float64:
+		attnPoolFwd(op, a, v[1].Data().([]float64), out.Data().([]float64))
+	default:
+		return nil, fmt.Errorf("%s: unsupported data %T", op.Name, a)
+	}
+	return out, nil
+}
+
+func attnPoolFwd[T simd.Float](op attnPoolOp, a, h, out []T) {
+	F, B, H, m := op.F, op.B, op.H, op.m
+	for f := 0; f < F; f++ {
+		for b := 0; b < B; b++ {
+			hv := h[(f*B+b)*m : (f*B+b)*m+m]
+			for hd := 0; hd < H; hd++ {
+				o := b*H*m + hd*m
+				simd.Axpy(a[(f*B+b)*H+hd], hv, out[o:o+m])
+			}
+		}
+	}
+}
+
+func (op attnPoolOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	da, err := G.ApplyOp(attnPoolGrad{graphop.OpBase{Name: "GradA" + op.Name}, op, false}, in[0], in[1], grad)
+	if err != nil {
+		return nil, err
+	}
+	dh, err := G.ApplyOp(attnPoolGrad{graphop.OpBase{Name: "GradH" + op.Name}, op, true}, in[0], in[1], grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{da, dh}, nil
+}
+
+// attnPoolGrad is the gradient of attnPoolOp with respect to a (wrtH false)
+// or h, from a, h and the incoming gradient g.
+type attnPoolGrad struct {
+	graphop.OpBase
+	op   attnPoolOp
+	wrtH bool
+}
+
+func (gr attnPoolGrad) Arity() int    { return 3 }
+func (gr attnPoolGrad) Type() hm.Type { return graphop.FnType(3, 3, 2, 3) }
+func (gr attnPoolGrad) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	if gr.wrtH {
+		return tensor.Shape{gr.op.F, gr.op.B, gr.op.m}, nil
+	}
+	return tensor.Shape{gr.op.F, gr.op.B, gr.op.H}, nil
+}
+func (gr attnPoolGrad) DiffWRT(int) []bool { return []bool{false, false, false} }
+func (gr attnPoolGrad) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%s is not differentiable", gr.Name)
+}
+
+func (gr attnPoolGrad) Do(v ...G.Value) (G.Value, error) {
+	shape, _ := gr.InferShape()
+	out := graphop.NewLike(v[0], shape...)
+	switch a := v[0].Data().(type) {
+	case []float32:
+		attnPoolBwd(gr, a, v[1].Data().([]float32), v[2].Data().([]float32), out.Data().([]float32))
+	case []float64:
+		attnPoolBwd(gr, a, v[1].Data().([]float64), v[2].Data().([]float64), out.Data().([]float64))
+	default:
+		return nil, fmt.Errorf("%s: unsupported data %T", gr.Name, a)
+	}
+	return out, nil
+}
+
+func attnPoolBwd[T simd.Float](gr attnPoolGrad, a, h, g, out []T) {
+	F, B, H, m := gr.op.F, gr.op.B, gr.op.H, gr.op.m
+	for f := 0; f < F; f++ {
+		for b := 0; b < B; b++ {
+			i := f*B + b
+			for hd := 0; hd < H; hd++ {
+				gs := g[b*H*m+hd*m : b*H*m+hd*m+m]
+				if gr.wrtH {
+					simd.Axpy(a[i*H+hd], gs, out[i*m:i*m+m])
+				} else {
+					out[i*H+hd] = simd.Dot(gs, h[i*m:i*m+m])
+				}
+			}
+		}
+	}
+}
