@@ -105,7 +105,7 @@ func (op linearGradW) Do(v ...G.Value) (G.Value, error) {
 	out := op.buf.Get(v[0], true, op.d, op.h) // accumulated into
 	switch x := v[0].Data().(type) {
 	case []float32:
-		simd.Rank1Rows(x, op.n, op.d, op.h, v[1].Data().([]float32), out.Data().([]float32))
+		simd.Sgemm(true, false, op.d, op.h, op.n, 1, x, op.d, v[1].Data().([]float32), op.h, 0, out.Data().([]float32), op.h)
 	case []float64:
 		blas64.Gemm(blas.Trans, blas.NoTrans, 1,
 			blas64.General{Rows: op.n, Cols: op.d, Stride: op.d, Data: x},
@@ -230,14 +230,7 @@ func (op matmulBT) Do(v ...G.Value) (G.Value, error) {
 	out := op.buf.Get(v[0], false, op.n, op.d) // fully overwritten
 	switch g := v[0].Data().(type) {
 	case []float32:
-		w := v[1].Data().([]float32)
-		wt := make([]float32, op.h*op.d) // Wᵀ (h,d)
-		for i := 0; i < op.d; i++ {
-			for j := 0; j < op.h; j++ {
-				wt[j*op.d+i] = w[i*op.h+j]
-			}
-		}
-		simd.LinearRows(g, op.n, op.h, op.d, wt, make([]float32, op.d), out.Data().([]float32))
+		simd.Sgemm(false, true, op.n, op.d, op.h, 1, g, op.h, v[1].Data().([]float32), op.h, 0, out.Data().([]float32), op.d)
 	case []float64:
 		blas64.Gemm(blas.NoTrans, blas.Trans, 1,
 			blas64.General{Rows: op.n, Cols: op.h, Stride: op.h, Data: g},
