@@ -84,7 +84,6 @@ func newGraphNet[T float](p *params[T], B int, withGrad bool) (gn *graphNet[T], 
 		params = append(params, node)
 		return node
 	}
-	bias := func(x, b *G.Node) *G.Node { return must(G.BroadcastAdd(x, b, nil, []byte{0})) }
 	constant := func(v float64) *G.Node { return G.NewConstant(T(v)) }
 
 	x := input("X", &gn.x, F, B, m)
@@ -107,10 +106,10 @@ func newGraphNet[T float](p *params[T], B int, withGrad bool) (gn *graphNet[T], 
 	if l.ffcW.valid() {
 		W := param(l.ffcW)
 		b := param(l.ffcB, F, 1, m)
-		h = must(G.BroadcastAdd(must(G.BatchedMatMul(h, W)), b, nil, []byte{1}))
+		h = must(fieldLinear(h, W, b))
 		switch l.cfg.FieldFC {
 		case FieldFCTanh:
-			h = must(G.Tanh(h))
+			h = must(graphop.Tanh(h))
 		case FieldFCReLU:
 			h = must(G.Rectify(h))
 		}
@@ -124,8 +123,8 @@ func newGraphNet[T float](p *params[T], B int, withGrad bool) (gn *graphNet[T], 
 	var mv *G.Node
 	if l.attW1.valid() {
 		W1, b1, w2 := param(l.attW1), param(l.attB1), param(l.attW2)
-		u := must(G.Tanh(bias(must(G.Mul(must(graphop.Reshape(h, F*B, m)), W1)), b1)))
-		s := must(G.Mul(must(G.Mul(u, w2)), constant(1/l.cfg.Temperature)))
+		u := must(graphop.Tanh(must(graphop.Affine(must(graphop.Reshape(h, F*B, m)), W1, b1))))
+		s := must(G.Mul(must(graphop.MatMul(u, w2)), constant(1/l.cfg.Temperature)))
 		s3 := must(graphop.Reshape(s, F, B, l.heads))
 		if keep != nil {
 			s3 = must(G.Add(s3, keep))
@@ -133,38 +132,26 @@ func newGraphNet[T float](p *params[T], B int, withGrad bool) (gn *graphNet[T], 
 		a := must(G.SoftMax(s3, 0)) // over fields
 		if l.gated {
 			// (F,B,1)·(F,B,m)·F → (B,F,m) → (B,F·m)
-			w := must(G.Mul(a, constant(float64(F))))
-			gw := must(G.BroadcastHadamardProd(w, h, []byte{2}, nil))
-			mv = must(graphop.Reshape(must(G.Transpose(gw, 1, 0, 2)), B, F*m))
+			mv = must(fieldRows(h, must(G.Mul(a, constant(float64(F))))))
 		} else {
-			gT := must(G.Transpose(h, 1, 0, 2))                                     // (B,F,m)
-			aT := must(G.Transpose(a, 1, 2, 0))                                     // (B,H,F)
-			mv = must(graphop.Reshape(must(G.BatchedMatMul(aT, gT)), B, l.heads*m)) // (B,H·m)
+			mv = must(attnPool(a, h)) // (B,H·m)
 		}
 	} else {
-		if keep != nil {
-			h = must(G.BroadcastHadamardProd(h, keep, nil, []byte{2}))
-		}
-		mv = must(graphop.Reshape(must(G.Transpose(h, 1, 0, 2)), B, F*m))
+		mv = must(fieldRows(h, keep)) // keep: the dropout scale, or nil
 	}
 
 	// MLP
 	z := mv
 	for i := range l.hid {
-		z = bias(must(G.Mul(z, param(l.mlpW[i]))), param(l.mlpB[i]))
+		z = must(graphop.Affine(z, param(l.mlpW[i]), param(l.mlpB[i])))
 		if i < len(l.hid)-1 {
 			z = must(G.Rectify(z))
 		}
 	}
 	G.Read(z, &gn.emb)
 
-	// sampled softmax: logits (B,J,1), log-softmax over axis 1
-	logits := must(G.BatchedMatMul(tv, must(graphop.Reshape(z, B, d, 1))))
-	if logQ != nil {
-		logits = must(G.Sub(logits, logQ))
-	}
-	ls := must(G.LogSoftMax(logits, 1))
-	gn.loss = must(G.Neg(must(G.Sum(must(G.HadamardProd(y, ls))))))
+	// sampled softmax over the positive and the negatives (fused, ops.go)
+	gn.loss = must(sampledSoftmax(tv, z, y, logQ))
 
 	if withGrad {
 		gn.grads, err = G.Grad(gn.loss, append(G.Nodes{x, tv}, params...)...)

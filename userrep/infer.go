@@ -109,7 +109,7 @@ func (m *Model) FieldAttention(ft *data.Features) ([]float32, error) {
 	if err := m.p.pool(ft, nt.in, l.m); err != nil {
 		return nil, err
 	}
-	nt.forward(m.p, nt.in, nil)
+	nt.forward(m.p, nt.in)
 	out := make([]float32, l.heads*l.F)
 	for f := 0; f < l.F; f++ {
 		for h := 0; h < l.heads; h++ {
@@ -132,7 +132,7 @@ func (m *Model) embedChunk(fts []data.Features, dst []float32) error {
 			return err
 		}
 	}
-	copy(dst, nt.forward(m.p, x, nil))
+	copy(dst, nt.forward(m.p, x))
 	return nil
 }
 

@@ -81,9 +81,8 @@ func (n *net[T]) use(B int) {
 }
 
 // forward runs the tower on the pooled inputs x (F·B·m) and returns the user
-// embeddings (B·d, owned by n). keep, if not nil, is the field-dropout mask
-// (F·B): 0 drops a field; for the concat merge a kept value is the scale.
-func (n *net[T]) forward(p *params[T], x, keep []T) []T {
+// embeddings (B·d, owned by n).
+func (n *net[T]) forward(p *params[T], x []T) []T {
 	l := n.lay
 	B, F, m := n.B, l.F, l.m
 	fb := F * B
@@ -140,23 +139,14 @@ func (n *net[T]) forward(p *params[T], x, keep []T) []T {
 		clear(mv)
 		for b := 0; b < B; b++ {
 			for h := 0; h < H; h++ {
-				// softmax over the kept fields of a[(f·B+b)·H+h]
-				mx, any := T(0), false
-				for f := 0; f < F; f++ {
-					if keep != nil && keep[f*B+b] == 0 {
-						continue
-					}
-					if v := a[(f*B+b)*H+h]; !any || v > mx {
-						mx, any = v, true
-					}
+				// softmax over the fields of a[(f·B+b)·H+h]
+				mx := a[b*H+h]
+				for f := 1; f < F; f++ {
+					mx = max(mx, a[(f*B+b)*H+h])
 				}
 				var sum T
 				for f := 0; f < F; f++ {
 					i := (f*B+b)*H + h
-					if keep != nil && keep[f*B+b] == 0 {
-						a[i] = 0
-						continue
-					}
 					e := expT(a[i] - mx)
 					a[i] = e
 					sum += e
@@ -180,20 +170,7 @@ func (n *net[T]) forward(p *params[T], x, keep []T) []T {
 			}
 		}
 	} else {
-		for f := 0; f < F; f++ {
-			for b := 0; b < B; b++ {
-				src := g[(f*B+b)*m : (f*B+b)*m+m]
-				dst := mv[b*l.in0+f*m : b*l.in0+f*m+m]
-				if keep == nil {
-					copy(dst, src)
-					continue
-				}
-				s := keep[f*B+b]
-				for k, v := range src {
-					dst[k] = s * v
-				}
-			}
-		}
+		fieldRowsFwd(fieldRowsOp{F: F, B: B, m: m}, g, nil, mv) // the concatenation
 	}
 
 	// MLP: ReLU on all but the last layer

@@ -226,7 +226,7 @@ func compareForward[T float](t *testing.T, cfg Config, B int, seed int64, tol fl
 	if _, err := gn.run(nil, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	emb := newNet[T](p.lay, B).forward(p, in.x, nil)
+	emb := newNet[T](p.lay, B).forward(p, in.x)
 	expectClose(t, fmt.Sprintf("%T embedding", emb), emb, gn.embeddings(), tol)
 }
 

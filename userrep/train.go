@@ -756,7 +756,7 @@ func (tr *trainer[T]) validate(ctx context.Context) (heldOut, error) {
 				return h, err
 			}
 		}
-		emb := tr.evalNet.forward(tr.p, x, nil)
+		emb := tr.evalNet.forward(tr.p, x)
 		simd.Gemm(false, true, n, V, d, 1, emb, d, tr.p.out, d, 0, scores, V)
 		for b, u := range users {
 			uc := tr.users[u]

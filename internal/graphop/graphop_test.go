@@ -89,7 +89,9 @@ func TestGradients(t *testing.T) {
 		f      func(p []*G.Node) (*G.Node, error)
 	}{
 		{"Reshape", [][]int{{2, 3, 4}}, 0, func(p []*G.Node) (*G.Node, error) { return Reshape(p[0], 6, 4) }},
+		{"Tanh", [][]int{{3, 2, 4}}, 0, func(p []*G.Node) (*G.Node, error) { return Tanh(p[0]) }},
 		{"MatMul", [][]int{{5, 3}, {3, 4}}, 0, func(p []*G.Node) (*G.Node, error) { return MatMul(p[0], p[1]) }},
+		{"Affine", [][]int{{5, 3}, {3, 4}, {4}}, 0, func(p []*G.Node) (*G.Node, error) { return Affine(p[0], p[1], p[2]) }},
 		{"Linear", [][]int{{5, 3}, {3, 4}, {4}}, 1, func(p []*G.Node) (*G.Node, error) {
 			return Linear(p[0], p[1], p[2]) // X is a data input: no gradient
 		}},

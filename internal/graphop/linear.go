@@ -18,13 +18,25 @@ type linearOp struct {
 	OpBase
 	n, d, h int
 	buf     *OutBuf
+	wrtX    bool // differentiable with respect to X too (Affine)
 }
 
 // Linear applies Z = XW + b (X (n,d) a data input, W (d,h), b (h)).
 func Linear(x, w, b *G.Node) (*G.Node, error) {
 	s := x.Shape()
 	n, d, h := s[0], s[1], w.Shape()[1]
-	return G.ApplyOp(linearOp{OpBase{Name: fmt.Sprintf("Linear(%d,%d,%d)", n, d, h)}, n, d, h, &OutBuf{}}, x, w, b)
+	return G.ApplyOp(linearOp{OpBase{Name: fmt.Sprintf("Linear(%d,%d,%d)", n, d, h)}, n, d, h, &OutBuf{}, false}, x, w, b)
+}
+
+// Affine is Linear differentiable with respect to X as well (dX = G·Wᵀ): a
+// dense layer inside a network.
+func Affine(x, w, b *G.Node) (*G.Node, error) {
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 2 || len(ws) != 2 || xs[1] != ws[0] || b.Shape().TotalSize() != ws[1] {
+		return nil, fmt.Errorf("affine: shapes %v, %v and %v do not match", xs, ws, b.Shape())
+	}
+	n, d, h := xs[0], xs[1], ws[1]
+	return G.ApplyOp(linearOp{OpBase{Name: fmt.Sprintf("Affine(%d,%d,%d)", n, d, h)}, n, d, h, &OutBuf{}, true}, x, w, b)
 }
 
 func (op linearOp) Arity() int    { return 3 }
@@ -32,7 +44,7 @@ func (op linearOp) Type() hm.Type { return FnType(2, 2, 1, 2) }
 func (op linearOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.n, op.h}, nil
 }
-func (op linearOp) DiffWRT(int) []bool { return []bool{false, true, true} }
+func (op linearOp) DiffWRT(int) []bool { return []bool{op.wrtX, true, true} }
 
 func (op linearOp) Do(v ...G.Value) (G.Value, error) {
 	out := op.buf.Get(v[0], false, op.n, op.h) // fully overwritten
@@ -55,21 +67,28 @@ func (op linearOp) Do(v ...G.Value) (G.Value, error) {
 }
 
 func (op linearOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	dw, err := G.ApplyOp(linearGradW{OpBase{Name: fmt.Sprintf("LinearGradW(%d,%d,%d)", op.n, op.d, op.h)}, op.n, op.d, op.h}, in[0], grad)
+	dw, err := G.ApplyOp(linearGradW{OpBase{Name: fmt.Sprintf("LinearGradW(%d,%d,%d)", op.n, op.d, op.h)}, op.n, op.d, op.h, &OutBuf{}}, in[0], grad)
 	if err != nil {
 		return nil, err
 	}
-	db, err := G.ApplyOp(colSumOp{OpBase{Name: fmt.Sprintf("ColSum(%d,%d)", op.n, op.h)}, op.n, op.h}, grad)
+	db, err := G.ApplyOp(colSumOp{OpBase{Name: fmt.Sprintf("ColSum(%d,%d)", op.n, op.h)}, op.n, op.h, &OutBuf{}}, grad)
 	if err != nil {
 		return nil, err
 	}
-	return G.Nodes{nil, dw, db}, nil
+	var dx *G.Node
+	if op.wrtX {
+		if dx, err = G.ApplyOp(matmulBT{OpBase{Name: "GradX" + op.Name}, op.n, op.d, op.h, &OutBuf{}}, grad, in[1]); err != nil {
+			return nil, err
+		}
+	}
+	return G.Nodes{dx, dw, db}, nil
 }
 
 // linearGradW computes XᵀG (the gradient of W).
 type linearGradW struct {
 	OpBase
 	n, d, h int
+	buf     *OutBuf
 }
 
 func (op linearGradW) Arity() int    { return 2 }
@@ -83,10 +102,10 @@ func (op linearGradW) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 }
 
 func (op linearGradW) Do(v ...G.Value) (G.Value, error) {
-	out := NewLike(v[0], op.d, op.h)
+	out := op.buf.Get(v[0], true, op.d, op.h) // accumulated into
 	switch x := v[0].Data().(type) {
 	case []float32:
-		simd.Rank1Rows(x, op.n, op.d, op.h, v[1].Data().([]float32), out.Data().([]float32))
+		simd.Sgemm(true, false, op.d, op.h, op.n, 1, x, op.d, v[1].Data().([]float32), op.h, 0, out.Data().([]float32), op.h)
 	case []float64:
 		blas64.Gemm(blas.Trans, blas.NoTrans, 1,
 			blas64.General{Rows: op.n, Cols: op.d, Stride: op.d, Data: x},
@@ -102,6 +121,7 @@ func (op linearGradW) Do(v ...G.Value) (G.Value, error) {
 type colSumOp struct {
 	OpBase
 	n, h int
+	buf  *OutBuf
 }
 
 func (op colSumOp) Arity() int    { return 1 }
@@ -115,7 +135,7 @@ func (op colSumOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 }
 
 func (op colSumOp) Do(v ...G.Value) (G.Value, error) {
-	out := NewLike(v[0], op.h)
+	out := op.buf.Get(v[0], true, op.h) // accumulated into
 	switch x := v[0].Data().(type) {
 	case []float32:
 		colSum(out.Data().([]float32), x, op.h)
@@ -178,11 +198,11 @@ func (op matmulOp) Do(v ...G.Value) (G.Value, error) {
 }
 
 func (op matmulOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(matmulBT{OpBase{Name: "GradX" + op.Name}, op.n, op.d, op.h}, grad, in[1])
+	dx, err := G.ApplyOp(matmulBT{OpBase{Name: "GradX" + op.Name}, op.n, op.d, op.h, &OutBuf{}}, grad, in[1])
 	if err != nil {
 		return nil, err
 	}
-	dw, err := G.ApplyOp(linearGradW{OpBase{Name: "GradW" + op.Name}, op.n, op.d, op.h}, in[0], grad)
+	dw, err := G.ApplyOp(linearGradW{OpBase{Name: "GradW" + op.Name}, op.n, op.d, op.h, &OutBuf{}}, in[0], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -193,6 +213,7 @@ func (op matmulOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 type matmulBT struct {
 	OpBase
 	n, d, h int
+	buf     *OutBuf
 }
 
 func (op matmulBT) Arity() int    { return 2 }
@@ -206,17 +227,10 @@ func (op matmulBT) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 }
 
 func (op matmulBT) Do(v ...G.Value) (G.Value, error) {
-	out := NewLike(v[0], op.n, op.d)
+	out := op.buf.Get(v[0], false, op.n, op.d) // fully overwritten
 	switch g := v[0].Data().(type) {
 	case []float32:
-		w := v[1].Data().([]float32)
-		wt := make([]float32, op.h*op.d) // Wᵀ (h,d)
-		for i := 0; i < op.d; i++ {
-			for j := 0; j < op.h; j++ {
-				wt[j*op.d+i] = w[i*op.h+j]
-			}
-		}
-		simd.LinearRows(g, op.n, op.h, op.d, wt, make([]float32, op.d), out.Data().([]float32))
+		simd.Sgemm(false, true, op.n, op.d, op.h, 1, g, op.h, v[1].Data().([]float32), op.h, 0, out.Data().([]float32), op.d)
 	case []float64:
 		blas64.Gemm(blas.NoTrans, blas.Trans, 1,
 			blas64.General{Rows: op.n, Cols: op.h, Stride: op.h, Data: g},

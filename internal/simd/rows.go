@@ -1,6 +1,6 @@
 package simd
 
-// Row kernels of the look-alike inference and its fused graph ops: dot
+// Row kernels of the look-alike inference and the fused graph ops: dot
 // products of many rows against one or two vectors, weighted row sums,
 // attention weights exp(tanh(x)) and the dense layers z = b + x·W.
 
@@ -185,21 +185,4 @@ func linearRowsGo(x []float32, n, d, h int, w, b, z []float32) {
 		blas32.General{Rows: n, Cols: d, Stride: d, Data: x[:n*d]},
 		blas32.General{Rows: d, Cols: h, Stride: h, Data: w[:d*h]},
 		1, blas32.General{Rows: n, Cols: h, Stride: h, Data: z[:n*h]})
-}
-
-// Rank1Rows adds Σ_r x[r]ᵀ·g[r] to dw (d,h) for x (n,d) and g (n,h).
-func Rank1Rows(x []float32, n, d, h int, g, dw []float32) {
-	if useAsm && h%8 == 0 && n > 0 && d > 0 && len(x) >= n*d && len(g) >= n*h && len(dw) >= d*h {
-		rank1AVX(&x[0], n, d, h, &g[0], &dw[0])
-		return
-	}
-	rank1RowsGo(x, n, d, h, g, dw)
-}
-
-// rank1RowsGo is the fallback of Rank1Rows, with gonum's matrix product.
-func rank1RowsGo(x []float32, n, d, h int, g, dw []float32) {
-	blas32.Gemm(blas.Trans, blas.NoTrans, 1,
-		blas32.General{Rows: n, Cols: d, Stride: d, Data: x[:n*d]},
-		blas32.General{Rows: n, Cols: h, Stride: h, Data: g[:n*h]},
-		1, blas32.General{Rows: d, Cols: h, Stride: h, Data: dw[:d*h]})
 }

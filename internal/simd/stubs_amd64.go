@@ -44,9 +44,6 @@ func wsumAVX(rows *float32, k, h int, w, dst *float32)
 //go:noescape
 func linearAVX(x *float32, n, d, h int, w, b, z *float32)
 
-//go:noescape
-func rank1AVX(x *float32, n, d, h int, gr, dw *float32)
-
 // BLAS-like kernels (blas_amd64.s); see blas.go.
 
 //go:noescape
