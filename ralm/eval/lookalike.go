@@ -11,7 +11,7 @@ import (
 // state is built from its seeds' embeddings (transform and k-means, as the
 // serving engine does), then every candidate is scored against it.
 type LookAlike struct {
-	ModelName string           // "ralm" or "ralm-avg"
+	ModelName string           // "ralm", "ralm-avg" or "ralm-paper"
 	Model     *lookalike.Model // the trained model
 	Emb       []float32        // raw user embeddings, row-major by user index
 }
