@@ -1,3 +1,10 @@
+// Package ralm is the library entry point of RALM (Real-time Attention-based
+// Look-alike Model): Train runs the two-stage training pipeline (the user
+// representation model, then the look-alike model on its embeddings), and
+// Trained.Bundle is the model folder to write with bundle.Write. The
+// sub-packages do one job each: bundle (the model folder), serve (the
+// real-time engine and its store), server (HTTP), offline (batch score and
+// expand) and eval (the evaluation protocol).
 package ralm
 
 import (
@@ -8,6 +15,7 @@ import (
 
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/lookalike"
+	"github.com/ralmlab/ralm/ralm/bundle"
 	"github.com/ralmlab/ralm/userrep"
 )
 
@@ -140,7 +148,7 @@ func ItemClickers(clicks *data.Clicks, users *data.Vocab) ([][]int32, error) {
 }
 
 // Bundle returns the model folder contents of a training run, ready for
-// WriteBundle. The ralm-avg baseline, if trained, is not part of it.
-func (t *Trained) Bundle() *Bundle {
-	return &Bundle{UserModel: t.User, LookAlike: t.LookAlike, Embeddings: t.Embeddings, Seeds: t.Seeds}
+// bundle.Write. The ralm-avg baseline, if trained, is not part of it.
+func (t *Trained) Bundle() *bundle.Bundle {
+	return &bundle.Bundle{UserModel: t.User, LookAlike: t.LookAlike, Embeddings: t.Embeddings, Seeds: t.Seeds}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ralmlab/ralm/data"
 	synthdata "github.com/ralmlab/ralm/data/synth"
+	"github.com/ralmlab/ralm/ralm/bundle"
 )
 
 func TestItemClickers(t *testing.T) {
@@ -71,14 +72,14 @@ func TestTrainPipelineWritesBundle(t *testing.T) {
 		t.Errorf("%d users embedded, %d have clicks", tr.Embeddings.Users.Len(), ds.Clicks.Users.Len())
 	}
 	dir := filepath.Join(t.TempDir(), "model")
-	if err := WriteBundle(dir, tr.Bundle()); err != nil {
+	if err := bundle.Write(dir, tr.Bundle()); err != nil {
 		t.Fatal(err)
 	}
-	b, err := OpenBundle(context.Background(), dir)
+	b, err := bundle.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.ClicksFingerprint != FingerprintClicks(ds.Clicks) {
+	if b.ClicksFingerprint != bundle.FingerprintClicks(ds.Clicks) {
 		t.Error("bundle fingerprint differs from the training clicks'")
 	}
 	if _, err := Train(context.Background(), TrainData{Clicks: &data.Clicks{}}, cfg, TrainOptions{}); err == nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/lookalike"
 	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/ralm/bundle"
 	"github.com/ralmlab/ralm/userrep"
 )
 
@@ -185,7 +186,7 @@ func checkModelOut(dir string) error {
 	if !st.IsDir() {
 		return fmt.Errorf("--out %s exists and is not a folder", dir)
 	}
-	if _, err := os.Stat(filepath.Join(dir, ralm.ManifestFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, bundle.ManifestFile)); err == nil {
 		return nil
 	}
 	ents, err := os.ReadDir(dir)
@@ -193,7 +194,7 @@ func checkModelOut(dir string) error {
 		return fmt.Errorf("--out %s: %w", dir, err)
 	}
 	if len(ents) > 0 {
-		return fmt.Errorf("--out %s is not empty and is not a model folder (no %s); refusing to replace it", dir, ralm.ManifestFile)
+		return fmt.Errorf("--out %s is not empty and is not a model folder (no %s); refusing to replace it", dir, bundle.ManifestFile)
 	}
 	return nil
 }
@@ -334,12 +335,12 @@ func (l *laProgress) report(p lookalike.Progress) {
 }
 
 // writeModel writes the trained models as a model folder.
-func writeModel(cmd *cobra.Command, dir string, t *ralm.Trained) (*ralm.Bundle, error) {
+func writeModel(cmd *cobra.Command, dir string, t *ralm.Trained) (*bundle.Bundle, error) {
 	bar := newProgress(cmd.Context(), cmd, 1, "writing "+dir)
 	defer bar.Finish()
 	b := t.Bundle()
 	b.Meta = trainMeta(t)
-	if err := ralm.WriteBundle(dir, b); err != nil {
+	if err := bundle.Write(dir, b); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -373,7 +374,7 @@ func trainMeta(t *ralm.Trained) map[string]string {
 	return m
 }
 
-func printTrainSummary(cmd *cobra.Command, t *ralm.Trained, b *ralm.Bundle, dir string) {
+func printTrainSummary(cmd *cobra.Command, t *ralm.Trained, b *bundle.Bundle, dir string) {
 	w := cmd.OutOrStdout()
 	if r := t.UserReport; r != nil && len(r.Epochs) > 0 {
 		best := r.Epochs[max(r.BestEpoch, 1)-1]
@@ -528,9 +529,9 @@ func runTrainLookalike(cmd *cobra.Command, embPath, clicksPath, userModel, out, 
 		return fmt.Errorf("train look-alike model: %w", err)
 	}
 	tb.Finish()
-	b := &ralm.Bundle{UserModel: um, LookAlike: m, Embeddings: emb, Seeds: clicks}
+	b := &bundle.Bundle{UserModel: um, LookAlike: m, Embeddings: emb, Seeds: clicks}
 	b.Meta = trainMeta(&ralm.Trained{LookAlikeReport: rep})
-	if err := ralm.WriteBundle(out, b); err != nil {
+	if err := bundle.Write(out, b); err != nil {
 		return err
 	}
 	w := cmd.OutOrStdout()
