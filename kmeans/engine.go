@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/ralmlab/ralm/internal/simd"
 )
 
 // Determinism. Every pass over the points is split into fixed chunks whose
@@ -143,7 +145,7 @@ func newProblem(ctx context.Context, x []float32, d, workers, slotFloats int) (*
 				bad[c] = p
 				return nil
 			}
-			addTo(s, row)
+			simd.AddTo64(s, row)
 		}
 		return nil
 	})
@@ -201,7 +203,7 @@ func (pr *problem) setOrigin(ctx context.Context, mu []float64) error {
 	err := runChunks(ctx, pr.nchunks, pr.workers, func(_, c int) error {
 		lo, hi := pr.bounds(c)
 		for p := lo; p < hi; p++ {
-			pr.xn2[p] = float32(centredNorm(pr.x[p*d:(p+1)*d], mu))
+			pr.xn2[p] = float32(simd.CentredNorm(pr.x[p*d:(p+1)*d], mu))
 		}
 		return nil
 	})
@@ -230,7 +232,7 @@ type centers struct {
 
 // newCenters allocates room for k centroids of dimension d.
 func newCenters(k, d int) *centers {
-	kpad := padLanes(k)
+	kpad := simd.PadLanes(k)
 	return &centers{
 		k: k, d: d, kpad: kpad,
 		c64:  make([]float64, k*d),
@@ -312,7 +314,7 @@ func (pr *problem) scoreBlock(cs *centers, sc *scratch, lo, hi int) {
 			xb = sc.pad
 		}
 		o := (p - lo) * kpad
-		scores4(xb, d, cs.ct, cs.bias, kpad, sc.out[o:o+4*kpad])
+		simd.Scores4(xb, d, cs.ct, cs.bias, kpad, sc.out[o:o+4*kpad])
 	}
 }
 
@@ -321,7 +323,7 @@ func (pr *problem) scoreBlock(cs *centers, sc *scratch, lo, hi int) {
 // call), which suits k-means++ candidate sets. Only the first roundup(k,4)
 // lanes of each kpad-wide score row are written.
 func (pr *problem) scoreRows(cs *centers, sc *scratch, lo, hi int) {
-	if !useAsm {
+	if !simd.Accelerated() {
 		pr.scoreBlock(cs, sc, lo, hi)
 		return
 	}
@@ -336,10 +338,7 @@ func (pr *problem) scoreRows(cs *centers, sc *scratch, lo, hi int) {
 			xb = sc.pad[:2*d]
 		}
 		o := (p - lo) * kpad
-		_ = sc.out[o+kpad+cs.k-1]
-		for g := 0; g < cs.k; g += 4 {
-			dotRows2x4(&xb[0], d, &cs.crow[g*d], d, d, &cs.bias[g], &sc.out[o+g], kpad)
-		}
+		simd.DotRows2x4(xb, d, cs.crow, cs.k, cs.bias, kpad, sc.out[o:])
 	}
 }
 
@@ -349,7 +348,7 @@ func (pr *problem) scoreRows(cs *centers, sc *scratch, lo, hi int) {
 // cancellation could dominate; duplicates thus get exactly 0.
 func (pr *problem) exact(cs *centers, p, j int) float64 {
 	d := pr.d
-	return sqDist(pr.x[p*d:(p+1)*d], cs.c32[j*d:(j+1)*d])
+	return simd.SqDist(pr.x[p*d:(p+1)*d], cs.c32[j*d:(j+1)*d])
 }
 
 // acc is a chunk's share of an assignment pass.
@@ -416,10 +415,10 @@ func (pr *problem) assign(ctx context.Context, cs *centers, st *assignState) err
 			}
 			e := min(b+blockPts, hi)
 			pr.scoreBlock(cs, sc, b, e)
-			argmins(sc.out, k, kpad, sc.idx[:e-b], sc.val)
+			simd.ArgminRows(sc.out, k, kpad, sc.idx[:e-b], sc.val)
 			for p := b; p < e; p++ {
 				best := int(sc.idx[p-b])
-				dd := sqDist(pr.x[p*d:(p+1)*d], cs.c32[best*d:(best+1)*d])
+				dd := simd.SqDist(pr.x[p*d:(p+1)*d], cs.c32[best*d:(best+1)*d])
 				if labels[p] != int32(best) {
 					changed++
 					labels[p] = int32(best)
@@ -428,7 +427,7 @@ func (pr *problem) assign(ctx context.Context, cs *centers, st *assignState) err
 				counts[best]++
 				inertia += dd
 				if sums != nil {
-					addTo(sums[best*d:(best+1)*d], pr.x[p*d:(p+1)*d])
+					simd.AddTo64(sums[best*d:(best+1)*d], pr.x[p*d:(p+1)*d])
 				}
 			}
 		}

@@ -31,8 +31,8 @@
 //
 // Training (train.go, graph.go, ops.go) uses a gorgonia graph with a few
 // fused custom ops; inference (infer.go) is plain Go and never touches
-// gorgonia, with AVX2/FMA kernels on amd64 (kernels_amd64.s) and portable
-// Go elsewhere. Models are saved in a versioned, checksummed file
+// gorgonia, with the AVX2/FMA kernels of internal/simd on amd64 and
+// portable Go elsewhere. Models are saved in a versioned, checksummed file
 // (export.go).
 package lookalike
 

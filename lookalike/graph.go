@@ -7,6 +7,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/ralmlab/ralm/internal/graphop"
 )
 
 // graphDims are the fixed shapes of one training step: B item rows, S seed
@@ -117,27 +119,27 @@ func buildStepGraph(m *Model, dt tensor.Dtype, dm graphDims, dropout bool, param
 
 	// shared transform T(v) = PReLU(vW + b) (⊙ dropout mask), fused ops
 	transform := func(x, drop *G.Node, out ...int) *G.Node {
-		return must(prelu(must(linear(x, W, b)), alpha, drop, out...))
+		return must(prelu(must(graphop.Linear(x, W, b)), alpha, drop, out...))
 	}
 	// l2n normalises the rows of an (N,H) matrix: x / sqrt(|x|² + eps).
 	l2n := func(x *G.Node) *G.Node {
 		n := x.Shape()[0]
 		ss := must(G.Sum(must(G.Square(x)), 1))
 		nrm := must(G.Sqrt(must(G.Add(ss, cst(normEps)))))
-		return must(G.BroadcastHadamardDiv(x, must(reshape(nrm, n, 1)), nil, []byte{1}))
+		return must(G.BroadcastHadamardDiv(x, must(graphop.Reshape(nrm, n, 1)), nil, []byte{1}))
 	}
 
 	hs3 := transform(sg.xs, sg.dropS, B, S, H)  // (B,S,H)
 	ht := transform(sg.xt, sg.dropT, B*T, H)    // (B·T,H)
 	cents := must(clusterMeansOp(sg.amat, hs3)) // (B,K,H): per-cluster means of the sampled seeds
 	nt := l2n(ht)                               // (B·T, H)
-	nt3 := must(reshape(nt, B, T, H))
+	nt3 := must(graphop.Reshape(nt, B, T, H))
 
 	// cosine of every target of a row with one pooled vector per row (B,1,H)
 	cosRow := func(pooled *G.Node) *G.Node {
-		ng := must(reshape(l2n(must(reshape(pooled, B, H))), B, 1, H))
+		ng := must(graphop.Reshape(l2n(must(graphop.Reshape(pooled, B, H))), B, 1, H))
 		c := must(G.Sum(must(G.BroadcastHadamardProd(nt3, ng, nil, []byte{1})), 2)) // (B,T)
-		return must(reshape(c, B*T))
+		return must(graphop.Reshape(c, B*T))
 	}
 
 	var score *G.Node
@@ -148,21 +150,21 @@ func buildStepGraph(m *Model, dt tensor.Dtype, dm graphDims, dropout bool, param
 	} else {
 		Wg, vg, Wl := pn("Wg"), pn("vg"), pn("Wl")
 		sg.mask = input("mask", B, K, 1)
-		c2 := must(reshape(cents, B*K, H))
+		c2 := must(graphop.Reshape(cents, B*K, H))
 		// global attention α = softmax_k(vgᵀ tanh(e Wg)), masked
-		eg := must(G.Mul(must(G.Tanh(must(matmul(c2, Wg)))), vg)) // (B·K)
-		eg3 := must(G.Add(must(reshape(eg, B, K, 1)), sg.mask))
+		eg := must(G.Mul(must(G.Tanh(must(graphop.MatMul(c2, Wg)))), vg)) // (B·K)
+		eg3 := must(G.Add(must(graphop.Reshape(eg, B, K, 1)), sg.mask))
 		alphaAtt := must(G.SoftMax(eg3, 1))                           // (B,K,1)
 		global := must(G.BatchedMatMul(alphaAtt, cents, true, false)) // (B,1,H)
 		cosG := cosRow(global)
 		// local attention β = softmax_k(tanh(e Wl uᵀ)), masked
-		p3 := must(reshape(must(matmul(c2, Wl)), B, K, H))
-		ht3 := must(reshape(ht, B, T, H))
+		p3 := must(graphop.Reshape(must(graphop.MatMul(c2, Wl)), B, K, H))
+		ht3 := must(graphop.Reshape(ht, B, T, H))
 		sc := must(G.Tanh(must(G.BatchedMatMul(p3, ht3, false, true)))) // (B,K,T)
 		sc = must(G.BroadcastAdd(sc, sg.mask, nil, []byte{2}))
 		beta := must(G.SoftMax(sc, 1))                           // (B,K,T)
 		local := must(G.BatchedMatMul(beta, cents, true, false)) // (B,T,H)
-		nl := l2n(must(reshape(local, B*T, H)))
+		nl := l2n(must(graphop.Reshape(local, B*T, H)))
 		cosL := must(G.Sum(must(G.HadamardProd(nt, nl)), 1)) // (B·T)
 		score = must(G.Add(
 			must(G.Mul(cst(float64(m.cfg.GlobalWeight)), cosG)),
@@ -170,8 +172,8 @@ func buildStepGraph(m *Model, dt tensor.Dtype, dm graphDims, dropout bool, param
 	}
 	if m.cfg.Propensity == PropensityUser {
 		// p(u) = vpᵀ tanh(u Wp + bp) from the raw target embedding, no dropout
-		hp := must(G.Tanh(must(linear(sg.xt, pn("Wp"), pn("bp"))))) // (B·T,P)
-		score = must(G.Add(score, must(G.Mul(hp, pn("vp")))))       // (B·T)
+		hp := must(G.Tanh(must(graphop.Linear(sg.xt, pn("Wp"), pn("bp"))))) // (B·T,P)
+		score = must(G.Add(score, must(G.Mul(hp, pn("vp")))))               // (B·T)
 	}
 	sg.score = score
 	outputs := G.Nodes{G.Read(score, &sg.scoreV)}

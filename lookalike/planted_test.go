@@ -3,6 +3,8 @@ package lookalike
 import (
 	"math"
 	"math/rand/v2"
+
+	"github.com/ralmlab/ralm/internal/auc"
 )
 
 // planted is synthetic look-alike data with a known structure: users belong
@@ -113,7 +115,7 @@ func (p *planted) heldOut(seed uint64, score func(seeds []float32, users []int32
 		}
 		cand := append(append([]int32(nil), pos...), neg...)
 		s := score(seeds, cand)
-		sum += AUC(s[:len(pos)], s[len(pos):])
+		sum += auc.PosNeg(s[:len(pos)], s[len(pos):])
 		n++
 	}
 	return sum / float64(n)

@@ -7,11 +7,12 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
 	"gorgonia.org/tensor"
+
+	"github.com/ralmlab/ralm/internal/auc"
 )
 
 // TrainOptions controls a training run (not the model).
@@ -256,7 +257,9 @@ func (t *trainer) build() error {
 	if err != nil {
 		return fmt.Errorf("train lookalike: %w", err)
 	}
-	t.adam = newAdam(t.cfg.LR, t.sg)
+	if t.adam, err = newAdam(t.cfg.LR, t.sg); err != nil {
+		return fmt.Errorf("train lookalike: %w", err)
+	}
 	return nil
 }
 
@@ -735,48 +738,13 @@ func (t *trainer) validate() (float64, error) {
 			}
 			return r
 		}
-		sum += AUC(score(v.pos), score(v.neg))
+		// Both sides are non-empty here (see above), so auc.PosNeg cannot
+		// return its NaN for an empty side.
+		sum += auc.PosNeg(score(v.pos), score(v.neg))
 		n++
 	}
 	if n == 0 {
 		return 0, nil
 	}
 	return sum / float64(n), nil
-}
-
-// AUC returns the probability that a random positive scores above a random
-// negative, counting ties as one half (0.5 when either list is empty).
-func AUC(pos, neg []float32) float64 {
-	if len(pos) == 0 || len(neg) == 0 {
-		return 0.5
-	}
-	type sv struct {
-		s   float32
-		pos bool
-	}
-	all := make([]sv, 0, len(pos)+len(neg))
-	for _, s := range pos {
-		all = append(all, sv{s, true})
-	}
-	for _, s := range neg {
-		all = append(all, sv{s, false})
-	}
-	sort.Slice(all, func(a, b int) bool { return all[a].s < all[b].s })
-	// rank-sum with average ranks for ties
-	var rankSum float64
-	for i := 0; i < len(all); {
-		j := i
-		for j < len(all) && all[j].s == all[i].s {
-			j++
-		}
-		avg := float64(i+j+1) / 2 // ranks are 1-based: (i+1 + j)/2
-		for k := i; k < j; k++ {
-			if all[k].pos {
-				rankSum += avg
-			}
-		}
-		i = j
-	}
-	np, nn := float64(len(pos)), float64(len(neg))
-	return (rankSum - np*(np+1)/2) / (np * nn)
 }

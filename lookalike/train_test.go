@@ -131,26 +131,6 @@ func TestTrainProgress(t *testing.T) {
 	}
 }
 
-func TestAUC(t *testing.T) {
-	cases := []struct {
-		pos, neg []float32
-		want     float64
-	}{
-		{[]float32{3}, []float32{1, 2}, 1},
-		{[]float32{0}, []float32{1, 2}, 0},
-		{[]float32{1}, []float32{1}, 0.5},
-		{[]float32{2, 1}, []float32{1, 0}, (2 + 1.5) / 4},
-		{[]float32{1, 1}, []float32{1, 1, 1}, 0.5},
-		{nil, []float32{1}, 0.5},
-		{[]float32{1}, nil, 0.5},
-	}
-	for _, tc := range cases {
-		if got := AUC(tc.pos, tc.neg); math.Abs(got-tc.want) > 1e-12 {
-			t.Errorf("AUC(%v, %v) = %v, want %v", tc.pos, tc.neg, got, tc.want)
-		}
-	}
-}
-
 func TestConfigDefaults(t *testing.T) {
 	c := Config{}.withDefaults(32)
 	d := DefaultConfig()

@@ -11,60 +11,12 @@ package userrep
 
 import (
 	"fmt"
-	"hash"
-	"hash/fnv"
 
-	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/ralmlab/ralm/internal/graphop"
 )
-
-// reshapeCopy is a reshape that copies its input (G.Reshape returns a view
-// that the register allocator then overwrites in place).
-type reshapeCopy struct{ from, to tensor.Shape }
-
-// reshape applies the copying reshape.
-func reshape(x *G.Node, to ...int) (*G.Node, error) {
-	return G.ApplyOp(reshapeCopy{x.Shape().Clone(), tensor.Shape(to).Clone()}, x)
-}
-
-func (op reshapeCopy) Arity() int { return 1 }
-func (op reshapeCopy) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	return hm.NewFnType(G.TensorType{Dims: op.from.Dims(), Of: a}, G.TensorType{Dims: op.to.Dims(), Of: a})
-}
-func (op reshapeCopy) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.to.Clone(), nil }
-func (op reshapeCopy) Do(v ...G.Value) (G.Value, error) {
-	if len(v) != 1 {
-		return nil, fmt.Errorf("reshapeCopy: want 1 input, got %d", len(v))
-	}
-	t, ok := v[0].(tensor.Tensor)
-	if !ok {
-		return nil, fmt.Errorf("reshapeCopy: input is %T, not a tensor", v[0])
-	}
-	c := t.Clone().(tensor.Tensor)
-	if err := c.Reshape(op.to...); err != nil {
-		return nil, fmt.Errorf("reshapeCopy %v -> %v: %w", op.from, op.to, err)
-	}
-	return c, nil
-}
-func (op reshapeCopy) ReturnsPtr() bool     { return false }
-func (op reshapeCopy) CallsExtern() bool    { return false }
-func (op reshapeCopy) OverwritesInput() int { return -1 }
-func (op reshapeCopy) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "reshapeCopy%v->%v", op.from, op.to)
-}
-func (op reshapeCopy) Hashcode() uint32 {
-	h := fnv.New32a()
-	op.WriteHash(h)
-	return h.Sum32()
-}
-func (op reshapeCopy) String() string     { return fmt.Sprintf("ReshapeCopy%v->%v", op.from, op.to) }
-func (op reshapeCopy) DiffWRT(int) []bool { return []bool{true} }
-func (op reshapeCopy) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	g, err := G.ApplyOp(reshapeCopy{op.to.Clone(), op.from.Clone()}, grad)
-	return G.Nodes{g}, err
-}
 
 // graphNet is the gorgonia graph of the tower plus loss at batch size B, with
 // its dense parameters bound to the backing slices of a params value and its
@@ -165,16 +117,16 @@ func newGraphNet[T float](p *params[T], B int, withGrad bool) (gn *graphNet[T], 
 	}
 	if l.cfg.FieldNorm {
 		n := must(G.Sqrt(must(G.Add(must(G.Sum(must(G.Square(h)), 2)), constant(normEps)))))
-		h = must(G.BroadcastHadamardDiv(h, must(reshape(n, F, B, 1)), nil, []byte{2}))
+		h = must(G.BroadcastHadamardDiv(h, must(graphop.Reshape(n, F, B, 1)), nil, []byte{2}))
 	}
 
 	// merge
 	var mv *G.Node
 	if l.attW1.valid() {
 		W1, b1, w2 := param(l.attW1), param(l.attB1), param(l.attW2)
-		u := must(G.Tanh(bias(must(G.Mul(must(reshape(h, F*B, m)), W1)), b1)))
+		u := must(G.Tanh(bias(must(G.Mul(must(graphop.Reshape(h, F*B, m)), W1)), b1)))
 		s := must(G.Mul(must(G.Mul(u, w2)), constant(1/l.cfg.Temperature)))
-		s3 := must(reshape(s, F, B, l.heads))
+		s3 := must(graphop.Reshape(s, F, B, l.heads))
 		if keep != nil {
 			s3 = must(G.Add(s3, keep))
 		}
@@ -183,17 +135,17 @@ func newGraphNet[T float](p *params[T], B int, withGrad bool) (gn *graphNet[T], 
 			// (F,B,1)·(F,B,m)·F → (B,F,m) → (B,F·m)
 			w := must(G.Mul(a, constant(float64(F))))
 			gw := must(G.BroadcastHadamardProd(w, h, []byte{2}, nil))
-			mv = must(reshape(must(G.Transpose(gw, 1, 0, 2)), B, F*m))
+			mv = must(graphop.Reshape(must(G.Transpose(gw, 1, 0, 2)), B, F*m))
 		} else {
-			gT := must(G.Transpose(h, 1, 0, 2))                             // (B,F,m)
-			aT := must(G.Transpose(a, 1, 2, 0))                             // (B,H,F)
-			mv = must(reshape(must(G.BatchedMatMul(aT, gT)), B, l.heads*m)) // (B,H·m)
+			gT := must(G.Transpose(h, 1, 0, 2))                                     // (B,F,m)
+			aT := must(G.Transpose(a, 1, 2, 0))                                     // (B,H,F)
+			mv = must(graphop.Reshape(must(G.BatchedMatMul(aT, gT)), B, l.heads*m)) // (B,H·m)
 		}
 	} else {
 		if keep != nil {
 			h = must(G.BroadcastHadamardProd(h, keep, nil, []byte{2}))
 		}
-		mv = must(reshape(must(G.Transpose(h, 1, 0, 2)), B, F*m))
+		mv = must(graphop.Reshape(must(G.Transpose(h, 1, 0, 2)), B, F*m))
 	}
 
 	// MLP
@@ -207,7 +159,7 @@ func newGraphNet[T float](p *params[T], B int, withGrad bool) (gn *graphNet[T], 
 	G.Read(z, &gn.emb)
 
 	// sampled softmax: logits (B,J,1), log-softmax over axis 1
-	logits := must(G.BatchedMatMul(tv, must(reshape(z, B, d, 1))))
+	logits := must(G.BatchedMatMul(tv, must(graphop.Reshape(z, B, d, 1))))
 	if logQ != nil {
 		logits = must(G.Sub(logits, logQ))
 	}

@@ -8,6 +8,8 @@ package userrep
 // Batch layout: the pooled field vectors X are f-major, X[(f·B+b)·m + k];
 // the targets Tv are (B, 1+K, d) with the positive at index 0.
 
+import "github.com/ralmlab/ralm/internal/simd"
+
 // net holds the activations and scratch buffers of one forward/backward pass
 // at batch size B (at most capB, see use). It is not safe for concurrent use;
 // inference keeps a pool.
@@ -128,12 +130,12 @@ func (n *net[T]) forward(p *params[T], x, keep []T) []T {
 		for f := 0; f < F; f++ {
 			xs := x[f*B*m : (f+1)*B*m]
 			hs := hf[f*B*m : (f+1)*B*m]
-			gemm(false, false, B, m, m, 1, xs, m, W[f*m*m:(f+1)*m*m], m, 0, hs, m)
+			simd.Gemm(false, false, B, m, m, 1, xs, m, W[f*m*m:(f+1)*m*m], m, 0, hs, m)
 			addBias(hs, B, b[f*m:(f+1)*m])
 		}
 		switch l.cfg.FieldFC {
 		case FieldFCTanh:
-			tanhInPlace(hf)
+			simd.TanhInPlace(hf)
 		case FieldFCReLU:
 			for i, v := range hf {
 				if v < 0 {
@@ -149,7 +151,7 @@ func (n *net[T]) forward(p *params[T], x, keep []T) []T {
 		g = n.g
 		for r := 0; r < fb; r++ {
 			row := hf[r*m : r*m+m]
-			nr := sqrtT(dot(row, row) + normEps)
+			nr := sqrtT(simd.Dot(row, row) + normEps)
 			n.nrm[r] = nr
 			inv := 1 / nr
 			out := g[r*m : r*m+m]
@@ -164,11 +166,11 @@ func (n *net[T]) forward(p *params[T], x, keep []T) []T {
 	if l.attW1.valid() {
 		A, H := l.A, l.heads
 		u := n.u
-		gemm(false, false, fb, A, m, 1, g, m, p.get(l.attW1), A, 0, u, A)
+		simd.Gemm(false, false, fb, A, m, 1, g, m, p.get(l.attW1), A, 0, u, A)
 		addBias(u, fb, p.get(l.attB1))
-		tanhInPlace(u)
+		simd.TanhInPlace(u)
 		a := n.a
-		gemm(false, false, fb, H, A, T(1/l.cfg.Temperature), u, A, p.get(l.attW2), H, 0, a, H)
+		simd.Gemm(false, false, fb, H, A, T(1/l.cfg.Temperature), u, A, p.get(l.attW2), H, 0, a, H)
 		clear(mv)
 		for b := 0; b < B; b++ {
 			for h := 0; h < H; h++ {
@@ -206,7 +208,7 @@ func (n *net[T]) forward(p *params[T], x, keep []T) []T {
 							blk[k] = s * v
 						}
 					} else if a[i] != 0 {
-						axpy(a[i], g[(f*B+b)*m:(f*B+b)*m+m], dst)
+						simd.Axpy(a[i], g[(f*B+b)*m:(f*B+b)*m+m], dst)
 					}
 				}
 			}
@@ -232,7 +234,7 @@ func (n *net[T]) forward(p *params[T], x, keep []T) []T {
 	in, inDim := mv, l.in0
 	for i, h := range l.hid {
 		y := n.ys[i]
-		gemm(false, false, B, h, inDim, 1, in, inDim, p.get(l.mlpW[i]), h, 0, y, h)
+		simd.Gemm(false, false, B, h, inDim, 1, in, inDim, p.get(l.mlpW[i]), h, 0, y, h)
 		addBias(y, B, p.get(l.mlpB[i]))
 		if i < len(l.hid)-1 {
 			for k, v := range y {
@@ -264,7 +266,7 @@ func (n *net[T]) lossGrad(u, tv, logQ, w, dtv []T) T {
 		pr := n.prob[b*J : b*J+J]
 		mx := T(0)
 		for j := 0; j < J; j++ {
-			z := dot(tv[(b*J+j)*d:(b*J+j)*d+d], ub)
+			z := simd.Dot(tv[(b*J+j)*d:(b*J+j)*d+d], ub)
 			if logQ != nil {
 				z -= logQ[b*J+j]
 			}
@@ -298,7 +300,7 @@ func (n *net[T]) lossGrad(u, tv, logQ, w, dtv []T) T {
 			for k := range dt {
 				dt[k] = dz * ub[k]
 			}
-			axpy(dz, t, dub)
+			simd.Axpy(dz, t, dub)
 		}
 	}
 	return loss
@@ -338,7 +340,7 @@ func (n *net[T]) backward(p *params[T], x, keep, dx, dense []T) {
 		if i > 0 {
 			in, inDim = n.ys[i-1], l.hid[i-1]
 		}
-		gemm(true, false, inDim, h, B, 1, in, inDim, dy, h, 0, get(l.mlpW[i]), h)
+		simd.Gemm(true, false, inDim, h, B, 1, in, inDim, dy, h, 0, get(l.mlpW[i]), h)
 		db := get(l.mlpB[i])
 		clear(db)
 		sumRows(dy, B, db)
@@ -348,7 +350,7 @@ func (n *net[T]) backward(p *params[T], x, keep, dx, dense []T) {
 		} else {
 			dIn = n.dM
 		}
-		gemm(false, true, B, inDim, h, 1, dy, h, p.get(l.mlpW[i]), h, 0, dIn, inDim)
+		simd.Gemm(false, true, B, inDim, h, 1, dy, h, p.get(l.mlpW[i]), h, 0, dIn, inDim)
 		dy = dIn
 	}
 	dM := n.dM
@@ -372,14 +374,14 @@ func (n *net[T]) backward(p *params[T], x, keep, dx, dense []T) {
 						dm = dM[b*l.in0+f*m : b*l.in0+f*m+m]
 						ai *= T(F)
 					}
-					da := dot(dm, gr)
+					da := simd.Dot(dm, gr)
 					if l.gated {
 						da *= T(F)
 					}
 					dS[i] = da
 					s += a[i] * da
 					if ai != 0 {
-						axpy(ai, dm, dG[(f*B+b)*m:(f*B+b)*m+m])
+						simd.Axpy(ai, dm, dG[(f*B+b)*m:(f*B+b)*m+m])
 					}
 				}
 				for f := 0; f < F; f++ {
@@ -390,17 +392,17 @@ func (n *net[T]) backward(p *params[T], x, keep, dx, dense []T) {
 		}
 		invT := T(1 / l.cfg.Temperature)
 		// w2: (A,H); scores = U·w2/τ
-		gemm(true, false, A, H, fb, invT, u, A, dS, H, 0, get(l.attW2), H)
+		simd.Gemm(true, false, A, H, fb, invT, u, A, dS, H, 0, get(l.attW2), H)
 		dU := n.dU
-		gemm(false, true, fb, A, H, invT, dS, H, p.get(l.attW2), H, 0, dU, A)
+		simd.Gemm(false, true, fb, A, H, invT, dS, H, p.get(l.attW2), H, 0, dU, A)
 		for i, v := range u {
 			dU[i] *= 1 - v*v
 		}
-		gemm(true, false, m, A, fb, 1, g, m, dU, A, 0, get(l.attW1), A)
+		simd.Gemm(true, false, m, A, fb, 1, g, m, dU, A, 0, get(l.attW1), A)
 		db1 := get(l.attB1)
 		clear(db1)
 		sumRows(dU, fb, db1)
-		gemm(false, true, fb, m, A, 1, dU, A, p.get(l.attW1), A, 1, dG, m)
+		simd.Gemm(false, true, fb, m, A, 1, dU, A, p.get(l.attW1), A, 1, dG, m)
 	} else {
 		for f := 0; f < F; f++ {
 			for b := 0; b < B; b++ {
@@ -425,7 +427,7 @@ func (n *net[T]) backward(p *params[T], x, keep, dx, dense []T) {
 		for r := 0; r < fb; r++ {
 			gr := g[r*m : r*m+m]
 			dgr := dG[r*m : r*m+m]
-			c := dot(gr, dgr)
+			c := simd.Dot(gr, dgr)
 			inv := 1 / n.nrm[r]
 			out := dH[r*m : r*m+m]
 			for k := range out {
@@ -456,8 +458,8 @@ func (n *net[T]) backward(p *params[T], x, keep, dx, dense []T) {
 	for f := 0; f < F; f++ {
 		xs := x[f*B*m : (f+1)*B*m]
 		dz := dH[f*B*m : (f+1)*B*m]
-		gemm(true, false, m, m, B, 1, xs, m, dz, m, 0, dW[f*m*m:(f+1)*m*m], m)
+		simd.Gemm(true, false, m, m, B, 1, xs, m, dz, m, 0, dW[f*m*m:(f+1)*m*m], m)
 		sumRows(dz, B, db[f*m:(f+1)*m])
-		gemm(false, true, B, m, m, 1, dz, m, W[f*m*m:(f+1)*m*m], m, 0, dx[f*B*m:(f+1)*B*m], m)
+		simd.Gemm(false, true, B, m, m, 1, dz, m, W[f*m*m:(f+1)*m*m], m, 0, dx[f*B*m:(f+1)*B*m], m)
 	}
 }

@@ -1,9 +1,6 @@
 package userrep
 
-import (
-	"math"
-	"unsafe"
-)
+import adamopt "github.com/ralmlab/ralm/internal/adam"
 
 // sparseGrad accumulates gradients for the rows of a table that a step
 // touches, in first-touch order (so updates are deterministic).
@@ -51,21 +48,23 @@ func (s *sparseGrad[T]) reset() {
 	s.g = s.g[:0]
 }
 
-// adam is Adam with PyTorch's update rule (β1 0.9, β2 0.999, ε 1e-8): dense
-// for the dense parameters, lazy for table rows (moments of a row only move
-// on the steps that touch it; bias correction uses the global step).
+// adam is the trainer's optimiser: internal/adam's Adam, dense for the
+// dense parameters and lazy for table rows (moments of a row only move on
+// the steps that touch it; bias correction uses the global step).
 type adam[T float] struct {
-	lr, b1, b2, eps float64
-	t               int
-	step, bc2       T // per-step lr/(1-β1^t) and sqrt(1-β2^t)
+	*adamopt.Adam[T]
 
 	dm, dv []T   // dense moments
 	tm, tv [][]T // table moments
 	om, ov []T   // output item moments
 }
 
-func newAdam[T float](p *params[T], lr float64) *adam[T] {
-	a := &adam[T]{lr: lr, b1: 0.9, b2: 0.999, eps: 1e-8}
+func newAdam[T float](p *params[T], lr float64) (*adam[T], error) {
+	opt, err := adamopt.New[T](lr)
+	if err != nil {
+		return nil, err
+	}
+	a := &adam[T]{Adam: opt}
 	a.dm, a.dv = make([]T, len(p.dense)), make([]T, len(p.dense))
 	a.tm, a.tv = make([][]T, len(p.tables)), make([][]T, len(p.tables))
 	for i, t := range p.tables {
@@ -74,35 +73,7 @@ func newAdam[T float](p *params[T], lr float64) *adam[T] {
 		}
 	}
 	a.om, a.ov = make([]T, len(p.out)), make([]T, len(p.out))
-	return a
-}
-
-// begin advances the step counter; call once per step before the updates.
-func (a *adam[T]) begin() {
-	a.t++
-	a.step = T(a.lr / (1 - math.Pow(a.b1, float64(a.t))))
-	a.bc2 = T(math.Sqrt(1 - math.Pow(a.b2, float64(a.t))))
-}
-
-// update applies one Adam step to w with gradient g and moments m, v.
-func (a *adam[T]) update(w, g, m, v []T) {
-	b1, b2 := T(a.b1), T(a.b2)
-	c1, c2 := 1-b1, 1-b2
-	step, inv, eps := a.step, 1/a.bc2, T(a.eps)
-	w, m, v = w[:len(g)], m[:len(g)], v[:len(g)]
-	if useAVX2 && unsafe.Sizeof(step) == 4 && len(g) >= 8 {
-		n8 := len(g) &^ 7
-		p := [7]float32{float32(b1), float32(c1), float32(b2), float32(c2), float32(step), float32(inv), float32(eps)}
-		f32 := func(x []T) *float32 { return (*float32)(unsafe.Pointer(&x[0])) }
-		adamAVX(n8, f32(w), f32(g), f32(m), f32(v), &p)
-		w, g, m, v = w[n8:], g[n8:], m[n8:], v[n8:]
-	}
-	for i, gi := range g {
-		mi := b1*m[i] + c1*gi
-		vi := b2*v[i] + c2*gi*gi
-		m[i], v[i] = mi, vi
-		w[i] -= step * mi / (sqrtT(vi)*inv + eps)
-	}
+	return a, nil
 }
 
 // updateRows applies the lazy update to the touched rows of a table.
@@ -110,6 +81,6 @@ func (a *adam[T]) updateRows(table, m, v []T, s *sparseGrad[T]) {
 	w := s.width
 	for k, r := range s.rows {
 		o := int(r) * w
-		a.update(table[o:o+w], s.g[k*w:k*w+w], m[o:o+w], v[o:o+w])
+		a.Update(table[o:o+w], s.g[k*w:k*w+w], m[o:o+w], v[o:o+w])
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"math/rand"
 
 	"github.com/ralmlab/ralm/data"
+
+	"github.com/ralmlab/ralm/internal/simd"
 )
 
 // float is the element type of the model: float32 in production, float64 in
@@ -270,7 +272,7 @@ func (p *params[T]) pool(ft *data.Features, x []T, stride int) error {
 			if id < 0 || int(id) >= rows {
 				return fmt.Errorf("userrep: field %d (%s): id %d out of range [0,%d)", f, l.fields[f].Name, id, rows)
 			}
-			axpy(1, tab[int(id)*m:int(id)*m+m], dst)
+			simd.Axpy(1, tab[int(id)*m:int(id)*m+m], dst)
 		}
 		inv := 1 / T(len(bag))
 		for k := range dst {

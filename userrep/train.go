@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/ralmlab/ralm/data"
+
+	"github.com/ralmlab/ralm/internal/simd"
 )
 
 // FeatureBuilder turns a user's clicks into model inputs; *data.FeatureSet
@@ -358,7 +360,11 @@ func newTrainer[T float](fb FeatureBuilder, clicks *data.Clicks, cfg Config) (*t
 		}
 	}
 	tr.outGrad = newSparseGrad[T](lay.nItems, d)
-	tr.opt = newAdam(tr.p, cfg.LR)
+	opt, err := newAdam(tr.p, cfg.LR)
+	if err != nil {
+		return nil, fmt.Errorf("userrep: %w", err)
+	}
+	tr.opt = opt
 
 	switch cfg.Engine {
 	case EngineGraph:
@@ -512,7 +518,7 @@ func (tr *trainer[T]) gather(n int) error {
 				w := T(cnt[id]) * inv
 				cnt[id] = 0
 				tr.bagW = append(tr.bagW, w)
-				axpy(w, tab[int(id)*m:int(id)*m+m], dst)
+				simd.Axpy(w, tab[int(id)*m:int(id)*m+m], dst)
 			}
 			tr.bagOff = append(tr.bagOff, int32(len(tr.bagIDs)))
 		}
@@ -551,23 +557,23 @@ func (tr *trainer[T]) scatter(n int) {
 				if f < len(ft.Values) {
 					v = T(ft.Values[f])
 				}
-				axpy(v, g, get(l.contW[f]))
-				axpy(1, g, get(l.contB[f]))
+				simd.Axpy(v, g, get(l.contW[f]))
+				simd.Axpy(1, g, get(l.contB[f]))
 				continue
 			}
 			lo, hi := tr.bagOff[b*F+f], tr.bagOff[b*F+f+1]
 			if lo == hi {
-				axpy(1, g, get(l.empty[f]))
+				simd.Axpy(1, g, get(l.empty[f]))
 				continue
 			}
 			sg := tr.tabGrad[f]
 			for k := lo; k < hi; k++ {
-				axpy(tr.bagW[k], g, sg.row(tr.bagIDs[k]))
+				simd.Axpy(tr.bagW[k], g, sg.row(tr.bagIDs[k]))
 			}
 		}
 		for j := 0; j < J; j++ {
 			i := b*J + j
-			axpy(1, tr.dtv[i*d:i*d+d], tr.outGrad.row(tr.cur.targets[i]))
+			simd.Axpy(1, tr.dtv[i*d:i*d+d], tr.outGrad.row(tr.cur.targets[i]))
 		}
 	}
 }
@@ -596,8 +602,8 @@ func (tr *trainer[T]) computeGrads(n int) (T, error) {
 // apply takes one Adam step with the computed gradients.
 func (tr *trainer[T]) apply() {
 	o, p := tr.opt, tr.p
-	o.begin()
-	o.update(p.dense, tr.dense, o.dm, o.dv)
+	o.Begin()
+	o.Update(p.dense, tr.dense, o.dm, o.dv)
 	for f, sg := range tr.tabGrad {
 		if sg != nil {
 			o.updateRows(p.tables[f], o.tm[f], o.tv[f], sg)
@@ -777,7 +783,7 @@ func (tr *trainer[T]) validate(ctx context.Context) (heldOut, error) {
 			}
 		}
 		emb := tr.evalNet.forward(tr.p, x, nil)
-		gemm(false, true, n, V, d, 1, emb, d, tr.p.out, d, 0, scores, V)
+		simd.Gemm(false, true, n, V, d, 1, emb, d, tr.p.out, d, 0, scores, V)
 		for b, u := range users {
 			uc := tr.users[u]
 			row := scores[b*V : b*V+V]

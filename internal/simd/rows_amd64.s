@@ -3,7 +3,7 @@
 #include "textflag.h"
 
 // Constants of the tanh rational approximation and of the exp polynomial
-// (float32 bit patterns; see tanhApprox and expUnit in kernels.go).
+// (float32 bit patterns; see Tanh and expUnit in rows.go).
 DATA kconst<>+0(SB)/4, $0x40fcf84f  // tanh clamp 7.90531110763549805
 DATA kconst<>+4(SB)/4, $0xc0fcf84f  // -clamp
 DATA kconst<>+8(SB)/4, $0xa59f25c0  // alpha13
@@ -133,11 +133,13 @@ done:
 	VZEROUPPER
 	RET
 
-// func expTanhAVX(x *float32, n int)
-// x[i] = exp(tanh(x[i])) for n values, n a multiple of 8.
-TEXT ·expTanhAVX(SB), NOSPLIT, $0-16
+// func tanhAVX(x *float32, n int, exp bool)
+// x[i] = tanh(x[i]), or exp(tanh(x[i])) when exp is set, for n values, n a
+// multiple of 8.
+TEXT ·tanhAVX(SB), NOSPLIT, $0-17
 	MOVQ x+0(FP), SI
 	MOVQ n+8(FP), CX
+	MOVBLZX exp+16(FP), DX
 	XORQ AX, AX
 
 loop:
@@ -175,6 +177,13 @@ loop:
 	VBROADCASTSS kconst<>+48(SB), Y4
 	VFMADD213PS  Y4, Y2, Y5
 	VDIVPS       Y5, Y3, Y0             // y = tanh(x)
+	TESTL        DX, DX
+	JNZ          exppoly
+	VMOVUPS      Y0, (SI)(AX*4)
+	ADDQ         $8, AX
+	JMP          loop
+
+exppoly:
 
 	// exp(y) by Horner
 	VBROADCASTSS kconst<>+52(SB), Y3

@@ -1,4 +1,4 @@
-package lookalike
+package graphop
 
 import (
 	"fmt"
@@ -17,12 +17,14 @@ import (
 // goes through this op.
 type reshapeCopy struct{ from, to tensor.Shape }
 
-// reshape applies a copying reshape of x to the given shape.
-func reshape(x *G.Node, to ...int) (*G.Node, error) {
+// Reshape applies a copying reshape of x to the given shape.
+func Reshape(x *G.Node, to ...int) (*G.Node, error) {
 	return G.ApplyOp(reshapeCopy{from: x.Shape().Clone(), to: tensor.Shape(to).Clone()}, x)
 }
 
-func tensorType(dims int, a hm.Type) hm.Type {
+// TensorType is the gorgonia type of a tensor of dims dimensions over the
+// element type a (a itself for a scalar).
+func TensorType(dims int, a hm.Type) hm.Type {
 	if dims == 0 {
 		return a
 	}
@@ -33,7 +35,7 @@ func (op reshapeCopy) Arity() int { return 1 }
 
 func (op reshapeCopy) Type() hm.Type {
 	a := hm.TypeVariable('a')
-	return hm.NewFnType(tensorType(op.from.Dims(), a), tensorType(op.to.Dims(), a))
+	return hm.NewFnType(TensorType(op.from.Dims(), a), TensorType(op.to.Dims(), a))
 }
 
 func (op reshapeCopy) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.to.Clone(), nil }

@@ -1,0 +1,159 @@
+package graphop
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// gradCheck builds loss = Σ (f(params) ⊙ R)² in float64 and compares the
+// analytic gradient of every parameter from index from on with central
+// differences (the earlier ones are data inputs).
+func gradCheck(t *testing.T, shapes [][]int, from int, f func(p []*G.Node) (*G.Node, error)) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(1, 2))
+	g := G.NewGraph()
+	var params []*G.Node
+	for i, s := range shapes {
+		v := tensor.New(tensor.WithShape(s...), tensor.WithBacking(randData(rng, s)))
+		params = append(params, G.NewTensor(g, tensor.Float64, len(s), G.WithShape(s...), G.WithValue(v), G.WithName(string(rune('a'+i)))))
+	}
+	out, err := f(params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os := out.Shape()
+	r := G.NewTensor(g, tensor.Float64, os.Dims(), G.WithShape(os...), G.WithName("r"),
+		G.WithValue(tensor.New(tensor.WithShape(os...), tensor.WithBacking(randData(rng, os)))))
+	loss := G.Must(G.Sum(G.Must(G.Square(G.Must(G.HadamardProd(out, r))))))
+	grads, err := G.Grad(loss, params[from:]...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	run := func() float64 {
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		l := loss.Value().Data().(float64)
+		vm.Reset()
+		return l
+	}
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	analytic := make([][]float64, len(grads))
+	for i, gn := range grads {
+		analytic[i] = append([]float64(nil), gn.Value().Data().([]float64)...)
+	}
+	vm.Reset()
+	const eps = 1e-6
+	for i, p := range params[from:] {
+		data := p.Value().Data().([]float64)
+		for j := range data {
+			x := data[j]
+			data[j] = x + eps
+			lp := run()
+			data[j] = x - eps
+			lm := run()
+			data[j] = x
+			num := (lp - lm) / (2 * eps)
+			if math.Abs(num-analytic[i][j]) > 1e-6*math.Max(1, math.Abs(num)) {
+				t.Fatalf("param %d [%d]: analytic %v, numeric %v", i, j, analytic[i][j], num)
+			}
+		}
+	}
+}
+
+func randData(rng *rand.Rand, s []int) []float64 {
+	n := 1
+	for _, d := range s {
+		n *= d
+	}
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = rng.NormFloat64()
+	}
+	return v
+}
+
+func TestGradients(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		shapes [][]int
+		from   int
+		f      func(p []*G.Node) (*G.Node, error)
+	}{
+		{"Reshape", [][]int{{2, 3, 4}}, 0, func(p []*G.Node) (*G.Node, error) { return Reshape(p[0], 6, 4) }},
+		{"MatMul", [][]int{{5, 3}, {3, 4}}, 0, func(p []*G.Node) (*G.Node, error) { return MatMul(p[0], p[1]) }},
+		{"Linear", [][]int{{5, 3}, {3, 4}, {4}}, 1, func(p []*G.Node) (*G.Node, error) {
+			return Linear(p[0], p[1], p[2]) // X is a data input: no gradient
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { gradCheck(t, tc.shapes, tc.from, tc.f) })
+	}
+}
+
+// TestReshapeCopies checks that the reshape does not alias its input (the
+// bug it exists for): an in-place change of the output leaves x alone.
+func TestReshapeCopies(t *testing.T) {
+	g := G.NewGraph()
+	x := G.NewMatrix(g, tensor.Float64, G.WithShape(2, 3), G.WithName("x"),
+		G.WithValue(tensor.New(tensor.WithShape(2, 3), tensor.WithBacking([]float64{1, 2, 3, 4, 5, 6}))))
+	y := G.Must(Reshape(x, 3, 2))
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	yd := y.Value().Data().([]float64)
+	if s := y.Shape(); !s.Eq(tensor.Shape{3, 2}) || yd[5] != 6 {
+		t.Fatalf("reshape gave shape %v data %v", s, yd)
+	}
+	yd[0] = 100
+	if x.Value().Data().([]float64)[0] != 1 {
+		t.Fatal("the reshape's output aliases its input")
+	}
+}
+
+// TestLinearFloat32 checks the float32 (kernel) path against float64 maths.
+func TestLinearFloat32(t *testing.T) {
+	const n, d, h = 7, 5, 16
+	rng := rand.New(rand.NewPCG(3, 4))
+	mk := func(s ...int) ([]float32, *tensor.Dense) {
+		v := make([]float32, tensor.Shape(s).TotalSize())
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		return v, tensor.New(tensor.WithShape(s...), tensor.WithBacking(v))
+	}
+	g := G.NewGraph()
+	xd, xt := mk(n, d)
+	wd, wt := mk(d, h)
+	bd, bt := mk(h)
+	x := G.NewMatrix(g, tensor.Float32, G.WithShape(n, d), G.WithName("x"), G.WithValue(xt))
+	w := G.NewMatrix(g, tensor.Float32, G.WithShape(d, h), G.WithName("w"), G.WithValue(wt))
+	b := G.NewVector(g, tensor.Float32, G.WithShape(h), G.WithName("b"), G.WithValue(bt))
+	z := G.Must(Linear(x, w, b))
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	zd := z.Value().Data().([]float32)
+	for i := 0; i < n; i++ {
+		for j := 0; j < h; j++ {
+			want := float64(bd[j])
+			for k := 0; k < d; k++ {
+				want += float64(xd[i*d+k]) * float64(wd[k*h+j])
+			}
+			if math.Abs(float64(zd[i*h+j])-want) > 1e-5*math.Max(1, math.Abs(want)) {
+				t.Fatalf("z[%d,%d] = %v, want %v", i, j, zd[i*h+j], want)
+			}
+		}
+	}
+}

@@ -1,0 +1,81 @@
+// Package graphop holds the gorgonia helper ops both model graphs share:
+// the copying reshape (gorgonia's Reshape aliases its input, pitfall P1 of
+// the team's gorgonia notes), the fused dense layer and matrix product on
+// the internal/simd kernels, and the bookkeeping every custom op needs.
+// Every op works in float32 (training) and float64 (gradient checks).
+package graphop
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// OpBase implements the bookkeeping methods of a custom op that writes a
+// new tensor: embed it and give every op instance a Name that identifies its
+// shapes (gorgonia deduplicates nodes by that hash).
+type OpBase struct{ Name string }
+
+// ReturnsPtr is false: the op's result is a new tensor.
+func (o OpBase) ReturnsPtr() bool { return false }
+
+// CallsExtern is false: the op runs in Go.
+func (o OpBase) CallsExtern() bool { return false }
+
+// OverwritesInput is -1: no input is overwritten.
+func (o OpBase) OverwritesInput() int { return -1 }
+
+// String is the op's name.
+func (o OpBase) String() string { return o.Name }
+
+// WriteHash writes the op's name.
+func (o OpBase) WriteHash(h hash.Hash) { fmt.Fprint(h, o.Name) }
+
+// Hashcode is the FNV-1a hash of the op's name.
+func (o OpBase) Hashcode() uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(o.Name))
+	return h.Sum32()
+}
+
+// FnType is the type of an op from tensors of the given numbers of
+// dimensions (the last one the result's) over one element type.
+func FnType(dims ...int) hm.Type {
+	a := hm.TypeVariable('a')
+	ts := make([]hm.Type, len(dims))
+	for i, d := range dims {
+		ts[i] = TensorType(d, a)
+	}
+	return hm.NewFnType(ts...)
+}
+
+// NewLike allocates a zeroed tensor of v's dtype and the given shape.
+func NewLike(v G.Value, shape ...int) *tensor.Dense {
+	return tensor.New(tensor.Of(v.Dtype()), tensor.WithShape(shape...))
+}
+
+// OutBuf keeps an op's output tensor from one run of the graph to the next,
+// sparing the allocation and zeroing of the large (B·S, h) seed tensors
+// every step (a graph runs one step at a time, and every value of a run is
+// dead when the next run starts). A nil *OutBuf allocates every time.
+type OutBuf struct{ t *tensor.Dense }
+
+// Get returns a tensor of v's dtype and the given shape; a reused tensor
+// holds the previous run's values unless zero is set.
+func (b *OutBuf) Get(v G.Value, zero bool, shape ...int) *tensor.Dense {
+	if b == nil {
+		return NewLike(v, shape...)
+	}
+	if b.t == nil || b.t.Dtype() != v.Dtype() || !b.t.Shape().Eq(tensor.Shape(shape)) {
+		b.t = NewLike(v, shape...)
+		return b.t
+	}
+	if zero {
+		b.t.Zero()
+	}
+	return b.t
+}
