@@ -34,7 +34,11 @@ model folder's training clicks), and print one line per item, in the order given
 status is ok (scored by the look-alike model), cold (the item has fewer than
 --min-seeds seeds with an embedding: the score is the cosine between the user's
 embedding and the mean of the seeds' embeddings) or unknown_item (the model has
-no click on it: score "-"). A user without an embedding in the model is an error.`,
+no click on it: score "-"). A user without an embedding in the model is an error.
+
+A model trained with --propensity user (the default) adds the user's learned
+click propensity to every ok score: the same amount for all of the user's items,
+so the order of the ok items is the paper's and only the level moves.`,
 		Example: `  ralm score --model model --user 42 --items 7,19,1003
   ralm score --model model --user u42 --items i7 --items i19 --min-seeds 20`,
 		Args: cobra.NoArgs,
