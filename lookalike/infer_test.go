@@ -391,6 +391,14 @@ func TestPropensityShift(t *testing.T) {
 			t.Errorf("ScoreUsers user %d: %v, paper %v + propensity %v", u, all[u], allPaper[u], props[u])
 		}
 	}
+	for u := range all {
+		if b := m.ScoreBound(); math.Abs(float64(all[u])) > float64(b) {
+			t.Errorf("user %d: score %v beyond the bound %v", u, all[u], b)
+		}
+	}
+	if b, pb := m.ScoreBound(), paper.ScoreBound(); pb != m.Config().GlobalWeight+m.Config().LocalWeight || b <= pb {
+		t.Errorf("score bounds: model %v, paper view %v", b, pb)
+	}
 	if p := paper.Propensity(users[:d]); p != 0 {
 		t.Errorf("paper view propensity %v, want 0", p)
 	}

@@ -220,6 +220,17 @@ func (m *Model) propensity(user, hid []float32) float32 {
 	return float32(p)
 }
 
+// ScoreBound returns the largest magnitude a score of m can take:
+// GlobalWeight+LocalWeight for the cosines, plus Σ|v_p| for the propensity
+// term of a model that has one.
+func (m *Model) ScoreBound() float32 {
+	b := m.cfg.GlobalWeight + m.cfg.LocalWeight
+	for _, v := range m.vp {
+		b += float32(math.Abs(float64(v)))
+	}
+	return b
+}
+
 // Paper returns a view of m that scores with the paper's score alone: the
 // same weights without the propensity term (m itself when it has none). The
 // view shares m's weights, and item states built by either model score with
