@@ -342,6 +342,21 @@ func (pr *problem) scoreRows(cs *centers, sc *scratch, lo, hi int) {
 	}
 }
 
+// blocks calls f for the blocks [b,e) of at most blockPts points of chunk
+// c in order, checking ctx every ctxEvery points.
+func (pr *problem) blocks(ctx context.Context, c int, f func(b, e int)) error {
+	lo, hi := pr.bounds(c)
+	for b := lo; b < hi; b += blockPts {
+		if b > lo && (b-lo)%ctxEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		f(b, min(b+blockPts, hi))
+	}
+	return nil
+}
+
 // exact is the exact squared distance between point p and centroid j. The
 // kernel's expanded form is replaced by it whenever the distance is small
 // relative to ‖x−μ‖² + ‖c−μ‖² (below fixTol times it), where float32
@@ -406,14 +421,7 @@ func (pr *problem) assign(ctx context.Context, cs *centers, st *assignState) err
 		counts, sums, labels, dists := a.counts[:k], a.sums, st.labels, st.dists
 		var inertia float64
 		changed := 0
-		lo, hi := pr.bounds(c)
-		for b := lo; b < hi; b += blockPts {
-			if b > lo && (b-lo)%ctxEvery == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			e := min(b+blockPts, hi)
+		err := pr.blocks(ctx, c, func(b, e int) {
 			pr.scoreBlock(cs, sc, b, e)
 			simd.ArgminRows(sc.out, k, kpad, sc.idx[:e-b], sc.val)
 			for p := b; p < e; p++ {
@@ -430,9 +438,9 @@ func (pr *problem) assign(ctx context.Context, cs *centers, st *assignState) err
 					simd.AddTo64(sums[best*d:(best+1)*d], pr.x[p*d:(p+1)*d])
 				}
 			}
-		}
+		})
 		a.inertia, a.changed = inertia, changed
-		return nil
+		return err
 	})
 	if err != nil {
 		return err

@@ -104,14 +104,7 @@ func (pr *problem) candidatePass(ctx context.Context, cs *centers, ps *ppState) 
 		sc := &ps.scr[w]
 		kpad := cs.kpad
 		closest, xn2 := ps.closest, pr.xn2
-		lo, hi := pr.bounds(c)
-		for b := lo; b < hi; b += blockPts {
-			if b > lo && (b-lo)%ctxEvery == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			e := min(b+blockPts, hi)
+		return pr.blocks(ctx, c, func(b, e int) {
 			pr.scoreRows(cs, sc, b, e)
 			for t := 0; t < ntr; t++ {
 				nd := ps.newD[t][b:e]
@@ -138,8 +131,7 @@ func (pr *problem) candidatePass(ctx context.Context, cs *centers, ps *ppState) 
 				}
 				pc[t] += pot0 + pot1
 			}
-		}
-		return nil
+		})
 	})
 }
 

@@ -85,7 +85,7 @@ func cpuTime() time.Duration {
 // centroids and reports the cost per (user, item) pair.
 func BenchmarkScore1000Items(b *testing.B) {
 	for _, h := range []int{64, 128} {
-		for _, pool := range []string{PoolingAttention, PoolingAvg} {
+		for _, pool := range []Pooling{PoolingAttention, PoolingAvg} {
 			b.Run(fmt.Sprintf("h=%d/%s", h, pool), func(b *testing.B) {
 				const k, nItems = 20, 1000
 				m := testModel(b, pool, h, h, k, 1)

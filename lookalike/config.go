@@ -40,17 +40,36 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/ralmlab/ralm/internal/enum"
 )
 
-// Pooling modes for Config.Pooling.
+// Pooling is how an item's centroids are pooled (Config.Pooling).
+type Pooling string
+
+// Pooling modes.
 const (
 	// PoolingAttention pools an item's centroids with the global and the
 	// local (target-aware) attention: the full RALM model.
-	PoolingAttention = "attention"
+	PoolingAttention Pooling = "attention"
 	// PoolingAvg averages the centroids instead of attending over them: the
 	// paper's "RALM with average pooling" baseline.
-	PoolingAvg = "avg"
+	PoolingAvg Pooling = "avg"
 )
+
+// ParsePooling returns the pooling mode named s.
+func ParsePooling(s string) (Pooling, error) {
+	return enum.Parse("pooling", s, PoolingAttention, PoolingAvg)
+}
+
+// String is the mode's name.
+func (p Pooling) String() string { return string(p) }
+
+// Set parses a flag value into p.
+func (p *Pooling) Set(s string) error { return enum.Set(p, "pooling", s, PoolingAttention, PoolingAvg) }
+
+// Type names the flag value's type.
+func (p *Pooling) Type() string { return "pooling" }
 
 // PropensityMode selects the per-user propensity term of the score (see
 // Config.Propensity).
@@ -66,6 +85,22 @@ const (
 	// PropensityOff scores with the paper's weighted sum of cosines alone.
 	PropensityOff PropensityMode = "off"
 )
+
+// ParsePropensity returns the propensity mode named s.
+func ParsePropensity(s string) (PropensityMode, error) {
+	return enum.Parse("propensity", s, PropensityUser, PropensityOff)
+}
+
+// String is the mode's name.
+func (p PropensityMode) String() string { return string(p) }
+
+// Set parses a flag value into p.
+func (p *PropensityMode) Set(s string) error {
+	return enum.Set(p, "propensity", s, PropensityUser, PropensityOff)
+}
+
+// Type names the flag value's type.
+func (p *PropensityMode) Type() string { return "propensity" }
 
 // Config holds the model's hyper-parameters. Start from DefaultConfig for
 // the recommended settings. In a Config built from scratch a zero field
@@ -89,7 +124,7 @@ type Config struct {
 	GlobalWeight float32 `json:"global_weight"`
 	LocalWeight  float32 `json:"local_weight"`
 	// Pooling is PoolingAttention (default) or PoolingAvg.
-	Pooling string `json:"pooling"`
+	Pooling Pooling `json:"pooling"`
 	// NoSizePrior makes every centroid count the same, as in the paper.
 	// By default each centroid is weighed by its number of seeds: the
 	// attention logits get log(size) added (so attending over centroids
@@ -240,7 +275,11 @@ func (c Config) withDefaults(d int) Config {
 	return c
 }
 
-// validate reports the first invalid setting of a config that went through
+// Validate reports every invalid setting of c, a zero field standing for
+// its default (Hidden for the input width, which only training knows).
+func (c Config) Validate() error { return c.withDefaults(max(c.Hidden, 1)).validate() }
+
+// validate reports every invalid setting of a config that went through
 // withDefaults.
 func (c Config) validate() error {
 	var errs []error
@@ -260,11 +299,11 @@ func (c Config) validate() error {
 	if !finite32(c.GlobalWeight) || !finite32(c.LocalWeight) || c.GlobalWeight < 0 || c.LocalWeight < 0 {
 		bad("score weights %v/%v: must be finite and >= 0", c.GlobalWeight, c.LocalWeight)
 	}
-	if c.Pooling != PoolingAttention && c.Pooling != PoolingAvg {
-		bad("pooling %q: want %q or %q", c.Pooling, PoolingAttention, PoolingAvg)
+	if _, err := ParsePooling(string(c.Pooling)); err != nil {
+		errs = append(errs, err)
 	}
-	if c.Propensity != PropensityUser && c.Propensity != PropensityOff {
-		bad("propensity %q: want %q or %q", c.Propensity, PropensityUser, PropensityOff)
+	if _, err := ParsePropensity(string(c.Propensity)); err != nil {
+		errs = append(errs, err)
 	}
 	if c.PropensityHidden < 1 || c.PropensityHidden > 1<<12 {
 		bad("propensity hidden %d out of range [1, 4096]", c.PropensityHidden)

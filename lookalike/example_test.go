@@ -118,7 +118,7 @@ func ExampleSave() {
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "lookalike.model")
-	if err := lookalike.Save(path, m); err != nil {
+	if err := m.Save(path); err != nil {
 		log.Fatal(err)
 	}
 	loaded, err := lookalike.Load(path)

@@ -2,6 +2,7 @@ package lookalike
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
@@ -10,8 +11,9 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
+
+	"github.com/ralmlab/ralm/internal/atomicfile"
 )
 
 // Model file layout (all integers little-endian):
@@ -42,9 +44,9 @@ var (
 	ErrCorrupt = errors.New("corrupt lookalike model file")
 )
 
-// Save writes m to path atomically: it writes a temporary file in the same
-// folder, syncs it and renames it into place.
-func Save(path string, m *Model) error {
+// Save writes m to path atomically (internal/atomicfile: a temporary file
+// in the same folder, synced and renamed into place, mode 0644).
+func (m *Model) Save(path string) error {
 	if m == nil {
 		return fmt.Errorf("save lookalike model %s: nil model", path)
 	}
@@ -52,31 +54,16 @@ func Save(path string, m *Model) error {
 	if err != nil {
 		return fmt.Errorf("save lookalike model %s: %w", path, err)
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
+	if err := atomicfile.WriteBytes(context.Background(), path, buf); err != nil {
 		return fmt.Errorf("save lookalike model %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, werr := f.Write(buf)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, path)
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("save lookalike model %s: %w", path, werr)
 	}
 	return nil
 }
+
+// Save is m.Save(path).
+//
+// Deprecated: use Model.Save, the style userrep shares.
+func Save(path string, m *Model) error { return m.Save(path) }
 
 // Load reads a model written by Save. A file of another kind, of another
 // format version, truncated or corrupted returns an error wrapping

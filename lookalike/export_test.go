@@ -13,11 +13,11 @@ import (
 )
 
 func TestSaveLoadRoundTrip(t *testing.T) {
-	for _, pooling := range []string{PoolingAttention, PoolingAvg, "attention+prior", "attention+prior+prop"} {
-		t.Run(pooling, func(t *testing.T) {
+	for _, pooling := range []Pooling{PoolingAttention, PoolingAvg, "attention+prior", "attention+prior+prop"} {
+		t.Run(string(pooling), func(t *testing.T) {
 			m := testModel(t, pooling, 12, 8, 5, 9)
 			path := filepath.Join(t.TempDir(), "la.model")
-			if err := Save(path, m); err != nil {
+			if err := m.Save(path); err != nil {
 				t.Fatal(err)
 			}
 			got, err := Load(path)
@@ -106,10 +106,10 @@ func TestLoadErrors(t *testing.T) {
 	if _, err := Load(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing file: %v", err)
 	}
-	if err := Save(filepath.Join(dir, "no", "such", "dir", "m"), m); err == nil {
+	if err := m.Save(filepath.Join(dir, "no", "such", "dir", "m")); err == nil {
 		t.Fatal("save into a missing folder succeeded")
 	}
-	if err := Save(filepath.Join(dir, "nil"), nil); err == nil {
+	if err := (*Model)(nil).Save(filepath.Join(dir, "nil")); err == nil {
 		t.Fatal("saving a nil model succeeded")
 	}
 }

@@ -10,15 +10,15 @@ import (
 )
 
 // testModel returns a small model with random (non-default) weights.
-func testModel(t testing.TB, pooling string, d, h, k int, seed uint64) *Model {
+func testModel(t testing.TB, pooling Pooling, d, h, k int, seed uint64) *Model {
 	t.Helper()
 	prop := PropensityOff
-	if strings.HasSuffix(pooling, "+prop") {
+	if strings.HasSuffix(string(pooling), "+prop") {
 		prop = PropensityUser
-		pooling = strings.TrimSuffix(pooling, "+prop")
+		pooling = Pooling(strings.TrimSuffix(string(pooling), "+prop"))
 	}
-	prior := strings.HasSuffix(pooling, "+prior")
-	pooling = strings.TrimSuffix(pooling, "+prior")
+	prior := strings.HasSuffix(string(pooling), "+prior")
+	pooling = Pooling(strings.TrimSuffix(string(pooling), "+prior"))
 	cfg := Config{Hidden: h, K: k, Pooling: pooling, NoSizePrior: !prior, Propensity: prop, PropensityHidden: 5}.withDefaults(d)
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
@@ -158,7 +158,7 @@ func float64Params(m *Model) []any {
 
 func TestGradientCheck(t *testing.T) {
 	cases := []struct {
-		pooling string
+		pooling Pooling
 		dropout bool
 	}{
 		{PoolingAttention, false},
@@ -241,8 +241,8 @@ func TestGradientCheck(t *testing.T) {
 // for training (whose custom ops take the AVX2 kernels on amd64) and in the
 // gradient-checked float64 graph, and compares loss and gradients.
 func TestFloat32GradsMatchFloat64(t *testing.T) {
-	for _, pooling := range []string{"attention+prior", PoolingAvg, "attention+prior+prop"} {
-		t.Run(pooling, func(t *testing.T) {
+	for _, pooling := range []Pooling{"attention+prior", PoolingAvg, "attention+prior+prop"} {
+		t.Run(string(pooling), func(t *testing.T) {
 			m := testModel(t, pooling, 16, 16, 4, 5) // widths with a SIMD path
 			dm := graphDims{B: 3, S: 6, K: 4, T: 5, D: 16, H: 16}
 			g64, err := buildStepGraph(m, tensor.Float64, dm, true, float64Params(m), true)

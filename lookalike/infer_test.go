@@ -14,7 +14,7 @@ import (
 // seeds per k-means cluster through the assignment matrix, Score uses the
 // centroids built by BuildItem.
 func TestInferenceParity(t *testing.T) {
-	for _, pooling := range []string{PoolingAttention, PoolingAvg, "attention+prior", "avg+prior", "attention+prior+prop", "avg+prop"} {
+	for _, pooling := range []Pooling{PoolingAttention, PoolingAvg, "attention+prior", "avg+prior", "attention+prior+prop", "avg+prop"} {
 		for _, h := range []int{8, 13} {
 			t.Run(fmt.Sprintf("%s/h=%d", pooling, h), func(t *testing.T) {
 				const d, k, T = 10, 6, 7
@@ -177,7 +177,7 @@ func TestBuildItem(t *testing.T) {
 
 func TestNewItemState(t *testing.T) {
 	const d, h, k = 6, 8, 5
-	for _, pooling := range []string{PoolingAttention, "attention+prior", PoolingAvg} {
+	for _, pooling := range []Pooling{PoolingAttention, "attention+prior", PoolingAvg} {
 		m := testModel(t, pooling, d, h, k, 2)
 		st, err := m.BuildItem(context.Background(), randRows(4, 60, d), nil)
 		if err != nil {
@@ -308,7 +308,7 @@ func TestScoreConcurrent(t *testing.T) {
 
 func TestScoreUsers(t *testing.T) {
 	const d, h, k = 16, 16, 6
-	for _, pooling := range []string{PoolingAttention, "attention+prior", PoolingAvg} {
+	for _, pooling := range []Pooling{PoolingAttention, "attention+prior", PoolingAvg} {
 		m := testModel(t, pooling, d, h, k, 4)
 		st, err := m.BuildItem(context.Background(), randRows(3, 50, d), nil)
 		if err != nil {

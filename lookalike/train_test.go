@@ -149,3 +149,38 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatalf("default batch holds %d pairs", got)
 	}
 }
+
+func TestConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cfg     Config
+		wantErr string
+	}{
+		{"zero (all defaults)", Config{}, ""},
+		{"defaults", DefaultConfig(), ""},
+		{"avg pooling", Config{Pooling: PoolingAvg}, ""},
+		{"bad pooling", Config{Pooling: "max"}, `pooling "max": want one of attention, avg`},
+		{"bad dropout", Config{Dropout: 1}, "dropout 1 out of range [0, 1)"},
+	} {
+		err := tc.cfg.Validate()
+		if tc.wantErr == "" && err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+		if tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("%s: error %v, want it to contain %q", tc.name, err, tc.wantErr)
+		}
+	}
+}
+
+func TestPoolingFlag(t *testing.T) {
+	var p Pooling
+	if err := p.Set("avg"); err != nil || p != PoolingAvg || p.String() != "avg" {
+		t.Fatalf("Set(avg): %q, %v", p, err)
+	}
+	if err := p.Set("sum"); err == nil || p != PoolingAvg {
+		t.Fatalf("Set(sum): %q, %v; want an error and no change", p, err)
+	}
+	if got, err := ParsePooling("attention"); err != nil || got != PoolingAttention {
+		t.Fatalf("ParsePooling(attention) = %q, %v", got, err)
+	}
+}

@@ -68,7 +68,6 @@ func BenchmarkTrainMovieLensShape(b *testing.B) {
 		{"attention", func(c *Config) { c.Merge = MergeAttention }},
 		{"attention-tanhfc", func(c *Config) { c.Merge = MergeAttention; c.FieldFC = FieldFCTanh }},
 		{"concat", func(c *Config) { c.Merge = MergeConcat }},
-		{"graph-gated", func(c *Config) { c.Engine = EngineGraph }},
 	} {
 		b.Run(v.name, func(b *testing.B) {
 			cfg := DefaultConfig()

@@ -21,39 +21,72 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/ralmlab/ralm/internal/enum"
 )
+
+// Merge is how the field vectors are merged into one input of the MLP
+// (Config.Merge).
+type Merge string
 
 // Merge modes of the field vectors.
 const (
 	// MergeAttention is the RALM attention merge layer: a softmax over fields
 	// of w2ᵀ·tanh(W1·h_f + b1) weights the field vectors.
-	MergeAttention = "attention"
+	MergeAttention Merge = "attention"
 	// MergeConcat concatenates the field vectors (YouTube-DNN baseline).
-	MergeConcat = "concat"
+	MergeConcat Merge = "concat"
 	// MergeGated computes the attention weights a_f of MergeAttention but,
 	// instead of summing, concatenates the weighted field vectors F·a_f·h_f
 	// (uniform attention gives plain concatenation): the attention layer
 	// re-weights fields per user without squeezing them into one vector.
 	// It needs Heads = 1.
-	MergeGated = "gated"
+	MergeGated Merge = "gated"
 )
 
-// Activations of the optional per-field dense layer (Config.FieldFC).
+// FieldFC is the activation of the optional per-field dense layer
+// (Config.FieldFC).
+type FieldFC string
+
+// Activations of the optional per-field dense layer.
 const (
-	FieldFCNone   = "none"   // no per-field layer: fields are merged as embedded
-	FieldFCLinear = "linear" // h_f = W_f·x_f + b_f
-	FieldFCTanh   = "tanh"   // h_f = tanh(W_f·x_f + b_f)
-	FieldFCReLU   = "relu"   // h_f = max(0, W_f·x_f + b_f)
+	FieldFCNone   FieldFC = "none"   // no per-field layer: fields are merged as embedded
+	FieldFCLinear FieldFC = "linear" // h_f = W_f·x_f + b_f
+	FieldFCTanh   FieldFC = "tanh"   // h_f = tanh(W_f·x_f + b_f)
+	FieldFCReLU   FieldFC = "relu"   // h_f = max(0, W_f·x_f + b_f)
 )
 
-// Training engines (Config.Engine).
-const (
-	// EngineNative runs the hand-written forward and backward pass (plain Go
-	// and gonum BLAS). Its gradients are tested against the gorgonia graph.
-	EngineNative = "native"
-	// EngineGraph runs the gorgonia graph (slower; kept as the reference).
-	EngineGraph = "graph"
-)
+// ParseMerge returns the merge mode named s.
+func ParseMerge(s string) (Merge, error) {
+	return enum.Parse("merge", s, MergeAttention, MergeConcat, MergeGated)
+}
+
+// String is the mode's name.
+func (m Merge) String() string { return string(m) }
+
+// Set parses a flag value into m.
+func (m *Merge) Set(s string) error {
+	return enum.Set(m, "merge", s, MergeAttention, MergeConcat, MergeGated)
+}
+
+// Type names the flag value's type.
+func (m *Merge) Type() string { return "merge" }
+
+// ParseFieldFC returns the per-field layer named s.
+func ParseFieldFC(s string) (FieldFC, error) {
+	return enum.Parse("field_fc", s, FieldFCNone, FieldFCLinear, FieldFCTanh, FieldFCReLU)
+}
+
+// String is the layer's name.
+func (f FieldFC) String() string { return string(f) }
+
+// Set parses a flag value into f.
+func (f *FieldFC) Set(s string) error {
+	return enum.Set(f, "field_fc", s, FieldFCNone, FieldFCLinear, FieldFCTanh, FieldFCReLU)
+}
+
+// Type names the flag value's type.
+func (f *FieldFC) Type() string { return "field-fc" }
 
 // Config holds the model shape and the training hyper-parameters. The zero
 // value is not valid; start from DefaultConfig.
@@ -65,7 +98,7 @@ type Config struct {
 	// (and the dimension of the output item vectors).
 	Hidden []int `json:"hidden"`
 	// Merge is MergeAttention, MergeConcat or MergeGated.
-	Merge string `json:"merge"`
+	Merge Merge `json:"merge"`
 	// AttDim is k_att, the width of the attention layer W1 (attention merge).
 	AttDim int `json:"att_dim"`
 	// Heads is the number of attention heads; each head has its own w2 and
@@ -73,7 +106,7 @@ type Config struct {
 	Heads int `json:"heads"`
 	// FieldFC is the per-field dense layer applied to every field vector
 	// before the merge: FieldFCNone, FieldFCLinear, FieldFCTanh or FieldFCReLU.
-	FieldFC string `json:"field_fc"`
+	FieldFC FieldFC `json:"field_fc"`
 	// FieldNorm L2-normalises every field vector (after FieldFC) before the merge.
 	FieldNorm bool `json:"field_norm"`
 	// Temperature divides the attention scores before the softmax over fields.
@@ -114,8 +147,6 @@ type Config struct {
 	MaxValidationUsers int `json:"max_validation_users"`
 	// Seed drives initialisation, sampling, shuffling and dropout.
 	Seed int64 `json:"seed"`
-	// Engine is EngineNative (default) or EngineGraph.
-	Engine string `json:"engine"`
 }
 
 // DefaultConfig returns the defaults of the RALM user model: m=64,
@@ -149,7 +180,6 @@ func DefaultConfig() Config {
 		HoldOutMinClicks:    3,
 		MaxValidationUsers:  5000,
 		Seed:                1,
-		Engine:              EngineNative,
 	}
 }
 
@@ -166,20 +196,18 @@ func (c Config) Validate() error {
 	for i, h := range c.Hidden {
 		check(h > 0 && h <= 8192, "hidden[%d] must be in [1,8192], got %d", i, h)
 	}
+	if _, err := ParseMerge(string(c.Merge)); err != nil {
+		errs = append(errs, err)
+	}
 	switch c.Merge {
 	case MergeAttention, MergeGated:
 		check(c.AttDim > 0 && c.AttDim <= 4096, "att_dim must be in [1,4096], got %d", c.AttDim)
 		check(c.Heads > 0 && c.Heads <= 64, "heads must be in [1,64], got %d", c.Heads)
 		check(c.Temperature > 0 && !math.IsInf(c.Temperature, 0), "temperature must be > 0, got %v", c.Temperature)
 		check(c.Merge != MergeGated || c.Heads == 1, "merge %q needs heads = 1, got %d", MergeGated, c.Heads)
-	case MergeConcat:
-	default:
-		errs = append(errs, fmt.Errorf("merge must be %q, %q or %q, got %q", MergeAttention, MergeConcat, MergeGated, c.Merge))
 	}
-	switch c.FieldFC {
-	case FieldFCNone, FieldFCLinear, FieldFCTanh, FieldFCReLU:
-	default:
-		errs = append(errs, fmt.Errorf("field_fc must be none, linear, tanh or relu, got %q", c.FieldFC))
+	if _, err := ParseFieldFC(string(c.FieldFC)); err != nil {
+		errs = append(errs, err)
 	}
 	check(c.FieldDropout >= 0 && c.FieldDropout < 1, "field_dropout must be in [0,1), got %v", c.FieldDropout)
 	check(c.Negatives > 0 && c.Negatives <= 10000, "negatives must be in [1,10000], got %d", c.Negatives)
@@ -190,11 +218,6 @@ func (c Config) Validate() error {
 	check(c.Patience >= 0, "patience must be >= 0, got %d", c.Patience)
 	check(c.HoldOutMinClicks == 0 || c.HoldOutMinClicks >= 2, "holdout_min_clicks must be 0 or >= 2, got %d", c.HoldOutMinClicks)
 	check(c.MaxValidationUsers >= 0, "max_validation_users must be >= 0, got %d", c.MaxValidationUsers)
-	switch c.Engine {
-	case EngineNative, EngineGraph:
-	default:
-		errs = append(errs, fmt.Errorf("engine must be %q or %q, got %q", EngineNative, EngineGraph, c.Engine))
-	}
 	if len(errs) > 0 {
 		return fmt.Errorf("userrep config: %w", errors.Join(errs...))
 	}

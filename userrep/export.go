@@ -2,6 +2,7 @@ package userrep
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding"
 	"encoding/binary"
@@ -10,9 +11,10 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 
 	"github.com/ralmlab/ralm/data"
+
+	"github.com/ralmlab/ralm/internal/atomicfile"
 )
 
 // Model file layout (all integers little-endian):
@@ -124,44 +126,18 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// Save writes the model file to path atomically (a temporary file in the
-// same directory, renamed into place).
+// Save writes the model file to path atomically (internal/atomicfile: a
+// temporary file in the same folder, synced and renamed into place, mode
+// 0644).
 func (m *Model) Save(path string) error {
 	b, err := m.MarshalBinary()
 	if err != nil {
 		return fmt.Errorf("save user model %s: %w", path, err)
 	}
-	if err := writeFileAtomic(path, b); err != nil {
+	if err := atomicfile.WriteBytes(context.Background(), path, b); err != nil {
 		return fmt.Errorf("save user model %s: %w", path, err)
 	}
 	return nil
-}
-
-// writeFileAtomic writes b to a temporary file next to path and renames it.
-func writeFileAtomic(path string, b []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(b); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // Load reads a model file written by Save. A file that is truncated,

@@ -38,7 +38,7 @@ func newModel(p *params[float32], fb FeatureBuilder, items *data.Vocab) (*Model,
 		return nil, fmt.Errorf("userrep: item vocabulary has %d ids, model has %d item vectors", n, p.lay.nItems)
 	}
 	m := &Model{lay: p.lay, p: p, fb: fb, items: items}
-	m.nets.New = func() any { return newNet[float32](m.lay, embedChunk, false) }
+	m.nets.New = func() any { return newNet[float32](m.lay, embedChunk) }
 	return m, nil
 }
 

@@ -40,12 +40,12 @@ func quickConfig() Config {
 // computed by gather, engine and scatter, against central differences.
 func TestEndToEndGradCheck(t *testing.T) {
 	p := tinyPlanted()
-	for _, engine := range []string{EngineNative, EngineGraph} {
-		for _, merge := range []string{MergeAttention, MergeConcat} {
-			t.Run(engine+"/"+merge, func(t *testing.T) {
+	{
+		for _, merge := range []Merge{MergeAttention, MergeConcat} {
+			t.Run(string(merge), func(t *testing.T) {
 				cfg := quickConfig()
 				cfg.Dim, cfg.AttDim, cfg.Hidden, cfg.Negatives, cfg.Batch = 3, 2, []int{4, 3}, 2, 6
-				cfg.Engine, cfg.Merge = engine, merge
+				cfg.Merge = merge
 				cfg.LogQ = merge == MergeConcat
 				tr, err := newTrainer[float64](p.fb, p.clicks, cfg)
 				if err != nil {
@@ -135,10 +135,9 @@ func TestEndToEndGradCheck(t *testing.T) {
 // files) and once with another seed (different weights), for both engines.
 func TestDeterminism(t *testing.T) {
 	p := tinyPlanted()
-	for _, engine := range []string{EngineNative, EngineGraph} {
-		t.Run(engine, func(t *testing.T) {
+	{
+		t.Run("graph", func(t *testing.T) {
 			cfg := quickConfig()
-			cfg.Engine = engine
 			cfg.FieldDropout = 0.2
 			enc := func(c Config) []byte {
 				m, _, err := Train(context.Background(), p.fb, p.clicks, c, TrainOptions{})
@@ -161,26 +160,6 @@ func TestDeterminism(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestEnginesAgree trains the same model with both engines: the weights
-// follow the same trajectory up to float32 rounding.
-func TestEnginesAgree(t *testing.T) {
-	p := tinyPlanted()
-	cfg := quickConfig()
-	cfg.Epochs = 1
-	train := func(engine string) *Model {
-		c := cfg
-		c.Engine = engine
-		m, _, err := Train(context.Background(), p.fb, p.clicks, c, TrainOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
-	a, b := train(EngineNative), train(EngineGraph)
-	expectClose(t, "item vectors", a.ItemVectors(), b.ItemVectors(), 1e-3)
-	expectClose(t, "dense weights", a.p.dense, b.p.dense, 1e-3)
 }
 
 // trainedTiny returns a small trained model.
@@ -302,8 +281,8 @@ func TestLoadErrors(t *testing.T) {
 // TestEmbedParity compares Model.EmbedBatch (plain Go) with the gorgonia
 // graph's forward pass on random float32 features: max abs diff < 1e-5.
 func TestEmbedParity(t *testing.T) {
-	for _, merge := range []string{MergeAttention, MergeConcat} {
-		t.Run(merge, func(t *testing.T) {
+	for _, merge := range []Merge{MergeAttention, MergeConcat} {
+		t.Run(string(merge), func(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.Merge = merge
 			p := genPlanted(plantedSpec{users: 40, items: 300, communities: 5, clicksPerUser: 10, inCommunity: 0.8, seed: 9})
@@ -473,7 +452,7 @@ func TestEmbedUsers(t *testing.T) {
 // 1; nil for the concat merge.
 func TestFieldAttention(t *testing.T) {
 	for _, c := range []struct {
-		merge string
+		merge Merge
 		heads int
 	}{{MergeAttention, 2}, {MergeGated, 1}, {MergeConcat, 1}} {
 		m, p := trainedTiny(t, func(cfg *Config) { cfg.Merge, cfg.Heads, cfg.Epochs = c.merge, c.heads, 1 })

@@ -66,7 +66,7 @@ func TestDrawExcept(t *testing.T) {
 // about the requested rate and scales kept concat fields by 1/(1−p).
 func TestDrawKeep(t *testing.T) {
 	rng := rand.New(rand.NewSource(3))
-	for _, merge := range []string{MergeAttention, MergeConcat} {
+	for _, merge := range []Merge{MergeAttention, MergeConcat} {
 		cfg := DefaultConfig()
 		cfg.Merge, cfg.FieldDropout = merge, 0.5
 		const F, B = 3, 20000

@@ -222,30 +222,9 @@ func newBatch[T float](B, J, F int, dropout bool) *batch[T] {
 	return bt
 }
 
-// engine computes the loss and gradients of one batch.
-type engine[T float] interface {
-	// step returns Σ_b w_b·loss_b and writes dL/dX into dx, dL/dTv into dtv
-	// and the tower's parameter gradients into their spans of dense.
-	step(x, tv, logQ, w, keep, dx, dtv, dense []T) (T, error)
-	close()
-}
-
-// nativeEngine is the hand-written pass.
-type nativeEngine[T float] struct {
-	p *params[T]
-	n *net[T]
-}
-
-func (e *nativeEngine[T]) step(x, tv, logQ, w, keep, dx, dtv, dense []T) (T, error) {
-	u := e.n.forward(e.p, x, keep)
-	loss := e.n.lossGrad(u, tv, logQ, w, dtv)
-	e.n.backward(e.p, x, keep, dx, dense)
-	return loss, nil
-}
-
-func (e *nativeEngine[T]) close() {}
-
-// graphEngine runs the gorgonia graph.
+// graphEngine runs one batch through the gorgonia graph. Its step returns
+// Σ_b w_b·loss_b and writes dL/dX into dx, dL/dTv into dtv and the tower's
+// parameter gradients into their spans of dense.
 type graphEngine[T float] struct{ gn *graphNet[T] }
 
 func (e *graphEngine[T]) step(x, tv, logQ, w, keep, dx, dtv, dense []T) (T, error) {
@@ -277,7 +256,7 @@ type trainer[T float] struct {
 	users   []userClicks
 	sampler *logUniform
 	itemCnt []int
-	eng     engine[T]
+	eng     *graphEngine[T]
 	opt     *adam[T]
 	B, J    int
 
@@ -366,16 +345,11 @@ func newTrainer[T float](fb FeatureBuilder, clicks *data.Clicks, cfg Config) (*t
 	}
 	tr.opt = opt
 
-	switch cfg.Engine {
-	case EngineGraph:
-		gn, err := newGraphNet(tr.p, B, true)
-		if err != nil {
-			return nil, err
-		}
-		tr.eng = &graphEngine[T]{gn: gn}
-	default:
-		tr.eng = &nativeEngine[T]{p: tr.p, n: newNet[T](lay, B, true)}
+	gn, err := newGraphNet(tr.p, B, true)
+	if err != nil {
+		return nil, err
 	}
+	tr.eng = &graphEngine[T]{gn: gn}
 
 	// held-out users: a seeded sample of at most MaxValidationUsers
 	for u, uc := range users {
@@ -762,7 +736,7 @@ func (h heldOut) mean(n int) heldOut {
 func (tr *trainer[T]) validate(ctx context.Context) (heldOut, error) {
 	l := tr.lay
 	if tr.evalNet == nil {
-		tr.evalNet = newNet[T](l, valChunk, false)
+		tr.evalNet = newNet[T](l, valChunk)
 	}
 	m, d, V := l.m, l.d, l.nItems
 	scores := make([]T, valChunk*V)

@@ -36,7 +36,7 @@ func synthData(t testing.TB) (*synth.Dataset, *data.FeatureSet) {
 func TestLearnsSynth(t *testing.T) {
 	ds, fs := synthData(t)
 	for _, v := range []struct {
-		merge string
+		merge Merge
 		logQ  bool
 	}{{MergeAttention, false}, {MergeConcat, false}, {MergeAttention, true}} {
 		t.Run(fmt.Sprintf("%s/logq=%v", v.merge, v.logQ), func(t *testing.T) {
@@ -192,7 +192,6 @@ func TestConfigValidate(t *testing.T) {
 		{"positives", func(c *Config) { c.MaxPositivesPerUser = 0 }},
 		{"patience", func(c *Config) { c.Patience = -1 }},
 		{"holdout", func(c *Config) { c.HoldOutMinClicks = 1 }},
-		{"engine", func(c *Config) { c.Engine = "gpu" }},
 	} {
 		cfg := DefaultConfig()
 		c.edit(&cfg)
@@ -236,4 +235,30 @@ func TestPipelineMatchesSequential(t *testing.T) {
 	expectClose(t, "dense", a.p.dense, b.p.dense, 0)
 	expectClose(t, "items", a.p.out, b.p.out, 0)
 	expectClose(t, "table", a.p.tables[0], b.p.tables[0], 0)
+}
+
+func TestModeFlags(t *testing.T) {
+	var m Merge
+	var f FieldFC
+	for _, tc := range []struct {
+		set func(string) error
+		in  string
+		ok  bool
+	}{
+		{m.Set, "gated", true},
+		{m.Set, "sum", false},
+		{f.Set, "tanh", true},
+		{f.Set, "sigmoid", false},
+	} {
+		err := tc.set(tc.in)
+		if (err == nil) != tc.ok {
+			t.Errorf("Set(%q): error %v, want ok=%v", tc.in, err, tc.ok)
+		}
+	}
+	if m != MergeGated || f != FieldFCTanh {
+		t.Fatalf("after Set: %q %q", m, f)
+	}
+	if _, err := ParseMerge("concat"); err != nil {
+		t.Fatal(err)
+	}
 }

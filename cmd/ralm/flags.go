@@ -79,31 +79,9 @@ func makeOutDir(dir string) error {
 	return nil
 }
 
-// propensityValue is the --propensity flag: a lookalike.PropensityMode
-// checked when the flag is parsed.
-type propensityValue struct{ p *lookalike.PropensityMode }
-
-func (v propensityValue) String() string {
-	if v.p == nil {
-		return ""
-	}
-	return string(*v.p)
-}
-
-func (v propensityValue) Set(s string) error {
-	switch m := lookalike.PropensityMode(s); m {
-	case lookalike.PropensityUser, lookalike.PropensityOff:
-		*v.p = m
-		return nil
-	}
-	return fmt.Errorf("must be %s or %s", lookalike.PropensityUser, lookalike.PropensityOff)
-}
-
-func (propensityValue) Type() string { return "string" }
-
 // addPropensityFlag adds --propensity to cmd, stored in p (prefix starts
 // the usage text, e.g. "look-alike model: ").
 func addPropensityFlag(cmd *cobra.Command, p *lookalike.PropensityMode, prefix string) {
-	cmd.Flags().Var(propensityValue{p}, "propensity", prefix+
+	cmd.Flags().Var(p, "propensity", prefix+
 		"user (a learned per-user click-propensity term added to the score: one user's item order is the paper's, an item's audience ranks active users higher) or off (the paper's score)")
 }

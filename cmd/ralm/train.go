@@ -115,10 +115,10 @@ func addTrainFlags(cmd *cobra.Command, f *trainFlags, cfg *ralm.TrainConfig) {
 	fl.IntVar(&cfg.UserRep.Dim, "dim", cfg.UserRep.Dim, "user model: field embedding dimension")
 	fl.IntSliceVar(&cfg.UserRep.Hidden, "hidden", cfg.UserRep.Hidden, "user model: MLP layer sizes; the last is the user embedding size")
 	fl.IntVar(&cfg.UserRep.Negatives, "negatives", cfg.UserRep.Negatives, "user model: sampled negatives per positive")
-	fl.StringVar(&cfg.UserRep.Merge, "merge", cfg.UserRep.Merge, "user model: field merge, attention (the paper's layer), concat (YouTube DNN) or gated (attention-weighted concatenation)")
+	fl.Var(&cfg.UserRep.Merge, "merge", "user model: field merge, attention (the paper's layer), concat (YouTube DNN) or gated (attention-weighted concatenation)")
 	fl.IntVar(&cfg.UserRep.Patience, "patience", cfg.UserRep.Patience, "user model: stop after this many epochs without a better held-out AUC (0: never)")
 	// look-alike model
-	fl.StringVar(&cfg.LookAlike.Pooling, "pooling", cfg.LookAlike.Pooling, "look-alike model: attention or avg (average of the centroids)")
+	fl.Var(&cfg.LookAlike.Pooling, "pooling", "look-alike model: attention or avg (average of the centroids)")
 	addPropensityFlag(cmd, &cfg.LookAlike.Propensity, "look-alike model: ")
 	fl.IntVar(&cfg.LookAlike.K, "k", cfg.LookAlike.K, "look-alike model: seed clusters per item")
 	fl.IntVar(&cfg.LookAlike.Hidden, "hidden-la", 0, "look-alike model: width of the shared transform (0: the user embedding size)")
@@ -157,9 +157,6 @@ func checkTrainFlags(f *trainFlags, cfg ralm.TrainConfig) error {
 		if err != nil {
 			return err
 		}
-	}
-	if cfg.LookAlike.Pooling != lookalike.PoolingAttention && cfg.LookAlike.Pooling != lookalike.PoolingAvg {
-		return fmt.Errorf("--pooling must be %s or %s, got %q", lookalike.PoolingAttention, lookalike.PoolingAvg, cfg.LookAlike.Pooling)
 	}
 	if cfg.LookAlike.Hidden < 0 {
 		return fmt.Errorf("--hidden-la must not be negative, got %d", cfg.LookAlike.Hidden)
@@ -434,9 +431,6 @@ embedding. --log writes {"type":"step"} and {"type":"epoch"} JSON lines.`,
 					return err
 				}
 			}
-			if cfg.Pooling != lookalike.PoolingAttention && cfg.Pooling != lookalike.PoolingAvg {
-				return fmt.Errorf("--pooling must be %s or %s, got %q", lookalike.PoolingAttention, lookalike.PoolingAvg, cfg.Pooling)
-			}
 			if embPath == "" || clicksPath == "" {
 				return errors.New("--embeddings and --clicks must not be empty")
 			}
@@ -458,7 +452,7 @@ embedding. --log writes {"type":"step"} and {"type":"epoch"} JSON lines.`,
 	fl.IntVar(&cfg.K, "k", cfg.K, "seed clusters per item")
 	fl.IntVar(&cfg.Hidden, "hidden", 0, "width of the shared transform (0: the embedding size)")
 	fl.IntVar(&cfg.Negatives, "negatives", cfg.Negatives, "random non-clickers per positive")
-	fl.StringVar(&cfg.Pooling, "pooling", cfg.Pooling, "attention or avg (average of the centroids)")
+	fl.Var(&cfg.Pooling, "pooling", "attention or avg (average of the centroids)")
 	fl.IntVar(&cfg.MinClickers, "min-clickers", cfg.MinClickers, "items with fewer clickers are not trained on")
 	addPropensityFlag(cmd, &cfg.Propensity, "")
 	fl.Float64Var(&valid, "valid", 0, "share of items held out to report a validation AUC per epoch (0: none)")

@@ -192,8 +192,8 @@ func TestTrainBadInput(t *testing.T) {
 	}{
 		{"missing flags", []string{"train"}, `required flag(s) "clicks", "out" not set`},
 		{"epochs twice", []string{"train", "--clicks", missing, "--out", out, "--epochs", "2", "--epochs-la", "3"}, "[epochs epochs-la] were all set"},
-		{"bad pooling", []string{"train", "--clicks", missing, "--out", out, "--pooling", "max"}, `--pooling must be attention or avg, got "max"`},
-		{"bad merge", []string{"train", "--clicks", missing, "--out", out, "--merge", "sum"}, `got "sum"`},
+		{"bad pooling", []string{"train", "--clicks", missing, "--out", out, "--pooling", "max"}, `invalid argument "max" for "--pooling" flag: pooling "max": want one of attention, avg`},
+		{"bad merge", []string{"train", "--clicks", missing, "--out", out, "--merge", "sum"}, `invalid argument "sum" for "--merge" flag: merge "sum": want one of attention, concat, gated`},
 		{"zero epochs", []string{"train", "--clicks", missing, "--out", out, "--epochs", "0"}, "--epochs must be positive, got 0"},
 		{"out not empty", []string{"train", "--clicks", missing, "--out", busy}, "is not empty and is not a model folder"},
 		{"missing clicks", []string{"train", "--clicks", missing, "--out", out}, "read clicks " + missing},

@@ -28,6 +28,7 @@ import (
 	"github.com/ralmlab/ralm/data/split"
 	"github.com/ralmlab/ralm/ralm"
 	"github.com/ralmlab/ralm/ralm/eval"
+	"github.com/ralmlab/ralm/userrep"
 )
 
 func main() {
@@ -86,7 +87,11 @@ func run() error {
 	cfg.Train.UserRep.Epochs = *epochsUser
 	cfg.Train.UserRep.Seed = *seed
 	if *merge != "" {
-		cfg.Train.UserRep.Merge = *merge
+		m, err := userrep.ParseMerge(*merge)
+		if err != nil {
+			return fmt.Errorf("--merge: %w", err)
+		}
+		cfg.Train.UserRep.Merge = m
 	}
 	cfg.Train.LookAlike.Epochs = *epochsLA
 	cfg.Train.LookAlike.Seed = uint64(*seed)

@@ -1,0 +1,35 @@
+// Package enum parses the typed string constants of the model configs
+// (merge, pooling, per-field layer, engine…) with one error wording, for
+// Validate and for the CLI flags (the config types implement the flag
+// Value interface through it).
+package enum
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Parse returns s as a T when it is one of valid, else an error naming the
+// setting (what) and the accepted values.
+func Parse[T ~string](what, s string, valid ...T) (T, error) {
+	for _, v := range valid {
+		if string(v) == s {
+			return v, nil
+		}
+	}
+	names := make([]string, len(valid))
+	for i, v := range valid {
+		names[i] = string(v)
+	}
+	return "", fmt.Errorf("%s %q: want one of %s", what, s, strings.Join(names, ", "))
+}
+
+// Set parses s into *dst (a flag's Set method); *dst is unchanged on error.
+func Set[T ~string](dst *T, what, s string, valid ...T) error {
+	v, err := Parse(what, s, valid...)
+	if err != nil {
+		return err
+	}
+	*dst = v
+	return nil
+}

@@ -1,0 +1,37 @@
+package enum
+
+import "testing"
+
+type mode string
+
+const (
+	modeA mode = "a"
+	modeB mode = "b"
+)
+
+func TestParseSet(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    mode
+		wantErr string
+	}{
+		{"a", modeA, ""},
+		{"b", modeB, ""},
+		{"c", "", `mode "c": want one of a, b`},
+		{"", "", `mode "": want one of a, b`},
+	} {
+		got, err := Parse("mode", tc.in, modeA, modeB)
+		if tc.wantErr != "" {
+			if err == nil || err.Error() != tc.wantErr {
+				t.Errorf("Parse(%q) error %v, want %q", tc.in, err, tc.wantErr)
+			}
+		} else if err != nil || got != tc.want {
+			t.Errorf("Parse(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+		m := modeB
+		err = Set(&m, "mode", tc.in, modeA, modeB)
+		if (err != nil) != (tc.wantErr != "") || (err == nil && m != tc.want) || (err != nil && m != modeB) {
+			t.Errorf("Set(%q): %q, %v", tc.in, m, err)
+		}
+	}
+}
