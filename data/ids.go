@@ -242,3 +242,30 @@ func (e *idEncoder) miss(s string, row int, aliased bool) (int32, error) {
 	}
 	return e.v.addOwned(s), nil
 }
+
+// AppendID appends an external id to an id column builder of kind k (an
+// *array.Int64Builder for IDInt64, an *array.StringBuilder otherwise; see
+// IDType): the one id-column writer for tables other packages build with
+// WriteRecords. It fails for an int64 id that does not parse, or a builder
+// of the wrong type.
+func AppendID(b array.Builder, k IDKind, id string) error {
+	switch bb := b.(type) {
+	case *array.Int64Builder:
+		if k != IDInt64 {
+			return fmt.Errorf("id %q: int64 builder for %s ids", id, k)
+		}
+		x, err := strconv.ParseInt(id, 10, 64)
+		if err != nil {
+			return fmt.Errorf("id %q is not an int64", id)
+		}
+		bb.Append(x)
+	case *array.StringBuilder:
+		if k == IDInt64 {
+			return fmt.Errorf("id %q: string builder for int64 ids", id)
+		}
+		bb.Append(id)
+	default:
+		return fmt.Errorf("id %q: unsupported id column builder %T", id, b)
+	}
+	return nil
+}

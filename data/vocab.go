@@ -1,10 +1,12 @@
 package data
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -18,6 +20,79 @@ func (k IDKind) String() string {
 		return "string"
 	}
 	return fmt.Sprintf("IDKind(%d)", uint8(k))
+}
+
+// CanonicalID validates an external id of the given kind and returns its
+// canonical spelling: the one id validator of the project. An id must be
+// non-empty; an int64 id must be a decimal integer in the int64 range and is
+// returned in canonical decimal form ("007" → "7").
+func CanonicalID(kind IDKind, id string) (string, error) {
+	if id == "" {
+		return "", errors.New("empty id")
+	}
+	if kind != IDInt64 {
+		return id, nil
+	}
+	x, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		var ne *strconv.NumError
+		if errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange) {
+			return "", fmt.Errorf("id %s is out of the int64 range", id)
+		}
+		return "", fmt.Errorf("id %q is not an int64", id)
+	}
+	return strconv.FormatInt(x, 10), nil
+}
+
+// CompareIDs orders two external ids of the given kind: the one id order of
+// the project. int64 ids compare as numbers (an id that does not parse sorts
+// after every number, byte-wise among such ids), string ids byte-wise.
+func CompareIDs(kind IDKind, a, b string) int {
+	if kind == IDInt64 {
+		x, errx := strconv.ParseInt(a, 10, 64)
+		y, erry := strconv.ParseInt(b, 10, 64)
+		switch {
+		case errx == nil && erry == nil:
+			return cmp.Compare(x, y)
+		case errx == nil:
+			return -1
+		case erry == nil:
+			return 1
+		}
+	}
+	return strings.Compare(a, b)
+}
+
+// Compare orders two indices of v by their external ids (CompareIDs).
+func (v *Vocab) Compare(a, b int32) int { return CompareIDs(v.kind, v.ids[a], v.ids[b]) }
+
+// Ranks returns, for each index of v, the position of its id in id order
+// (CompareIDs). It fails if an int64 vocabulary holds an id that is not a
+// decimal integer.
+func (v *Vocab) Ranks() ([]int32, error) {
+	n := len(v.ids)
+	idx := make([]int32, n)
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	if v.kind == IDInt64 {
+		num := make([]int64, n)
+		for i, id := range v.ids {
+			x, err := strconv.ParseInt(id, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("id %q at index %d is not an int64", id, i)
+			}
+			num[i] = x
+		}
+		slices.SortFunc(idx, func(a, b int32) int { return cmp.Compare(num[a], num[b]) })
+	} else {
+		slices.SortFunc(idx, func(a, b int32) int { return strings.Compare(v.ids[a], v.ids[b]) })
+	}
+	rank := make([]int32, n)
+	for r, i := range idx {
+		rank[i] = int32(r)
+	}
+	return rank, nil
 }
 
 // Clone returns an independent copy of v: adding ids to the copy leaves v

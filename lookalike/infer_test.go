@@ -399,6 +399,17 @@ func TestPropensityShift(t *testing.T) {
 	if b, pb := m.ScoreBound(), paper.ScoreBound(); pb != m.Config().GlobalWeight+m.Config().LocalWeight || b <= pb {
 		t.Errorf("score bounds: model %v, paper view %v", b, pb)
 	}
+	// an Item built by the model scores through the paper view too
+	it, err := m.NewItem(context.Background(), UserRows{Vecs: users, Dim: d}, []int32{0, 1, 2}, ItemOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, onePaper := make([]float32, 1), make([]float32, 1)
+	m.ScoreItems(users[3*d:4*d], []*Item{it}, one)
+	paper.ScoreItems(users[3*d:4*d], []*Item{it}, onePaper)
+	if d := math.Abs(float64(one[0] - onePaper[0] - props[3])); math.IsNaN(d) || d > 1e-5 {
+		t.Errorf("ScoreItems: %v, paper view %v, propensity %v", one[0], onePaper[0], props[3])
+	}
 	if p := paper.Propensity(users[:d]); p != 0 {
 		t.Errorf("paper view propensity %v, want 0", p)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ralmlab/ralm/data"
 	synthdata "github.com/ralmlab/ralm/data/synth"
+	"github.com/ralmlab/ralm/lookalike"
 	"github.com/ralmlab/ralm/ralm/bundle"
 )
 
@@ -84,5 +85,21 @@ func TestTrainPipelineWritesBundle(t *testing.T) {
 	}
 	if _, err := Train(context.Background(), TrainData{Clicks: &data.Clicks{}}, cfg, TrainOptions{}); err == nil {
 		t.Error("no clicks: want an error")
+	}
+
+	// The look-alike stage alone on the same embeddings: a complete model
+	// folder that keeps the given user model.
+	la, err := TrainLookAlike(context.Background(), LookAlikeData{Embeddings: tr.Embeddings, Clicks: ds.Clicks, UserModel: tr.User}, cfg.LookAlike, lookalike.TrainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if la.LookAlike.Dim() != 8 || la.User != tr.User || la.UserReport != nil || la.LookAlikeReport == nil {
+		t.Errorf("look-alike alone: width %d, user model kept %v, reports %v/%v", la.LookAlike.Dim(), la.User == tr.User, la.UserReport, la.LookAlikeReport)
+	}
+	if err := bundle.Write(filepath.Join(t.TempDir(), "la"), la.Bundle()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := TrainLookAlike(context.Background(), LookAlikeData{Embeddings: tr.Embeddings, Clicks: &data.Clicks{}}, cfg.LookAlike, lookalike.TrainOptions{}); err == nil {
+		t.Error("look-alike alone, no clicks: want an error")
 	}
 }

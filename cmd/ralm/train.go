@@ -4,10 +4,12 @@ package main
 // ralm train userrep lives in userrep.go.
 
 import (
-	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ralmlab/ralm/internal/atomicfile"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -500,11 +502,6 @@ func runTrainLookalike(cmd *cobra.Command, embPath, clicksPath, userModel, out, 
 	if clicks.Len() == 0 {
 		return fmt.Errorf("no click in %s is by a user of %s", clicksPath, embPath)
 	}
-	clickers, err := ralm.ItemClickers(clicks, emb.Users)
-	if err != nil {
-		return err
-	}
-
 	jl, err := newJSONLog(logPath)
 	if err != nil {
 		return err
@@ -518,13 +515,14 @@ func runTrainLookalike(cmd *cobra.Command, embPath, clicksPath, userModel, out, 
 	defer func() { tb.Finish() }()
 	la := &laProgress{cmd: cmd, jl: jl, log: log, bar: &tb, valid: valid > 0, stage: "lookalike"}
 	opts := lookalike.TrainOptions{ProgressEvery: 1, ValidFraction: valid, Progress: la.report}
-	m, rep, err := lookalike.Train(ctx, emb.Vecs, emb.Dim, clickers, cfg, opts)
+	t, err := ralm.TrainLookAlike(ctx, ralm.LookAlikeData{Embeddings: emb, Clicks: clicks, UserModel: um}, cfg, opts)
 	if err != nil {
-		return fmt.Errorf("train look-alike model: %w", err)
+		return err
 	}
 	tb.Finish()
-	b := &bundle.Bundle{UserModel: um, LookAlike: m, Embeddings: emb, Seeds: clicks}
-	b.Meta = trainMeta(&ralm.Trained{LookAlikeReport: rep})
+	rep := t.LookAlikeReport
+	b := t.Bundle()
+	b.Meta = trainMeta(t)
 	if err := bundle.Write(out, b); err != nil {
 		return err
 	}
@@ -581,27 +579,25 @@ func finite(x float64) *float64 {
 	return &x
 }
 
-// jsonLog writes JSON lines to a temporary file renamed into place on close
+// jsonLog collects JSON lines in memory and writes them atomically on close
 // (also after a failed run, so its log can be read). A nil *jsonLog
 // discards everything.
 type jsonLog struct {
 	path string
-	f    *os.File
-	w    *bufio.Writer
+	buf  bytes.Buffer
 	err  error
 }
 
 // newJSONLog opens the log at path; an empty path gives a nil log, which
-// discards everything.
+// discards everything. The folder must exist.
 func newJSONLog(path string) (*jsonLog, error) {
 	if path == "" {
 		return nil, nil
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+	if _, err := os.Stat(filepath.Dir(path)); err != nil {
 		return nil, fmt.Errorf("create log %s: %w", path, err)
 	}
-	return &jsonLog{path: path, f: f, w: bufio.NewWriter(f)}, nil
+	return &jsonLog{path: path}, nil
 }
 
 // write appends v as one line; the first error is kept for close.
@@ -611,7 +607,7 @@ func (l *jsonLog) write(v any) {
 	}
 	b, err := json.Marshal(v)
 	if err == nil {
-		_, err = l.w.Write(append(b, '\n'))
+		l.buf.Write(append(b, '\n'))
 	}
 	l.err = err
 }
@@ -621,20 +617,10 @@ func (l *jsonLog) close() error {
 		return nil
 	}
 	err := l.err
-	if ferr := l.w.Flush(); err == nil {
-		err = ferr
-	}
-	if cerr := l.f.Close(); err == nil {
-		err = cerr
-	}
 	if err == nil {
-		err = os.Chmod(l.f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(l.f.Name(), l.path)
+		err = atomicfile.WriteBytes(context.Background(), l.path, l.buf.Bytes())
 	}
 	if err != nil {
-		os.Remove(l.f.Name())
 		return fmt.Errorf("write log %s: %w", l.path, err)
 	}
 	return nil

@@ -29,7 +29,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 
 	"github.com/ralmlab/ralm/data"
 )
@@ -92,11 +91,11 @@ func Split(c *data.Clicks, opt Options) (*Result, error) {
 	if !(opt.FreshFraction >= 0 && opt.FreshFraction <= 1) {
 		return nil, fmt.Errorf("split: fresh fraction must be in [0,1], got %g", opt.FreshFraction)
 	}
-	userRank, err := IDRank(c.Users)
+	userRank, err := c.Users.Ranks()
 	if err != nil {
 		return nil, fmt.Errorf("split: user ids: %w", err)
 	}
-	itemRank, err := IDRank(c.Items)
+	itemRank, err := c.Items.Ranks()
 	if err != nil {
 		return nil, fmt.Errorf("split: item ids: %w", err)
 	}
@@ -309,37 +308,6 @@ func sortClicks(item []int32, ts []int64, itemRank []int32) {
 	}
 }
 
-// IDRank returns, for each dense index of v, its position in external id
-// order: numeric for an int64 vocabulary, byte-wise lexicographic for a
-// string one. It fails if an int64 vocabulary holds an id that is not a
-// decimal integer.
-func IDRank(v *data.Vocab) ([]int32, error) {
-	n := v.Len()
-	idx := make([]int32, n)
-	for i := range idx {
-		idx[i] = int32(i)
-	}
-	switch v.Kind() {
-	case data.IDInt64:
-		num := make([]int64, n)
-		for i := range num {
-			x, err := strconv.ParseInt(v.ID(int32(i)), 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("id %q at index %d is not an int64", v.ID(int32(i)), i)
-			}
-			num[i] = x
-		}
-		slices.SortFunc(idx, func(a, b int32) int { return cmp.Compare(num[a], num[b]) })
-	default:
-		slices.SortFunc(idx, func(a, b int32) int { return cmp.Compare(v.ID(a), v.ID(b)) })
-	}
-	rank := make([]int32, n)
-	for r, i := range idx {
-		rank[i] = int32(r)
-	}
-	return rank, nil
-}
-
 // WarmItems applies step 4 to a training set and held-out clicks that share
 // one item vocabulary (for example a Result read back from files with the
 // same vocabularies): the items with at least MinWarmTrainClickers distinct
@@ -355,7 +323,7 @@ func WarmItems(train, heldout *data.Clicks) ([]int32, error) {
 	if train.Items != heldout.Items || train.Users != heldout.Users {
 		return nil, errors.New("split: train and heldout must share their user and item vocabularies")
 	}
-	rank, err := IDRank(train.Items)
+	rank, err := train.Items.Ranks()
 	if err != nil {
 		return nil, fmt.Errorf("split: item ids: %w", err)
 	}

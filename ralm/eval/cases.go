@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/ralmlab/ralm/data"
-	"github.com/ralmlab/ralm/data/split"
 )
 
 // Protocol holds what the protocol evaluates, built from a split: the user
@@ -51,7 +50,7 @@ func BuildProtocol(train, heldout, freshSeeds, freshHeldout *data.Clicks, warm [
 			trainClickers[pr.i] = append(trainClickers[pr.i], pr.u)
 		}
 	}
-	rank, err := split.IDRank(train.Users)
+	rank, err := train.Users.Ranks()
 	if err != nil {
 		return nil, fmt.Errorf("build protocol: user ids: %w", err)
 	}

@@ -1,19 +1,26 @@
 package eval
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 
 	"github.com/ralmlab/ralm/lookalike"
 )
 
-// LookAlike scores candidates with a trained look-alike model: each item's
-// state is built from its seeds' embeddings (transform and k-means, as the
-// serving engine does), then every candidate is scored against it.
+// LookAlike scores candidates with a trained look-alike model through the
+// look-alike inference path the serving engine and offline scoring share:
+// each item's state is built by lookalike.Model.NewItem from its seeds in
+// canonical (user id) order, then every candidate is scored against it. The
+// model always scores (the protocol's seeds are at least 10, so no cold
+// fallback applies).
 type LookAlike struct {
 	ModelName string           // "ralm", "ralm-avg" or "ralm-paper"
 	Model     *lookalike.Model // the trained model
 	Emb       []float32        // raw user embeddings, row-major by user index
+	// TieRank gives each user index its position in user id order (as
+	// Universe.TieRank); nil means the indices are in id order.
+	TieRank []int32
 }
 
 // Name implements Scorer.
@@ -25,18 +32,18 @@ func (LookAlike) Scores(*Case) bool { return true }
 // Score implements Scorer.
 func (m LookAlike) Score(ctx context.Context, c *Case, candidates []int32, out []float32) error {
 	d := m.Model.Dim()
-	seeds := make([]float32, 0, len(c.Seeds)*d)
-	for _, s := range c.Seeds {
-		seeds = append(seeds, m.Emb[int(s)*d:(int(s)+1)*d]...)
+	users := lookalike.UserRows{Vecs: m.Emb, Dim: d}
+	if m.TieRank != nil {
+		users.Order = func(a, b int32) int { return cmp.Compare(m.TieRank[a], m.TieRank[b]) }
 	}
-	st, err := m.Model.BuildItem(ctx, seeds, nil)
+	it, err := m.Model.NewItem(ctx, users, c.Seeds, lookalike.ItemOptions{})
 	if err != nil {
 		return fmt.Errorf("build item %s: %w", c.Item, err)
 	}
-	users := make([]float32, 0, len(candidates)*d)
+	vecs := make([]float32, 0, len(candidates)*d)
 	for _, u := range candidates {
-		users = append(users, m.Emb[int(u)*d:(int(u)+1)*d]...)
+		vecs = append(vecs, users.Vec(u)...)
 	}
-	m.Model.ScoreUsers(users, st, out)
+	m.Model.ScoreUsers(vecs, it.State, out)
 	return nil
 }

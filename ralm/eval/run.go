@@ -76,7 +76,7 @@ func Scorers(p *Protocol, users, items *data.Vocab, m Models) ([]Scorer, error) 
 		if la.model.Dim() != d {
 			return nil, fmt.Errorf("scorers: %s model takes width %d, embeddings have %d", la.name, la.model.Dim(), d)
 		}
-		out = append(out, LookAlike{ModelName: la.name, Model: la.model, Emb: emb})
+		out = append(out, LookAlike{ModelName: la.name, Model: la.model, Emb: emb, TieRank: p.Universe.TieRank})
 	}
 	return out, nil
 }

@@ -46,6 +46,23 @@ var (
 	ErrNoUserModel = errors.New("the model folder has no user model; give a vector instead of features")
 )
 
+// InputError is an error caused by the caller's input (a vector of the
+// wrong length, a non-finite value, features the user model cannot use, a
+// bad count), as opposed to a failure of the engine. The HTTP layer maps it
+// to 400 with errors.As. Errors about one id are *bundle.IDError instead.
+type InputError struct {
+	Err error
+}
+
+// Error implements error.
+func (e *InputError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *InputError) Unwrap() error { return e.Err }
+
+// badInput wraps an error about the caller's input.
+func badInput(err error) error { return &InputError{Err: err} }
+
 // Options configure an Engine. The zero value of every field but DataDir
 // (or Store) selects its default.
 type Options struct {
@@ -114,6 +131,13 @@ type Engine struct {
 
 	world atomic.Pointer[world]
 
+	// Lock order (take a later lock only while holding earlier ones, never
+	// the reverse): reloadMu → wmu → diskMu, and wmu → item.mu →
+	// world.dirtyMu. diskMu is taken under wmu and wmu released right after
+	// (a hand-over: the store write runs without wmu, in commit order).
+	// userTable.mu and world.dirtyMu are leaves: nothing is locked under
+	// them. Scoring takes item.mu alone, briefly, and no engine lock is held
+	// while calling hooks, the store's Load* callbacks aside.
 	wmu      sync.Mutex // serialises mutations of the world (committer, reload swap)
 	diskMu   sync.Mutex // orders store writes with memory mutations
 	reloadMu sync.Mutex // one Reload at a time

@@ -135,26 +135,26 @@ func (e *Engine) UpsertUser(ctx context.Context, id string, in UserInput) error 
 	vec := in.Vector
 	switch {
 	case vec != nil && in.Features != nil:
-		return errors.New("upsert user: give a vector or features, not both")
+		return badInput(errors.New("upsert user: give a vector or features, not both"))
 	case vec != nil:
 		if len(vec) != w.dim {
-			return fmt.Errorf("upsert user %q: vector has %d values, the model's embeddings have %d", id, len(vec), w.dim)
+			return badInput(fmt.Errorf("upsert user %q: vector has %d values, the model's embeddings have %d", id, len(vec), w.dim))
 		}
 		for j, x := range vec {
 			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-				return fmt.Errorf("upsert user %q: vector value %d is not finite", id, j)
+				return badInput(fmt.Errorf("upsert user %q: vector value %d is not finite", id, j))
 			}
 		}
 	case in.Features != nil || in.Clicked != nil:
 		if w.userModel == nil {
-			return fmt.Errorf("upsert user %q: %w", id, ErrNoUserModel)
+			return badInput(fmt.Errorf("upsert user %q: %w", id, ErrNoUserModel))
 		}
 		var err error
 		if vec, err = embedRaw(w.userModel, in.Features, in.Clicked); err != nil {
 			return fmt.Errorf("upsert user %q: %w", id, err)
 		}
 	default:
-		return fmt.Errorf("upsert user %q: no vector and no features", id)
+		return badInput(fmt.Errorf("upsert user %q: no vector and no features", id))
 	}
 	r := &commitReq{op: opUpsert, user: StoredUser{ID: id, Vec: append([]float32(nil), vec...)}}
 	if err := e.submit(ctx, r); err != nil {

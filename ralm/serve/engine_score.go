@@ -46,7 +46,7 @@ func (e *Engine) Score(ctx context.Context, userID string, itemIDs []string) ([]
 func (e *Engine) ScoreVector(ctx context.Context, vec []float32, itemIDs []string) ([]bundle.ItemScore, error) {
 	w := e.world.Load()
 	if len(vec) != w.dim {
-		return nil, fmt.Errorf("score: vector has %d values, the model's embeddings have %d", len(vec), w.dim)
+		return nil, badInput(fmt.Errorf("score: vector has %d values, the model's embeddings have %d", len(vec), w.dim))
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -156,7 +156,7 @@ type Audience struct {
 // without seeds.
 func (e *Engine) Audience(ctx context.Context, itemID string, n int) (*Audience, error) {
 	if n < 1 {
-		return nil, fmt.Errorf("audience: n = %d, want at least 1", n)
+		return nil, badInput(fmt.Errorf("audience: n = %d, want at least 1", n))
 	}
 	w := e.world.Load()
 	v, ok := w.items.Load(itemID)

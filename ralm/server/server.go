@@ -193,6 +193,7 @@ func (s *Server) classify(err error) (int, string) {
 	var mbe *http.MaxBytesError
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
+	var ie *serve.InputError
 	switch {
 	case errors.As(err, &he):
 		return he.code, he.msg
@@ -206,7 +207,7 @@ func (s *Server) classify(err error) (int, string) {
 		return http.StatusBadRequest, "malformed JSON: unexpected end of body"
 	case errors.Is(err, bundle.ErrUnknownUser), errors.Is(err, bundle.ErrUnknownItem):
 		return http.StatusNotFound, err.Error()
-	case errors.Is(err, bundle.ErrBadID), errors.Is(err, serve.ErrNoUserModel):
+	case errors.As(err, &ie), errors.Is(err, bundle.ErrBadID), errors.Is(err, serve.ErrNoUserModel):
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, serve.ErrClosed), errors.Is(err, serve.ErrReadOnly):
 		return http.StatusServiceUnavailable, err.Error()

@@ -1,0 +1,99 @@
+package data
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+)
+
+func TestCanonicalID(t *testing.T) {
+	tests := []struct {
+		kind    IDKind
+		in, out string
+		bad     bool
+	}{
+		{IDInt64, "007", "7", false},
+		{IDInt64, "-12", "-12", false},
+		{IDInt64, "x1", "", true},
+		{IDInt64, "99999999999999999999", "", true},
+		{IDInt64, "", "", true},
+		{IDString, "007", "007", false},
+		{IDString, "", "", true},
+	}
+	for _, tc := range tests {
+		got, err := CanonicalID(tc.kind, tc.in)
+		if (err != nil) != tc.bad || got != tc.out {
+			t.Errorf("CanonicalID(%v, %q) = %q, %v; want %q, bad %v", tc.kind, tc.in, got, err, tc.out, tc.bad)
+		}
+	}
+}
+
+func TestVocabOrder(t *testing.T) {
+	tests := []struct {
+		kind IDKind
+		ids  []string
+		want []string // ids in id order
+	}{
+		{IDInt64, []string{"10", "9", "-3", "100"}, []string{"-3", "9", "10", "100"}},
+		{IDString, []string{"10", "9", "b", "B", "100"}, []string{"10", "100", "9", "B", "b"}},
+	}
+	for _, tc := range tests {
+		v := NewVocab(tc.kind)
+		for _, id := range tc.ids {
+			v.Add(id)
+		}
+		rank, err := v.Ranks()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]string, v.Len())
+		for i, r := range rank {
+			got[r] = v.ID(int32(i))
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%v: Ranks order %v, want %v", tc.kind, got, tc.want)
+		}
+		idx := []int32{0, 1, 2, 3}
+		slices.SortFunc(idx, v.Compare)
+		for k := 1; k < len(idx); k++ {
+			if rank[idx[k-1]] >= rank[idx[k]] {
+				t.Errorf("%v: Compare and Ranks disagree on %v", tc.kind, idx)
+			}
+		}
+	}
+	bad := NewVocab(IDInt64)
+	bad.Add("x")
+	if _, err := bad.Ranks(); err == nil {
+		t.Error("Ranks accepted a non-integer id in an int64 vocabulary")
+	}
+}
+
+func TestAppendID(t *testing.T) {
+	mem := memory.NewGoAllocator()
+	ib := array.NewInt64Builder(mem)
+	defer ib.Release()
+	sb := array.NewStringBuilder(mem)
+	defer sb.Release()
+	tests := []struct {
+		b    array.Builder
+		kind IDKind
+		id   string
+		bad  bool
+	}{
+		{ib, IDInt64, "42", false},
+		{ib, IDInt64, "x", true},
+		{ib, IDString, "42", true},
+		{sb, IDString, "x", false},
+		{sb, IDInt64, "42", true},
+	}
+	for _, tc := range tests {
+		if err := AppendID(tc.b, tc.kind, tc.id); (err != nil) != tc.bad {
+			t.Errorf("AppendID(%T, %v, %q): %v", tc.b, tc.kind, tc.id, err)
+		}
+	}
+	if ib.Len() != 1 || sb.Len() != 1 {
+		t.Fatalf("appended %d int64 and %d string ids, want 1 each", ib.Len(), sb.Len())
+	}
+}
