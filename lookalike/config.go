@@ -12,6 +12,13 @@
 //
 //	GlobalWeight·cos(T(u), E_global) + LocalWeight·cos(T(u), E_local).
 //
+// By default (Config.Propensity) the score also holds a learned per-user
+// term p(u), a small MLP on the raw user embedding: how likely the user is to
+// click at all, which a similarity of cosines cannot say. It shifts all of a
+// user's scores alike, so one user's order of the items is the paper's,
+// while an item's audience ranking moves active users up. Model.Paper
+// scores with the paper's score alone.
+//
 // Training fits logit = a·score + c with sigmoid cross-entropy on (target,
 // item) pairs: every epoch each item's clickers are split into seeds and
 // positive targets, negatives are random non-clickers, and the seed clusters
@@ -64,6 +71,37 @@ func (p *Pooling) Set(s string) error { return enum.Set(p, "pooling", s, Pooling
 // Type names the flag value's type.
 func (p *Pooling) Type() string { return "pooling" }
 
+// PropensityMode selects the per-user propensity term of the score (see
+// Config.Propensity).
+type PropensityMode string
+
+// Propensity modes for Config.Propensity.
+const (
+	// PropensityUser adds a learned term p(u) = v_pᵀ tanh(W_pᵀu + b_p),
+	// computed from the raw user embedding u alone, to every score of the
+	// user: the user's general propensity to click. It has no per-item
+	// parameters, so a user added at serving time gets it too.
+	PropensityUser PropensityMode = "user"
+	// PropensityOff scores with the paper's weighted sum of cosines alone.
+	PropensityOff PropensityMode = "off"
+)
+
+// ParsePropensity returns the propensity mode named s.
+func ParsePropensity(s string) (PropensityMode, error) {
+	return enum.Parse("propensity", s, PropensityUser, PropensityOff)
+}
+
+// String is the mode's name.
+func (p PropensityMode) String() string { return string(p) }
+
+// Set parses a flag value into p.
+func (p *PropensityMode) Set(s string) error {
+	return enum.Set(p, "propensity", s, PropensityUser, PropensityOff)
+}
+
+// Type names the flag value's type.
+func (p *PropensityMode) Type() string { return "propensity" }
+
 // Config holds the model's hyper-parameters. Start from DefaultConfig for
 // the recommended settings. In a Config built from scratch a zero field
 // means its default, except Dropout, Seed and ReclusterEvery, whose zero
@@ -95,6 +133,21 @@ type Config struct {
 	// pooling becomes the seed-weighted mean. On MovieLens-100K this adds
 	// about 0.012 warm and 0.013 fresh AUC.
 	NoSizePrior bool `json:"no_size_prior"`
+	// Propensity is PropensityUser (default) or PropensityOff (the paper's
+	// score). With PropensityUser the score is
+	//
+	//	GlobalWeight·cos(T(u), E_global) + LocalWeight·cos(T(u), E_local) + p(u)
+	//
+	// and the term is trained with the look-alike loss. p(u) does not depend
+	// on the item, so for one user the order of the candidate items is the
+	// paper's (`score` ranks items exactly as before, every score of the
+	// user shifted by the same amount); across users it moves the users who
+	// click more often up, so an item's audience ranking (`expand`) changes.
+	// Model files written before the field existed load as PropensityOff.
+	Propensity PropensityMode `json:"propensity"`
+	// PropensityHidden is the width of the propensity term's hidden layer;
+	// 0 means 16.
+	PropensityHidden int `json:"propensity_hidden"`
 	// Dropout is the drop probability applied to the transform's output in
 	// training (0 disables dropout).
 	Dropout float32 `json:"dropout"`
@@ -132,7 +185,8 @@ type Config struct {
 
 // DefaultConfig returns the recommended settings: h = d, K 20, 100 seeds per
 // item and step, re-clustering every epoch, weights 0.3/0.7, attention
-// pooling with the size prior, dropout 0.1, 4 negatives per positive, 2
+// pooling with the size prior, the user propensity term (16 hidden units),
+// dropout 0.1, 4 negatives per positive, 2
 // positives per item row, seed fraction 0.7, at least 10 clickers, Adam
 // 1e-3, 256 pairs per batch, 40 epochs, logit scale 5, 20 k-means
 // iterations, mini-batch k-means above 50,000 seeds.
@@ -147,6 +201,8 @@ func DefaultConfig() Config {
 		GlobalWeight:     0.3,
 		LocalWeight:      0.7,
 		Pooling:          PoolingAttention,
+		Propensity:       PropensityUser,
+		PropensityHidden: 16,
 		Dropout:          0.1,
 		Negatives:        4,
 		PositivesPerItem: 2,
@@ -179,6 +235,12 @@ func (c Config) withDefaults(d int) Config {
 	}
 	if c.Pooling == "" {
 		c.Pooling = def.Pooling
+	}
+	if c.Propensity == "" {
+		c.Propensity = def.Propensity
+	}
+	if c.PropensityHidden == 0 {
+		c.PropensityHidden = def.PropensityHidden
 	}
 	if c.Negatives == 0 {
 		c.Negatives = def.Negatives
@@ -239,6 +301,12 @@ func (c Config) validate() error {
 	}
 	if _, err := ParsePooling(string(c.Pooling)); err != nil {
 		errs = append(errs, err)
+	}
+	if _, err := ParsePropensity(string(c.Propensity)); err != nil {
+		errs = append(errs, err)
+	}
+	if c.PropensityHidden < 1 || c.PropensityHidden > 1<<12 {
+		bad("propensity hidden %d out of range [1, 4096]", c.PropensityHidden)
 	}
 	if !(c.Dropout >= 0 && c.Dropout < 1) {
 		bad("dropout %v out of range [0, 1)", c.Dropout)

@@ -202,6 +202,9 @@ func decode(buf []byte) (*Model, error) {
 	if err := dec.Decode(&cfg); err != nil {
 		return nil, fmt.Errorf("%w: config: %v", ErrCorrupt, err)
 	}
+	if cfg.Propensity == "" { // written before the propensity term existed
+		cfg.Propensity, cfg.PropensityHidden = PropensityOff, DefaultConfig().PropensityHidden
+	}
 	if d < 1 || d > 1<<16 || cfg.Hidden != h {
 		return nil, fmt.Errorf("%w: dimensions d=%d h=%d (config hidden %d)", ErrCorrupt, d, h, cfg.Hidden)
 	}

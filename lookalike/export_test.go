@@ -3,15 +3,17 @@ package lookalike
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
 func TestSaveLoadRoundTrip(t *testing.T) {
-	for _, pooling := range []Pooling{PoolingAttention, PoolingAvg, "attention+prior"} {
+	for _, pooling := range []Pooling{PoolingAttention, PoolingAvg, "attention+prior", "attention+prior+prop"} {
 		t.Run(string(pooling), func(t *testing.T) {
 			m := testModel(t, pooling, 12, 8, 5, 9)
 			path := filepath.Join(t.TempDir(), "la.model")
@@ -128,5 +130,36 @@ func TestMarshalUnmarshal(t *testing.T) {
 	}
 	if _, err := Unmarshal(b[:len(b)-3]); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("truncated: %v", err)
+	}
+}
+
+// TestLoadBeforePropensity reads a model file whose config has no
+// propensity fields (written before the term existed): it loads as the
+// paper's score.
+func TestLoadBeforePropensity(t *testing.T) {
+	m := testModel(t, "attention+prior", 6, 4, 3, 2)
+	buf, err := m.encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// header: magic, version, d, h, config length, config JSON
+	off := len(modelMagic) + 12
+	n := int(binary.LittleEndian.Uint32(buf[off:]))
+	cfg := string(buf[off+4 : off+4+n])
+	old := strings.Replace(strings.Replace(cfg, `"propensity":"off",`, "", 1), `"propensity_hidden":5,`, "", 1)
+	if old == cfg || strings.Contains(old, "propensity") {
+		t.Fatalf("config %s: propensity fields not found", cfg)
+	}
+	body := append([]byte(nil), buf[:off]...)
+	body = binary.LittleEndian.AppendUint32(body, uint32(len(old)))
+	body = append(body, old...)
+	body = append(body, buf[off+4+n:len(buf)-sha256.Size]...)
+	sum := sha256.Sum256(body)
+	got, err := Unmarshal(append(body, sum[:]...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.HasPropensity() || got.Config().Propensity != PropensityOff {
+		t.Fatalf("old file loads with propensity %q", got.Config().Propensity)
 	}
 }

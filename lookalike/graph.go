@@ -170,6 +170,11 @@ func buildStepGraph(m *Model, dt tensor.Dtype, dm graphDims, dropout bool, param
 			must(G.Mul(cst(float64(m.cfg.GlobalWeight)), cosG)),
 			must(G.Mul(cst(float64(m.cfg.LocalWeight)), cosL))))
 	}
+	if m.cfg.Propensity == PropensityUser {
+		// p(u) = vpᵀ tanh(u Wp + bp) from the raw target embedding, no dropout
+		hp := must(G.Tanh(must(graphop.Linear(sg.xt, pn("Wp"), pn("bp"))))) // (B·T,P)
+		score = must(G.Add(score, must(G.Mul(hp, pn("vp")))))               // (B·T)
+	}
 	sg.score = score
 	outputs := G.Nodes{G.Read(score, &sg.scoreV)}
 

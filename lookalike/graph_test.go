@@ -12,9 +12,14 @@ import (
 // testModel returns a small model with random (non-default) weights.
 func testModel(t testing.TB, pooling Pooling, d, h, k int, seed uint64) *Model {
 	t.Helper()
+	prop := PropensityOff
+	if strings.HasSuffix(string(pooling), "+prop") {
+		prop = PropensityUser
+		pooling = Pooling(strings.TrimSuffix(string(pooling), "+prop"))
+	}
 	prior := strings.HasSuffix(string(pooling), "+prior")
 	pooling = Pooling(strings.TrimSuffix(string(pooling), "+prior"))
-	cfg := Config{Hidden: h, K: k, Pooling: pooling, NoSizePrior: !prior}.withDefaults(d)
+	cfg := Config{Hidden: h, K: k, Pooling: pooling, NoSizePrior: !prior, Propensity: prop, PropensityHidden: 5}.withDefaults(d)
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -24,6 +29,10 @@ func testModel(t testing.TB, pooling Pooling, d, h, k int, seed uint64) *Model {
 	for i := range m.b {
 		m.b[i] = float32(rng.NormFloat64() * 0.3)
 		m.alpha[i] = float32(0.1 + 0.3*rng.Float64())
+	}
+	for i := range m.vp {
+		m.vp[i] = float32(rng.NormFloat64() * 0.5)
+		m.bp[i] = float32(rng.NormFloat64() * 0.3)
 	}
 	m.a, m.c = 3.1, -0.4
 	return m
@@ -158,6 +167,8 @@ func TestGradientCheck(t *testing.T) {
 		{PoolingAvg, true},
 		{"attention+prior", false},
 		{"avg+prior", true},
+		{"attention+prior+prop", true},
+		{"avg+prop", false},
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%s/dropout=%v", tc.pooling, tc.dropout), func(t *testing.T) {
@@ -230,7 +241,7 @@ func TestGradientCheck(t *testing.T) {
 // for training (whose custom ops take the AVX2 kernels on amd64) and in the
 // gradient-checked float64 graph, and compares loss and gradients.
 func TestFloat32GradsMatchFloat64(t *testing.T) {
-	for _, pooling := range []Pooling{"attention+prior", PoolingAvg} {
+	for _, pooling := range []Pooling{"attention+prior", PoolingAvg, "attention+prior+prop"} {
 		t.Run(string(pooling), func(t *testing.T) {
 			m := testModel(t, pooling, 16, 16, 4, 5) // widths with a SIMD path
 			dm := graphDims{B: 3, S: 6, K: 4, T: 5, D: 16, H: 16}

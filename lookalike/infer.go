@@ -62,7 +62,7 @@ func (m *Model) BuildItem(ctx context.Context, seeds []float32, prev *ItemState)
 	hs := make([]float32, n*m.h)
 	m.transformBatch(hs, seeds, n)
 	var init []float32
-	if prev != nil && prev.owner == m && prev.K == m.cfg.K && len(prev.Centroids) == m.cfg.K*m.h {
+	if prev != nil && prev.owner == m.space() && prev.K == m.cfg.K && len(prev.Centroids) == m.cfg.K*m.h {
 		init = prev.Centroids
 	}
 	cents, weights, err := m.cluster(ctx, hs, n, init, m.cfg.Seed^uint64(n))
@@ -119,7 +119,7 @@ func (m *Model) prepare(cents, weights []float32) *ItemState {
 	k := len(cents) / h
 	rows := make([]float32, (k+1)*h)
 	copy(rows, cents)
-	st := &ItemState{K: k, Centroids: rows[: k*h : k*h], Weights: weights, owner: m, rows: rows}
+	st := &ItemState{K: k, Centroids: rows[: k*h : k*h], Weights: weights, owner: m.space(), rows: rows}
 	if !m.cfg.NoSizePrior {
 		st.prior = weights
 	}
@@ -200,6 +200,8 @@ type scratch struct {
 	u, q   []float32 // transformed user, W_l·u
 	el     []float32 // unnormalised E_local
 	sq, su []float32 // per-centroid dot products (padded to blocks of 8)
+	hid    []float32 // propensity hidden layer
+	prop   float32   // p(u) of the prepared user (0 without the term)
 }
 
 func (m *Model) getScratch(k int) *scratch {
@@ -211,6 +213,10 @@ func (m *Model) getScratch(k int) *scratch {
 		s.u, s.q, s.el = make([]float32, m.h), make([]float32, m.h), make([]float32, m.h)
 	}
 	s.u, s.q, s.el = s.u[:m.h], s.q[:m.h], s.el[:m.h]
+	if P := len(m.bp); cap(s.hid) < P {
+		s.hid = make([]float32, P)
+	}
+	s.hid = s.hid[:len(m.bp)]
 	if need := (k + 2 + 7) &^ 7; cap(s.sq) < need {
 		s.sq, s.su = make([]float32, need), make([]float32, need)
 	}
@@ -218,8 +224,8 @@ func (m *Model) getScratch(k int) *scratch {
 	return s
 }
 
-// prepareUser transforms a user into s (T(u), and q = W_l·T(u) for
-// attention pooling) and returns 1/sqrt(|T(u)|²+eps); ok is false for a
+// prepareUser transforms a user into s (T(u), q = W_l·T(u) for attention
+// pooling, and the propensity p(u)) and returns 1/sqrt(|T(u)|²+eps); ok is false for a
 // user of the wrong length or with non-finite values.
 func (m *Model) prepareUser(s *scratch, user []float32) (invU float32, ok bool) {
 	if len(user) != m.d {
@@ -231,6 +237,10 @@ func (m *Model) prepareUser(s *scratch, user []float32) (invU float32, ok bool) 
 		}
 	}
 	m.transformOne(s.u, user)
+	s.prop = 0
+	if m.wp != nil {
+		s.prop = m.propensity(user, s.hid)
+	}
 	if m.cfg.Pooling == PoolingAttention {
 		dot2rows(m.wl, m.h, 0, m.h, nil, s.u, nil, s.q)
 	}
@@ -240,27 +250,30 @@ func (m *Model) prepareUser(s *scratch, user []float32) (invU float32, ok bool) 
 // scoreOne scores the prepared user against one item; next, the item
 // scored after it (or nil), is prefetched meanwhile.
 func (m *Model) scoreOne(it, next *ItemState, s *scratch, invU float32) float32 {
-	if it == nil || it.owner != m {
+	if it == nil || it.owner != m.space() {
 		return float32(math.NaN())
 	}
 	h := m.h
 	if m.cfg.Pooling == PoolingAvg {
 		dot2rows(it.rows[it.K*h:], 1, 0, h, nil, s.u, nil, s.su)
-		return (m.cfg.GlobalWeight + m.cfg.LocalWeight) * s.su[0] * invU
+		return (m.cfg.GlobalWeight+m.cfg.LocalWeight)*s.su[0]*invU + s.prop
 	}
 	var pf []float32
-	if next != nil && next.owner == m {
+	if next != nil && next.owner == m.space() {
 		pf = next.rows
 	}
-	return scoreItem(it, pf, h, s, invU, m.cfg.GlobalWeight, m.cfg.LocalWeight)
+	return scoreItem(it, pf, h, s, invU, m.cfg.GlobalWeight, m.cfg.LocalWeight) + s.prop
 }
 
 // Score scores one user (a raw user embedding of length Dim) against many
 // items and writes the scores to out[i] for items[i]. A score is
 // GlobalWeight·cos(T(u), E_global) + LocalWeight·cos(T(u), E_local) (for
-// average pooling, (GlobalWeight+LocalWeight)·cos(T(u), E_global)), so it
-// lies in [-(GlobalWeight+LocalWeight), GlobalWeight+LocalWeight]; see
-// Probability for the calibrated click probability.
+// average pooling, (GlobalWeight+LocalWeight)·cos(T(u), E_global)), plus
+// the user's propensity p(u) for a model with the term (see
+// Config.Propensity and Paper): the cosine part lies in
+// [-(GlobalWeight+LocalWeight), GlobalWeight+LocalWeight] and p(u) shifts
+// every score of the user alike, so the user's order of the items is the
+// paper's. See Probability for the calibrated click probability.
 //
 // The user is transformed once; each item costs O(K·h) and no allocation.
 // Score is safe for concurrent use. Only min(len(items), len(out)) scores are

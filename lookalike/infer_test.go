@@ -14,7 +14,7 @@ import (
 // seeds per k-means cluster through the assignment matrix, Score uses the
 // centroids built by BuildItem.
 func TestInferenceParity(t *testing.T) {
-	for _, pooling := range []Pooling{PoolingAttention, PoolingAvg, "attention+prior", "avg+prior"} {
+	for _, pooling := range []Pooling{PoolingAttention, PoolingAvg, "attention+prior", "avg+prior", "attention+prior+prop", "avg+prop"} {
 		for _, h := range []int{8, 13} {
 			t.Run(fmt.Sprintf("%s/h=%d", pooling, h), func(t *testing.T) {
 				const d, k, T = 10, 6, 7
@@ -339,5 +339,81 @@ func TestScoreUsers(t *testing.T) {
 		if !math.IsNaN(float64(got[0])) {
 			t.Fatalf("%s: nil item scored %v", pooling, got[0])
 		}
+	}
+}
+
+// TestPropensityShift checks what the propensity term does to scores: every
+// score of a user is the paper's score (the Paper view) plus the same p(u),
+// so one user's order of the items is unchanged, while two users' scores
+// for one item move apart by the difference of their propensities.
+func TestPropensityShift(t *testing.T) {
+	const d, h, k = 10, 8, 4
+	m := testModel(t, "attention+prior+prop", d, h, k, 4)
+	paper := m.Paper()
+	if !m.HasPropensity() || paper.HasPropensity() {
+		t.Fatalf("HasPropensity: model %v, paper view %v", m.HasPropensity(), paper.HasPropensity())
+	}
+	if paper.Config().Propensity != PropensityOff {
+		t.Fatalf("paper view config propensity %q", paper.Config().Propensity)
+	}
+	var items []*ItemState
+	for i, n := range []int{1, 5, 30} {
+		st, err := m.BuildItem(context.Background(), randRows(uint64(20+i), n, d), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, st)
+	}
+	users := randRows(9, 6, d)
+	got, want := make([]float32, len(items)), make([]float32, len(items))
+	var props []float32
+	for u := 0; u < 6; u++ {
+		user := users[u*d : (u+1)*d]
+		p := m.Propensity(user)
+		if p == 0 || math.IsNaN(float64(p)) {
+			t.Fatalf("user %d: propensity %v", u, p)
+		}
+		props = append(props, p)
+		m.Score(user, items, got)
+		paper.Score(user, items, want)
+		for i := range items {
+			if d := math.Abs(float64(got[i] - (want[i] + p))); d > 1e-5 {
+				t.Errorf("user %d item %d: score %v, paper %v + propensity %v", u, i, got[i], want[i], p)
+			}
+		}
+	}
+	// the audience scan adds each user's own term
+	all, allPaper := make([]float32, 6), make([]float32, 6)
+	m.ScoreUsers(users, items[2], all)
+	paper.ScoreUsers(users, items[2], allPaper)
+	for u := range all {
+		if d := math.Abs(float64(all[u] - allPaper[u] - props[u])); d > 1e-5 {
+			t.Errorf("ScoreUsers user %d: %v, paper %v + propensity %v", u, all[u], allPaper[u], props[u])
+		}
+	}
+	for u := range all {
+		if b := m.ScoreBound(); math.Abs(float64(all[u])) > float64(b) {
+			t.Errorf("user %d: score %v beyond the bound %v", u, all[u], b)
+		}
+	}
+	if b, pb := m.ScoreBound(), paper.ScoreBound(); pb != m.Config().GlobalWeight+m.Config().LocalWeight || b <= pb {
+		t.Errorf("score bounds: model %v, paper view %v", b, pb)
+	}
+	// an Item built by the model scores through the paper view too
+	it, err := m.NewItem(context.Background(), UserRows{Vecs: users, Dim: d}, []int32{0, 1, 2}, ItemOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, onePaper := make([]float32, 1), make([]float32, 1)
+	m.ScoreItems(users[3*d:4*d], []*Item{it}, one)
+	paper.ScoreItems(users[3*d:4*d], []*Item{it}, onePaper)
+	if d := math.Abs(float64(one[0] - onePaper[0] - props[3])); math.IsNaN(d) || d > 1e-5 {
+		t.Errorf("ScoreItems: %v, paper view %v, propensity %v", one[0], onePaper[0], props[3])
+	}
+	if p := paper.Propensity(users[:d]); p != 0 {
+		t.Errorf("paper view propensity %v, want 0", p)
+	}
+	if p := m.Propensity(users[:d-1]); !math.IsNaN(float64(p)) {
+		t.Errorf("short embedding: propensity %v, want NaN", p)
 	}
 }

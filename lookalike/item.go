@@ -159,7 +159,7 @@ func (m *Model) NewItem(ctx context.Context, users Users, seeds []int32, opt Ite
 		}
 		vecs = append(vecs, v...)
 	}
-	it := &Item{Seeds: rows, owner: m}
+	it := &Item{Seeds: rows, owner: m.space()}
 	if opt.Cold || len(rows) < opt.MinSeeds {
 		it.Status = ItemCold
 		it.mean = unitMean(vecs, m.d)
@@ -248,7 +248,7 @@ func (m *Model) ScoreItems(user []float32, items []*Item, out []float32) {
 // one item, warm or cold.
 func (m *Model) scoreItemWith(s *scratch, invU float32, user []float32, it *Item) float32 {
 	switch {
-	case it == nil || it.owner != m:
+	case it == nil || it.owner != m.space():
 		return float32(math.NaN())
 	case it.Status == ItemCold:
 		return coldScore(user, it.mean)

@@ -98,7 +98,7 @@ func TestNewItemCold(t *testing.T) {
 func TestScoreItemsMatchesScore(t *testing.T) {
 	const d, h, k = 8, 8, 4
 	ctx := context.Background()
-	for _, pooling := range []Pooling{PoolingAttention, "attention+prior", PoolingAvg} {
+	for _, pooling := range []Pooling{PoolingAttention, "attention+prior", PoolingAvg, "attention+prior+prop"} {
 		m := testModel(t, pooling, d, h, k, 5)
 		users := UserRows{Vecs: randRows(4, 60, d), Dim: d}
 		warm, err := m.NewItem(ctx, users, []int32{0, 5, 9, 11, 20, 33, 41, 50}, ItemOptions{MinSeeds: 2})

@@ -29,9 +29,13 @@ type Model struct {
 	wg    []float32 // (h,h) global attention projection (attention pooling only)
 	vg    []float32 // (h) global attention vector (attention pooling only)
 	wl    []float32 // (h,h) local attention bilinear form (attention pooling only)
+	wp    []float32 // (d,P) propensity hidden layer (PropensityUser only)
+	bp    []float32 // (P) propensity hidden bias
+	vp    []float32 // (P) propensity output weights: p(u) = vpᵀ tanh(uᵀWp + bp)
 	a, c  float32   // logit = a·score + c
 
 	pool *sync.Pool // *scratch buffers of Score
+	root *Model     // for a Paper view: the model it was taken of
 }
 
 // Dim returns the input width d: the length of a user embedding.
@@ -73,6 +77,14 @@ func (m *Model) params() []paramSpec {
 			paramSpec{"Wl", []int{m.h, m.h}},
 		)
 	}
+	if m.cfg.Propensity == PropensityUser {
+		P := m.cfg.PropensityHidden
+		ps = append(ps,
+			paramSpec{"Wp", []int{m.d, P}},
+			paramSpec{"bp", []int{P}},
+			paramSpec{"vp", []int{P}},
+		)
+	}
 	return append(ps, paramSpec{"a", nil}, paramSpec{"c", nil})
 }
 
@@ -92,6 +104,12 @@ func (m *Model) slice(name string) []float32 {
 		return m.vg
 	case "Wl":
 		return m.wl
+	case "Wp":
+		return m.wp
+	case "bp":
+		return m.bp
+	case "vp":
+		return m.vp
 	case "a":
 		return []float32{m.a}
 	case "c":
@@ -111,11 +129,17 @@ func newModel(cfg Config, d int) *Model {
 		m.vg = make([]float32, h)
 		m.wl = make([]float32, h*h)
 	}
+	if cfg.Propensity == PropensityUser {
+		P := cfg.PropensityHidden
+		m.wp, m.bp, m.vp = make([]float32, d*P), make([]float32, P), make([]float32, P)
+	}
 	return m
 }
 
 // initWeights fills the weights with Glorot-uniform values drawn from rng,
-// PReLU slopes 0.25, zero biases, a = ScaleInit and c = -ln(Negatives).
+// PReLU slopes 0.25, zero biases, a = ScaleInit and c = -ln(Negatives). The
+// propensity output weights start at zero, so training starts from the
+// paper's score.
 func (m *Model) initWeights(rng *rand.Rand) {
 	glorot(rng, m.w, m.d, m.h)
 	for i := range m.alpha {
@@ -125,6 +149,9 @@ func (m *Model) initWeights(rng *rand.Rand) {
 		glorot(rng, m.wg, m.h, m.h)
 		glorot(rng, m.vg, m.h, 1)
 		glorot(rng, m.wl, m.h, m.h)
+	}
+	if m.cfg.Propensity == PropensityUser {
+		glorot(rng, m.wp, m.d, m.cfg.PropensityHidden)
 	}
 	m.a = m.cfg.ScaleInit
 	// c starts at the log-odds of a positive in training (one positive per
@@ -156,6 +183,77 @@ const (
 	streamKMeans
 	streamValid
 )
+
+// HasPropensity reports whether the model's scores include the learned
+// per-user propensity term (Config.Propensity is PropensityUser).
+func (m *Model) HasPropensity() bool { return m.wp != nil }
+
+// Propensity returns the learned per-user term p(u) of a raw user embedding
+// (length Dim), the part of every score of that user that does not depend
+// on the item; 0 for a model without the term. It is NaN for an embedding
+// of the wrong length or with non-finite values.
+func (m *Model) Propensity(user []float32) float32 {
+	if len(user) != m.d {
+		return float32(math.NaN())
+	}
+	for _, v := range user {
+		if !finite32(v) {
+			return float32(math.NaN())
+		}
+	}
+	if m.wp == nil {
+		return 0
+	}
+	hid := make([]float32, len(m.bp))
+	return m.propensity(user, hid)
+}
+
+// propensity computes p(u) = vpᵀ tanh(uᵀWp + bp) with hid (length P) as
+// scratch; the model must have the term.
+func (m *Model) propensity(user, hid []float32) float32 {
+	P := len(m.bp)
+	linearRows(user, 1, m.d, P, m.wp, m.bp, hid)
+	var p float64
+	for j, z := range hid {
+		p += math.Tanh(float64(z)) * float64(m.vp[j])
+	}
+	return float32(p)
+}
+
+// ScoreBound returns the largest magnitude a score of m can take:
+// GlobalWeight+LocalWeight for the cosines, plus Σ|v_p| for the propensity
+// term of a model that has one.
+func (m *Model) ScoreBound() float32 {
+	b := m.cfg.GlobalWeight + m.cfg.LocalWeight
+	for _, v := range m.vp {
+		b += float32(math.Abs(float64(v)))
+	}
+	return b
+}
+
+// Paper returns a view of m that scores with the paper's score alone: the
+// same weights without the propensity term (m itself when it has none). The
+// view shares m's weights, and item states built by either model score with
+// both.
+func (m *Model) Paper() *Model {
+	if m.wp == nil {
+		return m
+	}
+	p := *m
+	p.wp, p.bp, p.vp = nil, nil, nil
+	p.cfg.Propensity = PropensityOff
+	p.root = m.space()
+	return &p
+}
+
+// space returns the model whose transformed space m scores in: the model
+// itself, or the one a Paper view was taken of.
+func (m *Model) space() *Model {
+	if m.root != nil {
+		return m.root
+	}
+	return m
+}
 
 // transformOne writes T(v) to dst (length h).
 func (m *Model) transformOne(dst, v []float32) {

@@ -17,6 +17,7 @@ type planted struct {
 	train    [][]int32 // clickers of training items
 	test     [][]int32 // clickers of held-out items
 	testComm [][]int   // communities of each held-out item
+	act      []float64 // activity multiplier of each user (1 without skew)
 }
 
 type plantedSpec struct {
@@ -27,7 +28,15 @@ type plantedSpec struct {
 	nuisanceStd           float64 // their standard deviation
 	clickRate             float64 // click probability of a member of an item's community
 	randomRate            float64 // click probability of any other user
-	seed                  uint64
+	// activitySkew, if positive, gives every user a log-normal activity
+	// multiplier exp(σz − σ²/2) (σ = activitySkew) on both click rates
+	// (capped at 1), and one more embedding dimension ±sqrt(multiplier)
+	// with a random sign: the user model's view of how much a user clicks,
+	// in a direction that similar users do not share (the mean of a group of
+	// users is near zero on it), so a cosine with an item's seeds cannot
+	// use it.
+	activitySkew float64
+	seed         uint64
 }
 
 func makePlanted(sp plantedSpec) *planted {
@@ -37,7 +46,10 @@ func makePlanted(sp plantedSpec) *planted {
 		centres[i] = rng.NormFloat64()
 	}
 	full := sp.dim + sp.nuisance
-	p := &planted{dim: full, emb: make([]float32, sp.users*full), comm: make([]int, sp.users)}
+	if sp.activitySkew > 0 {
+		full++
+	}
+	p := &planted{dim: full, emb: make([]float32, sp.users*full), comm: make([]int, sp.users), act: make([]float64, sp.users)}
 	members := make([][]int32, sp.comms)
 	for u := 0; u < sp.users; u++ {
 		c := rng.IntN(sp.comms)
@@ -47,8 +59,18 @@ func makePlanted(sp plantedSpec) *planted {
 		for j := 0; j < sp.dim; j++ {
 			p.emb[u*full+j] = float32(scale * (centres[c*sp.dim+j] + sp.noise*rng.NormFloat64()))
 		}
-		for j := sp.dim; j < full; j++ {
+		for j := sp.dim; j < sp.dim+sp.nuisance; j++ {
 			p.emb[u*full+j] = float32(sp.nuisanceStd * rng.NormFloat64())
+		}
+		p.act[u] = 1
+		if s := sp.activitySkew; s > 0 {
+			z := rng.NormFloat64()
+			p.act[u] = math.Exp(s*z - s*s/2)
+			sign := 1.0
+			if rng.IntN(2) == 0 {
+				sign = -1
+			}
+			p.emb[u*full+full-1] = float32(sign * math.Exp(s*z/2))
 		}
 	}
 	item := func() ([]int32, []int) {
@@ -64,7 +86,7 @@ func makePlanted(sp plantedSpec) *planted {
 			if in[p.comm[u]] {
 				r = sp.clickRate
 			}
-			if rng.Float64() < r {
+			if rng.Float64() < r*p.act[u] {
 				cl = append(cl, int32(u))
 			}
 		}

@@ -43,7 +43,9 @@ items it never saw, given only their first clickers as seeds (fresh).
 
 With --clicks, the log is split (--fresh, --seed), every model is trained on the
 training part only (the same flags as 'ralm train'), and all six models are
-evaluated: activity, centroid, knn, itemvec, ralm-avg and ralm.
+evaluated: activity, centroid, knn, itemvec, ralm-avg, ralm-paper (the ralm
+model's paper score, without its learned propensity term; only when the model
+has one, see --propensity) and ralm.
 
 With --model and --split, an already trained model folder is evaluated on the
 files written by 'ralm split': the baselines plus the models in the folder. A

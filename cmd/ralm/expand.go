@@ -38,6 +38,11 @@ seeds: the way to expand an item the model was not trained on. Seeds without an
 embedding in the model are ignored. With fewer than --min-seeds seeds the scores
 are the centroid-cosine fallback (the cosine with the mean seed embedding).
 
+A model trained with --propensity user (the default) adds each user's learned
+click propensity to the look-alike score, so among users who look alike to the
+seeds, those who click more rank higher (the paper's score alone: train with
+--propensity off).
+
 --out gets columns user_id (the model's id type), score (float32) and rank (int32,
 1 = best), best first: by score, then by user id. Parquet, or Arrow IPC for a
 .arrow, .ipc or .feather name; written atomically. It prints a summary and the

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/ralmlab/ralm/lookalike"
 	"github.com/spf13/cobra"
 )
 
@@ -132,4 +133,11 @@ func makeOutDir(dir string) error {
 		return fmt.Errorf("create output directory: %w", err)
 	}
 	return nil
+}
+
+// addPropensityFlag adds --propensity to cmd, stored in p (prefix starts
+// the usage text, e.g. "look-alike model: ").
+func addPropensityFlag(cmd *cobra.Command, p *lookalike.PropensityMode, prefix string) {
+	cmd.Flags().Var(p, "propensity", prefix+
+		"user (a learned per-user click-propensity term added to the score: one user's item order is the paper's, an item's audience ranks active users higher) or off (the paper's score)")
 }

@@ -36,7 +36,11 @@ status is ok (scored by the look-alike model), cold (the item has fewer than
 embedding and the mean of the seeds' embeddings) or unknown_item (the model has
 no click on it: score "-"). A user without an embedding in the model is an error.
 These lines are the result: they are printed also with --quiet. -o json prints
-them as a JSON array of {"item_id", "score" (null for unknown_item), "status"}.`,
+them as a JSON array of {"item_id", "score" (null for unknown_item), "status"}.
+
+A model trained with --propensity user (the default) adds the user's learned
+click propensity to every ok score: the same amount for all of the user's items,
+so the order of the ok items is the paper's and only the level moves.`,
 		Example: `  ralm score --model model --user 42 --items 3,19,42
   ralm score --model model --user u42 --items i7 --items i19 --min-seeds 20
   ralm score --model model --user 42 --items 3,19 -o json`,

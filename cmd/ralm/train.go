@@ -137,6 +137,7 @@ func addTrainFlags(cmd *cobra.Command, f *trainFlags, cfg *ralm.TrainConfig) {
 	fl.IntVar(&cfg.UserRep.Patience, "patience", cfg.UserRep.Patience, "user model: stop after this many epochs without a better held-out AUC (0: never)")
 	// look-alike model
 	fl.Var(&cfg.LookAlike.Pooling, "pooling", "look-alike model: attention or avg (average of the centroids)")
+	addPropensityFlag(cmd, &cfg.LookAlike.Propensity, "look-alike model: ")
 	fl.IntVar(&cfg.LookAlike.K, "k", cfg.LookAlike.K, "look-alike model: seed clusters per item")
 	fl.IntVar(&cfg.LookAlike.Hidden, "hidden-la", 0, "look-alike model: width of the shared transform (0: the user embedding size)")
 	fl.IntVar(&cfg.LookAlike.Negatives, "negatives-la", cfg.LookAlike.Negatives, "look-alike model: random non-clickers per positive")
@@ -569,6 +570,7 @@ embedding. --log writes {"type":"step"} and {"type":"epoch"} JSON lines.`,
 	fl.IntVar(&cfg.Negatives, "negatives", cfg.Negatives, "random non-clickers per positive")
 	fl.Var(&cfg.Pooling, "pooling", "attention or avg (average of the centroids)")
 	fl.IntVar(&cfg.MinClickers, "min-clickers", cfg.MinClickers, "items with fewer clickers are not trained on")
+	addPropensityFlag(cmd, &cfg.Propensity, "")
 	fl.Float64Var(&valid, "valid", 0, "share of items held out to report a validation AUC per epoch (0: none)")
 	addSeedFlag(cmd, &seed)
 	_ = cmd.MarkFlagRequired("embeddings")

@@ -15,7 +15,7 @@ import (
 // model always scores (the protocol's seeds are at least 10, so no cold
 // fallback applies).
 type LookAlike struct {
-	ModelName string           // "ralm" or "ralm-avg"
+	ModelName string           // "ralm", "ralm-avg" or "ralm-paper"
 	Model     *lookalike.Model // the trained model
 	Emb       []float32        // raw user embeddings, row-major by user index
 	// TieRank gives each user index its position in user id order (as

@@ -21,7 +21,7 @@ type Case struct {
 // given the item's seeds.
 type Scorer interface {
 	// Name is the model's name in the report (the protocol's names:
-	// activity, centroid, knn, itemvec, ralm-avg, ralm).
+	// activity, centroid, knn, itemvec, ralm-avg, ralm-paper, ralm).
 	Name() string
 	// Scores reports whether the model can score the case (itemvec has no
 	// vector for a fresh item).

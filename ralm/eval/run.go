@@ -25,8 +25,10 @@ type Models struct {
 }
 
 // Scorers builds the protocol's models, in report order (activity, centroid,
-// knn, itemvec, ralm-avg, ralm), over the protocol's user and item
-// vocabularies (users and items). Models that are nil are left out.
+// knn, itemvec, ralm-avg, ralm-paper, ralm), over the protocol's user and item
+// vocabularies (users and items). Models that are nil are left out;
+// ralm-paper (the RALM model without its propensity term: the paper's
+// score) is there only when the RALM model has the term.
 func Scorers(p *Protocol, users, items *data.Vocab, m Models) ([]Scorer, error) {
 	if m.Embeddings == nil {
 		return nil, errors.New("scorers: no user embeddings")
@@ -58,10 +60,16 @@ func Scorers(p *Protocol, users, items *data.Vocab, m Models) ([]Scorer, error) 
 		}
 		out = append(out, ItemVec{Users: emb, Items: rows, Dim: d})
 	}
-	for _, la := range []struct {
+	type named struct {
 		name  string
 		model *lookalike.Model
-	}{{"ralm-avg", m.Avg}, {"ralm", m.RALM}} {
+	}
+	las := []named{{"ralm-avg", m.Avg}}
+	if m.RALM != nil && m.RALM.HasPropensity() {
+		las = append(las, named{"ralm-paper", m.RALM.Paper()}) // the same model, the paper's score
+	}
+	las = append(las, named{"ralm", m.RALM})
+	for _, la := range las {
 		if la.model == nil {
 			continue
 		}

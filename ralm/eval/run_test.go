@@ -59,7 +59,8 @@ func TestRunModelChecksFingerprint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"activity", "centroid", "knn", "itemvec", "ralm"}
+	// the default model has the propensity term, so its paper score is a row
+	want := []string{"activity", "centroid", "knn", "itemvec", "ralm-paper", "ralm"}
 	if len(res.Models) != len(want) {
 		t.Fatalf("models %v, want %v", res.Models, want)
 	}
