@@ -27,6 +27,8 @@ type evalFlags struct {
 	perItem  string
 	scores   string
 	plot     string
+	// candidates > 0 samples that many negatives per item (seeded by --seed)
+	candidates int
 }
 
 func newEvalCmd() *cobra.Command {
@@ -58,7 +60,16 @@ JSON, --per-item one row per (model, item), --scores every scored candidate
 (model, item_id, user_id, score, label) so the metrics can be recomputed, and
 --plot a bar chart of AUC by bucket and model (the axis starts at the chance
 level 0.5, drawn dashed). -o json prints the JSON report on stdout instead of
-the table; --quiet drops the table when --report is given.`,
+the table; --quiet drops the table when --report is given.
+
+Scoring is exact by default: every known user who is not one of the item's
+seeds is a candidate. --candidates N scores each item on all its held-out
+clickers plus N negatives sampled uniformly (seeded by --seed and the item,
+so a run is reproducible) for large logs where exact scoring is too slow.
+Sampled AUC is an unbiased estimate of the exact AUC; sampled recall@K is
+biased upwards (fewer negatives compete for the top K), so compare it only
+with runs of the same N. The report's "scoring" field and a line under the
+table say which mode was used; N at least the number of negatives is exact.`,
 		Example: `  ralm eval --clicks data/clicks.parquet --users data/users.parquet \
       --items data/items.parquet --seed 1 --report report.json --plot auc.png
   ralm split --clicks data/clicks.parquet --out split --seed 1
@@ -83,6 +94,7 @@ the table; --quiet drops the table when --report is given.`,
 	fl.StringVar(&f.scores, "scores", "", "write every scored candidate to this Parquet file")
 	fl.StringVar(&f.plot, "plot", "", "write a PNG bar chart of AUC by bucket and model to this file")
 	fl.StringVar(&f.train.logPath, "log", "", "write a JSON-lines training log (with --clicks)")
+	fl.IntVar(&f.candidates, "candidates", 0, "score each item on its positives and `N` sampled negatives (seeded by --seed; 0 = every candidate, exact)")
 	addOutputFlag(cmd)
 	cmd.MarkFlagsMutuallyExclusive("model", "clicks")
 	cmd.MarkFlagsRequiredTogether("model", "split")
@@ -100,6 +112,9 @@ func runEval(cmd *cobra.Command, f *evalFlags, cfg ralm.TrainConfig) error {
 	if err := mustBeFraction("fresh", f.fresh); err != nil {
 		return err
 	}
+	if f.candidates < 0 {
+		return fmt.Errorf("--candidates %d: want 0 (exact) or a positive number of negatives per item", f.candidates)
+	}
 	for _, out := range []string{f.report, f.perItem, f.scores, f.plot} {
 		if out == "" {
 			continue
@@ -115,7 +130,7 @@ func runEval(cmd *cobra.Command, f *evalFlags, cfg ralm.TrainConfig) error {
 			bar = newProgress(ctx, cmd, int64(total), "evaluating items")
 		}
 		bar.Set(int64(done))
-	}}
+	}, Candidates: f.candidates, Seed: f.train.seed}
 	defer func() { bar.Finish() }()
 	if f.scores != "" {
 		eopt.Sink = log.Sink

@@ -21,7 +21,8 @@ func TestEvalModelAndSplit(t *testing.T) {
 		}
 	}
 	var rep struct {
-		Models map[string]map[string]struct {
+		Scoring string `json:"scoring"`
+		Models  map[string]map[string]struct {
 			AUC    *float64 `json:"auc"`
 			NItems int      `json:"n_items"`
 		} `json:"models"`
@@ -38,6 +39,21 @@ func TestEvalModelAndSplit(t *testing.T) {
 	}
 	if _, ok := rep.Models["ralm-avg"]; ok {
 		t.Error("ralm-avg reported for a model folder that has none")
+	}
+	if rep.Scoring != "exact" {
+		t.Errorf("default scoring %q, want exact", rep.Scoring)
+	}
+
+	// --candidates: sampled negatives, said in the table and the report
+	out = mustRun(t, "eval", "--model", w.model, "--split", w.dir, "--candidates", "20", "--seed", "3", "--report", report)
+	if !strings.Contains(out, "candidates sampled: 20 negatives per item, seed 3") {
+		t.Errorf("sampled eval table does not say so:\n%s", out)
+	}
+	if b, err = os.ReadFile(report); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil || rep.Scoring != "sampled: 20 negatives per item, seed 3" {
+		t.Errorf("sampled report scoring %q (%v)", rep.Scoring, err)
 	}
 
 	// One command: split, train (tiny), evaluate all six models.
@@ -77,6 +93,7 @@ func TestEvalBadInput(t *testing.T) {
 		{[]string{"eval", "--model", filepath.Join(w.dir, "nope"), "--split", w.dir}, "nope"},
 		{[]string{"eval", "--model", w.model, "--split", w.dir, "--report", filepath.Join(w.dir, "no", "r.json")}, "does not exist"},
 		{[]string{"eval", "--clicks", w.path(clicksFile), "--fresh", "1.5"}, "fresh"},
+		{[]string{"eval", "--model", w.model, "--split", w.dir, "--candidates", "-1"}, "--candidates -1"},
 	} {
 		expectFailure(t, tc.args, tc.want)
 	}

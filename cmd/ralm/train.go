@@ -557,7 +557,7 @@ embedding. --log writes {"type":"step"} and {"type":"epoch"} JSON lines.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&embPath, "embeddings", "", "user embeddings (Parquet or Arrow IPC: user_id, embedding)")
+	fl.StringVar(&embPath, "embeddings", "", "user embeddings (Parquet or Arrow IPC: user_id, embedding), or a folder or glob of parts (ralm embed --shard)")
 	fl.StringVar(&clicksPath, "clicks", "", "click log whose clickers are each item's seeds")
 	fl.StringVar(&userModel, "user-model", "", "optional user model (folder or userrep.model file) to include in the model folder")
 	fl.StringVar(&out, "out", "", "model folder to write")
@@ -593,7 +593,7 @@ func runTrainLookalike(cmd *cobra.Command, embPath, clicksPath, userModel, out, 
 		}
 	}
 	bar := newProgress(ctx, cmd, 2, "reading inputs")
-	emb, err := data.ReadEmbeddings(ctx, embPath)
+	emb, err := data.ReadEmbeddingParts(ctx, embPath)
 	if err != nil {
 		bar.Finish()
 		return err

@@ -230,9 +230,10 @@ func newEmbedCmd() *cobra.Command {
 		in        userrepInputs
 		modelPath string
 		out       string
+		shardFlag string
 	)
 	cmd := &cobra.Command{
-		Use:   "embed --model DIR --clicks FILE [--users FILE] --out FILE",
+		Use:   "embed --model DIR --clicks FILE [--users FILE] --out FILE [--shard i/N]",
 		Short: "Write the user embeddings of a trained user model",
 		Long: `Embed every user with at least one click in --clicks, from all of the user's
 clicks, with the user model in --model (a directory written by 'ralm train
@@ -243,28 +244,42 @@ from the model, so --items is only accepted for symmetry with training.
 
 Writes a Parquet (or, for .arrow/.ipc/.feather, Arrow IPC) file with columns
 user_id and embedding (fixed_size_list<float32>), one row per user. The same
-model and input give a byte-identical file.`,
+model and input give a byte-identical file.
+
+--shard i/N embeds only shard i of N (users split into N contiguous ranges, on
+multiples of 64 users, of their order of first appearance in --clicks): --out
+is then a folder and the shard writes its part in it
+(part-00002-of-00004.parquet for 2/4). The N shards are independent (run them
+on any machines against the same inputs); 'ralm train lookalike --embeddings
+DIR' reads the folder as one data set, whose rows are those of the unsharded
+file, in order, bit for bit.`,
 		Example: `  ralm embed --model model --clicks data/clicks.parquet --users data/users.parquet \
-      --out embeddings.parquet`,
+      --out embeddings.parquet
+  ralm embed --model model --clicks data/clicks.parquet --out emb --shard 0/4`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if in.clicks == "" || modelPath == "" || out == "" {
 				return errors.New("--model, --clicks and --out must not be empty")
 			}
-			return runEmbed(cmd, &in, modelPath, out)
+			sh, err := parseShard(shardFlag)
+			if err != nil {
+				return err
+			}
+			return runEmbed(cmd, &in, modelPath, out, sh)
 		},
 	}
 	in.addFlags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&modelPath, "model", "", "model directory (or "+userrepModelFile+" file)")
-	f.StringVar(&out, "out", "", "embeddings file to write")
+	f.StringVar(&out, "out", "", "embeddings file to write (a folder of parts with --shard)")
+	f.StringVar(&shardFlag, "shard", "", "embed only shard `i/N` of the users and write it as a part in the --out folder")
 	_ = cmd.MarkFlagRequired("model")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }
 
 // runEmbed loads the model, embeds the users of the click log and writes them.
-func runEmbed(cmd *cobra.Command, in *userrepInputs, modelPath, out string) error {
+func runEmbed(cmd *cobra.Command, in *userrepInputs, modelPath, out string, sh shard) error {
 	ctx := cmd.Context()
 	log := newLogger(cmd)
 	if st, err := os.Stat(modelPath); err == nil && st.IsDir() {
@@ -301,10 +316,16 @@ func runEmbed(cmd *cobra.Command, in *userrepInputs, modelPath, out string) erro
 		log.Warn("clicks on items the model does not know are ignored", "unknown_items", unknown)
 	}
 	bar = newProgress(ctx, cmd, 1, "embedding users")
-	emb, err := m.EmbedUsersWith(ctx, fs, clicks)
+	emb, err := m.EmbedUsersWith(ctx, fs, sh.filter(clicks))
 	bar.Finish()
 	if err != nil {
 		return err
+	}
+	if sh.N > 1 {
+		if err := os.MkdirAll(out, atomicfile.DirMode); err != nil {
+			return fmt.Errorf("--out %s: %w", out, err)
+		}
+		out = filepath.Join(out, data.PartName(sh.I, sh.N, ".parquet"))
 	}
 	if err := data.WriteEmbeddings(ctx, out, emb.Users, emb.Dim, emb.Vecs); err != nil {
 		return err

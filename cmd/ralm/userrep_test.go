@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -137,6 +139,61 @@ func TestTrainUserrepThenEmbed(t *testing.T) {
 	}
 	if emb.Users.Len() != 400 || emb.Dim != 16 {
 		t.Errorf("embeddings: %d users, dim %d", emb.Users.Len(), emb.Dim)
+	}
+
+	// embed --shard i/3 for every i: the folder of parts reads as the
+	// unsharded file, row for row
+	parts := in("parts")
+	for i := 0; i < 3; i++ {
+		if _, err := userrepCLI(t, "embed", "--model", out1, "--clicks", in("clicks.parquet"), "--users", in("users.parquet"),
+			"--out", parts, "--shard", fmt.Sprintf("%d/3", i), "--quiet"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := data.ReadEmbeddingParts(context.Background(), parts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(all.Users.IDs(), emb.Users.IDs()) || !slices.Equal(all.Vecs, emb.Vecs) || all.Dim != emb.Dim {
+		t.Errorf("3 shards read together: %d users, dim %d; unsharded: %d users, dim %d (or the rows differ)",
+			all.Users.Len(), all.Dim, emb.Users.Len(), emb.Dim)
+	}
+}
+
+func TestParseShard(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    shard
+		wantErr bool
+	}{
+		{"", shard{0, 1}, false},
+		{"0/1", shard{0, 1}, false},
+		{"2/3", shard{2, 3}, false},
+		{"3/3", shard{}, true},
+		{"-1/3", shard{}, true},
+		{"1/0", shard{}, true},
+		{"1", shard{}, true},
+		{"a/b", shard{}, true},
+	}
+	for _, tt := range tests {
+		got, err := parseShard(tt.in)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("parseShard(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+	// the ranges of all shards tile the users exactly
+	for _, n := range []int{0, 1, 7, 100, 1000} {
+		next := int32(0)
+		for i := 0; i < 3; i++ {
+			lo, hi := shard{i, 3}.users(n)
+			if lo != next || hi < lo || (i > 0 && lo%shardAlign != 0) {
+				t.Fatalf("n=%d shard %d/3: [%d,%d), want start %d", n, i, lo, hi, next)
+			}
+			next = hi
+		}
+		if int(next) != n {
+			t.Fatalf("n=%d: shards end at %d", n, next)
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,10 +87,41 @@ var ErrExists = errors.New("already exists")
 // wrote them (Write does); WriteDir syncs the folder itself. path must not
 // exist. On any error the temporary folder is removed and path is not
 // created.
-func WriteDir(ctx context.Context, path string, build func(tmp string) error) (err error) {
+func WriteDir(ctx context.Context, path string, build func(tmp string) error) error {
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("%s: %w", path, ErrExists)
 	}
+	return writeDir(ctx, path, build, false)
+}
+
+// ReplaceDir is WriteDir for a path that may already exist as a folder: the
+// new folder is built beside it exactly as WriteDir builds it, then swapped
+// in for the old one, and the old one is removed. Deciding whether the
+// existing folder may be replaced is the caller's job.
+//
+// The swap is one atomic exchange of the two names where the system offers
+// it (renameat2 RENAME_EXCHANGE on Linux), so readers and a crash at any
+// moment see either the complete old folder or the complete new one at
+// path; what a crash leaves beside it (the half-built new folder, or the old
+// one not yet removed) is named with TempPrefix and listed by Stale. Where
+// there is no exchange, the old folder is renamed aside (also under
+// TempPrefix) and the new one renamed in: a crash between those two renames
+// leaves no folder at path, and the old one is the Stale entry whose name
+// starts with TempPrefix(path)+"old-".
+func ReplaceDir(ctx context.Context, path string, build func(tmp string) error) error {
+	st, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return writeDir(ctx, path, build, false)
+	case err != nil:
+		return err
+	case !st.IsDir():
+		return fmt.Errorf("%s: exists and is not a folder", path)
+	}
+	return writeDir(ctx, path, build, true)
+}
+
+func writeDir(ctx context.Context, path string, build func(tmp string) error, replace bool) (err error) {
 	tmp, err := os.MkdirTemp(filepath.Dir(path), TempPrefix(path)+"*")
 	if err != nil {
 		return err
@@ -119,10 +151,50 @@ func WriteDir(ctx context.Context, path string, build func(tmp string) error) (e
 	if err = syncDir(tmp); err != nil {
 		return err
 	}
+	if replace {
+		return swapDir(tmp, path, exchange)
+	}
 	if err = os.Rename(tmp, path); err != nil {
 		return err
 	}
 	return syncDir(filepath.Dir(path))
+}
+
+// swapDir puts the complete folder tmp at path in place of the folder there
+// and removes the old one, using exch to swap the names when it can.
+func swapDir(tmp, path string, exch func(a, b string) (bool, error)) error {
+	parent := filepath.Dir(path)
+	exchanged, err := exch(tmp, path)
+	if err != nil {
+		return err
+	}
+	old := tmp // after an exchange the old folder has tmp's name
+	if !exchanged {
+		o, err := os.MkdirTemp(parent, TempPrefix(path)+"old-*")
+		if err != nil {
+			return err
+		}
+		if err := os.Remove(o); err != nil { // only the unique name is wanted
+			return err
+		}
+		if err := os.Rename(path, o); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			if rerr := os.Rename(o, path); rerr != nil {
+				return fmt.Errorf("%w (and putting the old folder back failed: %v; it is at %s)", err, rerr, o)
+			}
+			return err
+		}
+		old = o
+	}
+	if err := syncDir(parent); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(old); err != nil {
+		return fmt.Errorf("remove replaced folder %s: %w", old, err)
+	}
+	return nil
 }
 
 // Stale lists the temporary files and folders that interrupted writes of

@@ -83,3 +83,135 @@ func TestWriteDir(t *testing.T) {
 		t.Fatalf("second write: %v, want ErrExists", err)
 	}
 }
+
+func TestReplaceDir(t *testing.T) {
+	ctx := context.Background()
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	writeX := func(content string) func(string) error {
+		return func(tmp string) error { return WriteBytes(ctx, filepath.Join(tmp, "x"), []byte(content)) }
+	}
+	tests := []struct {
+		name    string
+		ctx     context.Context
+		old     bool // an old folder exists at the path
+		build   func(string) error
+		want    string // content of x afterwards ("" = no folder)
+		wantErr bool
+	}{
+		{"creates missing", ctx, false, writeX("new"), "new", false},
+		{"replaces old", ctx, true, writeX("new"), "new", false},
+		{"error keeps old", ctx, true, func(tmp string) error { writeX("half")(tmp); return errors.New("boom") }, "old", true},
+		{"panic keeps old", ctx, true, func(string) error { panic("boom") }, "old", true},
+		{"cancel keeps old", cancelled, true, writeX("new"), "old", true},
+		{"error creates nothing", ctx, false, func(string) error { return errors.New("boom") }, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "model")
+			if tt.old {
+				if err := WriteDir(ctx, path, func(tmp string) error {
+					if err := writeX("old")(tmp); err != nil {
+						return err
+					}
+					return WriteBytes(ctx, filepath.Join(tmp, "only-old"), nil)
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := ReplaceDir(tt.ctx, path, tt.build)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			b, rerr := os.ReadFile(filepath.Join(path, "x"))
+			switch {
+			case tt.want == "" && !os.IsNotExist(rerr):
+				t.Fatalf("folder exists after a failed first write: %v", rerr)
+			case tt.want != "" && string(b) != tt.want:
+				t.Fatalf("x = %q (%v), want %q", b, rerr, tt.want)
+			}
+			if _, err := os.Stat(filepath.Join(path, "only-old")); tt.want == "new" && err == nil {
+				t.Fatal("a file of the old folder survived the replacement")
+			}
+			if st, _ := Stale(path); len(st) != 0 {
+				t.Fatalf("temporary folders left: %v", st)
+			}
+		})
+	}
+}
+
+func TestReplaceDirRefusesFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "model")
+	if err := os.WriteFile(path, []byte("a file"), FileMode); err != nil {
+		t.Fatal(err)
+	}
+	if err := ReplaceDir(context.Background(), path, func(string) error { return nil }); err == nil {
+		t.Fatal("replaced a file with a folder")
+	}
+	if b, _ := os.ReadFile(path); string(b) != "a file" {
+		t.Fatalf("file changed: %q", b)
+	}
+}
+
+// TestSwapDir covers both swap strategies: the atomic exchange and the
+// rename-aside fallback.
+func TestSwapDir(t *testing.T) {
+	noExchange := func(a, b string) (bool, error) { return false, nil }
+	for _, tc := range []struct {
+		name string
+		exch func(a, b string) (bool, error)
+	}{{"exchange", exchange}, {"rename aside", noExchange}} {
+		t.Run(tc.name, func(t *testing.T) {
+			parent := t.TempDir()
+			path := filepath.Join(parent, "model")
+			for _, d := range []struct{ dir, content string }{{path, "old"}, {filepath.Join(parent, TempPrefix(path)+"new"), "new"}} {
+				if err := os.Mkdir(d.dir, DirMode); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(d.dir, "x"), []byte(d.content), FileMode); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := swapDir(filepath.Join(parent, TempPrefix(path)+"new"), path, tc.exch); err != nil {
+				t.Fatal(err)
+			}
+			if b, _ := os.ReadFile(filepath.Join(path, "x")); string(b) != "new" {
+				t.Fatalf("x = %q, want new", b)
+			}
+			if st, _ := Stale(path); len(st) != 0 {
+				t.Fatalf("left behind: %v", st)
+			}
+		})
+	}
+}
+
+// TestExchangeLeavesStale checks that, after the atomic exchange and before
+// the old folder is removed (where a crash can stop a replacement), the old
+// folder is listed by Stale and the new one is complete at path.
+func TestExchangeLeavesStale(t *testing.T) {
+	parent := t.TempDir()
+	path := filepath.Join(parent, "model")
+	tmp := filepath.Join(parent, TempPrefix(path)+"new")
+	for _, d := range []string{path, tmp} {
+		if err := os.Mkdir(d, DirMode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "x"), []byte(filepath.Base(d)), FileMode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ok, err := exchange(tmp, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
+		t.Skip("no atomic exchange on this system")
+	}
+	if b, _ := os.ReadFile(filepath.Join(path, "x")); string(b) != filepath.Base(tmp) {
+		t.Fatalf("path holds %q, want the new folder", b)
+	}
+	st, err := Stale(path)
+	if err != nil || len(st) != 1 || st[0] != tmp {
+		t.Fatalf("Stale = %v, %v; want [%s]", st, err, tmp)
+	}
+}

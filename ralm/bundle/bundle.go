@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/ralmlab/ralm/data"
+	"github.com/ralmlab/ralm/internal/atomicfile"
 	"github.com/ralmlab/ralm/internal/buildinfo"
 	"github.com/ralmlab/ralm/lookalike"
 	"github.com/ralmlab/ralm/userrep"
@@ -122,7 +123,7 @@ func moduleVersion() string { return buildinfo.Read().ModuleVersion() }
 
 // Write writes b as a model folder at dir. The files are written into a
 // temporary folder beside dir, checksummed and synced, and the folder is then
-// renamed into place, so dir is never half-written. An existing model folder
+// swapped in by atomicfile.ReplaceDir, so dir is never half-written. An existing model folder
 // (or an empty folder) at dir is replaced; any other existing path is an
 // error. The manifest's derived fields (format, kinds, counts, fingerprint,
 // configurations, file list) are filled in; b.Manifest and b.ID are updated.
@@ -170,51 +171,44 @@ func Write(dir string, b *Bundle) (err error) {
 	if err := checkReplaceable(dir); err != nil {
 		return fmt.Errorf("write model folder %s: %w", dir, err)
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("write model folder %s: %w", dir, err)
-	}
-	defer func() {
+	var raw []byte
+	err = atomicfile.ReplaceDir(context.Background(), dir, func(tmp string) error {
+		type part struct {
+			name  string
+			write func(path string) error
+		}
+		parts := []part{
+			{LookAlikeFile, func(p string) error { return lookalike.Save(p, b.LookAlike) }},
+			{EmbeddingsFile, func(p string) error { return writeEmbeddings(p, b.Embeddings) }},
+			{SeedsFile, func(p string) error { return writeClicks(p, b.Seeds) }},
+		}
+		if b.UserModel != nil {
+			parts = append([]part{{UserModelFile, func(p string) error { return saveUserModel(p, b.UserModel) }}}, parts...)
+		}
+		m.Files = m.Files[:0:0]
+		for _, p := range parts {
+			path := filepath.Join(tmp, p.name)
+			if err := p.write(path); err != nil {
+				return fmt.Errorf("%s: %w", p.name, err)
+			}
+			size, sum, err := hashFile(path, true)
+			if err != nil {
+				return fmt.Errorf("%s: %w", p.name, err)
+			}
+			m.Files = append(m.Files, FileEntry{Name: p.name, Size: size, SHA256: sum})
+		}
+		var err error
+		raw, err = json.MarshalIndent(&m, "", "  ")
 		if err != nil {
-			os.RemoveAll(tmp)
+			return fmt.Errorf("manifest: %w", err)
 		}
-	}()
-	type part struct {
-		name  string
-		write func(path string) error
-	}
-	parts := []part{
-		{LookAlikeFile, func(p string) error { return lookalike.Save(p, b.LookAlike) }},
-		{EmbeddingsFile, func(p string) error { return writeEmbeddings(p, b.Embeddings) }},
-		{SeedsFile, func(p string) error { return writeClicks(p, b.Seeds) }},
-	}
-	if b.UserModel != nil {
-		parts = append([]part{{UserModelFile, func(p string) error { return saveUserModel(p, b.UserModel) }}}, parts...)
-	}
-	m.Files = m.Files[:0:0]
-	for _, p := range parts {
-		path := filepath.Join(tmp, p.name)
-		if err := p.write(path); err != nil {
-			return fmt.Errorf("write model folder %s: %s: %w", dir, p.name, err)
+		raw = append(raw, '\n')
+		if err := atomicfile.WriteBytes(context.Background(), filepath.Join(tmp, ManifestFile), raw); err != nil {
+			return fmt.Errorf("manifest: %w", err)
 		}
-		size, sum, err := hashFile(path, true)
-		if err != nil {
-			return fmt.Errorf("write model folder %s: %s: %w", dir, p.name, err)
-		}
-		m.Files = append(m.Files, FileEntry{Name: p.name, Size: size, SHA256: sum})
-	}
-	raw, err := json.MarshalIndent(&m, "", "  ")
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("write model folder %s: manifest: %w", dir, err)
-	}
-	raw = append(raw, '\n')
-	if err := writeFileSync(filepath.Join(tmp, ManifestFile), raw); err != nil {
-		return fmt.Errorf("write model folder %s: manifest: %w", dir, err)
-	}
-	if err := syncDir(tmp); err != nil {
-		return fmt.Errorf("write model folder %s: %w", dir, err)
-	}
-	if err := swapDir(tmp, dir); err != nil {
 		return fmt.Errorf("write model folder %s: %w", dir, err)
 	}
 	b.Manifest = m
@@ -281,34 +275,6 @@ func checkReplaceable(dir string) error {
 		return errors.New("exists, is not empty and is not a model folder (no manifest.json); refusing to replace it")
 	}
 	return nil
-}
-
-// swapDir renames tmp to dir, moving an existing dir aside first.
-func swapDir(tmp, dir string) error {
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		if err := os.Rename(tmp, dir); err != nil {
-			return err
-		}
-		return syncDir(filepath.Dir(dir))
-	}
-	old, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".old-")
-	if err != nil {
-		return err
-	}
-	if err := os.Remove(old); err != nil { // only the unique name is wanted
-		return err
-	}
-	if err := os.Rename(dir, old); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		os.Rename(old, dir) // best effort: put the previous folder back
-		return err
-	}
-	if err := syncDir(filepath.Dir(dir)); err != nil {
-		return err
-	}
-	return os.RemoveAll(old)
 }
 
 // Open loads and verifies the model folder at dir: manifest format and
@@ -424,34 +390,4 @@ func hashFile(path string, sync bool) (int64, string, error) {
 		}
 	}
 	return n, hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// writeFileSync writes and fsyncs a file.
-func writeFileSync(path string, b []byte) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// syncDir fsyncs a directory so renames and creations in it are durable.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
 }

@@ -75,6 +75,11 @@ type Options struct {
 	Workers  int                   // items scored in parallel; 0 = GOMAXPROCS
 	Sink     ScoreSink             // optional
 	Progress func(done, total int) // optional; called after each item
+	// Candidates, when positive, scores each item on all its positives
+	// and only this many sampled negatives (see sampleNegatives for the
+	// bias this brings); 0 scores every known non-seed user (exact).
+	Candidates int
+	Seed       int64 // seeds the negative sampling
 }
 
 // Result is the outcome of an evaluation.
@@ -82,10 +87,12 @@ type Result struct {
 	Models []string                      // model names in the order given
 	Table  map[string]map[string]Metrics // model → bucket → metrics
 	Items  []ItemResult                  // per (model, item), in case order then model order
+	// Scoring says how candidates were chosen (Options.Scoring).
+	Scoring string
 }
 
 // Evaluate scores every case's candidates (known users minus the item's
-// seeds) with every model and averages the per-item AUC and recall@10/50.
+// seeds, or their positives and sampled negatives with opt.Candidates) with every model and averages the per-item AUC and recall@10/50.
 // Cases without a known positive are skipped. A model that cannot score a
 // case (itemvec on a fresh item) gets no row for it.
 func Evaluate(ctx context.Context, u Universe, cases []Case, models []Scorer, opt Options) (*Result, error) {
@@ -106,7 +113,7 @@ func Evaluate(ctx context.Context, u Universe, cases []Case, models []Scorer, op
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				r, err := evaluateCase(ctx, u, &cases[i], models, opt.Sink)
+				r, err := evaluateCase(ctx, u, &cases[i], models, opt)
 				if err != nil {
 					errs <- err
 					cancel()
@@ -140,7 +147,7 @@ feed:
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("evaluate: %w", err)
 	}
-	res := &Result{Table: map[string]map[string]Metrics{}}
+	res := &Result{Table: map[string]map[string]Metrics{}, Scoring: opt.Scoring()}
 	for _, m := range models {
 		res.Models = append(res.Models, m.Name())
 	}
@@ -151,7 +158,8 @@ feed:
 	return res, nil
 }
 
-func evaluateCase(ctx context.Context, u Universe, c *Case, models []Scorer, sink ScoreSink) ([]ItemResult, error) {
+func evaluateCase(ctx context.Context, u Universe, c *Case, models []Scorer, opt Options) ([]ItemResult, error) {
+	sink := opt.Sink
 	isSeed := make(map[int32]bool, len(c.Seeds))
 	for _, s := range c.Seeds {
 		isSeed[s] = true
@@ -178,6 +186,7 @@ func evaluateCase(ctx context.Context, u Universe, c *Case, models []Scorer, sin
 	if nPos == 0 || nPos == len(candidates) {
 		return nil, nil
 	}
+	candidates, positive, tie = sampleNegatives(opt, c.Item, candidates, positive, tie)
 	bucket := BucketFresh
 	if !c.Fresh {
 		bucket = SeedBucket(len(c.Seeds))

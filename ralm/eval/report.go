@@ -15,12 +15,14 @@ type Report struct {
 	Split  map[string]any                `json:"split"`
 	Models map[string]map[string]Metrics `json:"models"`
 	Order  []string                      `json:"model_order"`
+	// Scoring is "exact" or how the negatives were sampled (--candidates).
+	Scoring string `json:"scoring"`
 }
 
 // NewReport builds the report of a result with the given config and split
 // descriptions.
 func NewReport(res *Result, config, split map[string]any) *Report {
-	return &Report{Config: config, Split: split, Models: res.Table, Order: res.Models}
+	return &Report{Config: config, Split: split, Models: res.Table, Order: res.Models, Scoring: res.Scoring}
 }
 
 // WriteJSON writes the report as indented JSON. Undefined metrics (a bucket
@@ -58,5 +60,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 			cell(BucketTail, auc), cell(BucketTorso, auc), cell(BucketHead, auc),
 			b[BucketWarm].NItems, b[BucketFresh].NItems, b[BucketTail].NItems, b[BucketTorso].NItems, b[BucketHead].NItems)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if r.Scoring != "" && r.Scoring != "exact" {
+		_, err := fmt.Fprintf(w, "candidates %s (AUC unbiased; recall@K overstated against exact scoring)\n", r.Scoring)
+		return err
+	}
+	return nil
 }
