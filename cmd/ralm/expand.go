@@ -114,7 +114,8 @@ func runExpand(cmd *cobra.Command, modelDir, item, seedsPath, out string, n, min
 	if e.UnknownSeeds > 0 {
 		log.Warn("seeds without an embedding in the model are ignored", "seeds", e.UnknownSeeds)
 	}
-	if err := e.Write(out); err != nil {
+	removeStale(cmd, out)
+	if err := e.WriteContext(ctx, out); err != nil {
 		return err
 	}
 	top := e.Users[:min(expandShow, len(e.Users))]

@@ -373,7 +373,8 @@ func writeModel(cmd *cobra.Command, dir string, t *ralm.Trained) (*bundle.Bundle
 	defer bar.Finish()
 	b := t.Bundle()
 	b.Meta = trainMeta(t)
-	if err := bundle.Write(dir, b); err != nil {
+	removeStale(cmd, dir)
+	if err := bundle.WriteContext(cmd.Context(), dir, b); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -633,9 +634,8 @@ func runTrainLookalike(cmd *cobra.Command, embPath, clicksPath, userModel, out, 
 	}
 	tb.Finish()
 	rep := t.LookAlikeReport
-	b := t.Bundle()
-	b.Meta = trainMeta(t)
-	if err := bundle.Write(out, b); err != nil {
+	b, err := writeModel(cmd, out, t)
+	if err != nil {
 		return err
 	}
 	w := summaryOut(cmd)

@@ -290,6 +290,7 @@ func runEmbed(cmd *cobra.Command, in *userrepInputs, modelPath, out string) erro
 	if err != nil {
 		return err
 	}
+	removeStale(cmd, out)
 	if err := data.WriteEmbeddings(ctx, out, emb.Users, emb.Dim, emb.Vecs); err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/ralmlab/ralm/data"
+	"github.com/ralmlab/ralm/internal/atomicfile"
 	"github.com/ralmlab/ralm/internal/buildinfo"
 	"github.com/ralmlab/ralm/lookalike"
 	"github.com/ralmlab/ralm/userrep"
@@ -126,7 +127,18 @@ func moduleVersion() string { return buildinfo.Read().ModuleVersion() }
 // (or an empty folder) at dir is replaced; any other existing path is an
 // error. The manifest's derived fields (format, kinds, counts, fingerprint,
 // configurations, file list) are filled in; b.Manifest and b.ID are updated.
-func Write(dir string, b *Bundle) (err error) {
+//
+// Write is WriteContext without cancellation or options.
+func Write(dir string, b *Bundle) error {
+	return WriteContext(context.Background(), dir, b)
+}
+
+// WriteContext is Write that stops with ctx's error soon after ctx is
+// cancelled (the Parquet writers check it between record batches), removing
+// the temporary folder and leaving dir untouched. opts (e.g.
+// data.WithProgress) apply to the embeddings and seeds files, written one
+// after the other.
+func WriteContext(ctx context.Context, dir string, b *Bundle, opts ...data.WriteOption) (err error) {
 	if err := b.Validate(); err != nil {
 		return fmt.Errorf("write model folder %s: %w", dir, err)
 	}
@@ -170,7 +182,7 @@ func Write(dir string, b *Bundle) (err error) {
 	if err := checkReplaceable(dir); err != nil {
 		return fmt.Errorf("write model folder %s: %w", dir, err)
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
+	tmp, err := os.MkdirTemp(parent, atomicfile.TempPrefix(dir))
 	if err != nil {
 		return fmt.Errorf("write model folder %s: %w", dir, err)
 	}
@@ -185,14 +197,17 @@ func Write(dir string, b *Bundle) (err error) {
 	}
 	parts := []part{
 		{LookAlikeFile, func(p string) error { return lookalike.Save(p, b.LookAlike) }},
-		{EmbeddingsFile, func(p string) error { return writeEmbeddings(p, b.Embeddings) }},
-		{SeedsFile, func(p string) error { return writeClicks(p, b.Seeds) }},
+		{EmbeddingsFile, func(p string) error { return writeEmbeddings(ctx, p, b.Embeddings, opts) }},
+		{SeedsFile, func(p string) error { return writeClicks(ctx, p, b.Seeds, opts) }},
 	}
 	if b.UserModel != nil {
 		parts = append([]part{{UserModelFile, func(p string) error { return saveUserModel(p, b.UserModel) }}}, parts...)
 	}
 	m.Files = m.Files[:0:0]
 	for _, p := range parts {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("write model folder %s: %w", dir, err)
+		}
 		path := filepath.Join(tmp, p.name)
 		if err := p.write(path); err != nil {
 			return fmt.Errorf("write model folder %s: %s: %w", dir, p.name, err)
@@ -212,6 +227,9 @@ func Write(dir string, b *Bundle) (err error) {
 		return fmt.Errorf("write model folder %s: manifest: %w", dir, err)
 	}
 	if err := syncDir(tmp); err != nil {
+		return fmt.Errorf("write model folder %s: %w", dir, err)
+	}
+	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("write model folder %s: %w", dir, err)
 	}
 	if err := swapDir(tmp, dir); err != nil {
