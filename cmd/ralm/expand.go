@@ -115,7 +115,10 @@ func runExpand(cmd *cobra.Command, modelDir, item, seedsPath, out string, n, min
 		log.Warn("seeds without an embedding in the model are ignored", "seeds", e.UnknownSeeds)
 	}
 	removeStale(cmd, out)
-	if err := e.WriteContext(ctx, out); err != nil {
+	bar = newProgress(ctx, cmd, int64(len(e.Users)), "writing "+out)
+	err = e.WriteContext(ctx, out, bar.rows().write("writing "+out))
+	bar.Finish()
+	if err != nil {
 		return err
 	}
 	top := e.Users[:min(expandShow, len(e.Users))]
