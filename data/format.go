@@ -213,6 +213,7 @@ func openSource(path string, batchSize int) (src *batchSource, err error) {
 			pr.Close()
 			return nil, err
 		}
+
 		fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: int64(batchSize)}, mem)
 		if err != nil {
 			return nil, fmt.Errorf("unsupported Parquet schema: %w", err)
@@ -239,6 +240,9 @@ func openSource(path string, batchSize int) (src *batchSource, err error) {
 		src = &batchSource{format: format, schema: sc, numRows: pr.NumRows()}
 		src.open = func(ctx context.Context, cols []string) (err error) {
 			defer recoverTo(&err)
+			if err := verifyParquet(ctx, f, size, pr.MetaData().KeyValueMetadata()); err != nil {
+				return err
+			}
 			var fields []int
 			if cols == nil {
 				for i := range sc.Fields() {
@@ -584,8 +588,10 @@ func parquetProps(sc *arrow.Schema) (*parquet.WriterProperties, pqarrow.ArrowWri
 
 // recordWriter writes record batches to a Parquet or Arrow IPC file.
 type recordWriter struct {
-	pw *pqarrow.FileWriter
-	iw *ipc.FileWriter
+	pw   *pqarrow.FileWriter
+	iw   *ipc.FileWriter
+	f    *os.File
+	hash *hashingSink // the Parquet writer's sink
 }
 
 // fileSink hides Close from the arrow writers (which close their sink):
@@ -600,11 +606,12 @@ func newRecordWriter(f *os.File, format Format, sc *arrow.Schema) (*recordWriter
 	switch format {
 	case FormatParquet:
 		props, aprops := parquetProps(sc)
-		pw, err := pqarrow.NewFileWriter(sc, sink, props, aprops)
+		hs := &hashingSink{fileSink: sink}
+		pw, err := pqarrow.NewFileWriter(sc, hs, props, aprops)
 		if err != nil {
 			return nil, err
 		}
-		return &recordWriter{pw: pw}, nil
+		return &recordWriter{pw: pw, f: f, hash: hs}, nil
 	case FormatArrow:
 		iw, err := ipc.NewFileWriter(sink, ipc.WithSchema(sc), ipc.WithAllocator(memory.NewGoAllocator()))
 		if err != nil {
@@ -622,9 +629,14 @@ func (w *recordWriter) write(rec arrow.Record) error {
 	return w.iw.Write(rec)
 }
 
+// close finishes the file; a Parquet file gets its checksum (see
+// checksum.go).
 func (w *recordWriter) close() error {
 	if w.pw != nil {
-		return w.pw.Close()
+		if err := w.pw.Close(); err != nil {
+			return err
+		}
+		return sealParquet(w.f, w.hash)
 	}
 	return w.iw.Close()
 }

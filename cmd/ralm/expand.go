@@ -119,7 +119,11 @@ func runExpand(cmd *cobra.Command, modelDir, item, seedsPath, out string, n, min
 	if e.UnknownSeeds > 0 {
 		log.Warn("seeds without an embedding in the model are ignored", "seeds", e.UnknownSeeds)
 	}
-	if err := e.Write(out); err != nil {
+	removeStale(cmd, out)
+	bar = newProgress(ctx, cmd, int64(len(e.Users)), "writing "+out)
+	err = e.WriteContext(ctx, out, bar.rows().write("writing "+out))
+	bar.Finish()
+	if err != nil {
 		return err
 	}
 	top := e.Users[:min(expandShow, len(e.Users))]

@@ -335,7 +335,7 @@ func quickstartExpand(s *quickstartState) error {
 		return err
 	}
 	out := filepath.Join(s.dir, "expand.parquet")
-	if err := e.Write(out); err != nil {
+	if err := e.WriteContext(s.ctx, out); err != nil {
 		return err
 	}
 	ic := s.itemCommunity(id)

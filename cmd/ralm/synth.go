@@ -120,15 +120,22 @@ func runSynth(ctx context.Context, cmd *cobra.Command, cfg synth.Config, dir str
 
 func writeDataset(ctx context.Context, cmd *cobra.Command, ds *synth.Dataset, dir string) error {
 	log := newLogger(cmd)
-	bar := newProgress(ctx, cmd, 3, "writing "+clicksFile)
+	bar := newProgress(ctx, cmd, int64(ds.Clicks.Len()+ds.Users.Rows()+ds.Items.Rows()), "writing "+clicksFile)
 	defer bar.Finish()
+	rows := bar.rows()
 	writes := []struct {
 		name  string
 		write func(path string) error
 	}{
-		{clicksFile, func(p string) error { return data.WriteClicks(ctx, p, ds.Clicks) }},
-		{usersFile, func(p string) error { return data.WriteTable(ctx, p, data.ColUserID, ds.Users) }},
-		{itemsFile, func(p string) error { return data.WriteTable(ctx, p, data.ColItemID, ds.Items) }},
+		{clicksFile, func(p string) error {
+			return data.WriteClicks(ctx, p, ds.Clicks, rows.write("writing "+clicksFile))
+		}},
+		{usersFile, func(p string) error {
+			return data.WriteTable(ctx, p, data.ColUserID, ds.Users, rows.write("writing "+usersFile))
+		}},
+		{itemsFile, func(p string) error {
+			return data.WriteTable(ctx, p, data.ColItemID, ds.Items, rows.write("writing "+itemsFile))
+		}},
 	}
 	for _, w := range writes {
 		if err := ctx.Err(); err != nil {
@@ -139,7 +146,6 @@ func writeDataset(ctx context.Context, cmd *cobra.Command, ds *synth.Dataset, di
 		if err := w.write(path); err != nil {
 			return err
 		}
-		bar.Add(1)
 		log.Info("wrote", "file", path)
 	}
 	return nil

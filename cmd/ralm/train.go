@@ -370,11 +370,13 @@ func (l *laProgress) report(p lookalike.Progress) {
 
 // writeModel writes the trained models as a model folder.
 func writeModel(cmd *cobra.Command, dir string, t *ralm.Trained) (*bundle.Bundle, error) {
-	bar := newProgress(cmd.Context(), cmd, 1, "writing "+dir)
-	defer bar.Finish()
 	b := t.Bundle()
 	b.Meta = trainMeta(t)
-	if err := bundle.Write(dir, b); err != nil {
+	removeStale(cmd, dir)
+	// the embeddings, then the seeds
+	bar := newProgress(cmd.Context(), cmd, int64(b.Embeddings.Users.Len()+b.Seeds.Len()), "writing "+dir)
+	defer bar.Finish()
+	if err := bundle.WriteContext(cmd.Context(), dir, b, bar.rows().write("writing "+dir)); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -635,9 +637,8 @@ func runTrainLookalike(cmd *cobra.Command, embPath, clicksPath, userModel, out, 
 	}
 	tb.Finish()
 	rep := t.LookAlikeReport
-	b := t.Bundle()
-	b.Meta = trainMeta(t)
-	if err := bundle.Write(out, b); err != nil {
+	b, err := writeModel(cmd, out, t)
+	if err != nil {
 		return err
 	}
 	w := summaryOut(cmd)

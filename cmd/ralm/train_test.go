@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image/png"
 	"math"
@@ -90,8 +91,28 @@ func TestTrainScoreExpand(t *testing.T) {
 		if len(a) == 0 || !bytes.Equal(a, c) {
 			t.Fatalf("two runs with the same seed wrote different manifests (checksums of every file):\n%s\n%s", a, c)
 		}
-		// Training again into an existing model folder replaces it.
-		mustRun(t, append([]string{"train", "--clicks", w.path(trainFile), "--out", again}, tinyTrain...)...)
+		// Training again into an existing model folder replaces it, and
+		// removes (with a note) the temporary folder a killed earlier run
+		// left beside it, but nothing else.
+		stale, other := filepath.Join(filepath.Dir(again), ".model.tmp-4242"), filepath.Join(filepath.Dir(again), ".model.tmp-x")
+		for _, d := range []string{stale, other} {
+			if err := os.MkdirAll(filepath.Join(d, "embeddings.parquet"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		code, _, errs := exec(t, append([]string{"train", "--clicks", w.path(trainFile), "--out", again}, tinyTrain...)...)
+		if code != 0 {
+			t.Fatalf("train again: exit %d, stderr %q", code, errs)
+		}
+		if !strings.Contains(errs, "ralm: removed "+stale+", left by an interrupted earlier run\n") {
+			t.Errorf("no note about the stale folder in stderr %q", errs)
+		}
+		if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("stale folder not removed: %v", err)
+		}
+		if _, err := os.Stat(other); err != nil {
+			t.Errorf("another destination's entry was touched: %v", err)
+		}
 	})
 
 	t.Run("score", func(t *testing.T) { checkScore(t, w, b) })

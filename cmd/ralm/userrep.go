@@ -327,7 +327,11 @@ func runEmbed(cmd *cobra.Command, in *userrepInputs, modelPath, out string, sh s
 		}
 		out = filepath.Join(out, data.PartName(sh.I, sh.N, ".parquet"))
 	}
-	if err := data.WriteEmbeddings(ctx, out, emb.Users, emb.Dim, emb.Vecs); err != nil {
+	removeStale(cmd, out)
+	bar = newProgress(ctx, cmd, int64(emb.Users.Len()), "writing "+out)
+	err = data.WriteEmbeddings(ctx, out, emb.Users, emb.Dim, emb.Vecs, bar.rows().write("writing "+out))
+	bar.Finish()
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(summaryOut(cmd), "embedded %d users (dim %d) into %s\n", emb.Users.Len(), emb.Dim, out)

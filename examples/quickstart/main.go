@@ -69,7 +69,7 @@ func run(ctx context.Context, users, epochsUser, epochsLA int, seed int64) error
 		return err
 	}
 	folder := filepath.Join(dir, "model")
-	if err := bundle.Write(folder, t.Bundle()); err != nil {
+	if err := bundle.WriteContext(ctx, folder, t.Bundle()); err != nil {
 		return err
 	}
 	b, err := bundle.Open(ctx, folder)

@@ -198,5 +198,5 @@ func trainTiny(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	return bundle.Write(dir, tr.Bundle())
+	return bundle.WriteContext(ctx, dir, tr.Bundle())
 }

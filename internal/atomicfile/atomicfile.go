@@ -198,7 +198,9 @@ func swapDir(tmp, path string, exch func(a, b string) (bool, error)) error {
 }
 
 // Stale lists the temporary files and folders that interrupted writes of
-// path left beside it (names starting with TempPrefix(path)).
+// path left beside it: names made of TempPrefix(path) and the random digits
+// os.CreateTemp and os.MkdirTemp add, nothing else (so the temporary
+// entries of another destination, say "m.tmp-x" beside "m", never match).
 func Stale(path string) ([]string, error) {
 	dir := filepath.Dir(path)
 	entries, err := os.ReadDir(dir)
@@ -208,11 +210,32 @@ func Stale(path string) ([]string, error) {
 	prefix := TempPrefix(path)
 	var out []string
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), prefix) {
+		if rest, ok := strings.CutPrefix(e.Name(), prefix); ok && rest != "" && strings.Trim(rest, "0123456789") == "" {
 			out = append(out, filepath.Join(dir, e.Name()))
 		}
 	}
 	return out, nil
+}
+
+// RemoveStale removes what Stale lists for path and returns the names it
+// removed. Call it only where no other write of path can be running (a
+// command about to write path itself).
+func RemoveStale(path string) ([]string, error) {
+	stale, err := Stale(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil // no parent folder: nothing to remove
+		}
+		return nil, fmt.Errorf("list stale temporary files of %s: %w", path, err)
+	}
+	var removed []string
+	for _, p := range stale {
+		if err := os.RemoveAll(p); err != nil {
+			return removed, fmt.Errorf("remove stale temporary file %s: %w", p, err)
+		}
+		removed = append(removed, p)
+	}
+	return removed, nil
 }
 
 func syncDir(dir string) error {

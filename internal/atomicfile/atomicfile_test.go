@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -213,5 +214,54 @@ func TestExchangeLeavesStale(t *testing.T) {
 	st, err := Stale(path)
 	if err != nil || len(st) != 1 || st[0] != tmp {
 		t.Fatalf("Stale = %v, %v; want [%s]", st, err, tmp)
+	}
+}
+
+// TestRemoveStale removes only the temporary entries of the destination
+// itself: its prefix followed by the random digits of a temporary name.
+func TestRemoveStale(t *testing.T) {
+	parent := t.TempDir()
+	path := filepath.Join(parent, "m")
+	for _, tc := range []struct {
+		name  string
+		dir   bool
+		stale bool
+	}{
+		{".m.tmp-123456", true, true},
+		{".m.tmp-987", false, true},
+		{".m.tmp-12x", true, false},      // not a temporary name
+		{".m.tmp-", false, false},        // no random part
+		{".m.tmp-x.tmp-42", true, false}, // the temporary folder of "m.tmp-x"
+		{".mm.tmp-42", true, false},      // of "mm"
+		{"m", true, false},               // the destination itself
+	} {
+		p := filepath.Join(parent, tc.name)
+		var err error
+		if tc.dir {
+			err = os.MkdirAll(filepath.Join(p, "sub"), DirMode)
+		} else {
+			err = os.WriteFile(p, []byte("x"), FileMode)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed, err := RemoveStale(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(parent, ".m.tmp-123456"), filepath.Join(parent, ".m.tmp-987")}
+	if !slices.Equal(removed, want) {
+		t.Fatalf("removed %v, want %v", removed, want)
+	}
+	ents, err := os.ReadDir(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 5 {
+		t.Fatalf("%d entries left, want 5: %v", len(ents), ents)
+	}
+	if removed, err := RemoveStale(filepath.Join(parent, "missing", "m")); err != nil || removed != nil {
+		t.Fatalf("missing parent: %v, %v", removed, err)
 	}
 }

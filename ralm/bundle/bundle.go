@@ -127,7 +127,18 @@ func moduleVersion() string { return buildinfo.Read().ModuleVersion() }
 // (or an empty folder) at dir is replaced; any other existing path is an
 // error. The manifest's derived fields (format, kinds, counts, fingerprint,
 // configurations, file list) are filled in; b.Manifest and b.ID are updated.
-func Write(dir string, b *Bundle) (err error) {
+//
+// Write is WriteContext without cancellation or options.
+func Write(dir string, b *Bundle) error {
+	return WriteContext(context.Background(), dir, b)
+}
+
+// WriteContext is Write that stops with ctx's error soon after ctx is
+// cancelled (the Parquet writers check it between record batches), removing
+// the temporary folder and leaving dir untouched. opts (e.g.
+// data.WithProgress) apply to the embeddings and seeds files, written one
+// after the other.
+func WriteContext(ctx context.Context, dir string, b *Bundle, opts ...data.WriteOption) (err error) {
 	if err := b.Validate(); err != nil {
 		return fmt.Errorf("write model folder %s: %w", dir, err)
 	}
@@ -172,21 +183,24 @@ func Write(dir string, b *Bundle) (err error) {
 		return fmt.Errorf("write model folder %s: %w", dir, err)
 	}
 	var raw []byte
-	err = atomicfile.ReplaceDir(context.Background(), dir, func(tmp string) error {
+	err = atomicfile.ReplaceDir(ctx, dir, func(tmp string) error {
 		type part struct {
 			name  string
 			write func(path string) error
 		}
 		parts := []part{
 			{LookAlikeFile, func(p string) error { return lookalike.Save(p, b.LookAlike) }},
-			{EmbeddingsFile, func(p string) error { return writeEmbeddings(p, b.Embeddings) }},
-			{SeedsFile, func(p string) error { return writeClicks(p, b.Seeds) }},
+			{EmbeddingsFile, func(p string) error { return writeEmbeddings(ctx, p, b.Embeddings, opts) }},
+			{SeedsFile, func(p string) error { return writeClicks(ctx, p, b.Seeds, opts) }},
 		}
 		if b.UserModel != nil {
 			parts = append([]part{{UserModelFile, func(p string) error { return saveUserModel(p, b.UserModel) }}}, parts...)
 		}
 		m.Files = m.Files[:0:0]
 		for _, p := range parts {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			path := filepath.Join(tmp, p.name)
 			if err := p.write(path); err != nil {
 				return fmt.Errorf("%s: %w", p.name, err)

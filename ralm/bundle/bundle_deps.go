@@ -14,16 +14,16 @@ func readEmbeddings(ctx context.Context, path string) (*data.Embeddings, error) 
 	return data.ReadEmbeddings(ctx, path)
 }
 
-func writeEmbeddings(path string, e *data.Embeddings) error {
-	return data.WriteEmbeddings(context.Background(), path, e.Users, e.Dim, e.Vecs)
+func writeEmbeddings(ctx context.Context, path string, e *data.Embeddings, opts []data.WriteOption) error {
+	return data.WriteEmbeddings(ctx, path, e.Users, e.Dim, e.Vecs, opts...)
 }
 
 func readClicks(ctx context.Context, path string) (*data.Clicks, error) {
 	return data.ReadClicks(ctx, path, data.ReadOptions{AllowEmpty: true})
 }
 
-func writeClicks(path string, c *data.Clicks) error {
-	return data.WriteClicks(context.Background(), path, c)
+func writeClicks(ctx context.Context, path string, c *data.Clicks, opts []data.WriteOption) error {
+	return data.WriteClicks(ctx, path, c, opts...)
 }
 
 func loadUserModel(path string) (*userrep.Model, error) { return userrep.Load(path) }

@@ -3,6 +3,7 @@ package bundle_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"github.com/ralmlab/ralm/ralm/bundle"
 	"github.com/ralmlab/ralm/ralm/internal/testworld"
 	"os"
@@ -202,5 +203,75 @@ func TestWriteBundleRefusesOtherFolders(t *testing.T) {
 		if _, err := os.Stat(out); err == nil {
 			t.Errorf("%s: a folder was left behind", tc.name)
 		}
+	}
+}
+
+// TestWriteContextCancelled cancels a model-folder write mid-way (from the
+// progress callback of the embeddings or of the seeds file): the write stops
+// with the context's error, leaves no temporary folder, and the destination
+// is untouched (absent, or the previous model folder byte for byte).
+func TestWriteContextCancelled(t *testing.T) {
+	s, m := testworld.Small(t)
+	for _, tc := range []struct {
+		name     string
+		existing bool
+		cancelAt int // the progress call that cancels, counting from 1
+	}{
+		{"new folder, during embeddings", false, 1},
+		{"new folder, during seeds", false, 2},
+		{"replacing, during embeddings", true, 1},
+		{"replacing, during seeds", true, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "model")
+			var before []byte
+			if tc.existing {
+				if err := bundle.Write(dir, &bundle.Bundle{LookAlike: m, Embeddings: s.Emb, Seeds: s.Clicks, Manifest: bundle.Manifest{Meta: map[string]string{"run": "1"}}}); err != nil {
+					t.Fatal(err)
+				}
+				var err error
+				if before, err = os.ReadFile(filepath.Join(dir, bundle.ManifestFile)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			calls := 0
+			progress := data.WithProgress(func(done, total int64, rate float64) {
+				calls++
+				if calls == tc.cancelAt {
+					cancel()
+				}
+			})
+			b := &bundle.Bundle{LookAlike: m, Embeddings: s.Emb, Seeds: s.Clicks, Manifest: bundle.Manifest{Meta: map[string]string{"run": "2"}}}
+			err := bundle.WriteContext(ctx, dir, b, progress)
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("err = %v, want context.Canceled", err)
+			}
+			if calls != tc.cancelAt {
+				t.Errorf("%d progress calls after cancelling at call %d", calls, tc.cancelAt)
+			}
+			ents, err := os.ReadDir(filepath.Dir(dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range ents {
+				if e.Name() != "model" {
+					t.Errorf("left behind: %s", e.Name())
+				}
+			}
+			after, err := os.ReadFile(filepath.Join(dir, bundle.ManifestFile))
+			switch {
+			case !tc.existing && !errors.Is(err, os.ErrNotExist):
+				t.Errorf("destination created (read manifest: %v)", err)
+			case tc.existing && !slices.Equal(after, before):
+				t.Errorf("destination changed (read manifest: %v)", err)
+			}
+			if tc.existing {
+				if _, err := bundle.Open(context.Background(), dir); err != nil {
+					t.Errorf("previous folder no longer opens: %v", err)
+				}
+			}
+		})
 	}
 }

@@ -183,7 +183,16 @@ func ScoreItems(ctx context.Context, b *bundle.Bundle, userID string, itemIDs []
 // row per user, best first: Parquet, or Arrow IPC for a .arrow, .ipc or
 // .feather name. The file is written to a temporary file and renamed into
 // place.
+//
+// Write is WriteContext without cancellation or options.
 func (e *Expansion) Write(path string) error {
+	return e.WriteContext(context.Background(), path)
+}
+
+// WriteContext is Write that stops with ctx's error (removing the temporary
+// file) soon after ctx is cancelled; opts (e.g. data.WithProgress) apply to
+// the data writer.
+func (e *Expansion) WriteContext(ctx context.Context, path string, opts ...data.WriteOption) error {
 	kind := e.UserIDKind
 	if kind != data.IDInt64 && kind != data.IDString {
 		return fmt.Errorf("write expansion %s: unknown user id kind %d", path, kind)
@@ -204,7 +213,7 @@ func (e *Expansion) Write(path string) error {
 		{Name: "score", Type: arrow.PrimitiveTypes.Float32},
 		{Name: "rank", Type: arrow.PrimitiveTypes.Int32},
 	}, nil)
-	return data.WriteRecords(context.Background(), path, sc, len(e.Users), func(mem memory.Allocator, lo, hi int) (arrow.Record, error) {
+	return data.WriteRecords(ctx, path, sc, len(e.Users), func(mem memory.Allocator, lo, hi int) (arrow.Record, error) {
 		var ua arrow.Array
 		if kind == data.IDInt64 {
 			bld := array.NewInt64Builder(mem)
@@ -232,7 +241,7 @@ func (e *Expansion) Write(path string) error {
 		defer sa.Release()
 		defer ra.Release()
 		return array.NewRecord(sc, []arrow.Array{ua, sa, ra}, int64(hi-lo)), nil
-	})
+	}, opts...)
 }
 
 // checkOffline validates the parts of a bundle offline scoring reads.

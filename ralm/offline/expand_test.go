@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -404,6 +405,26 @@ func TestExpansionWrite(t *testing.T) {
 	bad := &Expansion{UserIDKind: data.IDInt64, Users: []bundle.ScoredUser{{UserID: "u1", Score: 1}}}
 	if err := bad.Write(filepath.Join(t.TempDir(), "x.parquet")); err == nil || !strings.Contains(err.Error(), `user id "u1" is not an int64`) {
 		t.Fatalf("bad id: %v", err)
+	}
+}
+
+// TestExpansionWriteContextCancelled: a cancelled write returns the
+// context's error and leaves neither the file nor a temporary file.
+func TestExpansionWriteContextCancelled(t *testing.T) {
+	w := newExpWorld(t, data.IDInt64, 60, 4, 12)
+	e, err := ExpandItem(context.Background(), w.b, "i2", 20, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	dir := t.TempDir()
+	path := filepath.Join(dir, "top.parquet")
+	err = e.WriteContext(ctx, path, data.WithProgress(func(done, total int64, rate float64) { cancel() }))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
+		t.Fatalf("left behind: %v (%v)", ents, err)
 	}
 }
 
