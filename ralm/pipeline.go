@@ -1,3 +1,10 @@
+// Package ralm is the library entry point of RALM (Real-time Attention-based
+// Look-alike Model): Train runs the two-stage training pipeline (the user
+// representation model, then the look-alike model on its embeddings), and
+// Trained.Bundle is the model folder to write with bundle.Write. The
+// sub-packages do one job each: bundle (the model folder), serve (the
+// real-time engine and its store), server (HTTP), offline (batch score and
+// expand) and eval (the evaluation protocol).
 package ralm
 
 import (
@@ -8,6 +15,7 @@ import (
 
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/lookalike"
+	"github.com/ralmlab/ralm/ralm/bundle"
 	"github.com/ralmlab/ralm/userrep"
 )
 
@@ -90,17 +98,17 @@ func Train(ctx context.Context, in TrainData, cfg TrainConfig, opt TrainOptions)
 	if err != nil {
 		return nil, fmt.Errorf("train: embed users: %w", err)
 	}
-	clickers, err := ItemClickers(in.Clicks, emb.Users)
-	if err != nil {
-		return nil, fmt.Errorf("train: %w", err)
-	}
 	stage("lookalike")
-	la, larep, err := lookalike.Train(ctx, emb.Vecs, emb.Dim, clickers, cfg.LookAlike, opt.LookAlike)
+	out, err := TrainLookAlike(ctx, LookAlikeData{Embeddings: emb, Clicks: in.Clicks, UserModel: um}, cfg.LookAlike, opt.LookAlike)
 	if err != nil {
-		return nil, fmt.Errorf("train look-alike model: %w", err)
+		return nil, err
 	}
-	out := &Trained{User: um, LookAlike: la, Embeddings: emb, Seeds: in.Clicks, UserReport: urep, LookAlikeReport: larep}
+	out.UserReport = urep
 	if cfg.WithAvg {
+		clickers, err := ItemClickers(in.Clicks, emb.Users)
+		if err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
 		stage("lookalike-avg")
 		avgCfg := cfg.LookAlike
 		avgCfg.Pooling = lookalike.PoolingAvg
@@ -109,6 +117,34 @@ func Train(ctx context.Context, in TrainData, cfg TrainConfig, opt TrainOptions)
 		}
 	}
 	return out, nil
+}
+
+// LookAlikeData is what the look-alike stage alone learns from: user
+// embeddings, the clicks whose clickers are each item's seeds (every
+// clicking user must have an embedding), and optionally the user model that
+// produced the embeddings (kept in the model folder for raw-feature upserts).
+type LookAlikeData struct {
+	Embeddings *data.Embeddings
+	Clicks     *data.Clicks
+	UserModel  *userrep.Model // optional
+}
+
+// TrainLookAlike trains the look-alike stage alone on given embeddings, each
+// item's clickers as its seeds. The result's Bundle is a complete model
+// folder; UserReport is nil.
+func TrainLookAlike(ctx context.Context, in LookAlikeData, cfg lookalike.Config, opt lookalike.TrainOptions) (*Trained, error) {
+	if in.Embeddings == nil || in.Clicks == nil || in.Clicks.Len() == 0 {
+		return nil, errors.New("train look-alike model: no embeddings or no clicks")
+	}
+	clickers, err := ItemClickers(in.Clicks, in.Embeddings.Users)
+	if err != nil {
+		return nil, fmt.Errorf("train look-alike model: %w", err)
+	}
+	la, rep, err := lookalike.Train(ctx, in.Embeddings.Vecs, in.Embeddings.Dim, clickers, cfg, opt)
+	if err != nil {
+		return nil, fmt.Errorf("train look-alike model: %w", err)
+	}
+	return &Trained{User: in.UserModel, LookAlike: la, Embeddings: in.Embeddings, Seeds: in.Clicks, LookAlikeReport: rep}, nil
 }
 
 // ItemClickers lists, for every item index of clicks, the distinct rows of
@@ -140,7 +176,7 @@ func ItemClickers(clicks *data.Clicks, users *data.Vocab) ([][]int32, error) {
 }
 
 // Bundle returns the model folder contents of a training run, ready for
-// WriteBundle. The ralm-avg baseline, if trained, is not part of it.
-func (t *Trained) Bundle() *Bundle {
-	return &Bundle{UserModel: t.User, LookAlike: t.LookAlike, Embeddings: t.Embeddings, Seeds: t.Seeds}
+// bundle.Write. The ralm-avg baseline, if trained, is not part of it.
+func (t *Trained) Bundle() *bundle.Bundle {
+	return &bundle.Bundle{UserModel: t.User, LookAlike: t.LookAlike, Embeddings: t.Embeddings, Seeds: t.Seeds}
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/ralmlab/ralm/data"
 	synthdata "github.com/ralmlab/ralm/data/synth"
+	"github.com/ralmlab/ralm/lookalike"
+	"github.com/ralmlab/ralm/ralm/bundle"
 )
 
 func TestItemClickers(t *testing.T) {
@@ -71,17 +73,33 @@ func TestTrainPipelineWritesBundle(t *testing.T) {
 		t.Errorf("%d users embedded, %d have clicks", tr.Embeddings.Users.Len(), ds.Clicks.Users.Len())
 	}
 	dir := filepath.Join(t.TempDir(), "model")
-	if err := WriteBundle(dir, tr.Bundle()); err != nil {
+	if err := bundle.Write(dir, tr.Bundle()); err != nil {
 		t.Fatal(err)
 	}
-	b, err := OpenBundle(context.Background(), dir)
+	b, err := bundle.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.ClicksFingerprint != FingerprintClicks(ds.Clicks) {
+	if b.ClicksFingerprint != bundle.FingerprintClicks(ds.Clicks) {
 		t.Error("bundle fingerprint differs from the training clicks'")
 	}
 	if _, err := Train(context.Background(), TrainData{Clicks: &data.Clicks{}}, cfg, TrainOptions{}); err == nil {
 		t.Error("no clicks: want an error")
+	}
+
+	// The look-alike stage alone on the same embeddings: a complete model
+	// folder that keeps the given user model.
+	la, err := TrainLookAlike(context.Background(), LookAlikeData{Embeddings: tr.Embeddings, Clicks: ds.Clicks, UserModel: tr.User}, cfg.LookAlike, lookalike.TrainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if la.LookAlike.Dim() != 8 || la.User != tr.User || la.UserReport != nil || la.LookAlikeReport == nil {
+		t.Errorf("look-alike alone: width %d, user model kept %v, reports %v/%v", la.LookAlike.Dim(), la.User == tr.User, la.UserReport, la.LookAlikeReport)
+	}
+	if err := bundle.Write(filepath.Join(t.TempDir(), "la"), la.Bundle()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := TrainLookAlike(context.Background(), LookAlikeData{Embeddings: tr.Embeddings, Clicks: &data.Clicks{}}, cfg.LookAlike, lookalike.TrainOptions{}); err == nil {
+		t.Error("look-alike alone, no clicks: want an error")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ralmlab/ralm/internal/atomicfile"
 	"os"
 	"path/filepath"
 
@@ -164,7 +165,7 @@ func runEval(cmd *cobra.Command, f *evalFlags, cfg ralm.TrainConfig) error {
 		if err := rep.WriteJSON(&buf); err != nil {
 			return err
 		}
-		if err := writeFileAtomic(f.report, buf.Bytes()); err != nil {
+		if err := atomicfile.WriteBytes(ctx, f.report, buf.Bytes()); err != nil {
 			return fmt.Errorf("write report %s: %w", f.report, err)
 		}
 	}

@@ -11,7 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ralmlab/ralm/data"
-	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/ralm/bundle"
+	"github.com/ralmlab/ralm/ralm/offline"
 )
 
 // expandShow is the number of top users expand prints.
@@ -63,7 +64,7 @@ are the centroid-cosine fallback (the cosine with the mean seed embedding).
 	f.StringVar(&seedsPath, "seeds", "", "seed users: a user_id table (or, with --item, a click log)")
 	f.IntVar(&n, "n", 1000, "number of users to write")
 	f.StringVar(&out, "out", "", "output file (Parquet, or Arrow IPC for .arrow/.ipc/.feather)")
-	f.IntVar(&minSeeds, "min-seeds", ralm.DefaultMinSeeds, "with fewer seeds, score by the centroid-cosine fallback")
+	f.IntVar(&minSeeds, "min-seeds", bundle.DefaultMinSeeds, "with fewer seeds, score by the centroid-cosine fallback")
 	_ = cmd.MarkFlagRequired("model")
 	_ = cmd.MarkFlagRequired("out")
 	cmd.MarkFlagsOneRequired("item", "seeds")
@@ -74,7 +75,7 @@ func runExpand(cmd *cobra.Command, modelDir, item, seedsPath, out string, n, min
 	ctx := cmd.Context()
 	log := newLogger(cmd)
 	bar := newProgress(ctx, cmd, 1, "opening "+modelDir)
-	b, err := ralm.OpenBundle(ctx, modelDir)
+	b, err := bundle.Open(ctx, modelDir)
 	bar.Finish()
 	if err != nil {
 		return err
@@ -84,23 +85,23 @@ func runExpand(cmd *cobra.Command, modelDir, item, seedsPath, out string, n, min
 			return err
 		}
 	}
-	opt := ralm.OfflineOptions{MinSeeds: minSeeds}
+	opt := offline.Options{MinSeeds: minSeeds}
 	var (
-		e    *ralm.Expansion
+		e    *offline.Expansion
 		what string
 	)
 	bar = newProgress(ctx, cmd, 1, "scoring users")
 	switch {
 	case seedsPath == "":
 		what = fmt.Sprintf("item %s", item)
-		e, err = ralm.ExpandItem(ctx, b, item, n, opt)
-		if errors.Is(err, ralm.ErrUnknownItem) {
+		e, err = offline.ExpandItem(ctx, b, item, n, opt)
+		if errors.Is(err, bundle.ErrUnknownItem) {
 			err = fmt.Errorf("unknown item %q: the model %s has no click on it (give its seeds with --seeds)", item, modelDir)
 		}
 	default:
 		var seeds []string
 		if seeds, what, err = readSeeds(cmd, seedsPath, item); err == nil {
-			e, err = ralm.Expand(ctx, b, seeds, n, opt)
+			e, err = offline.Expand(ctx, b, seeds, n, opt)
 		}
 	}
 	bar.Finish()

@@ -9,19 +9,20 @@ import (
 	"testing"
 
 	"github.com/ralmlab/ralm/data"
-	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/ralm/bundle"
+	"github.com/ralmlab/ralm/ralm/offline"
 )
 
 // checkExpand runs ralm expand on a trained model folder.
-func checkExpand(t *testing.T, w *trainedWorld, b *ralm.Bundle) {
-	item := itemsBySeeds(b, ralm.DefaultMinSeeds, 1<<30)[0]
+func checkExpand(t *testing.T, w *trainedWorld, b *bundle.Bundle) {
+	item := itemsBySeeds(b, bundle.DefaultMinSeeds, 1<<30)[0]
 	out := filepath.Join(t.TempDir(), "top.parquet")
 	stdout := mustRun(t, "expand", "--model", w.model, "--item", item, "--n", "20", "--out", out)
 	if !strings.Contains(stdout, "expanded item "+item) || !strings.Contains(stdout, "(ok)") || !strings.Contains(stdout, "wrote the top 20 users to "+out) {
 		t.Fatalf("expand output:\n%s", stdout)
 	}
 	ids, _, ranks := readAudience(t, out)
-	seeds, _ := ralm.ItemSeeds(b, item)
+	seeds, _ := offline.ItemSeeds(b, item)
 	if len(ids) != 20 {
 		t.Fatalf("%d users, want 20", len(ids))
 	}
@@ -34,7 +35,7 @@ func checkExpand(t *testing.T, w *trainedWorld, b *ralm.Bundle) {
 		}
 	}
 	// The output is the library's expansion.
-	e, err := ralm.ExpandItem(t.Context(), b, item, 20, ralm.OfflineOptions{})
+	e, err := offline.ExpandItem(t.Context(), b, item, 20, offline.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

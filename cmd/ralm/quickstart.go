@@ -15,7 +15,9 @@ import (
 	"github.com/ralmlab/ralm/data/split"
 	"github.com/ralmlab/ralm/data/synth"
 	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/ralm/bundle"
 	"github.com/ralmlab/ralm/ralm/eval"
+	"github.com/ralmlab/ralm/ralm/offline"
 )
 
 // quickstartState is what the quickstart steps share. Later steps (train,
@@ -31,7 +33,7 @@ type quickstartState struct {
 	clicks   *data.Clicks   // the click log read back from clicksFile
 	split    *split.Result  // step "split"
 	modelDir string         // step "train": the model folder
-	model    *ralm.Bundle   // step "train": the model folder, opened
+	model    *bundle.Bundle // step "train": the model folder, opened
 }
 
 // quickstartOptions are the quickstart's size and training flags.
@@ -201,7 +203,7 @@ func quickstartTrain(s *quickstartState) error {
 	printTrainSummary(s.cmd, t, b, s.modelDir)
 	fmt.Fprintf(s.cmd.OutOrStdout(), "training log: %s\n", filepath.Join(s.dir, "train.jsonl"))
 	// Reopen the folder as score, expand and serve do: it is self-contained.
-	if s.model, err = ralm.OpenBundle(s.ctx, s.modelDir); err != nil {
+	if s.model, err = bundle.Open(s.ctx, s.modelDir); err != nil {
 		return err
 	}
 	return nil
@@ -264,7 +266,7 @@ func quickstartScore(s *quickstartState) error {
 		}
 	}
 	for it, n := range clickers {
-		if n > 0 && n < ralm.DefaultMinSeeds && !clicked[int32(it)] {
+		if n > 0 && n < bundle.DefaultMinSeeds && !clicked[int32(it)] {
 			items = append(items, tr.Items.ID(int32(it)))
 			break
 		}
@@ -272,7 +274,7 @@ func quickstartScore(s *quickstartState) error {
 	if len(s.split.FreshItems) > 0 {
 		items = append(items, tr.Items.ID(s.split.FreshItems[0]))
 	}
-	res, err := ralm.ScoreItems(s.ctx, b, user, items, ralm.OfflineOptions{})
+	res, err := offline.ScoreItems(s.ctx, b, user, items, offline.Options{})
 	if err != nil {
 		return err
 	}
@@ -290,7 +292,7 @@ func quickstartScore(s *quickstartState) error {
 		if it, ok := tr.Items.Index(r.ItemID); ok {
 			seeds = clickers[it]
 		}
-		if r.Status != ralm.StatusUnknownItem {
+		if r.Status != bundle.StatusUnknownItem {
 			score = fmt.Sprintf("%.4f", r.Score)
 		}
 		fmt.Fprintf(tw, "  %s\t%d%s\t%d\t%s\t%s\n", r.ItemID, c, mark, seeds, score, r.Status)
@@ -326,7 +328,7 @@ func quickstartExpand(s *quickstartState) error {
 		}
 	}
 	id := r.FreshSeeds.Items.ID(item)
-	e, err := ralm.Expand(s.ctx, s.model, fs[item], quickstartExpandN, ralm.OfflineOptions{})
+	e, err := offline.Expand(s.ctx, s.model, fs[item], quickstartExpandN, offline.Options{})
 	if err != nil {
 		return err
 	}

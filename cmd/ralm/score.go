@@ -12,7 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ralmlab/ralm/data"
-	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/ralm/bundle"
+	"github.com/ralmlab/ralm/ralm/offline"
 )
 
 func newScoreCmd() *cobra.Command {
@@ -54,7 +55,7 @@ no click on it: score "-"). A user without an embedding in the model is an error
 	f.StringVar(&modelDir, "model", "", "model folder written by 'ralm train'")
 	f.StringVar(&user, "user", "", "user id")
 	f.StringSliceVar(&items, "items", nil, "item ids, comma-separated (or the flag repeated)")
-	f.IntVar(&minSeeds, "min-seeds", ralm.DefaultMinSeeds, "items with fewer seeds are cold: scored by the centroid-cosine fallback")
+	f.IntVar(&minSeeds, "min-seeds", bundle.DefaultMinSeeds, "items with fewer seeds are cold: scored by the centroid-cosine fallback")
 	_ = cmd.MarkFlagRequired("model")
 	_ = cmd.MarkFlagRequired("user")
 	_ = cmd.MarkFlagRequired("items")
@@ -64,7 +65,7 @@ no click on it: score "-"). A user without an embedding in the model is an error
 func runScore(cmd *cobra.Command, modelDir, user string, items []string, minSeeds int) error {
 	ctx := cmd.Context()
 	bar := newProgress(ctx, cmd, 1, "opening "+modelDir)
-	b, err := ralm.OpenBundle(ctx, modelDir)
+	b, err := bundle.Open(ctx, modelDir)
 	bar.Finish()
 	if err != nil {
 		return err
@@ -82,8 +83,8 @@ func runScore(cmd *cobra.Command, modelDir, user string, items []string, minSeed
 			ids[i] = n
 		}
 	}
-	res, err := ralm.ScoreItems(ctx, b, uid, ids, ralm.OfflineOptions{MinSeeds: minSeeds})
-	if errors.Is(err, ralm.ErrUnknownUser) {
+	res, err := offline.ScoreItems(ctx, b, uid, ids, offline.Options{MinSeeds: minSeeds})
+	if errors.Is(err, bundle.ErrUnknownUser) {
 		return fmt.Errorf("unknown user %q: the model %s has no embedding for it", uid, modelDir)
 	}
 	if err != nil {
@@ -92,7 +93,7 @@ func runScore(cmd *cobra.Command, modelDir, user string, items []string, minSeed
 	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 	for _, r := range res {
 		score := "-"
-		if r.Status != ralm.StatusUnknownItem {
+		if r.Status != bundle.StatusUnknownItem {
 			score = strconv.FormatFloat(float64(r.Score), 'f', 6, 32)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.ItemID, score, r.Status)

@@ -9,12 +9,13 @@ import (
 	"testing"
 
 	"github.com/ralmlab/ralm/data"
-	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/ralm/bundle"
+	"github.com/ralmlab/ralm/ralm/offline"
 )
 
 // itemsBySeeds returns item ids of the model with at least min and fewer
 // than max distinct clickers.
-func itemsBySeeds(b *ralm.Bundle, min, max int) []string {
+func itemsBySeeds(b *bundle.Bundle, min, max int) []string {
 	seen := map[[2]int32]bool{}
 	n := make([]int, b.Seeds.Items.Len())
 	for k := range b.Seeds.User {
@@ -33,9 +34,9 @@ func itemsBySeeds(b *ralm.Bundle, min, max int) []string {
 }
 
 // checkScore runs ralm score on a trained model folder.
-func checkScore(t *testing.T, w *trainedWorld, b *ralm.Bundle) {
-	warm := itemsBySeeds(b, ralm.DefaultMinSeeds, 1<<30)
-	few := itemsBySeeds(b, 1, ralm.DefaultMinSeeds)
+func checkScore(t *testing.T, w *trainedWorld, b *bundle.Bundle) {
+	warm := itemsBySeeds(b, bundle.DefaultMinSeeds, 1<<30)
+	few := itemsBySeeds(b, 1, bundle.DefaultMinSeeds)
 	if len(warm) < 2 || len(few) == 0 {
 		t.Fatalf("test data: %d warm items, %d with few seeds", len(warm), len(few))
 	}
@@ -64,7 +65,7 @@ func checkScore(t *testing.T, w *trainedWorld, b *ralm.Bundle) {
 		}
 	}
 	// The scores are the library's.
-	res, err := ralm.ScoreItems(t.Context(), b, user, items, ralm.OfflineOptions{})
+	res, err := offline.ScoreItems(t.Context(), b, user, items, offline.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,12 +81,12 @@ func checkScore(t *testing.T, w *trainedWorld, b *ralm.Bundle) {
 
 	corrupt := filepath.Join(t.TempDir(), "corrupt")
 	copyDir(t, w.model, corrupt)
-	if err := os.WriteFile(filepath.Join(corrupt, ralm.ManifestFile), []byte("{not json"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(corrupt, bundle.ManifestFile), []byte("{not json"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tampered := filepath.Join(t.TempDir(), "tampered")
 	copyDir(t, w.model, tampered)
-	if err := os.WriteFile(filepath.Join(tampered, ralm.SeedsFile), []byte("PAR1 nope"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(tampered, bundle.SeedsFile), []byte("PAR1 nope"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(t.TempDir(), "nothing")

@@ -13,14 +13,15 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/ralm/bundle"
+	"github.com/ralmlab/ralm/ralm/serve"
 	"github.com/ralmlab/ralm/ralm/server"
 )
 
 // serveFlags are the flags of ralm serve.
 type serveFlags struct {
 	model, data, addr, tokenFile string
-	opts                         ralm.Options
+	opts                         serve.Options
 	timeouts                     server.Timeouts
 	cfg                          server.Config
 }
@@ -63,9 +64,9 @@ With --token-file, the write endpoints (clicks, users, delete, reload) require
 	fl.StringVar(&f.data, "data", "", "state folder for the seed store, created if missing (required)")
 	fl.StringVar(&f.addr, "addr", ":8080", "listen address")
 	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the bearer token required by the write endpoints")
-	fl.DurationVar(&f.opts.ReclusterInterval, "recluster-interval", ralm.DefaultReclusterInterval, "how often items with new seeds are re-clustered")
-	fl.IntVar(&f.opts.MaxSeeds, "max-seeds", ralm.DefaultMaxSeeds, "latest distinct seed users kept per item")
-	fl.IntVar(&f.opts.MinSeeds, "min-seeds", ralm.DefaultMinSeeds, "seeds below which an item is cold (centroid-cosine fallback)")
+	fl.DurationVar(&f.opts.ReclusterInterval, "recluster-interval", serve.DefaultReclusterInterval, "how often items with new seeds are re-clustered")
+	fl.IntVar(&f.opts.MaxSeeds, "max-seeds", serve.DefaultMaxSeeds, "latest distinct seed users kept per item")
+	fl.IntVar(&f.opts.MinSeeds, "min-seeds", bundle.DefaultMinSeeds, "seeds below which an item is cold (centroid-cosine fallback)")
 	fl.DurationVar(&f.opts.ExpireAfter, "expire-after", 0, "remove items without clicks for this long (0: never)")
 	fl.DurationVar(&f.timeouts.Read, "read-timeout", f.timeouts.Read, "HTTP read timeout")
 	fl.DurationVar(&f.timeouts.Write, "write-timeout", f.timeouts.Write, "HTTP write timeout")
@@ -139,7 +140,7 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	opts := f.opts
 	opts.DataDir, opts.Hooks, opts.Logger = f.data, metrics.Hooks(), log
 	start := time.Now()
-	e, err := ralm.Open(ctx, f.model, opts)
+	e, err := serve.Open(ctx, f.model, opts)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ import (
 
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/lookalike"
-	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/ralm/bundle"
 )
 
 // writeServeModel writes a tiny model folder: 120 users (ids 1..120, dim 6),
@@ -50,7 +50,7 @@ func writeServeModel(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ralm.WriteBundle(dir, &ralm.Bundle{LookAlike: m, Embeddings: &data.Embeddings{Users: users, Dim: 6, Vecs: vecs}, Seeds: c}); err != nil {
+	if err := bundle.Write(dir, &bundle.Bundle{LookAlike: m, Embeddings: &data.Embeddings{Users: users, Dim: 6, Vecs: vecs}, Seeds: c}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -4,10 +4,12 @@ package main
 // ralm train userrep lives in userrep.go.
 
 import (
-	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ralmlab/ralm/internal/atomicfile"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -22,6 +24,7 @@ import (
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/lookalike"
 	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/ralm/bundle"
 	"github.com/ralmlab/ralm/userrep"
 )
 
@@ -184,7 +187,7 @@ func checkModelOut(dir string) error {
 	if !st.IsDir() {
 		return fmt.Errorf("--out %s exists and is not a folder", dir)
 	}
-	if _, err := os.Stat(filepath.Join(dir, ralm.ManifestFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, bundle.ManifestFile)); err == nil {
 		return nil
 	}
 	ents, err := os.ReadDir(dir)
@@ -192,7 +195,7 @@ func checkModelOut(dir string) error {
 		return fmt.Errorf("--out %s: %w", dir, err)
 	}
 	if len(ents) > 0 {
-		return fmt.Errorf("--out %s is not empty and is not a model folder (no %s); refusing to replace it", dir, ralm.ManifestFile)
+		return fmt.Errorf("--out %s is not empty and is not a model folder (no %s); refusing to replace it", dir, bundle.ManifestFile)
 	}
 	return nil
 }
@@ -333,12 +336,12 @@ func (l *laProgress) report(p lookalike.Progress) {
 }
 
 // writeModel writes the trained models as a model folder.
-func writeModel(cmd *cobra.Command, dir string, t *ralm.Trained) (*ralm.Bundle, error) {
+func writeModel(cmd *cobra.Command, dir string, t *ralm.Trained) (*bundle.Bundle, error) {
 	bar := newProgress(cmd.Context(), cmd, 1, "writing "+dir)
 	defer bar.Finish()
 	b := t.Bundle()
 	b.Meta = trainMeta(t)
-	if err := ralm.WriteBundle(dir, b); err != nil {
+	if err := bundle.Write(dir, b); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -372,7 +375,7 @@ func trainMeta(t *ralm.Trained) map[string]string {
 	return m
 }
 
-func printTrainSummary(cmd *cobra.Command, t *ralm.Trained, b *ralm.Bundle, dir string) {
+func printTrainSummary(cmd *cobra.Command, t *ralm.Trained, b *bundle.Bundle, dir string) {
 	w := cmd.OutOrStdout()
 	if r := t.UserReport; r != nil && len(r.Epochs) > 0 {
 		best := r.Epochs[max(r.BestEpoch, 1)-1]
@@ -503,11 +506,6 @@ func runTrainLookalike(cmd *cobra.Command, embPath, clicksPath, userModel, out, 
 	if clicks.Len() == 0 {
 		return fmt.Errorf("no click in %s is by a user of %s", clicksPath, embPath)
 	}
-	clickers, err := ralm.ItemClickers(clicks, emb.Users)
-	if err != nil {
-		return err
-	}
-
 	jl, err := newJSONLog(logPath)
 	if err != nil {
 		return err
@@ -521,14 +519,15 @@ func runTrainLookalike(cmd *cobra.Command, embPath, clicksPath, userModel, out, 
 	defer func() { tb.Finish() }()
 	la := &laProgress{cmd: cmd, jl: jl, log: log, bar: &tb, valid: valid > 0, stage: "lookalike"}
 	opts := lookalike.TrainOptions{ProgressEvery: 1, ValidFraction: valid, Progress: la.report}
-	m, rep, err := lookalike.Train(ctx, emb.Vecs, emb.Dim, clickers, cfg, opts)
+	t, err := ralm.TrainLookAlike(ctx, ralm.LookAlikeData{Embeddings: emb, Clicks: clicks, UserModel: um}, cfg, opts)
 	if err != nil {
-		return fmt.Errorf("train look-alike model: %w", err)
+		return err
 	}
 	tb.Finish()
-	b := &ralm.Bundle{UserModel: um, LookAlike: m, Embeddings: emb, Seeds: clicks}
-	b.Meta = trainMeta(&ralm.Trained{LookAlikeReport: rep})
-	if err := ralm.WriteBundle(out, b); err != nil {
+	rep := t.LookAlikeReport
+	b := t.Bundle()
+	b.Meta = trainMeta(t)
+	if err := bundle.Write(out, b); err != nil {
 		return err
 	}
 	w := cmd.OutOrStdout()
@@ -584,27 +583,25 @@ func finite(x float64) *float64 {
 	return &x
 }
 
-// jsonLog writes JSON lines to a temporary file renamed into place on close
+// jsonLog collects JSON lines in memory and writes them atomically on close
 // (also after a failed run, so its log can be read). A nil *jsonLog
 // discards everything.
 type jsonLog struct {
 	path string
-	f    *os.File
-	w    *bufio.Writer
+	buf  bytes.Buffer
 	err  error
 }
 
 // newJSONLog opens the log at path; an empty path gives a nil log, which
-// discards everything.
+// discards everything. The folder must exist.
 func newJSONLog(path string) (*jsonLog, error) {
 	if path == "" {
 		return nil, nil
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+	if _, err := os.Stat(filepath.Dir(path)); err != nil {
 		return nil, fmt.Errorf("create log %s: %w", path, err)
 	}
-	return &jsonLog{path: path, f: f, w: bufio.NewWriter(f)}, nil
+	return &jsonLog{path: path}, nil
 }
 
 // write appends v as one line; the first error is kept for close.
@@ -614,7 +611,7 @@ func (l *jsonLog) write(v any) {
 	}
 	b, err := json.Marshal(v)
 	if err == nil {
-		_, err = l.w.Write(append(b, '\n'))
+		l.buf.Write(append(b, '\n'))
 	}
 	l.err = err
 }
@@ -624,20 +621,10 @@ func (l *jsonLog) close() error {
 		return nil
 	}
 	err := l.err
-	if ferr := l.w.Flush(); err == nil {
-		err = ferr
-	}
-	if cerr := l.f.Close(); err == nil {
-		err = cerr
-	}
 	if err == nil {
-		err = os.Chmod(l.f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(l.f.Name(), l.path)
+		err = atomicfile.WriteBytes(context.Background(), l.path, l.buf.Bytes())
 	}
 	if err != nil {
-		os.Remove(l.f.Name())
 		return fmt.Errorf("write log %s: %w", l.path, err)
 	}
 	return nil

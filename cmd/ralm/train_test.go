@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/ralm/bundle"
 )
 
 // tinyTrain are training flags that keep a run to a second or two.
@@ -50,7 +50,7 @@ func (w *trainedWorld) path(name string) string { return filepath.Join(w.dir, na
 func TestTrainScoreExpand(t *testing.T) {
 	w := newTrainedWorld(t)
 	ctx := context.Background()
-	b, err := ralm.OpenBundle(ctx, w.model)
+	b, err := bundle.Open(ctx, w.model)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,8 +64,8 @@ func TestTrainScoreExpand(t *testing.T) {
 		again := filepath.Join(t.TempDir(), "model")
 		mustRun(t, append([]string{"train", "--clicks", w.path(trainFile), "--users", w.path(usersFile),
 			"--items", w.path(itemsFile), "--out", again}, tinyTrain...)...)
-		a, _ := os.ReadFile(filepath.Join(w.model, ralm.ManifestFile))
-		c, _ := os.ReadFile(filepath.Join(again, ralm.ManifestFile))
+		a, _ := os.ReadFile(filepath.Join(w.model, bundle.ManifestFile))
+		c, _ := os.ReadFile(filepath.Join(again, bundle.ManifestFile))
 		if len(a) == 0 || !bytes.Equal(a, c) {
 			t.Fatalf("two runs with the same seed wrote different manifests (checksums of every file):\n%s\n%s", a, c)
 		}
@@ -78,13 +78,13 @@ func TestTrainScoreExpand(t *testing.T) {
 
 	t.Run("train lookalike", func(t *testing.T) {
 		la := filepath.Join(t.TempDir(), "la")
-		out := mustRun(t, "train", "lookalike", "--embeddings", filepath.Join(w.model, ralm.EmbeddingsFile),
+		out := mustRun(t, "train", "lookalike", "--embeddings", filepath.Join(w.model, bundle.EmbeddingsFile),
 			"--clicks", w.path(trainFile), "--user-model", w.model, "--out", la, "--epochs", "1", "--k", "4",
 			"--batch", "64", "--valid", "0.2", "--log", w.path("la.jsonl"), "-q")
 		if !strings.Contains(out, "validation AUC") || !strings.Contains(out, "wrote model folder "+la) {
 			t.Fatalf("train lookalike output:\n%s", out)
 		}
-		lb, err := ralm.OpenBundle(ctx, la)
+		lb, err := bundle.Open(ctx, la)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +104,7 @@ func TestTrainScoreExpand(t *testing.T) {
 		}
 		// Without a user model: still scorable for known users.
 		la2 := filepath.Join(t.TempDir(), "la2")
-		mustRun(t, "train", "lookalike", "--embeddings", filepath.Join(w.model, ralm.EmbeddingsFile),
+		mustRun(t, "train", "lookalike", "--embeddings", filepath.Join(w.model, bundle.EmbeddingsFile),
 			"--clicks", w.path(trainFile), "--out", la2, "--epochs", "1", "--k", "4", "--batch", "64", "-q")
 		user := b.Embeddings.Users.ID(0)
 		if out := mustRun(t, "score", "--model", la2, "--user", user, "--items", b.Seeds.Items.ID(0)); strings.Count(out, "\n") != 1 {
@@ -265,7 +265,7 @@ func TestQuickstartTrains(t *testing.T) {
 		}
 	}
 	for _, name := range []string{clicksFile, usersFile, itemsFile, trainFile, heldoutFile, freshSeedsFile, freshHeldoutFile,
-		"model/" + ralm.ManifestFile, "train.jsonl", "expand.parquet"} {
+		"model/" + bundle.ManifestFile, "train.jsonl", "expand.parquet"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			t.Fatalf("missing output: %v", err)
 		}
@@ -280,7 +280,7 @@ func TestStringIDs(t *testing.T) {
 		"--string-ids", "--out", dir, "-q")
 	model := filepath.Join(dir, "model")
 	mustRun(t, append([]string{"train", "--clicks", filepath.Join(dir, clicksFile), "--out", model}, tinyTrain...)...)
-	b, err := ralm.OpenBundle(t.Context(), model)
+	b, err := bundle.Open(t.Context(), model)
 	if err != nil {
 		t.Fatal(err)
 	}

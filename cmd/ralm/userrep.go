@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ralmlab/ralm/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"time"
@@ -189,7 +190,7 @@ func runTrainUserrep(cmd *cobra.Command, in *userrepInputs, cfg userrep.Config, 
 	if err != nil {
 		return fmt.Errorf("encode training report: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(out, userrepReportFile), append(rj, '\n')); err != nil {
+	if err := atomicfile.WriteBytes(ctx, filepath.Join(out, userrepReportFile), append(rj, '\n')); err != nil {
 		return fmt.Errorf("write training report: %w", err)
 	}
 	w := cmd.OutOrStdout()
@@ -338,28 +339,4 @@ func (l *userrepLog) close() error {
 		return nil
 	}
 	return l.jsonLog.close()
-}
-
-// writeFileAtomic writes b to a temporary file next to path and renames it.
-func writeFileAtomic(path string, b []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(b); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -24,6 +24,8 @@ import (
 
 	"github.com/ralmlab/ralm/data/synth"
 	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/ralm/bundle"
+	"github.com/ralmlab/ralm/ralm/offline"
 )
 
 func main() {
@@ -65,10 +67,10 @@ func run(ctx context.Context, users, epochsUser, epochsLA int, seed int64) error
 		return err
 	}
 	folder := filepath.Join(dir, "model")
-	if err := ralm.WriteBundle(folder, t.Bundle()); err != nil {
+	if err := bundle.Write(folder, t.Bundle()); err != nil {
 		return err
 	}
-	b, err := ralm.OpenBundle(ctx, folder)
+	b, err := bundle.Open(ctx, folder)
 	if err != nil {
 		return err
 	}
@@ -91,7 +93,7 @@ func run(ctx context.Context, users, epochsUser, epochsLA int, seed int64) error
 			items, other = append(items, id), other+1
 		}
 	}
-	scores, err := ralm.ScoreItems(ctx, b, user, items, ralm.OfflineOptions{})
+	scores, err := offline.ScoreItems(ctx, b, user, items, offline.Options{})
 	if err != nil {
 		return err
 	}
@@ -103,7 +105,7 @@ func run(ctx context.Context, users, epochsUser, epochsLA int, seed int64) error
 	// 5. Audience expansion: the 10 users most like the item's clickers,
 	// its seeds excluded.
 	item := items[0]
-	e, err := ralm.ExpandItem(ctx, b, item, 10, ralm.OfflineOptions{})
+	e, err := offline.ExpandItem(ctx, b, item, 10, offline.Options{})
 	if err != nil {
 		return err
 	}

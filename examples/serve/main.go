@@ -22,6 +22,8 @@ import (
 
 	"github.com/ralmlab/ralm/data/synth"
 	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/ralm/bundle"
+	"github.com/ralmlab/ralm/ralm/serve"
 )
 
 func main() {
@@ -46,7 +48,7 @@ func run(ctx context.Context, model string, nClicks int) error {
 			return err
 		}
 	}
-	e, err := ralm.Open(ctx, model, ralm.Options{
+	e, err := serve.Open(ctx, model, serve.Options{
 		DataDir:           filepath.Join(tmp, "state"), // the engine's seed store
 		ReclusterInterval: 100 * time.Millisecond,
 		MinSeeds:          10,
@@ -61,7 +63,7 @@ func run(ctx context.Context, model string, nClicks int) error {
 	// The new item's future clickers: the audience of a mid-popular
 	// training item (about 80 clickers). The first ones click (the stream);
 	// the rest are the look-alikes we hope to find.
-	b, err := ralm.OpenBundle(ctx, model)
+	b, err := bundle.Open(ctx, model)
 	if err != nil {
 		return err
 	}
@@ -76,7 +78,7 @@ func run(ctx context.Context, model string, nClicks int) error {
 		newItem = "brand-new-item"
 	}
 	for i, u := range stream {
-		if err := e.Click(ctx, ralm.Click{UserID: u, ItemID: newItem}); err != nil {
+		if err := e.Click(ctx, serve.Click{UserID: u, ItemID: newItem}); err != nil {
 			return err
 		}
 		if i%5 != 4 && i != len(stream)-1 {
@@ -110,7 +112,7 @@ func run(ctx context.Context, model string, nClicks int) error {
 
 // clickersOfItemNear returns the clickers, in click order, of the item whose
 // click count is closest to n.
-func clickersOfItemNear(b *ralm.Bundle, n int) []string {
+func clickersOfItemNear(b *bundle.Bundle, n int) []string {
 	c := b.Seeds
 	count := make([]int, c.Items.Len())
 	for _, it := range c.Item {
@@ -159,5 +161,5 @@ func trainTiny(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	return ralm.WriteBundle(dir, tr.Bundle())
+	return bundle.Write(dir, tr.Bundle())
 }

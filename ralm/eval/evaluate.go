@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"fmt"
+	"github.com/ralmlab/ralm/internal/auc"
 	"math"
 	"runtime"
 	"sync"
@@ -207,7 +208,7 @@ func evaluateCase(ctx context.Context, u Universe, c *Case, models []Scorer, sin
 		out = append(out, ItemResult{
 			Model: m.Name(), Item: c.Item, Fresh: c.Fresh, Bucket: bucket,
 			Seeds: len(c.Seeds), Positives: nPos, Candidates: len(candidates),
-			AUC: AUC(scores, positive), R10: rec[0], R50: rec[1],
+			AUC: auc.Labeled(scores, positive), R10: rec[0], R50: rec[1],
 		})
 	}
 	return out, nil

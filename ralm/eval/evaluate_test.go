@@ -2,6 +2,7 @@ package eval
 
 import (
 	"context"
+	"github.com/ralmlab/ralm/internal/auc"
 	"math"
 	"sync/atomic"
 	"testing"
@@ -106,7 +107,7 @@ func TestBaselines(t *testing.T) {
 			t.Fatal(err)
 		}
 		pos := []bool{true, true, false, false, false, false}
-		if auc := AUC(out, pos); auc != 1 {
+		if auc := auc.Labeled(out, pos); auc != 1 {
 			t.Errorf("%s: AUC %v on separable data, want 1 (scores %v)", m.Name(), auc, out)
 		}
 	}

@@ -10,40 +10,6 @@ import (
 	"sort"
 )
 
-// AUC returns the area under the ROC curve of positives versus negatives,
-// counting tied scores as one half. It is computed from ranks in
-// O(n log n). It returns NaN when there are no positives or no negatives.
-func AUC(scores []float32, positive []bool) float64 {
-	n := len(scores)
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.Slice(idx, func(a, b int) bool { return scores[idx[a]] < scores[idx[b]] })
-	var nPos, nNeg int
-	var rankSum float64 // sum of 1-based mid-ranks of the positives
-	for i := 0; i < n; {
-		j := i
-		for j < n && scores[idx[j]] == scores[idx[i]] {
-			j++
-		}
-		mid := float64(i+j+1) / 2 // average of ranks i+1..j
-		for t := i; t < j; t++ {
-			if positive[idx[t]] {
-				nPos++
-				rankSum += mid
-			} else {
-				nNeg++
-			}
-		}
-		i = j
-	}
-	if nPos == 0 || nNeg == 0 {
-		return math.NaN()
-	}
-	return (rankSum - float64(nPos)*float64(nPos+1)/2) / (float64(nPos) * float64(nNeg))
-}
-
 // RecallAtK returns |top-K ∩ positives| / min(K, |positives|) for each K in ks.
 // Candidates are ranked by descending score; equal scores are ordered by
 // ascending tieRank (the protocol orders ties by ascending user id, so callers

@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"github.com/ralmlab/ralm/internal/auc"
 	"math"
 	"math/rand"
 	"sort"
@@ -24,13 +25,13 @@ func TestAUC(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := AUC(tt.scores, tt.pos); math.Abs(got-tt.want) > 1e-12 {
+			if got := auc.Labeled(tt.scores, tt.pos); math.Abs(got-tt.want) > 1e-12 {
 				t.Errorf("AUC = %v, want %v", got, tt.want)
 			}
 		})
 	}
 	for _, pos := range [][]bool{{true, true}, {false, false}} {
-		if got := AUC([]float32{1, 2}, pos); !math.IsNaN(got) {
+		if got := auc.Labeled([]float32{1, 2}, pos); !math.IsNaN(got) {
 			t.Errorf("AUC with labels %v = %v, want NaN", pos, got)
 		}
 	}
@@ -63,7 +64,7 @@ func TestAUCMatchesPairCount(t *testing.T) {
 				}
 			}
 		}
-		if got, want := AUC(scores, pos), num/den; math.Abs(got-want) > 1e-12 {
+		if got, want := auc.Labeled(scores, pos), num/den; math.Abs(got-want) > 1e-12 {
 			t.Fatalf("trial %d: AUC = %v, pair count = %v", trial, got, want)
 		}
 	}

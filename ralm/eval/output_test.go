@@ -2,6 +2,7 @@ package eval
 
 import (
 	"context"
+	"github.com/ralmlab/ralm/internal/auc"
 	"math"
 	"path/filepath"
 	"testing"
@@ -95,7 +96,7 @@ func TestScoresRecomputeMetrics(t *testing.T) {
 	}
 	for i := 0; i < pm.Len(); i++ {
 		k := key{pm.Value(i), pi.Value(i)}
-		if got := AUC(scores[k], labels[k]); math.Abs(got-pauc.Value(i)) > 1e-12 {
+		if got := auc.Labeled(scores[k], labels[k]); math.Abs(got-pauc.Value(i)) > 1e-12 {
 			t.Errorf("%v: AUC from scores file %v, per-item file %v", k, got, pauc.Value(i))
 		}
 	}

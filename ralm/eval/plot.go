@@ -1,10 +1,11 @@
 package eval
 
 import (
+	"context"
 	"fmt"
+	"github.com/ralmlab/ralm/internal/atomicfile"
 	"image/color"
 	"os"
-	"path/filepath"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -42,16 +43,15 @@ func (r *Report) WritePlot(path string) error {
 	p.Legend.Left = false
 	p.Legend.TextStyle.Color = color.Black
 	p.NominalX(Buckets...)
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".plot-*.png")
+	wt, err := p.WriterTo(8*vg.Inch, 4*vg.Inch, "png")
 	if err != nil {
 		return fmt.Errorf("plot %s: %w", path, err)
 	}
-	tmp.Close()
-	defer os.Remove(tmp.Name())
-	if err := p.Save(8*vg.Inch, 4*vg.Inch, tmp.Name()); err != nil {
-		return fmt.Errorf("plot %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	err = atomicfile.Write(context.Background(), path, func(f *os.File) error {
+		_, err := wt.WriteTo(f)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("plot %s: %w", path, err)
 	}
 	return nil

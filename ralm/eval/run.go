@@ -10,6 +10,7 @@ import (
 	"github.com/ralmlab/ralm/data/split"
 	"github.com/ralmlab/ralm/lookalike"
 	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/ralm/bundle"
 	"github.com/ralmlab/ralm/userrep"
 )
 
@@ -163,11 +164,11 @@ func RunModel(ctx context.Context, modelDir, splitDir string, opt Options) (*Res
 	if err != nil {
 		return nil, nil, fmt.Errorf("eval: %w", err)
 	}
-	b, err := ralm.OpenBundle(ctx, modelDir)
+	b, err := bundle.Open(ctx, modelDir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("eval: %w", err)
 	}
-	if fp := ralm.FingerprintClicks(sf.Train); fp != b.ClicksFingerprint {
+	if fp := bundle.FingerprintClicks(sf.Train); fp != b.ClicksFingerprint {
 		return nil, nil, fmt.Errorf("eval: model %s, split %s: %w", modelDir, splitDir, ErrFingerprint)
 	}
 	warm, err := split.WarmItems(sf.Train, sf.Heldout)

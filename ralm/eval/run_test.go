@@ -11,6 +11,7 @@ import (
 	"github.com/ralmlab/ralm/data/split"
 	"github.com/ralmlab/ralm/data/synth"
 	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/ralm/bundle"
 )
 
 func writeSplit(t *testing.T, dir string, sp *split.Result) {
@@ -50,7 +51,7 @@ func TestRunModelChecksFingerprint(t *testing.T) {
 	}
 	root := t.TempDir()
 	modelDir, splitDir, otherDir := filepath.Join(root, "model"), filepath.Join(root, "split"), filepath.Join(root, "other")
-	if err := ralm.WriteBundle(modelDir, tr.Bundle()); err != nil {
+	if err := bundle.Write(modelDir, tr.Bundle()); err != nil {
 		t.Fatal(err)
 	}
 	writeSplit(t, splitDir, sp)

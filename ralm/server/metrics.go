@@ -5,7 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/ralm/bundle"
+	"github.com/ralmlab/ralm/ralm/serve"
 )
 
 // Metrics are the Prometheus metrics of a server and its engine. Create them
@@ -52,10 +53,10 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // Hooks returns the engine hooks that feed the commit and re-cluster
 // histograms.
-func (m *Metrics) Hooks() ralm.Hooks {
-	return ralm.Hooks{
-		OnCommit: func(ev ralm.CommitEvent) { m.commit.Observe(ev.Duration.Seconds()) },
-		OnRecluster: func(ev ralm.ReclusterEvent) {
+func (m *Metrics) Hooks() serve.Hooks {
+	return serve.Hooks{
+		OnCommit: func(ev serve.CommitEvent) { m.commit.Observe(ev.Duration.Seconds()) },
+		OnRecluster: func(ev serve.ReclusterEvent) {
 			if ev.Err == nil {
 				m.recluster.Observe(ev.Duration.Seconds())
 			}
@@ -69,7 +70,7 @@ func (m *Metrics) observe(route string, code int, d time.Duration) {
 
 // engineCollector reads the engine's counters and item statuses once per scrape.
 type engineCollector struct {
-	e *ralm.Engine
+	e *serve.Engine
 }
 
 var (
@@ -97,8 +98,8 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descClicks, prometheus.CounterValue, float64(s.ClicksAccepted), "accepted")
 	ch <- prometheus.MustNewConstMetric(descClicks, prometheus.CounterValue, float64(s.ClicksDuplicate), "duplicate")
 	ch <- prometheus.MustNewConstMetric(descClicks, prometheus.CounterValue, float64(s.ClicksRejected), "rejected")
-	ch <- prometheus.MustNewConstMetric(descItems, prometheus.GaugeValue, float64(s.ItemsOK), string(ralm.StatusOK))
-	ch <- prometheus.MustNewConstMetric(descItems, prometheus.GaugeValue, float64(s.ItemsCold), string(ralm.StatusCold))
+	ch <- prometheus.MustNewConstMetric(descItems, prometheus.GaugeValue, float64(s.ItemsOK), string(bundle.StatusOK))
+	ch <- prometheus.MustNewConstMetric(descItems, prometheus.GaugeValue, float64(s.ItemsCold), string(bundle.StatusCold))
 	ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(s.PendingItems))
 	ch <- prometheus.MustNewConstMetric(descUsers, prometheus.GaugeValue, float64(s.Users))
 	ch <- prometheus.MustNewConstMetric(descReclusters, prometheus.CounterValue, float64(s.Reclusters), "ok")

@@ -24,7 +24,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/ralm/bundle"
+	"github.com/ralmlab/ralm/ralm/serve"
 )
 
 // Defaults for Config.
@@ -59,14 +60,14 @@ type Config struct {
 
 // Server serves the HTTP API of one engine.
 type Server struct {
-	e   *ralm.Engine
+	e   *serve.Engine
 	cfg Config
 	mux *http.ServeMux
 	log *slog.Logger
 }
 
 // New returns a server for e.
-func New(e *ralm.Engine, cfg Config) *Server {
+func New(e *serve.Engine, cfg Config) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -192,6 +193,7 @@ func (s *Server) classify(err error) (int, string) {
 	var mbe *http.MaxBytesError
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
+	var ie *serve.InputError
 	switch {
 	case errors.As(err, &he):
 		return he.code, he.msg
@@ -203,11 +205,11 @@ func (s *Server) classify(err error) (int, string) {
 		return http.StatusBadRequest, fmt.Sprintf("malformed JSON: field %q: want %s, got %s", te.Field, te.Type, te.Value)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return http.StatusBadRequest, "malformed JSON: unexpected end of body"
-	case errors.Is(err, ralm.ErrUnknownUser), errors.Is(err, ralm.ErrUnknownItem):
+	case errors.Is(err, bundle.ErrUnknownUser), errors.Is(err, bundle.ErrUnknownItem):
 		return http.StatusNotFound, err.Error()
-	case errors.Is(err, ralm.ErrBadID), errors.Is(err, ralm.ErrNoUserModel):
+	case errors.As(err, &ie), errors.Is(err, bundle.ErrBadID), errors.Is(err, serve.ErrNoUserModel):
 		return http.StatusBadRequest, err.Error()
-	case errors.Is(err, ralm.ErrClosed), errors.Is(err, ralm.ErrReadOnly):
+	case errors.Is(err, serve.ErrClosed), errors.Is(err, serve.ErrReadOnly):
 		return http.StatusServiceUnavailable, err.Error()
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "request cancelled or timed out: " + err.Error()
@@ -345,7 +347,7 @@ func (s *Server) handleClicks(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	userKind, itemKind := s.e.IDKinds()
-	var clicks []ralm.Click
+	var clicks []serve.Click
 	var index []int // request index of each engine click
 	reply := clicksReply{Rejections: []rejectionJSON{}}
 	reject := func(i int, c clickJSON, msg string) {
@@ -371,7 +373,7 @@ func (s *Server) handleClicks(w http.ResponseWriter, r *http.Request) error {
 			}
 			t = time.Unix(0, int64(sec*1e9))
 		}
-		clicks = append(clicks, ralm.Click{UserID: u, ItemID: it, Time: t})
+		clicks = append(clicks, serve.Click{UserID: u, ItemID: it, Time: t})
 		index = append(index, i)
 	}
 	if len(clicks) > 0 {
@@ -558,7 +560,7 @@ func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return badRequest("%v", err)
 	}
-	in := ralm.UserInput{Vector: req.Vector, Features: req.Features}
+	in := serve.UserInput{Vector: req.Vector, Features: req.Features}
 	for i, raw := range req.ClickedItems {
 		id, err := parseID(itemKind, fmt.Sprintf("clicked_items[%d]", i), raw)
 		if err != nil {
@@ -571,7 +573,7 @@ func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request) error {
 	}
 	normalizeNumbers(in.Features)
 	if err := s.e.UpsertUser(r.Context(), u, in); err != nil {
-		if code, _ := s.classify(err); code >= 500 && !errors.Is(err, ralm.ErrClosed) && !errors.Is(err, ralm.ErrReadOnly) &&
+		if code, _ := s.classify(err); code >= 500 && !errors.Is(err, serve.ErrClosed) && !errors.Is(err, serve.ErrReadOnly) &&
 			!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 			return badRequest("%v", err) // everything else UpsertUser reports is about the input
 		}

@@ -18,7 +18,8 @@ import (
 
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/lookalike"
-	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/ralm/bundle"
+	"github.com/ralmlab/ralm/ralm/serve"
 )
 
 // modelDir is a small model folder shared by the tests (see TestMain):
@@ -80,7 +81,7 @@ func writeModel(dir string, kind data.IDKind) error {
 	if err != nil {
 		return err
 	}
-	return ralm.WriteBundle(dir, &ralm.Bundle{LookAlike: m, Embeddings: &data.Embeddings{Users: users, Dim: dim, Vecs: vecs}, Seeds: clicks})
+	return bundle.Write(dir, &bundle.Bundle{LookAlike: m, Embeddings: &data.Embeddings{Users: users, Dim: dim, Vecs: vecs}, Seeds: clicks})
 }
 
 func userID(kind data.IDKind, i int) string {
@@ -100,7 +101,7 @@ func itemID(kind data.IDKind, i int) string {
 // testServer opens an engine on modelDir and serves it with httptest.
 type testServer struct {
 	t   *testing.T
-	e   *ralm.Engine
+	e   *serve.Engine
 	srv *httptest.Server
 	tok string
 }
@@ -110,7 +111,7 @@ func newTestServer(t *testing.T, dir string, cfg Config) *testServer {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
 	}
-	e, err := ralm.Open(context.Background(), dir, ralm.Options{
+	e, err := serve.Open(context.Background(), dir, serve.Options{
 		DataDir: t.TempDir(), ReclusterInterval: time.Hour, MinSeeds: 5, Hooks: cfg.Metrics.Hooks(),
 	})
 	if err != nil {
@@ -418,7 +419,7 @@ func TestStringIDs(t *testing.T) {
 // through the context and checks that the clicks survived.
 func TestServeGracefulShutdown(t *testing.T) {
 	state := t.TempDir()
-	e, err := ralm.Open(context.Background(), modelDir, ralm.Options{DataDir: state, ReclusterInterval: time.Hour})
+	e, err := serve.Open(context.Background(), modelDir, serve.Options{DataDir: state, ReclusterInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,7 +457,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 	if _, err := http.Get(url + "/healthz"); err == nil {
 		t.Fatal("still serving after shutdown")
 	}
-	e2, err := ralm.Open(context.Background(), modelDir, ralm.Options{DataDir: state, ReclusterInterval: time.Hour})
+	e2, err := serve.Open(context.Background(), modelDir, serve.Options{DataDir: state, ReclusterInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package ralm
+package serve
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/ralmlab/ralm/ralm/bundle"
 )
 
 // Reload swaps in the model folder at modelDir ("" = the folder given to
@@ -28,7 +30,7 @@ func (e *Engine) Reload(ctx context.Context, modelDir string) error {
 	if modelDir == "" {
 		return errors.New("reload: no model folder (the engine was not opened from one)")
 	}
-	b, err := OpenBundle(ctx, modelDir)
+	b, err := bundle.Open(ctx, modelDir)
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
@@ -47,8 +49,8 @@ type snapItem struct {
 }
 
 // reload swaps in bundle b. Caller holds reloadMu.
-func (e *Engine) reload(ctx context.Context, b *Bundle) error {
-	if err := checkBundle(b); err != nil {
+func (e *Engine) reload(ctx context.Context, b *bundle.Bundle) error {
+	if err := b.Validate(); err != nil {
 		return err
 	}
 	if err := e.failure(); err != nil {
@@ -83,7 +85,7 @@ func (e *Engine) reload(ctx context.Context, b *Bundle) error {
 		return err
 	}
 	stale := map[string]bool{}
-	err := e.store.loadUsers(func(id string, vec []float32) error {
+	err := e.store.LoadUsers(func(id string, vec []float32) error {
 		if _, ok := b.Embeddings.Users.Index(id); ok {
 			stale[id] = true
 		} else if len(vec) == nw.dim {
@@ -119,16 +121,16 @@ func (e *Engine) reload(ctx context.Context, b *Bundle) error {
 	e.wmu.Lock()
 	defer e.wmu.Unlock()
 	for _, u := range old.users.takeLog() {
-		if len(u.vec) == nw.dim {
-			nw.users.upsert(u.id, u.vec) // newer than the folder: kept
-			delete(stale, u.id)
+		if len(u.Vec) == nw.dim {
+			nw.users.upsert(u.ID, u.Vec) // newer than the folder: kept
+			delete(stale, u.ID)
 		}
 	}
 	finalOld := old.users.load()
 	remap = remapUsers(old.users, finalOld, nw.users, remap)
 	nsnap = nw.users.load()
-	sb := newStoreBatch()
-	sb.bundle = b.ID
+	sb := newBatch()
+	sb.Bundle = b.ID
 	old.items.Range(func(k, v any) bool {
 		id, oit := k.(string), v.(*item)
 		oit.mu.Lock()
@@ -154,9 +156,9 @@ func (e *Engine) reload(ctx context.Context, b *Bundle) error {
 		if drop := droppedUsers(finalOld, users, remap); len(drop) > 0 {
 			op := sb.item(id)
 			if nit == nil || len(nit.ring) == 0 {
-				op.reset, op.remove = true, true
+				op.Reset, op.Remove = true, true
 			} else {
-				op.drop = drop
+				op.Drop = drop
 			}
 		}
 		if nit == nil || len(nit.ring) == 0 {
@@ -169,9 +171,9 @@ func (e *Engine) reload(ctx context.Context, b *Bundle) error {
 		return true
 	})
 	e.diskMu.Lock()
-	err = e.store.writeDirect(sb)
+	err = e.store.Apply(sb)
 	if err == nil {
-		err = e.store.deleteUsers(slices.Collect(maps.Keys(stale)))
+		err = e.store.DeleteUsers(slices.Collect(maps.Keys(stale)))
 	}
 	e.diskMu.Unlock()
 	if err != nil {

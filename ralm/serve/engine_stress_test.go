@@ -1,9 +1,10 @@
-package ralm
+package serve
 
 import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/ralmlab/ralm/ralm/internal/testworld"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -15,13 +16,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ralmlab/ralm/ralm/bundle"
 )
 
 // TestConcurrentStress runs ingestion, scoring, audience scans, upserts,
 // deletes, re-clustering and a reload at once (meant for go test -race) and
 // then checks the engine's invariants.
 func TestConcurrentStress(t *testing.T) {
-	s, m := small(t)
+	s, m := testworld.Small(t)
 	dir := t.TempDir()
 	e := openTest(t, dir, Options{ReclusterInterval: 2 * time.Millisecond, MaxSeeds: 50, MinSeeds: 5, MaxBatch: 64})
 	defer e.Close()
@@ -40,7 +43,7 @@ func TestConcurrentStress(t *testing.T) {
 			for ctx.Err() == nil {
 				batch := make([]Click, 1+rng.IntN(20))
 				for i := range batch {
-					batch[i] = Click{UserID: s.userID(rng.IntN(400)), ItemID: strconv.Itoa(1 + rng.IntN(40))}
+					batch[i] = Click{UserID: s.UserID(rng.IntN(400)), ItemID: strconv.Itoa(1 + rng.IntN(40))}
 				}
 				if _, err := e.Clicks(ctx, batch); err != nil && ctx.Err() == nil {
 					fail(err)
@@ -57,13 +60,13 @@ func TestConcurrentStress(t *testing.T) {
 				for i := range ids {
 					ids[i] = strconv.Itoa(1 + rng.IntN(45))
 				}
-				res, err := e.Score(ctx, s.userID(rng.IntN(400)), ids)
+				res, err := e.Score(ctx, s.UserID(rng.IntN(400)), ids)
 				if err != nil && ctx.Err() == nil {
 					fail(err)
 					continue
 				}
 				for _, r := range res {
-					if r.Status == StatusOK && (r.Score != r.Score || r.Score < -1.01 || r.Score > 1.01) {
+					if r.Status == bundle.StatusOK && (r.Score != r.Score || r.Score < -1.01 || r.Score > 1.01) {
 						fail(fmt.Errorf("item %s: score %v", r.ItemID, r.Score))
 					}
 				}
@@ -104,7 +107,7 @@ func TestConcurrentStress(t *testing.T) {
 	})
 	wg.Go(func() { // explicit re-clusters and a reload of the same model
 		time.Sleep(200 * time.Millisecond)
-		if err := e.reload(ctx, bundleOf(s, m)); err != nil && ctx.Err() == nil {
+		if err := e.reload(ctx, testworld.Bundle(s, m)); err != nil && ctx.Err() == nil {
 			fail(err)
 		}
 		for ctx.Err() == nil {
@@ -218,7 +221,7 @@ func TestCrashDurability(t *testing.T) {
 		t.Skip("in the child")
 	}
 	dir := t.TempDir()
-	writeTestBundle(t, filepath.Join(dir, "model"))
+	testworld.WriteBundle(t, filepath.Join(dir, "model"))
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v")
 	cmd.Env = append(os.Environ(), crashEnv+"="+dir)
 	stdout, err := cmd.StdoutPipe()

@@ -1,4 +1,4 @@
-package ralm
+package serve
 
 import (
 	"sync"
@@ -25,7 +25,7 @@ type userTable struct {
 	snap  atomic.Pointer[userSnap]
 
 	// log, when non-nil, records every upsert (a reload in progress replays it).
-	log []storedUser
+	log []StoredUser
 }
 
 // userSnap is an immutable view of the table.
@@ -89,7 +89,7 @@ func (t *userTable) upsert(id string, v []float32) (int32, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.log != nil {
-		t.log = append(t.log, storedUser{id: id, vec: append([]float32(nil), v...)})
+		t.log = append(t.log, StoredUser{ID: id, Vec: append([]float32(nil), v...)})
 	}
 	old := t.snap.Load()
 	if i, ok := t.lookup(old, id); ok {
@@ -123,11 +123,11 @@ func (t *userTable) upsert(id string, v []float32) (int32, bool) {
 // startLog begins recording upserts; takeLog stops and returns them.
 func (t *userTable) startLog() {
 	t.mu.Lock()
-	t.log = make([]storedUser, 0)
+	t.log = make([]StoredUser, 0)
 	t.mu.Unlock()
 }
 
-func (t *userTable) takeLog() []storedUser {
+func (t *userTable) takeLog() []StoredUser {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	l := t.log

@@ -1,9 +1,11 @@
-package ralm
+package serve
 
 import (
 	"context"
 	"errors"
+	"github.com/ralmlab/ralm/ralm/internal/testworld"
 	"math"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,15 +13,16 @@ import (
 	"time"
 
 	"github.com/ralmlab/ralm/lookalike"
+	"github.com/ralmlab/ralm/ralm/bundle"
 )
 
 func TestOpenImportsTrainingSeeds(t *testing.T) {
-	s, _ := small(t)
+	s, _ := testworld.Small(t)
 	e := openTest(t, t.TempDir(), Options{})
 	defer e.Close()
 	st := e.Stats()
-	if st.Items != s.clicks.Items.Len() {
-		t.Fatalf("items = %d, want %d", st.Items, s.clicks.Items.Len())
+	if st.Items != s.Clicks.Items.Len() {
+		t.Fatalf("items = %d, want %d", st.Items, s.Clicks.Items.Len())
 	}
 	if st.ItemsOK != st.Items {
 		t.Fatalf("%d of %d items ok after Open; every training item has 30 seeds", st.ItemsOK, st.Items)
@@ -29,9 +32,9 @@ func TestOpenImportsTrainingSeeds(t *testing.T) {
 	}
 	// Item 1's seeds are exactly its training clickers, oldest first.
 	var want []string
-	for i := range s.clicks.User {
-		if s.clicks.Items.ID(s.clicks.Item[i]) == "1" {
-			want = append(want, s.clicks.Users.ID(s.clicks.User[i]))
+	for i := range s.Clicks.User {
+		if s.Clicks.Items.ID(s.Clicks.Item[i]) == "1" {
+			want = append(want, s.Clicks.Users.ID(s.Clicks.User[i]))
 		}
 	}
 	if got := seedSet(t, e, "1"); !slices.Equal(got, want) {
@@ -41,27 +44,27 @@ func TestOpenImportsTrainingSeeds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Seeds != 30 || info.Status != StatusOK || info.LastRecluster.IsZero() || info.Centroids == 0 || info.Pending {
+	if info.Seeds != 30 || info.Status != bundle.StatusOK || info.LastRecluster.IsZero() || info.Centroids == 0 || info.Pending {
 		t.Fatalf("item info = %+v", info)
 	}
 }
 
 func TestScoreStatuses(t *testing.T) {
-	s, m := small(t)
+	s, m := testworld.Small(t)
 	e := openTest(t, t.TempDir(), Options{})
 	defer e.Close()
 	ctx := context.Background()
 	// A cold item: 3 seeds.
 	for _, u := range []int{0, 4, 8} {
-		if err := e.Click(ctx, Click{UserID: s.userID(u), ItemID: "500"}); err != nil {
+		if err := e.Click(ctx, Click{UserID: s.UserID(u), ItemID: "500"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	res, err := e.Score(ctx, s.userID(12), []string{"1", "500", "999"})
+	res, err := e.Score(ctx, s.UserID(12), []string{"1", "500", "999"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Status{StatusOK, StatusCold, StatusUnknownItem}
+	want := []bundle.Status{bundle.StatusOK, bundle.StatusCold, bundle.StatusUnknownItem}
 	for i, r := range res {
 		if r.Status != want[i] {
 			t.Errorf("item %s: status %s, want %s", r.ItemID, r.Status, want[i])
@@ -70,19 +73,19 @@ func TestScoreStatuses(t *testing.T) {
 	// The ok score is the model's score of the published state.
 	v, _ := e.world.Load().items.Load("1")
 	out := make([]float32, 1)
-	m.Score(s.emb.Vec(12), []*lookalike.ItemState{v.(*item).view.Load().state}, out)
+	m.Score(s.Emb.Vec(12), []*lookalike.ItemState{v.(*item).view.Load().state}, out)
 	if res[0].Score != out[0] {
 		t.Errorf("ok score %v, model says %v", res[0].Score, out[0])
 	}
 	// The cold score is the cosine with the mean seed embedding.
-	mean := make([]float64, s.emb.Dim)
+	mean := make([]float64, s.Emb.Dim)
 	for _, u := range []int32{0, 4, 8} {
-		for j, x := range s.emb.Vec(u) {
+		for j, x := range s.Emb.Vec(u) {
 			mean[j] += float64(x)
 		}
 	}
 	var dot, nu, nm float64
-	for j, x := range s.emb.Vec(12) {
+	for j, x := range s.Emb.Vec(12) {
 		dot += float64(x) * mean[j]
 		nu += float64(x) * float64(x)
 		nm += mean[j] * mean[j]
@@ -93,40 +96,40 @@ func TestScoreStatuses(t *testing.T) {
 	if res[2].Score != 0 {
 		t.Errorf("unknown item score %v", res[2].Score)
 	}
-	if _, err := e.Score(ctx, "77", []string{"1"}); !errors.Is(err, ErrUnknownUser) {
+	if _, err := e.Score(ctx, "77", []string{"1"}); !errors.Is(err, bundle.ErrUnknownUser) {
 		t.Fatalf("unknown user: err = %v", err)
 	}
 }
 
 func TestNewItemBecomesScorableAtMinSeeds(t *testing.T) {
-	s, _ := small(t)
+	s, _ := testworld.Small(t)
 	// A one-hour interval: only the immediate re-cluster can make it ok.
 	e := openTest(t, t.TempDir(), Options{MinSeeds: 10, ReclusterInterval: time.Hour})
 	defer e.Close()
 	ctx := context.Background()
-	members := s.members(2)
-	status := func() Status {
-		r, err := e.Score(ctx, s.userID(members[len(members)-1]), []string{"31337"})
+	members := s.Members(2)
+	status := func() bundle.Status {
+		r, err := e.Score(ctx, s.UserID(members[len(members)-1]), []string{"31337"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return r[0].Status
 	}
-	if got := status(); got != StatusUnknownItem {
+	if got := status(); got != bundle.StatusUnknownItem {
 		t.Fatalf("before any click: %s", got)
 	}
 	for k := range 9 {
-		if err := e.Click(ctx, Click{UserID: s.userID(members[k]), ItemID: "31337"}); err != nil {
+		if err := e.Click(ctx, Click{UserID: s.UserID(members[k]), ItemID: "31337"}); err != nil {
 			t.Fatal(err)
 		}
-		if got := status(); got != StatusCold {
+		if got := status(); got != bundle.StatusCold {
 			t.Fatalf("after %d clicks: %s, want cold", k+1, got)
 		}
 	}
-	if err := e.Click(ctx, Click{UserID: s.userID(members[9]), ItemID: "31337"}); err != nil {
+	if err := e.Click(ctx, Click{UserID: s.UserID(members[9]), ItemID: "31337"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "item to become ok", 10*time.Second, func() bool { return status() == StatusOK })
+	waitFor(t, "item to become ok", 10*time.Second, func() bool { return status() == bundle.StatusOK })
 	info, _ := e.Item(ctx, "31337")
 	if info.Seeds != 10 || info.ReclusterSeeds != 10 {
 		t.Fatalf("info %+v", info)
@@ -134,19 +137,19 @@ func TestNewItemBecomesScorableAtMinSeeds(t *testing.T) {
 }
 
 func TestClicksRejectUnknownUsersAndBadIDs(t *testing.T) {
-	s, _ := small(t)
+	s, _ := testworld.Small(t)
 	var commits []CommitEvent
 	e := openTest(t, t.TempDir(), Options{Hooks: Hooks{OnCommit: func(ev CommitEvent) { commits = append(commits, ev) }}})
 	defer e.Close()
 	ctx := context.Background()
 	res, err := e.Clicks(ctx, []Click{
-		{UserID: s.userID(1), ItemID: "900"},
+		{UserID: s.UserID(1), ItemID: "900"},
 		{UserID: "5", ItemID: "900"},           // unknown user
-		{UserID: s.userID(2), ItemID: "abc"},   // item id not int64
+		{UserID: s.UserID(2), ItemID: "abc"},   // item id not int64
 		{UserID: "x", ItemID: "900"},           // user id not int64
-		{UserID: s.userID(1), ItemID: "900"},   // duplicate
-		{UserID: s.userID(3), ItemID: "0900"},  // non-canonical int
-		{UserID: s.userID(3), ItemID: "-9001"}, // fine
+		{UserID: s.UserID(1), ItemID: "900"},   // duplicate
+		{UserID: s.UserID(3), ItemID: "0900"},  // non-canonical int
+		{UserID: s.UserID(3), ItemID: "-9001"}, // fine
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -155,18 +158,18 @@ func TestClicksRejectUnknownUsersAndBadIDs(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 	wantIdx := []int{1, 2, 3, 5}
-	wantErr := []error{ErrUnknownUser, ErrBadID, ErrBadID, ErrBadID}
+	wantErr := []error{bundle.ErrUnknownUser, bundle.ErrBadID, bundle.ErrBadID, bundle.ErrBadID}
 	for k, r := range res.Rejected {
 		if r.Index != wantIdx[k] || !errors.Is(r.Err, wantErr[k]) {
 			t.Errorf("rejection %d = {%d %v}, want {%d %v}", k, r.Index, r.Err, wantIdx[k], wantErr[k])
 		}
-		var ie *IDError
+		var ie *bundle.IDError
 		if !errors.As(r.Err, &ie) {
 			t.Errorf("rejection %d: %T is not an *IDError", k, r.Err)
 		}
 	}
 	err = e.Click(ctx, Click{UserID: "5", ItemID: "1"})
-	if !errors.Is(err, ErrUnknownUser) || err.Error() != `unknown user "5"` {
+	if !errors.Is(err, bundle.ErrUnknownUser) || err.Error() != `unknown user "5"` {
 		t.Fatalf("single unknown click: %v", err)
 	}
 	st := e.Stats()
@@ -179,21 +182,21 @@ func TestClicksRejectUnknownUsersAndBadIDs(t *testing.T) {
 }
 
 func TestMaxSeedsKeepsLatestAcrossRestart(t *testing.T) {
-	s, _ := small(t)
+	s, _ := testworld.Small(t)
 	dir := t.TempDir()
 	e := openTest(t, dir, Options{MaxSeeds: 40})
 	ctx := context.Background()
 	var batch []Click
 	for u := range 50 {
-		batch = append(batch, Click{UserID: s.userID(u), ItemID: "77"})
+		batch = append(batch, Click{UserID: s.UserID(u), ItemID: "77"})
 	}
-	batch = append(batch, Click{UserID: s.userID(45), ItemID: "77"}) // duplicate of a kept seed
+	batch = append(batch, Click{UserID: s.UserID(45), ItemID: "77"}) // duplicate of a kept seed
 	if _, err := e.Clicks(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
 	var want []string
 	for u := 10; u < 50; u++ {
-		want = append(want, s.userID(u))
+		want = append(want, s.UserID(u))
 	}
 	if got := seedSet(t, e, "77"); !slices.Equal(got, want) {
 		t.Fatalf("seeds = %v, want the latest 40 %v", got, want)
@@ -201,7 +204,7 @@ func TestMaxSeedsKeepsLatestAcrossRestart(t *testing.T) {
 	// Training item 1 has 30 seeds; 15 more users push out the 5 oldest.
 	old := seedSet(t, e, "1")
 	for u := 0; u < 400 && len(batch) < 200; u++ {
-		batch = append(batch, Click{UserID: s.userID(u), ItemID: "1"})
+		batch = append(batch, Click{UserID: s.UserID(u), ItemID: "1"})
 	}
 	if _, err := e.Clicks(ctx, batch[51:]); err != nil {
 		t.Fatal(err)
@@ -245,11 +248,11 @@ func TestRestartLowersMaxSeeds(t *testing.T) {
 }
 
 func TestUpsertUser(t *testing.T) {
-	s, _ := small(t)
+	s, _ := testworld.Small(t)
 	dir := t.TempDir()
 	e := openTest(t, dir, Options{})
 	ctx := context.Background()
-	vec := slices.Clone(s.emb.Vec(3))
+	vec := slices.Clone(s.Emb.Vec(3))
 	if err := e.UpsertUser(ctx, "99", UserInput{Vector: vec}); err != nil {
 		t.Fatal(err)
 	}
@@ -260,15 +263,15 @@ func TestUpsertUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r2, _ := e.Score(ctx, s.userID(3), []string{"1", "3"})
+	r2, _ := e.Score(ctx, s.UserID(3), []string{"1", "3"})
 	if r1[1] != r2[1] {
 		t.Fatalf("same vector scores differently: %v vs %v", r1, r2)
 	}
 	// Replace an existing user's vector (user 5 is no seed of item 3).
-	if err := e.UpsertUser(ctx, s.userID(5), UserInput{Vector: vec}); err != nil {
+	if err := e.UpsertUser(ctx, s.UserID(5), UserInput{Vector: vec}); err != nil {
 		t.Fatal(err)
 	}
-	r3, _ := e.Score(ctx, s.userID(5), []string{"3"})
+	r3, _ := e.Score(ctx, s.UserID(5), []string{"3"})
 	if r3[0].Score != r2[1].Score {
 		t.Fatalf("replaced vector not used: %v vs %v", r3[0], r2[1])
 	}
@@ -301,36 +304,36 @@ func TestUpsertUser(t *testing.T) {
 }
 
 func TestDeleteAndExpire(t *testing.T) {
-	s, _ := small(t)
+	s, _ := testworld.Small(t)
 	dir := t.TempDir()
 	e := openTest(t, dir, Options{})
 	ctx := context.Background()
 	if err := e.Delete(ctx, "2"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Delete(ctx, "2"); !errors.Is(err, ErrUnknownItem) {
+	if err := e.Delete(ctx, "2"); !errors.Is(err, bundle.ErrUnknownItem) {
 		t.Fatalf("second delete: %v", err)
 	}
-	if _, err := e.Item(ctx, "2"); !errors.Is(err, ErrUnknownItem) {
+	if _, err := e.Item(ctx, "2"); !errors.Is(err, bundle.ErrUnknownItem) {
 		t.Fatalf("deleted item: %v", err)
 	}
 	// Clicking again recreates it from scratch.
-	if err := e.Click(ctx, Click{UserID: s.userID(1), ItemID: "2"}); err != nil {
+	if err := e.Click(ctx, Click{UserID: s.UserID(1), ItemID: "2"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := seedSet(t, e, "2"); !slices.Equal(got, []string{s.userID(1)}) {
+	if got := seedSet(t, e, "2"); !slices.Equal(got, []string{s.UserID(1)}) {
 		t.Fatalf("recreated item seeds %v", got)
 	}
 	e.Close()
 	e2 := openTest(t, dir, Options{ExpireAfter: 300 * time.Millisecond})
 	defer e2.Close()
-	if got := seedSet(t, e2, "2"); !slices.Equal(got, []string{s.userID(1)}) {
+	if got := seedSet(t, e2, "2"); !slices.Equal(got, []string{s.UserID(1)}) {
 		t.Fatalf("after restart item 2 seeds %v (the delete must be durable)", got)
 	}
 	// Keep item 3 alive by clicking; everything else expires.
 	stop := time.Now().Add(time.Second)
 	for time.Now().Before(stop) {
-		if err := e2.Click(ctx, Click{UserID: s.userID(2), ItemID: "3"}); err != nil {
+		if err := e2.Click(ctx, Click{UserID: s.UserID(2), ItemID: "3"}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -345,32 +348,32 @@ func TestDeleteAndExpire(t *testing.T) {
 }
 
 func TestAudienceFindsCommunity(t *testing.T) {
-	s, _ := small(t)
+	s, _ := testworld.Small(t)
 	e := openTest(t, t.TempDir(), Options{MinSeeds: 5})
 	defer e.Close()
 	ctx := context.Background()
-	members := s.members(1)
+	members := s.Members(1)
 	var batch []Click
 	for _, u := range members[:12] {
-		batch = append(batch, Click{UserID: s.userID(u), ItemID: "4242"})
+		batch = append(batch, Click{UserID: s.UserID(u), ItemID: "4242"})
 	}
 	if _, err := e.Clicks(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "re-cluster", 10*time.Second, func() bool {
 		info, _ := e.Item(ctx, "4242")
-		return info.Status == StatusOK
+		return info.Status == bundle.StatusOK
 	})
 	a, err := e.Audience(ctx, "4242", 40)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Status != StatusOK || a.Seeds != 12 || len(a.Users) != 40 {
+	if a.Status != bundle.StatusOK || a.Seeds != 12 || len(a.Users) != 40 {
 		t.Fatalf("audience %+v", a)
 	}
 	seeds := map[string]bool{}
 	for _, u := range members[:12] {
-		seeds[s.userID(u)] = true
+		seeds[s.UserID(u)] = true
 	}
 	hits := 0
 	for i, u := range a.Users {
@@ -381,7 +384,7 @@ func TestAudienceFindsCommunity(t *testing.T) {
 			t.Fatalf("audience not sorted at %d", i)
 		}
 		idx, _ := strconv.Atoi(u.UserID)
-		if s.comm[idx-1000] == 1 {
+		if s.Comm[idx-1000] == 1 {
 			hits++
 		}
 	}
@@ -390,14 +393,14 @@ func TestAudienceFindsCommunity(t *testing.T) {
 		t.Fatalf("only %d of 40 audience users are in the seeds' community", hits)
 	}
 	// Cold items use the fallback.
-	if err := e.Click(ctx, Click{UserID: s.userID(members[0]), ItemID: "4343"}); err != nil {
+	if err := e.Click(ctx, Click{UserID: s.UserID(members[0]), ItemID: "4343"}); err != nil {
 		t.Fatal(err)
 	}
 	a2, err := e.Audience(ctx, "4343", 5)
-	if err != nil || a2.Status != StatusCold || len(a2.Users) != 5 {
+	if err != nil || a2.Status != bundle.StatusCold || len(a2.Users) != 5 {
 		t.Fatalf("cold audience %+v %v", a2, err)
 	}
-	if _, err := e.Audience(ctx, "555", 5); !errors.Is(err, ErrUnknownItem) {
+	if _, err := e.Audience(ctx, "555", 5); !errors.Is(err, bundle.ErrUnknownItem) {
 		t.Fatalf("unknown item audience: %v", err)
 	}
 	if _, err := e.Audience(ctx, "4242", 0); err == nil {
@@ -406,14 +409,14 @@ func TestAudienceFindsCommunity(t *testing.T) {
 }
 
 func TestBackgroundReclusterPicksUpChanges(t *testing.T) {
-	s, _ := small(t)
+	s, _ := testworld.Small(t)
 	e := openTest(t, t.TempDir(), Options{ReclusterInterval: 20 * time.Millisecond})
 	defer e.Close()
 	ctx := context.Background()
 	before, _ := e.Item(ctx, "1")
 	var batch []Click
-	for _, u := range s.members(3)[:20] {
-		batch = append(batch, Click{UserID: s.userID(u), ItemID: "1"})
+	for _, u := range s.Members(3)[:20] {
+		batch = append(batch, Click{UserID: s.UserID(u), ItemID: "1"})
 	}
 	if _, err := e.Clicks(ctx, batch); err != nil {
 		t.Fatal(err)
@@ -442,15 +445,15 @@ func TestStoreLockedByAnotherEngine(t *testing.T) {
 	dir := t.TempDir()
 	e := openTest(t, dir, Options{})
 	defer e.Close()
-	s, m := small(t)
-	_, err := openWithBundle(context.Background(), bundleOf(s, m), Options{DataDir: dir})
+	s, m := testworld.Small(t)
+	_, err := openWithBundle(context.Background(), testworld.Bundle(s, m), Options{DataDir: dir})
 	if err == nil || !strings.Contains(err.Error(), "locked by another process") {
 		t.Fatalf("second engine on the same data dir: %v", err)
 	}
 }
 
 func TestClosedEngine(t *testing.T) {
-	s, _ := small(t)
+	s, _ := testworld.Small(t)
 	e := openTest(t, t.TempDir(), Options{})
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
@@ -458,10 +461,26 @@ func TestClosedEngine(t *testing.T) {
 	if err := e.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if err := e.Click(context.Background(), Click{UserID: s.userID(1), ItemID: "1"}); !errors.Is(err, ErrClosed) {
+	if err := e.Click(context.Background(), Click{UserID: s.UserID(1), ItemID: "1"}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("click after close: %v", err)
 	}
-	if _, err := e.Score(context.Background(), s.userID(1), []string{"1"}); err != nil {
+	if _, err := e.Score(context.Background(), s.UserID(1), []string{"1"}); err != nil {
 		t.Fatalf("score after close: %v", err)
+	}
+}
+
+func TestOpenFromFolder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "model")
+	testworld.WriteBundle(t, dir)
+	e, err := Open(context.Background(), dir, Options{DataDir: filepath.Join(t.TempDir(), "state")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if st := e.Stats(); st.Items != 24 || st.ItemsOK != 24 || st.Users != 400 {
+		t.Fatalf("stats %+v", st)
+	}
+	if _, err := Open(context.Background(), filepath.Join(t.TempDir(), "none"), Options{DataDir: t.TempDir()}); err == nil {
+		t.Fatal("opened a missing folder")
 	}
 }

@@ -1,23 +1,24 @@
-package ralm_test
+package offline_test
 
 import (
 	"context"
 	"fmt"
 	"log"
 
-	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/ralm/bundle"
+	"github.com/ralmlab/ralm/ralm/offline"
 )
 
 // Score a user against items with a model folder written by `ralm train`.
 func ExampleScoreItems() {
 	ctx := context.Background()
-	b, err := ralm.OpenBundle(ctx, "model")
+	b, err := bundle.Open(ctx, "model")
 	if err != nil {
 		log.Fatal(err)
 	}
-	scores, err := ralm.ScoreItems(ctx, b, "42", []string{"7", "19", "1003"}, ralm.OfflineOptions{})
+	scores, err := offline.ScoreItems(ctx, b, "42", []string{"7", "19", "1003"}, offline.Options{})
 	if err != nil {
-		log.Fatal(err) // e.g. an *ralm.IDError matching ralm.ErrUnknownUser
+		log.Fatal(err) // e.g. an *bundle.IDError matching bundle.ErrUnknownUser
 	}
 	for _, s := range scores {
 		fmt.Println(s.ItemID, s.Score, s.Status) // Status: ok, cold or unknown_item
@@ -28,11 +29,11 @@ func ExampleScoreItems() {
 // Parquet table (user_id, score, rank).
 func ExampleExpandItem() {
 	ctx := context.Background()
-	b, err := ralm.OpenBundle(ctx, "model")
+	b, err := bundle.Open(ctx, "model")
 	if err != nil {
 		log.Fatal(err)
 	}
-	e, err := ralm.ExpandItem(ctx, b, "7", 10000, ralm.OfflineOptions{})
+	e, err := offline.ExpandItem(ctx, b, "7", 10000, offline.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -45,12 +46,12 @@ func ExampleExpandItem() {
 // Expand any seed list, for example a campaign's converters.
 func ExampleExpand() {
 	ctx := context.Background()
-	b, err := ralm.OpenBundle(ctx, "model")
+	b, err := bundle.Open(ctx, "model")
 	if err != nil {
 		log.Fatal(err)
 	}
 	seeds := []string{"3", "17", "256", "1024"}
-	e, err := ralm.Expand(ctx, b, seeds, 100, ralm.OfflineOptions{MinSeeds: 3})
+	e, err := offline.Expand(ctx, b, seeds, 100, offline.Options{MinSeeds: 3})
 	if err != nil {
 		log.Fatal(err)
 	}

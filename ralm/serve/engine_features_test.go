@@ -1,4 +1,4 @@
-package ralm
+package serve
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 
 	"github.com/ralmlab/ralm/data"
 	synthdata "github.com/ralmlab/ralm/data/synth"
+	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/ralm/bundle"
 )
 
 // TestUpsertUserFromRawFeatures trains both stages on synthetic data, then
@@ -25,15 +27,15 @@ func TestUpsertUserFromRawFeatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := DefaultTrainConfig()
+	cfg := ralm.DefaultTrainConfig()
 	cfg.UserRep.Epochs, cfg.UserRep.Dim, cfg.UserRep.Hidden = 1, 8, []int{16, 8}
 	cfg.LookAlike.Epochs, cfg.LookAlike.K = 1, 4
-	tr, err := Train(context.Background(), TrainData{Clicks: ds.Clicks, Users: ds.Users, Items: ds.Items}, cfg, TrainOptions{})
+	tr, err := ralm.Train(context.Background(), ralm.TrainData{Clicks: ds.Clicks, Users: ds.Users, Items: ds.Items}, cfg, ralm.TrainOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "model")
-	if err := WriteBundle(dir, tr.Bundle()); err != nil {
+	if err := bundle.Write(dir, tr.Bundle()); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()

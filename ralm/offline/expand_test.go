@@ -1,4 +1,4 @@
-package ralm
+package offline
 
 import (
 	"context"
@@ -15,13 +15,14 @@ import (
 
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/lookalike"
+	"github.com/ralmlab/ralm/ralm/bundle"
 )
 
 // expWorld is a planted world for the offline tests: users in communities
 // with embeddings near their community's centre, items clicked by members of
 // one community each, and a small trained look-alike model.
 type expWorld struct {
-	b    *Bundle
+	b    *bundle.Bundle
 	comm map[string]int // community of each user id
 	nc   int
 }
@@ -88,7 +89,7 @@ func buildExpWorld(kind data.IDKind, dim, nUsers, nItems, clickers int) (*expWor
 	if err != nil {
 		return nil, fmt.Errorf("train look-alike: %w", err)
 	}
-	w.b = &Bundle{LookAlike: m, Embeddings: emb, Seeds: cl}
+	w.b = &bundle.Bundle{LookAlike: m, Embeddings: emb, Seeds: cl}
 	return w, nil
 }
 
@@ -107,22 +108,22 @@ func intWorld(t *testing.T) *expWorld {
 
 // bruteTop scores every non-seed user with the same scorer and sorts them
 // by (score desc, id asc), the contract of Expand.
-func bruteTop(t *testing.T, b *Bundle, seeds []string, minSeeds int) []ScoredUser {
+func bruteTop(t *testing.T, b *bundle.Bundle, seeds []string, minSeeds int) []bundle.ScoredUser {
 	t.Helper()
 	rows, _ := seedRows(b.Embeddings.Users, seeds)
 	sc, err := newSeedScorer(context.Background(), b.LookAlike, b.Embeddings, rows, minSeeds)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var all []ScoredUser
+	var all []bundle.ScoredUser
 	var out [1]float32
 	for r := range b.Embeddings.Users.Len() {
 		if slices.Contains(rows, int32(r)) {
 			continue
 		}
-		all = append(all, ScoredUser{b.Embeddings.Users.ID(int32(r)), sc.score(b.Embeddings.Vec(int32(r)), out[:])})
+		all = append(all, bundle.ScoredUser{UserID: b.Embeddings.Users.ID(int32(r)), Score: sc.score(b.Embeddings.Vec(int32(r)), out[:])})
 	}
-	slices.SortStableFunc(all, func(a, c ScoredUser) int {
+	slices.SortStableFunc(all, func(a, c bundle.ScoredUser) int {
 		if a.Score != c.Score {
 			if a.Score > c.Score {
 				return -1
@@ -167,24 +168,24 @@ func TestExpandMatchesBruteForce(t *testing.T) {
 		seeds    []string
 		n        int
 		minSeeds int
-		status   Status
+		status   bundle.Status
 	}{
-		{"model", seeds, 25, 0, StatusOK},
-		{"cold fallback", seeds[:5], 25, 0, StatusCold},
-		{"cold by option", seeds, 25, 31, StatusCold},
-		{"n larger than users", seeds, 10000, 0, StatusOK},
-		{"one seed", seeds[:1], 3, 1, StatusOK},
+		{"model", seeds, 25, 0, bundle.StatusOK},
+		{"cold fallback", seeds[:5], 25, 0, bundle.StatusCold},
+		{"cold by option", seeds, 25, 31, bundle.StatusCold},
+		{"n larger than users", seeds, 10000, 0, bundle.StatusOK},
+		{"one seed", seeds[:1], 3, 1, bundle.StatusOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ms := tt.minSeeds
 			if ms == 0 {
-				ms = DefaultMinSeeds
+				ms = bundle.DefaultMinSeeds
 			}
 			want := bruteTop(t, w.b, tt.seeds, ms)
 			want = want[:min(tt.n, len(want))]
 			for _, workers := range []int{1, 3} {
-				e, err := Expand(ctx, w.b, tt.seeds, tt.n, OfflineOptions{MinSeeds: tt.minSeeds, Workers: workers})
+				e, err := Expand(ctx, w.b, tt.seeds, tt.n, Options{MinSeeds: tt.minSeeds, Workers: workers})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -203,7 +204,7 @@ func TestExpandMatchesBruteForce(t *testing.T) {
 		})
 	}
 	// n larger than the users: every non-seed user once.
-	e, _ := Expand(ctx, w.b, seeds, 10000, OfflineOptions{})
+	e, _ := Expand(ctx, w.b, seeds, 10000, Options{})
 	if len(e.Users) != 400-30 {
 		t.Fatalf("%d users, want %d", len(e.Users), 370)
 	}
@@ -214,7 +215,7 @@ func TestExpandMatchesBruteForce(t *testing.T) {
 func TestExpandFindsCommunity(t *testing.T) {
 	w := intWorld(t)
 	for _, item := range []string{"i0", "i1", "i2", "i3"} {
-		e, err := ExpandItem(context.Background(), w.b, item, 50, OfflineOptions{})
+		e, err := ExpandItem(context.Background(), w.b, item, 50, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -243,11 +244,11 @@ func TestExpandTiesByID(t *testing.T) {
 		}
 		b.Embeddings = &emb
 		seeds := []string{emb.Users.ID(0)}
-		e, err := Expand(context.Background(), &b, seeds, 39, OfflineOptions{MinSeeds: 1})
+		e, err := Expand(context.Background(), &b, seeds, 39, Options{MinSeeds: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
-		at := slices.IndexFunc(e.Users, func(x ScoredUser) bool { return x.UserID == emb.Users.ID(8) })
+		at := slices.IndexFunc(e.Users, func(x bundle.ScoredUser) bool { return x.UserID == emb.Users.ID(8) })
 		var got []string
 		for _, u := range e.Users {
 			if u.Score == e.Users[at].Score {
@@ -267,8 +268,8 @@ func TestExpandTiesByID(t *testing.T) {
 func TestExpandErrors(t *testing.T) {
 	w := intWorld(t)
 	ctx := context.Background()
-	e, err := Expand(ctx, w.b, []string{"1", "2", "nobody", "1", "nobody"}, 5, OfflineOptions{})
-	if err != nil || e.Seeds != 2 || e.UnknownSeeds != 1 || e.Status != StatusCold {
+	e, err := Expand(ctx, w.b, []string{"1", "2", "nobody", "1", "nobody"}, 5, Options{})
+	if err != nil || e.Seeds != 2 || e.UnknownSeeds != 1 || e.Status != bundle.StatusCold {
 		t.Fatalf("unknown seeds: %+v, %v", e, err)
 	}
 	tests := []struct {
@@ -276,11 +277,11 @@ func TestExpandErrors(t *testing.T) {
 		run  func() error
 		want string
 	}{
-		{"no known seed", func() error { _, err := Expand(ctx, w.b, []string{"x", "y"}, 5, OfflineOptions{}); return err }, "none of the 2 seeds has an embedding"},
-		{"no seeds", func() error { _, err := Expand(ctx, w.b, nil, 5, OfflineOptions{}); return err }, "none of the 0 seeds"},
-		{"n zero", func() error { _, err := Expand(ctx, w.b, []string{"1"}, 0, OfflineOptions{}); return err }, "n = 0"},
-		{"nil bundle", func() error { _, err := Expand(ctx, nil, []string{"1"}, 1, OfflineOptions{}); return err }, "no model"},
-		{"unknown item", func() error { _, err := ExpandItem(ctx, w.b, "i999", 5, OfflineOptions{}); return err }, `unknown item "i999"`},
+		{"no known seed", func() error { _, err := Expand(ctx, w.b, []string{"x", "y"}, 5, Options{}); return err }, "none of the 2 seeds has an embedding"},
+		{"no seeds", func() error { _, err := Expand(ctx, w.b, nil, 5, Options{}); return err }, "none of the 0 seeds"},
+		{"n zero", func() error { _, err := Expand(ctx, w.b, []string{"1"}, 0, Options{}); return err }, "n = 0"},
+		{"nil bundle", func() error { _, err := Expand(ctx, nil, []string{"1"}, 1, Options{}); return err }, "no model"},
+		{"unknown item", func() error { _, err := ExpandItem(ctx, w.b, "i999", 5, Options{}); return err }, `unknown item "i999"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -290,12 +291,12 @@ func TestExpandErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := ExpandItem(ctx, w.b, "i999", 5, OfflineOptions{}); !errors.Is(err, ErrUnknownItem) {
+	if _, err := ExpandItem(ctx, w.b, "i999", 5, Options{}); !errors.Is(err, bundle.ErrUnknownItem) {
 		t.Fatalf("unknown item: %v", err)
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := Expand(cctx, w.b, []string{"1"}, 5, OfflineOptions{MinSeeds: 1}); !errors.Is(err, context.Canceled) {
+	if _, err := Expand(cctx, w.b, []string{"1"}, 5, Options{MinSeeds: 1}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
 	}
 }
@@ -314,11 +315,11 @@ func TestScoreItems(t *testing.T) {
 	b.Seeds = &seeds
 
 	user := "13" // index 12: community 0, not a seed of "few"
-	res, err := ScoreItems(ctx, &b, user, []string{"i0", "i1", "few", "nope"}, OfflineOptions{})
+	res, err := ScoreItems(ctx, &b, user, []string{"i0", "i1", "few", "nope"}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantStatus := []Status{StatusOK, StatusOK, StatusCold, StatusUnknownItem}
+	wantStatus := []bundle.Status{bundle.StatusOK, bundle.StatusOK, bundle.StatusCold, bundle.StatusUnknownItem}
 	for i, r := range res {
 		if r.Status != wantStatus[i] {
 			t.Fatalf("item %s: status %s, want %s", r.ItemID, r.Status, wantStatus[i])
@@ -334,8 +335,8 @@ func TestScoreItems(t *testing.T) {
 	// Scores equal the expansion's scores for the same seed sets.
 	for _, k := range []int{1, 2} {
 		ids, _ := ItemSeeds(&b, res[k].ItemID)
-		all := bruteTop(t, &b, ids, DefaultMinSeeds)
-		at := slices.IndexFunc(all, func(u ScoredUser) bool { return u.UserID == user })
+		all := bruteTop(t, &b, ids, bundle.DefaultMinSeeds)
+		at := slices.IndexFunc(all, func(u bundle.ScoredUser) bool { return u.UserID == user })
 		if at < 0 || all[at].Score != res[k].Score {
 			t.Fatalf("%s: score %v, the expansion scan gives %+v", res[k].ItemID, res[k].Score, all[max(at, 0)])
 		}
@@ -359,7 +360,7 @@ func TestScoreItems(t *testing.T) {
 		t.Fatalf("cold score %v, want cosine %v", res[2].Score, want)
 	}
 
-	if _, err := ScoreItems(ctx, &b, "424242", []string{"i0"}, OfflineOptions{}); !errors.Is(err, ErrUnknownUser) || !strings.Contains(err.Error(), `unknown user "424242"`) {
+	if _, err := ScoreItems(ctx, &b, "424242", []string{"i0"}, Options{}); !errors.Is(err, bundle.ErrUnknownUser) || !strings.Contains(err.Error(), `unknown user "424242"`) {
 		t.Fatalf("unknown user: %v", err)
 	}
 }
@@ -369,7 +370,7 @@ func TestExpansionWrite(t *testing.T) {
 	for _, kind := range []data.IDKind{data.IDInt64, data.IDString} {
 		t.Run(kind.String(), func(t *testing.T) {
 			w := newExpWorld(t, kind, 60, 4, 12)
-			e, err := ExpandItem(ctx, w.b, "i2", 20, OfflineOptions{})
+			e, err := ExpandItem(ctx, w.b, "i2", 20, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -400,7 +401,7 @@ func TestExpansionWrite(t *testing.T) {
 			}
 		})
 	}
-	bad := &Expansion{UserIDKind: data.IDInt64, Users: []ScoredUser{{UserID: "u1", Score: 1}}}
+	bad := &Expansion{UserIDKind: data.IDInt64, Users: []bundle.ScoredUser{{UserID: "u1", Score: 1}}}
 	if err := bad.Write(filepath.Join(t.TempDir(), "x.parquet")); err == nil || !strings.Contains(err.Error(), `user id "u1" is not an int64`) {
 		t.Fatalf("bad id: %v", err)
 	}
@@ -417,7 +418,7 @@ func BenchmarkExpand(b *testing.B) {
 	seeds, _ := ItemSeeds(w.b, "i0")
 	b.ResetTimer()
 	for range b.N {
-		if _, err := Expand(context.Background(), w.b, seeds, 1000, OfflineOptions{}); err != nil {
+		if _, err := Expand(context.Background(), w.b, seeds, 1000, Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package ralm
+package serve
 
 import (
 	"cmp"
@@ -8,6 +8,10 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/ralmlab/ralm/data"
+	"github.com/ralmlab/ralm/ralm/bundle"
+	"github.com/ralmlab/ralm/userrep"
 )
 
 // Click is one click of a user on an item. A zero Time means now.
@@ -50,7 +54,7 @@ type commitReq struct {
 	op       opKind
 	clicks   []Click
 	valid    []bool // per click: passed validation before queueing
-	user     storedUser
+	user     StoredUser
 	items    []string // delete / expire
 	idleNano int64    // expire: only items whose last click is before this
 	fp       string   // imported fingerprint
@@ -131,28 +135,28 @@ func (e *Engine) UpsertUser(ctx context.Context, id string, in UserInput) error 
 	vec := in.Vector
 	switch {
 	case vec != nil && in.Features != nil:
-		return errors.New("upsert user: give a vector or features, not both")
+		return badInput(errors.New("upsert user: give a vector or features, not both"))
 	case vec != nil:
 		if len(vec) != w.dim {
-			return fmt.Errorf("upsert user %q: vector has %d values, the model's embeddings have %d", id, len(vec), w.dim)
+			return badInput(fmt.Errorf("upsert user %q: vector has %d values, the model's embeddings have %d", id, len(vec), w.dim))
 		}
 		for j, x := range vec {
 			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-				return fmt.Errorf("upsert user %q: vector value %d is not finite", id, j)
+				return badInput(fmt.Errorf("upsert user %q: vector value %d is not finite", id, j))
 			}
 		}
 	case in.Features != nil || in.Clicked != nil:
 		if w.userModel == nil {
-			return fmt.Errorf("upsert user %q: %w", id, ErrNoUserModel)
+			return badInput(fmt.Errorf("upsert user %q: %w", id, ErrNoUserModel))
 		}
 		var err error
 		if vec, err = embedRaw(w.userModel, in.Features, in.Clicked); err != nil {
 			return fmt.Errorf("upsert user %q: %w", id, err)
 		}
 	default:
-		return fmt.Errorf("upsert user %q: no vector and no features", id)
+		return badInput(fmt.Errorf("upsert user %q: no vector and no features", id))
 	}
-	r := &commitReq{op: opUpsert, user: storedUser{id: id, vec: append([]float32(nil), vec...)}}
+	r := &commitReq{op: opUpsert, user: StoredUser{ID: id, Vec: append([]float32(nil), vec...)}}
 	if err := e.submit(ctx, r); err != nil {
 		return err
 	}
@@ -247,17 +251,14 @@ func (e *Engine) commitLoop() {
 	}
 }
 
-// maybeCheckpoint folds the store's log into the item buckets when it is
-// due. Runs on the committer goroutine.
+// maybeCheckpoint lets the store compact its log when that is due (see
+// Store.Checkpoint). Runs on the committer goroutine.
 func (e *Engine) maybeCheckpoint() {
 	if e.failure() != nil {
 		return
 	}
 	e.diskMu.Lock()
-	var err error
-	if e.store.needCheckpoint(checkpointRecords, checkpointAge) {
-		err = e.store.checkpoint()
-	}
+	err := e.store.Checkpoint()
 	e.diskMu.Unlock()
 	if err != nil {
 		e.fail(err)
@@ -280,7 +281,7 @@ func (e *Engine) commit(batch []*commitReq) {
 	sb := e.apply(batch, start.UnixNano())
 	e.diskMu.Lock()
 	e.wmu.Unlock()
-	err := e.store.write(sb)
+	err := e.store.Commit(sb)
 	e.diskMu.Unlock()
 	if err != nil {
 		e.fail(err)
@@ -317,9 +318,9 @@ type touch struct {
 
 // apply performs the batch's mutations on the current world and returns the
 // store writes. Caller holds wmu.
-func (e *Engine) apply(batch []*commitReq, now int64) *storeBatch {
+func (e *Engine) apply(batch []*commitReq, now int64) *Batch {
 	w := e.world.Load()
-	sb := newStoreBatch()
+	sb := newBatch()
 	snap := w.users.load()
 	touched := make(map[*item]*touch)
 	maxSeeds := e.opts.MaxSeeds
@@ -332,7 +333,7 @@ func (e *Engine) apply(batch []*commitReq, now int64) *storeBatch {
 				}
 				u, ok := w.users.lookup(snap, c.UserID)
 				if !ok {
-					r.res.Rejected = append(r.res.Rejected, Rejection{Index: i, Err: &IDError{What: "user", ID: c.UserID, Err: ErrUnknownUser}})
+					r.res.Rejected = append(r.res.Rejected, Rejection{Index: i, Err: &bundle.IDError{What: "user", ID: c.UserID, Err: bundle.ErrUnknownUser}})
 					continue
 				}
 				op := sb.item(c.ItemID)
@@ -343,10 +344,10 @@ func (e *Engine) apply(batch []*commitReq, now int64) *storeBatch {
 				} else {
 					it = newItem(c.ItemID, now)
 					w.items.Store(c.ItemID, it)
-					op.created = now
+					op.Created = now
 				}
-				op.remove = false
-				op.last = now
+				op.Remove = false
+				op.Last = now
 				it.last.Store(now)
 				it.mu.Lock()
 				if touched[it] == nil {
@@ -363,21 +364,21 @@ func (e *Engine) apply(batch []*commitReq, now int64) *storeBatch {
 				if !c.Time.IsZero() {
 					ts = c.Time.UnixNano()
 				}
-				op.add = append(op.add, storedSeed{user: c.UserID, ts: ts})
+				op.Add = append(op.Add, StoredSeed{User: c.UserID, TS: ts})
 				if ev >= 0 {
-					op.evict++
+					op.Evict++
 				}
 			}
 		case opUpsert:
-			w.users.upsert(r.user.id, r.user.vec)
-			sb.users = append(sb.users, r.user)
+			w.users.upsert(r.user.ID, r.user.Vec)
+			sb.Users = append(sb.Users, r.user)
 			snap = w.users.load()
 		case opDelete, opExpire:
 			for _, id := range r.items {
 				v, ok := w.items.Load(id)
 				if !ok {
 					if r.op == opDelete {
-						r.err = &IDError{What: "item", ID: id, Err: ErrUnknownItem}
+						r.err = &bundle.IDError{What: "item", ID: id, Err: bundle.ErrUnknownItem}
 					}
 					continue
 				}
@@ -391,13 +392,13 @@ func (e *Engine) apply(batch []*commitReq, now int64) *storeBatch {
 				it.mu.Unlock()
 				delete(touched, it)
 				op := sb.item(id)
-				*op = itemOps{reset: true, remove: true}
+				*op = ItemOps{Reset: true, Remove: true}
 				if r.op == opExpire {
 					e.nExpired.Add(1)
 				}
 			}
 		case opImported:
-			sb.imports = append(sb.imports, r.fp)
+			sb.Imports = append(sb.Imports, r.fp)
 		}
 	}
 	for it, t := range touched {
@@ -425,12 +426,12 @@ func (e *Engine) apply(batch []*commitReq, now int64) *storeBatch {
 
 // importSeeds ingests a bundle's training clicks (oldest first) unless that
 // click log was imported before.
-func (e *Engine) importSeeds(ctx context.Context, b *Bundle) error {
+func (e *Engine) importSeeds(ctx context.Context, b *bundle.Bundle) error {
 	fp := b.ClicksFingerprint
 	if fp == "" {
-		fp = FingerprintClicks(b.Seeds)
+		fp = bundle.FingerprintClicks(b.Seeds)
 	}
-	done, err := e.store.imported(fp)
+	done, err := e.store.Imported(fp)
 	if err != nil || done {
 		return err
 	}
@@ -468,4 +469,29 @@ func (e *Engine) importSeeds(ctx context.Context, b *Bundle) error {
 		return fmt.Errorf("import training seeds: %w", err)
 	}
 	return r.err
+}
+
+// embedRaw embeds one user from raw feature values (users-table column
+// names) and the ids of the items the user clicked, with the user model's
+// inference path. Clicked items unknown to the user model are ignored.
+func embedRaw(m *userrep.Model, features map[string]any, clicked []string) ([]float32, error) {
+	fs, ok := m.Features().(*data.FeatureSet)
+	if !ok || fs == nil {
+		return nil, errors.New("the user model carries no feature set for raw features; give a vector instead")
+	}
+	var idx []int32
+	for _, id := range clicked {
+		if i, ok := fs.Items().Index(id); ok {
+			idx = append(idx, i)
+		}
+	}
+	var ft data.Features
+	if err := fs.BuildRaw(features, idx, &ft); err != nil {
+		return nil, err
+	}
+	v, err := m.Embed(&ft)
+	if err != nil {
+		return nil, fmt.Errorf("embed: %w", err)
+	}
+	return v, nil
 }

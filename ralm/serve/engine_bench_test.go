@@ -1,7 +1,8 @@
-package ralm
+package serve
 
 import (
 	"context"
+	"github.com/ralmlab/ralm/ralm/internal/testworld"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -11,22 +12,23 @@ import (
 
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/lookalike"
+	"github.com/ralmlab/ralm/ralm/bundle"
 )
 
 // benchWorld is a larger synthetic world for benchmarks: users × dim
 // embeddings and a model of width h with K clusters.
 type benchWorld struct {
-	s *synth
+	s *testworld.Synth
 	m *lookalike.Model
 }
 
 var benchFixture = sync.OnceValues(func() (*benchWorld, error) {
-	s := newSynth(2, 20000, 64, 20, 200, 60)
-	m, err := trainModel(s, 20, 1)
+	s := testworld.NewSynth(2, 20000, 64, 20, 200, 60)
+	m, err := testworld.TrainModel(s, 20, 1)
 	return &benchWorld{s: s, m: m}, err
 })
 
-func benchEngine(b *testing.B, opts Options) (*Engine, *synth) {
+func benchEngine(b *testing.B, opts Options) (*Engine, *testworld.Synth) {
 	b.Helper()
 	f, err := benchFixture()
 	if err != nil {
@@ -36,7 +38,7 @@ func benchEngine(b *testing.B, opts Options) (*Engine, *synth) {
 	if opts.ReclusterInterval == 0 {
 		opts.ReclusterInterval = time.Hour
 	}
-	e, err := openWithBundle(context.Background(), bundleOf(f.s, f.m), opts)
+	e, err := openWithBundle(context.Background(), testworld.Bundle(f.s, f.m), opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -56,7 +58,7 @@ func BenchmarkEngineScore1000(b *testing.B) {
 	for i := range ids {
 		ids[i] = strconv.Itoa(100000 + i)
 		for range 40 {
-			batch = append(batch, Click{UserID: s.userID(rng.IntN(20000)), ItemID: ids[i]})
+			batch = append(batch, Click{UserID: s.UserID(rng.IntN(20000)), ItemID: ids[i]})
 		}
 	}
 	if _, err := e.Clicks(ctx, batch); err != nil {
@@ -68,13 +70,13 @@ func BenchmarkEngineScore1000(b *testing.B) {
 	// The worker may still be building the items that crossed MinSeeds.
 	deadline := time.Now().Add(time.Minute)
 	for {
-		res, err := e.Score(ctx, s.userID(7), ids)
+		res, err := e.Score(ctx, s.UserID(7), ids)
 		if err != nil {
 			b.Fatal(err)
 		}
 		cold := 0
 		for _, r := range res {
-			if r.Status != StatusOK {
+			if r.Status != bundle.StatusOK {
 				cold++
 			}
 		}
@@ -89,7 +91,7 @@ func BenchmarkEngineScore1000(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		if _, err := e.Score(ctx, s.userID(i%20000), ids); err != nil {
+		if _, err := e.Score(ctx, s.UserID(i%20000), ids); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -121,7 +123,7 @@ func BenchmarkIngest(b *testing.B) {
 			for sent := 0; sent < per; {
 				batch = batch[:0]
 				for range min(batchSize, per-sent) {
-					batch = append(batch, Click{UserID: s.userID(rng.IntN(20000)), ItemID: strconv.Itoa(1 + rng.IntN(5000))})
+					batch = append(batch, Click{UserID: s.UserID(rng.IntN(20000)), ItemID: strconv.Itoa(1 + rng.IntN(5000))})
 				}
 				if _, err := e.Clicks(ctx, batch); err != nil {
 					b.Error(err)
@@ -149,18 +151,18 @@ func BenchmarkRecluster100kSeeds(b *testing.B) {
 	// 100k users: the bench world's 20k embeddings repeated with noise.
 	const n = 100_000
 	users := data.NewVocab(data.IDInt64)
-	d := f.s.emb.Dim
+	d := f.s.Emb.Dim
 	vecs := make([]float32, n*d)
 	rng := rand.New(rand.NewPCG(5, 5))
 	for i := range n {
 		users.Add(strconv.Itoa(i))
-		src := f.s.emb.Vec(int32(i % 20000))
+		src := f.s.Emb.Vec(int32(i % 20000))
 		for j := range d {
 			vecs[i*d+j] = src[j] + 0.1*float32(rng.NormFloat64())
 		}
 	}
-	s := &synth{emb: &data.Embeddings{Users: users, Dim: d, Vecs: vecs}, clicks: &data.Clicks{Users: users, Items: data.NewVocab(data.IDInt64)}}
-	e, err := openWithBundle(context.Background(), bundleOf(s, f.m), Options{DataDir: b.TempDir(), ReclusterInterval: time.Hour, MaxBatch: n})
+	s := &testworld.Synth{Emb: &data.Embeddings{Users: users, Dim: d, Vecs: vecs}, Clicks: &data.Clicks{Users: users, Items: data.NewVocab(data.IDInt64)}}
+	e, err := openWithBundle(context.Background(), testworld.Bundle(s, f.m), Options{DataDir: b.TempDir(), ReclusterInterval: time.Hour, MaxBatch: n})
 	if err != nil {
 		b.Fatal(err)
 	}

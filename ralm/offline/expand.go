@@ -1,9 +1,8 @@
-package ralm
-
-// Offline use of a model folder, without an Engine or a seed store: scoring
-// one user against items (ScoreItems) and audience expansion (Expand,
-// ExpandItem), the classic look-alike batch job. Item seeds come from the
-// folder's training clicks (or, for Expand, from the caller).
+// Package offline is the offline use of a model folder, without an Engine or
+// a seed store: scoring one user against items (ScoreItems) and audience
+// expansion (Expand, ExpandItem), the classic look-alike batch job. Item seeds
+// come from the folder's training clicks (or, for Expand, from the caller).
+package offline
 
 import (
 	"cmp"
@@ -24,11 +23,12 @@ import (
 
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/lookalike"
+	"github.com/ralmlab/ralm/ralm/bundle"
 )
 
-// OfflineOptions tune ScoreItems, Expand and ExpandItem. The zero value
+// Options tune ScoreItems, Expand and ExpandItem. The zero value
 // selects every default.
-type OfflineOptions struct {
+type Options struct {
 	// MinSeeds is the number of seeds (with an embedding) below which an
 	// item is cold: it is scored by the centroid-cosine fallback, the cosine
 	// between the user's embedding and the mean of its seeds' embeddings,
@@ -39,9 +39,9 @@ type OfflineOptions struct {
 	Workers int
 }
 
-func (o OfflineOptions) minSeeds() int {
+func (o Options) minSeeds() int {
 	if o.MinSeeds <= 0 {
-		return DefaultMinSeeds
+		return bundle.DefaultMinSeeds
 	}
 	return o.MinSeeds
 }
@@ -51,7 +51,7 @@ func (o OfflineOptions) minSeeds() int {
 type Expansion struct {
 	// Status tells how the scores were computed: StatusOK (look-alike model)
 	// or StatusCold (centroid-cosine fallback, fewer than MinSeeds seeds).
-	Status Status
+	Status bundle.Status
 	// Seeds is the number of distinct seeds with an embedding: they scored
 	// the users and are excluded from Users.
 	Seeds int
@@ -62,13 +62,13 @@ type Expansion struct {
 	UserIDKind data.IDKind
 	// Users are the top users, best first: by score, descending, then by
 	// user id, ascending (int64 ids as numbers, string ids byte-wise).
-	Users []ScoredUser
+	Users []bundle.ScoredUser
 }
 
 // ItemSeeds returns the distinct users who clicked itemID in the model
 // folder's training clicks (its seeds), in order of first click. ok is false
 // if the item has no click there.
-func ItemSeeds(b *Bundle, itemID string) (seeds []string, ok bool) {
+func ItemSeeds(b *bundle.Bundle, itemID string) (seeds []string, ok bool) {
 	it, ok := b.Seeds.Items.Index(itemID)
 	if !ok {
 		return nil, false
@@ -87,13 +87,13 @@ func ItemSeeds(b *Bundle, itemID string) (seeds []string, ok bool) {
 // (its clickers in the model folder's training clicks), excluding the seeds
 // themselves; see Expand. An item without clicks fails with an *IDError
 // matching ErrUnknownItem.
-func ExpandItem(ctx context.Context, b *Bundle, itemID string, n int, opt OfflineOptions) (*Expansion, error) {
+func ExpandItem(ctx context.Context, b *bundle.Bundle, itemID string, n int, opt Options) (*Expansion, error) {
 	if err := checkOffline(b); err != nil {
 		return nil, fmt.Errorf("expand item %q: %w", itemID, err)
 	}
 	seeds, ok := ItemSeeds(b, itemID)
 	if !ok {
-		return nil, &IDError{What: "item", ID: itemID, Err: ErrUnknownItem}
+		return nil, &bundle.IDError{What: "item", ID: itemID, Err: bundle.ErrUnknownItem}
 	}
 	e, err := Expand(ctx, b, seeds, n, opt)
 	if err != nil {
@@ -110,7 +110,7 @@ func ExpandItem(ctx context.Context, b *Bundle, itemID string, n int, opt Offlin
 // than opt.MinSeeds known seeds the scores are the centroid-cosine fallback
 // (Status StatusCold). Fewer than n users are returned when fewer remain.
 // The result is deterministic for a folder, seed set and n.
-func Expand(ctx context.Context, b *Bundle, seeds []string, n int, opt OfflineOptions) (*Expansion, error) {
+func Expand(ctx context.Context, b *bundle.Bundle, seeds []string, n int, opt Options) (*Expansion, error) {
 	if err := checkOffline(b); err != nil {
 		return nil, fmt.Errorf("expand: %w", err)
 	}
@@ -135,9 +135,9 @@ func Expand(ctx context.Context, b *Bundle, seeds []string, n int, opt OfflineOp
 		return nil, fmt.Errorf("expand: %w", err)
 	}
 	out := &Expansion{Status: sc.status, Seeds: len(rows), UnknownSeeds: unknown, UserIDKind: emb.Users.Kind(),
-		Users: make([]ScoredUser, len(top))}
+		Users: make([]bundle.ScoredUser, len(top))}
 	for i, t := range top {
-		out.Users[i] = ScoredUser{UserID: emb.Users.ID(t.u), Score: t.s}
+		out.Users[i] = bundle.ScoredUser{UserID: emb.Users.ID(t.u), Score: t.s}
 	}
 	return out, nil
 }
@@ -148,23 +148,23 @@ func Expand(ctx context.Context, b *Bundle, seeds []string, n int, opt OfflineOp
 // StatusCold items by the centroid-cosine fallback, and items without a
 // click StatusUnknownItem with score 0. A user without an embedding fails
 // with an *IDError matching ErrUnknownUser. Results follow itemIDs' order.
-func ScoreItems(ctx context.Context, b *Bundle, userID string, itemIDs []string, opt OfflineOptions) ([]ItemScore, error) {
+func ScoreItems(ctx context.Context, b *bundle.Bundle, userID string, itemIDs []string, opt Options) ([]bundle.ItemScore, error) {
 	if err := checkOffline(b); err != nil {
 		return nil, fmt.Errorf("score: %w", err)
 	}
 	emb := b.Embeddings
 	u, ok := emb.Users.Index(userID)
 	if !ok {
-		return nil, &IDError{What: "user", ID: userID, Err: ErrUnknownUser}
+		return nil, &bundle.IDError{What: "user", ID: userID, Err: bundle.ErrUnknownUser}
 	}
 	uv := emb.Vec(u)
 	rowsOf := itemSeedRows(b, itemIDs)
-	res := make([]ItemScore, len(itemIDs))
+	res := make([]bundle.ItemScore, len(itemIDs))
 	for i, id := range itemIDs {
 		res[i].ItemID = id
 		rows := rowsOf[id]
 		if len(rows) == 0 {
-			res[i].Status = StatusUnknownItem
+			res[i].Status = bundle.StatusUnknownItem
 			continue
 		}
 		sc, err := newSeedScorer(ctx, b.LookAlike, emb, rows, opt.minSeeds())
@@ -236,7 +236,7 @@ func (e *Expansion) Write(path string) error {
 }
 
 // checkOffline validates the parts of a bundle offline scoring reads.
-func checkOffline(b *Bundle) error {
+func checkOffline(b *bundle.Bundle) error {
 	switch {
 	case b == nil:
 		return errors.New("no model")
@@ -275,7 +275,7 @@ func seedRows(users *data.Vocab, seeds []string) (rows []int32, unknown int) {
 // itemSeedRows returns, for each of the given item ids that has clicks in
 // the folder's seeds, the distinct embedding rows of its clickers, sorted
 // ascending; clickers without an embedding are left out.
-func itemSeedRows(b *Bundle, itemIDs []string) map[string][]int32 {
+func itemSeedRows(b *bundle.Bundle, itemIDs []string) map[string][]int32 {
 	c := b.Seeds
 	want := make(map[int32]string, len(itemIDs))
 	for _, id := range itemIDs {
@@ -317,7 +317,7 @@ func itemSeedRows(b *Bundle, itemIDs []string) map[string][]int32 {
 // seedScorer scores users against one seed set: with the look-alike model
 // (StatusOK) or by the cosine with the seeds' mean embedding (StatusCold).
 type seedScorer struct {
-	status Status
+	status bundle.Status
 	model  *lookalike.Model
 	state  []*lookalike.ItemState // one state, read-only, shared by goroutines
 	mean   []float32              // unit-length mean seed embedding (cold)
@@ -343,7 +343,7 @@ func newSeedScorer(ctx context.Context, m *lookalike.Model, emb *data.Embeddings
 				unit[j] = float32(v * inv)
 			}
 		}
-		return &seedScorer{status: StatusCold, mean: unit}, nil
+		return &seedScorer{status: bundle.StatusCold, mean: unit}, nil
 	}
 	vecs := make([]float32, 0, len(rows)*d)
 	for _, r := range rows {
@@ -353,12 +353,12 @@ func newSeedScorer(ctx context.Context, m *lookalike.Model, emb *data.Embeddings
 	if err != nil {
 		return nil, err
 	}
-	return &seedScorer{status: StatusOK, model: m, state: []*lookalike.ItemState{st}}, nil
+	return &seedScorer{status: bundle.StatusOK, model: m, state: []*lookalike.ItemState{st}}, nil
 }
 
 // score scores one user embedding; out is a one-element scratch slice.
 func (s *seedScorer) score(uv, out []float32) float32 {
-	if s.status == StatusOK {
+	if s.status == bundle.StatusOK {
 		s.model.Score(uv, s.state, out[:1])
 		return out[0]
 	}

@@ -1,12 +1,13 @@
-// Package ralm is the RALM serving engine and the glue around the two models:
-// the model folder ("bundle") written by `ralm train`, and Engine, which keeps
-// each item's seed users up to date from a click stream, re-clusters changed
-// items in the background, and scores users against items in real time.
+// Package serve is the RALM serving engine: Engine opens a model folder
+// (package bundle) written by `ralm train`, keeps each item's seed users up to
+// date from a click stream, re-clusters changed items in the background, and
+// scores users against items in real time. Its durable state goes through the
+// Store interface; the bbolt store is the built-in implementation.
 //
 // An Engine is safe for concurrent use: clicks, user upserts, scoring,
 // audience scans, re-clustering and Reload may all run at once. Scoring
 // never blocks: item states are published atomically.
-package ralm
+package serve
 
 import (
 	"context"
@@ -21,13 +22,13 @@ import (
 
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/lookalike"
+	"github.com/ralmlab/ralm/ralm/bundle"
 	"github.com/ralmlab/ralm/userrep"
 )
 
 // Defaults for Options.
 const (
 	DefaultMaxSeeds          = 100_000
-	DefaultMinSeeds          = 10
 	DefaultReclusterInterval = 5 * time.Minute
 	DefaultMaxBatch          = 50_000
 
@@ -38,12 +39,40 @@ const (
 	checkpointAge     = 30 * time.Second
 )
 
+// Errors returned by the engine besides the *bundle.IDError values.
+var (
+	ErrClosed      = errors.New("ralm: engine closed")
+	ErrReadOnly    = errors.New("ralm: engine is read-only after a seed store failure")
+	ErrNoUserModel = errors.New("the model folder has no user model; give a vector instead of features")
+)
+
+// InputError is an error caused by the caller's input (a vector of the
+// wrong length, a non-finite value, features the user model cannot use, a
+// bad count), as opposed to a failure of the engine. The HTTP layer maps it
+// to 400 with errors.As. Errors about one id are *bundle.IDError instead.
+type InputError struct {
+	Err error
+}
+
+// Error implements error.
+func (e *InputError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *InputError) Unwrap() error { return e.Err }
+
+// badInput wraps an error about the caller's input.
+func badInput(err error) error { return &InputError{Err: err} }
+
 // Options configure an Engine. The zero value of every field but DataDir
-// selects its default.
+// (or Store) selects its default.
 type Options struct {
-	// DataDir is the engine's own state folder (the seed store), created if
-	// missing. Required.
+	// DataDir is the engine's own state folder (the bbolt seed store),
+	// created if missing. Required unless Store is set.
 	DataDir string
+	// Store, if set, is the engine's durable state instead of a BoltStore in
+	// DataDir. The engine owns it from Open on: Close (or a failed Open)
+	// closes it.
+	Store Store
 	// MaxSeeds is the number of latest distinct seed users kept per item
 	// (default 100,000).
 	MaxSeeds int
@@ -92,60 +121,23 @@ type ReclusterEvent struct {
 	Err      error
 }
 
-// Errors returned by the engine. Errors about a particular id are *IDError
-// values that match these with errors.Is.
-var (
-	ErrUnknownUser = errors.New("unknown user")
-	ErrUnknownItem = errors.New("unknown item")
-	ErrBadID       = errors.New("bad id")
-	ErrClosed      = errors.New("ralm: engine closed")
-	ErrReadOnly    = errors.New("ralm: engine is read-only after a seed store failure")
-	ErrNoUserModel = errors.New("the model folder has no user model; give a vector instead of features")
-)
-
-// IDError reports a problem with one user or item id.
-type IDError struct {
-	What string // "user" or "item"
-	ID   string
-	Err  error // ErrUnknownUser, ErrUnknownItem or ErrBadID (possibly wrapped)
-}
-
-// Error implements error.
-func (e *IDError) Error() string {
-	if errors.Is(e.Err, ErrBadID) {
-		return fmt.Sprintf("bad %s id %q: %v", e.What, e.ID, e.Err)
-	}
-	return fmt.Sprintf("%v %q", e.Err, e.ID)
-}
-
-// Unwrap returns the underlying sentinel.
-func (e *IDError) Unwrap() error { return e.Err }
-
-// Status is an item's scoring status.
-type Status string
-
-// Item statuses.
-const (
-	// StatusOK: the item has at least MinSeeds seeds and a re-clustered
-	// state; scores come from the look-alike model.
-	StatusOK Status = "ok"
-	// StatusCold: too few seeds, or not yet re-clustered; scores are the
-	// cosine between the user and the mean seed embedding (centroid fallback).
-	StatusCold Status = "cold"
-	// StatusUnknownItem: the engine has no seeds for this item.
-	StatusUnknownItem Status = "unknown_item"
-)
-
 // Engine serves RALM: it ingests clicks into per-item seed sets, keeps item
 // states fresh in the background and scores users against items.
 type Engine struct {
 	opts     Options
 	modelDir string
 	log      *slog.Logger
-	store    *seedStore
+	store    Store
 
 	world atomic.Pointer[world]
 
+	// Lock order (take a later lock only while holding earlier ones, never
+	// the reverse): reloadMu → wmu → diskMu, and wmu → item.mu →
+	// world.dirtyMu. diskMu is taken under wmu and wmu released right after
+	// (a hand-over: the store write runs without wmu, in commit order).
+	// userTable.mu and world.dirtyMu are leaves: nothing is locked under
+	// them. Scoring takes item.mu alone, briefly, and no engine lock is held
+	// while calling hooks, the store's Load* callbacks aside.
 	wmu      sync.Mutex // serialises mutations of the world (committer, reload swap)
 	diskMu   sync.Mutex // orders store writes with memory mutations
 	reloadMu sync.Mutex // one Reload at a time
@@ -175,7 +167,7 @@ type Engine struct {
 // the items with seeds indexed into that table. Reload builds a new world
 // and swaps it in atomically.
 type world struct {
-	bundle    *Bundle
+	bundle    *bundle.Bundle
 	model     *lookalike.Model
 	userModel *userrep.Model
 	users     *userTable
@@ -191,7 +183,7 @@ type world struct {
 	urgent  map[*item]struct{} // crossed MinSeeds: re-cluster at once
 }
 
-func newWorld(b *Bundle) *world {
+func newWorld(b *bundle.Bundle) *world {
 	return &world{
 		bundle: b, model: b.LookAlike, userModel: b.UserModel,
 		users: newUserTable(b.Embeddings), dim: b.Embeddings.Dim,
@@ -214,14 +206,14 @@ func (w *world) markDirty(it *item, urgent bool) {
 
 // withDefaults fills zero fields and validates.
 func (o Options) withDefaults() (Options, error) {
-	if o.DataDir == "" {
-		return o, errors.New("options: DataDir (the seed store folder) is required")
+	if o.DataDir == "" && o.Store == nil {
+		return o, errors.New("options: DataDir (the seed store folder) or Store is required")
 	}
 	if o.MaxSeeds == 0 {
 		o.MaxSeeds = DefaultMaxSeeds
 	}
 	if o.MinSeeds == 0 {
-		o.MinSeeds = DefaultMinSeeds
+		o.MinSeeds = bundle.DefaultMinSeeds
 	}
 	if o.ReclusterInterval == 0 {
 		o.ReclusterInterval = DefaultReclusterInterval
@@ -263,7 +255,7 @@ func Open(ctx context.Context, modelDir string, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open engine: %w", err)
 	}
-	b, err := OpenBundle(ctx, modelDir)
+	b, err := bundle.Open(ctx, modelDir)
 	if err != nil {
 		return nil, fmt.Errorf("open engine: %w", err)
 	}
@@ -276,16 +268,20 @@ func Open(ctx context.Context, modelDir string, opts Options) (*Engine, error) {
 }
 
 // openWithBundle starts an engine on an already loaded bundle.
-func openWithBundle(ctx context.Context, b *Bundle, opts Options) (_ *Engine, err error) {
+func openWithBundle(ctx context.Context, b *bundle.Bundle, opts Options) (_ *Engine, err error) {
 	if opts, err = opts.withDefaults(); err != nil {
 		return nil, fmt.Errorf("open engine: %w", err)
 	}
-	if err := checkBundle(b); err != nil {
+	if err := b.Validate(); err != nil {
 		return nil, fmt.Errorf("open engine: %w", err)
 	}
-	st, err := openStore(opts.DataDir)
-	if err != nil {
-		return nil, fmt.Errorf("open engine: %w", err)
+	st := opts.Store
+	if st == nil {
+		bst, err := OpenBoltStore(opts.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("open engine: %w", err)
+		}
+		st = bst
 	}
 	e := &Engine{
 		opts: opts, log: opts.Logger, store: st,
@@ -305,7 +301,7 @@ func openWithBundle(ctx context.Context, b *Bundle, opts Options) (_ *Engine, er
 				close(e.quit)
 			}
 			<-e.committerDone
-			st.close()
+			st.Close()
 		}
 	}()
 	w := newWorld(b)
@@ -329,14 +325,14 @@ func openWithBundle(ctx context.Context, b *Bundle, opts Options) (_ *Engine, er
 // committer runs.
 func (e *Engine) restore(ctx context.Context, w *world) error {
 	b := w.bundle
-	last, err := e.store.lastBundle()
+	last, err := e.store.LastBundle()
 	if err != nil {
 		return err
 	}
 	// A different bundle than last time: upserted users it embeds are now
 	// covered by a model trained on newer data; drop them.
 	var stale []string
-	err = e.store.loadUsers(func(id string, vec []float32) error {
+	err = e.store.LoadUsers(func(id string, vec []float32) error {
 		if last != b.ID {
 			if _, ok := b.Embeddings.Users.Index(id); ok {
 				stale = append(stale, id)
@@ -353,30 +349,30 @@ func (e *Engine) restore(ctx context.Context, w *world) error {
 	if err != nil {
 		return err
 	}
-	if err := e.store.deleteUsers(stale); err != nil {
+	if err := e.store.DeleteUsers(stale); err != nil {
 		return err
 	}
-	sb := newStoreBatch()
+	sb := newBatch()
 	if last != b.ID {
-		sb.bundle = b.ID
+		sb.Bundle = b.ID
 	}
 	snap := w.users.load()
 	dropped := 0
-	err = e.store.loadItems(func(si *storedItem) error {
+	err = e.store.LoadItems(func(si *StoredItem) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		it := newItem(si.id, si.created)
-		it.last.Store(si.last)
+		it := newItem(si.ID, si.Created)
+		it.last.Store(si.Last)
 		var drop map[string]bool
 		evict := 0
-		for _, sd := range si.seeds {
-			u, ok := w.users.lookup(snap, sd.user)
+		for _, sd := range si.Seeds {
+			u, ok := w.users.lookup(snap, sd.User)
 			if !ok {
 				if drop == nil {
 					drop = make(map[string]bool)
 				}
-				drop[sd.user] = true
+				drop[sd.User] = true
 				continue
 			}
 			if _, ev := it.add(u, e.opts.MaxSeeds); ev >= 0 {
@@ -385,10 +381,10 @@ func (e *Engine) restore(ctx context.Context, w *world) error {
 		}
 		if len(drop) > 0 || evict > 0 {
 			// Make the stored seeds match memory exactly.
-			op := sb.item(si.id)
-			op.drop, op.evict = drop, evict
-			op.remove = len(it.ring) == 0
-			op.reset = op.remove
+			op := sb.item(si.ID)
+			op.Drop, op.Evict = drop, evict
+			op.Remove = len(it.ring) == 0
+			op.Reset = op.Remove
 			dropped += len(drop)
 		}
 		if len(it.ring) == 0 {
@@ -396,7 +392,7 @@ func (e *Engine) restore(ctx context.Context, w *world) error {
 		}
 		it.version = 1
 		e.refreshCold(w, snap, it)
-		w.items.Store(si.id, it)
+		w.items.Store(si.ID, it)
 		if len(it.ring) >= e.opts.MinSeeds {
 			w.dirty[it] = struct{}{}
 		}
@@ -408,7 +404,7 @@ func (e *Engine) restore(ctx context.Context, w *world) error {
 	if dropped > 0 {
 		e.log.Warn("dropped stored seeds of users without an embedding", "seeds", dropped)
 	}
-	return e.store.writeDirect(sb)
+	return e.store.Apply(sb)
 }
 
 // refreshCold recomputes the fallback mean of an item with few seeds and
@@ -428,7 +424,7 @@ func (e *Engine) Close() error {
 		<-e.committerDone
 		e.cancel()
 		<-e.workerDone
-		e.closeErr = e.store.close()
+		e.closeErr = e.store.Close()
 	})
 	return e.closeErr
 }
@@ -437,7 +433,7 @@ func (e *Engine) Close() error {
 func (e *Engine) ModelID() string { return e.world.Load().bundle.ID }
 
 // Manifest returns the manifest of the model folder being served.
-func (e *Engine) Manifest() Manifest { return e.world.Load().bundle.Manifest }
+func (e *Engine) Manifest() bundle.Manifest { return e.world.Load().bundle.Manifest }
 
 // IDKinds returns the kinds of user and item ids of the served model.
 func (e *Engine) IDKinds() (user, item data.IDKind) {
@@ -452,12 +448,12 @@ func (e *Engine) Options() Options { return e.opts }
 // int64 ids the canonical decimal form.
 func checkID(kind data.IDKind, what, id string) error {
 	if id == "" {
-		return &IDError{What: what, ID: id, Err: fmt.Errorf("%w: empty", ErrBadID)}
+		return &bundle.IDError{What: what, ID: id, Err: fmt.Errorf("%w: empty", bundle.ErrBadID)}
 	}
 	if kind == data.IDInt64 {
 		v, err := strconv.ParseInt(id, 10, 64)
 		if err != nil || strconv.FormatInt(v, 10) != id {
-			return &IDError{What: what, ID: id, Err: fmt.Errorf("%w: want an int64", ErrBadID)}
+			return &bundle.IDError{What: what, ID: id, Err: fmt.Errorf("%w: want an int64", bundle.ErrBadID)}
 		}
 	}
 	return nil
@@ -499,7 +495,7 @@ func (e *Engine) Stats() Stats {
 	}
 	w.items.Range(func(_, v any) bool {
 		s.Items++
-		if e.status(v.(*item)) == StatusOK {
+		if e.status(v.(*item)) == bundle.StatusOK {
 			s.ItemsOK++
 		} else {
 			s.ItemsCold++
@@ -513,11 +509,11 @@ func (e *Engine) Stats() Stats {
 }
 
 // status is the scoring status of an existing item.
-func (e *Engine) status(it *item) Status {
+func (e *Engine) status(it *item) bundle.Status {
 	if int(it.nseeds.Load()) >= e.opts.MinSeeds && it.view.Load().state != nil {
-		return StatusOK
+		return bundle.StatusOK
 	}
-	return StatusCold
+	return bundle.StatusCold
 }
 
 // fail records a fatal store error: the engine keeps serving reads but

@@ -1,4 +1,4 @@
-package ralm_test
+package serve_test
 
 import (
 	"context"
@@ -11,7 +11,8 @@ import (
 
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/lookalike"
-	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/ralm/bundle"
+	"github.com/ralmlab/ralm/ralm/serve"
 )
 
 // exampleModel writes a small model folder into dir: 300 users (ids
@@ -50,7 +51,7 @@ func exampleModel(dir string) error {
 	if err != nil {
 		return err
 	}
-	return ralm.WriteBundle(dir, &ralm.Bundle{
+	return bundle.Write(dir, &bundle.Bundle{
 		LookAlike:  m,
 		Embeddings: &data.Embeddings{Users: users, Dim: dim, Vecs: vecs},
 		Seeds:      clicks,
@@ -68,7 +69,7 @@ func ExampleOpen() {
 		return
 	}
 	ctx := context.Background()
-	e, err := ralm.Open(ctx, model, ralm.Options{
+	e, err := serve.Open(ctx, model, serve.Options{
 		DataDir:  filepath.Join(tmp, "state"), // the engine's seed store
 		MinSeeds: 10,
 	})
@@ -80,9 +81,9 @@ func ExampleOpen() {
 	fmt.Println("items:", e.Stats().Items)
 
 	// Users 2, 5, 8, ... (community 1) click a brand-new item.
-	var batch []ralm.Click
+	var batch []serve.Click
 	for k := range 10 {
-		batch = append(batch, ralm.Click{UserID: strconv.Itoa(2 + 3*k), ItemID: "100"})
+		batch = append(batch, serve.Click{UserID: strconv.Itoa(2 + 3*k), ItemID: "100"})
 	}
 	res, err := e.Clicks(ctx, batch[:9])
 	if err != nil {
@@ -100,7 +101,7 @@ func ExampleOpen() {
 		return
 	}
 	for {
-		if info, _ := e.Item(ctx, "100"); info.Status == ralm.StatusOK {
+		if info, _ := e.Item(ctx, "100"); info.Status == bundle.StatusOK {
 			fmt.Println("item 100 is", info.Status, "with", info.Seeds, "seeds")
 			break
 		}
@@ -125,7 +126,7 @@ func ExampleEngine_Audience() {
 		return
 	}
 	ctx := context.Background()
-	e, err := ralm.Open(ctx, model, ralm.Options{DataDir: filepath.Join(tmp, "state")})
+	e, err := serve.Open(ctx, model, serve.Options{DataDir: filepath.Join(tmp, "state")})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -150,15 +151,15 @@ func ExampleEngine_Audience() {
 }
 
 // Write a model folder and read it back, verified.
-func ExampleWriteBundle() {
+func Example_modelFolder() {
 	tmp, _ := os.MkdirTemp("", "ralm-example-")
 	defer os.RemoveAll(tmp)
 	model := filepath.Join(tmp, "model")
-	if err := exampleModel(model); err != nil { // calls WriteBundle
+	if err := exampleModel(model); err != nil { // calls bundle.Write
 		fmt.Println(err)
 		return
 	}
-	b, err := ralm.OpenBundle(context.Background(), model)
+	b, err := bundle.Open(context.Background(), model)
 	if err != nil {
 		fmt.Println(err)
 		return

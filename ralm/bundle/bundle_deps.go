@@ -1,12 +1,10 @@
-package ralm
+package bundle
 
 // This file is the seam between the bundle/engine and the data and userrep
 // packages: file IO of embeddings and clicks, and the user model.
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/userrep"
@@ -32,28 +30,3 @@ func saveUserModel(path string, m *userrep.Model) error { return m.Save(path) }
 
 // userModelDim is the embedding width the user model produces.
 func userModelDim(m *userrep.Model) int { return m.Dim() }
-
-// embedRaw embeds one user from raw feature values (users-table column
-// names) and the ids of the items the user clicked, with the user model's
-// inference path. Clicked items unknown to the user model are ignored.
-func embedRaw(m *userrep.Model, features map[string]any, clicked []string) ([]float32, error) {
-	fs, ok := m.Features().(*data.FeatureSet)
-	if !ok || fs == nil {
-		return nil, errors.New("the user model carries no feature set for raw features; give a vector instead")
-	}
-	var idx []int32
-	for _, id := range clicked {
-		if i, ok := fs.Items().Index(id); ok {
-			idx = append(idx, i)
-		}
-	}
-	var ft data.Features
-	if err := fs.BuildRaw(features, idx, &ft); err != nil {
-		return nil, err
-	}
-	v, err := m.Embed(&ft)
-	if err != nil {
-		return nil, fmt.Errorf("embed: %w", err)
-	}
-	return v, nil
-}

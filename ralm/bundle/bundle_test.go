@@ -1,8 +1,10 @@
-package ralm
+package bundle_test
 
 import (
 	"context"
 	"encoding/json"
+	"github.com/ralmlab/ralm/ralm/bundle"
+	"github.com/ralmlab/ralm/ralm/internal/testworld"
 	"os"
 	"path/filepath"
 	"slices"
@@ -31,7 +33,7 @@ func TestFingerprintClicksIsCanonical(t *testing.T) {
 	// Ids that would collide if concatenated without lengths.
 	d1 := mk([][3]string{{"ab", "c"}}, []int64{1})
 	d2 := mk([][3]string{{"a", "bc"}}, []int64{1})
-	fa, fb, fc := FingerprintClicks(a), FingerprintClicks(b), FingerprintClicks(c)
+	fa, fb, fc := bundle.FingerprintClicks(a), bundle.FingerprintClicks(b), bundle.FingerprintClicks(c)
 	if !strings.HasPrefix(fa, "sha256:") || len(fa) != 7+64 {
 		t.Fatalf("fingerprint %q", fa)
 	}
@@ -41,38 +43,26 @@ func TestFingerprintClicksIsCanonical(t *testing.T) {
 	if fa == fc {
 		t.Error("a different timestamp gave the same fingerprint")
 	}
-	if FingerprintClicks(d1) == FingerprintClicks(d2) {
+	if bundle.FingerprintClicks(d1) == bundle.FingerprintClicks(d2) {
 		t.Error("ambiguous id encoding")
 	}
-	if FingerprintClicks(nil) == fa {
+	if bundle.FingerprintClicks(nil) == fa {
 		t.Error("nil equals a")
 	}
 }
 
-// writeTestBundle writes the small fixture as a model folder.
-func writeTestBundle(t testing.TB, dir string) *Bundle {
-	t.Helper()
-	s, m := small(t)
-	b := &Bundle{LookAlike: m, Embeddings: s.emb, Seeds: s.clicks}
-	b.Meta = map[string]string{"note": "test"}
-	if err := WriteBundle(dir, b); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func TestBundleRoundTrip(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "model")
-	b := writeTestBundle(t, dir)
-	got, err := OpenBundle(context.Background(), dir)
+	b := testworld.WriteBundle(t, dir)
+	got, err := bundle.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.ID != b.ID || got.ClicksFingerprint != FingerprintClicks(b.Seeds) {
+	if got.ID != b.ID || got.ClicksFingerprint != bundle.FingerprintClicks(b.Seeds) {
 		t.Fatalf("id %s/%s fingerprint %s", got.ID, b.ID, got.ClicksFingerprint)
 	}
 	m := got.Manifest
-	if m.Format != BundleFormat || m.FormatVersion != BundleFormatVersion || m.UserIDKind != "int64" ||
+	if m.Format != bundle.BundleFormat || m.FormatVersion != bundle.BundleFormatVersion || m.UserIDKind != "int64" ||
 		m.ItemIDKind != "int64" || m.EmbeddingDim != 8 || m.Users != 400 || m.Items != 24 || m.Clicks != b.Seeds.Len() ||
 		m.Meta["note"] != "test" || len(m.LookAlikeConfig) == 0 || m.ModuleVersion == "" {
 		t.Fatalf("manifest %+v", m)
@@ -80,7 +70,7 @@ func TestBundleRoundTrip(t *testing.T) {
 	if len(m.Files) != 3 {
 		t.Fatalf("files %+v", m.Files)
 	}
-	if !slices.Equal(got.Embeddings.Vecs, b.Embeddings.Vecs) || FingerprintClicks(got.Seeds) != m.ClicksFingerprint {
+	if !slices.Equal(got.Embeddings.Vecs, b.Embeddings.Vecs) || bundle.FingerprintClicks(got.Seeds) != m.ClicksFingerprint {
 		t.Fatal("embeddings or seeds differ after the round trip")
 	}
 	out1, out2 := make([]float32, 1), make([]float32, 1)
@@ -95,7 +85,7 @@ func TestBundleRoundTrip(t *testing.T) {
 		t.Fatalf("loaded model scores %v, original %v", out1[0], out2[0])
 	}
 	// Writing again replaces the folder; the same content gives the same id.
-	b2 := writeTestBundle(t, dir)
+	b2 := testworld.WriteBundle(t, dir)
 	if b2.ID != b.ID {
 		t.Fatalf("rewrite changed the id: %s vs %s", b2.ID, b.ID)
 	}
@@ -108,7 +98,7 @@ func TestBundleRoundTrip(t *testing.T) {
 func TestBundleErrors(t *testing.T) {
 	ctx := context.Background()
 	src := filepath.Join(t.TempDir(), "model")
-	writeTestBundle(t, src)
+	testworld.WriteBundle(t, src)
 	clone := func(t *testing.T) string {
 		dir := filepath.Join(t.TempDir(), "m")
 		os.MkdirAll(dir, 0o755)
@@ -120,14 +110,14 @@ func TestBundleErrors(t *testing.T) {
 		return dir
 	}
 	editManifest := func(t *testing.T, dir string, f func(m map[string]any)) {
-		raw, _ := os.ReadFile(filepath.Join(dir, ManifestFile))
+		raw, _ := os.ReadFile(filepath.Join(dir, bundle.ManifestFile))
 		var m map[string]any
 		if err := json.Unmarshal(raw, &m); err != nil {
 			t.Fatal(err)
 		}
 		f(m)
 		raw, _ = json.Marshal(m)
-		os.WriteFile(filepath.Join(dir, ManifestFile), raw, 0o644)
+		os.WriteFile(filepath.Join(dir, bundle.ManifestFile), raw, 0o644)
 	}
 	for _, tc := range []struct {
 		name    string
@@ -135,9 +125,9 @@ func TestBundleErrors(t *testing.T) {
 		want    string
 	}{
 		{"missing folder", func(t *testing.T, dir string) { os.RemoveAll(dir) }, "no such file"},
-		{"no manifest", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, ManifestFile)) }, "no manifest.json"},
+		{"no manifest", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, bundle.ManifestFile)) }, "no manifest.json"},
 		{"corrupt manifest", func(t *testing.T, dir string) {
-			os.WriteFile(filepath.Join(dir, ManifestFile), []byte("{not json"), 0o644)
+			os.WriteFile(filepath.Join(dir, bundle.ManifestFile), []byte("{not json"), 0o644)
 		}, "manifest.json is corrupt"},
 		{"newer version", func(t *testing.T, dir string) {
 			editManifest(t, dir, func(m map[string]any) { m["format_version"] = 99 })
@@ -145,14 +135,14 @@ func TestBundleErrors(t *testing.T) {
 		{"wrong format", func(t *testing.T, dir string) {
 			editManifest(t, dir, func(m map[string]any) { m["format"] = "other" })
 		}, `format "other"`},
-		{"missing file", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, SeedsFile)) }, "seeds.parquet is missing"},
+		{"missing file", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, bundle.SeedsFile)) }, "seeds.parquet is missing"},
 		{"truncated file", func(t *testing.T, dir string) {
-			p := filepath.Join(dir, LookAlikeFile)
+			p := filepath.Join(dir, bundle.LookAlikeFile)
 			b, _ := os.ReadFile(p)
 			os.WriteFile(p, b[:len(b)/2], 0o644)
 		}, "lookalike.model has"},
 		{"flipped byte", func(t *testing.T, dir string) {
-			p := filepath.Join(dir, EmbeddingsFile)
+			p := filepath.Join(dir, bundle.EmbeddingsFile)
 			b, _ := os.ReadFile(p)
 			b[len(b)/2] ^= 0xff
 			os.WriteFile(p, b, 0o644)
@@ -175,7 +165,7 @@ func TestBundleErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := clone(t)
 			tc.breakIt(t, dir)
-			_, err := OpenBundle(ctx, dir)
+			_, err := bundle.Open(ctx, dir)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
@@ -184,10 +174,10 @@ func TestBundleErrors(t *testing.T) {
 }
 
 func TestWriteBundleRefusesOtherFolders(t *testing.T) {
-	s, m := small(t)
+	s, m := testworld.Small(t)
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "precious.txt"), []byte("x"), 0o644)
-	err := WriteBundle(dir, &Bundle{LookAlike: m, Embeddings: s.emb, Seeds: s.clicks})
+	err := bundle.Write(dir, &bundle.Bundle{LookAlike: m, Embeddings: s.Emb, Seeds: s.Clicks})
 	if err == nil || !strings.Contains(err.Error(), "refusing to replace") {
 		t.Fatalf("err = %v", err)
 	}
@@ -196,37 +186,21 @@ func TestWriteBundleRefusesOtherFolders(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		b    *Bundle
+		b    *bundle.Bundle
 		want string
 	}{
-		{"no model", &Bundle{Embeddings: s.emb, Seeds: s.clicks}, "no look-alike model"},
-		{"no embeddings", &Bundle{LookAlike: m, Seeds: s.clicks}, "no user embeddings"},
-		{"no seeds", &Bundle{LookAlike: m, Embeddings: s.emb}, "no seeds"},
-		{"wrong dim", &Bundle{LookAlike: m, Seeds: s.clicks, Embeddings: &data.Embeddings{Users: s.emb.Users, Dim: 4, Vecs: s.emb.Vecs}}, "dim 4"},
-		{"bad fingerprint", &Bundle{LookAlike: m, Embeddings: s.emb, Seeds: s.clicks, Manifest: Manifest{ClicksFingerprint: "sha256:00"}}, "does not match"},
+		{"no model", &bundle.Bundle{Embeddings: s.Emb, Seeds: s.Clicks}, "no look-alike model"},
+		{"no embeddings", &bundle.Bundle{LookAlike: m, Seeds: s.Clicks}, "no user embeddings"},
+		{"no seeds", &bundle.Bundle{LookAlike: m, Embeddings: s.Emb}, "no seeds"},
+		{"wrong dim", &bundle.Bundle{LookAlike: m, Seeds: s.Clicks, Embeddings: &data.Embeddings{Users: s.Emb.Users, Dim: 4, Vecs: s.Emb.Vecs}}, "dim 4"},
+		{"bad fingerprint", &bundle.Bundle{LookAlike: m, Embeddings: s.Emb, Seeds: s.Clicks, Manifest: bundle.Manifest{ClicksFingerprint: "sha256:00"}}, "does not match"},
 	} {
 		out := filepath.Join(t.TempDir(), "m")
-		if err := WriteBundle(out, tc.b); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if err := bundle.Write(out, tc.b); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
 		}
 		if _, err := os.Stat(out); err == nil {
 			t.Errorf("%s: a folder was left behind", tc.name)
 		}
-	}
-}
-
-func TestOpenFromFolder(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "model")
-	writeTestBundle(t, dir)
-	e, err := Open(context.Background(), dir, Options{DataDir: filepath.Join(t.TempDir(), "state")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	if st := e.Stats(); st.Items != 24 || st.ItemsOK != 24 || st.Users != 400 {
-		t.Fatalf("stats %+v", st)
-	}
-	if _, err := Open(context.Background(), filepath.Join(t.TempDir(), "none"), Options{DataDir: t.TempDir()}); err == nil {
-		t.Fatal("opened a missing folder")
 	}
 }

@@ -1,4 +1,4 @@
-package ralm
+package serve
 
 import (
 	"encoding/binary"
@@ -60,10 +60,10 @@ var (
 	keyBundle   = []byte("bundle")
 )
 
-// seedStore is the bbolt-backed persistence of seeds, upserted users and
+// BoltStore is the built-in Store: the bbolt-backed persistence of seeds, upserted users and
 // imported bundles. It is written only by the engine's committer goroutine (and
 // by Open/Reload before the committer runs), so it needs no locking of its own.
-type seedStore struct {
+type BoltStore struct {
 	db   *bolt.DB
 	path string
 
@@ -71,8 +71,8 @@ type seedStore struct {
 	lastCkpt   time.Time // time of the last checkpoint
 }
 
-// openStore opens (creating if needed) the seed store in dir.
-func openStore(dir string) (*seedStore, error) {
+// OpenBoltStore opens (creating if needed) the seed store in dir.
+func OpenBoltStore(dir string) (*BoltStore, error) {
 	if dir == "" {
 		return nil, errors.New("open seed store: no data directory given")
 	}
@@ -91,7 +91,7 @@ func openStore(dir string) (*seedStore, error) {
 		}
 		return nil, fmt.Errorf("open seed store %s: %w", path, err)
 	}
-	s := &seedStore{db: db, path: path}
+	s := &BoltStore{db: db, path: path}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bktMeta, bktItems, bktItemMeta, bktUsers, bktImports, bktLog} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -118,8 +118,8 @@ func openStore(dir string) (*seedStore, error) {
 	return s, nil
 }
 
-// close closes the underlying database file.
-func (s *seedStore) close() error {
+// Close folds the log and closes the database file.
+func (s *BoltStore) Close() error {
 	ckErr := s.checkpoint()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close seed store %s: %w", s.path, err)
@@ -127,66 +127,66 @@ func (s *seedStore) close() error {
 	return ckErr
 }
 
-// storedSeed is one seed as persisted: the user's external id and click time.
-type storedSeed struct {
-	user string
-	ts   int64
+// StoredSeed is one seed as persisted: the user's external id and click time.
+type StoredSeed struct {
+	User string
+	TS   int64 // click time, Unix ns
 }
 
-// itemOps are the changes to one item in one committed batch. If reset is set
+// ItemOps are the changes to one item in one committed batch. If reset is set
 // the item's stored seeds and metadata are removed first (a delete, possibly
 // followed by fresh clicks in the same batch). Adds are appended in order,
 // then the seeds of the users in drop are removed, then the evict oldest seeds.
-type itemOps struct {
-	reset   bool
-	remove  bool // the item ends this batch deleted (no adds after the reset)
-	add     []storedSeed
-	drop    map[string]bool // users whose seeds are removed (after the adds)
-	evict   int
-	last    int64 // wall-clock Unix ns of the latest click; 0 = unchanged
-	created int64
+type ItemOps struct {
+	Reset   bool
+	Remove  bool // the item ends this batch deleted (no adds after the reset)
+	Add     []StoredSeed
+	Drop    map[string]bool // users whose seeds are removed (after the adds)
+	Evict   int
+	Last    int64 // wall-clock Unix ns of the latest click; 0 = unchanged
+	Created int64 // Unix ns the item was created; 0 = unchanged
 }
 
-// storeBatch is everything one transaction writes.
-type storeBatch struct {
-	items   map[string]*itemOps
-	order   []string // item ids in first-touch order, for deterministic writes
-	users   []storedUser
-	imports []string
-	bundle  string
+// Batch is everything one transaction writes.
+type Batch struct {
+	Items   map[string]*ItemOps
+	Order   []string     // item ids in first-touch order, for deterministic writes
+	Users   []StoredUser // upserted users
+	Imports []string     // clicks fingerprints of bundles whose training seeds were imported
+	Bundle  string       // id of the bundle now served; "" = unchanged
 }
 
-// storedUser is an upserted user vector.
-type storedUser struct {
-	id  string
-	vec []float32
+// StoredUser is an upserted user vector.
+type StoredUser struct {
+	ID  string
+	Vec []float32
 }
 
-func newStoreBatch() *storeBatch {
-	return &storeBatch{items: make(map[string]*itemOps)}
+func newBatch() *Batch {
+	return &Batch{Items: make(map[string]*ItemOps)}
 }
 
 // item returns the ops record of id, creating it.
-func (b *storeBatch) item(id string) *itemOps {
-	op, ok := b.items[id]
+func (b *Batch) item(id string) *ItemOps {
+	op, ok := b.Items[id]
 	if !ok {
-		op = &itemOps{}
-		b.items[id] = op
-		b.order = append(b.order, id)
+		op = &ItemOps{}
+		b.Items[id] = op
+		b.Order = append(b.Order, id)
 	}
 	return op
 }
 
-// empty reports whether the batch writes nothing.
-func (b *storeBatch) empty() bool {
-	return len(b.order) == 0 && len(b.users) == 0 && len(b.imports) == 0 && b.bundle == ""
+// Empty reports whether the batch writes nothing.
+func (b *Batch) Empty() bool {
+	return len(b.Order) == 0 && len(b.Users) == 0 && len(b.Imports) == 0 && b.Bundle == ""
 }
 
-// write commits a batch of click changes by appending them to the log as
+// Commit writes a batch of click changes by appending them to the log as
 // one record, in one synced transaction (users, imports and the bundle id
-// are written directly). Batches with dropped users go through writeDirect.
-func (s *seedStore) write(b *storeBatch) error {
-	if b.empty() {
+// are written directly). Batches with dropped users go through Apply.
+func (s *BoltStore) Commit(b *Batch) error {
+	if b.Empty() {
 		return nil
 	}
 	var buf, rec []byte
@@ -194,34 +194,34 @@ func (s *seedStore) write(b *storeBatch) error {
 		buf = binary.AppendUvarint(buf, uint64(len(rec)))
 		buf = append(buf, rec...)
 	}
-	for _, id := range b.order {
-		op := b.items[id]
-		if len(op.drop) > 0 {
+	for _, id := range b.Order {
+		op := b.Items[id]
+		if len(op.Drop) > 0 {
 			return errors.New("seed store: internal error: dropped seeds must be written directly")
 		}
-		if op.reset {
+		if op.Reset {
 			rec = append(append(rec[:0], 'd'), id...)
 			emit()
 		}
-		if op.remove {
+		if op.Remove {
 			continue
 		}
-		for _, sd := range op.add {
+		for _, sd := range op.Add {
 			rec = append(rec[:0], 'a')
 			rec = binary.AppendUvarint(rec, uint64(len(id)))
 			rec = append(rec, id...)
-			rec = binary.AppendVarint(rec, sd.ts)
-			rec = append(rec, sd.user...)
+			rec = binary.AppendVarint(rec, sd.TS)
+			rec = append(rec, sd.User...)
 			emit()
 		}
-		if op.evict > 0 {
-			rec = binary.AppendUvarint(append(rec[:0], 'e'), uint64(op.evict))
+		if op.Evict > 0 {
+			rec = binary.AppendUvarint(append(rec[:0], 'e'), uint64(op.Evict))
 			rec = append(rec, id...)
 			emit()
 		}
-		if op.last != 0 || op.created != 0 {
-			rec = binary.AppendVarint(append(rec[:0], 'm'), op.last)
-			rec = binary.AppendVarint(rec, op.created)
+		if op.Last != 0 || op.Created != 0 {
+			rec = binary.AppendVarint(append(rec[:0], 'm'), op.Last)
+			rec = binary.AppendVarint(rec, op.Created)
 			rec = append(rec, id...)
 			emit()
 		}
@@ -244,14 +244,14 @@ func (s *seedStore) write(b *storeBatch) error {
 		return fmt.Errorf("seed store %s: commit: %w", s.path, err)
 	}
 	if len(buf) > 0 {
-		s.logRecords += len(b.order)
+		s.logRecords += len(b.Order)
 	}
 	return nil
 }
 
-// writeDirect checkpoints the log and applies b to the item buckets in one
+// Apply checkpoints the log and applies b to the item buckets in one
 // synced transaction.
-func (s *seedStore) writeDirect(b *storeBatch) error {
+func (s *BoltStore) Apply(b *Batch) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		if err := checkpointTx(tx); err != nil {
 			return err
@@ -266,12 +266,21 @@ func (s *seedStore) writeDirect(b *storeBatch) error {
 }
 
 // checkpoint folds the log into the item buckets.
-func (s *seedStore) checkpoint() error {
-	return s.writeDirect(newStoreBatch())
+func (s *BoltStore) checkpoint() error {
+	return s.Apply(newBatch())
+}
+
+// Checkpoint folds the log into the item buckets when it is due: when it
+// holds checkpointRecords records or is checkpointAge old.
+func (s *BoltStore) Checkpoint() error {
+	if !s.needCheckpoint(checkpointRecords, checkpointAge) {
+		return nil
+	}
+	return s.checkpoint()
 }
 
 // needCheckpoint reports whether the log is due for a checkpoint.
-func (s *seedStore) needCheckpoint(maxRecords int, maxAge time.Duration) bool {
+func (s *BoltStore) needCheckpoint(maxRecords int, maxAge time.Duration) bool {
 	return s.logRecords >= maxRecords || (s.logRecords > 0 && time.Since(s.lastCkpt) >= maxAge)
 }
 
@@ -282,7 +291,7 @@ func checkpointTx(tx *bolt.Tx) error {
 	if lg.Stats().KeyN == 0 {
 		return nil
 	}
-	b := newStoreBatch()
+	b := newBatch()
 	err := lg.ForEach(func(_, val []byte) error {
 		for len(val) > 0 {
 			l, n := binary.Uvarint(val)
@@ -312,7 +321,7 @@ func checkpointTx(tx *bolt.Tx) error {
 }
 
 // replayRecord folds one log record into b.
-func replayRecord(b *storeBatch, v []byte) error {
+func replayRecord(b *Batch, v []byte) error {
 	rest := v[1:]
 	{
 		switch v[0] {
@@ -328,17 +337,17 @@ func replayRecord(b *storeBatch, v []byte) error {
 				return errors.New("corrupt log record: add ts")
 			}
 			op := b.item(id)
-			op.remove = false
-			op.add = append(op.add, storedSeed{user: string(rest[m:]), ts: ts})
+			op.Remove = false
+			op.Add = append(op.Add, StoredSeed{User: string(rest[m:]), TS: ts})
 		case 'e':
 			k, n := binary.Uvarint(rest)
 			if n <= 0 {
 				return errors.New("corrupt log record: evict")
 			}
-			b.item(string(rest[n:])).evict += int(k)
+			b.item(string(rest[n:])).Evict += int(k)
 		case 'd':
 			op := b.item(string(rest))
-			*op = itemOps{reset: true, remove: true}
+			*op = ItemOps{Reset: true, Remove: true}
 		case 'm':
 			last, n := binary.Varint(rest)
 			if n <= 0 {
@@ -350,10 +359,10 @@ func replayRecord(b *storeBatch, v []byte) error {
 			}
 			op := b.item(string(rest[n+m:]))
 			if last != 0 {
-				op.last = last
+				op.Last = last
 			}
 			if created != 0 {
-				op.created = created
+				op.Created = created
 			}
 		default:
 			return fmt.Errorf("corrupt log record: kind %q", v[0])
@@ -385,7 +394,7 @@ func (m itemMeta) encode() []byte {
 }
 
 // decodeChunk appends a chunk's seeds to dst.
-func decodeChunk(dst []storedSeed, v []byte) ([]storedSeed, error) {
+func decodeChunk(dst []StoredSeed, v []byte) ([]StoredSeed, error) {
 	n, k := binary.Uvarint(v)
 	if k <= 0 {
 		return dst, errors.New("corrupt seed chunk")
@@ -400,19 +409,19 @@ func decodeChunk(dst []storedSeed, v []byte) ([]storedSeed, error) {
 		if b <= 0 || uint64(len(v)-a-b) < l {
 			return dst, errors.New("corrupt seed chunk")
 		}
-		dst = append(dst, storedSeed{ts: ts, user: string(v[a+b : a+b+int(l)])})
+		dst = append(dst, StoredSeed{TS: ts, User: string(v[a+b : a+b+int(l)])})
 		v = v[a+b+int(l):]
 	}
 	return dst, nil
 }
 
 // encodeChunk encodes seeds as one chunk.
-func encodeChunk(seeds []storedSeed) []byte {
+func encodeChunk(seeds []StoredSeed) []byte {
 	v := binary.AppendUvarint(nil, uint64(len(seeds)))
 	for _, sd := range seeds {
-		v = binary.AppendVarint(v, sd.ts)
-		v = binary.AppendUvarint(v, uint64(len(sd.user)))
-		v = append(v, sd.user...)
+		v = binary.AppendVarint(v, sd.TS)
+		v = binary.AppendUvarint(v, uint64(len(sd.User)))
+		v = append(v, sd.User...)
 	}
 	return v
 }
@@ -427,8 +436,8 @@ func chunkCount(v []byte) (int64, error) {
 }
 
 // readAll returns an item's live seeds (head skipped).
-func readAll(bk *bolt.Bucket, head int64) ([]storedSeed, error) {
-	var all []storedSeed
+func readAll(bk *bolt.Bucket, head int64) ([]StoredSeed, error) {
+	var all []StoredSeed
 	err := bk.ForEach(func(_, v []byte) error {
 		var err error
 		all, err = decodeChunk(all, v)
@@ -444,7 +453,7 @@ func readAll(bk *bolt.Bucket, head int64) ([]storedSeed, error) {
 }
 
 // writeAll replaces an item's chunks with seeds.
-func writeAll(items *bolt.Bucket, key []byte, seeds []storedSeed) error {
+func writeAll(items *bolt.Bucket, key []byte, seeds []StoredSeed) error {
 	if err := items.DeleteBucket(key); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
 		return err
 	}
@@ -463,11 +472,11 @@ func writeAll(items *bolt.Bucket, key []byte, seeds []storedSeed) error {
 
 // appendSeeds appends seeds to an item's last chunk, starting new chunks
 // when it is full.
-func appendSeeds(bk *bolt.Bucket, add []storedSeed) error {
+func appendSeeds(bk *bolt.Bucket, add []StoredSeed) error {
 	c := bk.Cursor()
 	k, v := c.Last()
 	var next uint64
-	var cur []storedSeed
+	var cur []StoredSeed
 	if k != nil {
 		idx := binary.BigEndian.Uint64(k)
 		n, err := chunkCount(v)
@@ -520,13 +529,13 @@ func evictSeeds(bk *bolt.Bucket, m *itemMeta, n int64) error {
 
 // applyOps applies item changes directly to the item chunks, and writes
 // users, imports and the bundle id.
-func applyOps(tx *bolt.Tx, b *storeBatch) error {
+func applyOps(tx *bolt.Tx, b *Batch) error {
 	items := tx.Bucket(bktItems)
 	metas := tx.Bucket(bktItemMeta)
-	for _, id := range b.order {
-		op := b.items[id]
+	for _, id := range b.Order {
+		op := b.Items[id]
 		key := []byte(id)
-		if op.reset {
+		if op.Reset {
 			if err := items.DeleteBucket(key); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
 				return fmt.Errorf("delete item %q: %w", id, err)
 			}
@@ -534,7 +543,7 @@ func applyOps(tx *bolt.Tx, b *storeBatch) error {
 				return fmt.Errorf("delete item %q: %w", id, err)
 			}
 		}
-		if op.remove {
+		if op.Remove {
 			continue
 		}
 		meta := getMeta(metas, key)
@@ -542,17 +551,17 @@ func applyOps(tx *bolt.Tx, b *storeBatch) error {
 		if err != nil {
 			return fmt.Errorf("item %q: %w", id, err)
 		}
-		if len(op.add) > 0 {
-			if err := appendSeeds(bk, op.add); err != nil {
+		if len(op.Add) > 0 {
+			if err := appendSeeds(bk, op.Add); err != nil {
 				return fmt.Errorf("item %q: add seeds: %w", id, err)
 			}
 		}
-		if len(op.drop) > 0 {
+		if len(op.Drop) > 0 {
 			all, err := readAll(bk, meta.head)
 			if err != nil {
 				return fmt.Errorf("item %q: %w", id, err)
 			}
-			all = slices.DeleteFunc(all, func(sd storedSeed) bool { return op.drop[sd.user] })
+			all = slices.DeleteFunc(all, func(sd StoredSeed) bool { return op.Drop[sd.User] })
 			if err := writeAll(items, key, all); err != nil {
 				return fmt.Errorf("item %q: drop seeds: %w", id, err)
 			}
@@ -561,16 +570,16 @@ func applyOps(tx *bolt.Tx, b *storeBatch) error {
 				return fmt.Errorf("item %q: bucket vanished", id)
 			}
 		}
-		if op.evict > 0 {
-			if err := evictSeeds(bk, &meta, int64(op.evict)); err != nil {
+		if op.Evict > 0 {
+			if err := evictSeeds(bk, &meta, int64(op.Evict)); err != nil {
 				return fmt.Errorf("item %q: evict seeds: %w", id, err)
 			}
 		}
-		if op.last != 0 {
-			meta.last = op.last
+		if op.Last != 0 {
+			meta.last = op.Last
 		}
-		if op.created != 0 {
-			meta.created = op.created
+		if op.Created != 0 {
+			meta.created = op.Created
 		}
 		if err := metas.Put(key, meta.encode()); err != nil {
 			return fmt.Errorf("item %q: put metadata: %w", id, err)
@@ -580,39 +589,39 @@ func applyOps(tx *bolt.Tx, b *storeBatch) error {
 }
 
 // writeMisc writes a batch's users, imports and bundle id.
-func writeMisc(tx *bolt.Tx, b *storeBatch) error {
+func writeMisc(tx *bolt.Tx, b *Batch) error {
 	users := tx.Bucket(bktUsers)
-	for _, u := range b.users {
-		if err := users.Put([]byte(u.id), encodeVec(u.vec)); err != nil {
-			return fmt.Errorf("user %q: %w", u.id, err)
+	for _, u := range b.Users {
+		if err := users.Put([]byte(u.ID), encodeVec(u.Vec)); err != nil {
+			return fmt.Errorf("user %q: %w", u.ID, err)
 		}
 	}
 	imports := tx.Bucket(bktImports)
-	for _, fp := range b.imports {
+	for _, fp := range b.Imports {
 		var t [8]byte
 		binary.BigEndian.PutUint64(t[:], uint64(time.Now().UnixNano()))
 		if err := imports.Put([]byte(fp), t[:]); err != nil {
 			return fmt.Errorf("mark import %s: %w", fp, err)
 		}
 	}
-	if b.bundle != "" {
-		if err := tx.Bucket(bktMeta).Put(keyBundle, []byte(b.bundle)); err != nil {
+	if b.Bundle != "" {
+		if err := tx.Bucket(bktMeta).Put(keyBundle, []byte(b.Bundle)); err != nil {
 			return fmt.Errorf("record bundle: %w", err)
 		}
 	}
 	return nil
 }
 
-// storedItem is one item as loaded from the store.
-type storedItem struct {
-	id      string
-	last    int64
-	created int64
-	seeds   []storedSeed
+// StoredItem is one item as loaded from the store.
+type StoredItem struct {
+	ID      string
+	Last    int64 // wall-clock Unix ns of the latest click
+	Created int64
+	Seeds   []StoredSeed // in arrival order
 }
 
-// loadItems calls fn for every stored item with its seeds in arrival order.
-func (s *seedStore) loadItems(fn func(it *storedItem) error) error {
+// LoadItems calls fn for every stored item with its seeds in arrival order.
+func (s *BoltStore) LoadItems(fn func(it *StoredItem) error) error {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		metas := tx.Bucket(bktItemMeta)
 		items := tx.Bucket(bktItems)
@@ -622,7 +631,7 @@ func (s *seedStore) loadItems(fn func(it *storedItem) error) error {
 			if err != nil {
 				return fmt.Errorf("item %q: %w", k, err)
 			}
-			return fn(&storedItem{id: string(k), last: m.last, created: m.created, seeds: seeds})
+			return fn(&StoredItem{ID: string(k), Last: m.last, Created: m.created, Seeds: seeds})
 		})
 	})
 	if err != nil {
@@ -631,8 +640,8 @@ func (s *seedStore) loadItems(fn func(it *storedItem) error) error {
 	return nil
 }
 
-// loadUsers calls fn for every upserted user.
-func (s *seedStore) loadUsers(fn func(id string, vec []float32) error) error {
+// LoadUsers calls fn for every upserted user.
+func (s *BoltStore) LoadUsers(fn func(id string, vec []float32) error) error {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bktUsers).ForEach(func(k, v []byte) error {
 			vec, err := decodeVec(v)
@@ -648,8 +657,8 @@ func (s *seedStore) loadUsers(fn func(id string, vec []float32) error) error {
 	return nil
 }
 
-// deleteUsers removes upserted users (they are covered by a newer bundle).
-func (s *seedStore) deleteUsers(ids []string) error {
+// DeleteUsers removes upserted users (they are covered by a newer bundle).
+func (s *BoltStore) DeleteUsers(ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -668,8 +677,8 @@ func (s *seedStore) deleteUsers(ids []string) error {
 	return nil
 }
 
-// imported reports whether the training seeds with this fingerprint were imported.
-func (s *seedStore) imported(fp string) (bool, error) {
+// Imported reports whether the training seeds with this fingerprint were imported.
+func (s *BoltStore) Imported(fp string) (bool, error) {
 	var ok bool
 	err := s.db.View(func(tx *bolt.Tx) error {
 		ok = tx.Bucket(bktImports).Get([]byte(fp)) != nil
@@ -681,8 +690,8 @@ func (s *seedStore) imported(fp string) (bool, error) {
 	return ok, nil
 }
 
-// lastBundle returns the id of the bundle served last ("" on a fresh store).
-func (s *seedStore) lastBundle() (string, error) {
+// LastBundle returns the id of the bundle served last ("" on a fresh store).
+func (s *BoltStore) LastBundle() (string, error) {
 	var id string
 	err := s.db.View(func(tx *bolt.Tx) error {
 		id = string(tx.Bucket(bktMeta).Get(keyBundle))

@@ -1,4 +1,4 @@
-package ralm
+package bundle
 
 import (
 	"cmp"

@@ -1,4 +1,4 @@
-package ralm
+package serve
 
 import (
 	"math"

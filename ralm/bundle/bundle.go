@@ -1,4 +1,8 @@
-package ralm
+// Package bundle is the RALM model folder written by `ralm train`: Write
+// writes one atomically, Open reads and verifies it (every file against the
+// checksums of its manifest). It also holds the result vocabulary shared by
+// every reader of a model folder (Status, ItemScore, ScoredUser, IDError).
+package bundle
 
 import (
 	"context"
@@ -77,7 +81,7 @@ type FileEntry struct {
 type Bundle struct {
 	Manifest
 	// ID identifies this exact folder content: the SHA-256 of its manifest
-	// (which checksums every other file). Set by OpenBundle and WriteBundle.
+	// (which checksums every other file). Set by Open and Write.
 	ID string
 	// UserModel embeds users from raw features; nil if the folder has none.
 	UserModel *userrep.Model
@@ -126,14 +130,14 @@ func moduleVersion() string {
 	return "(devel)"
 }
 
-// WriteBundle writes b as a model folder at dir. The files are written into a
+// Write writes b as a model folder at dir. The files are written into a
 // temporary folder beside dir, checksummed and synced, and the folder is then
 // renamed into place, so dir is never half-written. An existing model folder
 // (or an empty folder) at dir is replaced; any other existing path is an
 // error. The manifest's derived fields (format, kinds, counts, fingerprint,
 // configurations, file list) are filled in; b.Manifest and b.ID are updated.
-func WriteBundle(dir string, b *Bundle) (err error) {
-	if err := checkBundle(b); err != nil {
+func Write(dir string, b *Bundle) (err error) {
+	if err := b.Validate(); err != nil {
 		return fmt.Errorf("write model folder %s: %w", dir, err)
 	}
 	m := b.Manifest
@@ -228,8 +232,9 @@ func WriteBundle(dir string, b *Bundle) (err error) {
 	return nil
 }
 
-// checkBundle validates a bundle before writing or serving it.
-func checkBundle(b *Bundle) error {
+// Validate checks a bundle before writing or serving it: a look-alike model,
+// user embeddings of its dimension, seeds, and a matching clicks fingerprint.
+func (b *Bundle) Validate() error {
 	switch {
 	case b == nil:
 		return errors.New("no bundle")
@@ -316,10 +321,10 @@ func swapDir(tmp, dir string) error {
 	return os.RemoveAll(old)
 }
 
-// OpenBundle loads and verifies the model folder at dir: manifest format and
+// Open loads and verifies the model folder at dir: manifest format and
 // version, presence, size and checksum of every listed file, then the models,
 // embeddings and seeds, and their mutual consistency.
-func OpenBundle(ctx context.Context, dir string) (*Bundle, error) {
+func Open(ctx context.Context, dir string) (*Bundle, error) {
 	raw, err := os.ReadFile(filepath.Join(dir, ManifestFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, serr := os.Stat(dir); serr != nil {
@@ -393,7 +398,7 @@ func OpenBundle(ctx context.Context, dir string) (*Bundle, error) {
 	if b.Seeds, err = readClicks(ctx, filepath.Join(dir, SeedsFile)); err != nil {
 		return nil, fmt.Errorf("open model folder %s: %w", dir, err)
 	}
-	if err := checkBundle(b); err != nil {
+	if err := b.Validate(); err != nil {
 		return nil, fmt.Errorf("open model folder %s: %w", dir, err)
 	}
 	if k := b.Embeddings.Users.Kind(); k != userKind {

@@ -1,4 +1,4 @@
-package ralm
+package serve
 
 import (
 	"cmp"
@@ -12,17 +12,8 @@ import (
 	"time"
 
 	"github.com/ralmlab/ralm/lookalike"
+	"github.com/ralmlab/ralm/ralm/bundle"
 )
-
-// ItemScore is one item's score for a user.
-type ItemScore struct {
-	ItemID string
-	// Score is the look-alike score for StatusOK, the cosine between the user
-	// and the item's mean seed embedding for StatusCold, and 0 for
-	// StatusUnknownItem.
-	Score  float32
-	Status Status
-}
 
 // scoreBufs are pooled per-request buffers of Score.
 type scoreBufs struct {
@@ -37,12 +28,12 @@ var scorePool = sync.Pool{New: func() any { return new(scoreBufs) }}
 // (from the model folder or UpsertUser); otherwise the error is an *IDError
 // matching ErrUnknownUser. Every item gets a score and a status; unknown
 // items are not an error.
-func (e *Engine) Score(ctx context.Context, userID string, itemIDs []string) ([]ItemScore, error) {
+func (e *Engine) Score(ctx context.Context, userID string, itemIDs []string) ([]bundle.ItemScore, error) {
 	w := e.world.Load()
 	snap := w.users.load()
 	u, ok := w.users.lookup(snap, userID)
 	if !ok {
-		return nil, &IDError{What: "user", ID: userID, Err: ErrUnknownUser}
+		return nil, &bundle.IDError{What: "user", ID: userID, Err: bundle.ErrUnknownUser}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -52,10 +43,10 @@ func (e *Engine) Score(ctx context.Context, userID string, itemIDs []string) ([]
 
 // ScoreVector scores an arbitrary user embedding (of the model's width)
 // against items, like Score.
-func (e *Engine) ScoreVector(ctx context.Context, vec []float32, itemIDs []string) ([]ItemScore, error) {
+func (e *Engine) ScoreVector(ctx context.Context, vec []float32, itemIDs []string) ([]bundle.ItemScore, error) {
 	w := e.world.Load()
 	if len(vec) != w.dim {
-		return nil, fmt.Errorf("score: vector has %d values, the model's embeddings have %d", len(vec), w.dim)
+		return nil, badInput(fmt.Errorf("score: vector has %d values, the model's embeddings have %d", len(vec), w.dim))
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -63,8 +54,8 @@ func (e *Engine) ScoreVector(ctx context.Context, vec []float32, itemIDs []strin
 	return e.scoreVec(w, vec, itemIDs), nil
 }
 
-func (e *Engine) scoreVec(w *world, uv []float32, itemIDs []string) []ItemScore {
-	res := make([]ItemScore, len(itemIDs))
+func (e *Engine) scoreVec(w *world, uv []float32, itemIDs []string) []bundle.ItemScore {
+	res := make([]bundle.ItemScore, len(itemIDs))
 	b := scorePool.Get().(*scoreBufs)
 	b.states, b.pos = b.states[:0], b.pos[:0]
 	minSeeds := int32(e.opts.MinSeeds)
@@ -72,7 +63,7 @@ func (e *Engine) scoreVec(w *world, uv []float32, itemIDs []string) []ItemScore 
 		res[i].ItemID = id
 		v, ok := w.items.Load(id)
 		if !ok {
-			res[i].Status = StatusUnknownItem
+			res[i].Status = bundle.StatusUnknownItem
 			continue
 		}
 		it := v.(*item)
@@ -80,10 +71,10 @@ func (e *Engine) scoreVec(w *world, uv []float32, itemIDs []string) []ItemScore 
 		if view.state != nil && it.nseeds.Load() >= minSeeds {
 			b.states = append(b.states, view.state)
 			b.pos = append(b.pos, i)
-			res[i].Status = StatusOK
+			res[i].Status = bundle.StatusOK
 			continue
 		}
-		res[i].Status = StatusCold
+		res[i].Status = bundle.StatusCold
 		res[i].Score = cosineUnit(uv, view.mean)
 	}
 	if len(b.states) > 0 {
@@ -102,7 +93,7 @@ func (e *Engine) scoreVec(w *world, uv []float32, itemIDs []string) []ItemScore 
 type ItemInfo struct {
 	ID     string
 	Seeds  int
-	Status Status
+	Status bundle.Status
 	// LastRecluster is the time of the last re-cluster (zero if none yet);
 	// ReclusterSeeds and Centroids describe the state it built.
 	LastRecluster  time.Time
@@ -119,7 +110,7 @@ func (e *Engine) Item(ctx context.Context, itemID string) (ItemInfo, error) {
 	w := e.world.Load()
 	v, ok := w.items.Load(itemID)
 	if !ok {
-		return ItemInfo{}, &IDError{What: "item", ID: itemID, Err: ErrUnknownItem}
+		return ItemInfo{}, &bundle.IDError{What: "item", ID: itemID, Err: bundle.ErrUnknownItem}
 	}
 	it := v.(*item)
 	it.mu.Lock()
@@ -147,22 +138,16 @@ func (e *Engine) Items(fn func(id string) bool) {
 	e.world.Load().items.Range(func(k, _ any) bool { return fn(k.(string)) })
 }
 
-// ScoredUser is a user with a score.
-type ScoredUser struct {
-	UserID string
-	Score  float32
-}
-
 // Audience is the result of an audience scan.
 type Audience struct {
 	ItemID string
 	// Status tells how the scores were computed (StatusOK: look-alike model,
 	// StatusCold: mean-seed cosine fallback).
-	Status Status
+	Status bundle.Status
 	// Seeds is the number of seeds excluded from the scan.
 	Seeds int
 	// Users are the top users, best first.
-	Users []ScoredUser
+	Users []bundle.ScoredUser
 }
 
 // Audience returns the n users who look most like the item's seeds, best
@@ -171,12 +156,12 @@ type Audience struct {
 // without seeds.
 func (e *Engine) Audience(ctx context.Context, itemID string, n int) (*Audience, error) {
 	if n < 1 {
-		return nil, fmt.Errorf("audience: n = %d, want at least 1", n)
+		return nil, badInput(fmt.Errorf("audience: n = %d, want at least 1", n))
 	}
 	w := e.world.Load()
 	v, ok := w.items.Load(itemID)
 	if !ok {
-		return nil, &IDError{What: "item", ID: itemID, Err: ErrUnknownItem}
+		return nil, &bundle.IDError{What: "item", ID: itemID, Err: bundle.ErrUnknownItem}
 	}
 	it := v.(*item)
 	snap := w.users.load()
@@ -190,13 +175,13 @@ func (e *Engine) Audience(ctx context.Context, itemID string, n int) (*Audience,
 		}
 	}
 	view := it.view.Load()
-	status := StatusCold
+	status := bundle.StatusCold
 	if view.state != nil && len(seeds) >= e.opts.MinSeeds {
-		status = StatusOK
+		status = bundle.StatusOK
 	}
 	one := []*lookalike.ItemState{view.state} // read-only, shared by the scan goroutines
 	scoreUser := func(uv []float32, out []float32) float32 {
-		if status == StatusOK {
+		if status == bundle.StatusOK {
 			w.model.Score(uv, one, out[:1])
 			return out[0]
 		}
@@ -248,9 +233,9 @@ func (e *Engine) Audience(ctx context.Context, itemID string, n int) (*Audience,
 		return cmp.Compare(a.u, b.u)
 	})
 	all = all[:min(n, len(all))]
-	res := &Audience{ItemID: itemID, Status: status, Seeds: len(seeds), Users: make([]ScoredUser, len(all))}
+	res := &Audience{ItemID: itemID, Status: status, Seeds: len(seeds), Users: make([]bundle.ScoredUser, len(all))}
 	for i, x := range all {
-		res.Users[i] = ScoredUser{UserID: snap.id(x.u), Score: x.s}
+		res.Users[i] = bundle.ScoredUser{UserID: snap.id(x.u), Score: x.s}
 	}
 	return res, nil
 }

@@ -1,0 +1,72 @@
+package bundle
+
+// The vocabulary every reader of a model folder answers in (the serving
+// engine and the offline scorer alike): item statuses, scores, scored users
+// and the errors about one id.
+
+import (
+	"errors"
+	"fmt"
+)
+
+// DefaultMinSeeds is the default seed count below which an item is cold:
+// scored by the centroid-cosine fallback instead of the look-alike model.
+const DefaultMinSeeds = 10
+
+// Errors about ids, returned by the serving engine and the offline scorer.
+// Errors about a particular id are *IDError values that match these with
+// errors.Is.
+var (
+	ErrUnknownUser = errors.New("unknown user")
+	ErrUnknownItem = errors.New("unknown item")
+	ErrBadID       = errors.New("bad id")
+)
+
+// IDError reports a problem with one user or item id.
+type IDError struct {
+	What string // "user" or "item"
+	ID   string
+	Err  error // ErrUnknownUser, ErrUnknownItem or ErrBadID (possibly wrapped)
+}
+
+// Error implements error.
+func (e *IDError) Error() string {
+	if errors.Is(e.Err, ErrBadID) {
+		return fmt.Sprintf("bad %s id %q: %v", e.What, e.ID, e.Err)
+	}
+	return fmt.Sprintf("%v %q", e.Err, e.ID)
+}
+
+// Unwrap returns the underlying sentinel.
+func (e *IDError) Unwrap() error { return e.Err }
+
+// Status is an item's scoring status.
+type Status string
+
+// Item statuses.
+const (
+	// StatusOK: the item has at least MinSeeds seeds and a re-clustered
+	// state; scores come from the look-alike model.
+	StatusOK Status = "ok"
+	// StatusCold: too few seeds, or not yet re-clustered; scores are the
+	// cosine between the user and the mean seed embedding (centroid fallback).
+	StatusCold Status = "cold"
+	// StatusUnknownItem: the engine has no seeds for this item.
+	StatusUnknownItem Status = "unknown_item"
+)
+
+// ItemScore is one item's score for a user.
+type ItemScore struct {
+	ItemID string
+	// Score is the look-alike score for StatusOK, the cosine between the user
+	// and the item's mean seed embedding for StatusCold, and 0 for
+	// StatusUnknownItem.
+	Score  float32
+	Status Status
+}
+
+// ScoredUser is a user with a score.
+type ScoredUser struct {
+	UserID string
+	Score  float32
+}
