@@ -57,9 +57,9 @@ func (s *Store) LastEventID(ctx context.Context) (string, error) {
 }
 
 // Follow calls fn for every event after the id from, in order, until ctx
-// ends or Redis fails; it returns the id of the last event handled (to
-// resume from) and the error.
-func (s *Store) Follow(ctx context.Context, from string, block time.Duration, fn func(Event)) (string, error) {
+// ends, Redis fails or fn returns an error; it returns the id of the last
+// event handled (to resume from) and the error.
+func (s *Store) Follow(ctx context.Context, from string, block time.Duration, fn func(Event) error) (string, error) {
 	if block <= 0 {
 		block = time.Second
 	}
@@ -77,7 +77,9 @@ func (s *Store) Follow(ctx context.Context, from string, block time.Duration, fn
 		for _, st := range res {
 			for _, m := range st.Messages {
 				gen, _ := strconv.ParseInt(str(m.Values["gen"]), 10, 64)
-				fn(Event{ID: m.ID, Kind: EventKind(str(m.Values["t"])), Key: str(m.Values["id"]), Gen: gen})
+				if err := fn(Event{ID: m.ID, Kind: EventKind(str(m.Values["t"])), Key: str(m.Values["id"]), Gen: gen}); err != nil {
+					return from, err
+				}
 				from = m.ID
 			}
 		}

@@ -151,6 +151,7 @@ func TestStore(t *testing.T) {
 			t.Run("ReclusterOnce", func(t *testing.T) { testReclusterOnce(t, b.open(t, prefix())) })
 			t.Run("Delete", func(t *testing.T) { testDelete(t, b.open(t, prefix())) })
 			t.Run("ClaimCrashedWorker", func(t *testing.T) { testClaim(t, b.open(t, prefix())) })
+			t.Run("Replicas", func(t *testing.T) { p := prefix(); testReplicas(t, b.open(t, p), b.open(t, p)) })
 			t.Run("RedisRestart", func(t *testing.T) { testRestart(t, b, prefix()) })
 		})
 	}
@@ -212,12 +213,13 @@ func testUsers(t *testing.T, s *Store) {
 	}
 	fctx, cancel := context.WithCancel(ctx)
 	var evs []Event
-	s.Follow(fctx, from, 100*time.Millisecond, func(e Event) {
+	s.Follow(fctx, from, 100*time.Millisecond, func(e Event) error {
 		evs = append(evs, e)
 		if e.Kind == EventUser {
 			s.InvalidateUser(e.Key)
 			cancel()
 		}
+		return nil
 	})
 	if len(evs) != 1 || evs[0].Key != "u2" || evs[0].Gen != m.Gen {
 		t.Fatalf("events = %+v", evs)
@@ -375,11 +377,12 @@ func testDelete(t *testing.T, s *Store) {
 	fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	deleted := false
-	s.Follow(fctx, from, 100*time.Millisecond, func(e Event) {
+	s.Follow(fctx, from, 100*time.Millisecond, func(e Event) error {
 		if e.Kind == EventDelete && e.Key == "b" {
 			deleted = true
 			cancel()
 		}
+		return nil
 	})
 	if !deleted {
 		t.Fatal("no delete event for b")
@@ -433,6 +436,7 @@ func testRestart(t *testing.T, b backend, prefix string) {
 	publishUsers(t, s, "m", 5)
 	w := newWorker(t, s, "w1", func(c *WorkerConfig) { c.MaxSeeds = 100 })
 	runWorker(t, w)
+	mir := runMirror(t, s)
 	var acked []string
 	for u := range 5 {
 		if err := s.Append(ctx, []Click{{Item: "r", User: "u" + strconv.Itoa(u)}}); err != nil {
@@ -440,7 +444,18 @@ func testRestart(t *testing.T, b backend, prefix string) {
 		}
 		acked = append(acked, "u"+strconv.Itoa(u))
 	}
+	eventually(t, 5*time.Second, "the mirror holds r's state", func() bool {
+		st := mir.State("r")
+		return st != nil && st.Seeds == 5
+	})
 	b.kill()
+	eventually(t, 5*time.Second, "the mirror reports stale", func() bool { return mir.Health().Stale })
+	if st := mir.State("r"); st == nil || st.Seeds != 5 {
+		t.Fatalf("a stale mirror must keep answering; state %+v", st)
+	}
+	if h := mir.Health(); h.Err == nil {
+		t.Fatalf("stale without an error: %+v", h)
+	}
 	actx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	err := s.Append(actx, []Click{{Item: "r", User: "u0"}})
 	cancel()
@@ -453,6 +468,66 @@ func testRestart(t *testing.T, b backend, prefix string) {
 		slices.Sort(got)
 		return slices.Equal(got, acked)
 	})
+	eventually(t, 10*time.Second, "the mirror recovers by itself", func() bool { return !mir.Health().Stale })
+	if err := s.Append(ctx, []Click{{Item: "r2", User: "u1"}, {Item: "r2", User: "u2"}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "a state written after recovery reaches the mirror", func() bool {
+		st := mir.State("r2")
+		return st != nil && st.Seeds == 2
+	})
+}
+
+func runMirror(t *testing.T, s *Store) *Mirror {
+	t.Helper()
+	m := NewMirror(s, MirrorOptions{Block: 100 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { m.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer wcancel()
+	if err := m.WaitSynced(wctx); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// testReplicas: clicks for a brand-new item appended through replica A
+// reach replica B's mirror within the re-cluster interval + 1 s, and both
+// replicas hold the same state; a new model generation reaches both.
+func testReplicas(t *testing.T, a, b *Store) {
+	ctx := context.Background()
+	publishUsers(t, a, "m", 6)
+	ma, mb := runMirror(t, a), runMirror(t, b)
+	const interval = 200 * time.Millisecond
+	runWorker(t, newWorker(t, a, "wa", func(c *WorkerConfig) { c.MinSeeds = 3; c.ReclusterInterval = interval }))
+	runWorker(t, newWorker(t, b, "wb", func(c *WorkerConfig) { c.MinSeeds = 3; c.ReclusterInterval = interval }))
+	var cs []Click
+	for u := range 4 {
+		cs = append(cs, Click{Item: "new", User: "u" + strconv.Itoa(u)})
+	}
+	start := time.Now()
+	if err := a.Append(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, interval+time.Second, "replica B sees the new item ok", func() bool {
+		st := mb.State("new")
+		return st != nil && st.K > 0 && st.Seeds == 4
+	})
+	t.Logf("state on replica B %v after the clicks on A", time.Since(start).Round(time.Millisecond))
+	eventually(t, time.Second, "replica A holds the same state", func() bool {
+		sa, sb := ma.State("new"), mb.State("new")
+		return sa != nil && sa.Ver == sb.Ver && slices.Equal(sa.Centroids, sb.Centroids) && slices.Equal(sa.Mean, sb.Mean)
+	})
+	m2 := publishUsers(t, b, "m2", 6)
+	eventually(t, 2*time.Second, "both replicas switch model and get a state of it", func() bool {
+		sa, sb := ma.State("new"), mb.State("new")
+		return ma.Model() == m2 && mb.Model() == m2 && sa != nil && sb != nil && sa.Gen == m2.Gen && sb.Gen == m2.Gen
+	})
+	if age := ma.OldestState(time.Now()); age <= 0 || age > time.Minute {
+		t.Fatalf("oldest state age %v", age)
+	}
 }
 
 type quietLogger struct{}
