@@ -1,0 +1,144 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// State is an item's computed state as kept in Redis: what a replica needs
+// to score the item (it rebuilds the scorer's state from Centroids and
+// Weights with the model of generation Gen).
+type State struct {
+	Gen     int64     // model generation the state was built with
+	Model   string    // model id of that generation
+	Ver     int64     // the item's seed version it was built from
+	Seeds   int       // seeds behind the state
+	BuiltAt time.Time // when it was built
+	// K centroids (K×h row-major), their sizes and the pooled global vector;
+	// K = 0 for a cold item (fewer than MinSeeds seeds), which has only Mean.
+	K         int
+	Centroids []float32
+	Weights   []float32
+	Global    []float32
+	// Mean is the unit-length mean seed embedding (the cold fallback).
+	Mean []float32
+}
+
+// Age is how long ago the state was built.
+func (st *State) Age(now time.Time) time.Duration { return now.Sub(st.BuiltAt) }
+
+// writeState replaces an item's state, indexes the item and announces it.
+func (s *Store) writeState(ctx context.Context, item string, st *State) error {
+	key := s.keyState(item)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, key)
+		p.HSet(ctx, key,
+			"gen", st.Gen, "model", st.Model, "ver", st.Ver, "seeds", st.Seeds,
+			"built", st.BuiltAt.UnixMilli(), "k", st.K,
+			"cent", encodeVec(st.Centroids), "wts", encodeVec(st.Weights),
+			"glob", encodeVec(st.Global), "mean", encodeVec(st.Mean))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redis store: write state of item %q: %w", item, err)
+	}
+	if err := s.rdb.SAdd(ctx, s.keyIndex(), item).Err(); err != nil {
+		return fmt.Errorf("redis store: index item %q: %w", item, err)
+	}
+	return s.announce(ctx, EventState, item, st.Gen)
+}
+
+// LoadState returns an item's state, or nil if it has none.
+func (s *Store) LoadState(ctx context.Context, item string) (*State, error) {
+	sts, err := s.LoadStates(ctx, []string{item})
+	if err != nil {
+		return nil, err
+	}
+	return sts[0], nil
+}
+
+// LoadStates returns the states of the given items (nil for an item
+// without one), in one pipeline.
+func (s *Store) LoadStates(ctx context.Context, items []string) ([]*State, error) {
+	cmds := make([]*redis.MapStringStringCmd, len(items))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, it := range items {
+			cmds[i] = p.HGetAll(ctx, s.keyState(it))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redis store: read item states: %w", err)
+	}
+	out := make([]*State, len(items))
+	for i, c := range cmds {
+		m := c.Val()
+		if len(m) == 0 {
+			continue
+		}
+		st, err := parseState(m)
+		if err != nil {
+			return nil, fmt.Errorf("redis store: %s: %w", s.keyState(items[i]), err)
+		}
+		out[i] = st
+	}
+	return out, nil
+}
+
+func parseState(m map[string]string) (*State, error) {
+	var errs []error
+	num := func(f string) int64 {
+		v, err := strconv.ParseInt(m[f], 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("field %s: %w", f, err))
+		}
+		return v
+	}
+	vec := func(f string) []float32 {
+		v, err := decodeVec([]byte(m[f]))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("field %s: %w", f, err))
+		}
+		return v
+	}
+	st := &State{
+		Gen: num("gen"), Model: m["model"], Ver: num("ver"), Seeds: int(num("seeds")),
+		BuiltAt: time.UnixMilli(num("built")), K: int(num("k")),
+		Centroids: vec("cent"), Weights: vec("wts"), Global: vec("glob"), Mean: vec("mean"),
+	}
+	if len(st.Weights) != st.K {
+		errs = append(errs, fmt.Errorf("%d weights for k=%d", len(st.Weights), st.K))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// Items calls fn for every item that has a state, until fn returns false.
+func (s *Store) Items(ctx context.Context, fn func(item string) bool) error {
+	iter := s.rdb.SScan(ctx, s.keyIndex(), 0, "", 1000).Iterator()
+	for iter.Next(ctx) {
+		if !fn(iter.Val()) {
+			return nil
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return fmt.Errorf("redis store: list items: %w", err)
+	}
+	return nil
+}
+
+// Seeds returns an item's seed users, oldest first.
+func (s *Store) Seeds(ctx context.Context, item string) ([]string, error) {
+	v, err := s.rdb.ZRange(ctx, s.keySeeds(item), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis store: read seeds of item %q: %w", item, err)
+	}
+	return v, nil
+}
