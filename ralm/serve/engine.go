@@ -407,12 +407,17 @@ func (e *Engine) restore(ctx context.Context, w *world) error {
 	return e.store.Apply(sb)
 }
 
-// refreshCold recomputes the fallback mean of an item with few seeds and
-// publishes it. Caller holds it.mu (or owns it exclusively).
+// refreshCold publishes a cold item state (the cold fallback over the
+// current seeds) for an item with few seeds or not yet re-clustered; the
+// warm state of an earlier re-cluster, if any, is dropped. Caller holds
+// it.mu (or owns it exclusively).
 func (e *Engine) refreshCold(w *world, snap *userSnap, it *item) {
-	old := it.view.Load()
-	nv := *old
-	nv.mean = meanOf(snap, w.dim, it.ring)
+	nv := *it.view.Load()
+	cold, err := w.model.NewItem(context.Background(), w.usersOf(snap), it.ring, lookalike.ItemOptions{Cold: true})
+	if err != nil {
+		cold = nil // no seed left: nothing to score with
+	}
+	nv.item = cold
 	it.publish(&nv)
 }
 
@@ -510,7 +515,7 @@ func (e *Engine) Stats() Stats {
 
 // status is the scoring status of an existing item.
 func (e *Engine) status(it *item) bundle.Status {
-	if int(it.nseeds.Load()) >= e.opts.MinSeeds && it.view.Load().state != nil {
+	if int(it.nseeds.Load()) >= e.opts.MinSeeds && it.view.Load().state() != nil {
 		return bundle.StatusOK
 	}
 	return bundle.StatusCold
