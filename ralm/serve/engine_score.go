@@ -15,7 +15,7 @@ import (
 type scoreBufs struct {
 	items []*lookalike.Item
 	pos   []int
-	out    []float32
+	out   []float32
 }
 
 var scorePool = sync.Pool{New: func() any { return new(scoreBufs) }}
