@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -449,17 +448,15 @@ func (e *Engine) IDKinds() (user, item data.IDKind) {
 // Options returns the engine's options with defaults filled in.
 func (e *Engine) Options() Options { return e.opts }
 
-// checkID validates an external id of the given kind: non-empty, and for
-// int64 ids the canonical decimal form.
+// checkID validates an external id of the given kind with the one id
+// validator, data.CanonicalID, and also wants it in canonical form (the
+// engine does not rewrite ids; callers normalise them first).
 func checkID(kind data.IDKind, what, id string) error {
 	if id == "" {
 		return &bundle.IDError{What: what, ID: id, Err: fmt.Errorf("%w: empty", bundle.ErrBadID)}
 	}
-	if kind == data.IDInt64 {
-		v, err := strconv.ParseInt(id, 10, 64)
-		if err != nil || strconv.FormatInt(v, 10) != id {
-			return &bundle.IDError{What: what, ID: id, Err: fmt.Errorf("%w: want an int64", bundle.ErrBadID)}
-		}
+	if c, err := data.CanonicalID(kind, id); err != nil || c != id {
+		return &bundle.IDError{What: what, ID: id, Err: fmt.Errorf("%w: want an int64", bundle.ErrBadID)}
 	}
 	return nil
 }
