@@ -125,18 +125,16 @@ func runScore(cmd *cobra.Command, modelDir, user string, items []string, minSeed
 }
 
 // normalizeID checks an id given on the command line against the model's id
-// kind: an int64 id is parsed and written canonically ("007" → "7").
+// kind with the one id validator, data.CanonicalID: an int64 id is parsed
+// and written canonically ("007" → "7").
 func normalizeID(what string, kind data.IDKind, id string) (string, error) {
 	id = strings.TrimSpace(id)
 	if id == "" {
 		return "", fmt.Errorf("empty %s id", what)
 	}
-	if kind != data.IDInt64 {
-		return id, nil
-	}
-	n, err := strconv.ParseInt(id, 10, 64)
+	c, err := data.CanonicalID(kind, id)
 	if err != nil {
-		return "", fmt.Errorf("%s id %q is not an integer (the model's %s ids are int64)", what, id, what)
+		return "", fmt.Errorf("%s id %q is not an integer (the model's %s ids are int64): %w", what, id, what, err)
 	}
-	return strconv.FormatInt(n, 10), nil
+	return c, nil
 }

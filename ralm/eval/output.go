@@ -3,7 +3,6 @@ package eval
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"sync"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -12,20 +11,6 @@ import (
 
 	"github.com/ralmlab/ralm/data"
 )
-
-// appendID appends an external id to an id column builder of kind k.
-func appendID(b array.Builder, k data.IDKind, id string) error {
-	if k == data.IDInt64 {
-		x, err := strconv.ParseInt(id, 10, 64)
-		if err != nil {
-			return fmt.Errorf("id %q is not an int64", id)
-		}
-		b.(*array.Int64Builder).Append(x)
-		return nil
-	}
-	b.(*array.StringBuilder).Append(id)
-	return nil
-}
 
 // WritePerItem writes one row per (model, item) to path: model, item_id (of
 // the item id kind), fresh, bucket, seeds, positives, candidates, auc, r10,
@@ -48,7 +33,7 @@ func WritePerItem(path string, items []ItemResult, itemKind data.IDKind) error {
 		defer b.Release()
 		for _, r := range items[lo:hi] {
 			b.Field(0).(*array.StringBuilder).Append(r.Model)
-			if err := appendID(b.Field(1), itemKind, r.Item); err != nil {
+			if err := data.AppendID(b.Field(1), itemKind, r.Item); err != nil {
 				return nil, err
 			}
 			b.Field(2).(*array.BooleanBuilder).Append(r.Fresh)
@@ -126,10 +111,10 @@ func (l *ScoreLog) Write(path string, users *data.Vocab, itemKind data.IDKind) e
 		defer b.Release()
 		for i := lo; i < hi; i++ {
 			b.Field(0).(*array.StringBuilder).Append(l.models[l.model[i]])
-			if err := appendID(b.Field(1), itemKind, l.item[i]); err != nil {
+			if err := data.AppendID(b.Field(1), itemKind, l.item[i]); err != nil {
 				return nil, err
 			}
-			if err := appendID(b.Field(2), users.Kind(), users.ID(l.user[i])); err != nil {
+			if err := data.AppendID(b.Field(2), users.Kind(), users.ID(l.user[i])); err != nil {
 				return nil, err
 			}
 			b.Field(3).(*array.Float32Builder).Append(l.score[i])

@@ -5,17 +5,10 @@
 package offline
 
 import (
-	"cmp"
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
-	"math"
-	"runtime"
 	"slices"
-	"strconv"
-	"sync"
-	"sync/atomic"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -122,22 +115,18 @@ func Expand(ctx context.Context, b *bundle.Bundle, seeds []string, n int, opt Op
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("expand: none of the %d seeds has an embedding in the model", len(seeds))
 	}
-	sc, err := newSeedScorer(ctx, b.LookAlike, emb, rows, opt.minSeeds())
+	users, it, status, err := newItem(ctx, b, rows, opt.minSeeds())
 	if err != nil {
 		return nil, fmt.Errorf("expand: %w", err)
 	}
-	excl := make([]uint64, (emb.Users.Len()+63)/64)
-	for _, r := range rows {
-		excl[r/64] |= 1 << (r % 64)
-	}
-	top, err := scanTop(ctx, emb, n, opt.Workers, func(r int32) bool { return excl[r/64]&(1<<(r%64)) != 0 }, sc.score)
+	top, err := b.LookAlike.Audience(ctx, users, it, n, lookalike.AudienceOptions{Workers: opt.Workers})
 	if err != nil {
 		return nil, fmt.Errorf("expand: %w", err)
 	}
-	out := &Expansion{Status: sc.status, Seeds: len(rows), UnknownSeeds: unknown, UserIDKind: emb.Users.Kind(),
+	out := &Expansion{Status: status, Seeds: len(rows), UnknownSeeds: unknown, UserIDKind: emb.Users.Kind(),
 		Users: make([]bundle.ScoredUser, len(top))}
 	for i, t := range top {
-		out.Users[i] = bundle.ScoredUser{UserID: emb.Users.ID(t.u), Score: t.s}
+		out.Users[i] = bundle.ScoredUser{UserID: emb.Users.ID(t.User), Score: t.Score}
 	}
 	return out, nil
 }
@@ -167,13 +156,13 @@ func ScoreItems(ctx context.Context, b *bundle.Bundle, userID string, itemIDs []
 			res[i].Status = bundle.StatusUnknownItem
 			continue
 		}
-		sc, err := newSeedScorer(ctx, b.LookAlike, emb, rows, opt.minSeeds())
+		_, it, status, err := newItem(ctx, b, rows, opt.minSeeds())
 		if err != nil {
 			return nil, fmt.Errorf("score item %q: %w", id, err)
 		}
 		var buf [1]float32
-		res[i].Score = sc.score(uv, buf[:])
-		res[i].Status = sc.status
+		b.LookAlike.ScoreItems(uv, []*lookalike.Item{it}, buf[:])
+		res[i].Score, res[i].Status = buf[0], status
 	}
 	return res, nil
 }
@@ -197,37 +186,20 @@ func (e *Expansion) WriteContext(ctx context.Context, path string, opts ...data.
 	if kind != data.IDInt64 && kind != data.IDString {
 		return fmt.Errorf("write expansion %s: unknown user id kind %d", path, kind)
 	}
-	var ids []int64
-	if kind == data.IDInt64 {
-		ids = make([]int64, len(e.Users))
-		for i, u := range e.Users {
-			v, err := strconv.ParseInt(u.UserID, 10, 64)
-			if err != nil {
-				return fmt.Errorf("write expansion %s: row %d: user id %q is not an int64", path, i, u.UserID)
-			}
-			ids[i] = v
-		}
-	}
 	sc := arrow.NewSchema([]arrow.Field{
 		{Name: data.ColUserID, Type: data.IDType(kind)},
 		{Name: "score", Type: arrow.PrimitiveTypes.Float32},
 		{Name: "rank", Type: arrow.PrimitiveTypes.Int32},
 	}, nil)
 	return data.WriteRecords(ctx, path, sc, len(e.Users), func(mem memory.Allocator, lo, hi int) (arrow.Record, error) {
-		var ua arrow.Array
-		if kind == data.IDInt64 {
-			bld := array.NewInt64Builder(mem)
-			defer bld.Release()
-			bld.AppendValues(ids[lo:hi], nil)
-			ua = bld.NewArray()
-		} else {
-			bld := array.NewStringBuilder(mem)
-			defer bld.Release()
-			for _, u := range e.Users[lo:hi] {
-				bld.Append(u.UserID)
+		ub := array.NewBuilder(mem, data.IDType(kind))
+		defer ub.Release()
+		for i, u := range e.Users[lo:hi] {
+			if err := data.AppendID(ub, kind, u.UserID); err != nil {
+				return nil, fmt.Errorf("write expansion %s: row %d: user %w", path, lo+i, err)
 			}
-			ua = bld.NewArray()
 		}
+		ua := ub.NewArray()
 		defer ua.Release()
 		sb := array.NewFloat32Builder(mem)
 		defer sb.Release()
@@ -323,177 +295,19 @@ func itemSeedRows(b *bundle.Bundle, itemIDs []string) map[string][]int32 {
 	return out
 }
 
-// seedScorer scores users against one seed set: with the look-alike model
-// (StatusOK) or by the cosine with the seeds' mean embedding (StatusCold).
-type seedScorer struct {
-	status bundle.Status
-	model  *lookalike.Model
-	state  []*lookalike.ItemState // one state, read-only, shared by goroutines
-	mean   []float32              // unit-length mean seed embedding (cold)
-}
-
-func newSeedScorer(ctx context.Context, m *lookalike.Model, emb *data.Embeddings, rows []int32, minSeeds int) (*seedScorer, error) {
-	d := emb.Dim
-	if len(rows) < minSeeds {
-		mean := make([]float64, d)
-		for _, r := range rows {
-			for j, v := range emb.Vec(r) {
-				mean[j] += float64(v)
-			}
-		}
-		var norm float64
-		for _, v := range mean {
-			norm += v * v
-		}
-		unit := make([]float32, d)
-		if norm > 0 {
-			inv := 1 / math.Sqrt(norm)
-			for j, v := range mean {
-				unit[j] = float32(v * inv)
-			}
-		}
-		return &seedScorer{status: bundle.StatusCold, mean: unit}, nil
-	}
-	vecs := make([]float32, 0, len(rows)*d)
-	for _, r := range rows {
-		vecs = append(vecs, emb.Vec(r)...)
-	}
-	st, err := m.BuildItem(ctx, vecs, nil)
+// newItem builds the item state of a seed set over the folder's
+// embeddings with the one inference path (lookalike.Model.NewItem): seeds in
+// user id order, cold below minSeeds. It returns the users it was built over
+// and the item's status.
+func newItem(ctx context.Context, b *bundle.Bundle, rows []int32, minSeeds int) (lookalike.UserRows, *lookalike.Item, bundle.Status, error) {
+	emb := b.Embeddings
+	users := lookalike.UserRows{Vecs: emb.Vecs, Dim: emb.Dim, Order: emb.Users.Compare}
+	it, err := b.LookAlike.NewItem(ctx, users, rows, lookalike.ItemOptions{MinSeeds: minSeeds})
 	if err != nil {
-		return nil, err
+		return users, nil, "", err
 	}
-	return &seedScorer{status: bundle.StatusOK, model: m, state: []*lookalike.ItemState{st}}, nil
-}
-
-// score scores one user embedding; out is a one-element scratch slice.
-func (s *seedScorer) score(uv, out []float32) float32 {
-	if s.status == bundle.StatusOK {
-		s.model.Score(uv, s.state, out[:1])
-		return out[0]
+	if it.Status == lookalike.ItemCold {
+		return users, it, bundle.StatusCold, nil
 	}
-	var dot, nn float64
-	for j, v := range uv {
-		dot += float64(v) * float64(s.mean[j])
-		nn += float64(v) * float64(v)
-	}
-	if nn == 0 {
-		return 0
-	}
-	return float32(dot / math.Sqrt(nn))
-}
-
-// expandChunk is the number of embedding rows a scan goroutine takes at a time.
-const expandChunk = 4096
-
-// rowScore is an embedding row with its score.
-type rowScore struct {
-	u int32
-	s float32
-}
-
-// scanTop scores every embedding row not skipped and returns the n best,
-// sorted best first (score descending, then user id ascending). NaN scores
-// are left out.
-func scanTop(ctx context.Context, emb *data.Embeddings, n, workers int, skip func(int32) bool,
-	score func(uv, out []float32) float32) ([]rowScore, error) {
-	users := emb.Users
-	cmpRows := idOrder(users)
-	nrows := users.Len()
-	nchunks := (nrows + expandChunk - 1) / expandChunk
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	workers = max(1, min(workers, nchunks))
-	heaps := make([]topHeap, workers)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for g := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h := &heaps[g]
-			h.n, h.cmp = n, cmpRows
-			var out [1]float32
-			for {
-				c := int(next.Add(1) - 1)
-				if c >= nchunks || ctx.Err() != nil {
-					return
-				}
-				for r := c * expandChunk; r < min((c+1)*expandChunk, nrows); r++ {
-					u := int32(r)
-					if skip(u) {
-						continue
-					}
-					s := score(emb.Vec(u), out[:])
-					if math.IsNaN(float64(s)) {
-						continue
-					}
-					h.offer(rowScore{u, s})
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	var all []rowScore
-	for g := range heaps {
-		all = append(all, heaps[g].items...)
-	}
-	slices.SortFunc(all, func(a, b rowScore) int { return better(a, b, cmpRows) })
-	return all[:min(n, len(all))], nil
-}
-
-// better orders a before b when a scores higher, or equally with a smaller id.
-func better(a, b rowScore, cmpRows func(a, b int32) int) int {
-	if a.s != b.s {
-		return cmp.Compare(b.s, a.s)
-	}
-	return cmpRows(a.u, b.u)
-}
-
-// idOrder compares the external ids of two vocabulary indices: int64 ids as
-// numbers, string ids byte-wise.
-func idOrder(v *data.Vocab) func(a, b int32) int {
-	if v.Kind() == data.IDInt64 {
-		return func(a, b int32) int {
-			x, errx := strconv.ParseInt(v.ID(a), 10, 64)
-			y, erry := strconv.ParseInt(v.ID(b), 10, 64)
-			if errx != nil || erry != nil {
-				return cmp.Compare(v.ID(a), v.ID(b))
-			}
-			return cmp.Compare(x, y)
-		}
-	}
-	return func(a, b int32) int { return cmp.Compare(v.ID(a), v.ID(b)) }
-}
-
-// topHeap keeps the n best entries with the worst on top.
-type topHeap struct {
-	n     int
-	cmp   func(a, b int32) int
-	items []rowScore
-}
-
-func (t *topHeap) Len() int           { return len(t.items) }
-func (t *topHeap) Less(i, j int) bool { return better(t.items[i], t.items[j], t.cmp) > 0 }
-func (t *topHeap) Swap(i, j int)      { t.items[i], t.items[j] = t.items[j], t.items[i] }
-func (t *topHeap) Push(x any)         { t.items = append(t.items, x.(rowScore)) }
-func (t *topHeap) Pop() any {
-	x := t.items[len(t.items)-1]
-	t.items = t.items[:len(t.items)-1]
-	return x
-}
-
-// offer keeps x if it is among the n best seen.
-func (t *topHeap) offer(x rowScore) {
-	if len(t.items) < t.n {
-		heap.Push(t, x)
-		return
-	}
-	if better(x, t.items[0], t.cmp) < 0 {
-		t.items[0] = x
-		heap.Fix(t, 0)
-	}
+	return users, it, bundle.StatusOK, nil
 }

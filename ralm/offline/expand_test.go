@@ -112,7 +112,7 @@ func intWorld(t *testing.T) *expWorld {
 func bruteTop(t *testing.T, b *bundle.Bundle, seeds []string, minSeeds int) []bundle.ScoredUser {
 	t.Helper()
 	rows, _ := seedRows(b.Embeddings.Users, seeds)
-	sc, err := newSeedScorer(context.Background(), b.LookAlike, b.Embeddings, rows, minSeeds)
+	_, it, _, err := newItem(context.Background(), b, rows, minSeeds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func bruteTop(t *testing.T, b *bundle.Bundle, seeds []string, minSeeds int) []bu
 		if slices.Contains(rows, int32(r)) {
 			continue
 		}
-		all = append(all, bundle.ScoredUser{UserID: b.Embeddings.Users.ID(int32(r)), Score: sc.score(b.Embeddings.Vec(int32(r)), out[:])})
+		all = append(all, bundle.ScoredUser{UserID: b.Embeddings.Users.ID(int32(r)), Score: score(b.LookAlike, it, b.Embeddings.Vec(int32(r)), out[:])})
 	}
 	slices.SortStableFunc(all, func(a, c bundle.ScoredUser) int {
 		if a.Score != c.Score {
@@ -134,6 +134,12 @@ func bruteTop(t *testing.T, b *bundle.Bundle, seeds []string, minSeeds int) []bu
 		return idCompare(b.Embeddings.Users.Kind(), a.UserID, c.UserID)
 	})
 	return all
+}
+
+// score scores one user against one item with the shared scorer.
+func score(m *lookalike.Model, it *lookalike.Item, uv, out []float32) float32 {
+	m.ScoreItems(uv, []*lookalike.Item{it}, out[:1])
+	return out[0]
 }
 
 func idCompare(kind data.IDKind, a, b string) int {

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -407,12 +406,17 @@ func (e *Engine) restore(ctx context.Context, w *world) error {
 	return e.store.Apply(sb)
 }
 
-// refreshCold recomputes the fallback mean of an item with few seeds and
-// publishes it. Caller holds it.mu (or owns it exclusively).
+// refreshCold publishes a cold item state (the cold fallback over the
+// current seeds) for an item with few seeds or not yet re-clustered; the
+// warm state of an earlier re-cluster, if any, is dropped. Caller holds
+// it.mu (or owns it exclusively).
 func (e *Engine) refreshCold(w *world, snap *userSnap, it *item) {
-	old := it.view.Load()
-	nv := *old
-	nv.mean = meanOf(snap, w.dim, it.ring)
+	nv := *it.view.Load()
+	cold, err := w.model.NewItem(context.Background(), w.usersOf(snap), it.ring, lookalike.ItemOptions{Cold: true})
+	if err != nil {
+		cold = nil // no seed left: nothing to score with
+	}
+	nv.item = cold
 	it.publish(&nv)
 }
 
@@ -444,17 +448,15 @@ func (e *Engine) IDKinds() (user, item data.IDKind) {
 // Options returns the engine's options with defaults filled in.
 func (e *Engine) Options() Options { return e.opts }
 
-// checkID validates an external id of the given kind: non-empty, and for
-// int64 ids the canonical decimal form.
+// checkID validates an external id of the given kind with the one id
+// validator, data.CanonicalID, and also wants it in canonical form (the
+// engine does not rewrite ids; callers normalise them first).
 func checkID(kind data.IDKind, what, id string) error {
 	if id == "" {
 		return &bundle.IDError{What: what, ID: id, Err: fmt.Errorf("%w: empty", bundle.ErrBadID)}
 	}
-	if kind == data.IDInt64 {
-		v, err := strconv.ParseInt(id, 10, 64)
-		if err != nil || strconv.FormatInt(v, 10) != id {
-			return &bundle.IDError{What: what, ID: id, Err: fmt.Errorf("%w: want an int64", bundle.ErrBadID)}
-		}
+	if c, err := data.CanonicalID(kind, id); err != nil || c != id {
+		return &bundle.IDError{What: what, ID: id, Err: fmt.Errorf("%w: want an int64", bundle.ErrBadID)}
 	}
 	return nil
 }
@@ -510,7 +512,7 @@ func (e *Engine) Stats() Stats {
 
 // status is the scoring status of an existing item.
 func (e *Engine) status(it *item) bundle.Status {
-	if int(it.nseeds.Load()) >= e.opts.MinSeeds && it.view.Load().state != nil {
+	if int(it.nseeds.Load()) >= e.opts.MinSeeds && it.view.Load().state() != nil {
 		return bundle.StatusOK
 	}
 	return bundle.StatusCold

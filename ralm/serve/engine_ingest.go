@@ -411,7 +411,7 @@ func (e *Engine) apply(batch []*commitReq, now int64) *Batch {
 		if n < e.opts.MinSeeds {
 			continue
 		}
-		if changed || it.view.Load().state == nil {
+		if changed || it.view.Load().state() == nil {
 			w.markDirty(it, t.prev < e.opts.MinSeeds)
 			if t.prev < e.opts.MinSeeds {
 				select {

@@ -1,11 +1,11 @@
 package serve
 
 import (
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/lookalike"
 )
 
@@ -33,16 +33,24 @@ type item struct {
 
 // itemView is the immutable published state of an item: what readers see.
 type itemView struct {
-	// state is the look-alike state built at the last re-cluster (nil before
-	// the first one).
-	state *lookalike.ItemState
-	// mean is the unit-length mean seed embedding, for the cold fallback
-	// (nil if the item has no seeds).
-	mean []float32
+	// item is the item's scoring state (lookalike.Model.NewItem): warm,
+	// built by the re-cluster worker from the seeds of version (warm-started
+	// from the previous state), or cold (ItemOptions.Cold) over the current
+	// seeds for an item with fewer than MinSeeds seeds or not yet
+	// re-clustered. nil only before the item has a seed.
+	item *lookalike.Item
 	// builtAt and builtSeeds describe the last re-cluster.
 	builtAt    time.Time
 	builtSeeds int
-	version    uint64 // item version the state was built from
+	version    uint64 // item version the warm state was built from
+}
+
+// state returns the look-alike state of the last re-cluster, nil if none.
+func (v *itemView) state() *lookalike.ItemState {
+	if v.item == nil {
+		return nil
+	}
+	return v.item.State
 }
 
 func newItem(id string, created int64) *item {
@@ -82,45 +90,26 @@ func (it *item) seeds() []int32 {
 // publish replaces the view under mu. Caller holds mu.
 func (it *item) publish(v *itemView) { it.view.Store(v) }
 
-// meanOf returns the unit-length mean of the given users' embeddings, or nil
-// if there are none.
-func meanOf(s *userSnap, dim int, users []int32) []float32 {
-	if len(users) == 0 {
-		return nil
-	}
-	acc := make([]float64, dim)
-	for _, u := range users {
-		for j, x := range s.vec(u, dim) {
-			acc[j] += float64(x)
-		}
-	}
-	var nn float64
-	for _, x := range acc {
-		nn += x * x
-	}
-	out := make([]float32, dim)
-	if nn == 0 {
-		return out
-	}
-	inv := 1 / math.Sqrt(nn)
-	for j, x := range acc {
-		out[j] = float32(x * inv)
-	}
-	return out
+// snapUsers is the engine's lookalike.Users: the rows of a user snapshot,
+// ordered by external id (data.CompareIDs) as the offline path orders them.
+type snapUsers struct {
+	snap *userSnap
+	dim  int
+	kind data.IDKind
 }
 
-// cosineUnit returns cos(u, m) for a unit-length m.
-func cosineUnit(u, m []float32) float32 {
-	if len(m) != len(u) {
-		return 0
-	}
-	var d, uu float32
-	for j, x := range u {
-		d += x * m[j]
-		uu += x * x
-	}
-	if uu == 0 {
-		return 0
-	}
-	return d / float32(math.Sqrt(float64(uu)))
+// Len implements lookalike.Users.
+func (u snapUsers) Len() int { return u.snap.n }
+
+// Vec implements lookalike.Users.
+func (u snapUsers) Vec(i int32) []float32 { return u.snap.vec(i, u.dim) }
+
+// Compare implements lookalike.Users.
+func (u snapUsers) Compare(a, b int32) int {
+	return data.CompareIDs(u.kind, u.snap.id(a), u.snap.id(b))
+}
+
+// usersOf returns the lookalike.Users of snapshot s of w.
+func (w *world) usersOf(s *userSnap) snapUsers {
+	return snapUsers{snap: s, dim: w.dim, kind: w.userKind}
 }

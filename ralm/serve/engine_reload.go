@@ -144,11 +144,12 @@ func (e *Engine) reload(ctx context.Context, b *bundle.Bundle) error {
 			nit = rebuildItem(id, oit, users, remap, e.opts.MaxSeeds)
 			if len(nit.ring) > 0 {
 				e.refreshCold(nw, nsnap, nit)
-				if prev != nil && prev.view.Load().state != nil {
+				if prev != nil && prev.view.Load().state() != nil {
 					// Keep the state built during the reload (stale but in
 					// the new space) until the worker rebuilds it.
 					v := *nit.view.Load()
-					v.state, v.builtAt, v.builtSeeds = prev.view.Load().state, prev.view.Load().builtAt, prev.view.Load().builtSeeds
+					pv := prev.view.Load()
+					v.item, v.builtAt, v.builtSeeds = pv.item, pv.builtAt, pv.builtSeeds
 					nit.publish(&v)
 				}
 			}
@@ -165,8 +166,8 @@ func (e *Engine) reload(ctx context.Context, b *bundle.Bundle) error {
 			return true
 		}
 		nw.items.Store(id, nit)
-		if len(nit.ring) >= e.opts.MinSeeds && (changed || nit.view.Load().state == nil) {
-			nw.markDirty(nit, nit.view.Load().state == nil)
+		if len(nit.ring) >= e.opts.MinSeeds && (changed || nit.view.Load().state() == nil) {
+			nw.markDirty(nit, nit.view.Load().state() == nil)
 		}
 		return true
 	})

@@ -1,12 +1,8 @@
 package serve
 
 import (
-	"cmp"
-	"container/heap"
 	"context"
 	"fmt"
-	"math"
-	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -17,9 +13,9 @@ import (
 
 // scoreBufs are pooled per-request buffers of Score.
 type scoreBufs struct {
-	states []*lookalike.ItemState
-	pos    []int
-	out    []float32
+	items []*lookalike.Item
+	pos   []int
+	out   []float32
 }
 
 var scorePool = sync.Pool{New: func() any { return new(scoreBufs) }}
@@ -57,8 +53,7 @@ func (e *Engine) ScoreVector(ctx context.Context, vec []float32, itemIDs []strin
 func (e *Engine) scoreVec(w *world, uv []float32, itemIDs []string) []bundle.ItemScore {
 	res := make([]bundle.ItemScore, len(itemIDs))
 	b := scorePool.Get().(*scoreBufs)
-	b.states, b.pos = b.states[:0], b.pos[:0]
-	minSeeds := int32(e.opts.MinSeeds)
+	b.items, b.pos = b.items[:0], b.pos[:0]
 	for i, id := range itemIDs {
 		res[i].ItemID = id
 		v, ok := w.items.Load(id)
@@ -67,24 +62,20 @@ func (e *Engine) scoreVec(w *world, uv []float32, itemIDs []string) []bundle.Ite
 			continue
 		}
 		it := v.(*item)
-		view := it.view.Load()
-		if view.state != nil && it.nseeds.Load() >= minSeeds {
-			b.states = append(b.states, view.state)
+		res[i].Status = e.status(it)
+		if li := it.view.Load().item; li != nil {
+			b.items = append(b.items, li)
 			b.pos = append(b.pos, i)
-			res[i].Status = bundle.StatusOK
-			continue
 		}
-		res[i].Status = bundle.StatusCold
-		res[i].Score = cosineUnit(uv, view.mean)
 	}
-	if len(b.states) > 0 {
-		b.out = slices.Grow(b.out[:0], len(b.states))[:len(b.states)]
-		w.model.Score(uv, b.states, b.out)
+	if len(b.items) > 0 {
+		b.out = slices.Grow(b.out[:0], len(b.items))[:len(b.items)]
+		w.model.ScoreItems(uv, b.items, b.out)
 		for k, i := range b.pos {
 			res[i].Score = b.out[k]
 		}
 	}
-	clear(b.states) // drop references to item states
+	clear(b.items) // drop references to item states
 	scorePool.Put(b)
 	return res
 }
@@ -120,12 +111,12 @@ func (e *Engine) Item(ctx context.Context, itemID string) (ItemInfo, error) {
 	info := ItemInfo{
 		ID: itemID, Seeds: int(it.nseeds.Load()), Status: e.status(it),
 		LastRecluster: view.builtAt, ReclusterSeeds: view.builtSeeds,
-		Pending:   view.state == nil || view.version != version,
+		Pending:   view.state() == nil || view.version != version,
 		LastClick: time.Unix(0, it.last.Load()),
 		Created:   time.Unix(0, created),
 	}
-	if view.state != nil {
-		info.Centroids = view.state.K
+	if st := view.state(); st != nil {
+		info.Centroids = st.K
 	}
 	if info.Seeds < e.opts.MinSeeds {
 		info.Pending = false // cold items are not re-clustered
@@ -151,9 +142,12 @@ type Audience struct {
 }
 
 // Audience returns the n users who look most like the item's seeds, best
-// first, excluding the seeds themselves, by scanning every user embedding in
-// parallel. It fails with an *IDError matching ErrUnknownItem for an item
-// without seeds.
+// first (score descending, then user id ascending: lookalike.Model.Audience,
+// the tie rule offline expansion shares), by scanning every user embedding
+// in parallel. It leaves out the item's current seeds and the seeds its
+// published state was built from: the scan excludes the latter itself, and
+// seeds newer than the state are passed as AudienceOptions.Skip. It fails
+// with an *IDError matching ErrUnknownItem for an item without seeds.
 func (e *Engine) Audience(ctx context.Context, itemID string, n int) (*Audience, error) {
 	if n < 1 {
 		return nil, badInput(fmt.Errorf("audience: n = %d, want at least 1", n))
@@ -165,117 +159,33 @@ func (e *Engine) Audience(ctx context.Context, itemID string, n int) (*Audience,
 	}
 	it := v.(*item)
 	snap := w.users.load()
+	users := w.usersOf(snap)
 	it.mu.Lock()
 	seeds := it.seeds()
 	it.mu.Unlock()
-	excl := make([]uint64, (snap.n+63)/64)
+	status := e.status(it)
+	li := it.view.Load().item
+	if li == nil {
+		var err error
+		if li, err = w.model.NewItem(ctx, users, seeds, lookalike.ItemOptions{Cold: true}); err != nil {
+			return nil, &bundle.IDError{What: "item", ID: itemID, Err: bundle.ErrUnknownItem}
+		}
+	}
+	cur := make([]uint64, (snap.n+63)/64)
 	for _, u := range seeds {
 		if int(u) < snap.n {
-			excl[u/64] |= 1 << (u % 64)
+			cur[u/64] |= 1 << (u % 64)
 		}
 	}
-	view := it.view.Load()
-	status := bundle.StatusCold
-	if view.state != nil && len(seeds) >= e.opts.MinSeeds {
-		status = bundle.StatusOK
-	}
-	one := []*lookalike.ItemState{view.state} // read-only, shared by the scan goroutines
-	scoreUser := func(uv []float32, out []float32) float32 {
-		if status == bundle.StatusOK {
-			w.model.Score(uv, one, out[:1])
-			return out[0]
-		}
-		return cosineUnit(uv, view.mean)
-	}
-
-	nchunks := len(snap.chunks)
-	workers := min(runtime.GOMAXPROCS(0), max(nchunks, 1))
-	heaps := make([]topN, workers)
-	var wg sync.WaitGroup
-	for g := range workers {
-		wg.Go(func() {
-			h := &heaps[g]
-			h.n = n
-			var out [1]float32
-			for c := g; c < nchunks; c += workers {
-				if ctx.Err() != nil {
-					return
-				}
-				base := c * chunkUsers
-				rows := min(chunkUsers, snap.n-base)
-				chunk := snap.chunks[c]
-				for r := range rows {
-					u := int32(base + r)
-					if excl[u/64]&(1<<(u%64)) != 0 {
-						continue
-					}
-					s := scoreUser(chunk[r*w.dim:(r+1)*w.dim], out[:])
-					if math.IsNaN(float64(s)) {
-						continue
-					}
-					h.offer(u, s)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+	top, err := w.model.Audience(ctx, users, li, n, lookalike.AudienceOptions{
+		Skip: func(u int32) bool { return cur[u/64]&(1<<(u%64)) != 0 },
+	})
+	if err != nil {
 		return nil, fmt.Errorf("audience %q: %w", itemID, err)
 	}
-	var all []scored
-	for g := range heaps {
-		all = append(all, heaps[g].items...)
-	}
-	slices.SortFunc(all, func(a, b scored) int {
-		if c := cmp.Compare(b.s, a.s); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.u, b.u)
-	})
-	all = all[:min(n, len(all))]
-	res := &Audience{ItemID: itemID, Status: status, Seeds: len(seeds), Users: make([]bundle.ScoredUser, len(all))}
-	for i, x := range all {
-		res.Users[i] = bundle.ScoredUser{UserID: snap.id(x.u), Score: x.s}
+	res := &Audience{ItemID: itemID, Status: status, Seeds: len(seeds), Users: make([]bundle.ScoredUser, len(top))}
+	for i, x := range top {
+		res.Users[i] = bundle.ScoredUser{UserID: snap.id(x.User), Score: x.Score}
 	}
 	return res, nil
-}
-
-type scored struct {
-	u int32
-	s float32
-}
-
-// topN keeps the n best (highest score, then lowest index) entries in a min-heap.
-type topN struct {
-	n     int
-	items []scored
-}
-
-func (t *topN) Len() int { return len(t.items) }
-func (t *topN) Less(i, j int) bool {
-	a, b := t.items[i], t.items[j]
-	if a.s != b.s {
-		return a.s < b.s
-	}
-	return a.u > b.u
-}
-func (t *topN) Swap(i, j int) { t.items[i], t.items[j] = t.items[j], t.items[i] }
-func (t *topN) Push(x any)    { t.items = append(t.items, x.(scored)) }
-func (t *topN) Pop() any {
-	x := t.items[len(t.items)-1]
-	t.items = t.items[:len(t.items)-1]
-	return x
-}
-
-// offer adds (u, s) if it beats the worst kept entry.
-func (t *topN) offer(u int32, s float32) {
-	if len(t.items) < t.n {
-		heap.Push(t, scored{u, s})
-		return
-	}
-	w := t.items[0]
-	if s > w.s || (s == w.s && u < w.u) {
-		t.items[0] = scored{u, s}
-		heap.Fix(t, 0)
-	}
 }

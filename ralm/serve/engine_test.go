@@ -73,7 +73,7 @@ func TestScoreStatuses(t *testing.T) {
 	// The ok score is the model's score of the published state.
 	v, _ := e.world.Load().items.Load("1")
 	out := make([]float32, 1)
-	m.Score(s.Emb.Vec(12), []*lookalike.ItemState{v.(*item).view.Load().state}, out)
+	m.Score(s.Emb.Vec(12), []*lookalike.ItemState{v.(*item).view.Load().state()}, out)
 	if res[0].Score != out[0] {
 		t.Errorf("ok score %v, model says %v", res[0].Score, out[0])
 	}

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ralmlab/ralm/lookalike"
 )
 
 // workerLoop is the asynchronous stage: it re-clusters changed items every
@@ -89,12 +91,14 @@ func (e *Engine) buildPending(ctx context.Context, w *world, includeDirty bool) 
 	return nil
 }
 
-// buildItem re-clusters one item from its current seeds, warm-started from
-// its previous state, and publishes the result.
+// buildItem re-clusters one item from its current seeds (put in user id
+// order by NewItem, so that the state equals the one offline scoring builds
+// from the same seeds), warm-started from its previous state, and publishes
+// the result.
 func (e *Engine) buildItem(ctx context.Context, w *world, it *item) error {
 	it.mu.Lock()
 	old := it.view.Load()
-	if it.deleted || len(it.ring) < e.opts.MinSeeds || (old.state != nil && old.version == it.version) {
+	if it.deleted || len(it.ring) < e.opts.MinSeeds || (old.state() != nil && old.version == it.version) {
 		it.mu.Unlock()
 		return nil
 	}
@@ -104,16 +108,7 @@ func (e *Engine) buildItem(ctx context.Context, w *world, it *item) error {
 
 	start := time.Now()
 	snap := w.users.load()
-	d := w.dim
-	seeds := make([]float32, len(users)*d)
-	for k, u := range users {
-		copy(seeds[k*d:(k+1)*d], snap.vec(u, d))
-	}
-	st, err := w.model.BuildItem(ctx, seeds, old.state)
-	var mean []float32
-	if err == nil {
-		mean = meanOf(snap, d, users)
-	}
+	li, err := w.model.NewItem(ctx, w.usersOf(snap), users, lookalike.ItemOptions{Prev: old.state()})
 	dur := time.Since(start)
 	if e.opts.Hooks.OnRecluster != nil {
 		e.opts.Hooks.OnRecluster(ReclusterEvent{ItemID: it.id, Seeds: len(users), Duration: dur, Err: err})
@@ -129,8 +124,8 @@ func (e *Engine) buildItem(ctx context.Context, w *world, it *item) error {
 	now := time.Now()
 	e.lastReclust.Store(now.UnixNano())
 	it.mu.Lock()
-	if cur := it.view.Load(); !it.deleted && (cur.state == nil || cur.version <= ver) {
-		it.publish(&itemView{state: st, mean: mean, builtAt: now, builtSeeds: len(users), version: ver})
+	if cur := it.view.Load(); !it.deleted && (cur.state() == nil || cur.version <= ver) {
+		it.publish(&itemView{item: li, builtAt: now, builtSeeds: len(users), version: ver})
 	}
 	it.mu.Unlock()
 	return nil
