@@ -30,11 +30,17 @@ type IDError struct {
 }
 
 // Error implements error.
+// A long id is shortened to its first 64 bytes, so that the message stays
+// small whatever the caller sent.
 func (e *IDError) Error() string {
-	if errors.Is(e.Err, ErrBadID) {
-		return fmt.Sprintf("bad %s id %q: %v", e.What, e.ID, e.Err)
+	id := e.ID
+	if len(id) > 64 {
+		id = id[:64] + "..."
 	}
-	return fmt.Sprintf("%v %q", e.Err, e.ID)
+	if errors.Is(e.Err, ErrBadID) {
+		return fmt.Sprintf("bad %s id %q: %v", e.What, id, e.Err)
+	}
+	return fmt.Sprintf("%v %q", e.Err, id)
 }
 
 // Unwrap returns the underlying sentinel.

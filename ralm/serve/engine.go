@@ -14,10 +14,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/lookalike"
@@ -36,6 +40,17 @@ const (
 	// when it is this old.
 	checkpointRecords = 1 << 20
 	checkpointAge     = 30 * time.Second
+)
+
+// Input bounds the engine enforces before it acknowledges a write; input
+// beyond them is refused as bad input and never reaches the store.
+const (
+	// MaxIDBytes is the longest user or item id, in bytes. Ids must also
+	// be valid UTF-8 without control characters.
+	MaxIDBytes = 256
+	// MaxVectorNorm bounds the Euclidean norm of an upserted user vector,
+	// so that scores and k-means distances stay finite in float32.
+	MaxVectorNorm = 1e6
 )
 
 // Errors returned by the engine besides the *bundle.IDError values.
@@ -452,11 +467,42 @@ func (e *Engine) Options() Options { return e.opts }
 // validator, data.CanonicalID, and also wants it in canonical form (the
 // engine does not rewrite ids; callers normalise them first).
 func checkID(kind data.IDKind, what, id string) error {
+	bad := func(format string, args ...any) error {
+		return &bundle.IDError{What: what, ID: id, Err: fmt.Errorf("%w: "+format, append([]any{bundle.ErrBadID}, args...)...)}
+	}
 	if id == "" {
-		return &bundle.IDError{What: what, ID: id, Err: fmt.Errorf("%w: empty", bundle.ErrBadID)}
+		return bad("empty")
+	}
+	if len(id) > MaxIDBytes {
+		return bad("%d bytes long (max %d)", len(id), MaxIDBytes)
+	}
+	if !utf8.ValidString(id) {
+		return bad("not valid UTF-8")
+	}
+	if strings.IndexFunc(id, unicode.IsControl) >= 0 {
+		return bad("holds a control character")
 	}
 	if c, err := data.CanonicalID(kind, id); err != nil || c != id {
-		return &bundle.IDError{What: what, ID: id, Err: fmt.Errorf("%w: want an int64", bundle.ErrBadID)}
+		return bad("want an int64")
+	}
+	return nil
+}
+
+// checkVector refuses a user vector of the wrong width, with a non-finite
+// value, or whose norm is beyond MaxVectorNorm.
+func checkVector(id string, vec []float32, dim int) error {
+	if len(vec) != dim {
+		return badInput(fmt.Errorf("upsert user %q: vector has %d values, the model's embeddings have %d", id, len(vec), dim))
+	}
+	var ss float64
+	for j, x := range vec {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return badInput(fmt.Errorf("upsert user %q: vector value %d is not finite", id, j))
+		}
+		ss += float64(x) * float64(x)
+	}
+	if n := math.Sqrt(ss); !(n <= MaxVectorNorm) {
+		return badInput(fmt.Errorf("upsert user %q: vector norm %.3g is over the limit of %g", id, n, float64(MaxVectorNorm)))
 	}
 	return nil
 }
@@ -523,6 +569,17 @@ func (e *Engine) status(it *item) bundle.Status {
 func (e *Engine) fail(err error) {
 	e.failed.CompareAndSwap(nil, &err)
 	e.log.Error("seed store write failed; refusing further writes", "err", err)
+}
+
+// Ready reports whether the engine accepts writes: nil, or an error matching
+// ErrClosed or ErrReadOnly (wrapping the store fault that caused it).
+func (e *Engine) Ready() error {
+	select {
+	case <-e.quit:
+		return ErrClosed
+	default:
+	}
+	return e.failure()
 }
 
 // failure returns the recorded store error, if any.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -137,13 +136,8 @@ func (e *Engine) UpsertUser(ctx context.Context, id string, in UserInput) error 
 	case vec != nil && in.Features != nil:
 		return badInput(errors.New("upsert user: give a vector or features, not both"))
 	case vec != nil:
-		if len(vec) != w.dim {
-			return badInput(fmt.Errorf("upsert user %q: vector has %d values, the model's embeddings have %d", id, len(vec), w.dim))
-		}
-		for j, x := range vec {
-			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-				return badInput(fmt.Errorf("upsert user %q: vector value %d is not finite", id, j))
-			}
+		if err := checkVector(id, vec, w.dim); err != nil {
+			return err
 		}
 	case in.Features != nil || in.Clicked != nil:
 		if w.userModel == nil {
@@ -151,7 +145,10 @@ func (e *Engine) UpsertUser(ctx context.Context, id string, in UserInput) error 
 		}
 		var err error
 		if vec, err = embedRaw(w.userModel, in.Features, in.Clicked); err != nil {
-			return fmt.Errorf("upsert user %q: %w", id, err)
+			return badInput(fmt.Errorf("upsert user %q: %w", id, err))
+		}
+		if err := checkVector(id, vec, w.dim); err != nil {
+			return err
 		}
 	default:
 		return badInput(fmt.Errorf("upsert user %q: no vector and no features", id))
@@ -166,6 +163,9 @@ func (e *Engine) UpsertUser(ctx context.Context, id string, in UserInput) error 
 // Delete removes an item and its seeds. It fails with an *IDError matching
 // ErrUnknownItem if the item has no seeds.
 func (e *Engine) Delete(ctx context.Context, itemID string) error {
+	if err := checkID(e.world.Load().itemKind, "item", itemID); err != nil {
+		return err
+	}
 	r := &commitReq{op: opDelete, items: []string{itemID}}
 	if err := e.submit(ctx, r); err != nil {
 		return err

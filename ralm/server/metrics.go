@@ -2,6 +2,7 @@ package server
 
 import (
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +19,9 @@ type Metrics struct {
 	recluster prometheus.Histogram
 	commit    prometheus.Histogram
 	engine    *engineCollector
+	// rejected counts clicks the server refused before they reached the
+	// engine (malformed ids or ts); the engine counts the rest.
+	rejected atomic.Uint64
 }
 
 // NewMetrics registers the metrics in a new registry (with the Go runtime
@@ -43,6 +47,7 @@ func NewMetrics() *Metrics {
 		}),
 		engine: &engineCollector{},
 	}
+	m.engine.rejected = &m.rejected
 	reg.MustRegister(m.requests, m.recluster, m.commit, m.engine,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
@@ -70,7 +75,8 @@ func (m *Metrics) observe(route string, code int, d time.Duration) {
 
 // engineCollector reads the engine's counters and item statuses once per scrape.
 type engineCollector struct {
-	e *serve.Engine
+	e        *serve.Engine
+	rejected *atomic.Uint64 // the server's own rejections
 }
 
 var (
@@ -97,7 +103,7 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.e.Stats()
 	ch <- prometheus.MustNewConstMetric(descClicks, prometheus.CounterValue, float64(s.ClicksAccepted), "accepted")
 	ch <- prometheus.MustNewConstMetric(descClicks, prometheus.CounterValue, float64(s.ClicksDuplicate), "duplicate")
-	ch <- prometheus.MustNewConstMetric(descClicks, prometheus.CounterValue, float64(s.ClicksRejected), "rejected")
+	ch <- prometheus.MustNewConstMetric(descClicks, prometheus.CounterValue, float64(s.ClicksRejected+c.rejected.Load()), "rejected")
 	ch <- prometheus.MustNewConstMetric(descItems, prometheus.GaugeValue, float64(s.ItemsOK), string(bundle.StatusOK))
 	ch <- prometheus.MustNewConstMetric(descItems, prometheus.GaugeValue, float64(s.ItemsCold), string(bundle.StatusCold))
 	ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(s.PendingItems))

@@ -4,12 +4,19 @@
 //
 // Every error is a JSON object {"error": "..."} with a 4xx status for bad
 // input (malformed JSON, missing fields, ids of the wrong type, unknown ids,
-// too many items, a body over the size limit) and 5xx only for server-side
-// failures. Write endpoints require a bearer token when one is configured.
+// too many items, a body over the size limit), 408 when reading the body
+// timed out, and 5xx only for server-side failures. A client-facing message
+// names the field and the problem; it never holds a file path or a Go type
+// (server faults are logged in full and answered with a fixed message).
+// /healthz is the liveness check, /readyz the readiness check (503 with the
+// reason while the engine is read-only after a storage fault). Write
+// endpoints require a bearer token when one is configured.
 package server
 
 import (
 	"bufio"
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -19,6 +26,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -96,13 +106,14 @@ func New(e *serve.Engine, cfg Config) *Server {
 	s.route("POST /v1/users", true, s.handleUsers)
 	s.route("POST /v1/admin/reload", true, s.handleReload)
 	s.route("GET /healthz", false, s.handleHealth)
+	s.route("GET /readyz", false, s.handleReady)
 	metrics := promhttp.HandlerFor(cfg.Metrics.reg, promhttp.HandlerOpts{})
 	s.route("GET /metrics", false, func(w http.ResponseWriter, r *http.Request) error {
 		metrics.ServeHTTP(w, r)
 		return nil
 	})
 	// Known paths with another method, and unknown paths: JSON errors too.
-	for _, p := range []string{"/v1/clicks", "/v1/score", "/v1/items/{id}", "/v1/items/{id}/audience", "/v1/users", "/v1/admin/reload", "/healthz", "/metrics"} {
+	for _, p := range []string{"/v1/clicks", "/v1/score", "/v1/items/{id}", "/v1/items/{id}/audience", "/v1/users", "/v1/admin/reload", "/healthz", "/readyz", "/metrics"} {
 		s.mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed on %s", r.Method, r.URL.Path))
 		})
@@ -174,8 +185,8 @@ func (s *Server) route(pattern string, write bool, h func(http.ResponseWriter, *
 		r.Body = http.MaxBytesReader(rec, r.Body, s.cfg.MaxBodyBytes)
 		if err := h(rec, r); err != nil {
 			code, msg := s.classify(err)
-			if code >= 500 {
-				s.log.Error("request failed", "route", pattern, "err", err)
+			if code >= 500 || code == http.StatusRequestTimeout {
+				s.log.Error("request failed", "route", pattern, "code", code, "err", err)
 			}
 			writeError(rec, code, msg)
 		}
@@ -187,41 +198,120 @@ func (s *Server) authorized(r *http.Request) bool {
 	return ok && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(s.cfg.Token)) == 1
 }
 
-// classify maps an error to a status and message.
+// classify maps an error to a status and a client-facing message. Client
+// input gives 4xx with a message naming the field and the problem, a body
+// read that timed out 408, server faults 5xx with a fixed message (the
+// details, which may hold paths, go to the log only).
 func (s *Server) classify(err error) (int, string) {
 	var he *httpError
 	var mbe *http.MaxBytesError
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
 	var ie *serve.InputError
+	var ne net.Error
 	switch {
 	case errors.As(err, &he):
 		return he.code, he.msg
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over the %d-byte limit", mbe.Limit)
-	case errors.As(err, &se):
-		return http.StatusBadRequest, "malformed JSON: " + err.Error()
-	case errors.As(err, &te):
-		return http.StatusBadRequest, fmt.Sprintf("malformed JSON: field %q: want %s, got %s", te.Field, te.Type, te.Value)
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return http.StatusBadRequest, "malformed JSON: unexpected end of body"
 	case errors.Is(err, bundle.ErrUnknownUser), errors.Is(err, bundle.ErrUnknownItem):
-		return http.StatusNotFound, err.Error()
+		return http.StatusNotFound, clip(err.Error())
 	case errors.As(err, &ie), errors.Is(err, bundle.ErrBadID), errors.Is(err, serve.ErrNoUserModel):
-		return http.StatusBadRequest, err.Error()
-	case errors.Is(err, serve.ErrClosed), errors.Is(err, serve.ErrReadOnly):
-		return http.StatusServiceUnavailable, err.Error()
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return http.StatusServiceUnavailable, "request cancelled or timed out: " + err.Error()
+		return http.StatusBadRequest, clip(err.Error())
+	case errors.Is(err, serve.ErrClosed):
+		return http.StatusServiceUnavailable, "the engine is shutting down"
+	case errors.Is(err, serve.ErrReadOnly):
+		return http.StatusServiceUnavailable, "the engine is read-only after a storage fault; see the server log"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return http.StatusRequestTimeout, "request timed out"
+	case errors.Is(err, context.Canceled):
+		return http.StatusServiceUnavailable, "request cancelled"
 	}
-	return http.StatusInternalServerError, err.Error()
+	return http.StatusInternalServerError, "internal error; see the server log"
 }
 
+// maxMessage caps a client-facing error message, in bytes.
+const maxMessage = 300
+
+// clip shortens a message to maxMessage bytes.
+func clip(msg string) string {
+	if len(msg) <= maxMessage {
+		return msg
+	}
+	return msg[:maxMessage] + "..."
+}
+
+// jsonTypeNames names the JSON type a Go type decodes from, for messages.
+func jsonTypeName(t reflect.Type) string {
+	if t == nil {
+		return "a value"
+	}
+	if t == reflect.TypeOf(json.RawMessage(nil)) || t == reflect.TypeOf(json.Number("")) {
+		return "a number or string"
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Pointer:
+		return jsonTypeName(t.Elem())
+	}
+	return "another type"
+}
+
+// decodeError turns an error from decoding the request body into an
+// *httpError: 400 naming the field and the problem (never a Go type), 413
+// over the size limit, 408 when reading the body timed out. where, if not
+// empty, says which part of the body ("click 3").
+func decodeError(err error, where string) error {
+	var he *httpError
+	var mbe *http.MaxBytesError
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	var ne net.Error
+	prefix := "malformed JSON: "
+	if where != "" {
+		prefix += where + ": "
+	}
+	switch {
+	case errors.As(err, &he):
+		return he
+	case errors.As(err, &mbe):
+		return &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over the %d-byte limit", mbe.Limit)}
+	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, os.ErrDeadlineExceeded):
+		return &httpError{http.StatusRequestTimeout, "timed out reading the request body"}
+	case errors.As(err, &se):
+		return badRequest("%s%s at byte %d", prefix, se.Error(), se.Offset)
+	case errors.As(err, &te):
+		if te.Field != "" {
+			prefix += "field " + te.Field + ": "
+		}
+		return badRequest("%swant %s, got %s", prefix, jsonTypeName(te.Type), te.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return badRequest("%sunexpected end of body", prefix)
+	}
+	return &httpError{http.StatusBadRequest, "could not read the request body"}
+}
+
+// writeJSON encodes v before writing anything, so that a value that fails to
+// encode (a NaN score) gives a 500 instead of a 200 with an empty body.
 func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		code = http.StatusInternalServerError
+		b, _ = json.Marshal(map[string]string{"error": "internal error: the reply could not be encoded"})
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.Encode(v)
+	w.Write(append(b, '\n'))
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
@@ -229,16 +319,20 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 }
 
 // decodeStrict decodes one JSON value from r into v, rejecting trailing data.
-func decodeStrict(r io.Reader, v any) error {
+// Every error is an *httpError (see decodeError).
+func decodeStrict(r io.Reader, v any, useNumber bool) error {
 	dec := json.NewDecoder(r)
+	if useNumber {
+		dec.UseNumber()
+	}
 	if err := dec.Decode(v); err != nil {
-		return err
+		return decodeError(err, "")
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		if err == nil {
 			return badRequest("malformed JSON: data after the JSON value")
 		}
-		return err
+		return decodeError(err, "")
 	}
 	return nil
 }
@@ -247,7 +341,7 @@ func decodeStrict(r io.Reader, v any) error {
 type clickJSON struct {
 	UserID json.RawMessage `json:"user_id"`
 	ItemID json.RawMessage `json:"item_id"`
-	TS     *json.Number    `json:"ts"`
+	TS     json.RawMessage `json:"ts"`
 }
 
 type rejectionJSON struct {
@@ -255,13 +349,42 @@ type rejectionJSON struct {
 	UserID json.RawMessage `json:"user_id,omitempty"`
 	ItemID json.RawMessage `json:"item_id,omitempty"`
 	Error  string          `json:"error"`
+	reason string
 }
+
+// MaxRejections is the number of rejected clicks a clicks reply lists
+// (the first ones by index); the reply counts all of them by reason.
+const MaxRejections = 100
+
+// maxEcho caps an id echoed back in a rejection, in bytes.
+const maxEcho = 64
+
+// Rejection reasons, the keys of a clicks reply's "reasons".
+const (
+	reasonUserID      = "bad_user_id"
+	reasonItemID      = "bad_item_id"
+	reasonTS          = "bad_ts"
+	reasonUnknownUser = "unknown_user"
+	reasonOther       = "other"
+)
 
 type clicksReply struct {
 	Accepted   int             `json:"accepted"`
 	Duplicates int             `json:"duplicates"`
 	Rejected   int             `json:"rejected"`
+	Reasons    map[string]int  `json:"reasons,omitempty"`
 	Rejections []rejectionJSON `json:"rejections"`
+	Truncated  bool            `json:"rejections_truncated,omitempty"`
+}
+
+// echo returns raw for a rejection: as is when short, else a JSON string of
+// its first maxEcho bytes.
+func echo(raw json.RawMessage) json.RawMessage {
+	if len(raw) <= maxEcho {
+		return raw
+	}
+	b, _ := json.Marshal(strings.ToValidUTF8(string(raw[:maxEcho]), "") + "...")
+	return b
 }
 
 // readClicks reads a JSON array of clicks or NDJSON (one click object per line).
@@ -272,14 +395,14 @@ func (s *Server) readClicks(body io.Reader) ([]clickJSON, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, badRequest("empty body: want a JSON array of clicks or NDJSON")
 		}
-		return nil, err
+		return nil, decodeError(err, "")
 	}
 	var out []clickJSON
 	switch first {
 	case '[':
 		dec := json.NewDecoder(br)
 		if _, err := dec.Token(); err != nil {
-			return nil, err
+			return nil, decodeError(err, "")
 		}
 		for dec.More() {
 			if len(out) >= s.cfg.MaxClicks {
@@ -287,18 +410,18 @@ func (s *Server) readClicks(body io.Reader) ([]clickJSON, error) {
 			}
 			var c clickJSON
 			if err := dec.Decode(&c); err != nil {
-				return nil, fmt.Errorf("click %d: %w", len(out), err)
+				return nil, decodeError(err, fmt.Sprintf("click %d", len(out)))
 			}
 			out = append(out, c)
 		}
 		if _, err := dec.Token(); err != nil {
-			return nil, err
+			return nil, decodeError(err, "")
 		}
 		if _, err := dec.Token(); err != io.EOF {
 			if err == nil {
 				return nil, badRequest("malformed JSON: data after the array")
 			}
-			return nil, err
+			return nil, decodeError(err, "")
 		}
 	case '{':
 		dec := json.NewDecoder(br)
@@ -309,7 +432,7 @@ func (s *Server) readClicks(body io.Reader) ([]clickJSON, error) {
 				break
 			}
 			if err != nil {
-				return nil, fmt.Errorf("line %d: %w", len(out)+1, err)
+				return nil, decodeError(err, fmt.Sprintf("line %d", len(out)+1))
 			}
 			if len(out) >= s.cfg.MaxClicks {
 				return nil, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("too many clicks in one request (max %d)", s.cfg.MaxClicks)}
@@ -334,48 +457,70 @@ func peekNonSpace(br *bufio.Reader) (byte, error) {
 	}
 }
 
+// parseTS reads a click's optional ts: Unix seconds as a JSON number.
+func parseTS(raw json.RawMessage) (time.Time, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return time.Time{}, nil
+	}
+	var n json.Number
+	if raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9') {
+		n = json.Number(raw)
+	}
+	sec, err := n.Float64()
+	if err != nil || sec < 0 || sec > 1e11 {
+		return time.Time{}, fmt.Errorf("ts %s: want Unix seconds (a number from 0 to 1e11)", truncate(raw, 40))
+	}
+	return time.Unix(0, int64(sec*1e9)), nil
+}
+
+// reasonOf is the rejection reason of an engine error about a click.
+func reasonOf(err error) string {
+	var ide *bundle.IDError
+	switch {
+	case errors.Is(err, bundle.ErrUnknownUser):
+		return reasonUnknownUser
+	case errors.As(err, &ide) && ide.What == "item":
+		return reasonItemID
+	case errors.As(err, &ide):
+		return reasonUserID
+	}
+	return reasonOther
+}
+
 func (s *Server) handleClicks(w http.ResponseWriter, r *http.Request) error {
 	raw, err := s.readClicks(r.Body)
 	if err != nil {
-		var he *httpError
-		if !errors.As(err, &he) {
-			if code, msg := s.classify(err); code < 500 {
-				return &httpError{code, msg}
-			}
-			return badRequest("malformed JSON: %v", err)
-		}
 		return err
 	}
 	userKind, itemKind := s.e.IDKinds()
 	var clicks []serve.Click
 	var index []int // request index of each engine click
-	reply := clicksReply{Rejections: []rejectionJSON{}}
-	reject := func(i int, c clickJSON, msg string) {
-		reply.Rejections = append(reply.Rejections, rejectionJSON{Index: i, UserID: c.UserID, ItemID: c.ItemID, Error: msg})
+	var rejections []rejectionJSON
+	reject := func(i int, c clickJSON, reason, msg string) {
+		rejections = append(rejections, rejectionJSON{Index: i, UserID: echo(c.UserID), ItemID: echo(c.ItemID), Error: clip(msg), reason: reason})
 	}
 	for i, c := range raw {
 		u, err := parseID(userKind, "user_id", c.UserID)
 		if err != nil {
-			reject(i, c, err.Error())
+			reject(i, c, reasonUserID, err.Error())
 			continue
 		}
 		it, err := parseID(itemKind, "item_id", c.ItemID)
 		if err != nil {
-			reject(i, c, err.Error())
+			reject(i, c, reasonItemID, err.Error())
 			continue
 		}
-		var t time.Time
-		if c.TS != nil {
-			sec, err := c.TS.Float64()
-			if err != nil || sec < 0 || sec > 1e11 {
-				reject(i, c, fmt.Sprintf("ts %s: want Unix seconds", c.TS.String()))
-				continue
-			}
-			t = time.Unix(0, int64(sec*1e9))
+		t, err := parseTS(c.TS)
+		if err != nil {
+			reject(i, c, reasonTS, err.Error())
+			continue
 		}
 		clicks = append(clicks, serve.Click{UserID: u, ItemID: it, Time: t})
 		index = append(index, i)
 	}
+	s.cfg.Metrics.rejected.Add(uint64(len(rejections)))
+	reply := clicksReply{Rejections: []rejectionJSON{}}
 	if len(clicks) > 0 {
 		res, err := s.e.Clicks(r.Context(), clicks)
 		if err != nil {
@@ -384,23 +529,23 @@ func (s *Server) handleClicks(w http.ResponseWriter, r *http.Request) error {
 		reply.Accepted, reply.Duplicates = res.Accepted, res.Duplicates
 		for _, rj := range res.Rejected {
 			i := index[rj.Index]
-			reject(i, raw[i], rj.Err.Error())
+			reject(i, raw[i], reasonOf(rj.Err), rj.Err.Error())
 		}
 	}
-	if len(reply.Rejections) > 1 {
-		sortRejections(reply.Rejections)
+	slices.SortStableFunc(rejections, func(a, b rejectionJSON) int { return cmp.Compare(a.Index, b.Index) })
+	reply.Rejected = len(rejections)
+	if len(rejections) > 0 {
+		reply.Reasons = make(map[string]int)
+		for _, rj := range rejections {
+			reply.Reasons[rj.reason]++
+		}
 	}
-	reply.Rejected = len(reply.Rejections)
+	if len(rejections) > MaxRejections {
+		rejections, reply.Truncated = rejections[:MaxRejections], true
+	}
+	reply.Rejections = append(reply.Rejections, rejections...)
 	writeJSON(w, http.StatusOK, reply)
 	return nil
-}
-
-func sortRejections(r []rejectionJSON) {
-	for i := 1; i < len(r); i++ {
-		for j := i; j > 0 && r[j].Index < r[j-1].Index; j-- {
-			r[j], r[j-1] = r[j-1], r[j]
-		}
-	}
 }
 
 type scoreRequest struct {
@@ -416,7 +561,7 @@ type scoreJSON struct {
 
 func (s *Server) handleScore(w http.ResponseWriter, r *http.Request) error {
 	var req scoreRequest
-	if err := decodeStrict(r.Body, &req); err != nil {
+	if err := decodeStrict(r.Body, &req, false); err != nil {
 		return err
 	}
 	userKind, itemKind := s.e.IDKinds()
@@ -547,13 +692,8 @@ type userRequest struct {
 
 func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request) error {
 	var req userRequest
-	dec := json.NewDecoder(r.Body)
-	dec.UseNumber()
-	if err := dec.Decode(&req); err != nil {
+	if err := decodeStrict(r.Body, &req, true); err != nil {
 		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return badRequest("malformed JSON: data after the JSON value")
 	}
 	userKind, itemKind := s.e.IDKinds()
 	u, err := parseID(userKind, "user_id", req.UserID)
@@ -573,10 +713,6 @@ func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request) error {
 	}
 	normalizeNumbers(in.Features)
 	if err := s.e.UpsertUser(r.Context(), u, in); err != nil {
-		if code, _ := s.classify(err); code >= 500 && !errors.Is(err, serve.ErrClosed) && !errors.Is(err, serve.ErrReadOnly) &&
-			!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-			return badRequest("%v", err) // everything else UpsertUser reports is about the input
-		}
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"user_id": newJSONID(userKind, u)})
@@ -615,8 +751,22 @@ func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// handleHealth is the liveness check: the process serves requests.
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "model_id": s.e.ModelID()})
+	return nil
+}
+
+// handleReady is the readiness check: 200 while the engine accepts writes,
+// 503 with the reason while it is read-only (a storage fault) or closed.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) error {
+	if err := s.e.Ready(); err != nil {
+		code, reason := s.classify(err)
+		s.log.Warn("not ready", "err", err)
+		writeJSON(w, code, map[string]any{"ready": false, "reason": reason, "model_id": s.e.ModelID()})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ready": true, "model_id": s.e.ModelID()})
 	return nil
 }
 

@@ -199,7 +199,7 @@ func TestClicksEndpoint(t *testing.T) {
 		{"not json", `hello`, "malformed JSON"},
 		{"empty", ``, "empty body"},
 		{"trailing", `[] []`, "data after"},
-		{"wrong type", `[{"user_id": 1001, "item_id": 5, "ts": "x"}]`, "malformed JSON"},
+		{"click not an object", `[{"user_id": 1001, "item_id": 5}, 7]`, "malformed JSON: click 1: want an object, got number"},
 	} {
 		code, r := ts.do("POST", "/v1/clicks", tc.body)
 		if code != 400 || !strings.Contains(fmt.Sprint(r["error"]), tc.want) {
