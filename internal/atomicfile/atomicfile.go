@@ -198,8 +198,8 @@ func swapDir(tmp, path string, exch func(a, b string) (bool, error)) error {
 }
 
 // Stale lists the temporary files and folders that interrupted writes of
-// path left beside it: names made of TempPrefix(path) and the random digits
-// os.CreateTemp and os.MkdirTemp add, nothing else (so the temporary
+// path left beside it: names made of TempPrefix(path), optionally "old-",
+// and the random digits os.CreateTemp and os.MkdirTemp add, nothing else (so the temporary
 // entries of another destination, say "m.tmp-x" beside "m", never match).
 func Stale(path string) ([]string, error) {
 	dir := filepath.Dir(path)
@@ -210,7 +210,9 @@ func Stale(path string) ([]string, error) {
 	prefix := TempPrefix(path)
 	var out []string
 	for _, e := range entries {
-		if rest, ok := strings.CutPrefix(e.Name(), prefix); ok && rest != "" && strings.Trim(rest, "0123456789") == "" {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		rest = strings.TrimPrefix(rest, "old-") // an old folder moved aside by ReplaceDir
+		if ok && rest != "" && strings.Trim(rest, "0123456789") == "" {
 			out = append(out, filepath.Join(dir, e.Name()))
 		}
 	}

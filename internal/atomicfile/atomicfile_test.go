@@ -165,7 +165,7 @@ func TestSwapDir(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			parent := t.TempDir()
 			path := filepath.Join(parent, "model")
-			for _, d := range []struct{ dir, content string }{{path, "old"}, {filepath.Join(parent, TempPrefix(path)+"new"), "new"}} {
+			for _, d := range []struct{ dir, content string }{{path, "old"}, {filepath.Join(parent, TempPrefix(path)+"123"), "new"}} {
 				if err := os.Mkdir(d.dir, DirMode); err != nil {
 					t.Fatal(err)
 				}
@@ -173,7 +173,7 @@ func TestSwapDir(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := swapDir(filepath.Join(parent, TempPrefix(path)+"new"), path, tc.exch); err != nil {
+			if err := swapDir(filepath.Join(parent, TempPrefix(path)+"123"), path, tc.exch); err != nil {
 				t.Fatal(err)
 			}
 			if b, _ := os.ReadFile(filepath.Join(path, "x")); string(b) != "new" {
@@ -192,7 +192,7 @@ func TestSwapDir(t *testing.T) {
 func TestExchangeLeavesStale(t *testing.T) {
 	parent := t.TempDir()
 	path := filepath.Join(parent, "model")
-	tmp := filepath.Join(parent, TempPrefix(path)+"new")
+	tmp := filepath.Join(parent, TempPrefix(path)+"123")
 	for _, d := range []string{path, tmp} {
 		if err := os.Mkdir(d, DirMode); err != nil {
 			t.Fatal(err)
