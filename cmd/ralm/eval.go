@@ -154,11 +154,7 @@ func runEval(cmd *cobra.Command, f *evalFlags, cfg ralm.TrainConfig) error {
 		if err := checkTrainFlags(&f.train, cfg); err != nil {
 			return err
 		}
-		clicks, err := data.ReadClicks(ctx, f.train.in.clicks, data.ReadOptions{})
-		if err != nil {
-			return err
-		}
-		tusers, titems, err := f.train.in.readTables(cmd)
+		td, err := f.train.in.read(cmd)
 		if err != nil {
 			return err
 		}
@@ -166,7 +162,7 @@ func runEval(cmd *cobra.Command, f *evalFlags, cfg ralm.TrainConfig) error {
 		train := func(ctx context.Context, in ralm.TrainData, cfg ralm.TrainConfig) (*ralm.Trained, error) {
 			return trainStages(cmd, in, cfg, f.train.validLA, f.train.logPath)
 		}
-		r, sp, _, err := eval.Run(ctx, ralm.TrainData{Clicks: clicks, Users: tusers, Items: titems}, rc, train, eopt)
+		r, sp, _, err := eval.Run(ctx, td, rc, train, eopt)
 		if err != nil {
 			return err
 		}

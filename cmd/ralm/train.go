@@ -215,18 +215,11 @@ func checkModelOut(dir string) error {
 }
 
 func runTrain(cmd *cobra.Command, f *trainFlags, cfg ralm.TrainConfig) error {
-	ctx := cmd.Context()
-	bar := newProgress(ctx, cmd, 1, "reading "+filepath.Base(f.in.clicks))
-	clicks, err := data.ReadClicks(ctx, f.in.clicks, data.ReadOptions{})
-	bar.Finish()
+	in, err := f.in.read(cmd)
 	if err != nil {
 		return err
 	}
-	users, items, err := f.in.readTables(cmd)
-	if err != nil {
-		return err
-	}
-	t, err := trainStages(cmd, ralm.TrainData{Clicks: clicks, Users: users, Items: items}, cfg, f.validLA, f.logPath)
+	t, err := trainStages(cmd, in, cfg, f.validLA, f.logPath)
 	if err != nil {
 		return err
 	}
@@ -239,77 +232,47 @@ func runTrain(cmd *cobra.Command, f *trainFlags, cfg ralm.TrainConfig) error {
 
 // trainStages runs the two-stage pipeline with a progress bar per stage and
 // an optional JSON-lines log at logPath.
-func trainStages(cmd *cobra.Command, in ralm.TrainData, cfg ralm.TrainConfig, validLA float64, logPath string) (t *ralm.Trained, err error) {
+func trainStages(cmd *cobra.Command, in ralm.TrainData, cfg ralm.TrainConfig, validLA float64, logPath string) (*ralm.Trained, error) {
 	ctx := cmd.Context()
 	log := newLogger(cmd)
-	jl, err := newJSONLog(logPath)
+	var t *ralm.Trained
+	err := withTrainLog(logPath, func(jl *jsonLog, bar **progress) (err error) {
+		stage := "userrep"
+		up := &urProgress{cmd: cmd, log: log, bar: bar, epochs: cfg.UserRep.Epochs,
+			logStep: func(s userrep.StepStats, perSec float64) {
+				jl.write(logStep{Type: "step", Stage: stage, Epoch: s.Epoch, Step: s.GlobalStep, Steps: s.Steps * cfg.UserRep.Epochs,
+					Examples: int64(s.Examples), Loss: finite(s.Loss), ExamplesPerSec: math.Round(perSec)})
+			},
+			logEpoch: func(e userrep.EpochStats) {
+				jl.write(logEpoch{Type: "epoch", Stage: stage, Epoch: e.Epoch, Loss: finite(e.Loss), Examples: int64(e.Examples),
+					HeldOutAUC: finite(e.HeldOutAUC), HeldOutRecall10: finite(e.HeldOutRecall10), HeldOutMRR: finite(e.HeldOutMRR), Best: &e.Best,
+					Seconds: e.Duration.Seconds()})
+			},
+		}
+		la := &laProgress{cmd: cmd, jl: jl, log: log, bar: bar, valid: validLA > 0, desc: "lookalike "}
+		opts := ralm.TrainOptions{
+			UserRep:   up.options(),
+			LookAlike: lookalike.TrainOptions{ProgressEvery: 1, ValidFraction: validLA, Progress: la.report},
+			Logger:    log,
+			Stage: func(name string) {
+				stage = name
+				jl.write(logStage{Type: "stage", Stage: name})
+				(*bar).Finish()
+				*bar = nil
+				la.reset(name)
+				if name == "embed" {
+					*bar = newProgress(ctx, cmd, 1, "embedding users")
+				}
+			},
+		}
+		log.Info("training", "users", in.Clicks.Users.Len(), "items", in.Clicks.Items.Len(), "clicks", in.Clicks.Len())
+		t, err = ralm.Train(ctx, in, cfg, opts)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if cerr := jl.close(); err == nil && cerr != nil {
-			t, err = nil, cerr
-		}
-	}()
-	var bar *progress // the current stage's bar
-	defer func() { bar.Finish() }()
-	stage := "userrep"
-
-	// user model: exponentially smoothed loss, throughput and the last
-	// epoch's held-out AUC on the bar (which shows the time left)
-	var (
-		urun     float64
-		um       meter.Meter
-		uex      int64
-		lastEval string
-	)
-	uopts := userrep.TrainOptions{
-		OnStep: func(s userrep.StepStats) {
-			now := time.Now()
-			if !um.Started() {
-				bar = newProgress(ctx, cmd, int64(s.Steps*cfg.UserRep.Epochs), "user model")
-				urun, um = s.Loss, meter.Start(now)
-			}
-			urun = 0.95*urun + 0.05*s.Loss
-			uex += int64(s.Examples)
-			total := s.Steps * cfg.UserRep.Epochs
-			st := um.At(now, s.GlobalStep, total, uex)
-			bar.Add(1)
-			// the bar shows the time left: [elapsed:left]
-			bar.Describe(fmt.Sprintf("userrep %d/%d loss %.4f %s/s%s", s.Epoch, cfg.UserRep.Epochs, urun, meter.HumanCount(st.PerSec), lastEval))
-			jl.write(logStep{Type: "step", Stage: stage, Epoch: s.Epoch, Step: s.GlobalStep, Steps: total,
-				Examples: int64(s.Examples), Loss: finite(s.Loss), ExamplesPerSec: math.Round(st.PerSec)})
-		},
-		OnEpoch: func(e userrep.EpochStats) {
-			jl.write(logEpoch{Type: "epoch", Stage: stage, Epoch: e.Epoch, Loss: finite(e.Loss), Examples: int64(e.Examples),
-				HeldOutAUC: finite(e.HeldOutAUC), HeldOutRecall10: finite(e.HeldOutRecall10), HeldOutMRR: finite(e.HeldOutMRR), Best: &e.Best,
-				Seconds: e.Duration.Seconds()})
-			if !math.IsNaN(e.HeldOutAUC) {
-				lastEval = fmt.Sprintf(" AUC %.4f", e.HeldOutAUC)
-			}
-			log.Info("user model epoch", "epoch", e.Epoch, "loss", e.Loss, "heldout_auc", e.HeldOutAUC, "heldout_recall10", e.HeldOutRecall10,
-				"best", e.Best, "took", e.Duration.Round(time.Millisecond),
-				"examples_per_s", math.Round(float64(e.Examples)/e.Duration.Seconds()), "eta", um.At(time.Now(), e.Epoch, cfg.UserRep.Epochs, 0).Left.Round(time.Second))
-		},
-	}
-	la := &laProgress{cmd: cmd, jl: jl, log: log, bar: &bar, valid: validLA > 0, desc: "lookalike "}
-	opts := ralm.TrainOptions{
-		UserRep:   uopts,
-		LookAlike: lookalike.TrainOptions{ProgressEvery: 1, ValidFraction: validLA, Progress: la.report},
-		Logger:    log,
-		Stage: func(name string) {
-			stage = name
-			jl.write(logStage{Type: "stage", Stage: name})
-			bar.Finish()
-			bar = nil
-			la.reset(name)
-			if name == "embed" {
-				bar = newProgress(ctx, cmd, 1, "embedding users")
-			}
-		},
-	}
-	log.Info("training", "users", in.Clicks.Users.Len(), "items", in.Clicks.Items.Len(), "clicks", in.Clicks.Len())
-	return ralm.Train(ctx, in, cfg, opts)
+	return t, nil
 }
 
 // laProgress draws the look-alike stage's bar and logs its steps and epochs.
@@ -581,7 +544,7 @@ embedding. --log writes {"type":"step"} and {"type":"epoch"} JSON lines.`,
 	return cmd
 }
 
-func runTrainLookalike(cmd *cobra.Command, embPath, clicksPath, userModel, out, logPath string, cfg lookalike.Config, valid float64) (err error) {
+func runTrainLookalike(cmd *cobra.Command, embPath, clicksPath, userModel, out, logPath string, cfg lookalike.Config, valid float64) error {
 	ctx := cmd.Context()
 	log := newLogger(cmd)
 	var um *userrep.Model
@@ -590,6 +553,7 @@ func runTrainLookalike(cmd *cobra.Command, embPath, clicksPath, userModel, out, 
 		if st, err := os.Stat(p); err == nil && st.IsDir() {
 			p = filepath.Join(p, userrepModelFile)
 		}
+		var err error
 		if um, err = userrep.Load(p); err != nil {
 			return err
 		}
@@ -618,24 +582,16 @@ func runTrainLookalike(cmd *cobra.Command, embPath, clicksPath, userModel, out, 
 	if clicks.Len() == 0 {
 		return fmt.Errorf("no click in %s is by a user of %s", clicksPath, embPath)
 	}
-	jl, err := newJSONLog(logPath)
+	var t *ralm.Trained
+	err = withTrainLog(logPath, func(jl *jsonLog, bar **progress) (err error) {
+		la := &laProgress{cmd: cmd, jl: jl, log: log, bar: bar, valid: valid > 0, stage: "lookalike", desc: "lookalike "}
+		opts := lookalike.TrainOptions{ProgressEvery: 1, ValidFraction: valid, Progress: la.report}
+		t, err = ralm.TrainLookAlike(ctx, ralm.LookAlikeData{Embeddings: emb, Clicks: clicks, UserModel: um}, cfg, opts)
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if cerr := jl.close(); err == nil {
-			err = cerr
-		}
-	}()
-	var tb *progress
-	defer func() { tb.Finish() }()
-	la := &laProgress{cmd: cmd, jl: jl, log: log, bar: &tb, valid: valid > 0, stage: "lookalike", desc: "lookalike "}
-	opts := lookalike.TrainOptions{ProgressEvery: 1, ValidFraction: valid, Progress: la.report}
-	t, err := ralm.TrainLookAlike(ctx, ralm.LookAlikeData{Embeddings: emb, Clicks: clicks, UserModel: um}, cfg, opts)
-	if err != nil {
-		return err
-	}
-	tb.Finish()
 	rep := t.LookAlikeReport
 	b, err := writeModel(cmd, out, t)
 	if err != nil {

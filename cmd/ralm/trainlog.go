@@ -8,12 +8,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"strconv"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/ralmlab/ralm/internal/atomicfile"
+	"github.com/ralmlab/ralm/internal/meter"
+	"github.com/ralmlab/ralm/userrep"
 )
 
 // Records of the JSON-lines training log. jsonLog adds "time" (RFC 3339,
@@ -161,4 +166,77 @@ func readTrainLog(r io.Reader, name string) ([]trainLogRecord, error) {
 		recs = append(recs, rec)
 	}
 	return recs, nil
+}
+
+// withTrainLog runs a training command's work with its JSON-lines log at
+// logPath (a nil log for "") and the slot of its current progress bar. The
+// bar is finished and the log closed when run returns; a close error is the
+// result when run succeeded.
+func withTrainLog(logPath string, run func(jl *jsonLog, bar **progress) error) (err error) {
+	jl, err := newJSONLog(logPath)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := jl.close(); err == nil {
+			err = cerr
+		}
+	}()
+	var bar *progress
+	defer func() { bar.Finish() }()
+	return run(jl, &bar)
+}
+
+// urProgress draws the user-model stage's bar (an exponentially smoothed
+// loss, the throughput and the last epoch's held-out AUC; the bar itself
+// shows the time left) and logs its epochs, for ralm train and ralm train
+// userrep. logStep and logEpoch, when set, write the stage's JSON-lines
+// records; the two commands write different records.
+type urProgress struct {
+	cmd    *cobra.Command
+	log    *slog.Logger
+	bar    **progress // made on the first step
+	epochs int        // planned epochs
+	// logStep gets the step and the stage's throughput so far.
+	logStep  func(s userrep.StepStats, perSec float64)
+	logEpoch func(e userrep.EpochStats)
+
+	running  float64
+	m        meter.Meter
+	examples int64
+	lastEval string // " AUC 0.8123" after an epoch with held-out users
+}
+
+func (p *urProgress) step(s userrep.StepStats) {
+	now := time.Now()
+	total := s.Steps * p.epochs
+	if !p.m.Started() {
+		*p.bar = newProgress(p.cmd.Context(), p.cmd, int64(total), "user model")
+		p.running, p.m = s.Loss, meter.Start(now)
+	}
+	p.running = 0.95*p.running + 0.05*s.Loss
+	p.examples += int64(s.Examples)
+	st := p.m.At(now, s.GlobalStep, total, p.examples)
+	(*p.bar).Add(1)
+	(*p.bar).Describe(fmt.Sprintf("userrep %d/%d loss %.4f %s ex/s%s", s.Epoch, p.epochs, p.running, meter.HumanCount(st.PerSec), p.lastEval))
+	if p.logStep != nil {
+		p.logStep(s, st.PerSec)
+	}
+}
+
+func (p *urProgress) epoch(e userrep.EpochStats) {
+	if p.logEpoch != nil {
+		p.logEpoch(e)
+	}
+	if !math.IsNaN(e.HeldOutAUC) {
+		p.lastEval = fmt.Sprintf(" AUC %.4f", e.HeldOutAUC)
+	}
+	p.log.Info("user model epoch", "epoch", e.Epoch, "loss", e.Loss, "heldout_auc", e.HeldOutAUC, "heldout_recall10", e.HeldOutRecall10,
+		"best", e.Best, "took", e.Duration.Round(time.Millisecond),
+		"examples_per_s", math.Round(float64(e.Examples)/e.Duration.Seconds()), "eta", p.m.At(time.Now(), e.Epoch, p.epochs, 0).Left.Round(time.Second))
+}
+
+// options returns the training options that report to p.
+func (p *urProgress) options() userrep.TrainOptions {
+	return userrep.TrainOptions{OnStep: p.step, OnEpoch: p.epoch}
 }

@@ -6,16 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/internal/atomicfile"
-	"github.com/ralmlab/ralm/internal/meter"
+	"github.com/ralmlab/ralm/ralm"
 	"github.com/ralmlab/ralm/userrep"
 )
 
@@ -34,6 +32,22 @@ func (in *userrepInputs) addFlags(cmd *cobra.Command) {
 	f.StringVar(&in.users, "users", "", "optional users table keyed by user_id")
 	f.StringVar(&in.items, "items", "", "optional items table keyed by item_id")
 	_ = cmd.MarkFlagRequired("clicks")
+}
+
+// read reads the click log (with a progress bar) and the optional users
+// and items tables.
+func (in *userrepInputs) read(cmd *cobra.Command) (ralm.TrainData, error) {
+	bar := newProgress(cmd.Context(), cmd, 1, "reading "+filepath.Base(in.clicks))
+	clicks, err := data.ReadClicks(cmd.Context(), in.clicks, data.ReadOptions{})
+	bar.Finish()
+	if err != nil {
+		return ralm.TrainData{}, err
+	}
+	users, items, err := in.readTables(cmd)
+	if err != nil {
+		return ralm.TrainData{}, err
+	}
+	return ralm.TrainData{Clicks: clicks, Users: users, Items: items}, nil
 }
 
 // readTables reads the optional users and items tables.
@@ -125,74 +139,35 @@ a checksum) and DIR/userrep_report.json (per-epoch loss and held-out metrics).
 }
 
 // runTrainUserrep reads the inputs, trains and writes the model and report.
-func runTrainUserrep(cmd *cobra.Command, in *userrepInputs, cfg userrep.Config, out, logPath string) (err error) {
+func runTrainUserrep(cmd *cobra.Command, in *userrepInputs, cfg userrep.Config, out, logPath string) error {
 	ctx := cmd.Context()
 	log := newLogger(cmd)
-	bar := newProgress(ctx, cmd, 1, "reading "+filepath.Base(in.clicks))
-	clicks, err := data.ReadClicks(ctx, in.clicks, data.ReadOptions{})
-	bar.Finish()
+	td, err := in.read(cmd)
 	if err != nil {
 		return err
 	}
-	users, items, err := in.readTables(cmd)
-	if err != nil {
-		return err
-	}
-	fs, err := data.NewFeatureSet(clicks, users, items)
+	clicks := td.Clicks
+	fs, err := data.NewFeatureSet(clicks, td.Users, td.Items)
 	if err != nil {
 		return err
 	}
 	log.Info("training user model", "users", clicks.Users.Len(), "items", clicks.Items.Len(), "clicks", clicks.Len(), "fields", len(fs.Fields()), "merge", cfg.Merge)
 
-	jl, err := newUserrepLog(logPath)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := jl.close(); err == nil {
-			err = cerr
-		}
-	}()
-	var tb *progress
-	defer func() { tb.Finish() }()
-	var running float64
 	var (
-		um       meter.Meter
-		examples int64
-		lastEval string
+		m   *userrep.Model
+		rep *userrep.TrainReport
 	)
-	opts := userrep.TrainOptions{
-		OnStep: func(s userrep.StepStats) {
-			now := time.Now()
-			if !um.Started() {
-				tb = newProgress(ctx, cmd, int64(s.Steps*cfg.Epochs), "training")
-				um = meter.Start(now)
-			}
-			if s.Step == 1 {
-				running = s.Loss
-			}
-			running = 0.98*running + 0.02*s.Loss
-			examples += int64(s.Examples)
-			st := um.At(now, s.GlobalStep, s.Steps*cfg.Epochs, examples)
-			tb.Add(1)
-			// the bar shows the time left: [elapsed:left]
-			tb.Describe(fmt.Sprintf("epoch %d/%d loss %.4f %s ex/s%s", s.Epoch, cfg.Epochs, running, meter.HumanCount(st.PerSec), lastEval))
-			jl.write("step", s)
-		},
-		OnEpoch: func(e userrep.EpochStats) {
-			jl.write("epoch", e)
-			if !math.IsNaN(e.HeldOutAUC) {
-				lastEval = fmt.Sprintf(" AUC %.4f", e.HeldOutAUC)
-			}
-			log.Info("epoch", "epoch", e.Epoch, "loss", e.Loss, "heldout_auc", e.HeldOutAUC, "heldout_recall10", e.HeldOutRecall10, "best", e.Best, "took", e.Duration.Round(time.Millisecond),
-				"examples_per_s", math.Round(float64(e.Examples)/e.Duration.Seconds()), "eta", um.At(time.Now(), e.Epoch, cfg.Epochs, 0).Left.Round(time.Second))
-		},
-	}
-	m, rep, err := userrep.Train(ctx, fs, clicks, cfg, opts)
+	err = withTrainLog(logPath, func(jl *jsonLog, bar **progress) (err error) {
+		up := &urProgress{cmd: cmd, log: log, bar: bar, epochs: cfg.Epochs,
+			logStep:  func(s userrep.StepStats, _ float64) { jl.writeTyped("step", s) },
+			logEpoch: func(e userrep.EpochStats) { jl.writeTyped("epoch", e) },
+		}
+		m, rep, err = userrep.Train(ctx, fs, clicks, cfg, up.options())
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	tb.Finish()
 	modelPath := filepath.Join(out, userrepModelFile)
 	if err := m.Save(modelPath); err != nil {
 		return err
@@ -338,21 +313,10 @@ func runEmbed(cmd *cobra.Command, in *userrepInputs, modelPath, out string, sh s
 	return nil
 }
 
-// userrepLog is a jsonLog whose records get a leading "type" member. A nil
-// *userrepLog discards everything.
-type userrepLog struct{ *jsonLog }
-
-func newUserrepLog(path string) (*userrepLog, error) {
-	l, err := newJSONLog(path)
-	if l == nil {
-		return nil, err
-	}
-	return &userrepLog{l}, nil
-}
-
-// write appends v, which must encode as a JSON object, as one line with a
-// leading "type" member; the first error is kept for close.
-func (l *userrepLog) write(typ string, v any) {
+// writeTyped appends v, which must encode as a JSON object, as one line
+// with a leading "type" member (the records of ralm train userrep's log);
+// the first error is kept for close.
+func (l *jsonLog) writeTyped(typ string, v any) {
 	if l == nil || l.err != nil {
 		return
 	}
@@ -369,14 +333,5 @@ func (l *userrepLog) write(typ string, v any) {
 	if len(b) > 2 {
 		line = append(line, ',')
 	}
-	l.jsonLog.write(json.RawMessage(append(line, b[1:]...)))
-}
-
-// close flushes the log and renames it into place (also after a failed
-// run, so its log can be read).
-func (l *userrepLog) close() error {
-	if l == nil {
-		return nil
-	}
-	return l.jsonLog.close()
+	l.write(json.RawMessage(append(line, b[1:]...)))
 }
