@@ -105,7 +105,7 @@ func ExampleModel_Score() {
 }
 
 // Save a model and load it back.
-func ExampleSave() {
+func ExampleModel_Save() {
 	emb, dim, clickers := world()
 	m, _, err := lookalike.Train(context.Background(), emb, dim, clickers,
 		lookalike.Config{Epochs: 1, K: 4, SeedsPerItem: 20, Seed: 1}, lookalike.TrainOptions{})

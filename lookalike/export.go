@@ -60,12 +60,7 @@ func (m *Model) Save(path string) error {
 	return nil
 }
 
-// Save is m.Save(path).
-//
-// Deprecated: use Model.Save, the style userrep shares.
-func Save(path string, m *Model) error { return m.Save(path) }
-
-// Load reads a model written by Save. A file of another kind, of another
+// Load reads a model written by Model.Save. A file of another kind, of another
 // format version, truncated or corrupted returns an error wrapping
 // ErrNotModel, ErrVersion or ErrCorrupt.
 func Load(path string) (*Model, error) {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/ralmlab/ralm/internal/simd"
 )
 
 // ItemState is an item's precomputed representation for scoring: its seed
@@ -187,7 +189,7 @@ func (m *Model) prepare(cents, weights []float32) *ItemState {
 	}
 	st.Global = global
 	// unit global row, normalised exactly like the graph's l2n
-	inv := 1 / float32(math.Sqrt(float64(dot(global, global))+normEps))
+	inv := 1 / float32(math.Sqrt(float64(simd.Dot(global, global))+normEps))
 	unit := rows[k*h:]
 	for j, v := range global {
 		unit[j] = v * inv
@@ -242,9 +244,9 @@ func (m *Model) prepareUser(s *scratch, user []float32) (invU float32, ok bool) 
 		s.prop = m.propensity(user, s.hid)
 	}
 	if m.cfg.Pooling == PoolingAttention {
-		dot2rows(m.wl, m.h, 0, m.h, nil, s.u, nil, s.q)
+		simd.Dot2Rows(m.wl, m.h, 0, m.h, nil, s.u, nil, s.q)
 	}
-	return 1 / float32(math.Sqrt(float64(dot(s.u, s.u))+normEps)), true
+	return 1 / float32(math.Sqrt(float64(simd.Dot(s.u, s.u))+normEps)), true
 }
 
 // scoreOne scores the prepared user against one item; next, the item
@@ -255,7 +257,7 @@ func (m *Model) scoreOne(it, next *ItemState, s *scratch, invU float32) float32 
 	}
 	h := m.h
 	if m.cfg.Pooling == PoolingAvg {
-		dot2rows(it.rows[it.K*h:], 1, 0, h, nil, s.u, nil, s.su)
+		simd.Dot2Rows(it.rows[it.K*h:], 1, 0, h, nil, s.u, nil, s.su)
 		return (m.cfg.GlobalWeight+m.cfg.LocalWeight)*s.su[0]*invU + s.prop
 	}
 	var pf []float32
@@ -280,31 +282,53 @@ func (m *Model) scoreOne(it, next *ItemState, s *scratch, invU float32) float32 
 // written. A nil item, an item built by another model, or a user embedding
 // of the wrong length or with non-finite values scores NaN.
 func (m *Model) Score(user []float32, items []*ItemState, out []float32) {
+	scoreAll(m, user, items, out, stateK, scoreState)
+}
+
+func stateK(it *ItemState) int {
+	if it == nil {
+		return 0
+	}
+	return it.K
+}
+
+// scoreState is Score's per-item step: items[i+1]'s rows are prefetched.
+func scoreState(m *Model, s *scratch, invU float32, _ []float32, items []*ItemState, i int) float32 {
+	var next *ItemState
+	if i+1 < len(items) {
+		next = items[i+1]
+	}
+	return m.scoreOne(items[i], next, s, invU)
+}
+
+// scoreAll is the loop of Score and ScoreItems: it writes out[i] =
+// one(m, s, invU, user, items, i) for the first min(len(items), len(out))
+// items, with the user checked and transformed once (into s, a scratch
+// sized for the largest kOf(item)), or NaN for every item when the user is
+// of the wrong length or not finite. kOf and one are plain functions, so a
+// call allocates nothing.
+func scoreAll[T any](m *Model, user []float32, items []T, out []float32, kOf func(T) int,
+	one func(m *Model, s *scratch, invU float32, user []float32, items []T, i int) float32) {
 	if len(out) > len(items) {
 		out = out[:len(items)]
 	}
 	if len(out) == 0 {
 		return
 	}
+	items = items[:len(out)]
 	maxK := 0
-	for _, it := range items[:len(out)] {
-		if it != nil && it.K > maxK {
-			maxK = it.K
-		}
+	for _, it := range items {
+		maxK = max(maxK, kOf(it))
 	}
 	s := m.getScratch(maxK)
 	defer m.pool.Put(s)
 	invU, ok := m.prepareUser(s, user)
-	for i, it := range items[:len(out)] {
+	for i := range items {
 		if !ok {
 			out[i] = float32(math.NaN())
 			continue
 		}
-		var next *ItemState
-		if i+1 < len(out) {
-			next = items[i+1]
-		}
-		out[i] = m.scoreOne(it, next, s, invU)
+		out[i] = one(m, s, invU, user, items, i)
 	}
 }
 
@@ -343,10 +367,10 @@ func (m *Model) ScoreUsers(users []float32, item *ItemState, out []float32) {
 func scoreItem(it *ItemState, next []float32, h int, s *scratch, invU, wg, wl float32) float32 {
 	k := it.K
 	sq, su, el := s.sq, s.su, s.el
-	dot2rowsPF(it.rows, k+1, k, h, s.q, s.u, sq, su, next)
+	simd.Dot2RowsPF(it.rows, k+1, k, h, s.q, s.u, sq, su, next)
 	// β_c ∝ exp(tanh(e_c·q)) (× size); tanh is bounded, so no max shift is
 	// needed. expTanh works on whole blocks of 8: sq is padded.
-	expTanh(sq[:(k+7)&^7])
+	simd.ExpTanh(sq[:(k+7)&^7])
 	var z, uL float32
 	if it.prior != nil {
 		w := it.prior[:k]
@@ -363,8 +387,8 @@ func scoreItem(it *ItemState, next []float32, h int, s *scratch, invU, wg, wl fl
 		}
 	}
 	// E_local·z = Σ_c e_c·centroid_c
-	wsum(it.rows, k, h, sq, el)
-	dot2rows(el, 1, 0, h, nil, el, nil, su[k+1:])
+	simd.WSum(it.rows, k, h, sq, el)
+	simd.Dot2Rows(el, 1, 0, h, nil, el, nil, su[k+1:])
 	ll := su[k+1]
 	invZ := 1 / z
 	uL *= invZ

@@ -220,28 +220,18 @@ func coldScore(user, mean []float32) float32 {
 // or a user of the wrong length or with non-finite values scores NaN. Only
 // min(len(items), len(out)) scores are written. Safe for concurrent use.
 func (m *Model) ScoreItems(user []float32, items []*Item, out []float32) {
-	if len(out) > len(items) {
-		out = out[:len(items)]
+	scoreAll(m, user, items, out, itemK, scoreItemAt)
+}
+
+func itemK(it *Item) int {
+	if it == nil || it.State == nil {
+		return 0
 	}
-	if len(out) == 0 {
-		return
-	}
-	maxK := 0
-	for _, it := range items[:len(out)] {
-		if it != nil && it.State != nil {
-			maxK = max(maxK, it.State.K)
-		}
-	}
-	s := m.getScratch(maxK)
-	defer m.pool.Put(s)
-	invU, ok := m.prepareUser(s, user)
-	for i, it := range items[:len(out)] {
-		if !ok {
-			out[i] = float32(math.NaN())
-			continue
-		}
-		out[i] = m.scoreItemWith(s, invU, user, it)
-	}
+	return it.State.K
+}
+
+func scoreItemAt(m *Model, s *scratch, invU float32, user []float32, items []*Item, i int) float32 {
+	return m.scoreItemWith(s, invU, user, items[i])
 }
 
 // scoreItemWith scores the user prepared in s (raw embedding user) against

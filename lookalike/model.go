@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"sync"
+
+	"github.com/ralmlab/ralm/internal/simd"
 )
 
 // normEps is added under every square root of a cosine's norms, exactly as in
@@ -212,7 +214,7 @@ func (m *Model) Propensity(user []float32) float32 {
 // scratch; the model must have the term.
 func (m *Model) propensity(user, hid []float32) float32 {
 	P := len(m.bp)
-	linearRows(user, 1, m.d, P, m.wp, m.bp, hid)
+	simd.LinearRows(user, 1, m.d, P, m.wp, m.bp, hid)
 	var p float64
 	for j, z := range hid {
 		p += math.Tanh(float64(z)) * float64(m.vp[j])
@@ -257,7 +259,7 @@ func (m *Model) space() *Model {
 
 // transformOne writes T(v) to dst (length h).
 func (m *Model) transformOne(dst, v []float32) {
-	linearRows(v, 1, m.d, m.h, m.w, m.b, dst)
+	simd.LinearRows(v, 1, m.d, m.h, m.w, m.b, dst)
 	m.prelu(dst)
 }
 
@@ -266,7 +268,7 @@ func (m *Model) transformBatch(dst, src []float32, n int) {
 	if n == 0 {
 		return
 	}
-	linearRows(src, n, m.d, m.h, m.w, m.b, dst)
+	simd.LinearRows(src, n, m.d, m.h, m.w, m.b, dst)
 	m.prelu(dst[:n*m.h])
 }
 

@@ -189,7 +189,7 @@ func WriteContext(ctx context.Context, dir string, b *Bundle, opts ...data.Write
 			write func(path string) error
 		}
 		parts := []part{
-			{LookAlikeFile, func(p string) error { return lookalike.Save(p, b.LookAlike) }},
+			{LookAlikeFile, b.LookAlike.Save},
 			{EmbeddingsFile, func(p string) error { return writeEmbeddings(ctx, p, b.Embeddings, opts) }},
 			{SeedsFile, func(p string) error { return writeClicks(ctx, p, b.Seeds, opts) }},
 		}
