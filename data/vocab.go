@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // String names the id kind ("int64" or "string").
@@ -22,13 +24,30 @@ func (k IDKind) String() string {
 	return fmt.Sprintf("IDKind(%d)", uint8(k))
 }
 
+// MaxIDBytes is the longest external id CanonicalID accepts, in bytes.
+const MaxIDBytes = 256
+
+// ErrIDRange is matched (errors.Is) by CanonicalID's error for an int64 id
+// that is a decimal integer outside the int64 range.
+var ErrIDRange = errors.New("out of the int64 range")
+
 // CanonicalID validates an external id of the given kind and returns its
-// canonical spelling: the one id validator of the project. An id must be
-// non-empty; an int64 id must be a decimal integer in the int64 range and is
-// returned in canonical decimal form ("007" → "7").
+// canonical spelling: the one id validator of the project (the serving
+// engine, the HTTP server and the CLI use it). An id must be non-empty, at
+// most MaxIDBytes bytes of valid UTF-8 without control characters; an
+// int64 id must be a decimal integer in the int64 range and is returned in
+// canonical decimal form ("007" → "7"). Error messages quote at most 64
+// bytes of the id.
 func CanonicalID(kind IDKind, id string) (string, error) {
-	if id == "" {
+	switch {
+	case id == "":
 		return "", errors.New("empty id")
+	case len(id) > MaxIDBytes:
+		return "", fmt.Errorf("id is %d bytes long (max %d)", len(id), MaxIDBytes)
+	case !utf8.ValidString(id):
+		return "", errors.New("id is not valid UTF-8")
+	case strings.IndexFunc(id, unicode.IsControl) >= 0:
+		return "", fmt.Errorf("id %s holds a control character", quoteID(id))
 	}
 	if kind != IDInt64 {
 		return id, nil
@@ -37,11 +56,19 @@ func CanonicalID(kind IDKind, id string) (string, error) {
 	if err != nil {
 		var ne *strconv.NumError
 		if errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange) {
-			return "", fmt.Errorf("id %s is out of the int64 range", id)
+			return "", fmt.Errorf("id %s is %w", id, ErrIDRange)
 		}
-		return "", fmt.Errorf("id %q is not an int64", id)
+		return "", fmt.Errorf("id %s is not an int64", quoteID(id))
 	}
 	return strconv.FormatInt(x, 10), nil
+}
+
+// quoteID quotes id for an error message, cut to its first 64 bytes.
+func quoteID(id string) string {
+	if len(id) > 64 {
+		return strconv.Quote(id[:64]) + "..."
+	}
+	return strconv.Quote(id)
 }
 
 // CompareIDs orders two external ids of the given kind: the one id order of

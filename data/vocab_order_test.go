@@ -1,7 +1,9 @@
 package data
 
 import (
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -9,24 +11,41 @@ import (
 )
 
 func TestCanonicalID(t *testing.T) {
+	long := strings.Repeat("é", MaxIDBytes/2) // exactly MaxIDBytes bytes
 	tests := []struct {
 		kind    IDKind
 		in, out string
-		bad     bool
+		err     string // part of the error message; "" for a valid id
 	}{
-		{IDInt64, "007", "7", false},
-		{IDInt64, "-12", "-12", false},
-		{IDInt64, "x1", "", true},
-		{IDInt64, "99999999999999999999", "", true},
-		{IDInt64, "", "", true},
-		{IDString, "007", "007", false},
-		{IDString, "", "", true},
+		{IDInt64, "007", "7", ""},
+		{IDInt64, "-12", "-12", ""},
+		{IDInt64, "x1", "", "is not an int64"},
+		{IDInt64, "99999999999999999999", "", "out of the int64 range"},
+		{IDInt64, "", "", "empty id"},
+		{IDInt64, strings.Repeat("0", MaxIDBytes) + "1", "", "257 bytes long (max 256)"},
+		{IDString, "007", "007", ""},
+		{IDString, "", "", "empty id"},
+		{IDString, long, long, ""},
+		{IDString, long + "x", "", "257 bytes long"},
+		{IDString, "a\xffb", "", "not valid UTF-8"},
+		{IDString, "a\x00b", "", "control character"},
+		{IDString, "tab\there", "", "control character"},
+		{IDString, "line\u2028sep", "line\u2028sep", ""}, // a separator, not a control character
 	}
 	for _, tc := range tests {
 		got, err := CanonicalID(tc.kind, tc.in)
-		if (err != nil) != tc.bad || got != tc.out {
-			t.Errorf("CanonicalID(%v, %q) = %q, %v; want %q, bad %v", tc.kind, tc.in, got, err, tc.out, tc.bad)
+		if got != tc.out || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("CanonicalID(%v, %.40q) = %q, %v; want %q, error with %q", tc.kind, tc.in, got, err, tc.out, tc.err)
 		}
+		if err != nil && len(err.Error()) > 120 {
+			t.Errorf("CanonicalID(%v, %.40q): message %d bytes long", tc.kind, tc.in, len(err.Error()))
+		}
+	}
+	if _, err := CanonicalID(IDInt64, "99999999999999999999"); !errors.Is(err, ErrIDRange) {
+		t.Errorf("out of range: %v does not match ErrIDRange", err)
+	}
+	if _, err := CanonicalID(IDInt64, "x"); errors.Is(err, ErrIDRange) {
+		t.Errorf("syntax error %v matches ErrIDRange", err)
 	}
 }
 

@@ -133,8 +133,11 @@ func normalizeID(what string, kind data.IDKind, id string) (string, error) {
 		return "", fmt.Errorf("empty %s id", what)
 	}
 	c, err := data.CanonicalID(kind, id)
-	if err != nil {
-		return "", fmt.Errorf("%s id %q is not an integer (the model's %s ids are int64): %w", what, id, what, err)
+	switch {
+	case err != nil && kind == data.IDInt64:
+		return "", fmt.Errorf("%s id %.64q is not an integer (the model's %s ids are int64): %w", what, id, what, err)
+	case err != nil:
+		return "", fmt.Errorf("%s id %.64q: %w", what, id, err)
 	}
 	return c, nil
 }

@@ -16,12 +16,9 @@ import (
 	"log/slog"
 	"math"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/lookalike"
@@ -45,9 +42,9 @@ const (
 // Input bounds the engine enforces before it acknowledges a write; input
 // beyond them is refused as bad input and never reaches the store.
 const (
-	// MaxIDBytes is the longest user or item id, in bytes. Ids must also
-	// be valid UTF-8 without control characters.
-	MaxIDBytes = 256
+	// MaxIDBytes is the longest user or item id, in bytes: data.MaxIDBytes
+	// (data.CanonicalID holds the id rules).
+	MaxIDBytes = data.MaxIDBytes
 	// MaxVectorNorm bounds the Euclidean norm of an upserted user vector,
 	// so that scores and k-means distances stay finite in float32.
 	MaxVectorNorm = 1e6
@@ -465,25 +462,14 @@ func (e *Engine) Options() Options { return e.opts }
 
 // checkID validates an external id of the given kind with the one id
 // validator, data.CanonicalID, and also wants it in canonical form (the
-// engine does not rewrite ids; callers normalise them first).
+// HTTP layer canonicalises int64 ids before they reach the engine).
 func checkID(kind data.IDKind, what, id string) error {
-	bad := func(format string, args ...any) error {
-		return &bundle.IDError{What: what, ID: id, Err: fmt.Errorf("%w: "+format, append([]any{bundle.ErrBadID}, args...)...)}
+	c, err := data.CanonicalID(kind, id)
+	if err == nil && c != id {
+		err = fmt.Errorf("not in canonical form (%s)", c)
 	}
-	if id == "" {
-		return bad("empty")
-	}
-	if len(id) > MaxIDBytes {
-		return bad("%d bytes long (max %d)", len(id), MaxIDBytes)
-	}
-	if !utf8.ValidString(id) {
-		return bad("not valid UTF-8")
-	}
-	if strings.IndexFunc(id, unicode.IsControl) >= 0 {
-		return bad("holds a control character")
-	}
-	if c, err := data.CanonicalID(kind, id); err != nil || c != id {
-		return bad("want an int64")
+	if err != nil {
+		return &bundle.IDError{What: what, ID: id, Err: fmt.Errorf("%w: %w", bundle.ErrBadID, err)}
 	}
 	return nil
 }

@@ -51,16 +51,19 @@ func parsePathID(kind data.IDKind, field, s string) (string, error) {
 	return s, nil
 }
 
+// canonicalInt validates an int64 id with the one id validator,
+// data.CanonicalID, with a message naming the field.
 func canonicalInt(field, s string) (string, error) {
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		var ne *strconv.NumError
-		if errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange) {
-			return "", fmt.Errorf("%s %s is out of the int64 range", field, s)
-		}
-		return "", fmt.Errorf("%s must be an integer (this model has int64 ids), got %q", field, s)
+	c, err := data.CanonicalID(data.IDInt64, s)
+	switch {
+	case errors.Is(err, data.ErrIDRange):
+		return "", fmt.Errorf("%s %s is out of the int64 range", field, s)
+	case err != nil && len(s) > data.MaxIDBytes:
+		return "", fmt.Errorf("%s is %d bytes long (max %d)", field, len(s), data.MaxIDBytes)
+	case err != nil:
+		return "", fmt.Errorf("%s must be an integer (this model has int64 ids), got %s", field, truncate([]byte(strconv.Quote(s)), 66))
 	}
-	return strconv.FormatInt(v, 10), nil
+	return c, nil
 }
 
 // jsonID writes an id back in the model's JSON type: a number for int64
