@@ -53,8 +53,13 @@ type Manifest struct {
 	// UserRepConfig and LookAlikeConfig are the models' configurations as JSON.
 	UserRepConfig   json.RawMessage `json:"userrep_config,omitempty"`
 	LookAlikeConfig json.RawMessage `json:"lookalike_config,omitempty"`
-	// ClicksFingerprint is FingerprintClicks of the training clicks (the seeds).
+	// ClicksFingerprint is FingerprintClicks of the training clicks (the
+	// seeds), in encoding ClicksFingerprintVersion (see FingerprintOf).
 	ClicksFingerprint string `json:"clicks_fingerprint"`
+	// ClicksFingerprintVersion is the encoding version of ClicksFingerprint
+	// (FingerprintVersion when written); 0, in a folder written before the
+	// field existed, means 1.
+	ClicksFingerprintVersion int `json:"clicks_fingerprint_version,omitempty"`
 	// UserIDKind and ItemIDKind are "int64" or "string".
 	UserIDKind string `json:"user_id_kind"`
 	ItemIDKind string `json:"item_id_kind"`
@@ -148,11 +153,18 @@ func WriteContext(ctx context.Context, dir string, b *Bundle, opts ...data.Write
 	if m.ModuleVersion == "" {
 		m.ModuleVersion = moduleVersion()
 	}
-	fp := FingerprintClicks(b.Seeds)
-	if m.ClicksFingerprint != "" && m.ClicksFingerprint != fp {
-		return fmt.Errorf("write model folder %s: manifest clicks fingerprint %s does not match the seeds (%s)", dir, m.ClicksFingerprint, fp)
+	if m.ClicksFingerprint != "" {
+		// a fingerprint given (e.g. by an opened folder) must be the seeds',
+		// in its own encoding version
+		fp, err := m.FingerprintOf(b.Seeds)
+		if err != nil {
+			return fmt.Errorf("write model folder %s: %w", dir, err)
+		}
+		if fp != m.ClicksFingerprint {
+			return fmt.Errorf("write model folder %s: manifest clicks fingerprint %s does not match the seeds (%s)", dir, m.ClicksFingerprint, fp)
+		}
 	}
-	m.ClicksFingerprint = fp
+	m.ClicksFingerprint, m.ClicksFingerprintVersion = FingerprintClicks(b.Seeds), FingerprintVersion
 	m.UserIDKind = KindName(b.Embeddings.Users.Kind())
 	m.ItemIDKind = KindName(b.Seeds.Items.Kind())
 	m.EmbeddingDim = b.Embeddings.Dim
@@ -316,6 +328,10 @@ func Open(ctx context.Context, dir string) (*Bundle, error) {
 		return nil, fmt.Errorf("open model folder %s: format version %d (written by ralm %s), this build reads versions 1..%d",
 			dir, m.FormatVersion, m.ModuleVersion, BundleFormatVersion)
 	}
+	if v := m.fingerprintVersion(); v < 1 || v > FingerprintVersion {
+		return nil, fmt.Errorf("open model folder %s: clicks fingerprint version %d (written by ralm %s), this build reads versions 1..%d",
+			dir, v, m.ModuleVersion, FingerprintVersion)
+	}
 	userKind, err := parseKind(m.UserIDKind)
 	if err != nil {
 		return nil, fmt.Errorf("open model folder %s: user_id_kind: %w", dir, err)
@@ -371,6 +387,9 @@ func Open(ctx context.Context, dir string) (*Bundle, error) {
 	if err := b.Validate(); err != nil {
 		return nil, fmt.Errorf("open model folder %s: %w", dir, err)
 	}
+	if err := checkCounts(&m, b); err != nil {
+		return nil, fmt.Errorf("open model folder %s: %w", dir, err)
+	}
 	if k := b.Embeddings.Users.Kind(); k != userKind {
 		return nil, fmt.Errorf("open model folder %s: embeddings have %s user ids, the manifest says %s", dir, KindName(k), m.UserIDKind)
 	}
@@ -378,6 +397,30 @@ func Open(ctx context.Context, dir string) (*Bundle, error) {
 		return nil, fmt.Errorf("open model folder %s: seeds have %s item ids, the manifest says %s", dir, KindName(k), m.ItemIDKind)
 	}
 	return b, nil
+}
+
+// checkCounts compares the files' contents with the manifest's counts: a
+// file replaced with its checksum recomputed in the manifest is still
+// refused when it disagrees with them. The items count is an upper bound:
+// the writer counts its seeds' item vocabulary, which may hold items whose
+// clicks were dropped, and the seeds file holds only items with clicks.
+func checkCounts(m *Manifest, b *Bundle) error {
+	for _, c := range []struct {
+		file, what string
+		got, want  int
+	}{
+		{EmbeddingsFile, "users", b.Embeddings.Users.Len(), m.Users},
+		{EmbeddingsFile, "embedding dim", b.Embeddings.Dim, m.EmbeddingDim},
+		{SeedsFile, "clicks", b.Seeds.Len(), m.Clicks},
+	} {
+		if c.got != c.want {
+			return fmt.Errorf("%s has %d %s, the manifest says %d", c.file, c.got, c.what, c.want)
+		}
+	}
+	if n := b.Seeds.Items.Len(); n > m.Items {
+		return fmt.Errorf("%s has %d items, the manifest says %d", SeedsFile, n, m.Items)
+	}
+	return nil
 }
 
 // manifestID is the bundle identity: the SHA-256 of the manifest bytes.

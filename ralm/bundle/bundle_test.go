@@ -2,10 +2,11 @@ package bundle_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"github.com/ralmlab/ralm/ralm/bundle"
-	"github.com/ralmlab/ralm/ralm/internal/testworld"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/lookalike"
+	"github.com/ralmlab/ralm/ralm/bundle"
+	"github.com/ralmlab/ralm/ralm/internal/testworld"
 )
 
 func TestFingerprintClicksIsCanonical(t *testing.T) {
@@ -49,6 +52,111 @@ func TestFingerprintClicksIsCanonical(t *testing.T) {
 	}
 	if bundle.FingerprintClicks(nil) == fa {
 		t.Error("nil equals a")
+	}
+}
+
+// TestFingerprintVersions checks the two click encodings: version 2 (the
+// one written) hashes the triples in the one id order, data.CompareIDs,
+// so int64 ids sort as numbers (9 before 10), and version 1 (folders
+// written before it) byte-wise (10 before 9). Each is checked against the
+// documented encoding built by hand.
+func TestFingerprintVersions(t *testing.T) {
+	c := &data.Clicks{Users: data.NewVocab(data.IDInt64), Items: data.NewVocab(data.IDInt64)}
+	for _, r := range []struct {
+		u, i string
+		ts   int64
+	}{{"10", "1", 5}, {"9", "1", 7}, {"9", "200", 6}, {"9", "30", 6}} {
+		c.User = append(c.User, c.Users.Add(r.u))
+		c.Item = append(c.Item, c.Items.Add(r.i))
+		c.TS = append(c.TS, r.ts)
+	}
+	want := func(prefix string, rows [][2]string, ts []int64) string {
+		b := append([]byte(prefix), byte(data.IDInt64), byte(data.IDInt64))
+		for k, r := range rows {
+			for _, id := range r {
+				b = binary.AppendUvarint(b, uint64(len(id)))
+				b = append(b, id...)
+			}
+			b = binary.BigEndian.AppendUint64(b, uint64(ts[k]))
+		}
+		s := sha256.Sum256(b)
+		return "sha256:" + hex.EncodeToString(s[:])
+	}
+	v2 := want("ralm-clicks-v2\x00", [][2]string{{"9", "1"}, {"9", "30"}, {"9", "200"}, {"10", "1"}}, []int64{7, 6, 6, 5})
+	v1 := want("ralm-clicks-v1\x00", [][2]string{{"10", "1"}, {"9", "1"}, {"9", "200"}, {"9", "30"}}, []int64{5, 7, 6, 6})
+	if got := bundle.FingerprintClicks(c); got != v2 {
+		t.Errorf("FingerprintClicks = %s, want the version 2 encoding %s", got, v2)
+	}
+	for _, tc := range []struct {
+		v    int
+		want string
+	}{{1, v1}, {2, v2}} {
+		if got, err := bundle.FingerprintClicksVersion(c, tc.v); err != nil || got != tc.want {
+			t.Errorf("version %d: %s, %v; want %s", tc.v, got, err, tc.want)
+		}
+	}
+	for _, v := range []int{0, 3} {
+		if _, err := bundle.FingerprintClicksVersion(c, v); err == nil {
+			t.Errorf("version %d: no error", v)
+		}
+	}
+	if bundle.FingerprintVersion != 2 {
+		t.Errorf("FingerprintVersion = %d", bundle.FingerprintVersion)
+	}
+}
+
+// TestOpenVersion1Fingerprint opens a folder as a build before fingerprint
+// version 2 wrote it (a version 1 fingerprint, no
+// clicks_fingerprint_version): it opens, FingerprintOf checks its seeds in
+// version 1, and writing it again upgrades it to version 2.
+func TestOpenVersion1Fingerprint(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "model")
+	b := testworld.WriteBundle(t, dir)
+	v1, err := bundle.FingerprintClicksVersion(b.Seeds, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v1 == bundle.FingerprintClicks(b.Seeds) {
+		t.Fatal("versions 1 and 2 agree")
+	}
+	p := filepath.Join(dir, bundle.ManifestFile)
+	raw, _ := os.ReadFile(p)
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["clicks_fingerprint_version"] != float64(2) {
+		t.Fatalf("written clicks_fingerprint_version %v, want 2", m["clicks_fingerprint_version"])
+	}
+	delete(m, "clicks_fingerprint_version")
+	m["clicks_fingerprint"] = v1
+	raw, _ = json.Marshal(m)
+	if err := os.WriteFile(p, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old, err := bundle.Open(ctx, dir)
+	if err != nil {
+		t.Fatalf("a version 1 folder does not open: %v", err)
+	}
+	if fp, err := old.FingerprintOf(old.Seeds); err != nil || fp != old.ClicksFingerprint || fp != v1 {
+		t.Fatalf("FingerprintOf = %s, %v; manifest %s", fp, err, old.ClicksFingerprint)
+	}
+	out := filepath.Join(t.TempDir(), "again")
+	if err := bundle.Write(out, old); err != nil {
+		t.Fatalf("rewrite of a version 1 folder: %v", err)
+	}
+	nb, err := bundle.Open(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nb.ClicksFingerprintVersion != bundle.FingerprintVersion || nb.ClicksFingerprint != bundle.FingerprintClicks(b.Seeds) {
+		t.Fatalf("rewritten: version %d fingerprint %s", nb.ClicksFingerprintVersion, nb.ClicksFingerprint)
+	}
+	// a version 1 fingerprint that does not match the seeds is still refused
+	old.ClicksFingerprint = bundle.FingerprintClicks(nil)
+	if err := bundle.Write(filepath.Join(t.TempDir(), "bad"), old); err == nil || !strings.Contains(err.Error(), "does not match") {
+		t.Fatalf("mismatched version 1 fingerprint: %v", err)
 	}
 }
 
@@ -157,6 +265,38 @@ func TestBundleErrors(t *testing.T) {
 		{"bad kind", func(t *testing.T, dir string) {
 			editManifest(t, dir, func(m map[string]any) { m["user_id_kind"] = "uuid" })
 		}, `unknown id kind "uuid"`},
+		{"newer fingerprint version", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m map[string]any) { m["clicks_fingerprint_version"] = 3 })
+		}, "clicks fingerprint version 3"},
+		{"users count", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m map[string]any) { m["users"] = 50 })
+		}, "embeddings.parquet has 400 users, the manifest says 50"},
+		{"clicks count", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m map[string]any) { m["clicks"] = 3 })
+		}, "clicks, the manifest says 3"},
+		{"embeddings replaced, checksum recomputed", func(t *testing.T, dir string) {
+			// 50 of the 400 users, written as a valid file whose size and
+			// SHA-256 are put in the manifest: only the count gives it away
+			s, _ := testworld.Small(t)
+			e := s.Emb
+			users := data.NewVocab(e.Users.Kind())
+			for i := range 50 {
+				users.Add(e.Users.ID(int32(i)))
+			}
+			p := filepath.Join(dir, bundle.EmbeddingsFile)
+			if err := data.WriteEmbeddings(ctx, p, users, e.Dim, e.Vecs[:50*e.Dim]); err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := os.ReadFile(p)
+			sum := sha256.Sum256(raw)
+			editManifest(t, dir, func(m map[string]any) {
+				for _, f := range m["files"].([]any) {
+					if f := f.(map[string]any); f["name"] == bundle.EmbeddingsFile {
+						f["size"], f["sha256"] = len(raw), hex.EncodeToString(sum[:])
+					}
+				}
+			})
+		}, "embeddings.parquet has 50 users, the manifest says 400"},
 		{"path in file list", func(t *testing.T, dir string) {
 			editManifest(t, dir, func(m map[string]any) {
 				m["files"].([]any)[0].(map[string]any)["name"] = "../x"

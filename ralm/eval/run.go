@@ -176,7 +176,7 @@ func RunModel(ctx context.Context, modelDir, splitDir string, opt Options) (*Res
 	if err != nil {
 		return nil, nil, fmt.Errorf("eval: %w", err)
 	}
-	if fp := bundle.FingerprintClicks(sf.Train); fp != b.ClicksFingerprint {
+	if fp, err := b.FingerprintOf(sf.Train); err != nil || fp != b.ClicksFingerprint {
 		return nil, nil, fmt.Errorf("eval: model %s, split %s: %w", modelDir, splitDir, ErrFingerprint)
 	}
 	warm, err := split.WarmItems(sf.Train, sf.Heldout)
