@@ -81,11 +81,7 @@ func ReadClicks(ctx context.Context, path string, opt ReadOptions) (*Clicks, err
 }
 
 func readClicks(ctx context.Context, path string, opt ReadOptions) (c *Clicks, err error) {
-	bs := opt.BatchSize
-	if bs <= 0 {
-		bs = defaultBatchSize
-	}
-	src, err := openSource(path, bs)
+	src, err := openSource(path, opt.BatchSize)
 	if err != nil {
 		return nil, err
 	}
@@ -311,33 +307,29 @@ func decodeTS(rec arrow.Record, row0 int, out []int64) error {
 			out[j] = int64(v) * 1e9
 		}
 	case *array.Int32:
-		for j := range out {
-			out[j] = int64(a.Value(j)) * 1e9
-		}
+		smallSeconds(out, a.Value)
 	case *array.Uint32:
-		for j := range out {
-			out[j] = int64(a.Value(j)) * 1e9
-		}
+		smallSeconds(out, a.Value)
 	case *array.Int16:
-		for j := range out {
-			out[j] = int64(a.Value(j)) * 1e9
-		}
+		smallSeconds(out, a.Value)
 	case *array.Uint16:
-		for j := range out {
-			out[j] = int64(a.Value(j)) * 1e9
-		}
+		smallSeconds(out, a.Value)
 	case *array.Int8:
-		for j := range out {
-			out[j] = int64(a.Value(j)) * 1e9
-		}
+		smallSeconds(out, a.Value)
 	case *array.Uint8:
-		for j := range out {
-			out[j] = int64(a.Value(j)) * 1e9
-		}
+		smallSeconds(out, a.Value)
 	default:
 		return fmt.Errorf("column %q: type %s is not an integer (Unix seconds) or a timestamp", ColTS, col.DataType())
 	}
 	return nil
+}
+
+// smallSeconds converts Unix seconds held in an integer type of at most 32
+// bits to nanoseconds: every such value is in range.
+func smallSeconds[T int8 | uint8 | int16 | uint16 | int32 | uint32](out []int64, value func(int) T) {
+	for j := range out {
+		out[j] = int64(value(j)) * 1e9
+	}
 }
 
 // WriteClicks writes c to path as Parquet, or as an Arrow IPC file when the

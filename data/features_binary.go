@@ -13,6 +13,14 @@ const (
 	featureSetVersion = 1
 )
 
+// appendFeatureHead appends the header of an item or user feature (read
+// back by unmarshalFeatureSet).
+func appendFeatureHead(b []byte, field int, name string, kind ColumnKind) []byte {
+	b = binary.AppendUvarint(b, uint64(field))
+	b = appendString(b, name)
+	return append(b, byte(kind))
+}
+
 // MarshalBinary encodes the feature set (item vocabulary, fields, the
 // per-item encodings, the per-user encodings and the users' key vocabulary,
 // the training vocabularies and scaling) in a stable, versioned format
@@ -29,9 +37,7 @@ func (fs *FeatureSet) MarshalBinary() ([]byte, error) {
 	}
 	b = binary.AppendUvarint(b, uint64(len(fs.itemFeats)))
 	for _, f := range fs.itemFeats {
-		b = binary.AppendUvarint(b, uint64(f.field))
-		b = appendString(b, f.name)
-		b = append(b, byte(f.kind))
+		b = appendFeatureHead(b, f.field, f.name, f.kind)
 		switch f.kind {
 		case ColumnContinuous:
 			b = appendFloat32(b, f.def)
@@ -42,9 +48,7 @@ func (fs *FeatureSet) MarshalBinary() ([]byte, error) {
 	}
 	b = binary.AppendUvarint(b, uint64(len(fs.userFeats)))
 	for _, f := range fs.userFeats {
-		b = binary.AppendUvarint(b, uint64(f.field))
-		b = appendString(b, f.name)
-		b = append(b, byte(f.kind))
+		b = appendFeatureHead(b, f.field, f.name, f.kind)
 		switch f.kind {
 		case ColumnContinuous:
 			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f.min))
@@ -126,16 +130,22 @@ func unmarshalFeatureSet(data []byte) (*FeatureSet, error) {
 		}
 		return nil
 	}
+	// head reads and claims the header of an item or user feature.
+	head := func() (field int, name string, kind ColumnKind, err error) {
+		field, name, kind = int(d.uvarint()), d.string(), ColumnKind(d.byte())
+		if d.err != nil {
+			return 0, "", 0, d.err
+		}
+		return field, name, kind, claim(field, kind)
+	}
 	nItems := fs.items.Len()
 	ni := d.count(3)
 	for range ni {
-		f := itemFeature{field: int(d.uvarint()), name: d.string(), kind: ColumnKind(d.byte())}
-		if d.err != nil {
-			return nil, d.err
-		}
-		if err := claim(f.field, f.kind); err != nil {
+		field, name, kind, err := head()
+		if err != nil {
 			return nil, err
 		}
+		f := itemFeature{field: field, name: name, kind: kind}
 		if f.kind == ColumnContinuous {
 			f.def = d.float32()
 			f.scaled = d.float32s()
@@ -153,13 +163,11 @@ func unmarshalFeatureSet(data []byte) (*FeatureSet, error) {
 	nu := d.count(3)
 	var rowsNeeded []int
 	for range nu {
-		f := userFeature{field: int(d.uvarint()), name: d.string(), kind: ColumnKind(d.byte())}
-		if d.err != nil {
-			return nil, d.err
-		}
-		if err := claim(f.field, f.kind); err != nil {
+		field, name, kind, err := head()
+		if err != nil {
 			return nil, err
 		}
+		f := userFeature{field: field, name: name, kind: kind}
 		if f.kind == ColumnContinuous {
 			f.min = math.Float64frombits(d.uint64())
 			f.max = math.Float64frombits(d.uint64())

@@ -164,8 +164,13 @@ func (s *batchSource) nextBatch(ctx context.Context, row int, cols ...string) (a
 	return rec, nil
 }
 
-// openSource opens path and reads its schema. The caller must call close.
+// openSource opens path and reads its schema, for record batches of
+// batchSize rows (defaultBatchSize when batchSize <= 0). The caller must
+// call close.
 func openSource(path string, batchSize int) (src *batchSource, err error) {
+	if batchSize <= 0 {
+		batchSize = defaultBatchSize
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

@@ -87,41 +87,11 @@ const codeUncached int32 = math.MinInt32
 func (e *idEncoder) encode(arr arrow.Array, out []int32) error {
 	switch a := arr.(type) {
 	case *array.String:
-		for i := range out {
-			if a.IsNull(i) {
-				out[i] = codeNull
-				continue
-			}
-			c, err := e.str(a.Value(i), i)
-			if err != nil {
-				return err
-			}
-			out[i] = c
-		}
+		return encodeStrings(e, a, out, a.Value)
 	case *array.LargeString:
-		for i := range out {
-			if a.IsNull(i) {
-				out[i] = codeNull
-				continue
-			}
-			c, err := e.str(a.Value(i), i)
-			if err != nil {
-				return err
-			}
-			out[i] = c
-		}
+		return encodeStrings(e, a, out, a.Value)
 	case *array.Boolean:
-		for i := range out {
-			if a.IsNull(i) {
-				out[i] = codeNull
-				continue
-			}
-			c, err := e.str(strconv.FormatBool(a.Value(i)), i)
-			if err != nil {
-				return err
-			}
-			out[i] = c
-		}
+		return encodeStrings(e, a, out, func(i int) string { return strconv.FormatBool(a.Value(i)) })
 	case *array.Int64:
 		return encodeInts(e, a, out, a.Value)
 	case *array.Int32:
@@ -156,6 +126,22 @@ func (e *idEncoder) encode(arr arrow.Array, out []int32) error {
 		return e.encodeDict(a, out)
 	default:
 		return fmt.Errorf("unsupported id type %s", arr.DataType())
+	}
+	return nil
+}
+
+// encodeStrings is encode for a column of string ids: value(i) is row i's.
+func encodeStrings(e *idEncoder, a arrow.Array, out []int32, value func(int) string) error {
+	for i := range out {
+		if a.IsNull(i) {
+			out[i] = codeNull
+			continue
+		}
+		c, err := e.str(value(i), i)
+		if err != nil {
+			return err
+		}
+		out[i] = c
 	}
 	return nil
 }

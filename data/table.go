@@ -94,11 +94,7 @@ func ReadTable(ctx context.Context, path, keyColumn string, opt TableOptions) (*
 }
 
 func readTable(ctx context.Context, path, keyColumn string, opt TableOptions) (t *Table, err error) {
-	bs := opt.BatchSize
-	if bs <= 0 {
-		bs = defaultBatchSize
-	}
-	src, err := openSource(path, bs)
+	src, err := openSource(path, opt.BatchSize)
 	if err != nil {
 		return nil, err
 	}
