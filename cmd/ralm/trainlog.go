@@ -132,17 +132,14 @@ func (l *jsonLog) close() error {
 	return nil
 }
 
-// trainLogRecord is any record of a training log, as read back.
+// trainLogRecord is any record of a training log, as read back: the
+// members of an epoch record (a superset of what the plots read) and those
+// of the step and time members.
 type trainLogRecord struct {
-	Type       string   `json:"type"`
-	Stage      string   `json:"stage"`
-	Epoch      int      `json:"epoch"`
-	Step       int      `json:"step"`
-	Loss       *float64 `json:"loss"`
-	HeldOutAUC *float64 `json:"heldout_auc"`
-	ValidAUC   *float64 `json:"valid_auc"`
-	Time       string   `json:"time"`
-	Elapsed    float64  `json:"elapsed_s"`
+	logEpoch
+	Step    int     `json:"step"`
+	Time    string  `json:"time"`
+	Elapsed float64 `json:"elapsed_s"`
 }
 
 // readTrainLog reads a JSON-lines training log (of ralm train, ralm train
