@@ -42,6 +42,15 @@ func (o OpBase) Hashcode() uint32 {
 	return h.Sum32()
 }
 
+// TensorType is the gorgonia type of a tensor of dims dimensions over the
+// element type a (a itself for a scalar).
+func TensorType(dims int, a hm.Type) hm.Type {
+	if dims == 0 {
+		return a
+	}
+	return G.TensorType{Dims: dims, Of: a}
+}
+
 // FnType is the type of an op from tensors of the given numbers of
 // dimensions (the last one the result's) over one element type.
 func FnType(dims ...int) hm.Type {

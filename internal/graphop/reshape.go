@@ -2,8 +2,6 @@ package graphop
 
 import (
 	"fmt"
-	"hash"
-	"hash/fnv"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -15,20 +13,18 @@ import (
 // in-place op can overwrite the source and gradients come out wrong (see the
 // team's gorgonia notes, pitfall P1). Every reshape in the training graph
 // goes through this op.
-type reshapeCopy struct{ from, to tensor.Shape }
+type reshapeCopy struct {
+	OpBase
+	from, to tensor.Shape
+}
+
+func newReshapeCopy(from, to tensor.Shape) reshapeCopy {
+	return reshapeCopy{OpBase{Name: fmt.Sprintf("ReshapeCopy%v->%v", from, to)}, from.Clone(), to.Clone()}
+}
 
 // Reshape applies a copying reshape of x to the given shape.
 func Reshape(x *G.Node, to ...int) (*G.Node, error) {
-	return G.ApplyOp(reshapeCopy{from: x.Shape().Clone(), to: tensor.Shape(to).Clone()}, x)
-}
-
-// TensorType is the gorgonia type of a tensor of dims dimensions over the
-// element type a (a itself for a scalar).
-func TensorType(dims int, a hm.Type) hm.Type {
-	if dims == 0 {
-		return a
-	}
-	return G.TensorType{Dims: dims, Of: a}
+	return G.ApplyOp(newReshapeCopy(x.Shape(), tensor.Shape(to)), x)
 }
 
 func (op reshapeCopy) Arity() int { return 1 }
@@ -58,25 +54,12 @@ func (op reshapeCopy) Do(vals ...G.Value) (G.Value, error) {
 	return c, nil
 }
 
-func (op reshapeCopy) ReturnsPtr() bool     { return false }
-func (op reshapeCopy) CallsExtern() bool    { return false }
-func (op reshapeCopy) OverwritesInput() int { return -1 }
-func (op reshapeCopy) DiffWRT(int) []bool   { return []bool{true} }
+func (op reshapeCopy) DiffWRT(int) []bool { return []bool{true} }
 
 func (op reshapeCopy) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	g, err := G.ApplyOp(reshapeCopy{from: op.to.Clone(), to: op.from.Clone()}, grad)
+	g, err := G.ApplyOp(newReshapeCopy(op.to, op.from), grad)
 	if err != nil {
 		return nil, err
 	}
 	return G.Nodes{g}, nil
 }
-
-func (op reshapeCopy) WriteHash(h hash.Hash) { fmt.Fprintf(h, "reshapeCopy%v->%v", op.from, op.to) }
-
-func (op reshapeCopy) Hashcode() uint32 {
-	h := fnv.New32a()
-	op.WriteHash(h)
-	return h.Sum32()
-}
-
-func (op reshapeCopy) String() string { return fmt.Sprintf("ReshapeCopy%v->%v", op.from, op.to) }
