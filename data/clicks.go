@@ -80,15 +80,13 @@ func ReadClicks(ctx context.Context, path string, opt ReadOptions) (*Clicks, err
 	return c, nil
 }
 
-func readClicks(ctx context.Context, path string, opt ReadOptions) (c *Clicks, err error) {
-	src, err := openSource(path, opt.BatchSize)
-	if err != nil {
-		return nil, err
-	}
-	defer src.close()
-	defer recoverTo(&err)
-	meter := newProgressMeter(opt.Progress, src.numRows)
+func readClicks(ctx context.Context, path string, opt ReadOptions) (*Clicks, error) {
+	return readFile(path, opt.BatchSize, opt.Progress, func(src *batchSource, meter *progressMeter) (*Clicks, error) {
+		return readClicksFrom(ctx, src, meter, opt)
+	})
+}
 
+func readClicksFrom(ctx context.Context, src *batchSource, meter *progressMeter, opt ReadOptions) (c *Clicks, err error) {
 	sc := src.schema
 	users, err := prepareIDVocab(sc, ColUserID, opt.Users, "user")
 	if err != nil {

@@ -99,13 +99,13 @@ func ReadEmbeddings(ctx context.Context, path string) (*Embeddings, error) {
 	return e, nil
 }
 
-func readEmbeddings(ctx context.Context, path string) (e *Embeddings, err error) {
-	src, err := openSource(path, defaultBatchSize)
-	if err != nil {
-		return nil, err
-	}
-	defer src.close()
-	defer recoverTo(&err)
+func readEmbeddings(ctx context.Context, path string) (*Embeddings, error) {
+	return readFile(path, 0, nil, func(src *batchSource, _ *progressMeter) (*Embeddings, error) {
+		return readEmbeddingsFrom(ctx, src)
+	})
+}
+
+func readEmbeddingsFrom(ctx context.Context, src *batchSource) (e *Embeddings, err error) {
 	sc := src.schema
 	users, err := prepareIDVocab(sc, ColUserID, nil, "user")
 	if err != nil {

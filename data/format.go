@@ -164,6 +164,20 @@ func (s *batchSource) nextBatch(ctx context.Context, row int, cols ...string) (a
 	return rec, nil
 }
 
+// readFile opens path for a reader (record batches of batchSize rows,
+// defaultBatchSize when batchSize <= 0), runs read on it with a progress
+// meter over its rows (p may be nil), and closes it. A panic of the Arrow or
+// Parquet reader on a corrupt file becomes an error (recoverTo).
+func readFile[T any](path string, batchSize int, p Progress, read func(src *batchSource, meter *progressMeter) (T, error)) (t T, err error) {
+	src, err := openSource(path, batchSize)
+	if err != nil {
+		return t, err
+	}
+	defer src.close()
+	defer recoverTo(&err)
+	return read(src, newProgressMeter(p, src.numRows))
+}
+
 // openSource opens path and reads its schema, for record batches of
 // batchSize rows (defaultBatchSize when batchSize <= 0). The caller must
 // call close.

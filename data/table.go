@@ -93,15 +93,13 @@ func ReadTable(ctx context.Context, path, keyColumn string, opt TableOptions) (*
 	return t, nil
 }
 
-func readTable(ctx context.Context, path, keyColumn string, opt TableOptions) (t *Table, err error) {
-	src, err := openSource(path, opt.BatchSize)
-	if err != nil {
-		return nil, err
-	}
-	defer src.close()
-	defer recoverTo(&err)
-	meter := newProgressMeter(opt.Progress, src.numRows)
+func readTable(ctx context.Context, path, keyColumn string, opt TableOptions) (*Table, error) {
+	return readFile(path, opt.BatchSize, opt.Progress, func(src *batchSource, meter *progressMeter) (*Table, error) {
+		return readTableFrom(ctx, src, meter, keyColumn, opt)
+	})
+}
 
+func readTableFrom(ctx context.Context, src *batchSource, meter *progressMeter, keyColumn string, opt TableOptions) (t *Table, err error) {
 	sc := src.schema
 	keys, err := prepareIDVocab(sc, keyColumn, nil, "key")
 	if err != nil {
