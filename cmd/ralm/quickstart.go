@@ -83,7 +83,7 @@ func quickstartConfig(seed int64, users int) synth.Config {
 func quickstartTrainConfig(seed int64, o quickstartOptions) ralm.TrainConfig {
 	cfg := ralm.DefaultTrainConfig()
 	cfg.UserRep.Epochs, cfg.LookAlike.Epochs = o.epochsUser, o.epochsLA
-	cfg.UserRep.Seed, cfg.LookAlike.Seed = seed, uint64(seed)
+	cfg.SetSeed(seed)
 	return cfg
 }
 

@@ -155,7 +155,7 @@ func (f *trainFlags) apply(cmd *cobra.Command, cfg *ralm.TrainConfig) error {
 		}
 		cfg.UserRep.Epochs, cfg.LookAlike.Epochs = f.epochs, f.epochs
 	}
-	cfg.UserRep.Seed, cfg.LookAlike.Seed = f.seed, uint64(f.seed)
+	cfg.SetSeed(f.seed)
 	cfg.UserRep.LR, cfg.LookAlike.LR = f.lr, f.lr
 	cfg.UserRep.Batch, cfg.LookAlike.Batch = f.batch, f.batch
 	return nil
@@ -540,7 +540,7 @@ embedding. --log writes {"type":"step"} and {"type":"epoch"} JSON lines.`,
       --user-model usermodel --out model`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg.Seed = uint64(seed)
+			cfg.Seed = seed
 			for _, err := range []error{
 				mustBePositive("epochs", cfg.Epochs), mustBePositive("lr", cfg.LR), mustBePositive("batch", cfg.Batch),
 				mustBePositive("k", cfg.K), mustBePositive("negatives", cfg.Negatives), mustBeFraction("valid", valid),
