@@ -145,6 +145,7 @@ optional users and items tables. See the README for the columns.`,
 		newPlotCmd(),
 		newVersionCmd(),
 	)
+	documentOutputs(root)
 	return root
 }
 

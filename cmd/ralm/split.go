@@ -53,6 +53,9 @@ user_id, item_id, ts.`,
 			if clicks == "" {
 				return fmt.Errorf("--clicks must not be empty")
 			}
+			if err := checkOutputs(cmd); err != nil {
+				return err
+			}
 			if err := makeOutDir(out); err != nil {
 				return err
 			}
@@ -72,6 +75,7 @@ user_id, item_id, ts.`,
 	f.StringVar(&out, "out", "", "output directory (created if missing)")
 	f.Float64Var(&opt.FreshFraction, "fresh", opt.FreshFraction, "share of items with >= 20 clickers made fresh, in [0,1]")
 	addSeedFlag(cmd, &opt.Seed)
+	markOutputDir(cmd, "out", trainFile, heldoutFile, freshSeedsFile, freshHeldoutFile)
 	_ = cmd.MarkFlagRequired("clicks")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd

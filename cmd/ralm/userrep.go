@@ -93,6 +93,9 @@ a checksum) and DIR/userrep_report.json (per-epoch loss and held-out metrics).
 			if in.clicks == "" {
 				return errors.New("--clicks must not be empty")
 			}
+			if err := checkOutputs(cmd); err != nil {
+				return err
+			}
 			if err := makeOutDir(out); err != nil {
 				return err
 			}
@@ -120,6 +123,8 @@ a checksum) and DIR/userrep_report.json (per-epoch loss and held-out metrics).
 	f.Float64Var(&cfg.FieldDropout, "field-dropout", cfg.FieldDropout, "probability of dropping a whole field in training")
 	f.BoolVar(&cfg.LogQ, "logq", cfg.LogQ, "apply the log-uniform sampling correction to the sampled softmax")
 	addSeedFlag(cmd, &cfg.Seed)
+	markOutputDir(cmd, "out", userrepModelFile, userrepReportFile)
+	markOutputFile(cmd, "log")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }
@@ -265,6 +270,12 @@ file, in order, bit for bit.`,
 			if err != nil {
 				return err
 			}
+			if sh.N > 1 { // a folder of parts
+				markOutputDir(cmd, "out", "part-*")
+			}
+			if err := checkOutputs(cmd); err != nil {
+				return err
+			}
 			return runEmbed(cmd, &in, modelPath, out, sh)
 		},
 	}
@@ -273,6 +284,7 @@ file, in order, bit for bit.`,
 	f.StringVar(&modelPath, "model", "", "model directory (or "+userrepModelFile+" file)")
 	f.StringVar(&out, "out", "", "embeddings file to write (a folder of parts with --shard)")
 	f.StringVar(&shardFlag, "shard", "", "embed only shard `i/N` of the users and write it as a part in the --out folder")
+	markOutputFile(cmd, "out")
 	_ = cmd.MarkFlagRequired("model")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
