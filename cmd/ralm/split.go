@@ -43,7 +43,7 @@ Ids are ordered as numbers when they are int64 and as strings otherwise. Writes
 DIR/train.parquet, DIR/heldout.parquet (all held-out clicks of step 2),
 DIR/fresh_seeds.parquet and DIR/fresh_heldout.parquet, each with columns
 user_id, item_id, ts.`,
-		Example: `  ralm split --clicks data/clicks.parquet --out data/split
+		Example: `  ralm split --clicks data/clicks.parquet --out split
   ralm split --clicks logs.arrow --out split --fresh 0.2 --seed 7`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
