@@ -158,6 +158,9 @@ func runEval(cmd *cobra.Command, f *evalFlags, cfg ralm.TrainConfig) error {
 		if err != nil {
 			return err
 		}
+		if err := checkTablesMatch(cmd, f.train.in, clicks, tusers, titems); err != nil {
+			return err
+		}
 		rc := eval.RunConfig{Split: split.Options{FreshFraction: f.fresh, Seed: f.train.seed}, Train: cfg}
 		train := func(ctx context.Context, in ralm.TrainData, cfg ralm.TrainConfig) (*ralm.Trained, error) {
 			return trainStages(cmd, in, cfg, f.train.validLA, f.train.logPath)

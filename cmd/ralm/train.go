@@ -198,6 +198,9 @@ func runTrain(cmd *cobra.Command, f *trainFlags, cfg ralm.TrainConfig) error {
 	if err != nil {
 		return err
 	}
+	if err := checkTablesMatch(cmd, f.in, clicks, users, items); err != nil {
+		return err
+	}
 	t, err := trainStages(cmd, ralm.TrainData{Clicks: clicks, Users: users, Items: items}, cfg, f.validLA, f.logPath)
 	if err != nil {
 		return err

@@ -381,4 +381,5 @@ func TestStringIDs(t *testing.T) {
 		t.Fatalf("expand: %v", ids)
 	}
 	expectFailure(t, []string{"score", "--model", model, "--user", "1", "--items", item}, `unknown user "1"`)
+	expectFailure(t, []string{"score", "--model", model, "--user", user, "--items", item + ",,nope"}, "--items element 2 of 3: empty item id")
 }

@@ -143,6 +143,9 @@ func runTrainUserrep(cmd *cobra.Command, in *userrepInputs, cfg userrep.Config, 
 	if err != nil {
 		return err
 	}
+	if err := checkTablesMatch(cmd, *in, clicks, users, items); err != nil {
+		return err
+	}
 	fs, err := data.NewFeatureSet(clicks, users, items)
 	if err != nil {
 		return err
