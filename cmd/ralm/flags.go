@@ -152,8 +152,8 @@ func checkTablesMatch(cmd *cobra.Command, in userrepInputs, clicks *data.Clicks,
 	log := newLogger(cmd)
 	for _, tc := range []struct {
 		flag, path, what string
-		t               *data.Table
-		v               *data.Vocab
+		t                *data.Table
+		v                *data.Vocab
 	}{
 		{"users", in.users, "user", users, clicks.Users},
 		{"items", in.items, "item", items, clicks.Items},
