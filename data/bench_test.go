@@ -25,10 +25,10 @@ func benchClicks(n, nUsers, nItems int, kind IDKind) *Clicks {
 		return prefix + strconv.Itoa(i)
 	}
 	for i := 0; i < nUsers; i++ {
-		c.Users.Add(id("user-", i))
+		c.Users.MustAdd(id("user-", i))
 	}
 	for i := 0; i < nItems; i++ {
-		c.Items.Add(id("item-", i))
+		c.Items.MustAdd(id("item-", i))
 	}
 	t := int64(1_700_000_000)
 	for i := range c.User {
@@ -219,7 +219,7 @@ func benchEmbeddings(n, dim int) *Embeddings {
 	rng := rand.New(rand.NewSource(1))
 	e := &Embeddings{Users: NewVocab(IDInt64), Dim: dim, Vecs: make([]float32, n*dim)}
 	for i := 0; i < n; i++ {
-		e.Users.Add(strconv.Itoa(1_000_000_007 + i*7919))
+		e.Users.MustAdd(strconv.Itoa(1_000_000_007 + i*7919))
 	}
 	for i := range e.Vecs {
 		e.Vecs[i] = float32(rng.NormFloat64())

@@ -551,8 +551,12 @@ func NewClicks[U, I ID](users []U, items []I, times []time.Time) (*Clicks, error
 		if times[i].IsZero() {
 			return nil, fmt.Errorf("new clicks: times[%d]: zero time", i)
 		}
-		c.User[i] = c.Users.Add(u)
-		c.Item[i] = c.Items.Add(it)
+		if c.User[i], err = c.Users.Add(u); err != nil {
+			return nil, fmt.Errorf("new clicks: users[%d]: %w", i, err)
+		}
+		if c.Item[i], err = c.Items.Add(it); err != nil {
+			return nil, fmt.Errorf("new clicks: items[%d]: %w", i, err)
+		}
 		c.TS[i] = times[i].UnixNano()
 	}
 	return c, nil

@@ -142,10 +142,10 @@ func TestReadClicksUnknownPolicies(t *testing.T) {
 		i64Col("ts", 1, 2, 3, 4))
 	base := func() (*Vocab, *Vocab) {
 		u, it := NewVocab(IDString), NewVocab(IDString)
-		u.Add("b")
-		u.Add("a")
-		it.Add("y")
-		it.Add("x")
+		u.MustAdd("b")
+		u.MustAdd("a")
+		it.MustAdd("y")
+		it.MustAdd("x")
 		return u, it
 	}
 
@@ -344,7 +344,7 @@ func TestWriteClicksAtomic(t *testing.T) {
 	badInt := testClicks(IDString, IDString, 10, false)
 	badInt.Users = NewVocab(IDInt64)
 	for i := 0; i < 13; i++ {
-		badInt.Users.Add("not-a-number-" + itoa(i))
+		badInt.Users.addOwned("not-a-number-" + itoa(i)) // Add refuses it: the writer's own check
 	}
 	wantErr(t, WriteClicks(context.Background(), path, badInt), path, "user vocabulary", "not an integer")
 
@@ -463,7 +463,7 @@ func TestReadClicksFailureKeepsVocabularies(t *testing.T) {
 	}
 	writeCols(t, path, FormatParquet, strCol("user_id", users...), strCol("item_id", items...), i64Col("ts", ts...))
 	u, it := NewVocab(IDString), NewVocab(IDString)
-	u.Add("old")
+	u.MustAdd("old")
 	_, err := ReadClicks(context.Background(), path, ReadOptions{Users: u, Items: it, BatchSize: 10})
 	wantErr(t, err, path, `column "user_id" row 25: null id`)
 	if u.Len() != 1 || it.Len() != 0 {

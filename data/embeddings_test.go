@@ -17,9 +17,9 @@ func testEmbeddings(kind IDKind, n, dim int) (*Vocab, []float32) {
 	vecs := make([]float32, n*dim)
 	for i := 0; i < n; i++ {
 		if kind == IDInt64 {
-			v.Add(itoa(i*i - 5))
+			v.MustAdd(itoa(i*i - 5))
 		} else {
-			v.Add("user/" + itoa(i))
+			v.MustAdd("user/" + itoa(i))
 		}
 		for d := 0; d < dim; d++ {
 			vecs[i*dim+d] = float32(i) - float32(d)/7
@@ -139,8 +139,8 @@ func TestVocabBinary(t *testing.T) {
 	for _, kind := range []IDKind{IDString, IDInt64} {
 		v, _ := testEmbeddings(kind, 300, 1)
 		if kind == IDString {
-			v.Add("") // the empty string is a valid id
-			v.Add("ünï\x00code")
+			v.MustAdd("") // the empty string is a valid id
+			v.MustAdd("ünï\x00code")
 		}
 		b, err := v.MarshalBinary()
 		if err != nil {
@@ -178,9 +178,9 @@ func TestVocabBinary(t *testing.T) {
 
 func TestVocabClone(t *testing.T) {
 	v := NewVocab(IDString)
-	v.Add("a")
+	v.MustAdd("a")
 	c := v.Clone()
-	c.Add("b")
+	c.MustAdd("b")
 	if v.Len() != 1 || c.Len() != 2 {
 		t.Fatalf("clone shares state: %d %d", v.Len(), c.Len())
 	}

@@ -21,8 +21,8 @@ func exampleClicks() *data.Clicks {
 	}{
 		{"alice", "10", 1_700_000_000}, {"bob", "20", 1_700_000_060}, {"alice", "30", 1_700_000_120},
 	} {
-		c.User = append(c.User, c.Users.Add(r.user))
-		c.Item = append(c.Item, c.Items.Add(r.item))
+		c.User = append(c.User, c.Users.MustAdd(r.user))
+		c.Item = append(c.Item, c.Items.MustAdd(r.item))
 		c.TS = append(c.TS, r.ts*1e9)
 	}
 	return c
@@ -69,8 +69,8 @@ func ExampleReadOptions() {
 	// Encode new clicks through a trained model's vocabularies: keep its
 	// indices, skip clicks on items it has never seen.
 	items := data.NewVocab(data.IDInt64)
-	items.Add("30")
-	items.Add("10")
+	items.MustAdd("30")
+	items.MustAdd("10")
 	var stats data.ReadStats
 	c, err := data.ReadClicks(context.Background(), path, data.ReadOptions{
 		Items:        items,
@@ -96,10 +96,10 @@ func ExampleReadTable() {
 	path := filepath.Join(dir, "users.parquet")
 
 	keys := data.NewVocab(data.IDString)
-	keys.Add("alice")
-	keys.Add("bob")
+	keys.MustAdd("alice")
+	keys.MustAdd("bob")
 	gender := data.NewVocab(data.IDString)
-	gender.Add("f")
+	gender.MustAdd("f")
 	users := &data.Table{Keys: keys, Columns: []data.Column{
 		// alice is "f", bob's gender is unknown (null).
 		{Name: "gender", Kind: data.ColumnCategorical, Values: gender, Offsets: []int32{0, 1, 1}, Codes: []int32{0}},
@@ -132,8 +132,8 @@ func ExampleWriteEmbeddings() {
 	path := filepath.Join(dir, "embeddings.parquet")
 
 	users := data.NewVocab(data.IDInt64)
-	users.Add("7")
-	users.Add("9")
+	users.MustAdd("7")
+	users.MustAdd("9")
 	vecs := []float32{1, 0, 0.5, 0.5} // row-major, dim 2
 	if err := data.WriteEmbeddings(context.Background(), path, users, 2, vecs); err != nil {
 		log.Fatal(err)
@@ -154,10 +154,10 @@ func ExampleNewFeatureSet() {
 	// An items table with a multi-valued genres column, keyed by item_id.
 	keys := data.NewVocab(data.IDInt64)
 	for _, id := range []string{"10", "20", "30"} {
-		keys.Add(id)
+		keys.MustAdd(id)
 	}
 	genres := data.NewVocab(data.IDString)
-	comedy, drama := genres.Add("comedy"), genres.Add("drama")
+	comedy, drama := genres.MustAdd("comedy"), genres.MustAdd("drama")
 	items := &data.Table{Keys: keys, Columns: []data.Column{{
 		Name: "genres", Kind: data.ColumnMulti, Values: genres,
 		Offsets: []int32{0, 2, 3, 4}, Codes: []int32{comedy, drama, drama, comedy},
@@ -189,8 +189,8 @@ func ExampleNewFeatureSet() {
 func ExampleFeatureSet_BuildRaw() {
 	clicks := exampleClicks()
 	keys := data.NewVocab(data.IDString)
-	keys.Add("alice")
-	keys.Add("bob")
+	keys.MustAdd("alice")
+	keys.MustAdd("bob")
 	users := &data.Table{Keys: keys, Columns: []data.Column{
 		{Name: "age", Kind: data.ColumnContinuous, Floats: []float64{20, 60}},
 	}}
@@ -228,8 +228,8 @@ func ExampleFeatureSet_MarshalBinary() {
 
 func ExampleVocab_MarshalBinary() {
 	v := data.NewVocab(data.IDString)
-	v.Add("alice")
-	v.Add("bob")
+	v.MustAdd("alice")
+	v.MustAdd("bob")
 	b, err := v.MarshalBinary()
 	if err != nil {
 		log.Fatal(err)

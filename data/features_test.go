@@ -200,7 +200,7 @@ func TestFeatureSetBuildReusesDst(t *testing.T) {
 func TestFeatureSetScalingClamps(t *testing.T) {
 	keys := NewVocab(IDString)
 	for _, k := range []string{"a", "b", "c"} {
-		keys.Add(k)
+		keys.MustAdd(k)
 	}
 	users := &Table{Keys: keys, Columns: []Column{
 		{Name: "x", Kind: ColumnContinuous, Floats: []float64{-2, 2, 0}},
@@ -213,8 +213,8 @@ func TestFeatureSetScalingClamps(t *testing.T) {
 		t.Fatal(err)
 	}
 	newKeys := NewVocab(IDString)
-	newKeys.Add("n1")
-	newKeys.Add("n2")
+	newKeys.MustAdd("n1")
+	newKeys.MustAdd("n2")
 	inf := &Table{Keys: newKeys, Columns: []Column{
 		{Name: "x", Kind: ColumnContinuous, Floats: []float64{100, -100}},
 		{Name: "const", Kind: ColumnContinuous, Floats: []float64{1, math.NaN()}},

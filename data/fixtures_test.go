@@ -28,8 +28,8 @@ func fixtureData() (*Clicks, *Table, *Table) {
 		if i%10 == 9 {
 			it = (it + 4) % 9 // some noise
 		}
-		c.User = append(c.User, c.Users.Add("u"+strconv.Itoa(u)))
-		c.Item = append(c.Item, c.Items.Add(strconv.Itoa(1000+it)))
+		c.User = append(c.User, c.Users.MustAdd("u"+strconv.Itoa(u)))
+		c.Item = append(c.Item, c.Items.MustAdd(strconv.Itoa(1000+it)))
 		c.TS = append(c.TS, int64(1_700_000_000+i*7200)*1e9)
 	}
 
@@ -41,17 +41,17 @@ func fixtureData() (*Clicks, *Table, *Table) {
 		{Name: "langs", Kind: ColumnMulti, Values: langs, Offsets: []int32{0}},
 	}}
 	for u := 0; u < 11; u++ { // u11 has no row: features default
-		ukeys.Add("u" + strconv.Itoa(u))
+		ukeys.MustAdd("u" + strconv.Itoa(u))
 		g := &users.Columns[0]
 		if u != 4 { // u4's gender is null
-			g.Codes = append(g.Codes, gender.Add([]string{"f", "m"}[u%2]))
+			g.Codes = append(g.Codes, gender.MustAdd([]string{"f", "m"}[u%2]))
 		}
 		g.Offsets = append(g.Offsets, int32(len(g.Codes)))
 		users.Columns[1].Floats = append(users.Columns[1].Floats, float64(18+u*4+(u%3)*10))
 		l := &users.Columns[2]
-		l.Codes = append(l.Codes, langs.Add([]string{"en", "fr", "de"}[u%3]))
+		l.Codes = append(l.Codes, langs.MustAdd([]string{"en", "fr", "de"}[u%3]))
 		if u%4 == 0 {
-			l.Codes = append(l.Codes, langs.Add("en"))
+			l.Codes = append(l.Codes, langs.MustAdd("en"))
 		}
 		l.Offsets = append(l.Offsets, int32(len(l.Codes)))
 	}
@@ -64,15 +64,15 @@ func fixtureData() (*Clicks, *Table, *Table) {
 	}}
 	names := []string{"comedy", "drama", "horror"}
 	for it := 0; it < 9; it++ {
-		ikeys.Add(strconv.Itoa(1000 + it))
+		ikeys.MustAdd(strconv.Itoa(1000 + it))
 		g := &items.Columns[0]
-		g.Codes = append(g.Codes, genres.Add(names[it/3]))
+		g.Codes = append(g.Codes, genres.MustAdd(names[it/3]))
 		if it%3 == 2 {
-			g.Codes = append(g.Codes, genres.Add(names[(it/3+1)%3]))
+			g.Codes = append(g.Codes, genres.MustAdd(names[(it/3+1)%3]))
 		}
 		g.Offsets = append(g.Offsets, int32(len(g.Codes)))
 		y := &items.Columns[1]
-		y.Codes = append(y.Codes, years.Add(strconv.Itoa(1990+it*3)))
+		y.Codes = append(y.Codes, years.MustAdd(strconv.Itoa(1990+it*3)))
 		y.Offsets = append(y.Offsets, int32(len(y.Codes)))
 	}
 	return c, users, items

@@ -211,8 +211,8 @@ func testClicks(userKind, itemKind IDKind, n int, nsTS bool) *Clicks {
 		if nsTS {
 			ts += int64(i * 17)
 		}
-		c.User = append(c.User, c.Users.Add(us))
-		c.Item = append(c.Item, c.Items.Add(is))
+		c.User = append(c.User, c.Users.MustAdd(us))
+		c.Item = append(c.Item, c.Items.MustAdd(is))
 		c.TS = append(c.TS, ts)
 	}
 	return c

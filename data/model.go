@@ -1,5 +1,7 @@
 package data
 
+import "fmt"
+
 // This file holds the in-memory types every other package consumes. Readers and
 // writers (Parquet / Arrow IPC) live in their own files and produce these types.
 
@@ -32,14 +34,32 @@ func (v *Vocab) Kind() IDKind { return v.kind }
 // Len is the number of ids.
 func (v *Vocab) Len() int { return len(v.ids) }
 
-// Add returns the index of id, adding it if new.
-func (v *Vocab) Add(id string) int32 {
-	if i, ok := v.index[id]; ok {
-		return i
+// Add returns the index of id, adding it if new. An int64 vocabulary
+// holds ids in canonical decimal form: id is checked and spelled by
+// CanonicalID ("007" is added as "7"), and an id that is not a decimal
+// int64 (such as "abc" or "") is refused with an error naming it, leaving
+// v unchanged. A string vocabulary takes any id as it is.
+func (v *Vocab) Add(id string) (int32, error) {
+	if v.kind == IDInt64 {
+		c, err := CanonicalID(IDInt64, id)
+		if err != nil {
+			return 0, fmt.Errorf("add to an int64 vocabulary: %w", err)
+		}
+		id = c
 	}
-	i := int32(len(v.ids))
-	v.ids = append(v.ids, id)
-	v.index[id] = i
+	if i, ok := v.index[id]; ok {
+		return i, nil
+	}
+	return v.addOwned(id), nil
+}
+
+// MustAdd is Add for ids known to be valid (generated ids, tests): it
+// panics, naming the id, where Add returns an error.
+func (v *Vocab) MustAdd(id string) int32 {
+	i, err := v.Add(id)
+	if err != nil {
+		panic("data: " + err.Error())
+	}
 	return i
 }
 

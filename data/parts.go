@@ -52,7 +52,9 @@ func ReadEmbeddingParts(ctx context.Context, path string) (*Embeddings, error) {
 			if _, dup := out.Users.Index(id); dup {
 				return nil, fmt.Errorf("read embeddings %s: column %q row %d: user id %q is also in an earlier part", f, ColUserID, i, id)
 			}
-			out.Users.Add(id)
+			if _, err := out.Users.Add(id); err != nil {
+				return nil, fmt.Errorf("read embeddings %s: column %q row %d: %w", f, ColUserID, i, err)
+			}
 		}
 		out.Vecs = append(out.Vecs, e.Vecs...)
 	}

@@ -15,7 +15,7 @@ func writeEmbPart(t *testing.T, path string, ids []string, dim, first int) {
 	v := NewVocab(IDString)
 	var vecs []float32
 	for i, id := range ids {
-		v.Add(id)
+		v.MustAdd(id)
 		for range dim {
 			vecs = append(vecs, float32(first+i))
 		}

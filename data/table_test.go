@@ -203,10 +203,10 @@ func TestReadTableErrors(t *testing.T) {
 func TestWriteTableErrors(t *testing.T) {
 	dir := t.TempDir()
 	keys := NewVocab(IDString)
-	keys.Add("a")
-	keys.Add("b")
+	keys.MustAdd("a")
+	keys.MustAdd("b")
 	vals := NewVocab(IDString)
-	vals.Add("x")
+	vals.MustAdd("x")
 	for _, tc := range []struct {
 		name string
 		col  Column

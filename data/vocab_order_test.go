@@ -2,6 +2,7 @@ package data
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -61,7 +62,7 @@ func TestVocabOrder(t *testing.T) {
 	for _, tc := range tests {
 		v := NewVocab(tc.kind)
 		for _, id := range tc.ids {
-			v.Add(id)
+			v.MustAdd(id)
 		}
 		rank, err := v.Ranks()
 		if err != nil {
@@ -83,7 +84,7 @@ func TestVocabOrder(t *testing.T) {
 		}
 	}
 	bad := NewVocab(IDInt64)
-	bad.Add("x")
+	bad.addOwned("x") // Add refuses it (TestVocabAddKind): Ranks' own check
 	if _, err := bad.Ranks(); err == nil {
 		t.Error("Ranks accepted a non-integer id in an int64 vocabulary")
 	}
@@ -115,4 +116,48 @@ func TestAppendID(t *testing.T) {
 	if ib.Len() != 1 || sb.Len() != 1 {
 		t.Fatalf("appended %d int64 and %d string ids, want 1 each", ib.Len(), sb.Len())
 	}
+}
+
+// TestVocabAddKind: an int64 vocabulary refuses an id that is not a decimal
+// int64 (naming it, unchanged), and holds ids in canonical form; a string
+// vocabulary takes any id.
+func TestVocabAddKind(t *testing.T) {
+	for _, tc := range []struct {
+		kind    IDKind
+		id      string
+		want    string // the id held, or "" for an error
+		wantErr string
+	}{
+		{IDInt64, "42", "42", ""},
+		{IDInt64, "-7", "-7", ""},
+		{IDInt64, "007", "7", ""},
+		{IDInt64, "abc", "", `"abc"`},
+		{IDInt64, "", "", "empty id"},
+		{IDInt64, "1.5", "", `"1.5"`},
+		{IDInt64, "99999999999999999999", "", "99999999999999999999 is out of the int64 range"},
+		{IDString, "abc", "abc", ""},
+		{IDString, "007", "007", ""},
+		{IDString, "", "", ""},
+	} {
+		v := NewVocab(tc.kind)
+		i, err := v.Add(tc.id)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || v.Len() != 0 {
+				t.Errorf("%v Add(%q) = %d, %v (len %d); want an error with %s and no id added", tc.kind, tc.id, i, err, v.Len(), tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || i != 0 || v.ID(0) != tc.want {
+			t.Fatalf("%v Add(%q) = %d, %v; want index 0 holding %q", tc.kind, tc.id, i, err, tc.want)
+		}
+		if j, err := v.Add(tc.id); err != nil || j != 0 || v.Len() != 1 {
+			t.Errorf("%v Add(%q) again = %d, %v, len %d; want the same index", tc.kind, tc.id, j, err, v.Len())
+		}
+	}
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), `"abc"`) {
+			t.Errorf("MustAdd(abc) on an int64 vocabulary: recovered %v, want a panic naming the id", r)
+		}
+	}()
+	NewVocab(IDInt64).MustAdd("abc")
 }

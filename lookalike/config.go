@@ -37,9 +37,12 @@
 package lookalike
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 
 	"github.com/ralmlab/ralm/internal/enum"
 )
@@ -172,7 +175,9 @@ type Config struct {
 	Epochs int `json:"epochs"`
 	// Seed drives every random choice: initial weights, splits, samples,
 	// dropout masks and k-means. Same seed, same data → identical weights.
-	Seed uint64 `json:"seed"`
+	// It is an int64 like userrep.Config.Seed, so one seed value sets both
+	// stages (ralm.TrainConfig.SetSeed).
+	Seed int64 `json:"seed"`
 	// ScaleInit is the initial value of the logit scale a in
 	// logit = a·score + c.
 	ScaleInit float32 `json:"scale_init"`
@@ -181,6 +186,38 @@ type Config struct {
 	// MiniBatchAbove is the seed count above which BuildItem switches to
 	// mini-batch k-means.
 	MiniBatchAbove int `json:"minibatch_above"`
+}
+
+// UnmarshalJSON decodes a Config. Its seed may also be an unsigned 64-bit
+// number above the int64 range, as models written before Seed became an
+// int64 (a negative seed was then stored as its uint64 bits) have it: the
+// same bits, so the same random streams. A member that is not a setting is
+// an error.
+func (c *Config) UnmarshalJSON(b []byte) error {
+	type plain Config // without this method
+	aux := struct {
+		*plain
+		Seed *json.Number `json:"seed"`
+	}{plain: (*plain)(c)}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields() // a setting this version does not know
+	if err := dec.Decode(&aux); err != nil {
+		return err
+	}
+	if aux.Seed == nil {
+		return nil
+	}
+	s := aux.Seed.String()
+	if x, err := strconv.ParseInt(s, 10, 64); err == nil {
+		c.Seed = x
+		return nil
+	}
+	x, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return fmt.Errorf("lookalike config: seed %s is not a 64-bit integer", s)
+	}
+	c.Seed = int64(x)
+	return nil
 }
 
 // DefaultConfig returns the recommended settings: h = d, K 20, 100 seeds per

@@ -67,7 +67,7 @@ func (m *Model) BuildItem(ctx context.Context, seeds []float32, prev *ItemState)
 	if prev != nil && prev.owner == m.space() && prev.K == m.cfg.K && len(prev.Centroids) == m.cfg.K*m.h {
 		init = prev.Centroids
 	}
-	cents, weights, err := m.cluster(ctx, hs, n, init, m.cfg.Seed^uint64(n))
+	cents, weights, err := m.cluster(ctx, hs, n, init, uint64(m.cfg.Seed)^uint64(n))
 	if err != nil {
 		return nil, fmt.Errorf("build item: %w", err)
 	}

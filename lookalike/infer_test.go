@@ -52,7 +52,7 @@ func TestInferenceParity(t *testing.T) {
 					// the assignment BuildItem used
 					hs := make([]float32, n*h)
 					m.transformBatch(hs, seeds, n)
-					assign, nc, err := clusterAssign(context.Background(), hs, n, h, k, nil, m.cfg.Seed^uint64(n), m.cfg.KMeansIter, m.cfg.MiniBatchAbove)
+					assign, nc, err := clusterAssign(context.Background(), hs, n, h, k, nil, uint64(m.cfg.Seed)^uint64(n), m.cfg.KMeansIter, m.cfg.MiniBatchAbove)
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -179,7 +179,7 @@ func newTrainer(ctx context.Context, emb []float32, dim int, clickers [][]int32,
 	}
 
 	// Validation hold-out.
-	vrng := newRNG(cfg.Seed, streamValid)
+	vrng := newRNG(uint64(cfg.Seed), streamValid)
 	nValid := int(math.Round(opts.ValidFraction * float64(len(eligible))))
 	if nValid >= len(eligible) {
 		nValid = len(eligible) - 1
@@ -209,11 +209,11 @@ func newTrainer(ctx context.Context, emb []float32, dim int, clickers [][]int32,
 	}
 
 	m := newModel(cfg, dim)
-	m.initWeights(newRNG(cfg.Seed, streamInit))
+	m.initWeights(newRNG(uint64(cfg.Seed), streamInit))
 
 	t := &trainer{ctx: ctx, cfg: cfg, m: m, emb: emb, known: known, items: items, valid: valid,
-		splitRNG: newRNG(cfg.Seed, streamSplit), sampleRNG: newRNG(cfg.Seed, streamSample),
-		dropRNG: newRNG(cfg.Seed, streamDropout), rep: rep, opts: opts, start: start}
+		splitRNG: newRNG(uint64(cfg.Seed), streamSplit), sampleRNG: newRNG(uint64(cfg.Seed), streamSample),
+		dropRNG: newRNG(uint64(cfg.Seed), streamDropout), rep: rep, opts: opts, start: start}
 	S := min(cfg.SeedsPerItem, maxSeeds)
 	t.dims = graphDims{B: max(2, cfg.rowsPerBatch()), S: S, K: min(cfg.K, maxSeeds), T: cfg.targetsPerRow(), D: dim, H: cfg.Hidden}
 	return t, nil
@@ -439,7 +439,7 @@ func (t *trainer) transformSeeds(it *trainItem, hs []float32) {
 // current weights, warm-started from the item's previous centroids.
 func (t *trainer) recluster() error {
 	t.adam.sync(t.m)
-	seed := t.cfg.Seed ^ uint64(t.rep.Reclusters+1)*0x2545f4914f6cdd1d
+	seed := uint64(t.cfg.Seed) ^ uint64(t.rep.Reclusters+1)*0x2545f4914f6cdd1d
 	err := t.forItems(func(j int, it *trainItem, hs []float32) error {
 		t.transformSeeds(it, hs)
 		var init []float32

@@ -36,6 +36,12 @@ func DefaultTrainConfig() TrainConfig {
 	return TrainConfig{UserRep: userrep.DefaultConfig(), LookAlike: lookalike.DefaultConfig()}
 }
 
+// SetSeed sets the seed of both stages: the same seed value, data and
+// settings give the same models.
+func (c *TrainConfig) SetSeed(seed int64) {
+	c.UserRep.Seed, c.LookAlike.Seed = seed, seed
+}
+
 // TrainData is what the pipeline learns from: the training clicks and the
 // optional users and items tables.
 type TrainData struct {

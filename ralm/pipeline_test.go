@@ -18,8 +18,8 @@ import (
 func TestItemClickers(t *testing.T) {
 	c := &data.Clicks{Users: data.NewVocab(data.IDString), Items: data.NewVocab(data.IDString)}
 	add := func(u, i string) {
-		c.User = append(c.User, c.Users.Add(u))
-		c.Item = append(c.Item, c.Items.Add(i))
+		c.User = append(c.User, c.Users.MustAdd(u))
+		c.Item = append(c.Item, c.Items.MustAdd(i))
 		c.TS = append(c.TS, 0)
 	}
 	add("a", "x")
@@ -27,8 +27,8 @@ func TestItemClickers(t *testing.T) {
 	add("a", "x") // duplicate click
 	add("b", "y")
 	emb := data.NewVocab(data.IDString)
-	emb.Add("b") // row 0
-	emb.Add("a") // row 1
+	emb.MustAdd("b") // row 0
+	emb.MustAdd("a") // row 1
 	got, err := ItemClickers(c, emb)
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +45,7 @@ func TestItemClickers(t *testing.T) {
 		}
 	}
 	missing := data.NewVocab(data.IDString)
-	missing.Add("a")
+	missing.MustAdd("a")
 	if _, err := ItemClickers(c, missing); err == nil {
 		t.Error("user without an embedding: want an error")
 	}

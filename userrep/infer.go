@@ -223,7 +223,9 @@ func (m *Model) EmbedUsersWith(ctx context.Context, fb FeatureBuilder, clicks *d
 	for u := range users {
 		if active[u] {
 			idx = append(idx, int32(u))
-			out.Users.Add(clicks.Users.ID(int32(u)))
+			if _, err := out.Users.Add(clicks.Users.ID(int32(u))); err != nil {
+				return nil, fmt.Errorf("userrep: embed users: %w", err)
+			}
 		}
 	}
 	fts := make([]data.Features, len(idx))

@@ -434,7 +434,7 @@ func TestEmbedUsers(t *testing.T) {
 	// same clicks, item vocabulary in reverse order
 	items := data.NewVocab(data.IDInt64)
 	for i := p.clicks.Items.Len() - 1; i >= 0; i-- {
-		items.Add(p.clicks.Items.ID(int32(i)))
+		items.MustAdd(p.clicks.Items.ID(int32(i)))
 	}
 	re := &data.Clicks{Users: p.clicks.Users, Items: items, User: p.clicks.User, TS: p.clicks.TS}
 	for _, it := range p.clicks.Item {

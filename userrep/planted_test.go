@@ -118,7 +118,7 @@ func genPlanted(s plantedSpec) *planted {
 
 	users, items := data.NewVocab(data.IDInt64), data.NewVocab(data.IDInt64)
 	for i := 0; i < s.items; i++ {
-		items.Add(strconv.Itoa(1000 + i))
+		items.MustAdd(strconv.Itoa(1000 + i))
 	}
 	p := &planted{community: make([]int, s.users)}
 	fb := &plantedBuilder{users: users,
@@ -130,7 +130,7 @@ func genPlanted(s plantedSpec) *planted {
 	}
 	clicks := &data.Clicks{Users: users, Items: items}
 	for u := 0; u < s.users; u++ {
-		users.Add(strconv.Itoa(u + 1))
+		users.MustAdd(strconv.Itoa(u + 1))
 		c := rng.Intn(C)
 		p.community[u] = c
 		fb.age[u] = float32(math.Min(1, math.Max(0, float64(c)/float64(C)+0.1*rng.NormFloat64())))

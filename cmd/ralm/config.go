@@ -43,6 +43,7 @@ func applyConfig(cmd *cobra.Command) error {
 		return fmt.Errorf("--config %s: not a YAML mapping of flag names to values: %s", path, oneLine(err.Error()))
 	}
 	fl := cmd.Flags()
+	inFile := map[string]bool{}
 	for _, kv := range settings {
 		key := fmt.Sprint(kv.Key)
 		f := fl.Lookup(key)
@@ -59,6 +60,45 @@ func applyConfig(cmd *cobra.Command) error {
 		if err := fl.Set(key, v); err != nil {
 			return fmt.Errorf("--config %s: %s: %w", path, key, err)
 		}
+		inFile[key] = true
+	}
+	return checkExclusive(cmd, path, inFile)
+}
+
+// cobraExclusive is the flag annotation of cobra's MarkFlagsMutuallyExclusive
+// (each value: a group's flag names, space-separated).
+const cobraExclusive = "cobra_annotation_mutually_exclusive"
+
+// checkExclusive applies the flag groups of cmd (mutually exclusive flags,
+// and cobra's other groups) once the config file at path has set the flags
+// in inFile: cobra checked them before, on the command line alone. The
+// error names where each flag of a conflict was set.
+func checkExclusive(cmd *cobra.Command, path string, inFile map[string]bool) error {
+	var err error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		for _, group := range f.Annotations[cobraExclusive] {
+			var set []string
+			for _, name := range strings.Fields(group) {
+				g := cmd.Flags().Lookup(name)
+				if g == nil || !g.Changed {
+					continue
+				}
+				where := "on the command line"
+				if inFile[name] {
+					where = "in --config " + path
+				}
+				set = append(set, fmt.Sprintf("--%s (%s)", name, where))
+			}
+			if len(set) > 1 && err == nil {
+				err = fmt.Errorf("%s cannot be used together: set only one of --%s", strings.Join(set, " and "), strings.Join(strings.Fields(group), ", --"))
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if err := cmd.ValidateFlagGroups(); err != nil {
+		return fmt.Errorf("with --config %s: %w", path, err)
 	}
 	return nil
 }

@@ -77,3 +77,39 @@ func yamlText(t *testing.T, v any) string {
 	}
 	return strings.TrimSpace(string(b))
 }
+
+// TestTrainConfigExclusive: flags that exclude each other on the command
+// line also do when one or both come from --config; the error says where
+// each was set.
+func TestTrainConfigExclusive(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	both := write("both.yaml", "epochs: 3\nepochs-la: 4\n")
+	one := write("one.yaml", "epochs: 3\n")
+	quiet := write("quiet.yaml", "quiet: true\n")
+	base := []string{"train", "--clicks", filepath.Join(dir, "missing.parquet"), "--out", filepath.Join(dir, "m")}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"both in the file", []string{"--config", both}, "--epochs (in --config " + both + ") and --epochs-la (in --config " + both + ") cannot be used together"},
+		{"file and command line", []string{"--config", one, "--epochs-user", "2"}, "--epochs (in --config " + one + ") and --epochs-user (on the command line) cannot be used together"},
+		{"global flags", []string{"--config", quiet, "-v"}, "--quiet (in --config " + quiet + ") and --verbose (on the command line)"},
+		{"command line", []string{"--epochs", "3", "--epochs-la", "2"}, "[epochs epochs-la] were all set"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { expectFailure(t, append(append([]string{}, base...), tc.args...), tc.want) })
+	}
+	// the same flag in the file and on the command line is no conflict:
+	// the command line wins
+	out := mustRun(t, "train", "--config", one, "--epochs", "2", "--print-config")
+	if !strings.Contains(out, "\nepochs: 2\n") {
+		t.Errorf("--epochs 2 over the file's 3:\n%s", out)
+	}
+}

@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -96,6 +94,9 @@ table say which mode was used; N at least the number of negatives is exact.`,
 	fl.StringVar(&f.train.logPath, "log", "", "write a JSON-lines training log (with --clicks)")
 	fl.IntVar(&f.candidates, "candidates", 0, "score each item on its positives and `N` sampled negatives (seeded by --seed; 0 = every candidate, exact)")
 	addOutputFlag(cmd)
+	for _, name := range []string{"report", "per-item", "scores", "plot", "log"} {
+		markOutputFile(cmd, name)
+	}
 	cmd.MarkFlagsMutuallyExclusive("model", "clicks")
 	cmd.MarkFlagsRequiredTogether("model", "split")
 	return cmd
@@ -115,13 +116,8 @@ func runEval(cmd *cobra.Command, f *evalFlags, cfg ralm.TrainConfig) error {
 	if f.candidates < 0 {
 		return fmt.Errorf("--candidates %d: want 0 (exact) or a positive number of negatives per item", f.candidates)
 	}
-	for _, out := range []string{f.report, f.perItem, f.scores, f.plot} {
-		if out == "" {
-			continue
-		}
-		if st, err := os.Stat(filepath.Dir(out)); err != nil || !st.IsDir() {
-			return fmt.Errorf("output %s: folder %s does not exist", out, filepath.Dir(out))
-		}
+	if err := checkOutputs(cmd); err != nil {
+		return err
 	}
 	var log eval.ScoreLog
 	var bar *progress

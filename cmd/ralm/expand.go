@@ -62,6 +62,9 @@ top 5 (nothing with --quiet; -o json prints the summary as one JSON object).`,
 			if modelDir == "" || out == "" {
 				return errors.New("--model and --out must not be empty")
 			}
+			if err := checkOutputs(cmd); err != nil {
+				return err
+			}
 			return runExpand(cmd, modelDir, item, seedsPath, out, n, minSeeds)
 		},
 	}
@@ -73,6 +76,7 @@ top 5 (nothing with --quiet; -o json prints the summary as one JSON object).`,
 	f.StringVar(&out, "out", "", "output file (Parquet, or Arrow IPC for .arrow/.ipc/.feather)")
 	f.IntVar(&minSeeds, "min-seeds", bundle.DefaultMinSeeds, "with fewer seeds, score by the centroid-cosine fallback")
 	addOutputFlag(cmd)
+	markOutputFile(cmd, "out")
 	_ = cmd.MarkFlagRequired("model")
 	_ = cmd.MarkFlagRequired("out")
 	cmd.MarkFlagsOneRequired("item", "seeds")

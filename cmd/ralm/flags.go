@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/lookalike"
 	"github.com/spf13/cobra"
 )
@@ -140,4 +141,37 @@ func makeOutDir(dir string) error {
 func addPropensityFlag(cmd *cobra.Command, p *lookalike.PropensityMode, prefix string) {
 	cmd.Flags().Var(p, "propensity", prefix+
 		"user (a learned per-user click-propensity term added to the score: one user's item order is the paper's, an item's audience ranks active users higher) or off (the paper's score)")
+}
+
+// checkTablesMatch refuses a users or items table none of whose ids is in
+// the click log: it would add nothing to training (every user or item would
+// train without its features), so it is the wrong file or the wrong id
+// column, never what was meant. A table that covers only part of the log is
+// fine (the rest train without features): logged at --verbose.
+func checkTablesMatch(cmd *cobra.Command, in userrepInputs, clicks *data.Clicks, users, items *data.Table) error {
+	log := newLogger(cmd)
+	for _, tc := range []struct {
+		flag, path, what string
+		t                *data.Table
+		v                *data.Vocab
+	}{
+		{"users", in.users, "user", users, clicks.Users},
+		{"items", in.items, "item", items, clicks.Items},
+	} {
+		if tc.t == nil || tc.t.Keys == nil {
+			continue
+		}
+		shared := 0
+		for _, id := range tc.t.Keys.IDs() {
+			if _, ok := tc.v.Index(id); ok {
+				shared++
+			}
+		}
+		if shared == 0 && tc.t.Keys.Len() > 0 && tc.v.Len() > 0 {
+			return fmt.Errorf("--%s %s: none of its %d %s ids is in the clicks %s (e.g. %q in the table, %q in the clicks): the wrong file or id column?",
+				tc.flag, tc.path, tc.t.Keys.Len(), tc.what, in.clicks, tc.t.Keys.ID(0), tc.v.ID(0))
+		}
+		log.Info("table rows matched", "table", tc.path, "rows", tc.t.Keys.Len(), "clicks_"+tc.what+"s", tc.v.Len(), "matched", shared)
+	}
+	return nil
 }

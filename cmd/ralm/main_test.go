@@ -171,6 +171,7 @@ func TestBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(dir, "missing.parquet")
+	out := filepath.Join(dir, "out") // dir holds files split does not write
 	tests := []struct {
 		name string
 		args []string
@@ -183,14 +184,16 @@ func TestBadInput(t *testing.T) {
 		{"negative users", []string{"synth", "--users", "-5", "--out", dir}, "--users must be positive, got -5"},
 		{"noise", []string{"synth", "--noise", "2", "--out", dir}, "--noise must be in [0,1], got 2"},
 		{"communities", []string{"synth", "--users", "5", "--communities", "9", "--out", dir}, "--communities (9) must not exceed --users (5)"},
-		{"out is a file", []string{"synth", "--out", filepath.Join(aFile, "sub")}, "create output directory"},
+		{"out is under a file", []string{"synth", "--out", filepath.Join(aFile, "sub")}, aFile + " is not a folder"},
+		{"out is a file", []string{"synth", "--out", aFile}, "--out " + aFile + ": exists and is not a folder"},
+		{"out holds other files", []string{"split", "--clicks", notParquet, "--out", dir}, "--out " + dir + ": holds file, which 'ralm split' does not write"},
 		{"extra argument", []string{"split", "extra", "--clicks", missing, "--out", dir}, `unknown command "extra"`},
 		{"missing clicks flag", []string{"split", "--out", dir}, `required flag(s) "clicks" not set`},
-		{"missing file", []string{"split", "--clicks", missing, "--out", dir}, "read clicks " + missing},
-		{"not parquet", []string{"split", "--clicks", notParquet, "--out", dir}, "read clicks " + notParquet},
-		{"fresh out of range", []string{"split", "--clicks", missing, "--out", dir, "--fresh", "1.5"}, "--fresh must be in [0,1], got 1.5"},
+		{"missing file", []string{"split", "--clicks", missing, "--out", out}, "read clicks " + missing},
+		{"not parquet", []string{"split", "--clicks", notParquet, "--out", out}, "read clicks " + notParquet},
+		{"fresh out of range", []string{"split", "--clicks", missing, "--out", out, "--fresh", "1.5"}, "--fresh must be in [0,1], got 1.5"},
 		{"quiet and verbose", []string{"synth", "--out", dir, "-q", "-v"}, "none of the others can be"},
-		{"quickstart out is a file", []string{"quickstart", "--out", aFile}, "create output directory"},
+		{"quickstart out is a file", []string{"quickstart", "--out", aFile}, "exists and is not a folder"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -208,6 +211,12 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 	// Nothing half-written: a failed split leaves no output files.
+	if _, err := os.Stat(out); err == nil {
+		entries, _ := os.ReadDir(out)
+		if len(entries) > 0 {
+			t.Fatalf("failed commands left %v behind", entries)
+		}
+	}
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if n := e.Name(); strings.HasSuffix(n, ".parquet") && !slices.Contains([]string{"notes.parquet"}, n) {

@@ -46,6 +46,9 @@ progress is plotted up to its last complete line.`,
 			if logPath == "" || out == "" {
 				return errors.New("--log and --out must not be empty")
 			}
+			if err := checkOutputs(cmd); err != nil {
+				return err
+			}
 			f, err := os.Open(logPath)
 			if err != nil {
 				return fmt.Errorf("--log: %w", err)
@@ -65,6 +68,7 @@ progress is plotted up to its last complete line.`,
 	}
 	cmd.Flags().StringVar(&logPath, "log", "", "JSON-lines training log (--log of ralm train)")
 	cmd.Flags().StringVar(&out, "out", "", "PNG file to write")
+	markOutputFile(cmd, "out") // --log is the input
 	_ = cmd.MarkFlagRequired("log")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd

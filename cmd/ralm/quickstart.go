@@ -83,7 +83,7 @@ func quickstartConfig(seed int64, users int) synth.Config {
 func quickstartTrainConfig(seed int64, o quickstartOptions) ralm.TrainConfig {
 	cfg := ralm.DefaultTrainConfig()
 	cfg.UserRep.Epochs, cfg.LookAlike.Epochs = o.epochsUser, o.epochsLA
-	cfg.UserRep.Seed, cfg.LookAlike.Seed = seed, uint64(seed)
+	cfg.SetSeed(seed)
 	return cfg
 }
 
@@ -129,6 +129,10 @@ printed) so you can look at them.`,
 					return fmt.Errorf("create temporary directory: %w", err)
 				}
 				out = d
+			} else if err := checkOutputs(cmd); err != nil {
+				return err
+			} else if err := checkModelOut(filepath.Join(out, quickstartModelDir)); err != nil {
+				return err
 			} else if err := makeOutDir(out); err != nil {
 				return err
 			}
@@ -154,6 +158,8 @@ printed) so you can look at them.`,
 	cmd.Flags().IntVar(&opt.epochsUser, "epochs-user", quickstartEpochsUser, "epochs of the user model")
 	cmd.Flags().IntVar(&opt.epochsLA, "epochs-la", quickstartEpochsLA, "epochs of the look-alike model")
 	addSeedFlag(cmd, &seed)
+	markOutputDir(cmd, "out", clicksFile, usersFile, itemsFile, trainFile, heldoutFile, freshSeedsFile, freshHeldoutFile,
+		quickstartModelDir, "train.jsonl", "expand.parquet")
 	return cmd
 }
 

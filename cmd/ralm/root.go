@@ -112,8 +112,8 @@ optional users and items tables. See the README for the columns.`,
 
   # The same by hand:
   ralm synth --users 10000 --items 2000 --out data
-  ralm split --clicks data/clicks.parquet --out data/split
-  ralm train --clicks data/split/train.parquet --users data/users.parquet \
+  ralm split --clicks data/clicks.parquet --out split
+  ralm train --clicks split/train.parquet --users data/users.parquet \
       --items data/items.parquet --out model
   ralm score --model model --user 42 --items 3,19,42
   ralm expand --model model --item 19 --n 1000 --out audience.parquet
@@ -145,6 +145,7 @@ optional users and items tables. See the README for the columns.`,
 		newPlotCmd(),
 		newVersionCmd(),
 	)
+	documentOutputs(root)
 	return root
 }
 

@@ -34,7 +34,9 @@ model folder's training clicks), and print one line per item, in the order given
 status is ok (scored by the look-alike model), cold (the item has fewer than
 --min-seeds seeds with an embedding: the score is the cosine between the user's
 embedding and the mean of the seeds' embeddings) or unknown_item (the model has
-no click on it: score "-"). A user without an embedding in the model is an error.
+no click on it: score "-"). A user without an embedding in the model is an error,
+and so is an empty --items element or, on a model with int64 ids, one that is not
+an integer (the error names the element).
 These lines are the result: they are printed also with --quiet. -o json prints
 them as a JSON array of {"item_id", "score" (null for unknown_item), "status"}.
 
@@ -82,13 +84,12 @@ func runScore(cmd *cobra.Command, modelDir, user string, items []string, minSeed
 	if err != nil {
 		return err
 	}
+	// every element must be an id of the model's kind: a typo ("1,,2",
+	// "1,abc" on int64 ids) is an error, never an unknown_item row
 	ids := make([]string, len(items))
 	for i, it := range items {
-		// an id of the wrong kind cannot be in the model: it is reported
-		// as unknown_item like any other unknown id
-		ids[i] = strings.TrimSpace(it)
-		if n, err := normalizeID("item", b.Seeds.Items.Kind(), it); err == nil {
-			ids[i] = n
+		if ids[i], err = normalizeID("item", b.Seeds.Items.Kind(), it); err != nil {
+			return fmt.Errorf("--items element %d of %d: %w", i+1, len(items), err)
 		}
 	}
 	res, err := offline.ScoreItems(ctx, b, uid, ids, offline.Options{MinSeeds: minSeeds})

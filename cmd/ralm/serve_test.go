@@ -29,7 +29,7 @@ func writeServeModel(t *testing.T, dir string) {
 	users := data.NewVocab(data.IDInt64)
 	var vecs []float32
 	for i := range 120 {
-		users.Add(strconv.Itoa(i + 1))
+		users.MustAdd(strconv.Itoa(i + 1))
 		for range 6 {
 			vecs = append(vecs, float32(rng.NormFloat64())+float32(i%3))
 		}
@@ -37,7 +37,7 @@ func writeServeModel(t *testing.T, dir string) {
 	c := &data.Clicks{Users: users.Clone(), Items: data.NewVocab(data.IDInt64)}
 	clickers := make([][]int32, 6)
 	for it := range 6 {
-		idx := c.Items.Add(strconv.Itoa(it + 1))
+		idx := c.Items.MustAdd(strconv.Itoa(it + 1))
 		for k := range 15 {
 			u := int32((it + 6*k) % 120)
 			c.User, c.Item, c.TS = append(c.User, u), append(c.Item, idx), append(c.TS, int64(k)*1e9)

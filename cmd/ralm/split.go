@@ -43,7 +43,7 @@ Ids are ordered as numbers when they are int64 and as strings otherwise. Writes
 DIR/train.parquet, DIR/heldout.parquet (all held-out clicks of step 2),
 DIR/fresh_seeds.parquet and DIR/fresh_heldout.parquet, each with columns
 user_id, item_id, ts.`,
-		Example: `  ralm split --clicks data/clicks.parquet --out data/split
+		Example: `  ralm split --clicks data/clicks.parquet --out split
   ralm split --clicks logs.arrow --out split --fresh 0.2 --seed 7`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -52,6 +52,9 @@ user_id, item_id, ts.`,
 			}
 			if clicks == "" {
 				return fmt.Errorf("--clicks must not be empty")
+			}
+			if err := checkOutputs(cmd); err != nil {
+				return err
 			}
 			if err := makeOutDir(out); err != nil {
 				return err
@@ -72,6 +75,7 @@ user_id, item_id, ts.`,
 	f.StringVar(&out, "out", "", "output directory (created if missing)")
 	f.Float64Var(&opt.FreshFraction, "fresh", opt.FreshFraction, "share of items with >= 20 clickers made fresh, in [0,1]")
 	addSeedFlag(cmd, &opt.Seed)
+	markOutputDir(cmd, "out", trainFile, heldoutFile, freshSeedsFile, freshHeldoutFile)
 	_ = cmd.MarkFlagRequired("clicks")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd

@@ -44,6 +44,9 @@ files.`,
 			if err := checkSynthFlags(cfg); err != nil {
 				return err
 			}
+			if err := checkOutputs(cmd); err != nil {
+				return err
+			}
 			if err := makeOutDir(out); err != nil {
 				return err
 			}
@@ -63,6 +66,7 @@ files.`,
 	f.BoolVar(&cfg.StringIDs, "string-ids", false, `write string ids ("u1", "i1") instead of int64`)
 	addSeedFlag(cmd, &cfg.Seed)
 	f.StringVar(&out, "out", "", "output directory (created if missing)")
+	markOutputDir(cmd, "out", clicksFile, usersFile, itemsFile)
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }

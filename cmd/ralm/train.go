@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"math"
 	"os"
@@ -97,7 +96,7 @@ The subcommands train one stage: 'ralm train userrep' (the user model alone) and
 			if err := checkTrainFlags(&f, cfg); err != nil {
 				return err
 			}
-			if err := checkModelOut(f.out); err != nil {
+			if err := checkOutputs(cmd); err != nil {
 				return err
 			}
 			return runTrain(cmd, &f, cfg)
@@ -109,6 +108,8 @@ The subcommands train one stage: 'ralm train userrep' (the user model alone) and
 	addTrainFlags(cmd, &f, &cfg)
 	addOutputFlag(cmd)
 	addConfigFlags(cmd)
+	markModelOut(cmd, "out")
+	markOutputFile(cmd, "log")
 	// --clicks and --out may come from --config: checked in RunE
 	delete(fl.Lookup("clicks").Annotations, cobra.BashCompOneRequiredFlag)
 	cmd.AddCommand(newTrainUserrepCmd(), newTrainLookalikeCmd())
@@ -144,7 +145,7 @@ func (f *trainFlags) apply(cmd *cobra.Command, cfg *ralm.TrainConfig) error {
 		}
 		cfg.UserRep.Epochs, cfg.LookAlike.Epochs = f.epochs, f.epochs
 	}
-	cfg.UserRep.Seed, cfg.LookAlike.Seed = f.seed, uint64(f.seed)
+	cfg.SetSeed(f.seed)
 	cfg.UserRep.LR, cfg.LookAlike.LR = f.lr, f.lr
 	cfg.UserRep.Batch, cfg.LookAlike.Batch = f.batch, f.batch
 	return nil
@@ -172,35 +173,6 @@ func checkTrainFlags(f *trainFlags, cfg ralm.TrainConfig) error {
 		return errors.New("--clicks must not be empty")
 	}
 	return cfg.UserRep.Validate()
-}
-
-// checkModelOut fails early (before any training) when dir cannot become a
-// model folder: it must be missing, an empty folder or a model folder.
-func checkModelOut(dir string) error {
-	if dir == "" {
-		return errors.New("--out must not be empty")
-	}
-	st, err := os.Stat(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("--out %s: %w", dir, err)
-	}
-	if !st.IsDir() {
-		return fmt.Errorf("--out %s exists and is not a folder", dir)
-	}
-	if _, err := os.Stat(filepath.Join(dir, bundle.ManifestFile)); err == nil {
-		return nil
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("--out %s: %w", dir, err)
-	}
-	if len(ents) > 0 {
-		return fmt.Errorf("--out %s is not empty and is not a model folder (no %s); refusing to replace it", dir, bundle.ManifestFile)
-	}
-	return nil
 }
 
 func runTrain(cmd *cobra.Command, f *trainFlags, cfg ralm.TrainConfig) error {
@@ -492,7 +464,7 @@ embedding. --log writes {"type":"step"} and {"type":"epoch"} JSON lines.`,
       --user-model usermodel --out model`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg.Seed = uint64(seed)
+			cfg.Seed = seed
 			for _, err := range []error{
 				mustBePositive("epochs", cfg.Epochs), mustBePositive("lr", cfg.LR), mustBePositive("batch", cfg.Batch),
 				mustBePositive("k", cfg.K), mustBePositive("negatives", cfg.Negatives), mustBeFraction("valid", valid),
@@ -504,7 +476,10 @@ embedding. --log writes {"type":"step"} and {"type":"epoch"} JSON lines.`,
 			if embPath == "" || clicksPath == "" {
 				return errors.New("--embeddings and --clicks must not be empty")
 			}
-			if err := checkModelOut(out); err != nil {
+			if out == "" {
+				return errors.New("--out must not be empty")
+			}
+			if err := checkOutputs(cmd); err != nil {
 				return err
 			}
 			return runTrainLookalike(cmd, embPath, clicksPath, userModel, out, logPath, cfg, valid)
@@ -522,6 +497,8 @@ embedding. --log writes {"type":"step"} and {"type":"epoch"} JSON lines.`,
 	addLookAlikeFlags(cmd, &cfg, "", "")
 	fl.Float64Var(&valid, "valid", 0, "share of items held out to report a validation AUC per epoch (0: none)")
 	addSeedFlag(cmd, &seed)
+	markModelOut(cmd, "out")
+	markOutputFile(cmd, "log")
 	_ = cmd.MarkFlagRequired("embeddings")
 	_ = cmd.MarkFlagRequired("clicks")
 	_ = cmd.MarkFlagRequired("out")

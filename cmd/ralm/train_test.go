@@ -24,20 +24,20 @@ import (
 var tinyTrain = []string{"--epochs", "1", "--dim", "8", "--hidden", "16,8", "--k", "4", "--batch", "64",
 	"--negatives", "5", "--seed", "3"}
 
-// trainedWorld is a tiny synthetic data set, its split, and a model folder
-// trained on the split's training clicks.
+// trainedWorld is a tiny synthetic data set (in data), its split (in dir),
+// and a model folder (dir/model) trained on the split's training clicks.
 type trainedWorld struct {
-	dir, model string
+	dir, data, model string
 }
 
 // newTrainedWorld runs synth, split and train with tiny settings.
 func newTrainedWorld(t *testing.T) *trainedWorld {
 	t.Helper()
 	dir := t.TempDir()
+	w := &trainedWorld{dir: dir, data: t.TempDir(), model: filepath.Join(dir, "model")}
 	mustRun(t, "synth", "--users", "300", "--items", "100", "--clicks-per-user", "15", "--communities", "4",
-		"--seed", "3", "--out", dir, "-q")
-	mustRun(t, "split", "--clicks", filepath.Join(dir, clicksFile), "--out", dir, "--fresh", "0.2", "-q")
-	w := &trainedWorld{dir: dir, model: filepath.Join(dir, "model")}
+		"--seed", "3", "--out", w.data, "-q")
+	mustRun(t, "split", "--clicks", w.path(clicksFile), "--out", dir, "--fresh", "0.2", "-q")
 	out := mustRun(t, append([]string{"train", "--clicks", w.path(trainFile), "--users", w.path(usersFile),
 		"--items", w.path(itemsFile), "--out", w.model, "--log", w.path("train.jsonl")}, tinyTrain...)...)
 	for _, want := range []string{"user model: 1 epochs", "embedded ", "look-alike model: 1 epochs", "wrote model folder " + w.model} {
@@ -48,7 +48,15 @@ func newTrainedWorld(t *testing.T) *trainedWorld {
 	return w
 }
 
-func (w *trainedWorld) path(name string) string { return filepath.Join(w.dir, name) }
+// path is the path of a file of the world: synth's files are in data (split
+// refuses a folder with files it does not write), the rest in dir.
+func (w *trainedWorld) path(name string) string {
+	switch name {
+	case clicksFile, usersFile, itemsFile:
+		return filepath.Join(w.data, name)
+	}
+	return filepath.Join(w.dir, name)
+}
 
 // TestTrainScoreExpand trains once and runs every command on the model.
 func TestTrainScoreExpand(t *testing.T) {
@@ -269,7 +277,7 @@ func TestTrainBadInput(t *testing.T) {
 		{"bad pooling", []string{"train", "--clicks", missing, "--out", out, "--pooling", "max"}, `invalid argument "max" for "--pooling" flag: pooling "max": want one of attention, avg`},
 		{"bad merge", []string{"train", "--clicks", missing, "--out", out, "--merge", "sum"}, `invalid argument "sum" for "--merge" flag: merge "sum": want one of attention, concat, gated`},
 		{"zero epochs", []string{"train", "--clicks", missing, "--out", out, "--epochs", "0"}, "--epochs must be positive, got 0"},
-		{"out not empty", []string{"train", "--clicks", missing, "--out", busy}, "is not empty and is not a model folder"},
+		{"out not empty", []string{"train", "--clicks", missing, "--out", busy}, "holds notes.txt, which 'ralm train' does not write"},
 		{"missing clicks", []string{"train", "--clicks", missing, "--out", out}, "read clicks " + missing},
 		{"unknown subcommand", []string{"train", "userrepp"}, `unknown command "userrepp"`},
 		{"lookalike missing flags", []string{"train", "lookalike", "--out", out}, `required flag(s) "clicks", "embeddings" not set`},
@@ -373,4 +381,5 @@ func TestStringIDs(t *testing.T) {
 		t.Fatalf("expand: %v", ids)
 	}
 	expectFailure(t, []string{"score", "--model", model, "--user", "1", "--items", item}, `unknown user "1"`)
+	expectFailure(t, []string{"score", "--model", model, "--user", user, "--items", item + ",,nope"}, "--items element 2 of 3: empty item id")
 }

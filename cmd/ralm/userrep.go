@@ -47,6 +47,9 @@ func (in *userrepInputs) read(cmd *cobra.Command) (ralm.TrainData, error) {
 	if err != nil {
 		return ralm.TrainData{}, err
 	}
+	if err := checkTablesMatch(cmd, *in, clicks, users, items); err != nil {
+		return ralm.TrainData{}, err
+	}
 	return ralm.TrainData{Clicks: clicks, Users: users, Items: items}, nil
 }
 
@@ -107,6 +110,9 @@ a checksum) and DIR/userrep_report.json (per-epoch loss and held-out metrics).
 			if in.clicks == "" {
 				return errors.New("--clicks must not be empty")
 			}
+			if err := checkOutputs(cmd); err != nil {
+				return err
+			}
 			if err := makeOutDir(out); err != nil {
 				return err
 			}
@@ -130,6 +136,8 @@ a checksum) and DIR/userrep_report.json (per-epoch loss and held-out metrics).
 	f.Float64Var(&cfg.FieldDropout, "field-dropout", cfg.FieldDropout, "probability of dropping a whole field in training")
 	f.BoolVar(&cfg.LogQ, "logq", cfg.LogQ, "apply the log-uniform sampling correction to the sampled softmax")
 	addSeedFlag(cmd, &cfg.Seed)
+	markOutputDir(cmd, "out", userrepModelFile, userrepReportFile)
+	markOutputFile(cmd, "log")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }
@@ -236,6 +244,12 @@ file, in order, bit for bit.`,
 			if err != nil {
 				return err
 			}
+			if sh.N > 1 { // a folder of parts
+				markOutputDir(cmd, "out", "part-*")
+			}
+			if err := checkOutputs(cmd); err != nil {
+				return err
+			}
 			return runEmbed(cmd, &in, modelPath, out, sh)
 		},
 	}
@@ -244,6 +258,7 @@ file, in order, bit for bit.`,
 	f.StringVar(&modelPath, "model", "", "model directory (or "+userrepModelFile+" file)")
 	f.StringVar(&out, "out", "", "embeddings file to write (a folder of parts with --shard)")
 	f.StringVar(&shardFlag, "shard", "", "embed only shard `i/N` of the users and write it as a part in the --out folder")
+	markOutputFile(cmd, "out")
 	_ = cmd.MarkFlagRequired("model")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd

@@ -208,7 +208,8 @@ func TestUserrepBadInput(t *testing.T) {
 	}{
 		{[]string{"train", "userrep", "--clicks", clicks, "--out", dir, "--merge", "sum"}, "merge"},
 		{[]string{"train", "userrep", "--clicks", clicks, "--out", dir, "--lr", "0"}, "lr"},
-		{[]string{"train", "userrep", "--clicks", filepath.Join(dir, "missing.parquet"), "--out", dir}, "missing.parquet"},
+		{[]string{"train", "userrep", "--clicks", filepath.Join(dir, "missing.parquet"), "--out", filepath.Join(dir, "m")}, "missing.parquet"},
+		{[]string{"train", "userrep", "--clicks", clicks, "--out", dir}, "holds clicks.parquet, which 'ralm train userrep' does not write"},
 		{[]string{"train", "userrep", "--out", dir}, "clicks"},
 		{[]string{"embed", "--model", dir, "--clicks", clicks, "--out", filepath.Join(dir, "e.parquet")}, "userrep.model"},
 		{[]string{"embed", "--model", clicks, "--clicks", clicks, "--out", filepath.Join(dir, "e.parquet")}, "not a userrep model"},

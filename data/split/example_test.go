@@ -10,8 +10,8 @@ import (
 func ExampleSplit() {
 	c := &data.Clicks{Users: data.NewVocab(data.IDInt64), Items: data.NewVocab(data.IDInt64)}
 	add := func(user, item string, ts int64) {
-		c.User = append(c.User, c.Users.Add(user))
-		c.Item = append(c.Item, c.Items.Add(item))
+		c.User = append(c.User, c.Users.MustAdd(user))
+		c.Item = append(c.Item, c.Items.MustAdd(item))
 		c.TS = append(c.TS, ts)
 	}
 	// User 1 has 6 clicks: the last (6+4) div 5 = 2 are held out.

@@ -232,7 +232,7 @@ func Generate(ctx context.Context, cfg Config) (*Dataset, error) {
 	go func() {
 		defer close(vocabDone)
 		for i := 0; i < cfg.Users; i++ {
-			users.Add(prefix + strconv.Itoa(i+1))
+			users.MustAdd(prefix + strconv.Itoa(i+1))
 		}
 	}()
 	nChunks := (cfg.Users + chunkUsers - 1) / chunkUsers
@@ -259,15 +259,15 @@ func Generate(ctx context.Context, cfg Config) (*Dataset, error) {
 	age := make([]float64, 0, cfg.Users)
 	gender := codedColumn(ColGender, data.ColumnCategorical, data.IDString, cfg.Users, cfg.Users)
 	for _, g := range []string{"female", "male"} {
-		gender.Values.Add(g)
+		gender.Values.MustAdd(g)
 	}
 	region := codedColumn(ColRegion, data.ColumnCategorical, data.IDInt64, cfg.Users, cfg.Users)
 	for r := 0; r < numRegions; r++ {
-		region.Values.Add(strconv.Itoa(r + 1))
+		region.Values.MustAdd(strconv.Itoa(r + 1))
 	}
 	interests := codedColumn(ColInterests, data.ColumnMulti, data.IDString, cfg.Users, cfg.Users*3)
 	for t := 0; t < cfg.Communities*tagsPerCommunity; t++ {
-		interests.Values.Add(tagName(t))
+		interests.Values.MustAdd(tagName(t))
 	}
 	for _, ch := range chunks {
 		clicks.User = append(clicks.User, ch.user...)
@@ -409,14 +409,14 @@ func (w *world) items() ([]int32, *data.Table) {
 	keys := data.NewVocab(kind)
 	category := codedColumn(ColCategory, data.ColumnCategorical, data.IDString, cfg.Items, cfg.Items)
 	for k := 0; k < C; k++ {
-		category.Values.Add(fmt.Sprintf("cat%02d", k+1))
+		category.Values.MustAdd(fmt.Sprintf("cat%02d", k+1))
 	}
 	tags := codedColumn(ColTags, data.ColumnMulti, data.IDString, cfg.Items, cfg.Items*2)
 	for t := 0; t < C*tagsPerCommunity; t++ {
-		tags.Values.Add(tagName(t))
+		tags.Values.MustAdd(tagName(t))
 	}
 	for i := 0; i < cfg.Items; i++ {
-		keys.Add(prefix + strconv.Itoa(i+1))
+		keys.MustAdd(prefix + strconv.Itoa(i+1))
 		k := int(comm[i])
 		cat := k
 		if rng.Float64() >= categoryLoyalty {

@@ -89,8 +89,16 @@ func readRatings(path string) (*data.Clicks, error) {
 		if err != nil {
 			return fmt.Errorf("timestamp: %w", err)
 		}
-		c.User = append(c.User, c.Users.Add(f[0]))
-		c.Item = append(c.Item, c.Items.Add(f[1]))
+		u, err := c.Users.Add(f[0])
+		if err != nil {
+			return fmt.Errorf("user_id: %w", err)
+		}
+		it, err := c.Items.Add(f[1])
+		if err != nil {
+			return fmt.Errorf("item_id: %w", err)
+		}
+		c.User = append(c.User, u)
+		c.Item = append(c.Item, it)
 		c.TS = append(c.TS, ts*1e9)
 		return nil
 	})
@@ -100,7 +108,7 @@ func readRatings(path string) (*data.Clicks, error) {
 // categorical appends one value (or none, for "") to a categorical column.
 func categorical(col *data.Column, value string) {
 	if value != "" {
-		col.Codes = append(col.Codes, col.Values.Add(value))
+		col.Codes = append(col.Codes, col.Values.MustAdd(value))
 	}
 	col.Offsets = append(col.Offsets, int32(len(col.Codes)))
 }
@@ -121,7 +129,9 @@ func readUsers(path string) (*data.Table, error) {
 		if err != nil {
 			a = math.NaN()
 		}
-		t.Keys.Add(f[0])
+		if _, err := t.Keys.Add(f[0]); err != nil {
+			return fmt.Errorf("id: %w", err)
+		}
 		age.Floats = append(age.Floats, a)
 		categorical(&cats[0], f[2])
 		categorical(&cats[1], f[3])
@@ -139,10 +149,12 @@ func readItems(path string, genres []string) (*data.Table, error) {
 		if len(f) != 5+len(genres) {
 			return fmt.Errorf("want %d fields, got %d", 5+len(genres), len(f))
 		}
-		t.Keys.Add(f[0])
+		if _, err := t.Keys.Add(f[0]); err != nil {
+			return fmt.Errorf("id: %w", err)
+		}
 		for g, flag := range f[5:] {
 			if flag == "1" {
-				col.Codes = append(col.Codes, col.Values.Add(genres[g]))
+				col.Codes = append(col.Codes, col.Values.MustAdd(genres[g]))
 			}
 		}
 		col.Offsets = append(col.Offsets, int32(len(col.Codes)))

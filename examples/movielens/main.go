@@ -86,7 +86,7 @@ func run() error {
 
 	cfg := eval.RunConfig{Split: split.Options{FreshFraction: *fresh, Seed: *seed}, Train: ralm.DefaultTrainConfig()}
 	cfg.Train.UserRep.Epochs = *epochsUser
-	cfg.Train.UserRep.Seed = *seed
+	cfg.Train.SetSeed(*seed)
 	if *merge != "" {
 		m, err := userrep.ParseMerge(*merge)
 		if err != nil {
@@ -95,7 +95,6 @@ func run() error {
 		cfg.Train.UserRep.Merge = m
 	}
 	cfg.Train.LookAlike.Epochs = *epochsLA
-	cfg.Train.LookAlike.Seed = uint64(*seed)
 	start := time.Now()
 	res, sp, _, err := eval.Run(ctx, ralm.TrainData{Clicks: ml.Clicks, Users: ml.Users, Items: ml.Items}, cfg,
 		func(ctx context.Context, in ralm.TrainData, cfg ralm.TrainConfig) (*ralm.Trained, error) {

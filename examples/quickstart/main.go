@@ -54,7 +54,7 @@ func run(ctx context.Context, users, epochsUser, epochsLA int, seed int64) error
 	// 2. Train both stages on the clicks and the users and items tables.
 	cfg := ralm.DefaultTrainConfig()
 	cfg.UserRep.Epochs, cfg.LookAlike.Epochs = epochsUser, epochsLA
-	cfg.UserRep.Seed, cfg.LookAlike.Seed = seed, uint64(seed)
+	cfg.SetSeed(seed)
 	// Progress prints a line per epoch of each stage: loss, validation metric,
 	// examples/s and the time left.
 	opts := ralm.TrainOptions{Stage: func(name string) { fmt.Println("training stage:", name) }, Progress: os.Stdout}

@@ -370,7 +370,7 @@ func runChild(ctx context.Context, n, epochs int, seed int64, out string, w io.W
 	// Training: ralm.Train reports its stages; features come first.
 	cfg := ralm.DefaultTrainConfig()
 	cfg.UserRep.Epochs, cfg.LookAlike.Epochs = epochs, epochs
-	cfg.UserRep.Seed, cfg.LookAlike.Seed = seed, uint64(seed)
+	cfg.SetSeed(seed)
 	trainClicks := sp.Train.Len()
 	units := map[string]struct {
 		label, unit string

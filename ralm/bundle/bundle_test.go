@@ -23,8 +23,8 @@ func TestFingerprintClicksIsCanonical(t *testing.T) {
 	mk := func(rows [][3]string, ts []int64) *data.Clicks {
 		c := &data.Clicks{Users: data.NewVocab(data.IDString), Items: data.NewVocab(data.IDString)}
 		for i, r := range rows {
-			c.User = append(c.User, c.Users.Add(r[0]))
-			c.Item = append(c.Item, c.Items.Add(r[1]))
+			c.User = append(c.User, c.Users.MustAdd(r[0]))
+			c.Item = append(c.Item, c.Items.MustAdd(r[1]))
 			c.TS = append(c.TS, ts[i])
 		}
 		return c

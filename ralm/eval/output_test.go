@@ -40,7 +40,7 @@ func readParquet(t *testing.T, path string) arrow.Table {
 func TestScoresRecomputeMetrics(t *testing.T) {
 	users := data.NewVocab(data.IDInt64)
 	for i := 0; i < 40; i++ {
-		users.Add(string(rune('0'+i/10)) + string(rune('0'+i%10)))
+		users.MustAdd(string(rune('0'+i/10)) + string(rune('0'+i%10)))
 	}
 	u := universe(40)
 	cases := []Case{

@@ -60,7 +60,7 @@ func buildExpWorld(kind data.IDKind, dim, nUsers, nItems, clickers int) (*expWor
 		if kind == data.IDString {
 			id = "u" + id
 		}
-		users.Add(id)
+		users.MustAdd(id)
 		c := i % nc
 		w.comm[id] = c
 		byComm[c] = append(byComm[c], int32(i))
@@ -72,7 +72,7 @@ func buildExpWorld(kind data.IDKind, dim, nUsers, nItems, clickers int) (*expWor
 	cl := &data.Clicks{Users: users.Clone(), Items: data.NewVocab(data.IDString)}
 	clickers2 := make([][]int32, nItems)
 	for it := range nItems {
-		idx := cl.Items.Add("i" + strconv.Itoa(it))
+		idx := cl.Items.MustAdd("i" + strconv.Itoa(it))
 		m := byComm[it%nc]
 		for _, k := range rng.Perm(len(m))[:min(clickers, len(m))] {
 			cl.User = append(cl.User, m[k])
@@ -315,7 +315,7 @@ func TestScoreItems(t *testing.T) {
 	// item "few" has 3 clickers: cold.
 	seeds := *b.Seeds
 	seeds.Items = seeds.Items.Clone()
-	few := seeds.Items.Add("few")
+	few := seeds.Items.MustAdd("few")
 	seeds.User = append(slices.Clone(seeds.User), 0, 4, 8)
 	seeds.Item = append(slices.Clone(seeds.Item), few, few, few)
 	seeds.TS = append(slices.Clone(seeds.TS), 1, 2, 3)

@@ -155,7 +155,7 @@ func BenchmarkRecluster100kSeeds(b *testing.B) {
 	vecs := make([]float32, n*d)
 	rng := rand.New(rand.NewPCG(5, 5))
 	for i := range n {
-		users.Add(strconv.Itoa(i))
+		users.MustAdd(strconv.Itoa(i))
 		src := f.s.Emb.Vec(int32(i % 20000))
 		for j := range d {
 			vecs[i*d+j] = src[j] + 0.1*float32(rng.NormFloat64())

@@ -24,7 +24,7 @@ func exampleModel(dir string) error {
 	users := data.NewVocab(data.IDInt64)
 	vecs := make([]float32, 0, nUsers*dim)
 	for u := range nUsers {
-		users.Add(strconv.Itoa(u + 1))
+		users.MustAdd(strconv.Itoa(u + 1))
 		for j := range dim {
 			centre := float32(0)
 			if j%3 == u%3 {
@@ -36,7 +36,7 @@ func exampleModel(dir string) error {
 	clicks := &data.Clicks{Users: users.Clone(), Items: data.NewVocab(data.IDInt64)}
 	clickers := make([][]int32, 9)
 	for it := range 9 {
-		idx := clicks.Items.Add(strconv.Itoa(it + 1))
+		idx := clicks.Items.MustAdd(strconv.Itoa(it + 1))
 		for k := range 20 {
 			u := int32(it%3 + 3*(k*4+it))
 			clicks.User = append(clicks.User, u)

@@ -58,7 +58,7 @@ func writeModel(dir string, kind data.IDKind) error {
 	users := data.NewVocab(kind)
 	vecs := make([]float32, 0, nUsers*dim)
 	for i := range nUsers {
-		users.Add(userID(kind, i))
+		users.MustAdd(userID(kind, i))
 		for j := range dim {
 			vecs = append(vecs, centres[i%nComm][j]+0.4*float32(rng.NormFloat64()))
 		}
@@ -66,7 +66,7 @@ func writeModel(dir string, kind data.IDKind) error {
 	clicks := &data.Clicks{Users: users.Clone(), Items: data.NewVocab(kind)}
 	clickers := make([][]int32, nItems)
 	for it := range nItems {
-		idx := clicks.Items.Add(itemID(kind, it+1))
+		idx := clicks.Items.MustAdd(itemID(kind, it+1))
 		for k := range 20 {
 			u := int32((it%nComm + nComm*(k+it)) % nUsers)
 			clicks.User = append(clicks.User, u)

@@ -42,7 +42,7 @@ func NewSynth(seed uint64, nUsers, dim, nComm, nItems, clickers int) *Synth {
 	vecs := make([]float32, 0, nUsers*dim)
 	byComm := make([][]int32, nComm)
 	for i := range nUsers {
-		users.Add(strconv.Itoa(1000 + i))
+		users.MustAdd(strconv.Itoa(1000 + i))
 		c := i % nComm
 		s.Comm[i] = c
 		byComm[c] = append(byComm[c], int32(i))
@@ -54,7 +54,7 @@ func NewSynth(seed uint64, nUsers, dim, nComm, nItems, clickers int) *Synth {
 	cl := &data.Clicks{Users: users.Clone(), Items: data.NewVocab(data.IDInt64)}
 	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
 	for it := range nItems {
-		idx := cl.Items.Add(strconv.Itoa(it + 1))
+		idx := cl.Items.MustAdd(strconv.Itoa(it + 1))
 		members := byComm[it%nComm]
 		for _, k := range rng.Perm(len(members))[:min(clickers, len(members))] {
 			cl.User = append(cl.User, members[k])

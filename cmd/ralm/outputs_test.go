@@ -1,0 +1,124 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestOutputPolicy: every command applies the one output policy to every
+// output path before it reads any input (the inputs here do not exist, so
+// an error about an output shows it was checked first): an output folder
+// holding a file the command does not write is refused and left alone, an
+// output under a regular file (unwritable also for root) or in a missing
+// folder is refused, and no output may lie inside an output folder.
+func TestOutputPolicy(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.parquet") // every input
+	file := filepath.Join(dir, "file")               // a regular file: nothing can be created under it
+	mine := filepath.Join(dir, "mine")               // a folder of the user's own
+	for p, b := range map[string]string{file: "x", filepath.Join(mine, "notes.txt"): "mine"} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	under := filepath.Join(file, "child")
+	nowhere := filepath.Join(dir, "no", "such", "folder", "x")
+	type outFlag struct {
+		flag string
+		dir  bool // a folder output
+	}
+	for _, tc := range []struct {
+		name string
+		args []string // without the output flags
+		outs []outFlag
+	}{
+		{"synth", []string{"synth"}, []outFlag{{"out", true}}},
+		{"split", []string{"split", "--clicks", missing}, []outFlag{{"out", true}}},
+		{"quickstart", []string{"quickstart"}, []outFlag{{"out", true}}},
+		{"train", []string{"train", "--clicks", missing}, []outFlag{{"out", true}, {"log", false}}},
+		{"train userrep", []string{"train", "userrep", "--clicks", missing}, []outFlag{{"out", true}, {"log", false}}},
+		{"train lookalike", []string{"train", "lookalike", "--clicks", missing, "--embeddings", missing}, []outFlag{{"out", true}, {"log", false}}},
+		{"embed", []string{"embed", "--clicks", missing, "--model", missing}, []outFlag{{"out", false}}},
+		{"embed --shard", []string{"embed", "--clicks", missing, "--model", missing, "--shard", "1/2"}, []outFlag{{"out", true}}},
+		{"expand", []string{"expand", "--model", missing, "--item", "1", "--n", "5"}, []outFlag{{"out", false}}},
+		{"eval --clicks", []string{"eval", "--clicks", missing}, []outFlag{{"report", false}, {"plot", false}, {"per-item", false}, {"scores", false}, {"log", false}}},
+		{"eval --model", []string{"eval", "--model", missing, "--split", missing}, []outFlag{{"report", false}, {"plot", false}, {"per-item", false}, {"scores", false}}},
+		{"plot", []string{"plot", "--log", missing}, []outFlag{{"out", false}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// the other outputs of the command: valid, fresh paths
+			fine := func(skip string) []string {
+				var a []string
+				for _, o := range tc.outs {
+					if o.flag != skip {
+						a = append(a, "--"+o.flag, filepath.Join(t.TempDir(), "ok-"+o.flag))
+					}
+				}
+				return a
+			}
+			type bad struct{ path, want string }
+			for _, o := range tc.outs {
+				cases := []bad{
+					{under, file + " is not a folder"},
+				}
+				if o.dir {
+					cases = append(cases, bad{mine, "holds notes.txt, which 'ralm " + tc.args[0]})
+				} else {
+					cases = append(cases, bad{nowhere, "does not exist"}, bad{mine, "is a folder, not a file"})
+				}
+				for _, b := range cases {
+					args := append(append(append([]string{}, tc.args...), "--"+o.flag, b.path), fine(o.flag)...)
+					code, _, errs := exec(t, args...)
+					if code != exitError || !strings.Contains(errs, "--"+o.flag+" "+b.path+": ") || !strings.Contains(errs, b.want) {
+						t.Errorf("%s: exit %d, stderr %q; want exit 1 naming --%s %s with %q", strings.Join(args, " "), code, errs, o.flag, b.path, b.want)
+					}
+				}
+			}
+			// an output inside an output folder
+			for _, d := range tc.outs {
+				for _, f := range tc.outs {
+					if !d.dir || f == d {
+						continue
+					}
+					folder := filepath.Join(t.TempDir(), "o")
+					args := append(append([]string{}, tc.args...), "--"+d.flag, folder, "--"+f.flag, filepath.Join(folder, "in"))
+					if code, _, errs := exec(t, args...); code != exitError || !strings.Contains(errs, "is inside the output folder --"+d.flag) {
+						t.Errorf("%s: exit %d, stderr %q; want the inner output refused", strings.Join(args, " "), code, errs)
+					}
+				}
+			}
+		})
+	}
+	if b, err := os.ReadFile(filepath.Join(mine, "notes.txt")); err != nil || string(b) != "mine" {
+		t.Errorf("the user's folder was changed: %q, %v", b, err)
+	}
+	if ents, _ := os.ReadDir(mine); len(ents) != 1 {
+		t.Errorf("the user's folder holds %v", ents)
+	}
+}
+
+// TestOutputPolicyRerun: a folder an earlier run of the same command wrote
+// (with a temporary an interrupted write left) is written again; one with
+// the files of another command is not.
+func TestOutputPolicyRerun(t *testing.T) {
+	dir := t.TempDir()
+	data, sp := filepath.Join(dir, "data"), filepath.Join(dir, "split")
+	synth := []string{"synth", "-q", "--users", "200", "--items", "60", "--clicks-per-user", "10", "--communities", "3", "--out", data}
+	split := []string{"split", "-q", "--clicks", filepath.Join(data, clicksFile), "--out", sp}
+	mustRun(t, synth...)
+	mustRun(t, split...)
+	if err := os.WriteFile(filepath.Join(sp, "."+trainFile+".tmp-123"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, synth...)
+	mustRun(t, split...)
+	code, _, errs := exec(t, "split", "-q", "--clicks", filepath.Join(data, clicksFile), "--out", data)
+	if code != exitError || !strings.Contains(errs, "holds "+clicksFile+", which 'ralm split' does not write") {
+		t.Errorf("split into synth's folder: exit %d, stderr %q", code, errs)
+	}
+}
