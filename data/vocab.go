@@ -56,7 +56,7 @@ func CanonicalID(kind IDKind, id string) (string, error) {
 	if err != nil {
 		var ne *strconv.NumError
 		if errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange) {
-			return "", fmt.Errorf("id %s is %w", id, ErrIDRange)
+			return "", fmt.Errorf("id %s is %w", quoteID(id), ErrIDRange)
 		}
 		return "", fmt.Errorf("id %s is not an int64", quoteID(id))
 	}

@@ -462,7 +462,7 @@ func (e *Engine) Options() Options { return e.opts }
 
 // checkID validates an external id of the given kind with the one id
 // validator, data.CanonicalID, and also wants it in canonical form (the
-// HTTP layer canonicalises int64 ids before they reach the engine).
+// engine does not rewrite ids; callers normalise them first).
 func checkID(kind data.IDKind, what, id string) error {
 	c, err := data.CanonicalID(kind, id)
 	if err == nil && c != id {
