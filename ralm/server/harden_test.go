@@ -280,3 +280,26 @@ func TestReadyzReportsReadOnly(t *testing.T) {
 		t.Errorf("healthz (liveness) after the fault: %d", code)
 	}
 }
+
+// Finding 10: ralm_clicks_total{result="rejected"} counts every rejected
+// click, those the engine refuses (unknown users) and those the server
+// refuses (a bad ts) alike.
+func TestRejectedMetricCountsEveryClick(t *testing.T) {
+	ts := newTestServer(t, modelDir, Config{})
+	for _, tc := range []struct {
+		body           string
+		rejected, want int
+	}{
+		{`[{"user_id":77,"item_id":701},{"user_id":78,"item_id":701},{"user_id":79,"item_id":701},{"user_id":1001,"item_id":701}]`, 3, 3},
+		{`[{"user_id":80,"item_id":701},{"user_id":1002,"item_id":701,"ts":"x"},{"user_id":1003,"item_id":701}]`, 2, 5},
+	} {
+		code, r := ts.do("POST", "/v1/clicks", tc.body)
+		if code != 200 || r["rejected"] != float64(tc.rejected) {
+			t.Fatalf("%s: %d %v, want %d rejected", tc.body, code, r, tc.rejected)
+		}
+		_, m := ts.do("GET", "/metrics", "")
+		if want := fmt.Sprintf(`ralm_clicks_total{result="rejected"} %d`+"\n", tc.want); !strings.Contains(m["text"].(string), want) {
+			t.Errorf("after %s: metrics lack %q", tc.body, want)
+		}
+	}
+}
