@@ -95,7 +95,9 @@ type Options struct {
 	// re-clustered at once.
 	MinSeeds int
 	// ReclusterInterval is how often items whose seeds changed are
-	// re-clustered (default 5 minutes).
+	// re-clustered (default 5 minutes). An item whose re-cluster fails has
+	// the status failed and is tried again after new clicks, or else after
+	// a backoff that doubles from two intervals up to an hour.
 	ReclusterInterval time.Duration
 	// ExpireAfter removes items that received no click for this long
 	// (wall-clock time of ingestion). 0 disables expiry.
