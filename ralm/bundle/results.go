@@ -59,6 +59,11 @@ const (
 	StatusCold Status = "cold"
 	// StatusUnknownItem: the engine has no seeds for this item.
 	StatusUnknownItem Status = "unknown_item"
+	// StatusFailed: the serving engine could not keep the item up to date:
+	// its last re-cluster failed, or its seeds could not be written in place
+	// in the store. Scores come from its last good state (or the cold
+	// fallback); the item's description gives the reason.
+	StatusFailed Status = "failed"
 )
 
 // ItemScore is one item's score for a user.

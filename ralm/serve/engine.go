@@ -92,7 +92,9 @@ type Options struct {
 	// re-clustered at once.
 	MinSeeds int
 	// ReclusterInterval is how often items whose seeds changed are
-	// re-clustered (default 5 minutes).
+	// re-clustered (default 5 minutes). An item whose re-cluster fails has
+	// the status failed and is tried again after new clicks, or else after
+	// a backoff that doubles from two intervals up to an hour.
 	ReclusterInterval time.Duration
 	// ExpireAfter removes items that received no click for this long
 	// (wall-clock time of ingestion). 0 disables expiry.
@@ -105,6 +107,10 @@ type Options struct {
 	Hooks Hooks
 	// Logger receives operational messages (default: discard).
 	Logger *slog.Logger
+
+	// reclusterFault, if set, is a test hook: a non-nil error it returns
+	// for an item fails that item's re-cluster.
+	reclusterFault func(itemID string) error
 }
 
 // Hooks are optional callbacks for metrics. They run synchronously on the
@@ -162,6 +168,10 @@ type Engine struct {
 	closeErr      error
 	failed        atomic.Pointer[error]
 
+	// deferred is the store's deferred items (DeferredItemsError): item id
+	// → reason, an immutable map replaced by noteDeferred under diskMu.
+	deferred atomic.Pointer[map[string]string]
+
 	ctx    context.Context // cancelled by Close; bounds background work
 	cancel context.CancelFunc
 
@@ -192,6 +202,7 @@ type world struct {
 	dirtyMu sync.Mutex
 	dirty   map[*item]struct{} // seeds changed since the last re-cluster
 	urgent  map[*item]struct{} // crossed MinSeeds: re-cluster at once
+	retry   map[*item]struct{} // last re-cluster failed: retried at view.retryAt
 }
 
 func newWorld(b *bundle.Bundle) *world {
@@ -201,6 +212,7 @@ func newWorld(b *bundle.Bundle) *world {
 		userKind: b.Embeddings.Users.Kind(), itemKind: b.Seeds.Items.Kind(),
 		loadedAt: time.Now(),
 		dirty:    make(map[*item]struct{}), urgent: make(map[*item]struct{}),
+		retry: make(map[*item]struct{}),
 	}
 }
 
@@ -284,6 +296,9 @@ func openWithBundle(ctx context.Context, b *bundle.Bundle, opts Options) (_ *Eng
 		return nil, fmt.Errorf("open engine: %w", err)
 	}
 	if err := b.Validate(); err != nil {
+		return nil, fmt.Errorf("open engine: %w", err)
+	}
+	if err := checkEmbeddings(b); err != nil {
 		return nil, fmt.Errorf("open engine: %w", err)
 	}
 	st := opts.Store
@@ -415,7 +430,7 @@ func (e *Engine) restore(ctx context.Context, w *world) error {
 	if dropped > 0 {
 		e.log.Warn("dropped stored seeds of users without an embedding", "seeds", dropped)
 	}
-	return e.store.Apply(sb)
+	return e.noteDeferred(e.store.Apply(sb))
 }
 
 // refreshCold publishes a cold item state (the cold fallback over the
@@ -480,15 +495,37 @@ func checkVector(id string, vec []float32, dim int) error {
 	if len(vec) != dim {
 		return badInput(fmt.Errorf("upsert user %q: vector has %d values, the model's embeddings have %d", id, len(vec), dim))
 	}
+	if err := vectorFault(vec); err != nil {
+		return badInput(fmt.Errorf("upsert user %q: vector %w", id, err))
+	}
+	return nil
+}
+
+// vectorFault describes a vector value that is not finite or a norm beyond
+// MaxVectorNorm; nil if the vector is fine.
+func vectorFault(vec []float32) error {
 	var ss float64
 	for j, x := range vec {
 		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return badInput(fmt.Errorf("upsert user %q: vector value %d is not finite", id, j))
+			return fmt.Errorf("value %d is not finite", j)
 		}
 		ss += float64(x) * float64(x)
 	}
 	if n := math.Sqrt(ss); !(n <= MaxVectorNorm) {
-		return badInput(fmt.Errorf("upsert user %q: vector norm %.3g is over the limit of %g", id, n, float64(MaxVectorNorm)))
+		return fmt.Errorf("norm %.3g is over the limit of %g", n, float64(MaxVectorNorm))
+	}
+	return nil
+}
+
+// checkEmbeddings refuses a bundle with a user embedding that UpsertUser
+// would refuse (a value not finite, a norm beyond MaxVectorNorm), naming
+// the user id.
+func checkEmbeddings(b *bundle.Bundle) error {
+	emb := b.Embeddings
+	for i := range emb.Users.Len() {
+		if err := vectorFault(emb.Vecs[i*emb.Dim : (i+1)*emb.Dim]); err != nil {
+			return fmt.Errorf("embeddings: user %q: vector %w", emb.Users.ID(int32(i)), err)
+		}
 	}
 	return nil
 }
@@ -500,6 +537,7 @@ type Stats struct {
 	Items           int
 	ItemsOK         int
 	ItemsCold       int
+	ItemsFailed     int    // status failed (see bundle.StatusFailed)
 	PendingItems    int    // waiting for a re-cluster
 	ClicksAccepted  uint64 // since Open, duplicates included
 	ClicksDuplicate uint64
@@ -529,9 +567,12 @@ func (e *Engine) Stats() Stats {
 	}
 	w.items.Range(func(_, v any) bool {
 		s.Items++
-		if e.status(v.(*item)) == bundle.StatusOK {
+		switch e.status(v.(*item)) {
+		case bundle.StatusOK:
 			s.ItemsOK++
-		} else {
+		case bundle.StatusFailed:
+			s.ItemsFailed++
+		default:
 			s.ItemsCold++
 		}
 		return true
@@ -544,10 +585,63 @@ func (e *Engine) Stats() Stats {
 
 // status is the scoring status of an existing item.
 func (e *Engine) status(it *item) bundle.Status {
+	if e.itemFailure(it) != "" {
+		return bundle.StatusFailed
+	}
 	if int(it.nseeds.Load()) >= e.opts.MinSeeds && it.view.Load().state() != nil {
 		return bundle.StatusOK
 	}
 	return bundle.StatusCold
+}
+
+// itemFailure is the reason of an item's status failed, "" if it has not
+// failed: its seeds are deferred by the store, or (with at least MinSeeds
+// seeds) its last re-cluster failed.
+func (e *Engine) itemFailure(it *item) string {
+	if m := e.deferred.Load(); m != nil && len(*m) > 0 {
+		if why, ok := (*m)[it.id]; ok {
+			return "seeds not written in place in the store (kept in its log, retried at every checkpoint): " + why
+		}
+	}
+	if v := it.view.Load(); v.failure != "" && int(it.nseeds.Load()) >= e.opts.MinSeeds {
+		return "re-cluster failed: " + v.failure
+	}
+	return ""
+}
+
+// noteDeferred takes the result of a store write that may defer items (Apply,
+// Checkpoint): nil or a *DeferredItemsError, whose items get the status
+// failed, is success (the items' changes are durable); any other error is
+// returned. It logs an item once when it is deferred and once when it no
+// longer is. Caller holds diskMu, or runs before the committer starts.
+func (e *Engine) noteDeferred(err error) error {
+	var de *DeferredItemsError
+	if err != nil && !errors.As(err, &de) {
+		return err
+	}
+	var old map[string]string
+	if p := e.deferred.Load(); p != nil {
+		old = *p
+	}
+	if de == nil && len(old) == 0 {
+		return nil
+	}
+	now := make(map[string]string)
+	if de != nil {
+		for id, why := range de.Items {
+			now[id] = why.Error()
+			if old[id] != now[id] {
+				e.log.Error("item not written in place in the seed store; its changes are kept in the log and retried at every checkpoint", "item", shortID(id), "err", why)
+			}
+		}
+	}
+	for id := range old {
+		if _, ok := now[id]; !ok {
+			e.log.Info("deferred item written to the seed store", "item", shortID(id))
+		}
+	}
+	e.deferred.Store(&now)
+	return nil
 }
 
 // fail records a fatal store error: the engine keeps serving reads but

@@ -258,7 +258,7 @@ func (e *Engine) maybeCheckpoint() {
 		return
 	}
 	e.diskMu.Lock()
-	err := e.store.Checkpoint()
+	err := e.noteDeferred(e.store.Checkpoint())
 	e.diskMu.Unlock()
 	if err != nil {
 		e.fail(err)

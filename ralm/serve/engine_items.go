@@ -43,6 +43,13 @@ type itemView struct {
 	builtAt    time.Time
 	builtSeeds int
 	version    uint64 // item version the warm state was built from
+	// failure is the error of the last re-cluster if it failed ("" if it
+	// succeeded or none ran yet); failures counts the failed re-clusters in
+	// a row, and retryAt is when the worker tries again without new clicks
+	// (capped exponential backoff).
+	failure  string
+	failures int
+	retryAt  time.Time
 }
 
 // state returns the look-alike state of the last re-cluster, nil if none.

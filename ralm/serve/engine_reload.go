@@ -53,6 +53,9 @@ func (e *Engine) reload(ctx context.Context, b *bundle.Bundle) error {
 	if err := b.Validate(); err != nil {
 		return err
 	}
+	if err := checkEmbeddings(b); err != nil {
+		return err
+	}
 	if err := e.failure(); err != nil {
 		return err
 	}
@@ -172,7 +175,7 @@ func (e *Engine) reload(ctx context.Context, b *bundle.Bundle) error {
 		return true
 	})
 	e.diskMu.Lock()
-	err = e.store.Apply(sb)
+	err = e.noteDeferred(e.store.Apply(sb))
 	if err == nil {
 		err = e.store.DeleteUsers(slices.Collect(maps.Keys(stale)))
 	}
@@ -251,9 +254,8 @@ func (e *Engine) buildAll(ctx context.Context, w *world, items []*item) error {
 				if i >= int64(len(items)) {
 					return
 				}
-				if err := e.buildItem(ctx, w, items[i]); err != nil && ctx.Err() == nil {
-					w.markDirty(items[i], false)
-				}
+				// A failed re-cluster schedules its own retry (reclusterFailed).
+				e.buildItem(ctx, w, items[i])
 			}
 		})
 	}

@@ -85,6 +85,9 @@ type ItemInfo struct {
 	ID     string
 	Seeds  int
 	Status bundle.Status
+	// Failure is the reason of StatusFailed ("" otherwise): the error of
+	// the last re-cluster, or why the store could not write the item.
+	Failure string
 	// LastRecluster is the time of the last re-cluster (zero if none yet);
 	// ReclusterSeeds and Centroids describe the state it built.
 	LastRecluster  time.Time
@@ -109,7 +112,7 @@ func (e *Engine) Item(ctx context.Context, itemID string) (ItemInfo, error) {
 	it.mu.Unlock()
 	view := it.view.Load()
 	info := ItemInfo{
-		ID: itemID, Seeds: int(it.nseeds.Load()), Status: e.status(it),
+		ID: itemID, Seeds: int(it.nseeds.Load()), Status: e.status(it), Failure: e.itemFailure(it),
 		LastRecluster: view.builtAt, ReclusterSeeds: view.builtSeeds,
 		Pending:   view.state() == nil || view.version != version,
 		LastClick: time.Unix(0, it.last.Load()),

@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,18 +39,46 @@ func (e *Engine) workerLoop() {
 	}
 }
 
+// maxReclusterBackoff caps the wait before an item whose re-cluster failed
+// is tried again without new clicks (or ReclusterInterval if longer).
+const maxReclusterBackoff = time.Hour
+
+// retryBackoff is the wait after the n-th failed re-cluster in a row:
+// ReclusterInterval doubled n times, capped at maxReclusterBackoff.
+func (e *Engine) retryBackoff(n int) time.Duration {
+	d := e.opts.ReclusterInterval
+	limit := max(maxReclusterBackoff, d)
+	for range n {
+		if d >= limit/2 {
+			return limit
+		}
+		d *= 2
+	}
+	return d
+}
+
 // buildPending re-clusters the urgent items of w and, if includeDirty, every
-// dirty one, with opts.Workers goroutines; urgent items go first, even if
-// they arrive while a round is running. It returns the context's error if
-// the round was cut short.
+// dirty one and every failed one due for a retry, with opts.Workers
+// goroutines; urgent items go first, even if they arrive while a round is
+// running. An item whose re-cluster fails is not retried before new clicks
+// arrive or its backoff (retryBackoff) passes. It returns the context's
+// error if the round was cut short.
 func (e *Engine) buildPending(ctx context.Context, w *world, includeDirty bool) error {
 	var list []*item
 	if includeDirty {
+		now := time.Now()
 		w.dirtyMu.Lock()
 		for it := range w.dirty {
 			list = append(list, it)
+			delete(w.retry, it)
 		}
 		clear(w.dirty)
+		for it := range w.retry {
+			if !it.view.Load().retryAt.After(now) {
+				list = append(list, it)
+				delete(w.retry, it)
+			}
+		}
 		w.dirtyMu.Unlock()
 	}
 	var next atomic.Int64
@@ -74,8 +103,8 @@ func (e *Engine) buildPending(ctx context.Context, w *world, includeDirty bool) 
 				if it == nil {
 					return
 				}
-				if err := e.buildItem(ctx, w, it); err != nil && ctx.Err() == nil {
-					w.markDirty(it, false) // retry at the next interval
+				if err := e.buildItem(ctx, w, it); err != nil && ctx.Err() != nil {
+					w.markDirty(it, false) // cut short: build in a later round
 				}
 			}
 		})
@@ -109,14 +138,18 @@ func (e *Engine) buildItem(ctx context.Context, w *world, it *item) error {
 	start := time.Now()
 	snap := w.users.load()
 	li, err := w.model.NewItem(ctx, w.usersOf(snap), users, lookalike.ItemOptions{Prev: old.state()})
+	if f := e.opts.reclusterFault; err == nil && f != nil {
+		if err = f(it.id); err != nil {
+			li = nil
+		}
+	}
 	dur := time.Since(start)
 	if e.opts.Hooks.OnRecluster != nil {
 		e.opts.Hooks.OnRecluster(ReclusterEvent{ItemID: it.id, Seeds: len(users), Duration: dur, Err: err})
 	}
 	if err != nil {
-		if !errors.Is(err, context.Canceled) {
-			e.nRecluErr.Add(1)
-			e.log.Warn("re-cluster failed", "item", it.id, "seeds", len(users), "err", err)
+		if ctx.Err() == nil && !errors.Is(err, context.Canceled) {
+			e.reclusterFailed(w, it, len(users), err)
 		}
 		return err
 	}
@@ -130,6 +163,42 @@ func (e *Engine) buildItem(ctx context.Context, w *world, it *item) error {
 	it.mu.Unlock()
 	return nil
 }
+
+// reclusterFailed records a failed re-cluster of it: the item gets the
+// status failed with the reason and waits for new clicks or its backoff
+// before the next try. The first failure in a row is logged as a warning,
+// the retries at debug level.
+func (e *Engine) reclusterFailed(w *world, it *item, seeds int, err error) {
+	e.nRecluErr.Add(1)
+	msg := err.Error()
+	if len(msg) > maxReason {
+		msg = strings.ToValidUTF8(msg[:maxReason], "") + "..."
+	}
+	it.mu.Lock()
+	cur := it.view.Load()
+	nv := *cur
+	nv.failure, nv.failures = msg, cur.failures+1
+	nv.retryAt = time.Now().Add(e.retryBackoff(nv.failures))
+	deleted := it.deleted
+	if !deleted {
+		it.publish(&nv)
+	}
+	it.mu.Unlock()
+	if deleted {
+		return
+	}
+	if cur.failure == "" {
+		e.log.Warn("re-cluster failed; the item has status failed until a re-cluster succeeds (retried on new clicks or after a backoff)", "item", shortID(it.id), "seeds", seeds, "err", err, "retry_in", e.retryBackoff(nv.failures))
+	} else {
+		e.log.Debug("re-cluster failed again", "item", shortID(it.id), "seeds", seeds, "failures", nv.failures, "err", err)
+	}
+	w.dirtyMu.Lock()
+	w.retry[it] = struct{}{}
+	w.dirtyMu.Unlock()
+}
+
+// maxReason caps the length of a failure reason kept on an item, in bytes.
+const maxReason = 300
 
 // expire deletes the items idle for longer than ExpireAfter.
 func (e *Engine) expire() {

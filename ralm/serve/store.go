@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -69,10 +70,22 @@ type BoltStore struct {
 
 	logRecords int       // records in the log bucket
 	lastCkpt   time.Time // time of the last checkpoint
+
+	// deferred holds the items the last checkpoint could not write in
+	// place (their changes stay in the log), with the reason.
+	deferred map[string]error
+	// refuse, if set, is a test hook: the items it returns an error for
+	// cannot be written in place, like a key bbolt refuses.
+	refuse func(id string) error
 }
 
 // OpenBoltStore opens (creating if needed) the seed store in dir.
 func OpenBoltStore(dir string) (*BoltStore, error) {
+	return openBoltStore(dir, nil)
+}
+
+// openBoltStore is OpenBoltStore with the refuse test hook (nil outside tests).
+func openBoltStore(dir string, refuse func(id string) error) (*BoltStore, error) {
 	if dir == "" {
 		return nil, errors.New("open seed store: no data directory given")
 	}
@@ -91,7 +104,7 @@ func OpenBoltStore(dir string) (*BoltStore, error) {
 		}
 		return nil, fmt.Errorf("open seed store %s: %w", path, err)
 	}
-	s := &BoltStore{db: db, path: path}
+	s := &BoltStore{db: db, path: path, refuse: refuse}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bktMeta, bktItems, bktItemMeta, bktUsers, bktImports, bktLog} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -111,16 +124,26 @@ func OpenBoltStore(dir string) (*BoltStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("open seed store %s: %w", path, err)
 	}
-	if err := s.checkpoint(); err != nil {
+	if err := s.checkpoint(); err != nil && !isDeferred(err) {
 		db.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-// Close folds the log and closes the database file.
+// isDeferred reports whether err is a *DeferredItemsError.
+func isDeferred(err error) bool {
+	var de *DeferredItemsError
+	return errors.As(err, &de)
+}
+
+// Close folds the log and closes the database file. Items that cannot be
+// written in place stay in the log (durably) and are no error.
 func (s *BoltStore) Close() error {
 	ckErr := s.checkpoint()
+	if isDeferred(ckErr) {
+		ckErr = nil
+	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close seed store %s: %w", s.path, err)
 	}
@@ -189,54 +212,17 @@ func (s *BoltStore) Commit(b *Batch) error {
 	if b.Empty() {
 		return nil
 	}
-	var buf, rec []byte
-	emit := func() {
-		buf = binary.AppendUvarint(buf, uint64(len(rec)))
-		buf = append(buf, rec...)
-	}
+	var buf []byte
 	for _, id := range b.Order {
 		op := b.Items[id]
 		if len(op.Drop) > 0 {
 			return errors.New("seed store: internal error: dropped seeds must be written directly")
 		}
-		if op.Reset {
-			rec = append(append(rec[:0], 'd'), id...)
-			emit()
-		}
-		if op.Remove {
-			continue
-		}
-		for _, sd := range op.Add {
-			rec = append(rec[:0], 'a')
-			rec = binary.AppendUvarint(rec, uint64(len(id)))
-			rec = append(rec, id...)
-			rec = binary.AppendVarint(rec, sd.TS)
-			rec = append(rec, sd.User...)
-			emit()
-		}
-		if op.Evict > 0 {
-			rec = binary.AppendUvarint(append(rec[:0], 'e'), uint64(op.Evict))
-			rec = append(rec, id...)
-			emit()
-		}
-		if op.Last != 0 || op.Created != 0 {
-			rec = binary.AppendVarint(append(rec[:0], 'm'), op.Last)
-			rec = binary.AppendVarint(rec, op.Created)
-			rec = append(rec, id...)
-			emit()
-		}
+		buf = appendRecords(buf, id, op)
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		if len(buf) > 0 {
-			lg := tx.Bucket(bktLog)
-			seq, err := lg.NextSequence()
-			if err != nil {
-				return err
-			}
-			key := binary.BigEndian.AppendUint64(nil, seq)
-			if err := lg.Put(key, buf); err != nil {
-				return err
-			}
+		if err := putLog(tx, buf); err != nil {
+			return err
 		}
 		return writeMisc(tx, b)
 	})
@@ -249,20 +235,188 @@ func (s *BoltStore) Commit(b *Batch) error {
 	return nil
 }
 
+// appendRecords appends the log records of one item's changes (no Drop) to
+// buf: each a uvarint length and the record.
+func appendRecords(buf []byte, id string, op *ItemOps) []byte {
+	var rec []byte
+	emit := func() {
+		buf = binary.AppendUvarint(buf, uint64(len(rec)))
+		buf = append(buf, rec...)
+	}
+	if op.Reset {
+		rec = append(append(rec[:0], 'd'), id...)
+		emit()
+	}
+	if op.Remove {
+		return buf
+	}
+	for _, sd := range op.Add {
+		rec = append(rec[:0], 'a')
+		rec = binary.AppendUvarint(rec, uint64(len(id)))
+		rec = append(rec, id...)
+		rec = binary.AppendVarint(rec, sd.TS)
+		rec = append(rec, sd.User...)
+		emit()
+	}
+	if op.Evict > 0 {
+		rec = binary.AppendUvarint(append(rec[:0], 'e'), uint64(op.Evict))
+		rec = append(rec, id...)
+		emit()
+	}
+	if op.Last != 0 || op.Created != 0 {
+		rec = binary.AppendVarint(append(rec[:0], 'm'), op.Last)
+		rec = binary.AppendVarint(rec, op.Created)
+		rec = append(rec, id...)
+		emit()
+	}
+	return buf
+}
+
+// putLog appends buf (records) to the log as one value, if not empty.
+func putLog(tx *bolt.Tx, buf []byte) error {
+	if len(buf) == 0 {
+		return nil
+	}
+	lg := tx.Bucket(bktLog)
+	seq, err := lg.NextSequence()
+	if err != nil {
+		return err
+	}
+	return lg.Put(binary.BigEndian.AppendUint64(nil, seq), buf)
+}
+
 // Apply checkpoints the log and applies b to the item buckets in one
-// synced transaction.
+// synced transaction. An item that cannot be written in place (a key bbolt
+// refuses) does not fail the others: its whole state is kept in the log,
+// retried at the next checkpoint, and Apply returns a *DeferredItemsError
+// naming it.
 func (s *BoltStore) Apply(b *Batch) error {
+	var def *deferral
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		if err := checkpointTx(tx); err != nil {
+		def = &deferral{tx: tx, check: s.storable, items: make(map[string]*memItem), why: make(map[string]error)}
+		if err := checkpointTx(tx, def); err != nil {
 			return err
 		}
-		return applyOps(tx, b)
+		if err := applyOps(tx, b, def); err != nil {
+			return err
+		}
+		return def.writeLog()
 	})
 	if err != nil {
 		return fmt.Errorf("seed store %s: commit: %w", s.path, err)
 	}
-	s.logRecords, s.lastCkpt = 0, time.Now()
+	s.logRecords, s.lastCkpt = len(def.order), time.Now()
+	s.deferred = def.why
+	return s.deferredErr()
+}
+
+// deferredErr returns the *DeferredItemsError of the deferred items, nil if none.
+func (s *BoltStore) deferredErr() error {
+	if len(s.deferred) == 0 {
+		return nil
+	}
+	return &DeferredItemsError{Items: maps.Clone(s.deferred)}
+}
+
+// storable reports why an item cannot be written in place (nil if it can).
+func (s *BoltStore) storable(id string) error {
+	switch {
+	case id == "":
+		return bolt.ErrKeyRequired
+	case len(id) > bolt.MaxKeySize:
+		return bolt.ErrKeyTooLarge
+	case s.refuse != nil:
+		return s.refuse(id)
+	}
 	return nil
+}
+
+// memItem is an item's stored state in memory: for items kept in the log
+// and for replaying the log at load.
+type memItem struct {
+	exists        bool
+	seeds         []StoredSeed // live seeds, oldest first
+	last, created int64
+}
+
+// apply performs op on m, in the order applyOps does.
+func (m *memItem) apply(op *ItemOps) {
+	if op.Reset {
+		*m = memItem{}
+	}
+	if op.Remove {
+		return
+	}
+	m.exists = true
+	m.seeds = append(m.seeds, op.Add...)
+	if len(op.Drop) > 0 {
+		m.seeds = slices.DeleteFunc(m.seeds, func(sd StoredSeed) bool { return op.Drop[sd.User] })
+	}
+	m.seeds = m.seeds[min(op.Evict, len(m.seeds)):]
+	if op.Last != 0 {
+		m.last = op.Last
+	}
+	if op.Created != 0 {
+		m.created = op.Created
+	}
+}
+
+// loadMem reads an item's state from the item buckets.
+func loadMem(tx *bolt.Tx, id string) (*memItem, error) {
+	m := &memItem{}
+	key := []byte(id)
+	bk := tx.Bucket(bktItems).Bucket(key)
+	if bk == nil {
+		return m, nil
+	}
+	meta := getMeta(tx.Bucket(bktItemMeta), key)
+	seeds, err := readAll(bk, meta.head)
+	if err != nil {
+		return nil, fmt.Errorf("item %s: %w", shortID(id), err)
+	}
+	*m = memItem{exists: true, seeds: seeds, last: meta.last, created: meta.created}
+	return m, nil
+}
+
+// deferral collects, during one transaction, the items that cannot be
+// written in place, with their whole state; writeLog keeps them in the log.
+type deferral struct {
+	tx    *bolt.Tx
+	check func(id string) error
+	items map[string]*memItem
+	why   map[string]error
+	order []string
+}
+
+// take reports whether the item must be deferred (it already is, or cannot
+// be written in place) and if so applies op to its state in memory.
+func (d *deferral) take(id string, op *ItemOps) (bool, error) {
+	m, ok := d.items[id]
+	if !ok {
+		why := d.check(id)
+		if why == nil {
+			return false, nil
+		}
+		var err error
+		if m, err = loadMem(d.tx, id); err != nil {
+			return false, err
+		}
+		d.items[id], d.why[id] = m, why
+		d.order = append(d.order, id)
+	}
+	m.apply(op)
+	return true, nil
+}
+
+// writeLog writes the deferred items to the (emptied) log as one record:
+// each as a delete followed by its whole state.
+func (d *deferral) writeLog() error {
+	var buf []byte
+	for _, id := range d.order {
+		m := d.items[id]
+		buf = appendRecords(buf, id, &ItemOps{Reset: true, Remove: !m.exists, Add: m.seeds, Last: m.last, Created: m.created})
+	}
+	return putLog(d.tx, buf)
 }
 
 // checkpoint folds the log into the item buckets.
@@ -274,7 +428,7 @@ func (s *BoltStore) checkpoint() error {
 // holds checkpointRecords records or is checkpointAge old.
 func (s *BoltStore) Checkpoint() error {
 	if !s.needCheckpoint(checkpointRecords, checkpointAge) {
-		return nil
+		return s.deferredErr()
 	}
 	return s.checkpoint()
 }
@@ -284,15 +438,33 @@ func (s *BoltStore) needCheckpoint(maxRecords int, maxAge time.Duration) bool {
 	return s.logRecords >= maxRecords || (s.logRecords > 0 && time.Since(s.lastCkpt) >= maxAge)
 }
 
-// checkpointTx replays the log records into item changes, applies them and
-// empties the log.
-func checkpointTx(tx *bolt.Tx) error {
+// checkpointTx replays the log records into item changes, applies them
+// (deferring the items def takes) and empties the log.
+func checkpointTx(tx *bolt.Tx, def *deferral) error {
 	lg := tx.Bucket(bktLog)
 	if lg.Stats().KeyN == 0 {
 		return nil
 	}
+	b, err := replayLog(tx)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := applyOps(tx, b, def); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := tx.DeleteBucket(bktLog); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if _, err := tx.CreateBucket(bktLog); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
+
+// replayLog folds every log record into one batch.
+func replayLog(tx *bolt.Tx) (*Batch, error) {
 	b := newBatch()
-	err := lg.ForEach(func(_, val []byte) error {
+	err := tx.Bucket(bktLog).ForEach(func(_, val []byte) error {
 		for len(val) > 0 {
 			l, n := binary.Uvarint(val)
 			if n <= 0 || l == 0 || uint64(len(val)-n) < l {
@@ -305,19 +477,7 @@ func checkpointTx(tx *bolt.Tx) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := applyOps(tx, b); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := tx.DeleteBucket(bktLog); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if _, err := tx.CreateBucket(bktLog); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	return nil
+	return b, err
 }
 
 // replayRecord folds one log record into b.
@@ -527,20 +687,27 @@ func evictSeeds(bk *bolt.Bucket, m *itemMeta, n int64) error {
 	return nil
 }
 
-// applyOps applies item changes directly to the item chunks, and writes
-// users, imports and the bundle id.
-func applyOps(tx *bolt.Tx, b *Batch) error {
+// applyOps applies item changes directly to the item chunks, except for
+// the items def takes (kept in the log), and writes users, imports and the
+// bundle id.
+func applyOps(tx *bolt.Tx, b *Batch, def *deferral) error {
 	items := tx.Bucket(bktItems)
 	metas := tx.Bucket(bktItemMeta)
 	for _, id := range b.Order {
 		op := b.Items[id]
+		if deferred, err := def.take(id, op); err != nil || deferred {
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		key := []byte(id)
 		if op.Reset {
 			if err := items.DeleteBucket(key); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
-				return fmt.Errorf("delete item %q: %w", id, err)
+				return fmt.Errorf("delete item %s: %w", shortID(id), err)
 			}
 			if err := metas.Delete(key); err != nil {
-				return fmt.Errorf("delete item %q: %w", id, err)
+				return fmt.Errorf("delete item %s: %w", shortID(id), err)
 			}
 		}
 		if op.Remove {
@@ -549,30 +716,30 @@ func applyOps(tx *bolt.Tx, b *Batch) error {
 		meta := getMeta(metas, key)
 		bk, err := items.CreateBucketIfNotExists(key)
 		if err != nil {
-			return fmt.Errorf("item %q: %w", id, err)
+			return fmt.Errorf("item %s: %w", shortID(id), err)
 		}
 		if len(op.Add) > 0 {
 			if err := appendSeeds(bk, op.Add); err != nil {
-				return fmt.Errorf("item %q: add seeds: %w", id, err)
+				return fmt.Errorf("item %s: add seeds: %w", shortID(id), err)
 			}
 		}
 		if len(op.Drop) > 0 {
 			all, err := readAll(bk, meta.head)
 			if err != nil {
-				return fmt.Errorf("item %q: %w", id, err)
+				return fmt.Errorf("item %s: %w", shortID(id), err)
 			}
 			all = slices.DeleteFunc(all, func(sd StoredSeed) bool { return op.Drop[sd.User] })
 			if err := writeAll(items, key, all); err != nil {
-				return fmt.Errorf("item %q: drop seeds: %w", id, err)
+				return fmt.Errorf("item %s: drop seeds: %w", shortID(id), err)
 			}
 			meta.head = 0
 			if bk = items.Bucket(key); bk == nil {
-				return fmt.Errorf("item %q: bucket vanished", id)
+				return fmt.Errorf("item %s: bucket vanished", shortID(id))
 			}
 		}
 		if op.Evict > 0 {
 			if err := evictSeeds(bk, &meta, int64(op.Evict)); err != nil {
-				return fmt.Errorf("item %q: evict seeds: %w", id, err)
+				return fmt.Errorf("item %s: evict seeds: %w", shortID(id), err)
 			}
 		}
 		if op.Last != 0 {
@@ -582,7 +749,7 @@ func applyOps(tx *bolt.Tx, b *Batch) error {
 			meta.created = op.Created
 		}
 		if err := metas.Put(key, meta.encode()); err != nil {
-			return fmt.Errorf("item %q: put metadata: %w", id, err)
+			return fmt.Errorf("item %s: put metadata: %w", shortID(id), err)
 		}
 	}
 	return writeMisc(tx, b)
@@ -620,19 +787,51 @@ type StoredItem struct {
 	Seeds   []StoredSeed // in arrival order
 }
 
-// LoadItems calls fn for every stored item with its seeds in arrival order.
+// LoadItems calls fn for every stored item with its seeds in arrival order:
+// the item buckets with the changes still in the log (the deferred items')
+// replayed on top.
 func (s *BoltStore) LoadItems(fn func(it *StoredItem) error) error {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		metas := tx.Bucket(bktItemMeta)
 		items := tx.Bucket(bktItems)
-		return items.ForEachBucket(func(k []byte) error {
+		pend, err := replayLog(tx)
+		if err != nil {
+			return fmt.Errorf("log: %w", err)
+		}
+		err = items.ForEachBucket(func(k []byte) error {
 			m := getMeta(metas, k)
 			seeds, err := readAll(items.Bucket(k), m.head)
 			if err != nil {
-				return fmt.Errorf("item %q: %w", k, err)
+				return fmt.Errorf("item %s: %w", shortID(string(k)), err)
+			}
+			if op, ok := pend.Items[string(k)]; ok {
+				mi := &memItem{exists: true, seeds: seeds, last: m.last, created: m.created}
+				mi.apply(op)
+				delete(pend.Items, string(k))
+				if !mi.exists {
+					return nil
+				}
+				return fn(&StoredItem{ID: string(k), Last: mi.last, Created: mi.created, Seeds: mi.seeds})
 			}
 			return fn(&StoredItem{ID: string(k), Last: m.last, Created: m.created, Seeds: seeds})
 		})
+		if err != nil {
+			return err
+		}
+		for _, id := range pend.Order {
+			op, ok := pend.Items[id]
+			if !ok {
+				continue
+			}
+			mi := &memItem{}
+			mi.apply(op)
+			if mi.exists {
+				if err := fn(&StoredItem{ID: id, Last: mi.last, Created: mi.created, Seeds: mi.seeds}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("seed store %s: load items: %w", s.path, err)

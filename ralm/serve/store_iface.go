@@ -1,5 +1,11 @@
 package serve
 
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
 // Store is the engine's durable state: the seeds of every item in arrival
 // order (with each item's last-click and creation times), the users upserted
 // through UpsertUser, the clicks fingerprints of the bundles whose training
@@ -14,7 +20,8 @@ package serve
 // no locking of its own. Every write must be durable when it returns: the
 // engine acknowledges clicks only after Commit returns nil, and after any
 // error it turns read-only (ErrReadOnly) rather than let memory and store
-// drift apart.
+// drift apart; a *DeferredItemsError from Apply or Checkpoint is the one
+// exception (see there).
 //
 // BoltStore (one bbolt file in Options.DataDir) is the built-in
 // implementation; a backend for another database implements this interface
@@ -51,3 +58,36 @@ type Store interface {
 }
 
 var _ Store = (*BoltStore)(nil)
+
+// DeferredItemsError is the error of a store write that succeeded except
+// for some items whose changes the store holds durably but could not write
+// in place (BoltStore: a key bbolt refuses). The store keeps those changes
+// (BoltStore: in its log, which LoadItems replays) and retries them at every
+// checkpoint. It is not a storage fault: the engine gives the items the
+// status failed with the reason and stays writable. A store returns it from
+// Apply and Checkpoint for as long as any item is deferred, and nil once
+// none is.
+type DeferredItemsError struct {
+	Items map[string]error // item id → why it could not be written in place
+}
+
+// Error implements error.
+func (e *DeferredItemsError) Error() string {
+	first := ""
+	for id := range e.Items {
+		if first == "" || id < first {
+			first = id
+		}
+	}
+	return fmt.Sprintf("seed store: %d items kept in the log, not written in place (item %s: %v)", len(e.Items), shortID(first), e.Items[first])
+}
+
+// shortID quotes an id for a message, cut to its first 64 bytes.
+func shortID(id string) string {
+	const max = 64
+	if len(id) <= max {
+		return strconv.Quote(id)
+	}
+	cut := strings.ToValidUTF8(id[:max], "")
+	return fmt.Sprintf("%q... (%d bytes)", cut, len(id))
+}

@@ -280,3 +280,81 @@ func TestReadyzReportsReadOnly(t *testing.T) {
 		t.Errorf("healthz (liveness) after the fault: %d", code)
 	}
 }
+
+// Finding 10: ralm_clicks_total{result="rejected"} counts every rejected
+// click, those the engine refuses (unknown users) and those the server
+// refuses (a bad ts) alike.
+func TestRejectedMetricCountsEveryClick(t *testing.T) {
+	ts := newTestServer(t, modelDir, Config{})
+	for _, tc := range []struct {
+		body           string
+		rejected, want int
+	}{
+		{`[{"user_id":77,"item_id":701},{"user_id":78,"item_id":701},{"user_id":79,"item_id":701},{"user_id":1001,"item_id":701}]`, 3, 3},
+		{`[{"user_id":80,"item_id":701},{"user_id":1002,"item_id":701,"ts":"x"},{"user_id":1003,"item_id":701}]`, 2, 5},
+	} {
+		code, r := ts.do("POST", "/v1/clicks", tc.body)
+		if code != 200 || r["rejected"] != float64(tc.rejected) {
+			t.Fatalf("%s: %d %v, want %d rejected", tc.body, code, r, tc.rejected)
+		}
+		_, m := ts.do("GET", "/metrics", "")
+		if want := fmt.Sprintf(`ralm_clicks_total{result="rejected"} %d`+"\n", tc.want); !strings.Contains(m["text"].(string), want) {
+			t.Errorf("after %s: metrics lack %q", tc.body, want)
+		}
+	}
+}
+
+// deferringStore reports item 700 as deferred by every Apply and Checkpoint
+// once armed, as a store does that cannot write one item in place.
+type deferringStore struct {
+	serve.Store
+	armed atomic.Bool
+}
+
+func (s *deferringStore) deferred(err error) error {
+	if err == nil && s.armed.Load() {
+		return &serve.DeferredItemsError{Items: map[string]error{"700": errors.New("injected: key refused")}}
+	}
+	return err
+}
+
+func (s *deferringStore) Apply(b *serve.Batch) error { return s.deferred(s.Store.Apply(b)) }
+func (s *deferringStore) Checkpoint() error          { return s.deferred(s.Store.Checkpoint()) }
+
+// Finding 1: an item the store cannot write shows the status failed with the
+// reason in GET /v1/items/{id}, in scores and in the metrics, while the
+// engine stays ready and writable.
+func TestDeferredItemStatusFailed(t *testing.T) {
+	bolt, err := serve.OpenBoltStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := &deferringStore{Store: bolt}
+	ts, _ := openAt(t, modelDir, "", Config{}, ds)
+	ds.armed.Store(true)
+	// The committer checkpoints after each commit: after the second click
+	// the first checkpoint has run.
+	for _, body := range []string{`[{"user_id":1001,"item_id":700}]`, `[{"user_id":1002,"item_id":701}]`} {
+		if code, r := ts.do("POST", "/v1/clicks", body); code != 200 || r["accepted"] != 1.0 {
+			t.Fatalf("click: %d %v", code, r)
+		}
+	}
+	code, r := ts.do("GET", "/v1/items/700", "")
+	if code != 200 || r["status"] != "failed" || !strings.Contains(fmt.Sprint(r["failure"]), "injected: key refused") {
+		t.Errorf("item 700: %d %v, want status failed with the reason", code, r)
+	}
+	if code, r := ts.do("GET", "/v1/items/701", ""); code != 200 || r["status"] != "cold" || r["failure"] != nil {
+		t.Errorf("item 701: %d %v, want cold without a failure", code, r)
+	}
+	_, r = ts.do("POST", "/v1/score", `{"user_id":1003,"item_ids":[700,701]}`)
+	if sc := r["scores"].([]any); sc[0].(map[string]any)["status"] != "failed" || sc[1].(map[string]any)["status"] != "cold" {
+		t.Errorf("scores %v, want failed, cold", sc)
+	}
+	if code, r := ts.do("GET", "/readyz", ""); code != 200 || r["ready"] != true {
+		t.Errorf("readyz: %d %v", code, r)
+	}
+	_, m := ts.do("GET", "/metrics", "")
+	if !strings.Contains(m["text"].(string), `ralm_items{status="failed"} 1`+"\n") {
+		t.Errorf("metrics lack one failed item")
+	}
+}

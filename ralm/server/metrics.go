@@ -106,6 +106,7 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descClicks, prometheus.CounterValue, float64(s.ClicksRejected+c.rejected.Load()), "rejected")
 	ch <- prometheus.MustNewConstMetric(descItems, prometheus.GaugeValue, float64(s.ItemsOK), string(bundle.StatusOK))
 	ch <- prometheus.MustNewConstMetric(descItems, prometheus.GaugeValue, float64(s.ItemsCold), string(bundle.StatusCold))
+	ch <- prometheus.MustNewConstMetric(descItems, prometheus.GaugeValue, float64(s.ItemsFailed), string(bundle.StatusFailed))
 	ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(s.PendingItems))
 	ch <- prometheus.MustNewConstMetric(descUsers, prometheus.GaugeValue, float64(s.Users))
 	ch <- prometheus.MustNewConstMetric(descReclusters, prometheus.CounterValue, float64(s.Reclusters), "ok")

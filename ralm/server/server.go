@@ -620,7 +620,7 @@ func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	_, itemKind := s.e.IDKinds()
-	writeJSON(w, http.StatusOK, map[string]any{
+	reply := map[string]any{
 		"item_id":         newJSONID(itemKind, id),
 		"seeds":           info.Seeds,
 		"status":          info.Status,
@@ -630,7 +630,11 @@ func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) error {
 		"pending":         info.Pending,
 		"last_click":      timeOrNil(info.LastClick),
 		"created":         timeOrNil(info.Created),
-	})
+	}
+	if info.Failure != "" {
+		reply["failure"] = info.Failure
+	}
+	writeJSON(w, http.StatusOK, reply)
 	return nil
 }
 

@@ -28,6 +28,10 @@ import (
 var modelDir string
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(crashModelEnv); dir != "" {
+		modelDir = dir // the server process of TestSoakCrash
+		os.Exit(m.Run())
+	}
 	tmp, err := os.MkdirTemp("", "ralm-server-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
