@@ -66,8 +66,8 @@ func TestFingerprintVersions(t *testing.T) {
 		u, i string
 		ts   int64
 	}{{"10", "1", 5}, {"9", "1", 7}, {"9", "200", 6}, {"9", "30", 6}} {
-		c.User = append(c.User, c.Users.Add(r.u))
-		c.Item = append(c.Item, c.Items.Add(r.i))
+		c.User = append(c.User, c.Users.MustAdd(r.u))
+		c.Item = append(c.Item, c.Items.MustAdd(r.i))
 		c.TS = append(c.TS, r.ts)
 	}
 	want := func(prefix string, rows [][2]string, ts []int64) string {
