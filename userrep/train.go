@@ -30,6 +30,12 @@ type TrainOptions struct {
 	OnStep func(StepStats)
 	// OnEpoch is called after every epoch, once the held-out metric is known.
 	OnEpoch func(EpochStats)
+	// Threads is the number of data-parallel workers: each computes the
+	// gradients of 1/Threads of every batch on its own graph, and the sums
+	// are taken in worker order, so the same seed and Threads give
+	// byte-identical weights (another Threads may differ in the last bits).
+	// 0 means GOMAXPROCS.
+	Threads int
 }
 
 // StepStats describes one optimisation step.
@@ -116,6 +122,9 @@ func Train(ctx context.Context, fb FeatureBuilder, clicks *data.Clicks, cfg Conf
 		return nil, nil, err
 	}
 	defer tr.close()
+	if err := tr.setThreads(opts.Threads); err != nil {
+		return nil, nil, err
+	}
 	rep, err := tr.run(ctx, opts)
 	if err != nil {
 		return nil, nil, err
@@ -222,29 +231,6 @@ func newBatch[T float](B, J, F int, dropout bool) *batch[T] {
 	return bt
 }
 
-// graphEngine runs one batch through the gorgonia graph. Its step returns
-// Σ_b w_b·loss_b and writes dL/dX into dx, dL/dTv into dtv and the tower's
-// parameter gradients into their spans of dense.
-type graphEngine[T float] struct{ gn *graphNet[T] }
-
-func (e *graphEngine[T]) step(x, tv, logQ, w, keep, dx, dtv, dense []T) (T, error) {
-	gn := e.gn
-	copy(gn.x, x)
-	copy(gn.tv, tv)
-	copy(gn.logQ, logQ)
-	J := 1 + gn.lay.cfg.Negatives
-	clear(gn.y)
-	for b, wb := range w {
-		gn.y[b*J] = wb
-	}
-	if keep != nil {
-		fillGraphKeep(gn.keep, keep, gn.lay)
-	}
-	return gn.run(dx, dtv, dense)
-}
-
-func (e *graphEngine[T]) close() { e.gn.close() }
-
 // trainer holds the state of one training run.
 type trainer[T float] struct {
 	cfg     Config
@@ -256,7 +242,7 @@ type trainer[T float] struct {
 	users   []userClicks
 	sampler *logUniform
 	itemCnt []int
-	eng     *graphEngine[T]
+	workers []*worker[T] // data-parallel shards of the batch (parallel.go)
 	opt     *adam[T]
 	B, J    int
 
@@ -345,11 +331,9 @@ func newTrainer[T float](fb FeatureBuilder, clicks *data.Clicks, cfg Config) (*t
 	}
 	tr.opt = opt
 
-	gn, err := newGraphNet(tr.p, B, true)
-	if err != nil {
+	if err := tr.setThreads(1); err != nil {
 		return nil, err
 	}
-	tr.eng = &graphEngine[T]{gn: gn}
 
 	// held-out users: a seeded sample of at most MaxValidationUsers
 	for u, uc := range users {
@@ -365,7 +349,7 @@ func newTrainer[T float](fb FeatureBuilder, clicks *data.Clicks, cfg Config) (*t
 	return tr, nil
 }
 
-func (tr *trainer[T]) close() { tr.eng.close() }
+func (tr *trainer[T]) close() { tr.closeWorkers() }
 
 // epochExamples draws the examples of one epoch: up to MaxPositivesPerUser
 // random training clicks per user, shuffled.
@@ -565,7 +549,7 @@ func (tr *trainer[T]) computeGrads(n int) (T, error) {
 		}
 	}
 	tr.outGrad.reset()
-	loss, err := tr.eng.step(tr.x, tr.tv, tr.logQ, tr.cur.w, tr.cur.keep, tr.dx, tr.dtv, tr.dense)
+	loss, err := tr.runWorkers()
 	if err != nil {
 		return 0, err
 	}
