@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"gorgonia.org/tensor"
-
 	"github.com/ralmlab/ralm/internal/auc"
 )
 
@@ -33,6 +31,12 @@ type TrainOptions struct {
 	// ValidNegatives is the number of random non-clickers scored per
 	// validation item; 100 when 0.
 	ValidNegatives int
+	// Threads is the number of data-parallel workers: each runs the graph
+	// on 1/Threads of every batch's rows and the gradients are summed in
+	// worker order, so the same seed and Threads give bit-identical
+	// weights (another Threads may differ in the last bits). 0 means
+	// GOMAXPROCS.
+	Threads int
 }
 
 // Progress is a snapshot of a training run.
@@ -241,35 +245,24 @@ type trainer struct {
 
 	splitRNG, sampleRNG, dropRNG *rand.Rand
 
-	sg     *stepGraph
-	adam   *adam
-	chunks []chunk
-	idx    []int32 // sampling scratch
-	epoch  int
+	sgs       []*stepGraph // one per worker (parallel.go)
+	host      stepInputs   // the step's inputs, all rows
+	shardSize int          // rows per worker
+	adam      *adam
+	chunks    []chunk
+	idx       []int32 // sampling scratch
+	epoch     int
 	// batches since the last re-clustering
 	sinceRecluster int
-}
-
-// build creates the step graph and the optimiser.
-func (t *trainer) build() error {
-	var err error
-	t.sg, err = buildStepGraph(t.m, tensor.Float32, t.dims, t.cfg.Dropout > 0, t.m.tensorData(), true)
-	if err != nil {
-		return fmt.Errorf("train lookalike: %w", err)
-	}
-	if t.adam, err = newAdam(t.cfg.LR, t.sg); err != nil {
-		return fmt.Errorf("train lookalike: %w", err)
-	}
-	return nil
 }
 
 // step trains on one batch of rows and returns its loss and pair count.
 func (t *trainer) step(rows []chunk) (float64, int, error) {
 	pairs := t.fill(rows)
-	if err := t.sg.run(); err != nil {
+	l, err := t.runGraphs()
+	if err != nil {
 		return 0, 0, err
 	}
-	l := t.sg.lossValue()
 	if math.IsNaN(l) || math.IsInf(l, 0) {
 		return 0, 0, fmt.Errorf("loss is %v", l)
 	}
@@ -283,7 +276,7 @@ func (t *trainer) run() error {
 	if err := t.build(); err != nil {
 		return err
 	}
-	defer t.sg.close()
+	defer t.closeGraphs()
 	steps := 0
 	totalSteps := 0 // estimated after the first split
 	for t.epoch = 1; t.epoch <= t.cfg.Epochs; t.epoch++ {
@@ -529,17 +522,10 @@ func (t *trainer) makeChunks() {
 // fill writes one step's inputs for the given rows (padding missing rows)
 // and returns the number of real (target, item) pairs.
 func (t *trainer) fill(rows []chunk) int {
-	sg, dm := t.sg, t.dims
+	in, dm := t.host, t.dims
 	B, S, K, T, D, H := dm.B, dm.S, dm.K, dm.T, dm.D, dm.H
-	xs, xt, am := sg.f32(sg.xs), sg.f32(sg.xt), sg.f32(sg.amat)
-	y, wt := sg.f32(sg.y), sg.f32(sg.wt)
-	var mask, avgw []float32
-	if sg.avg {
-		avgw = sg.f32(sg.avgw)
-		clear(avgw)
-	} else {
-		mask = sg.f32(sg.mask)
-	}
+	xs, xt, am, y, wt, mask, avgw := in.xs, in.xt, in.am, in.y, in.wt, in.mask, in.avgw
+	clear(avgw)
 	clear(am)
 	clear(wt)
 	clear(y)
@@ -596,9 +582,9 @@ func (t *trainer) fill(rows []chunk) int {
 			wt[i] *= inv
 		}
 	}
-	if sg.dropout {
-		fillDropout(t.dropRNG, sg.f32(sg.dropS)[:B*S*H], t.cfg.Dropout)
-		fillDropout(t.dropRNG, sg.f32(sg.dropT)[:B*T*H], t.cfg.Dropout)
+	if in.dropS != nil {
+		fillDropout(t.dropRNG, in.dropS[:B*S*H], t.cfg.Dropout)
+		fillDropout(t.dropRNG, in.dropT[:B*T*H], t.cfg.Dropout)
 	}
 	return pairs
 }
