@@ -36,6 +36,13 @@ type TrainOptions struct {
 	// byte-identical weights (another Threads may differ in the last bits).
 	// 0 means GOMAXPROCS.
 	Threads int
+	// Checkpoint, if set, is called after every epoch (after OnEpoch) with
+	// the state of the run; an error stops training with that error.
+	Checkpoint func(*Checkpoint) error
+	// Resume continues the run saved in a checkpoint instead of starting
+	// afresh: the same clicks, features, Config and Threads give the same
+	// weights as the uninterrupted run. Anything else is refused.
+	Resume *Checkpoint
 }
 
 // StepStats describes one optimisation step.
@@ -239,6 +246,7 @@ type trainer[T float] struct {
 	clicks  *data.Clicks
 	p       *params[T]
 	rng     *rand.Rand
+	src     *countingSource // rng's source (checkpoint.go)
 	users   []userClicks
 	sampler *logUniform
 	itemCnt []int
@@ -282,7 +290,8 @@ func newTrainer[T float](fb FeatureBuilder, clicks *data.Clicks, cfg Config) (*t
 		return nil, err
 	}
 	tr := &trainer[T]{cfg: cfg, lay: lay, fb: fb, clicks: clicks, users: users, B: cfg.Batch, J: 1 + cfg.Negatives}
-	tr.rng = rand.New(rand.NewSource(cfg.Seed))
+	tr.src = newCountingSource(cfg.Seed)
+	tr.rng = rand.New(tr.src)
 	tr.p = newParams[T](lay)
 	tr.p.init(tr.rng)
 
@@ -582,7 +591,23 @@ func (tr *trainer[T]) run(ctx context.Context, opts TrainOptions) (*TrainReport,
 	bestAUC := math.Inf(-1)
 	var ex []example
 	global := 0
-	for epoch := 1; epoch <= tr.cfg.Epochs; epoch++ {
+	first := 1
+	tr32, _ := any(tr).(*trainer[float32])
+	if (opts.Resume != nil || opts.Checkpoint != nil) && tr32 == nil {
+		return nil, errors.New("userrep: checkpoints need float32 weights")
+	}
+	if opts.Resume != nil {
+		r, err := resume(tr32, opts.Resume)
+		if err != nil {
+			return nil, err
+		}
+		rep, global, bestAUC, first = r.rep, r.global, r.bestAUC, r.epoch+1
+		best, _ = any(r.best).(*params[T])
+		if r.stopped {
+			rep.StoppedEarly, first = true, tr.cfg.Epochs+1
+		}
+	}
+	for epoch := first; epoch <= tr.cfg.Epochs; epoch++ {
 		t0 := time.Now()
 		ex = tr.epochExamples(ex)
 		lossSum, err := tr.runEpoch(ctx, epoch, ex, opts, &global)
@@ -613,7 +638,18 @@ func (tr *trainer[T]) run(ctx context.Context, opts TrainOptions) (*TrainReport,
 		if opts.OnEpoch != nil {
 			opts.OnEpoch(es)
 		}
-		if tr.cfg.Patience > 0 && best != nil && epoch-rep.BestEpoch >= tr.cfg.Patience && epoch < tr.cfg.Epochs {
+		stop := tr.cfg.Patience > 0 && best != nil && epoch-rep.BestEpoch >= tr.cfg.Patience && epoch < tr.cfg.Epochs
+		if opts.Checkpoint != nil {
+			best32, _ := any(best).(*params[float32])
+			c, err := checkpoint(tr32, epoch, global, best32, bestAUC, rep, stop)
+			if err != nil {
+				return nil, err
+			}
+			if err := opts.Checkpoint(c); err != nil {
+				return nil, fmt.Errorf("userrep: checkpoint after epoch %d: %w", epoch, err)
+			}
+		}
+		if stop {
 			rep.StoppedEarly = true
 			break
 		}
