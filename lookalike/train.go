@@ -37,6 +37,14 @@ type TrainOptions struct {
 	// weights (another Threads may differ in the last bits). 0 means
 	// GOMAXPROCS.
 	Threads int
+	// Checkpoint, if set, is called after every epoch (after Progress)
+	// with the state of the run; an error stops training with that error.
+	Checkpoint func(*Checkpoint) error
+	// Resume continues the run saved in a checkpoint instead of starting
+	// afresh: the same inputs, Config and Threads give the same weights as
+	// the uninterrupted run. Another config, input shape or thread count is
+	// refused.
+	Resume *Checkpoint
 }
 
 // Progress is a snapshot of a training run.
@@ -216,8 +224,9 @@ func newTrainer(ctx context.Context, emb []float32, dim int, clickers [][]int32,
 	m.initWeights(newRNG(cfg.Seed, streamInit))
 
 	t := &trainer{ctx: ctx, cfg: cfg, m: m, emb: emb, known: known, items: items, valid: valid,
-		splitRNG: newRNG(cfg.Seed, streamSplit), sampleRNG: newRNG(cfg.Seed, streamSample),
-		dropRNG: newRNG(cfg.Seed, streamDropout), rep: rep, opts: opts, start: start}
+		splitSrc: newPCG(cfg.Seed, streamSplit), sampleSrc: newPCG(cfg.Seed, streamSample),
+		dropSrc: newPCG(cfg.Seed, streamDropout), rep: rep, opts: opts, start: start}
+	t.splitRNG, t.sampleRNG, t.dropRNG = rand.New(t.splitSrc), rand.New(t.sampleSrc), rand.New(t.dropSrc)
 	S := min(cfg.SeedsPerItem, maxSeeds)
 	t.dims = graphDims{B: max(2, cfg.rowsPerBatch()), S: S, K: min(cfg.K, maxSeeds), T: cfg.targetsPerRow(), D: dim, H: cfg.Hidden}
 	return t, nil
@@ -244,6 +253,7 @@ type trainer struct {
 	start time.Time
 
 	splitRNG, sampleRNG, dropRNG *rand.Rand
+	splitSrc, sampleSrc, dropSrc *rand.PCG // their sources (checkpoint.go)
 
 	sgs       []*stepGraph // one per worker (parallel.go)
 	host      stepInputs   // the step's inputs, all rows
@@ -273,13 +283,27 @@ func (t *trainer) step(rows []chunk) (float64, int, error) {
 }
 
 func (t *trainer) run() error {
+	if t.opts.Resume != nil {
+		if err := t.restoreWeights(t.opts.Resume); err != nil {
+			return err
+		}
+	}
 	if err := t.build(); err != nil {
 		return err
 	}
 	defer t.closeGraphs()
 	steps := 0
 	totalSteps := 0 // estimated after the first split
-	for t.epoch = 1; t.epoch <= t.cfg.Epochs; t.epoch++ {
+	t.epoch = 1
+	if t.opts.Resume != nil {
+		var err error
+		if totalSteps, err = t.restoreState(t.opts.Resume); err != nil {
+			return err
+		}
+		steps = t.rep.Steps
+		t.epoch++
+	}
+	for ; t.epoch <= t.cfg.Epochs; t.epoch++ {
 		ep := time.Now()
 		t.split()
 		if t.epoch == 1 || t.recluserDue() {
@@ -337,6 +361,15 @@ func (t *trainer) run() error {
 		if t.opts.Progress != nil {
 			t.opts.Progress(Progress{Epoch: t.epoch, Epochs: t.cfg.Epochs, Step: steps, Steps: totalSteps,
 				Loss: st.Loss, ValidAUC: st.ValidAUC, EpochDone: true, Pairs: t.rep.Pairs, Elapsed: time.Since(t.start)})
+		}
+		if t.opts.Checkpoint != nil {
+			c, err := t.checkpoint(totalSteps)
+			if err != nil {
+				return err
+			}
+			if err := t.opts.Checkpoint(c); err != nil {
+				return fmt.Errorf("train lookalike: checkpoint after epoch %d: %w", t.epoch, err)
+			}
 		}
 	}
 	t.adam.sync(t.m)
