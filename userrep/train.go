@@ -18,7 +18,8 @@ import (
 // FeatureBuilder turns a user's clicks into model inputs; *data.FeatureSet
 // implements it. Fields describes the inputs; Build fills dst with the
 // features of user userID given the clicked item indices (indices of the
-// item vocabulary of the training clicks). Build must be deterministic.
+// item vocabulary of the training clicks). Build must be deterministic and
+// safe for concurrent use (embedding builds users' features in parallel).
 type FeatureBuilder interface {
 	Fields() []data.Field
 	Build(userID string, clicked []int32, dst *data.Features)
