@@ -256,19 +256,11 @@ type trainer[T float] struct {
 	B, J    int
 
 	// batch buffers
-	x, tv, logQ, dx, dtv []T
-	dense                []T // dense gradient
-	tabGrad              []*sparseGrad[T]
-	outGrad              *sparseGrad[T]
-	cur                  *batch[T]    // the batch being computed
-	bufs                 [2]*batch[T] // the batches of pipelined training
-
-	// compacted bags of the batch: distinct ids and weights of example b,
-	// field f are bagIDs/bagW[bagOff[b·F+f]:bagOff[b·F+f+1]]
-	bagIDs []int32
-	bagW   []T
-	bagOff []int32
-	cnt    [][]int32 // per bag field: id counter, all zero between uses
+	dense   []T // dense gradient
+	tabGrad []*sparseGrad[T]
+	outGrad *sparseGrad[T]
+	cur     *batch[T]    // the batch being computed
+	bufs    [2]*batch[T] // the batches of pipelined training
 
 	valUsers []int32 // held-out users scored each epoch
 	evalNet  *net[T]
@@ -316,22 +308,15 @@ func newTrainer[T float](fb FeatureBuilder, clicks *data.Clicks, cfg Config) (*t
 	}
 
 	B, F, m, d, J := tr.B, lay.F, lay.m, lay.d, tr.J
-	tr.x, tr.dx = make([]T, F*B*m), make([]T, F*B*m)
-	tr.tv, tr.dtv = make([]T, B*J*d), make([]T, B*J*d)
-	if cfg.LogQ {
-		tr.logQ = make([]T, B*J)
-	}
 	for i := range tr.bufs {
 		tr.bufs[i] = newBatch[T](B, J, F, cfg.FieldDropout > 0)
 	}
 	tr.cur = tr.bufs[0]
 	tr.dense = make([]T, len(tr.p.dense))
 	tr.tabGrad = make([]*sparseGrad[T], F)
-	tr.cnt = make([][]int32, F)
 	for f := range lay.fields {
 		if r := lay.tableRows(f); r > 0 {
 			tr.tabGrad[f] = newSparseGrad[T](r, m)
-			tr.cnt[f] = make([]int32, r)
 		}
 	}
 	tr.outGrad = newSparseGrad[T](lay.nItems, d)
@@ -424,142 +409,17 @@ func (tr *trainer[T]) fill(bt *batch[T], ex []example) {
 	}
 }
 
-// gather fills the inputs X, Tv and logQ of the first n examples from the
-// current weights (padding rows are zero). Every bag is first compacted to
-// its distinct ids with weights count/len, so repeated ids (e.g. the genres
-// of many clicked items) cost one row each in pooling and in scatter.
-func (tr *trainer[T]) gather(n int) error {
-	l := tr.lay
-	B, F, m, d := tr.B, l.F, l.m, l.d
-	tr.bagIDs, tr.bagW = tr.bagIDs[:0], tr.bagW[:0]
-	tr.bagOff = append(tr.bagOff[:0], 0)
-	for b := 0; b < B; b++ {
-		if b >= n {
-			for f := 0; f < F; f++ {
-				clear(tr.x[(f*B+b)*m : (f*B+b)*m+m])
-			}
-			continue
-		}
-		ft := &tr.cur.feats[b]
-		for f := 0; f < F; f++ {
-			dst := tr.x[(f*B+b)*m : (f*B+b)*m+m]
-			if l.fields[f].Kind == data.FieldContinuous {
-				var v T
-				if f < len(ft.Values) {
-					v = T(ft.Values[f])
-				}
-				w, bb := tr.p.get(l.contW[f]), tr.p.get(l.contB[f])
-				for k := range dst {
-					dst[k] = v*w[k] + bb[k]
-				}
-				tr.bagOff = append(tr.bagOff, int32(len(tr.bagIDs)))
-				continue
-			}
-			var bag []int32
-			if f < len(ft.Bags) {
-				bag = ft.Bags[f]
-			}
-			start := len(tr.bagIDs)
-			if len(bag) == 0 {
-				copy(dst, tr.p.get(l.empty[f]))
-				tr.bagOff = append(tr.bagOff, int32(start))
-				continue
-			}
-			rows, cnt := l.fields[f].Size, tr.cnt[f]
-			for _, id := range bag {
-				if id < 0 || int(id) >= rows {
-					for _, j := range tr.bagIDs[start:] {
-						cnt[j] = 0
-					}
-					tr.bagIDs = tr.bagIDs[:start]
-					return fmt.Errorf("userrep: field %d (%s): id %d out of range [0,%d)", f, l.fields[f].Name, id, rows)
-				}
-				if cnt[id] == 0 {
-					tr.bagIDs = append(tr.bagIDs, id)
-				}
-				cnt[id]++
-			}
-			inv := 1 / T(len(bag))
-			clear(dst)
-			tab := tr.p.tables[f]
-			for _, id := range tr.bagIDs[start:] {
-				w := T(cnt[id]) * inv
-				cnt[id] = 0
-				tr.bagW = append(tr.bagW, w)
-				simd.Axpy(w, tab[int(id)*m:int(id)*m+m], dst)
-			}
-			tr.bagOff = append(tr.bagOff, int32(len(tr.bagIDs)))
-		}
-	}
-	for i, it := range tr.cur.targets {
-		copy(tr.tv[i*d:i*d+d], tr.p.out[int(it)*d:int(it)*d+d])
-		if tr.logQ != nil {
-			tr.logQ[i] = T(math.Log(float64(tr.cfg.Negatives)) + tr.sampler.itemLogQ(it))
-		}
-	}
-	return nil
-}
-
-// scatter turns dX and dTv of the first n examples into gradients of the
-// touched table rows, the empty vectors and the continuous-field layers.
-func (tr *trainer[T]) scatter(n int) {
-	l := tr.lay
-	B, F, m, d, J := tr.B, l.F, l.m, l.d, tr.J
-	for f := range l.fields {
-		if s := l.empty[f]; s.valid() {
-			clear(tr.dense[s.off : s.off+s.n()])
-		}
-		if s := l.contW[f]; s.valid() {
-			clear(tr.dense[s.off : s.off+s.n()])
-			s = l.contB[f]
-			clear(tr.dense[s.off : s.off+s.n()])
-		}
-	}
-	get := func(s span) []T { return tr.dense[s.off : s.off+s.n()] }
-	for b := 0; b < n; b++ {
-		ft := &tr.cur.feats[b]
-		for f := 0; f < F; f++ {
-			g := tr.dx[(f*B+b)*m : (f*B+b)*m+m]
-			if l.fields[f].Kind == data.FieldContinuous {
-				var v T
-				if f < len(ft.Values) {
-					v = T(ft.Values[f])
-				}
-				simd.Axpy(v, g, get(l.contW[f]))
-				simd.Axpy(1, g, get(l.contB[f]))
-				continue
-			}
-			lo, hi := tr.bagOff[b*F+f], tr.bagOff[b*F+f+1]
-			if lo == hi {
-				simd.Axpy(1, g, get(l.empty[f]))
-				continue
-			}
-			sg := tr.tabGrad[f]
-			for k := lo; k < hi; k++ {
-				simd.Axpy(tr.bagW[k], g, sg.row(tr.bagIDs[k]))
-			}
-		}
-		for j := 0; j < J; j++ {
-			i := b*J + j
-			simd.Axpy(1, tr.dtv[i*d:i*d+d], tr.outGrad.row(tr.cur.targets[i]))
-		}
-	}
-}
-
 // computeGrads runs gather, the engine and scatter on the loaded batch of n
 // examples and returns Σ_b w_b·loss_b. Gradients are left in dense,
 // tabGrad and outGrad.
 func (tr *trainer[T]) computeGrads(n int) (T, error) {
-	if err := tr.gather(n); err != nil {
-		return 0, err
-	}
 	for _, sg := range tr.tabGrad {
 		if sg != nil {
 			sg.reset()
 		}
 	}
 	tr.outGrad.reset()
-	loss, err := tr.runWorkers()
+	loss, err := tr.runWorkers(n)
 	if err != nil {
 		return 0, err
 	}
