@@ -98,7 +98,9 @@ func (t *trainer) checkpoint(totalSteps int) (*Checkpoint, error) {
 		}
 	}
 	for _, it := range t.items {
-		s.Cents = append(s.Cents, append([]float32(nil), it.cents...))
+		// shared, not copied: the trainer replaces an item's centroids and
+		// never writes into them (k-means copies its warm start)
+		s.Cents = append(s.Cents, it.cents)
 		s.NC = append(s.NC, it.nc)
 	}
 	return &Checkpoint{s: s}, nil
@@ -162,7 +164,7 @@ func (t *trainer) restoreState(c *Checkpoint) (int, error) {
 		}
 	}
 	for j, it := range t.items {
-		it.cents, it.nc = append([]float32(nil), s.Cents[j]...), s.NC[j]
+		it.cents, it.nc = s.Cents[j], s.NC[j] // never written into (see checkpoint)
 	}
 	t.rep.Steps, t.rep.Pairs, t.rep.Reclusters = s.Steps, s.Pairs, s.Reclusters
 	t.rep.Epochs = append([]EpochStats(nil), s.Epochs...)

@@ -7,6 +7,7 @@ package ralm
 // same models as an uninterrupted one.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -17,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"os"
 	"runtime"
 	"slices"
@@ -75,12 +77,17 @@ func (c *Checkpoint) Epoch() int {
 // Save writes the checkpoint to path atomically (internal/atomicfile): a
 // crash leaves the previous checkpoint or the new one, never a partial file.
 func (c *Checkpoint) Save(ctx context.Context, path string) error {
-	var b bytes.Buffer
-	b.WriteString(checkpointMagic)
-	if err := gob.NewEncoder(&b).Encode(&c.s); err != nil {
-		return fmt.Errorf("checkpoint %s: encode: %w", path, err)
-	}
-	if err := atomicfile.WriteBytes(ctx, path, b.Bytes()); err != nil {
+	err := atomicfile.Write(ctx, path, func(f *os.File) error {
+		w := bufio.NewWriterSize(f, 1<<20)
+		if _, err := w.WriteString(checkpointMagic); err != nil {
+			return err
+		}
+		if err := gob.NewEncoder(w).Encode(&c.s); err != nil {
+			return fmt.Errorf("encode: %w", err)
+		}
+		return w.Flush()
+	})
+	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
 	return nil
@@ -88,16 +95,18 @@ func (c *Checkpoint) Save(ctx context.Context, path string) error {
 
 // LoadCheckpoint reads a checkpoint written by Checkpoint.Save.
 func LoadCheckpoint(path string) (*Checkpoint, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	rest, ok := bytes.CutPrefix(b, []byte(checkpointMagic))
-	if !ok {
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	magic := make([]byte, len(checkpointMagic))
+	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != checkpointMagic {
 		return nil, fmt.Errorf("checkpoint %s: not a ralm checkpoint", path)
 	}
 	var c Checkpoint
-	if err := gob.NewDecoder(bytes.NewReader(rest)).Decode(&c.s); err != nil {
+	if err := gob.NewDecoder(r).Decode(&c.s); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: decode: %w", path, err)
 	}
 	if c.s.Stage != StageUserRep && c.s.Stage != StageLookAlike {
