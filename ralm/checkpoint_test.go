@@ -78,7 +78,7 @@ func TestTrainResume(t *testing.T) {
 
 	ropt := opt
 	ropt.Checkpoint = nil
-	for _, k := range []int{0, 2, 3, 4} {
+	for _, k := range []int{0, 2, 3, 4, 5} {
 		t.Run(names[k], func(t *testing.T) {
 			ck, err := LoadCheckpoint(saved[k])
 			if err != nil {
