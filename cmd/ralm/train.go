@@ -77,8 +77,9 @@ need. The same data, flags and --seed give the same models.
 --threads N trains both stages data-parallel on N workers (default 0: every
 core): each worker computes the gradients of 1/N of every batch on its own graph
 and they are summed in a fixed order. The same data, flags, --seed and --threads
-give byte-identical model folders; another --threads gives a model that may
-differ in the last bits of the weights.
+give byte-identical model folders; another --threads takes the sums in another
+order: the weights differ in the last bits, which training can grow into a model
+as good but not identical.
 
 After every epoch of each stage, a checkpoint (weights, optimiser moments,
 random generator states, the epoch, the settings and a fingerprint of the
