@@ -118,8 +118,8 @@ func Train(ctx context.Context, emb []float32, dim int, clickers [][]int32, cfg 
 	}
 	rep := t.rep
 	rep.Seconds = time.Since(t.start).Seconds()
-	if rep.Seconds > 0 {
-		rep.PairsPerSec = float64(rep.Pairs) / rep.Seconds
+	if rep.Seconds > 0 { // pairs trained by this call (not those of a resumed checkpoint)
+		rep.PairsPerSec = float64(rep.Pairs-t.resumedPairs) / rep.Seconds
 	}
 	return t.m, rep, nil
 }
@@ -258,6 +258,8 @@ type trainer struct {
 	sgs       []*stepGraph // one per worker (parallel.go)
 	host      stepInputs   // the step's inputs, all rows
 	shardSize int          // rows per worker
+	// pairs of the checkpoint resumed from
+	resumedPairs int64
 	adam      *adam
 	chunks    []chunk
 	idx       []int32 // sampling scratch
@@ -300,7 +302,7 @@ func (t *trainer) run() error {
 		if totalSteps, err = t.restoreState(t.opts.Resume); err != nil {
 			return err
 		}
-		steps = t.rep.Steps
+		steps, t.resumedPairs = t.rep.Steps, t.rep.Pairs
 		t.epoch++
 	}
 	for ; t.epoch <= t.cfg.Epochs; t.epoch++ {

@@ -336,6 +336,7 @@ func trainStages(cmd *cobra.Command, in ralm.TrainData, cfg ralm.TrainConfig, va
 		urun     float64
 		um       meter.Meter
 		uex      int64
+		ufirst   int // steps done before this process (a resumed run)
 		lastEval string
 	)
 	uopts := userrep.TrainOptions{
@@ -343,13 +344,13 @@ func trainStages(cmd *cobra.Command, in ralm.TrainData, cfg ralm.TrainConfig, va
 			now := time.Now()
 			if !um.Started() {
 				bar = newProgress(ctx, cmd, int64(s.Steps*cfg.UserRep.Epochs), "user model")
-				urun, um = s.Loss, meter.Start(now)
+				urun, um, ufirst = s.Loss, meter.Start(now), s.GlobalStep-1
 			}
 			urun = 0.95*urun + 0.05*s.Loss
 			uex += int64(s.Examples)
 			total := s.Steps * cfg.UserRep.Epochs
-			st := um.At(now, s.GlobalStep, total, uex)
-			bar.Add(1)
+			st := um.At(now, s.GlobalStep-ufirst, total-ufirst, uex)
+			bar.Set(int64(s.GlobalStep))
 			// the bar shows the time left: [elapsed:left]
 			bar.Describe(fmt.Sprintf("userrep %d/%d loss %.4f %s/s%s", s.Epoch, cfg.UserRep.Epochs, urun, meter.HumanCount(st.PerSec), lastEval))
 			jl.write(logStep{Type: "step", Stage: stage, Epoch: s.Epoch, Step: s.GlobalStep, Steps: total,
