@@ -260,10 +260,10 @@ type trainer struct {
 	shardSize int          // rows per worker
 	// pairs of the checkpoint resumed from
 	resumedPairs int64
-	adam      *adam
-	chunks    []chunk
-	idx       []int32 // sampling scratch
-	epoch     int
+	adam         *adam
+	chunks       []chunk
+	idx          []int32 // sampling scratch
+	epoch        int
 	// batches since the last re-clustering
 	sinceRecluster int
 }
