@@ -58,6 +58,7 @@ func newTrainUserrepCmd() *cobra.Command {
 		out     string
 		logPath string
 		cfg     = userrep.DefaultConfig()
+		threads int
 	)
 	cmd := &cobra.Command{
 		Use:   "userrep --clicks FILE [--users FILE] [--items FILE] --out DIR",
@@ -75,7 +76,8 @@ the example that predicts it.
 
 The last click of every user with at least 3 distinct clicked items is held out;
 training stops when its AUC (the share of unclicked items the model ranks below
-it) has not improved for --patience epochs and keeps the best epoch. The same data, flags and --seed give a byte-identical model.
+it) has not improved for --patience epochs and keeps the best epoch. The same data, flags, --seed and --threads give a byte-identical model
+(--threads N: data-parallel workers, default 0: every core).
 
 Writes DIR/userrep.model (config, vocabularies, feature encoding, all weights and
 a checksum) and DIR/userrep_report.json (per-epoch loss and held-out metrics).
@@ -93,10 +95,13 @@ a checksum) and DIR/userrep_report.json (per-epoch loss and held-out metrics).
 			if in.clicks == "" {
 				return errors.New("--clicks must not be empty")
 			}
+			if threads < 0 {
+				return fmt.Errorf("--threads must not be negative, got %d", threads)
+			}
 			if err := makeOutDir(out); err != nil {
 				return err
 			}
-			return runTrainUserrep(cmd, &in, cfg, out, logPath)
+			return runTrainUserrep(cmd, &in, cfg, out, logPath, threads)
 		},
 	}
 	in.addFlags(cmd)
@@ -120,12 +125,13 @@ a checksum) and DIR/userrep_report.json (per-epoch loss and held-out metrics).
 	f.Float64Var(&cfg.FieldDropout, "field-dropout", cfg.FieldDropout, "probability of dropping a whole field in training")
 	f.BoolVar(&cfg.LogQ, "logq", cfg.LogQ, "apply the log-uniform sampling correction to the sampled softmax")
 	addSeedFlag(cmd, &cfg.Seed)
+	f.IntVar(&threads, "threads", 0, "data-parallel training workers (0: every core)")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }
 
 // runTrainUserrep reads the inputs, trains and writes the model and report.
-func runTrainUserrep(cmd *cobra.Command, in *userrepInputs, cfg userrep.Config, out, logPath string) (err error) {
+func runTrainUserrep(cmd *cobra.Command, in *userrepInputs, cfg userrep.Config, out, logPath string, threads int) (err error) {
 	ctx := cmd.Context()
 	log := newLogger(cmd)
 	bar := newProgress(ctx, cmd, 1, "reading "+filepath.Base(in.clicks))
@@ -162,6 +168,7 @@ func runTrainUserrep(cmd *cobra.Command, in *userrepInputs, cfg userrep.Config, 
 		lastEval string
 	)
 	opts := userrep.TrainOptions{
+		Threads: threads,
 		OnStep: func(s userrep.StepStats) {
 			now := time.Now()
 			if !um.Started() {
