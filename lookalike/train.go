@@ -34,7 +34,8 @@ type TrainOptions struct {
 	// Threads is the number of data-parallel workers: each runs the graph
 	// on 1/Threads of every batch's rows and the gradients are summed in
 	// worker order, so the same seed and Threads give bit-identical
-	// weights (another Threads may differ in the last bits). 0 means
+	// weights (another Threads rounds the sums differently, and training
+	// can grow that into an equally good but different model). 0 means
 	// GOMAXPROCS.
 	Threads int
 	// Checkpoint, if set, is called after every epoch (after Progress)

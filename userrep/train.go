@@ -34,8 +34,9 @@ type TrainOptions struct {
 	// Threads is the number of data-parallel workers: each computes the
 	// gradients of 1/Threads of every batch on its own graph, and the sums
 	// are taken in worker order, so the same seed and Threads give
-	// byte-identical weights (another Threads may differ in the last bits).
-	// 0 means GOMAXPROCS.
+	// byte-identical weights (another Threads rounds the sums differently,
+	// and training can grow that into an equally good but different
+	// model). 0 means GOMAXPROCS.
 	Threads int
 	// Checkpoint, if set, is called after every epoch (after OnEpoch) with
 	// the state of the run; an error stops training with that error.
