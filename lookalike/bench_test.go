@@ -35,41 +35,54 @@ func benchData(users, items, d int, minCl, maxCl int) ([]float32, [][]int32) {
 // time (the latter is robust to other processes on a busy machine).
 func BenchmarkTrainPairs(b *testing.B) {
 	for _, ppi := range []int{1, 2, 4} {
-		b.Run(fmt.Sprintf("positives_per_item=%d", ppi), func(b *testing.B) {
-			const d = 64
-			emb, cl := benchData(5000, 300, d, 150, 400)
-			cfg := DefaultConfig()
-			cfg.PositivesPerItem, cfg.Epochs, cfg.Seed = ppi, 1, 1
-			t, err := newTrainer(context.Background(), emb, d, cl, cfg, TrainOptions{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := t.build(); err != nil {
-				b.Fatal(err)
-			}
-			defer t.sg.close()
-			t.split()
-			if err := t.recluster(); err != nil {
-				b.Fatal(err)
-			}
-			t.makeChunks()
-			B := t.dims.B
-			pairs := 0
-			cpu0 := cpuTime()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				s := (i * B) % (len(t.chunks) - B)
-				_, p, err := t.step(t.chunks[s : s+B])
-				if err != nil {
-					b.Fatal(err)
-				}
-				pairs += p
-			}
-			b.ReportMetric(float64(pairs)/b.Elapsed().Seconds(), "pairs/s")
-			b.ReportMetric(float64(pairs)/(cpuTime()-cpu0).Seconds(), "pairs/cpu-s")
-			b.ReportMetric(float64(pairs)/float64(b.N), "pairs/step")
-		})
+		b.Run(fmt.Sprintf("positives_per_item=%d", ppi), func(b *testing.B) { benchTrainPairs(b, ppi, 1) })
 	}
+}
+
+// BenchmarkTrainPairsThreads is BenchmarkTrainPairs's default (2 positives
+// per item row) on 1 and 2 data-parallel workers; the speed-up needs idle
+// cores.
+func BenchmarkTrainPairsThreads(b *testing.B) {
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) { benchTrainPairs(b, 2, threads) })
+	}
+}
+
+// benchTrainPairs times training steps with ppi positives per item row on
+// threads workers.
+func benchTrainPairs(b *testing.B, ppi, threads int) {
+	const d = 64
+	emb, cl := benchData(5000, 300, d, 150, 400)
+	cfg := DefaultConfig()
+	cfg.PositivesPerItem, cfg.Epochs, cfg.Seed = ppi, 1, 1
+	t, err := newTrainer(context.Background(), emb, d, cl, cfg, TrainOptions{Threads: threads})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := t.build(); err != nil {
+		b.Fatal(err)
+	}
+	defer t.closeGraphs()
+	t.split()
+	if err := t.recluster(); err != nil {
+		b.Fatal(err)
+	}
+	t.makeChunks()
+	B := t.dims.B
+	pairs := 0
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s := (i * B) % (len(t.chunks) - B)
+		_, p, err := t.step(t.chunks[s : s+B])
+		if err != nil {
+			b.Fatal(err)
+		}
+		pairs += p
+	}
+	b.ReportMetric(float64(pairs)/b.Elapsed().Seconds(), "pairs/s")
+	b.ReportMetric(float64(pairs)/(cpuTime()-cpu0).Seconds(), "pairs/cpu-s")
+	b.ReportMetric(float64(pairs)/float64(b.N), "pairs/step")
 }
 
 // cpuTime returns the user+system CPU time of the process so far.

@@ -10,13 +10,14 @@ import (
 // their seeds alone (the other clickers hidden). The model must beat the
 // centroid-cosine baseline on the same embeddings by a clear margin: it has
 // to learn a transform that ignores the noise and to attend to the seed
-// clusters of items clicked by several communities.
+// clusters of items clicked by several communities. It trains on two
+// data-parallel workers.
 func TestLearnsPlanted(t *testing.T) {
 	p := makePlanted(plantedSpec{users: 800, comms: 12, dim: 8, nuisance: 8, nuisanceStd: 1.2,
 		trainItems: 80, testItems: 30, noise: 0.4, clickRate: 0.3, randomRate: 0.003, seed: 1})
 	base := p.heldOut(1, p.centroidScorer)
 	cfg := Config{K: 8, SeedsPerItem: 40, Epochs: 10, LR: 2e-2, Seed: 1}
-	m, rep, err := Train(context.Background(), p.emb, p.dim, p.train, cfg, TrainOptions{})
+	m, rep, err := Train(context.Background(), p.emb, p.dim, p.train, cfg, TrainOptions{Threads: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

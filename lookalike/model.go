@@ -171,8 +171,11 @@ func glorot(rng *rand.Rand, dst []float32, fanIn, fanOut int) {
 
 // newRNG returns the deterministic generator for one purpose (stream) of a
 // run with the given seed.
-func newRNG(seed uint64, stream uint64) *rand.Rand {
-	return rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15^stream))
+func newRNG(seed uint64, stream uint64) *rand.Rand { return rand.New(newPCG(seed, stream)) }
+
+// newPCG is newRNG's source, for generators whose state is checkpointed.
+func newPCG(seed uint64, stream uint64) *rand.PCG {
+	return rand.NewPCG(seed, 0x9e3779b97f4a7c15^stream)
 }
 
 // RNG streams: one independent generator per purpose keeps runs reproducible

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"gorgonia.org/tensor"
-
 	"github.com/ralmlab/ralm/internal/auc"
 )
 
@@ -33,6 +31,21 @@ type TrainOptions struct {
 	// ValidNegatives is the number of random non-clickers scored per
 	// validation item; 100 when 0.
 	ValidNegatives int
+	// Threads is the number of data-parallel workers: each runs the graph
+	// on 1/Threads of every batch's rows and the gradients are summed in
+	// worker order, so the same seed and Threads give bit-identical
+	// weights (another Threads rounds the sums differently, and training
+	// can grow that into an equally good but different model). 0 means
+	// GOMAXPROCS.
+	Threads int
+	// Checkpoint, if set, is called after every epoch (after Progress)
+	// with the state of the run; an error stops training with that error.
+	Checkpoint func(*Checkpoint) error
+	// Resume continues the run saved in a checkpoint instead of starting
+	// afresh: the same inputs, Config and Threads give the same weights as
+	// the uninterrupted run. Another config, input shape or thread count is
+	// refused.
+	Resume *Checkpoint
 }
 
 // Progress is a snapshot of a training run.
@@ -106,8 +119,8 @@ func Train(ctx context.Context, emb []float32, dim int, clickers [][]int32, cfg 
 	}
 	rep := t.rep
 	rep.Seconds = time.Since(t.start).Seconds()
-	if rep.Seconds > 0 {
-		rep.PairsPerSec = float64(rep.Pairs) / rep.Seconds
+	if rep.Seconds > 0 { // pairs trained by this call (not those of a resumed checkpoint)
+		rep.PairsPerSec = float64(rep.Pairs-t.resumedPairs) / rep.Seconds
 	}
 	return t.m, rep, nil
 }
@@ -212,8 +225,9 @@ func newTrainer(ctx context.Context, emb []float32, dim int, clickers [][]int32,
 	m.initWeights(newRNG(uint64(cfg.Seed), streamInit))
 
 	t := &trainer{ctx: ctx, cfg: cfg, m: m, emb: emb, known: known, items: items, valid: valid,
-		splitRNG: newRNG(uint64(cfg.Seed), streamSplit), sampleRNG: newRNG(uint64(cfg.Seed), streamSample),
-		dropRNG: newRNG(uint64(cfg.Seed), streamDropout), rep: rep, opts: opts, start: start}
+		splitSrc: newPCG(uint64(cfg.Seed), streamSplit), sampleSrc: newPCG(uint64(cfg.Seed), streamSample),
+		dropSrc: newPCG(uint64(cfg.Seed), streamDropout), rep: rep, opts: opts, start: start}
+	t.splitRNG, t.sampleRNG, t.dropRNG = rand.New(t.splitSrc), rand.New(t.sampleSrc), rand.New(t.dropSrc)
 	S := min(cfg.SeedsPerItem, maxSeeds)
 	t.dims = graphDims{B: max(2, cfg.rowsPerBatch()), S: S, K: min(cfg.K, maxSeeds), T: cfg.targetsPerRow(), D: dim, H: cfg.Hidden}
 	return t, nil
@@ -240,36 +254,28 @@ type trainer struct {
 	start time.Time
 
 	splitRNG, sampleRNG, dropRNG *rand.Rand
+	splitSrc, sampleSrc, dropSrc *rand.PCG // their sources (checkpoint.go)
 
-	sg     *stepGraph
-	adam   *adam
-	chunks []chunk
-	idx    []int32 // sampling scratch
-	epoch  int
+	sgs       []*stepGraph // one per worker (parallel.go)
+	host      stepInputs   // the step's inputs, all rows
+	shardSize int          // rows per worker
+	// pairs of the checkpoint resumed from
+	resumedPairs int64
+	adam         *adam
+	chunks       []chunk
+	idx          []int32 // sampling scratch
+	epoch        int
 	// batches since the last re-clustering
 	sinceRecluster int
-}
-
-// build creates the step graph and the optimiser.
-func (t *trainer) build() error {
-	var err error
-	t.sg, err = buildStepGraph(t.m, tensor.Float32, t.dims, t.cfg.Dropout > 0, t.m.tensorData(), true)
-	if err != nil {
-		return fmt.Errorf("train lookalike: %w", err)
-	}
-	if t.adam, err = newAdam(t.cfg.LR, t.sg); err != nil {
-		return fmt.Errorf("train lookalike: %w", err)
-	}
-	return nil
 }
 
 // step trains on one batch of rows and returns its loss and pair count.
 func (t *trainer) step(rows []chunk) (float64, int, error) {
 	pairs := t.fill(rows)
-	if err := t.sg.run(); err != nil {
+	l, err := t.runGraphs()
+	if err != nil {
 		return 0, 0, err
 	}
-	l := t.sg.lossValue()
 	if math.IsNaN(l) || math.IsInf(l, 0) {
 		return 0, 0, fmt.Errorf("loss is %v", l)
 	}
@@ -280,13 +286,27 @@ func (t *trainer) step(rows []chunk) (float64, int, error) {
 }
 
 func (t *trainer) run() error {
+	if t.opts.Resume != nil {
+		if err := t.restoreWeights(t.opts.Resume); err != nil {
+			return err
+		}
+	}
 	if err := t.build(); err != nil {
 		return err
 	}
-	defer t.sg.close()
+	defer t.closeGraphs()
 	steps := 0
 	totalSteps := 0 // estimated after the first split
-	for t.epoch = 1; t.epoch <= t.cfg.Epochs; t.epoch++ {
+	t.epoch = 1
+	if t.opts.Resume != nil {
+		var err error
+		if totalSteps, err = t.restoreState(t.opts.Resume); err != nil {
+			return err
+		}
+		steps, t.resumedPairs = t.rep.Steps, t.rep.Pairs
+		t.epoch++
+	}
+	for ; t.epoch <= t.cfg.Epochs; t.epoch++ {
 		ep := time.Now()
 		t.split()
 		if t.epoch == 1 || t.recluserDue() {
@@ -344,6 +364,15 @@ func (t *trainer) run() error {
 		if t.opts.Progress != nil {
 			t.opts.Progress(Progress{Epoch: t.epoch, Epochs: t.cfg.Epochs, Step: steps, Steps: totalSteps,
 				Loss: st.Loss, ValidAUC: st.ValidAUC, EpochDone: true, Pairs: t.rep.Pairs, Elapsed: time.Since(t.start)})
+		}
+		if t.opts.Checkpoint != nil {
+			c, err := t.checkpoint(totalSteps)
+			if err != nil {
+				return err
+			}
+			if err := t.opts.Checkpoint(c); err != nil {
+				return fmt.Errorf("train lookalike: checkpoint after epoch %d: %w", t.epoch, err)
+			}
 		}
 	}
 	t.adam.sync(t.m)
@@ -529,17 +558,10 @@ func (t *trainer) makeChunks() {
 // fill writes one step's inputs for the given rows (padding missing rows)
 // and returns the number of real (target, item) pairs.
 func (t *trainer) fill(rows []chunk) int {
-	sg, dm := t.sg, t.dims
+	in, dm := t.host, t.dims
 	B, S, K, T, D, H := dm.B, dm.S, dm.K, dm.T, dm.D, dm.H
-	xs, xt, am := sg.f32(sg.xs), sg.f32(sg.xt), sg.f32(sg.amat)
-	y, wt := sg.f32(sg.y), sg.f32(sg.wt)
-	var mask, avgw []float32
-	if sg.avg {
-		avgw = sg.f32(sg.avgw)
-		clear(avgw)
-	} else {
-		mask = sg.f32(sg.mask)
-	}
+	xs, xt, am, y, wt, mask, avgw := in.xs, in.xt, in.am, in.y, in.wt, in.mask, in.avgw
+	clear(avgw)
 	clear(am)
 	clear(wt)
 	clear(y)
@@ -596,9 +618,9 @@ func (t *trainer) fill(rows []chunk) int {
 			wt[i] *= inv
 		}
 	}
-	if sg.dropout {
-		fillDropout(t.dropRNG, sg.f32(sg.dropS)[:B*S*H], t.cfg.Dropout)
-		fillDropout(t.dropRNG, sg.f32(sg.dropT)[:B*T*H], t.cfg.Dropout)
+	if in.dropS != nil {
+		fillDropout(t.dropRNG, in.dropS[:B*S*H], t.cfg.Dropout)
+		fillDropout(t.dropRNG, in.dropT[:B*T*H], t.cfg.Dropout)
 	}
 	return pairs
 }

@@ -58,6 +58,15 @@ type TrainOptions struct {
 	// "lookalike-avg".
 	Stage  func(name string)
 	Logger *slog.Logger
+	// Checkpoint, if set, is called after every epoch of the user model and
+	// of the look-alike model with the pipeline's state (write it with
+	// Checkpoint.Save); an error stops training with that error.
+	Checkpoint func(*Checkpoint) error
+	// Resume continues the interrupted run whose last checkpoint it is: the
+	// same inputs and settings (configs, Threads, validation options) end
+	// with the same models, byte for byte, as the uninterrupted run; other
+	// inputs or settings are refused with an error naming the difference.
+	Resume *Checkpoint
 	// Progress, if set, gets one line per epoch of each stage, for people:
 	// "user model: epoch 3/20 loss 1.6012, held-out AUC 0.8547, 35.1k
 	// examples/s, ETA 12s" (the look-alike line has its validation AUC
@@ -105,8 +114,12 @@ func Train(ctx context.Context, in TrainData, cfg TrainConfig, opt TrainOptions)
 	if err != nil {
 		return nil, fmt.Errorf("train: features: %w", err)
 	}
+	uopt, lopt, err := opt.stageOptions(in.Clicks, fs, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
 	stage("userrep")
-	um, urep, err := userrep.Train(ctx, fs, in.Clicks, cfg.UserRep, opt.UserRep)
+	um, urep, err := userrep.Train(ctx, fs, in.Clicks, cfg.UserRep, uopt)
 	if err != nil {
 		return nil, fmt.Errorf("train user model: %w", err)
 	}
@@ -116,7 +129,7 @@ func Train(ctx context.Context, in TrainData, cfg TrainConfig, opt TrainOptions)
 		return nil, fmt.Errorf("train: embed users: %w", err)
 	}
 	stage("lookalike")
-	out, err := TrainLookAlike(ctx, LookAlikeData{Embeddings: emb, Clicks: in.Clicks, UserModel: um}, cfg.LookAlike, opt.LookAlike)
+	out, err := TrainLookAlike(ctx, LookAlikeData{Embeddings: emb, Clicks: in.Clicks, UserModel: um}, cfg.LookAlike, lopt)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +142,9 @@ func Train(ctx context.Context, in TrainData, cfg TrainConfig, opt TrainOptions)
 		stage("lookalike-avg")
 		avgCfg := cfg.LookAlike
 		avgCfg.Pooling = lookalike.PoolingAvg
-		if out.Avg, out.AvgReport, err = lookalike.Train(ctx, emb.Vecs, emb.Dim, clickers, avgCfg, opt.LookAlike); err != nil {
+		avgOpt := opt.LookAlike
+		avgOpt.Checkpoint, avgOpt.Resume = nil, nil // not checkpointed
+		if out.Avg, out.AvgReport, err = lookalike.Train(ctx, emb.Vecs, emb.Dim, clickers, avgCfg, avgOpt); err != nil {
 			return nil, fmt.Errorf("train ralm-avg model: %w", err)
 		}
 	}

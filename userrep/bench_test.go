@@ -2,6 +2,7 @@ package userrep
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -25,13 +26,16 @@ func movieLensShape() *planted {
 // benchTrainSteps times b.N full training steps as Train runs them (batch
 // assembly with feature building and negative sampling pipelined with
 // gather, forward, backward, scatter and Adam; no validation) and reports
-// examples/s.
-func benchTrainSteps(b *testing.B, p *planted, cfg Config) {
+// examples/s, on threads data-parallel workers.
+func benchTrainSteps(b *testing.B, p *planted, cfg Config, threads int) {
 	tr, err := newTrainer[float32](p.fb, p.clicks, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer tr.close()
+	if err := tr.setThreads(threads); err != nil {
+		b.Fatal(err)
+	}
 	var ex []example
 	for len(ex) < b.N*tr.B {
 		ex = append(ex, tr.epochExamples(nil)...)
@@ -72,7 +76,18 @@ func BenchmarkTrainMovieLensShape(b *testing.B) {
 		b.Run(v.name, func(b *testing.B) {
 			cfg := DefaultConfig()
 			v.edit(&cfg)
-			benchTrainSteps(b, movieLensShape(), cfg)
+			benchTrainSteps(b, movieLensShape(), cfg, 1)
+		})
+	}
+}
+
+// BenchmarkTrainMovieLensShapeThreads: the default model at the MovieLens
+// shape on 1 and 2 data-parallel workers (examples/s; the speed-up needs
+// idle cores).
+func BenchmarkTrainMovieLensShapeThreads(b *testing.B) {
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
+			benchTrainSteps(b, movieLensShape(), DefaultConfig(), threads)
 		})
 	}
 }
@@ -80,7 +95,7 @@ func BenchmarkTrainMovieLensShape(b *testing.B) {
 // BenchmarkTrain100kItems: the same model on a 100k-item vocabulary.
 func BenchmarkTrain100kItems(b *testing.B) {
 	p := genPlanted(plantedSpec{users: 20000, items: 100000, communities: 200, clicksPerUser: 30, inCommunity: 0.7, seed: 2})
-	benchTrainSteps(b, p, DefaultConfig())
+	benchTrainSteps(b, p, DefaultConfig(), 1)
 }
 
 // BenchmarkEmbed embeds every MovieLens-shape user from all its clicks and

@@ -228,18 +228,53 @@ func (m *Model) EmbedUsersWith(ctx context.Context, fb FeatureBuilder, clicks *d
 			}
 		}
 	}
-	fts := make([]data.Features, len(idx))
-	for i, u := range idx {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("userrep: embed users interrupted: %w", err)
-		}
-		fb.Build(clicks.Users.ID(u), users[u].train, &fts[i])
-	}
 	out.Vecs = make([]float32, len(idx)*m.lay.d)
-	if err := m.EmbedBatch(ctx, fts, out.Vecs); err != nil {
+	if err := m.buildAndEmbed(ctx, fb, clicks.Users, users, idx, out.Vecs); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// buildAndEmbed builds the features of users idx and embeds them into dst,
+// one chunk of embedChunk users at a time on each of up to GOMAXPROCS
+// goroutines (feature building included, so fb must be safe for concurrent
+// use, as *data.FeatureSet is). Every row depends on its user alone, so the
+// result does not depend on the number of goroutines.
+func (m *Model) buildAndEmbed(ctx context.Context, fb FeatureBuilder, vocab *data.Vocab, users []userClicks, idx []int32, dst []float32) error {
+	d := m.lay.d
+	chunks := (len(idx) + embedChunk - 1) / embedChunk
+	workers := min(runtime.GOMAXPROCS(0), chunks)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			fts := make([]data.Features, embedChunk)
+			for {
+				c := int(next.Add(1) - 1)
+				if c >= chunks {
+					return
+				}
+				if err := ctx.Err(); err != nil {
+					errs[w] = fmt.Errorf("userrep: embed users interrupted: %w", err)
+					return
+				}
+				lo, hi := c*embedChunk, min((c+1)*embedChunk, len(idx))
+				for i, u := range idx[lo:hi] {
+					fb.Build(vocab.ID(u), users[u].train, &fts[i])
+				}
+				if err := m.embedChunk(fts[:hi-lo], dst[lo*d:hi*d]); err != nil {
+					errs[w] = fmt.Errorf("userrep: embed user %d..%d: %w", lo, hi-1, err)
+					next.Store(int64(chunks))
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // mapItems returns clicks with item indices of the model's vocabulary,

@@ -431,6 +431,21 @@ func TestEmbedUsers(t *testing.T) {
 	if emb.Dim != m.Dim() || emb.Users.Len() == 0 || len(emb.Vecs) != emb.Users.Len()*emb.Dim {
 		t.Fatalf("embeddings: %d users, dim %d, %d values", emb.Users.Len(), emb.Dim, len(emb.Vecs))
 	}
+	// features built in parallel = built one by one and embedded as a batch
+	users, err := prepareClicks(p.clicks, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fts := make([]data.Features, emb.Users.Len())
+	for i := range fts {
+		u, _ := p.clicks.Users.Index(emb.Users.ID(int32(i)))
+		p.fb.Build(emb.Users.ID(int32(i)), users[u].train, &fts[i])
+	}
+	serial := make([]float32, len(emb.Vecs))
+	if err := m.EmbedBatch(context.Background(), fts, serial); err != nil {
+		t.Fatal(err)
+	}
+	expectClose(t, "embeddings vs serially built features", emb.Vecs, serial, 0)
 	// same clicks, item vocabulary in reverse order
 	items := data.NewVocab(data.IDInt64)
 	for i := p.clicks.Items.Len() - 1; i >= 0; i-- {

@@ -18,7 +18,8 @@ import (
 // FeatureBuilder turns a user's clicks into model inputs; *data.FeatureSet
 // implements it. Fields describes the inputs; Build fills dst with the
 // features of user userID given the clicked item indices (indices of the
-// item vocabulary of the training clicks). Build must be deterministic.
+// item vocabulary of the training clicks). Build must be deterministic and
+// safe for concurrent use (embedding builds users' features in parallel).
 type FeatureBuilder interface {
 	Fields() []data.Field
 	Build(userID string, clicked []int32, dst *data.Features)
@@ -30,6 +31,20 @@ type TrainOptions struct {
 	OnStep func(StepStats)
 	// OnEpoch is called after every epoch, once the held-out metric is known.
 	OnEpoch func(EpochStats)
+	// Threads is the number of data-parallel workers: each computes the
+	// gradients of 1/Threads of every batch on its own graph, and the sums
+	// are taken in worker order, so the same seed and Threads give
+	// byte-identical weights (another Threads rounds the sums differently,
+	// and training can grow that into an equally good but different
+	// model). 0 means GOMAXPROCS.
+	Threads int
+	// Checkpoint, if set, is called after every epoch (after OnEpoch) with
+	// the state of the run; an error stops training with that error.
+	Checkpoint func(*Checkpoint) error
+	// Resume continues the run saved in a checkpoint instead of starting
+	// afresh: the same clicks, features, Config and Threads give the same
+	// weights as the uninterrupted run. Anything else is refused.
+	Resume *Checkpoint
 }
 
 // StepStats describes one optimisation step.
@@ -116,6 +131,9 @@ func Train(ctx context.Context, fb FeatureBuilder, clicks *data.Clicks, cfg Conf
 		return nil, nil, err
 	}
 	defer tr.close()
+	if err := tr.setThreads(opts.Threads); err != nil {
+		return nil, nil, err
+	}
 	rep, err := tr.run(ctx, opts)
 	if err != nil {
 		return nil, nil, err
@@ -222,29 +240,6 @@ func newBatch[T float](B, J, F int, dropout bool) *batch[T] {
 	return bt
 }
 
-// graphEngine runs one batch through the gorgonia graph. Its step returns
-// Σ_b w_b·loss_b and writes dL/dX into dx, dL/dTv into dtv and the tower's
-// parameter gradients into their spans of dense.
-type graphEngine[T float] struct{ gn *graphNet[T] }
-
-func (e *graphEngine[T]) step(x, tv, logQ, w, keep, dx, dtv, dense []T) (T, error) {
-	gn := e.gn
-	copy(gn.x, x)
-	copy(gn.tv, tv)
-	copy(gn.logQ, logQ)
-	J := 1 + gn.lay.cfg.Negatives
-	clear(gn.y)
-	for b, wb := range w {
-		gn.y[b*J] = wb
-	}
-	if keep != nil {
-		fillGraphKeep(gn.keep, keep, gn.lay)
-	}
-	return gn.run(dx, dtv, dense)
-}
-
-func (e *graphEngine[T]) close() { e.gn.close() }
-
 // trainer holds the state of one training run.
 type trainer[T float] struct {
 	cfg     Config
@@ -253,27 +248,20 @@ type trainer[T float] struct {
 	clicks  *data.Clicks
 	p       *params[T]
 	rng     *rand.Rand
+	src     *countingSource // rng's source (checkpoint.go)
 	users   []userClicks
 	sampler *logUniform
 	itemCnt []int
-	eng     *graphEngine[T]
+	workers []*worker[T] // data-parallel shards of the batch (parallel.go)
 	opt     *adam[T]
 	B, J    int
 
 	// batch buffers
-	x, tv, logQ, dx, dtv []T
-	dense                []T // dense gradient
-	tabGrad              []*sparseGrad[T]
-	outGrad              *sparseGrad[T]
-	cur                  *batch[T]    // the batch being computed
-	bufs                 [2]*batch[T] // the batches of pipelined training
-
-	// compacted bags of the batch: distinct ids and weights of example b,
-	// field f are bagIDs/bagW[bagOff[b·F+f]:bagOff[b·F+f+1]]
-	bagIDs []int32
-	bagW   []T
-	bagOff []int32
-	cnt    [][]int32 // per bag field: id counter, all zero between uses
+	dense   []T // dense gradient
+	tabGrad []*sparseGrad[T]
+	outGrad *sparseGrad[T]
+	cur     *batch[T]    // the batch being computed
+	bufs    [2]*batch[T] // the batches of pipelined training
 
 	valUsers []int32 // held-out users scored each epoch
 	evalNet  *net[T]
@@ -296,7 +284,8 @@ func newTrainer[T float](fb FeatureBuilder, clicks *data.Clicks, cfg Config) (*t
 		return nil, err
 	}
 	tr := &trainer[T]{cfg: cfg, lay: lay, fb: fb, clicks: clicks, users: users, B: cfg.Batch, J: 1 + cfg.Negatives}
-	tr.rng = rand.New(rand.NewSource(cfg.Seed))
+	tr.src = newCountingSource(cfg.Seed)
+	tr.rng = rand.New(tr.src)
 	tr.p = newParams[T](lay)
 	tr.p.init(tr.rng)
 
@@ -320,22 +309,15 @@ func newTrainer[T float](fb FeatureBuilder, clicks *data.Clicks, cfg Config) (*t
 	}
 
 	B, F, m, d, J := tr.B, lay.F, lay.m, lay.d, tr.J
-	tr.x, tr.dx = make([]T, F*B*m), make([]T, F*B*m)
-	tr.tv, tr.dtv = make([]T, B*J*d), make([]T, B*J*d)
-	if cfg.LogQ {
-		tr.logQ = make([]T, B*J)
-	}
 	for i := range tr.bufs {
 		tr.bufs[i] = newBatch[T](B, J, F, cfg.FieldDropout > 0)
 	}
 	tr.cur = tr.bufs[0]
 	tr.dense = make([]T, len(tr.p.dense))
 	tr.tabGrad = make([]*sparseGrad[T], F)
-	tr.cnt = make([][]int32, F)
 	for f := range lay.fields {
 		if r := lay.tableRows(f); r > 0 {
 			tr.tabGrad[f] = newSparseGrad[T](r, m)
-			tr.cnt[f] = make([]int32, r)
 		}
 	}
 	tr.outGrad = newSparseGrad[T](lay.nItems, d)
@@ -345,11 +327,9 @@ func newTrainer[T float](fb FeatureBuilder, clicks *data.Clicks, cfg Config) (*t
 	}
 	tr.opt = opt
 
-	gn, err := newGraphNet(tr.p, B, true)
-	if err != nil {
+	if err := tr.setThreads(1); err != nil {
 		return nil, err
 	}
-	tr.eng = &graphEngine[T]{gn: gn}
 
 	// held-out users: a seeded sample of at most MaxValidationUsers
 	for u, uc := range users {
@@ -365,7 +345,7 @@ func newTrainer[T float](fb FeatureBuilder, clicks *data.Clicks, cfg Config) (*t
 	return tr, nil
 }
 
-func (tr *trainer[T]) close() { tr.eng.close() }
+func (tr *trainer[T]) close() { tr.closeWorkers() }
 
 // epochExamples draws the examples of one epoch: up to MaxPositivesPerUser
 // random training clicks per user, shuffled.
@@ -430,142 +410,17 @@ func (tr *trainer[T]) fill(bt *batch[T], ex []example) {
 	}
 }
 
-// gather fills the inputs X, Tv and logQ of the first n examples from the
-// current weights (padding rows are zero). Every bag is first compacted to
-// its distinct ids with weights count/len, so repeated ids (e.g. the genres
-// of many clicked items) cost one row each in pooling and in scatter.
-func (tr *trainer[T]) gather(n int) error {
-	l := tr.lay
-	B, F, m, d := tr.B, l.F, l.m, l.d
-	tr.bagIDs, tr.bagW = tr.bagIDs[:0], tr.bagW[:0]
-	tr.bagOff = append(tr.bagOff[:0], 0)
-	for b := 0; b < B; b++ {
-		if b >= n {
-			for f := 0; f < F; f++ {
-				clear(tr.x[(f*B+b)*m : (f*B+b)*m+m])
-			}
-			continue
-		}
-		ft := &tr.cur.feats[b]
-		for f := 0; f < F; f++ {
-			dst := tr.x[(f*B+b)*m : (f*B+b)*m+m]
-			if l.fields[f].Kind == data.FieldContinuous {
-				var v T
-				if f < len(ft.Values) {
-					v = T(ft.Values[f])
-				}
-				w, bb := tr.p.get(l.contW[f]), tr.p.get(l.contB[f])
-				for k := range dst {
-					dst[k] = v*w[k] + bb[k]
-				}
-				tr.bagOff = append(tr.bagOff, int32(len(tr.bagIDs)))
-				continue
-			}
-			var bag []int32
-			if f < len(ft.Bags) {
-				bag = ft.Bags[f]
-			}
-			start := len(tr.bagIDs)
-			if len(bag) == 0 {
-				copy(dst, tr.p.get(l.empty[f]))
-				tr.bagOff = append(tr.bagOff, int32(start))
-				continue
-			}
-			rows, cnt := l.fields[f].Size, tr.cnt[f]
-			for _, id := range bag {
-				if id < 0 || int(id) >= rows {
-					for _, j := range tr.bagIDs[start:] {
-						cnt[j] = 0
-					}
-					tr.bagIDs = tr.bagIDs[:start]
-					return fmt.Errorf("userrep: field %d (%s): id %d out of range [0,%d)", f, l.fields[f].Name, id, rows)
-				}
-				if cnt[id] == 0 {
-					tr.bagIDs = append(tr.bagIDs, id)
-				}
-				cnt[id]++
-			}
-			inv := 1 / T(len(bag))
-			clear(dst)
-			tab := tr.p.tables[f]
-			for _, id := range tr.bagIDs[start:] {
-				w := T(cnt[id]) * inv
-				cnt[id] = 0
-				tr.bagW = append(tr.bagW, w)
-				simd.Axpy(w, tab[int(id)*m:int(id)*m+m], dst)
-			}
-			tr.bagOff = append(tr.bagOff, int32(len(tr.bagIDs)))
-		}
-	}
-	for i, it := range tr.cur.targets {
-		copy(tr.tv[i*d:i*d+d], tr.p.out[int(it)*d:int(it)*d+d])
-		if tr.logQ != nil {
-			tr.logQ[i] = T(math.Log(float64(tr.cfg.Negatives)) + tr.sampler.itemLogQ(it))
-		}
-	}
-	return nil
-}
-
-// scatter turns dX and dTv of the first n examples into gradients of the
-// touched table rows, the empty vectors and the continuous-field layers.
-func (tr *trainer[T]) scatter(n int) {
-	l := tr.lay
-	B, F, m, d, J := tr.B, l.F, l.m, l.d, tr.J
-	for f := range l.fields {
-		if s := l.empty[f]; s.valid() {
-			clear(tr.dense[s.off : s.off+s.n()])
-		}
-		if s := l.contW[f]; s.valid() {
-			clear(tr.dense[s.off : s.off+s.n()])
-			s = l.contB[f]
-			clear(tr.dense[s.off : s.off+s.n()])
-		}
-	}
-	get := func(s span) []T { return tr.dense[s.off : s.off+s.n()] }
-	for b := 0; b < n; b++ {
-		ft := &tr.cur.feats[b]
-		for f := 0; f < F; f++ {
-			g := tr.dx[(f*B+b)*m : (f*B+b)*m+m]
-			if l.fields[f].Kind == data.FieldContinuous {
-				var v T
-				if f < len(ft.Values) {
-					v = T(ft.Values[f])
-				}
-				simd.Axpy(v, g, get(l.contW[f]))
-				simd.Axpy(1, g, get(l.contB[f]))
-				continue
-			}
-			lo, hi := tr.bagOff[b*F+f], tr.bagOff[b*F+f+1]
-			if lo == hi {
-				simd.Axpy(1, g, get(l.empty[f]))
-				continue
-			}
-			sg := tr.tabGrad[f]
-			for k := lo; k < hi; k++ {
-				simd.Axpy(tr.bagW[k], g, sg.row(tr.bagIDs[k]))
-			}
-		}
-		for j := 0; j < J; j++ {
-			i := b*J + j
-			simd.Axpy(1, tr.dtv[i*d:i*d+d], tr.outGrad.row(tr.cur.targets[i]))
-		}
-	}
-}
-
 // computeGrads runs gather, the engine and scatter on the loaded batch of n
 // examples and returns Σ_b w_b·loss_b. Gradients are left in dense,
 // tabGrad and outGrad.
 func (tr *trainer[T]) computeGrads(n int) (T, error) {
-	if err := tr.gather(n); err != nil {
-		return 0, err
-	}
 	for _, sg := range tr.tabGrad {
 		if sg != nil {
 			sg.reset()
 		}
 	}
 	tr.outGrad.reset()
-	loss, err := tr.eng.step(tr.x, tr.tv, tr.logQ, tr.cur.w, tr.cur.keep, tr.dx, tr.dtv, tr.dense)
+	loss, err := tr.runWorkers(n)
 	if err != nil {
 		return 0, err
 	}
@@ -598,7 +453,23 @@ func (tr *trainer[T]) run(ctx context.Context, opts TrainOptions) (*TrainReport,
 	bestAUC := math.Inf(-1)
 	var ex []example
 	global := 0
-	for epoch := 1; epoch <= tr.cfg.Epochs; epoch++ {
+	first := 1
+	tr32, _ := any(tr).(*trainer[float32])
+	if (opts.Resume != nil || opts.Checkpoint != nil) && tr32 == nil {
+		return nil, errors.New("userrep: checkpoints need float32 weights")
+	}
+	if opts.Resume != nil {
+		r, err := resume(tr32, opts.Resume)
+		if err != nil {
+			return nil, err
+		}
+		rep, global, bestAUC, first = r.rep, r.global, r.bestAUC, r.epoch+1
+		best, _ = any(r.best).(*params[T])
+		if r.stopped {
+			rep.StoppedEarly, first = true, tr.cfg.Epochs+1
+		}
+	}
+	for epoch := first; epoch <= tr.cfg.Epochs; epoch++ {
 		t0 := time.Now()
 		ex = tr.epochExamples(ex)
 		lossSum, err := tr.runEpoch(ctx, epoch, ex, opts, &global)
@@ -629,7 +500,18 @@ func (tr *trainer[T]) run(ctx context.Context, opts TrainOptions) (*TrainReport,
 		if opts.OnEpoch != nil {
 			opts.OnEpoch(es)
 		}
-		if tr.cfg.Patience > 0 && best != nil && epoch-rep.BestEpoch >= tr.cfg.Patience && epoch < tr.cfg.Epochs {
+		stop := tr.cfg.Patience > 0 && best != nil && epoch-rep.BestEpoch >= tr.cfg.Patience && epoch < tr.cfg.Epochs
+		if opts.Checkpoint != nil {
+			best32, _ := any(best).(*params[float32])
+			c, err := checkpoint(tr32, epoch, global, best32, bestAUC, rep, stop)
+			if err != nil {
+				return nil, err
+			}
+			if err := opts.Checkpoint(c); err != nil {
+				return nil, fmt.Errorf("userrep: checkpoint after epoch %d: %w", epoch, err)
+			}
+		}
+		if stop {
 			rep.StoppedEarly = true
 			break
 		}

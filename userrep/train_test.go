@@ -32,14 +32,15 @@ func synthData(t testing.TB) (*synth.Dataset, *data.FeatureSet) {
 // (user·item_vector + item_bias; the bias is zero with the LogQ correction,
 // so that case ranks by user·item_vector alone) to be at least 3× the
 // most-popular baseline; it then checks that the model saves and loads with
-// its feature set.
+// its feature set. The concat case trains on two data-parallel workers.
 func TestLearnsSynth(t *testing.T) {
 	ds, fs := synthData(t)
 	for _, v := range []struct {
-		merge Merge
-		logQ  bool
-	}{{MergeAttention, false}, {MergeConcat, false}, {MergeAttention, true}} {
-		t.Run(fmt.Sprintf("%s/logq=%v", v.merge, v.logQ), func(t *testing.T) {
+		merge   Merge
+		logQ    bool
+		threads int
+	}{{MergeAttention, false, 1}, {MergeConcat, false, 2}, {MergeAttention, true, 1}} {
+		t.Run(fmt.Sprintf("%s/logq=%v/threads=%d", v.merge, v.logQ, v.threads), func(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.Merge, cfg.LogQ = v.merge, v.logQ
 			cfg.Dim = 32
@@ -48,7 +49,7 @@ func TestLearnsSynth(t *testing.T) {
 			cfg.LR = 5e-3
 			cfg.Batch = 128
 			var steps int
-			m, rep, err := Train(context.Background(), fs, ds.Clicks, cfg, TrainOptions{OnStep: func(StepStats) { steps++ }})
+			m, rep, err := Train(context.Background(), fs, ds.Clicks, cfg, TrainOptions{OnStep: func(StepStats) { steps++ }, Threads: v.threads})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -156,7 +156,7 @@ func runEval(cmd *cobra.Command, f *evalFlags, cfg ralm.TrainConfig) error {
 		}
 		rc := eval.RunConfig{Split: split.Options{FreshFraction: f.fresh, Seed: f.train.seed}, Train: cfg}
 		train := func(ctx context.Context, in ralm.TrainData, cfg ralm.TrainConfig) (*ralm.Trained, error) {
-			return trainStages(cmd, in, cfg, f.train.validLA, f.train.logPath)
+			return trainStages(cmd, in, cfg, f.train.validLA, f.train.logPath, trainRun{threads: f.train.threads})
 		}
 		r, sp, _, err := eval.Run(ctx, td, rc, train, eopt)
 		if err != nil {

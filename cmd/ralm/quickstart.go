@@ -198,7 +198,7 @@ func quickstartTrain(s *quickstartState) error {
 		return err
 	}
 	in := ralm.TrainData{Clicks: s.split.Train, Users: s.synth.Users, Items: s.synth.Items}
-	t, err := trainStages(s.cmd, in, quickstartTrainConfig(s.seed, s.opt), 0, filepath.Join(s.dir, "train.jsonl"))
+	t, err := trainStages(s.cmd, in, quickstartTrainConfig(s.seed, s.opt), 0, filepath.Join(s.dir, "train.jsonl"), trainRun{})
 	if err != nil {
 		return err
 	}

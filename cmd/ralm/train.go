@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math"
 	"os"
@@ -35,6 +36,19 @@ type trainFlags struct {
 	lr      float64
 	batch   int
 	validLA float64
+	threads int
+	// ralm train only
+	checkpoint string // folder of the checkpoint file ("": the parent of --out)
+	resume     bool
+}
+
+// trainRun are the execution settings of trainStages: the data-parallel
+// threads and, for ralm train, the checkpoint file written after every
+// epoch and the checkpoint to continue from.
+type trainRun struct {
+	threads    int
+	checkpoint string           // "": no checkpoints
+	resume     *ralm.Checkpoint // nil: start afresh
 }
 
 func newTrainCmd() *cobra.Command {
@@ -60,6 +74,23 @@ folder is replaced; any other non-empty folder is refused before training):
 It is everything 'ralm score', 'ralm expand', 'ralm eval --model' and 'ralm serve'
 need. The same data, flags and --seed give the same models.
 
+--threads N trains both stages data-parallel on N workers (default 0: every
+core): each worker computes the gradients of 1/N of every batch on its own graph
+and they are summed in a fixed order. The same data, flags, --seed and --threads
+give byte-identical model folders; another --threads takes the sums in another
+order: the weights differ in the last bits, which training can grow into a model
+as good but not identical.
+
+After every epoch of each stage, a checkpoint (weights, optimiser moments,
+random generator states, the epoch, the settings and a fingerprint of the
+inputs) is written atomically to OUT.checkpoint beside --out, or into the folder
+--checkpoint DIR. If a run is interrupted (Ctrl-C, a crash, a killed machine),
+the same command with --resume continues from the last checkpoint and writes
+the same model folder, byte for byte, as an uninterrupted run. --resume refuses
+a checkpoint of other inputs or settings (and names the difference); without
+--resume an existing checkpoint is refused, so that it is not overwritten by
+mistake. The checkpoint is removed once the model folder is written.
+
 --epochs sets both stages' epochs; --epochs-user and --epochs-la set one each.
 --lr and --batch apply to both stages. A progress bar per stage shows the running
 loss; --log writes one JSON object per line: {"type":"stage"} when a stage
@@ -78,7 +109,8 @@ The subcommands train one stage: 'ralm train userrep' (the user model alone) and
       --epochs-la 20 --log train.jsonl --seed 7
   ralm train userrep --clicks data/clicks.parquet --out usermodel
   ralm train --print-config > train.yaml    # every setting: edit it, keep it
-  ralm train --config train.yaml --seed 2   # flags override the file`,
+  ralm train --config train.yaml --seed 2   # flags override the file
+  ralm train --clicks data/clicks.parquet --out model --resume  # after Ctrl-C`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyConfig(cmd); err != nil {
@@ -105,6 +137,8 @@ The subcommands train one stage: 'ralm train userrep' (the user model alone) and
 	fl := cmd.Flags()
 	fl.StringVar(&f.out, "out", "", "model folder to write")
 	fl.StringVar(&f.logPath, "log", "", "write a JSON-lines training log of both stages to this file")
+	fl.StringVar(&f.checkpoint, "checkpoint", "", "folder of the checkpoint written after every epoch (default: the folder holding --out)")
+	fl.BoolVar(&f.resume, "resume", false, "continue the interrupted run from its checkpoint")
 	addTrainFlags(cmd, &f, &cfg)
 	addOutputFlag(cmd)
 	addConfigFlags(cmd)
@@ -122,7 +156,8 @@ The subcommands train one stage: 'ralm train userrep' (the user model alone) and
 func addTrainFlags(cmd *cobra.Command, f *trainFlags, cfg *ralm.TrainConfig) {
 	f.in.addFlags(cmd)
 	fl := cmd.Flags()
-	fl.Int64Var(&f.seed, "seed", defaultSeed, "random seed of both stages: the same seed and input give the same models")
+	fl.Int64Var(&f.seed, "seed", defaultSeed, "random seed of both stages: the same seed, --threads and input give the same models")
+	fl.IntVar(&f.threads, "threads", 0, "data-parallel training workers of both stages (0: every core)")
 	fl.IntVar(&f.epochs, "epochs", 0, "epochs of both stages (instead of --epochs-user and --epochs-la)")
 	fl.IntVar(&cfg.UserRep.Epochs, "epochs-user", cfg.UserRep.Epochs, "maximum epochs of the user model")
 	fl.IntVar(&cfg.LookAlike.Epochs, "epochs-la", cfg.LookAlike.Epochs, "epochs of the look-alike model")
@@ -166,6 +201,9 @@ func checkTrainFlags(f *trainFlags, cfg ralm.TrainConfig) error {
 			return err
 		}
 	}
+	if f.threads < 0 {
+		return fmt.Errorf("--threads must not be negative, got %d", f.threads)
+	}
 	if cfg.LookAlike.Hidden < 0 {
 		return fmt.Errorf("--hidden-la must not be negative, got %d", cfg.LookAlike.Hidden)
 	}
@@ -176,11 +214,22 @@ func checkTrainFlags(f *trainFlags, cfg ralm.TrainConfig) error {
 }
 
 func runTrain(cmd *cobra.Command, f *trainFlags, cfg ralm.TrainConfig) error {
+	ckPath, err := checkpointPath(f)
+	if err != nil {
+		return err
+	}
 	in, err := f.in.read(cmd)
 	if err != nil {
 		return err
 	}
-	t, err := trainStages(cmd, in, cfg, f.validLA, f.logPath)
+	run := trainRun{threads: f.threads, checkpoint: ckPath}
+	if f.resume {
+		if run.resume, err = ralm.LoadCheckpoint(ckPath); err != nil {
+			return fmt.Errorf("--resume: %w", err)
+		}
+		newLogger(cmd).Info("resuming", "checkpoint", ckPath, "stage", run.resume.Stage(), "epochs_done", run.resume.Epoch())
+	}
+	t, err := trainStages(cmd, in, cfg, f.validLA, f.logPath, run)
 	if err != nil {
 		return err
 	}
@@ -188,12 +237,39 @@ func runTrain(cmd *cobra.Command, f *trainFlags, cfg ralm.TrainConfig) error {
 	if err != nil {
 		return err
 	}
+	if err := os.Remove(ckPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove the checkpoint %s: %w", ckPath, err)
+	}
 	return printTrainSummary(cmd, t, b, f.out)
+}
+
+// checkpointPath returns the checkpoint file of ralm train and checks it
+// against --resume: OUT.checkpoint in --checkpoint DIR (created if needed)
+// or beside --out. Without --resume an existing checkpoint is an error.
+func checkpointPath(f *trainFlags) (string, error) {
+	out := filepath.Clean(f.out)
+	dir := f.checkpoint
+	if dir == "" {
+		dir = filepath.Dir(out)
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("--checkpoint %s: %w", dir, err)
+	}
+	p := filepath.Join(dir, filepath.Base(out)+".checkpoint")
+	_, err := os.Stat(p)
+	switch {
+	case f.resume && errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("--resume: no checkpoint at %s: nothing to resume", p)
+	case !f.resume && err == nil:
+		return "", fmt.Errorf("%s holds the checkpoint of an interrupted run: add --resume to continue it, or delete it to start afresh", p)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("checkpoint %s: %w", p, err)
+	}
+	return p, nil
 }
 
 // trainStages runs the two-stage pipeline with a progress bar per stage and
 // an optional JSON-lines log at logPath.
-func trainStages(cmd *cobra.Command, in ralm.TrainData, cfg ralm.TrainConfig, validLA float64, logPath string) (*ralm.Trained, error) {
+func trainStages(cmd *cobra.Command, in ralm.TrainData, cfg ralm.TrainConfig, validLA float64, logPath string, run trainRun) (*ralm.Trained, error) {
 	ctx := cmd.Context()
 	log := newLogger(cmd)
 	var t *ralm.Trained
@@ -211,10 +287,13 @@ func trainStages(cmd *cobra.Command, in ralm.TrainData, cfg ralm.TrainConfig, va
 			},
 		}
 		la := &laProgress{cmd: cmd, jl: jl, log: log, bar: bar, valid: validLA > 0, desc: "lookalike "}
+		uopts := up.options()
+		uopts.Threads = run.threads
 		opts := ralm.TrainOptions{
-			UserRep:   up.options(),
-			LookAlike: lookalike.TrainOptions{ProgressEvery: 1, ValidFraction: validLA, Progress: la.report},
+			UserRep:   uopts,
+			LookAlike: lookalike.TrainOptions{ProgressEvery: 1, ValidFraction: validLA, Progress: la.report, Threads: run.threads},
 			Logger:    log,
+			Resume:    run.resume,
 			Stage: func(name string) {
 				stage = name
 				jl.write(logStage{Type: "stage", Stage: name})
@@ -225,6 +304,15 @@ func trainStages(cmd *cobra.Command, in ralm.TrainData, cfg ralm.TrainConfig, va
 					*bar = newProgress(ctx, cmd, 1, "embedding users")
 				}
 			},
+		}
+		if run.checkpoint != "" {
+			opts.Checkpoint = func(c *ralm.Checkpoint) error {
+				if err := c.Save(ctx, run.checkpoint); err != nil {
+					return err
+				}
+				log.Info("checkpoint", "path", run.checkpoint, "stage", c.Stage(), "epoch", c.Epoch())
+				return nil
+			}
 		}
 		log.Info("training", "users", in.Clicks.Users.Len(), "items", in.Clicks.Items.Len(), "clicks", in.Clicks.Len())
 		t, err = ralm.Train(ctx, in, cfg, opts)
@@ -442,6 +530,7 @@ func newTrainLookalikeCmd() *cobra.Command {
 		embPath, clicksPath, userModel, out, logPath string
 		valid                                        float64
 		seed                                         int64
+		threads                                      int
 	)
 	cfg := lookalike.DefaultConfig()
 	cmd := &cobra.Command{
@@ -479,10 +568,13 @@ embedding. --log writes {"type":"step"} and {"type":"epoch"} JSON lines.`,
 			if out == "" {
 				return errors.New("--out must not be empty")
 			}
+			if threads < 0 {
+				return fmt.Errorf("--threads must not be negative, got %d", threads)
+			}
 			if err := checkOutputs(cmd); err != nil {
 				return err
 			}
-			return runTrainLookalike(cmd, embPath, clicksPath, userModel, out, logPath, cfg, valid)
+			return runTrainLookalike(cmd, embPath, clicksPath, userModel, out, logPath, cfg, valid, threads)
 		},
 	}
 	fl := cmd.Flags()
@@ -499,13 +591,14 @@ embedding. --log writes {"type":"step"} and {"type":"epoch"} JSON lines.`,
 	addSeedFlag(cmd, &seed)
 	markModelOut(cmd, "out")
 	markOutputFile(cmd, "log")
+	fl.IntVar(&threads, "threads", 0, "data-parallel training workers (0: every core); the same --seed and --threads give the same model")
 	_ = cmd.MarkFlagRequired("embeddings")
 	_ = cmd.MarkFlagRequired("clicks")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }
 
-func runTrainLookalike(cmd *cobra.Command, embPath, clicksPath, userModel, out, logPath string, cfg lookalike.Config, valid float64) error {
+func runTrainLookalike(cmd *cobra.Command, embPath, clicksPath, userModel, out, logPath string, cfg lookalike.Config, valid float64, threads int) (err error) {
 	ctx := cmd.Context()
 	log := newLogger(cmd)
 	var um *userrep.Model
@@ -546,7 +639,7 @@ func runTrainLookalike(cmd *cobra.Command, embPath, clicksPath, userModel, out, 
 	var t *ralm.Trained
 	err = withTrainLog(logPath, func(jl *jsonLog, bar **progress) (err error) {
 		la := &laProgress{cmd: cmd, jl: jl, log: log, bar: bar, valid: valid > 0, stage: "lookalike", desc: "lookalike "}
-		opts := lookalike.TrainOptions{ProgressEvery: 1, ValidFraction: valid, Progress: la.report}
+		opts := lookalike.TrainOptions{ProgressEvery: 1, ValidFraction: valid, Progress: la.report, Threads: threads}
 		t, err = ralm.TrainLookAlike(ctx, ralm.LookAlikeData{Embeddings: emb, Clicks: clicks, UserModel: um}, cfg, opts)
 		return err
 	})

@@ -279,7 +279,10 @@ func TestTrainBadInput(t *testing.T) {
 		{"zero epochs", []string{"train", "--clicks", missing, "--out", out, "--epochs", "0"}, "--epochs must be positive, got 0"},
 		{"out not empty", []string{"train", "--clicks", missing, "--out", busy}, "holds notes.txt, which 'ralm train' does not write"},
 		{"missing clicks", []string{"train", "--clicks", missing, "--out", out}, "read clicks " + missing},
+		{"negative threads", []string{"train", "--clicks", missing, "--out", out, "--threads", "-1"}, "--threads must not be negative, got -1"},
+		{"resume without checkpoint", []string{"train", "--clicks", missing, "--out", out, "--resume"}, "--resume: no checkpoint at " + out + ".checkpoint: nothing to resume"},
 		{"unknown subcommand", []string{"train", "userrepp"}, `unknown command "userrepp"`},
+		{"lookalike negative threads", []string{"train", "lookalike", "--embeddings", missing, "--clicks", missing, "--out", out, "--threads", "-2"}, "--threads must not be negative, got -2"},
 		{"lookalike missing flags", []string{"train", "lookalike", "--out", out}, `required flag(s) "clicks", "embeddings" not set`},
 		{"lookalike missing embeddings", []string{"train", "lookalike", "--embeddings", missing, "--clicks", missing, "--out", out}, "read embeddings " + missing},
 	}

@@ -201,6 +201,7 @@ type urProgress struct {
 	running  float64
 	m        meter.Meter
 	examples int64
+	first    int    // steps done before this process (a resumed run)
 	lastEval string // " AUC 0.8123" after an epoch with held-out users
 }
 
@@ -209,12 +210,12 @@ func (p *urProgress) step(s userrep.StepStats) {
 	total := s.Steps * p.epochs
 	if !p.m.Started() {
 		*p.bar = newProgress(p.cmd.Context(), p.cmd, int64(total), "user model")
-		p.running, p.m = s.Loss, meter.Start(now)
+		p.running, p.m, p.first = s.Loss, meter.Start(now), s.GlobalStep-1
 	}
 	p.running = 0.95*p.running + 0.05*s.Loss
 	p.examples += int64(s.Examples)
-	st := p.m.At(now, s.GlobalStep, total, p.examples)
-	(*p.bar).Add(1)
+	st := p.m.At(now, s.GlobalStep-p.first, total-p.first, p.examples)
+	(*p.bar).Set(int64(s.GlobalStep))
 	(*p.bar).Describe(fmt.Sprintf("userrep %d/%d loss %.4f %s ex/s%s", s.Epoch, p.epochs, p.running, meter.HumanCount(st.PerSec), p.lastEval))
 	if p.logStep != nil {
 		p.logStep(s, st.PerSec)

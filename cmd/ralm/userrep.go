@@ -75,6 +75,7 @@ func newTrainUserrepCmd() *cobra.Command {
 		out     string
 		logPath string
 		cfg     = userrep.DefaultConfig()
+		threads int
 	)
 	cmd := &cobra.Command{
 		Use:   "userrep --clicks FILE [--users FILE] [--items FILE] --out DIR",
@@ -92,7 +93,8 @@ the example that predicts it.
 
 The last click of every user with at least 3 distinct clicked items is held out;
 training stops when its AUC (the share of unclicked items the model ranks below
-it) has not improved for --patience epochs and keeps the best epoch. The same data, flags and --seed give a byte-identical model.
+it) has not improved for --patience epochs and keeps the best epoch. The same data, flags, --seed and --threads give a byte-identical model
+(--threads N: data-parallel workers, default 0: every core).
 
 Writes DIR/userrep.model (config, vocabularies, feature encoding, all weights and
 a checksum) and DIR/userrep_report.json (per-epoch loss and held-out metrics).
@@ -110,13 +112,16 @@ a checksum) and DIR/userrep_report.json (per-epoch loss and held-out metrics).
 			if in.clicks == "" {
 				return errors.New("--clicks must not be empty")
 			}
+			if threads < 0 {
+				return fmt.Errorf("--threads must not be negative, got %d", threads)
+			}
 			if err := checkOutputs(cmd); err != nil {
 				return err
 			}
 			if err := makeOutDir(out); err != nil {
 				return err
 			}
-			return runTrainUserrep(cmd, &in, cfg, out, logPath)
+			return runTrainUserrep(cmd, &in, cfg, out, logPath, threads)
 		},
 	}
 	in.addFlags(cmd)
@@ -138,12 +143,13 @@ a checksum) and DIR/userrep_report.json (per-epoch loss and held-out metrics).
 	addSeedFlag(cmd, &cfg.Seed)
 	markOutputDir(cmd, "out", userrepModelFile, userrepReportFile)
 	markOutputFile(cmd, "log")
+	f.IntVar(&threads, "threads", 0, "data-parallel training workers (0: every core)")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }
 
 // runTrainUserrep reads the inputs, trains and writes the model and report.
-func runTrainUserrep(cmd *cobra.Command, in *userrepInputs, cfg userrep.Config, out, logPath string) error {
+func runTrainUserrep(cmd *cobra.Command, in *userrepInputs, cfg userrep.Config, out, logPath string, threads int) (err error) {
 	ctx := cmd.Context()
 	log := newLogger(cmd)
 	td, err := in.read(cmd)
@@ -166,7 +172,9 @@ func runTrainUserrep(cmd *cobra.Command, in *userrepInputs, cfg userrep.Config, 
 			logStep:  func(s userrep.StepStats, _ float64) { jl.writeTyped("step", s) },
 			logEpoch: func(e userrep.EpochStats) { jl.writeTyped("epoch", e) },
 		}
-		m, rep, err = userrep.Train(ctx, fs, clicks, cfg, up.options())
+		opts := up.options()
+		opts.Threads = threads
+		m, rep, err = userrep.Train(ctx, fs, clicks, cfg, opts)
 		return err
 	})
 	if err != nil {

@@ -43,6 +43,10 @@ func New[T simd.Float](lr float64) (*Adam[T], error) {
 // Steps is the number of steps begun.
 func (a *Adam[T]) Steps() int { return a.t }
 
+// SetSteps sets the number of steps begun, to continue a run whose moments
+// were saved after n steps (the next Begin starts step n+1).
+func (a *Adam[T]) SetSteps(n int) { a.t = n }
+
 // Begin starts the next step: call it once before the step's updates.
 func (a *Adam[T]) Begin() {
 	a.t++
