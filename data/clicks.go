@@ -125,8 +125,8 @@ func readClicksFrom(ctx context.Context, src *batchSource, meter *progressMeter,
 		c.Item = make([]int32, 0, n)
 		c.TS = make([]int64, 0, n)
 	}
-	ue := &idEncoder{v: users, policy: opt.UnknownUsers}
-	ie := &idEncoder{v: items, policy: opt.UnknownItems}
+	ue := newCachingEncoder(users, opt.UnknownUsers)
+	ie := newCachingEncoder(items, opt.UnknownItems)
 	var st ReadStats
 	st.Format = src.format
 	var ucode, icode []int32

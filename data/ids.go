@@ -76,6 +76,21 @@ type idEncoder struct {
 	// (codeUncached when not yet looked up).
 	dict      arrow.Array
 	dictCodes []int32
+	// ints, when not nil, caches the code of every integer id seen (its
+	// vocabulary index, or codeUnknown under UnknownSkip), so a repeated id
+	// costs one integer map lookup instead of a decimal formatting and a
+	// string lookup. Use it for columns whose ids repeat (clicks).
+	ints map[int64]int32
+}
+
+// newCachingEncoder is an encoder for a column whose ids repeat: integer
+// ids are cached by value (see idEncoder.ints).
+func newCachingEncoder(v *Vocab, policy Unknown) *idEncoder {
+	e := &idEncoder{v: v, policy: policy}
+	if v.Kind() == IDInt64 {
+		e.ints = make(map[int64]int32)
+	}
+	return e
 }
 
 const codeUncached int32 = math.MinInt32
@@ -209,11 +224,23 @@ func (e *idEncoder) str(s string, row int) (int32, error) {
 
 // int maps one integer id through its canonical decimal spelling.
 func (e *idEncoder) int(x int64, row int) (int32, error) {
-	e.buf = strconv.AppendInt(e.buf[:0], x, 10)
-	if c, ok := e.v.lookupBytes(e.buf); ok {
-		return c, nil
+	if e.ints != nil {
+		if c, ok := e.ints[x]; ok {
+			return c, nil
+		}
 	}
-	return e.miss(string(e.buf), row, false)
+	e.buf = strconv.AppendInt(e.buf[:0], x, 10)
+	c, ok := e.v.lookupBytes(e.buf)
+	if !ok {
+		var err error
+		if c, err = e.miss(string(e.buf), row, false); err != nil {
+			return 0, err
+		}
+	}
+	if e.ints != nil {
+		e.ints[x] = c
+	}
+	return c, nil
 }
 
 func (e *idEncoder) miss(s string, row int, aliased bool) (int32, error) {
