@@ -437,6 +437,24 @@ func (w *idWriter) dataType() arrow.DataType {
 	return arrow.BinaryTypes.String
 }
 
+// buildRange returns the id column of the indices lo..hi-1 (in range); an
+// int64 column aliases the parsed ids.
+func (w *idWriter) buildRange(mem memory.Allocator, lo, hi int) arrow.Array {
+	if w.ints != nil {
+		d := array.NewData(arrow.PrimitiveTypes.Int64, hi-lo,
+			[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int64Traits.CastToBytes(w.ints[lo:hi]))}, nil, 0, 0)
+		defer d.Release()
+		return array.MakeFromData(d)
+	}
+	b := array.NewStringBuilder(mem)
+	defer b.Release()
+	b.Reserve(hi - lo)
+	for _, id := range w.v.ids[lo:hi] {
+		b.Append(id)
+	}
+	return b.NewArray()
+}
+
 // build returns the id column for the given indices (all in range).
 func (w *idWriter) build(mem memory.Allocator, idx []int32) arrow.Array {
 	if w.ints != nil {
