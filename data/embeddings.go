@@ -72,7 +72,7 @@ func writeEmbeddings(ctx context.Context, path string, users *Vocab, dim int, ve
 		// which the builder cannot make, so the array is assembled by hand,
 		// its values buffer aliasing vecs (the writer only reads it).
 		vd := array.NewData(arrow.PrimitiveTypes.Float32, (hi-lo)*dim,
-			[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Float32Traits.CastToBytes(vecs[lo*dim:hi*dim]))}, nil, 0, 0)
+			[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Float32Traits.CastToBytes(vecs[lo*dim : hi*dim]))}, nil, 0, 0)
 		defer vd.Release()
 		ld := array.NewData(et, hi-lo, []*memory.Buffer{nil}, []arrow.ArrayData{vd}, 0, 0)
 		defer ld.Release()
