@@ -125,8 +125,8 @@ func readClicksFrom(ctx context.Context, src *batchSource, meter *progressMeter,
 		c.Item = make([]int32, 0, n)
 		c.TS = make([]int64, 0, n)
 	}
-	ue := newCachingEncoder(users, opt.UnknownUsers)
-	ie := newCachingEncoder(items, opt.UnknownItems)
+	ue := newCachingEncoder(users, opt.UnknownUsers, opt.Users == nil)
+	ie := newCachingEncoder(items, opt.UnknownItems, opt.Items == nil)
 	var st ReadStats
 	st.Format = src.format
 	var ucode, icode []int32

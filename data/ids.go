@@ -85,14 +85,21 @@ type idEncoder struct {
 	ints     *intCodes
 	lastID   int64
 	lastCode int32 // code of lastID, codeUncached when none
+	// complete says that ints holds every id of v (v was empty when the
+	// encoder was made and only this encoder adds to it), so an id missing
+	// from ints is missing from v without a string lookup.
+	complete bool
 }
 
 // newCachingEncoder is an encoder for a column whose ids repeat: integer
-// ids are cached by value (see idEncoder.ints).
-func newCachingEncoder(v *Vocab, policy Unknown) *idEncoder {
+// ids are cached by value (see idEncoder.ints). own says that v is a fresh
+// vocabulary only this encoder adds to (not one shared with another
+// encoder or passed in by a caller).
+func newCachingEncoder(v *Vocab, policy Unknown, own bool) *idEncoder {
 	e := &idEncoder{v: v, policy: policy, lastCode: codeUncached}
 	if v.Kind() == IDInt64 {
 		e.ints = newIntCodes()
+		e.complete = own && v.Len() == 0
 	}
 	return e
 }
@@ -303,7 +310,10 @@ func (e *idEncoder) int(x int64, row int) (int32, error) {
 		}
 	}
 	e.buf = strconv.AppendInt(e.buf[:0], x, 10)
-	c, ok := e.v.lookupBytes(e.buf)
+	c, ok := int32(0), false
+	if !e.complete {
+		c, ok = e.v.lookupBytes(e.buf)
+	}
 	if !ok {
 		var err error
 		if c, err = e.miss(string(e.buf), row, false); err != nil {
