@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -152,13 +153,7 @@ func readClicksFrom(ctx context.Context, src *batchSource, meter *progressMeter,
 		ucode = grow32(ucode, n)
 		icode = grow32(icode, n)
 		ts = grow64(ts, n)
-		if err := encodeIDColumn(ue, rec, ColUserID, row, ucode); err != nil {
-			return nil, err
-		}
-		if err := encodeIDColumn(ie, rec, ColItemID, row, icode); err != nil {
-			return nil, err
-		}
-		if err := decodeTS(rec, row, ts); err != nil {
+		if err := encodeClickBatch(ue, ie, rec, row, ucode, icode, ts); err != nil {
 			return nil, err
 		}
 		for j := 0; j < n; j++ {
@@ -192,6 +187,47 @@ func readClicksFrom(ctx context.Context, src *batchSource, meter *progressMeter,
 		return nil, fmt.Errorf("no rows left: all %d rows have unknown ids", row)
 	}
 	return c, nil
+}
+
+// encodeClickBatch maps the user and item ids of rec (rows from row0) to
+// ucode and icode and its times to ts. The user column is encoded on a
+// second goroutine when the two encoders fill different vocabularies and
+// more than one core is available: each encoder still sees its column in
+// row order, so the vocabularies and codes are the same, and errors are
+// reported in the same order (user column, item column, times).
+func encodeClickBatch(ue, ie *idEncoder, rec arrow.Record, row0 int, ucode, icode []int32, ts []int64) error {
+	if ue.v == ie.v || runtime.GOMAXPROCS(0) == 1 {
+		if err := encodeIDColumn(ue, rec, ColUserID, row0, ucode); err != nil {
+			return err
+		}
+		if err := encodeIDColumn(ie, rec, ColItemID, row0, icode); err != nil {
+			return err
+		}
+		return decodeTS(rec, row0, ts)
+	}
+	var uerr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer recoverTo(&uerr) // a corrupt batch must not crash the process
+		uerr = encodeIDColumn(ue, rec, ColUserID, row0, ucode)
+	}()
+	// Wait for the user column even if this goroutine panics, so nothing
+	// writes to the vocabulary while the caller rolls it back.
+	defer func() { <-done }()
+	ierr := encodeIDColumn(ie, rec, ColItemID, row0, icode)
+	terr := error(nil)
+	if ierr == nil {
+		terr = decodeTS(rec, row0, ts)
+	}
+	<-done // (receiving again from the closed channel in the defer is free)
+	if uerr != nil {
+		return uerr
+	}
+	if ierr != nil {
+		return ierr
+	}
+	return terr
 }
 
 // prepareIDVocab checks the id column name in sc and returns the vocabulary
