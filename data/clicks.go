@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -68,7 +69,8 @@ const maxTSSeconds = math.MaxInt64 / 1_000_000_000
 // error). Other columns are ignored and not even decoded for Parquet. The
 // result's TS is in Unix nanoseconds. The file is read in record batches
 // and ids are stored as int32 indices as they arrive, so memory stays close
-// to 16 bytes per click plus the vocabularies.
+// to 16 bytes per click plus the vocabularies (and, while reading integer
+// ids, a cache of 16 to 32 bytes per distinct id).
 //
 // Errors name the file, the column and the row (rows count data rows from
 // 0), e.g. `read clicks x.parquet: column "user_id" row 17: null id`.
@@ -125,8 +127,8 @@ func readClicksFrom(ctx context.Context, src *batchSource, meter *progressMeter,
 		c.Item = make([]int32, 0, n)
 		c.TS = make([]int64, 0, n)
 	}
-	ue := &idEncoder{v: users, policy: opt.UnknownUsers}
-	ie := &idEncoder{v: items, policy: opt.UnknownItems}
+	ue := newCachingEncoder(users, opt.UnknownUsers, opt.Users == nil)
+	ie := newCachingEncoder(items, opt.UnknownItems, opt.Items == nil)
 	var st ReadStats
 	st.Format = src.format
 	var ucode, icode []int32
@@ -152,13 +154,7 @@ func readClicksFrom(ctx context.Context, src *batchSource, meter *progressMeter,
 		ucode = grow32(ucode, n)
 		icode = grow32(icode, n)
 		ts = grow64(ts, n)
-		if err := encodeIDColumn(ue, rec, ColUserID, row, ucode); err != nil {
-			return nil, err
-		}
-		if err := encodeIDColumn(ie, rec, ColItemID, row, icode); err != nil {
-			return nil, err
-		}
-		if err := decodeTS(rec, row, ts); err != nil {
+		if err := encodeClickBatch(ue, ie, rec, row, ucode, icode, ts); err != nil {
 			return nil, err
 		}
 		for j := 0; j < n; j++ {
@@ -192,6 +188,47 @@ func readClicksFrom(ctx context.Context, src *batchSource, meter *progressMeter,
 		return nil, fmt.Errorf("no rows left: all %d rows have unknown ids", row)
 	}
 	return c, nil
+}
+
+// encodeClickBatch maps the user and item ids of rec (rows from row0) to
+// ucode and icode and its times to ts. The user column is encoded on a
+// second goroutine when the two encoders fill different vocabularies and
+// more than one core is available: each encoder still sees its column in
+// row order, so the vocabularies and codes are the same, and errors are
+// reported in the same order (user column, item column, times).
+func encodeClickBatch(ue, ie *idEncoder, rec arrow.Record, row0 int, ucode, icode []int32, ts []int64) error {
+	if ue.v == ie.v || runtime.GOMAXPROCS(0) == 1 {
+		if err := encodeIDColumn(ue, rec, ColUserID, row0, ucode); err != nil {
+			return err
+		}
+		if err := encodeIDColumn(ie, rec, ColItemID, row0, icode); err != nil {
+			return err
+		}
+		return decodeTS(rec, row0, ts)
+	}
+	var uerr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer recoverTo(&uerr) // a corrupt batch must not crash the process
+		uerr = encodeIDColumn(ue, rec, ColUserID, row0, ucode)
+	}()
+	// Wait for the user column even if this goroutine panics, so nothing
+	// writes to the vocabulary while the caller rolls it back.
+	defer func() { <-done }()
+	ierr := encodeIDColumn(ie, rec, ColItemID, row0, icode)
+	terr := error(nil)
+	if ierr == nil {
+		terr = decodeTS(rec, row0, ts)
+	}
+	<-done // (receiving again from the closed channel in the defer is free)
+	if uerr != nil {
+		return uerr
+	}
+	if ierr != nil {
+		return ierr
+	}
+	return terr
 }
 
 // prepareIDVocab checks the id column name in sc and returns the vocabulary
@@ -435,6 +472,24 @@ func (w *idWriter) dataType() arrow.DataType {
 		return arrow.PrimitiveTypes.Int64
 	}
 	return arrow.BinaryTypes.String
+}
+
+// buildRange returns the id column of the indices lo..hi-1 (in range); an
+// int64 column aliases the parsed ids.
+func (w *idWriter) buildRange(mem memory.Allocator, lo, hi int) arrow.Array {
+	if w.ints != nil {
+		d := array.NewData(arrow.PrimitiveTypes.Int64, hi-lo,
+			[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int64Traits.CastToBytes(w.ints[lo:hi]))}, nil, 0, 0)
+		defer d.Release()
+		return array.MakeFromData(d)
+	}
+	b := array.NewStringBuilder(mem)
+	defer b.Release()
+	b.Reserve(hi - lo)
+	for _, id := range w.v.ids[lo:hi] {
+		b.Append(id)
+	}
+	return b.NewArray()
 }
 
 // build returns the id column for the given indices (all in range).

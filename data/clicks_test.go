@@ -268,6 +268,13 @@ func TestReadClicksErrors(t *testing.T) {
 			[]string{`column "user_id" row 2: null id`}},
 		{"null item id", cols("nulli.arrow", FormatArrow, strCol("user_id", "a", "b"), i64Col("item_id", nil, 3), i64Col("ts", 1, 2)),
 			[]string{`column "item_id" row 0: null id`}},
+		// Several bad columns at once: the user column is reported first,
+		// then the item column, then the times (the id columns are encoded
+		// concurrently).
+		{"null user and item ids", cols("nullui.parquet", FormatParquet, i64Col("user_id", 1, 2, nil), i64Col("item_id", nil, 3, 4), i64Col("ts", 1, 2, nil)),
+			[]string{`column "user_id" row 2: null id`}},
+		{"null item id and ts", cols("nullits.parquet", FormatParquet, i64Col("user_id", 1, 2, 3), i64Col("item_id", 5, nil, 4), i64Col("ts", nil, 2, 3)),
+			[]string{`column "item_id" row 1: null id`}},
 		{"null ts", cols("nullts.parquet", FormatParquet, strCol("user_id", "a", "b"), strCol("item_id", "x", "y"), i64Col("ts", 1, nil)),
 			[]string{`column "ts" row 1: null timestamp`}},
 		{"ts overflow", cols("bigts.parquet", FormatParquet, strCol("user_id", "a"), strCol("item_id", "x"), i64Col("ts", 1<<60)),

@@ -66,20 +66,15 @@ func writeEmbeddings(ctx context.Context, path string, users *Vocab, dim int, ve
 		{Name: ColEmbedding, Type: et, Nullable: true},
 	}, nil)
 	return writeBatches(ctx, path, sc, users.Len(), func(mem memory.Allocator, lo, hi int) (arrow.Record, error) {
-		idx := make([]int32, hi-lo)
-		for i := range idx {
-			idx[i] = int32(lo + i)
-		}
-		ua := uw.build(mem, idx)
+		ua := uw.buildRange(mem, lo, hi)
 		defer ua.Release()
 		// Elements are non-nullable (fixed_size_list<item: float32>[dim]),
-		// which the builder cannot make, so the array is assembled by hand.
-		vb := array.NewFloat32Builder(mem)
-		defer vb.Release()
-		vb.AppendValues(vecs[lo*dim:hi*dim], nil)
-		va := vb.NewArray()
-		defer va.Release()
-		ld := array.NewData(et, hi-lo, []*memory.Buffer{nil}, []arrow.ArrayData{va.Data()}, 0, 0)
+		// which the builder cannot make, so the array is assembled by hand,
+		// its values buffer aliasing vecs (the writer only reads it).
+		vd := array.NewData(arrow.PrimitiveTypes.Float32, (hi-lo)*dim,
+			[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Float32Traits.CastToBytes(vecs[lo*dim : hi*dim]))}, nil, 0, 0)
+		defer vd.Release()
+		ld := array.NewData(et, hi-lo, []*memory.Buffer{nil}, []arrow.ArrayData{vd}, 0, 0)
 		defer ld.Release()
 		ea := array.MakeFromData(ld)
 		defer ea.Release()

@@ -3,6 +3,7 @@ package data
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 
@@ -76,6 +77,96 @@ type idEncoder struct {
 	// (codeUncached when not yet looked up).
 	dict      arrow.Array
 	dictCodes []int32
+	// ints, when not nil, caches the code of every integer id seen (its
+	// vocabulary index, or codeUnknown under UnknownSkip), so a repeated id
+	// costs one integer table lookup instead of a decimal formatting and a
+	// string lookup; a run of the same id (clicks grouped by user) costs a
+	// comparison. Use it for columns whose ids repeat (clicks).
+	ints     *intCodes
+	lastID   int64
+	lastCode int32 // code of lastID, codeUncached when none
+	// complete says that ints holds every id of v (v was empty when the
+	// encoder was made and only this encoder adds to it), so an id missing
+	// from ints is missing from v without a string lookup.
+	complete bool
+}
+
+// newCachingEncoder is an encoder for a column whose ids repeat: integer
+// ids are cached by value (see idEncoder.ints). own says that v is a fresh
+// vocabulary only this encoder adds to (not one shared with another
+// encoder or passed in by a caller).
+func newCachingEncoder(v *Vocab, policy Unknown, own bool) *idEncoder {
+	e := &idEncoder{v: v, policy: policy, lastCode: codeUncached}
+	if v.Kind() == IDInt64 {
+		e.ints = newIntCodes()
+		e.complete = own && v.Len() == 0
+	}
+	return e
+}
+
+// intCodes maps int64 ids to int32 codes: an open-addressing hash table
+// with linear probing (Fibonacci hashing), kept at most half full. It is
+// about twice as fast as a Go map on a click log's id columns.
+type intCodes struct {
+	slots []intSlot
+	n     int  // codes stored
+	shift uint // 64 - log2(len(slots))
+}
+
+type intSlot struct {
+	id   int64
+	code int32 // codeUncached marks a free slot
+}
+
+func newIntCodes() *intCodes {
+	t := &intCodes{}
+	t.resize(1 << 10)
+	return t
+}
+
+func (t *intCodes) resize(size int) {
+	old := t.slots
+	t.slots = make([]intSlot, size)
+	for i := range t.slots {
+		t.slots[i].code = codeUncached
+	}
+	t.shift = uint(64 - bits.TrailingZeros(uint(size)))
+	t.n = 0
+	for _, s := range old {
+		if s.code != codeUncached {
+			t.put(s.id, s.code)
+		}
+	}
+}
+
+func (t *intCodes) home(id int64) int {
+	return int((uint64(id) * 0x9E3779B97F4A7C15) >> t.shift)
+}
+
+// get returns the code of id, or codeUncached when it has none.
+func (t *intCodes) get(id int64) int32 {
+	mask := len(t.slots) - 1
+	for i := t.home(id); ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.id == id || s.code == codeUncached {
+			return s.code
+		}
+	}
+}
+
+// put stores the code of id (not already stored); code must not be
+// codeUncached.
+func (t *intCodes) put(id int64, code int32) {
+	if 2*(t.n+1) > len(t.slots) {
+		t.resize(2 * len(t.slots))
+	}
+	mask := len(t.slots) - 1
+	i := t.home(id)
+	for t.slots[i].code != codeUncached {
+		i = (i + 1) & mask
+	}
+	t.slots[i] = intSlot{id: id, code: code}
+	t.n++
 }
 
 const codeUncached int32 = math.MinInt32
@@ -209,11 +300,31 @@ func (e *idEncoder) str(s string, row int) (int32, error) {
 
 // int maps one integer id through its canonical decimal spelling.
 func (e *idEncoder) int(x int64, row int) (int32, error) {
-	e.buf = strconv.AppendInt(e.buf[:0], x, 10)
-	if c, ok := e.v.lookupBytes(e.buf); ok {
-		return c, nil
+	if e.ints != nil {
+		if x == e.lastID && e.lastCode != codeUncached {
+			return e.lastCode, nil
+		}
+		if c := e.ints.get(x); c != codeUncached {
+			e.lastID, e.lastCode = x, c
+			return c, nil
+		}
 	}
-	return e.miss(string(e.buf), row, false)
+	e.buf = strconv.AppendInt(e.buf[:0], x, 10)
+	c, ok := int32(0), false
+	if !e.complete {
+		c, ok = e.v.lookupBytes(e.buf)
+	}
+	if !ok {
+		var err error
+		if c, err = e.miss(string(e.buf), row, false); err != nil {
+			return 0, err
+		}
+	}
+	if e.ints != nil {
+		e.ints.put(x, c)
+		e.lastID, e.lastCode = x, c
+	}
+	return c, nil
 }
 
 func (e *idEncoder) miss(s string, row int, aliased bool) (int32, error) {

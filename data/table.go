@@ -143,7 +143,7 @@ func readTableFrom(ctx context.Context, src *batchSource, meter *progressMeter, 
 		}
 		if col.Values != nil {
 			col.Offsets = []int32{0}
-			encs[i] = &idEncoder{v: col.Values, policy: UnknownAdd}
+			encs[i] = newCachingEncoder(col.Values, UnknownAdd, true)
 		}
 		t.Columns[i] = col
 	}

@@ -364,12 +364,9 @@ func TestEmbedConcurrent(t *testing.T) {
 					errs <- err
 					return
 				}
-				w := want[u*m.Dim() : (u+1)*m.Dim()]
-				for k := range e {
-					if math.Abs(float64(e[k]-w[k])) > 1e-5 {
-						errs <- errors.New("concurrent Embed differs from EmbedBatch")
-						return
-					}
+				if !equalF32(e, want[u*m.Dim():(u+1)*m.Dim()]) {
+					errs <- errors.New("concurrent Embed differs from EmbedBatch")
+					return
 				}
 			}
 		}(g)
@@ -498,6 +495,79 @@ func TestFieldAttention(t *testing.T) {
 			if math.Abs(s-1) > 1e-5 {
 				t.Errorf("%s: head %d sums to %v", c.merge, h, s)
 			}
+		}
+	}
+}
+
+// TestEmbedPositionIndependent checks that a user's embedding does not
+// depend on which users are embedded with it: the same features embedded
+// alone (Embed), in EmbedBatch over everyone (several 64-user chunks) and
+// inside smaller batches at several offsets give identical bits, for every
+// tower variant and for widths that are not multiples of the SIMD blocks.
+func TestEmbedPositionIndependent(t *testing.T) {
+	shapes := []struct {
+		name          string
+		dim, att, out int
+	}{{"default", 64, 32, 64}, {"odd", 13, 21, 11}}
+	for _, sh := range shapes {
+		for _, v := range netVariants {
+			t.Run(sh.name+"/"+v.name, func(t *testing.T) {
+				cfg := DefaultConfig()
+				v.edit(&cfg)
+				cfg.Dim, cfg.AttDim = sh.dim, sh.att
+				cfg.Hidden = append(append([]int(nil), cfg.Hidden[:len(cfg.Hidden)-1]...), sh.out)
+				p := genPlanted(plantedSpec{users: 150, items: 300, communities: 5, clicksPerUser: 10, inCommunity: 0.8, seed: 9})
+				lay, err := newLayout(cfg, p.fb.Fields(), p.clicks.Items.Len())
+				if err != nil {
+					t.Fatal(err)
+				}
+				pr := newParams[float32](lay)
+				pr.init(rand.New(rand.NewSource(5)))
+				m, err := newModel(pr, p.fb, p.clicks.Items)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rng := rand.New(rand.NewSource(6))
+				const n = 150
+				fts := make([]data.Features, n)
+				for b := range fts {
+					clicked := make([]int32, rng.Intn(30))
+					for i := range clicked {
+						clicked[i] = int32(rng.Intn(300))
+					}
+					p.fb.Build(p.clicks.Users.ID(int32(b)), clicked, &fts[b])
+				}
+				d := m.Dim()
+				all := make([]float32, n*d)
+				if err := m.EmbedBatch(context.Background(), fts, all); err != nil {
+					t.Fatal(err)
+				}
+				for _, u := range []int{0, 1, 5, 63, 64, 66, 130, 149} {
+					want := all[u*d : (u+1)*d]
+					alone, err := m.Embed(&fts[u])
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !equalF32(alone, want) {
+						t.Fatalf("user %d: Embed alone differs from its row in EmbedBatch", u)
+					}
+					// u at offset off of a batch of size size
+					for _, bs := range [][2]int{{0, 2}, {1, 2}, {3, 7}, {5, 9}, {17, 64}, {63, 64}, {40, 100}} {
+						off, size := bs[0], bs[1]
+						lo := u - off
+						if lo < 0 || lo+size > n {
+							continue
+						}
+						got := make([]float32, size*d)
+						if err := m.EmbedBatch(context.Background(), fts[lo:lo+size], got); err != nil {
+							t.Fatal(err)
+						}
+						if !equalF32(got[off*d:(off+1)*d], want) {
+							t.Fatalf("user %d at offset %d of a batch of %d differs from its row in EmbedBatch", u, off, size)
+						}
+					}
+				}
+			})
 		}
 	}
 }

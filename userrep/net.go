@@ -100,7 +100,7 @@ func (n *net[T]) forward(p *params[T], x []T) []T {
 		}
 		switch l.cfg.FieldFC {
 		case FieldFCTanh:
-			simd.TanhInPlace(hf)
+			tanhRows(hf, m)
 		case FieldFCReLU:
 			for i, v := range hf {
 				if v < 0 {
@@ -133,7 +133,7 @@ func (n *net[T]) forward(p *params[T], x []T) []T {
 		u := n.u
 		simd.Gemm(false, false, fb, A, m, 1, g, m, p.get(l.attW1), A, 0, u, A)
 		addBias(u, fb, p.get(l.attB1))
-		simd.TanhInPlace(u)
+		tanhRows(u, A)
 		a := n.a
 		simd.Gemm(false, false, fb, H, A, T(1/l.cfg.Temperature), u, A, p.get(l.attW2), H, 0, a, H)
 		clear(mv)
@@ -189,6 +189,20 @@ func (n *net[T]) forward(p *params[T], x []T) []T {
 		in, inDim = y, h
 	}
 	return in
+}
+
+// tanhRows applies tanh to x, rows of width values, so that every row gets
+// the same bits wherever it lies: the SIMD kernel takes blocks of eight and
+// its scalar tail rounds differently, so for a width that is not a multiple
+// of eight it runs row by row.
+func tanhRows[T float](x []T, width int) {
+	if width%8 == 0 {
+		simd.TanhInPlace(x)
+		return
+	}
+	for r := 0; r+width <= len(x); r += width {
+		simd.TanhInPlace(x[r : r+width])
+	}
 }
 
 // normEps keeps the field-vector norm away from zero.

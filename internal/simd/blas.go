@@ -128,8 +128,14 @@ func getPack(n int) *[]float32 {
 // operands when available, gonum otherwise (and for narrow shapes). Large
 // products are split by rows over the available cores; every element of C
 // is computed by one kernel call in the same order whatever the split.
+//
+// A row of C does not depend on the other rows of A or on its position: the
+// last m mod 4 rows (all of them when m < 4) go through the same kernel from
+// a zero-padded block of four, so a product over one row of A gives the
+// bits that row gets inside any larger product (gonum's fallback computes
+// each row on its own too).
 func Sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if !useAsm || n < 16 || m < 4 || k == 0 {
+	if !useAsm || n < 16 || k == 0 {
 		sgemmGo(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
@@ -217,12 +223,11 @@ func Sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []fl
 	} else {
 		kernRows(0, m4)
 	}
+	if m4 < m {
+		sgemmTailRows(transA, m4, m, n16, k, ap, alda, bp, bldb, c, ldc)
+	}
 	for i := 0; i < m; i++ {
-		j0 := n16
-		if i >= m4 {
-			j0 = 0
-		}
-		for j := j0; j < n; j++ {
+		for j := n16; j < n; j++ {
 			var s float32
 			for l := 0; l < k; l++ {
 				var av float32
@@ -235,6 +240,37 @@ func Sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []fl
 			}
 			c[i*ldc+j] += s
 		}
+	}
+}
+
+// sgemmTailRows adds rows i0..m-1 (fewer than four) of op(A)·B to C over
+// the first n16 columns with the 4×16 kernel of the full row blocks, from
+// operands copied into a zero-padded block of four rows.
+func sgemmTailRows(transA bool, i0, m, n16, k int, ap []float32, alda int, bp []float32, bldb int, c []float32, ldc int) {
+	r := m - i0
+	pa := getPack(4*k + 4*n16)
+	defer packPool.Put(pa)
+	blk, tc := (*pa)[:4*k], (*pa)[4*k:]
+	clear(*pa)
+	for q := 0; q < r; q++ {
+		if transA { // A is k×m: the kernel reads four consecutive values per step
+			for l := 0; l < k; l++ {
+				blk[l*4+q] = ap[l*alda+i0+q]
+			}
+		} else {
+			copy(blk[q*k:q*k+k], ap[(i0+q)*alda:(i0+q)*alda+k])
+		}
+		copy(tc[q*n16:q*n16+n16], c[(i0+q)*ldc:(i0+q)*ldc+n16])
+	}
+	for j := 0; j < n16; j += 16 {
+		if transA {
+			sgemmKernT4x16(k, &blk[0], 4, &bp[j], bldb, &tc[j], n16)
+		} else {
+			sgemmKern4x16(k, &blk[0], k, &bp[j], bldb, &tc[j], n16)
+		}
+	}
+	for q := 0; q < r; q++ {
+		copy(c[(i0+q)*ldc:(i0+q)*ldc+n16], tc[q*n16:q*n16+n16])
 	}
 }
 

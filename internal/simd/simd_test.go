@@ -346,3 +346,44 @@ func TestSgemm(t *testing.T) {
 		}
 	}
 }
+
+// TestSgemmRowsIndependent checks that a row of C gets the same bits
+// whether it is computed alone or inside a larger product at any position
+// (a user's embedding must not depend on who is embedded with it).
+func TestSgemmRowsIndependent(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	for _, sh := range [][3]int{{9, 16, 5}, {13, 40, 64}, {70, 64, 32}, {6, 15, 3}} {
+		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}} {
+			for _, ab := range [][2]float32{{1, 0}, {1, 1}, {0.5, 2}} {
+				m, n, k := sh[0], sh[1], sh[2]
+				tA, tB := tr[0], tr[1]
+				lda, ldb := k, n
+				if tA {
+					lda = m
+				}
+				if tB {
+					ldb = k
+				}
+				a, b, c0 := randVec(rng, m*k), randVec(rng, k*n), randVec(rng, m*n)
+				full := append([]float32(nil), c0...)
+				Sgemm(tA, tB, m, n, k, ab[0], a, lda, b, ldb, ab[1], full, n)
+				// rows lo..hi-1 as a product of their own
+				for _, span := range [][2]int{{0, 1}, {m - 1, m}, {m / 2, m/2 + 1}, {1, 4}, {2, 7}, {m - 3, m}, {0, m - 1}} {
+					lo, hi := span[0], min(span[1], m)
+					sub := append([]float32(nil), c0[lo*n:hi*n]...)
+					if tA {
+						Sgemm(tA, tB, hi-lo, n, k, ab[0], a[lo:], lda, b, ldb, ab[1], sub, n)
+					} else {
+						Sgemm(tA, tB, hi-lo, n, k, ab[0], a[lo*lda:], lda, b, ldb, ab[1], sub, n)
+					}
+					for i := range sub {
+						if math.Float32bits(sub[i]) != math.Float32bits(full[lo*n+i]) {
+							t.Fatalf("%v tA=%v tB=%v alpha,beta=%v: rows %d..%d alone, element %d: %v, inside the full product %v",
+								sh, tA, tB, ab, lo, hi-1, lo*n+i, sub[i], full[lo*n+i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
