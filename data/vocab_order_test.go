@@ -134,7 +134,7 @@ func TestVocabAddKind(t *testing.T) {
 		{IDInt64, "abc", "", `"abc"`},
 		{IDInt64, "", "", "empty id"},
 		{IDInt64, "1.5", "", `"1.5"`},
-		{IDInt64, "99999999999999999999", "", "99999999999999999999 is out of the int64 range"},
+		{IDInt64, "99999999999999999999", "", `"99999999999999999999" is out of the int64 range`},
 		{IDString, "abc", "abc", ""},
 		{IDString, "007", "007", ""},
 		{IDString, "", "", ""},
