@@ -185,6 +185,11 @@ func readEmbeddingsFrom(ctx context.Context, src *batchSource) (e *Embeddings, e
 			default:
 				return nil, fmt.Errorf("column %q: values of type %s", ColEmbedding, vals.DataType())
 			}
+			for k, x := range e.Vecs[len(e.Vecs)-e.Dim:] {
+				if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+					return nil, fmt.Errorf("column %q row %d (user %q): value %d is %v (as float32)", ColEmbedding, row+j, users.ID(int32(row+j)), k, x)
+				}
+			}
 		}
 		row += n
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -117,6 +118,8 @@ func TestEmbeddingsErrors(t *testing.T) {
 		{"ragged", cols("r.arrow", FormatArrow, strCol("user_id", "a", "b"), listF64Col("embedding", []float64{1, 2}, []float64{3})), []string{`column "embedding" row 1: length 1, want 2`}},
 		{"duplicate user", cols("d.arrow", FormatArrow, strCol("user_id", "a", "a"), listF64Col("embedding", []float64{1}, []float64{3})), []string{`column "user_id" row 1: duplicate user id "a" (first at row 0)`}},
 		{"null user", cols("n.parquet", FormatParquet, strCol("user_id", nil), listF64Col("embedding", []float64{1})), []string{`column "user_id" row 0: null id`}},
+		{"NaN value", cols("nan.parquet", FormatParquet, strCol("user_id", "a", "b"), listF64Col("embedding", []float64{1, 2}, []float64{3, math.NaN()})), []string{`column "embedding" row 1 (user "b"): value 1 is NaN`}},
+		{"beyond float32", cols("inf.arrow", FormatArrow, strCol("user_id", "a"), listF64Col("embedding", []float64{1e300, 2})), []string{`column "embedding" row 0 (user "a"): value 0 is +Inf (as float32)`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ReadEmbeddings(ctx, tc.path)
