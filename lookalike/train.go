@@ -138,7 +138,7 @@ func newTrainer(ctx context.Context, emb []float32, dim int, clickers [][]int32,
 	}
 	for i, v := range emb {
 		if !finite32(v) {
-			return nil, fmt.Errorf("train lookalike: embedding of user %d has a non-finite value", i/dim)
+			return nil, fmt.Errorf("train lookalike: embedding row %d (of the embeddings given) has a non-finite value", i/dim)
 		}
 	}
 	cfg = cfg.withDefaults(dim)

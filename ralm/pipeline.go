@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/ralmlab/ralm/data"
@@ -167,6 +168,13 @@ type LookAlikeData struct {
 func TrainLookAlike(ctx context.Context, in LookAlikeData, cfg lookalike.Config, opt lookalike.TrainOptions) (*Trained, error) {
 	if in.Embeddings == nil || in.Clicks == nil || in.Clicks.Len() == 0 {
 		return nil, errors.New("train look-alike model: no embeddings or no clicks")
+	}
+	if e := in.Embeddings; e.Dim > 0 {
+		for i, x := range e.Vecs {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				return nil, fmt.Errorf("train look-alike model: the embedding of user %q has a non-finite value (%v)", e.Users.ID(int32(i/e.Dim)), x)
+			}
+		}
 	}
 	clickers, err := ItemClickers(in.Clicks, in.Embeddings.Users)
 	if err != nil {

@@ -3,8 +3,11 @@ package ralm
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"math"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +131,12 @@ func TestTrainPipelineWritesBundle(t *testing.T) {
 	}
 	if _, err := TrainLookAlike(context.Background(), LookAlikeData{Embeddings: tr.Embeddings, Clicks: &data.Clicks{}}, cfg.LookAlike, lookalike.TrainOptions{}); err == nil {
 		t.Error("look-alike alone, no clicks: want an error")
+	}
+	bad := *tr.Embeddings
+	bad.Vecs = slices.Clone(bad.Vecs)
+	bad.Vecs[3*bad.Dim+1] = float32(math.Inf(1))
+	_, err = TrainLookAlike(context.Background(), LookAlikeData{Embeddings: &bad, Clicks: ds.Clicks}, cfg.LookAlike, lookalike.TrainOptions{})
+	if want := fmt.Sprintf("the embedding of user %q has a non-finite value", bad.Users.ID(3)); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("non-finite embedding: got %v, want an error containing %s", err, want)
 	}
 }
