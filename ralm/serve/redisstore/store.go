@@ -164,8 +164,9 @@ const PublishBatch = 1000
 // Publish writes a model's user vectors (ids[i] ↔ vecs[i*dim:(i+1)*dim])
 // as a new generation, then switches the shared model to it, marks every
 // item with a state for re-clustering, announces the new model and drops
-// the previous generation's vectors. Readers of the old generation keep
-// reading it until they switch, so no response mixes two models.
+// the vectors of the generation before the previous one. The previous
+// generation stays readable, so a replica keeps serving it until the items'
+// states of the new one are built, and no response mixes two models.
 func (s *Store) Publish(ctx context.Context, modelID string, ids []string, vecs []float32, dim int) (Model, error) {
 	if dim <= 0 || len(vecs) != len(ids)*dim {
 		return Model{}, fmt.Errorf("redis store: publish: %d values for %d users of dim %d", len(vecs), len(ids), dim)
@@ -195,7 +196,11 @@ func (s *Store) Publish(ctx context.Context, modelID string, ids []string, vecs 
 		}
 	}
 	m := Model{ID: modelID, Gen: gen, Dim: dim}
-	if err := s.rdb.HSet(ctx, s.keyMeta(), "model", modelID, "gen", gen, "dim", dim).Err(); err != nil {
+	prev, err := s.rdb.HGet(ctx, s.keyMeta(), "prev").Int64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return Model{}, fmt.Errorf("redis store: publish: read %s prev: %w", s.keyMeta(), err)
+	}
+	if err := s.rdb.HSet(ctx, s.keyMeta(), "model", modelID, "gen", gen, "dim", dim, "prev", old.Gen).Err(); err != nil {
 		return Model{}, fmt.Errorf("redis store: publish: switch model: %w", err)
 	}
 	if err := s.markAllDirty(ctx); err != nil {
@@ -204,8 +209,8 @@ func (s *Store) Publish(ctx context.Context, modelID string, ids []string, vecs 
 	if err := s.announce(ctx, EventModel, modelID, gen); err != nil {
 		return m, err
 	}
-	if old.Gen > 0 {
-		if err := s.dropUsers(ctx, old.Gen); err != nil {
+	if prev > 0 {
+		if err := s.dropUsers(ctx, prev); err != nil {
 			return m, err
 		}
 	}

@@ -14,12 +14,14 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Builder computes an item's state from its seeds' vectors (n×m.Dim,
-// row-major, oldest first), warm-started from prev (nil, or a state of any
-// generation). The serving engine supplies it, so the state is computed by
-// the same code as in the embedded store. It fills K, Centroids, Weights,
-// Global and Mean; the worker fills the rest. It is called only for n > 0.
-type Builder func(ctx context.Context, m Model, item string, seeds []float32, n int, prev *State) (*State, error)
+// Builder computes an item's state from its seeds: their user ids (oldest
+// first) and vectors (len(ids)×m.Dim, row-major, in the same order),
+// warm-started from prev (nil, or a state of any generation). The serving
+// layer supplies it (serve.Replica uses lookalike.Model.NewItem), so the
+// state is computed by the same code as in the embedded store. It fills K,
+// Centroids, Weights, Global and Mean; the worker fills the rest. It is
+// called only with at least one seed.
+type Builder func(ctx context.Context, m Model, item string, ids []string, seeds []float32, prev *State) (*State, error)
 
 // WorkerConfig configures a Worker. Zero values select defaults.
 type WorkerConfig struct {
@@ -429,13 +431,14 @@ func (w *Worker) buildItem(ctx context.Context, m Model, item string) error {
 		return err
 	}
 	flat := make([]float32, 0, len(seeds)*m.Dim)
-	n := 0
-	for _, v := range vecs {
+	ids := make([]string, 0, len(seeds))
+	for i, v := range vecs {
 		if len(v) == m.Dim {
 			flat = append(flat, v...)
-			n++
+			ids = append(ids, seeds[i])
 		}
 	}
+	n := len(ids)
 	if n == 0 {
 		return nil
 	}
@@ -444,7 +447,7 @@ func (w *Worker) buildItem(ctx context.Context, m Model, item string) error {
 		return err
 	}
 	start := time.Now()
-	st, berr := w.cfg.Build(ctx, m, item, flat, n, prev)
+	st, berr := w.cfg.Build(ctx, m, item, ids, flat, prev)
 	if w.cfg.OnBuild != nil {
 		w.cfg.OnBuild(item, n, time.Since(start), berr)
 	}
