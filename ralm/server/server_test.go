@@ -28,6 +28,9 @@ import (
 var modelDir string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runReplicaChild()) // a replica subprocess of TestRedisKillReplica
+	}
 	tmp, err := os.MkdirTemp("", "ralm-server-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
