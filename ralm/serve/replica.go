@@ -149,7 +149,7 @@ type audienceCopy struct {
 // vectors and states), so no response mixes two models.
 type Replica struct {
 	opts     ReplicaOptions
-	modelDir string
+	modelDir string // guarded by worldMu
 	log      *slog.Logger
 	store    *redisstore.Store
 	mirror   *redisstore.Mirror
@@ -157,7 +157,7 @@ type Replica struct {
 
 	cur      atomic.Pointer[rworld] // the generation served
 	next     atomic.Pointer[rworld] // a newer published generation, not yet switched to
-	worldMu  sync.Mutex             // loads of next
+	worldMu  sync.Mutex             // loads of next, modelDir
 	modelErr atomic.Pointer[error]  // the newest generation cannot be loaded
 
 	items sync.Map // item id → *rItem
@@ -765,9 +765,11 @@ func (r *Replica) audienceUsers(ctx context.Context, w *rworld) (*audienceCopy, 
 // publishes it as a new generation; every replica then switches to it once
 // its items are rebuilt.
 func (r *Replica) Reload(ctx context.Context, modelDir string) error {
+	r.worldMu.Lock()
 	if modelDir == "" {
 		modelDir = r.modelDir
 	}
+	r.worldMu.Unlock()
 	b, err := bundle.Open(ctx, modelDir)
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
@@ -779,7 +781,9 @@ func (r *Replica) Reload(ctx context.Context, modelDir string) error {
 	if m.ID == b.ID {
 		return nil
 	}
+	r.worldMu.Lock()
 	r.modelDir = modelDir
+	r.worldMu.Unlock()
 	if _, err := Publish(ctx, r.store, b, r.log); err != nil {
 		return unavailable(ctx, err)
 	}

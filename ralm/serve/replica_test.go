@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ralmlab/ralm/internal/redistest"
+	"github.com/ralmlab/ralm/lookalike"
 	"github.com/ralmlab/ralm/ralm/bundle"
 	"github.com/ralmlab/ralm/ralm/internal/testworld"
 	"github.com/ralmlab/ralm/ralm/serve/redisstore"
@@ -103,4 +104,83 @@ func TestReplicaEngineParity(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReplicaReloadNoMix publishes a second model (Reload with a new
+// folder) while a client scores without pause: every response comes whole
+// from the first model or whole from the second, never a mix, and the
+// replica ends on the second generation with every item ok.
+func TestReplicaReloadNoMix(t *testing.T) {
+	srv := redistest.Start(t)
+	s, m1 := testworld.Small(t)
+	m2, err := testworld.TrainModel(s, 4, 1) // another model of the same users
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir1, dir2 := t.TempDir()+"/m1", t.TempDir()+"/m2"
+	for _, x := range []struct {
+		dir string
+		m   *lookalike.Model
+	}{{dir1, m1}, {dir2, m2}} {
+		if err := bundle.Write(x.dir, &bundle.Bundle{LookAlike: x.m, Embeddings: s.Emb, Seeds: s.Clicks}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	opts := ReplicaOptions{Redis: redisstore.Config{URL: srv.URL()}, Workers: 1, MinSeeds: 10, MaxSeeds: 1000,
+		ReclusterInterval: time.Hour, MirrorBlock: 50 * time.Millisecond, WorkerBatch: 100}
+	r, err := OpenReplica(ctx, dir1, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	items := allItems(testworld.Bundle(s, m1))
+	uid := s.UserID(3)
+	allOK := func() ([]bundle.ItemScore, bool) {
+		sc, err := r.Score(ctx, uid, items)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range sc {
+			if x.Status != bundle.StatusOK {
+				return sc, false
+			}
+		}
+		return sc, true
+	}
+	var first []bundle.ItemScore
+	waitFor(t, "every item ok with the first model", 20*time.Second, func() bool {
+		var ok bool
+		first, ok = allOK()
+		return ok
+	})
+	gen1 := r.Generation()
+	done := make(chan error, 1)
+	go func() { done <- r.Reload(ctx, dir2) }()
+	var seen [][]bundle.ItemScore
+	deadline := time.Now().Add(20 * time.Second)
+	for r.Generation() == gen1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the replica did not switch to the new generation in 20 s")
+		}
+		sc, _ := allOK()
+		seen = append(seen, sc)
+		time.Sleep(time.Millisecond)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	final, ok := allOK()
+	if !ok || r.ModelID() == testworld.Bundle(s, m1).ID {
+		t.Fatalf("after the switch: model %s, scores %v", r.ModelID(), final)
+	}
+	if slices.Equal(final, first) {
+		t.Fatal("the second model scores like the first: the test cannot tell them apart")
+	}
+	for i, sc := range seen {
+		if !slices.Equal(sc, first) && !slices.Equal(sc, final) {
+			t.Fatalf("response %d of %d during the switch mixes models:\n%v\nfirst %v\nfinal %v", i, len(seen), sc, first, final)
+		}
+	}
+	t.Logf("%d responses during the switch, each from one model", len(seen))
 }
