@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -63,9 +64,11 @@ func (s *Store) ItemMeta(ctx context.Context, item string) (ItemMeta, bool, erro
 }
 
 // ScanUsers calls fn for every user vector of generation gen (on every
-// master of a Cluster), in no particular order, until fn returns an error.
+// master of a Cluster, scanned in parallel), in no particular order, until
+// fn returns an error. fn is called by one goroutine at a time.
 func (s *Store) ScanUsers(ctx context.Context, gen int64, fn func(id string, vec []float32) error) error {
 	prefix := s.p + ":u:" + strconv.FormatInt(gen, 10) + ":"
+	var mu sync.Mutex
 	scan := func(ctx context.Context, c *redis.Client) error {
 		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 		var keys []string
@@ -95,7 +98,10 @@ func (s *Store) ScanUsers(ctx context.Context, gen int64, fn func(id string, vec
 				if err != nil {
 					return fmt.Errorf("%s: %w", k, err)
 				}
-				if err := fn(strings.TrimPrefix(k, prefix), v); err != nil {
+				mu.Lock()
+				err = fn(strings.TrimPrefix(k, prefix), v)
+				mu.Unlock()
+				if err != nil {
 					return err
 				}
 			}
