@@ -318,7 +318,7 @@ func testReclusterOnce(t *testing.T, s *Store) {
 	if err := w1.ensureGroup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := w1.readOnce(ctx, time.Second); err != nil { // applies and schedules everything
+	if _, err := w1.readOnce(ctx, time.Second); err != nil { // applies and schedules everything
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup

@@ -126,7 +126,15 @@ func (w *Worker) Run(ctx context.Context) error {
 			lastClaim = time.Now()
 		}
 		if err == nil {
-			err = w.readOnce(ctx, 200*time.Millisecond)
+			// Drain up to 20 full batches before re-clustering, so that a
+			// backlog is applied at stream speed, not at re-cluster speed.
+			n, block := 0, 200*time.Millisecond
+			for i := 0; i < 20 && err == nil; i++ {
+				if n, err = w.readOnce(ctx, block); n < w.cfg.Batch {
+					break
+				}
+				block = -1 // XREADGROUP without BLOCK
+			}
 		}
 		if err == nil {
 			err = w.reclusterDue(ctx)
@@ -152,25 +160,28 @@ func (w *Worker) Run(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// readOnce reads new entries for this worker (blocking up to block),
-// applies and acknowledges them.
-func (w *Worker) readOnce(ctx context.Context, block time.Duration) error {
+// readOnce reads new entries for this worker (blocking up to block; a
+// negative block does not block), applies and acknowledges them, and returns how many it
+// read.
+func (w *Worker) readOnce(ctx context.Context, block time.Duration) (int, error) {
 	res, err := w.s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 		Group: groupName, Consumer: w.cfg.Name, Streams: []string{w.s.keyStream(), ">"},
 		Count: int64(w.cfg.Batch), Block: block,
 	}).Result()
 	if errors.Is(err, redis.Nil) {
-		return nil
+		return 0, nil
 	}
 	if err != nil {
-		return fmt.Errorf("redis worker: read %s: %w", w.s.keyStream(), err)
+		return 0, fmt.Errorf("redis worker: read %s: %w", w.s.keyStream(), err)
 	}
+	n := 0
 	for _, st := range res {
+		n += len(st.Messages)
 		if err := w.apply(ctx, st.Messages, false); err != nil {
-			return err
+			return n, err
 		}
 	}
-	return nil
+	return n, nil
 }
 
 // claimPending takes over the entries left pending by workers idle for
@@ -305,10 +316,26 @@ func (w *Worker) apply(ctx context.Context, msgs []redis.XMessage, replay bool) 
 	now := time.Now().UnixMilli()
 	var due []redis.Z
 	var gone []string
-	for _, item := range order {
+	// One pipeline of EVALSHA (one round trip per node), then a plain run
+	// (EVAL, which caches the script) for the items whose node did not
+	// know the script yet.
+	keys := func(item string) []string {
+		return []string{w.s.keySeeds(item), w.s.keyItemMeta(item), w.s.keyState(item)}
+	}
+	argsOf := func(item string) []any { return append([]any{w.cfg.MaxSeeds, now}, ops[item].args...) }
+	cmds := make([]*redis.Cmd, len(order))
+	_, _ = w.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, item := range order {
+			cmds[i] = applyScript.EvalSha(ctx, p, keys(item), argsOf(item)...)
+		}
+		return nil
+	})
+	for i, item := range order {
 		op := ops[item]
-		args := append([]any{w.cfg.MaxSeeds, now}, op.args...)
-		r, err := applyScript.Run(ctx, w.s.rdb, []string{w.s.keySeeds(item), w.s.keyItemMeta(item), w.s.keyState(item)}, args...).Int64Slice()
+		r, err := cmds[i].Int64Slice()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			r, err = applyScript.Run(ctx, w.s.rdb, keys(item), argsOf(item)...).Int64Slice()
+		}
 		if err != nil {
 			return fmt.Errorf("redis worker: apply clicks of item %q: %w", item, err)
 		}
