@@ -183,8 +183,13 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		return fmt.Errorf("listen %s: %w", f.addr, err)
 	}
 	st := e.Stats()
-	fmt.Fprintf(summaryOut(cmd), "serving %s on %s: %d users, %d items (%d ok), ready in %.1fs\n",
-		f.model, ln.Addr(), st.Users, st.Items, st.ItemsOK, time.Since(start).Seconds())
+	if r, ok := e.(*serve.Replica); ok {
+		fmt.Fprintf(summaryOut(cmd), "serving %s on %s from Redis (model generation %d, %d workers): %d items (%d ok), ready in %.1fs\n",
+			f.model, ln.Addr(), r.Generation(), f.workers, st.Items, st.ItemsOK, time.Since(start).Seconds())
+	} else {
+		fmt.Fprintf(summaryOut(cmd), "serving %s on %s: %d users, %d items (%d ok), ready in %.1fs\n",
+			f.model, ln.Addr(), st.Users, st.Items, st.ItemsOK, time.Since(start).Seconds())
+	}
 
 	// SIGHUP reloads the model folder.
 	hup := make(chan os.Signal, 1)
