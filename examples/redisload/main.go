@@ -304,6 +304,28 @@ func run(ctx context.Context, c config) error {
 		fmt.Printf("| pending entries: max / at the end | %d / %d |\n", maxPending, st.Pending)
 	}
 	fmt.Printf("| failed requests | %d |\n", nErr.Load())
+
+	// Audience expansion on the last server (a Redis replica copies every
+	// user vector on its first audience request, then reuses the copy).
+	lastT := targets[len(targets)-1]
+	for k := range 4 {
+		t0 := time.Now()
+		url := fmt.Sprintf("%s/v1/items/%s/audience?n=100", lastT.base, items[k])
+		resp, err := client.Get(url)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("%s: %d", url, resp.StatusCode)
+		}
+		what := "later"
+		if k == 0 {
+			what = "first"
+		}
+		fmt.Printf("| audience (top 100 of %d users), %s request | %s |\n", len(users), what, time.Since(t0).Round(10*time.Microsecond))
+	}
 	return nil
 }
 
