@@ -201,6 +201,32 @@ func TestRedisTwoReplicas(t *testing.T) {
 			if code != 200 || len(aud["users"].([]any)) != 5 {
 				t.Fatalf("audience on B: %d %v", code, aud)
 			}
+			// A user upserted through A is rescored on B (its cached vector
+			// is dropped by the user event).
+			before := fmt.Sprint(sb["scores"])
+			vec := make([]string, 8)
+			for j := range vec {
+				vec[j] = fmt.Sprint(0.1 * float64(j+1))
+			}
+			if code, m := a.do("POST", "/v1/users", `{"user_id": 1003, "vector": [`+strings.Join(vec, ",")+`]}`); code != 200 {
+				t.Fatalf("upsert on A: %d %v", code, m)
+			}
+			eventually(t, 5*time.Second, "B scores the upserted vector", func() bool {
+				_, m := b.do("POST", "/v1/score", body)
+				return fmt.Sprint(m["scores"]) != before
+			})
+			// The Redis path's metrics.
+			resp, err := http.Get(a.srv.URL + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			metrics, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for _, name := range []string{"ralm_redis_stream_lag 0", "ralm_redis_stream_pending 0", "ralm_redis_stale 0", "ralm_redis_item_state_age_seconds", "ralm_redis_model_generation 1"} {
+				if !strings.Contains(string(metrics), name) {
+					t.Errorf("/metrics has no %q", name)
+				}
+			}
 			// Deleting through B removes the item everywhere.
 			if code, m := b.do("DELETE", fmt.Sprintf("/v1/items/%d", item), ""); code != 200 {
 				t.Fatalf("delete on B: %d %v", code, m)
