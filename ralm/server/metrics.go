@@ -109,8 +109,10 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descClicks, prometheus.CounterValue, float64(s.ClicksRejected+c.rejected.Load()), "rejected")
 	ch <- prometheus.MustNewConstMetric(descItems, prometheus.GaugeValue, float64(s.ItemsOK), string(bundle.StatusOK))
 	ch <- prometheus.MustNewConstMetric(descItems, prometheus.GaugeValue, float64(s.ItemsCold), string(bundle.StatusCold))
-	ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(s.PendingItems))
-	ch <- prometheus.MustNewConstMetric(descUsers, prometheus.GaugeValue, float64(s.Users))
+	if _, shared := c.e.(redisBackend); !shared { // on Redis: ralm_redis_items_due; users live in Redis
+		ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(s.PendingItems))
+		ch <- prometheus.MustNewConstMetric(descUsers, prometheus.GaugeValue, float64(s.Users))
+	}
 	ch <- prometheus.MustNewConstMetric(descReclusters, prometheus.CounterValue, float64(s.Reclusters), "ok")
 	ch <- prometheus.MustNewConstMetric(descReclusters, prometheus.CounterValue, float64(s.ReclusterErrors), "error")
 	ch <- prometheus.MustNewConstMetric(descExpired, prometheus.CounterValue, float64(s.ItemsExpired))
@@ -134,11 +136,12 @@ var (
 	descStateAge      = prometheus.NewDesc("ralm_redis_item_state_age_seconds", "Age of the oldest item state of the served model generation.", nil, nil)
 	descStale         = prometheus.NewDesc("ralm_redis_stale", "1 while Redis fails and the replica answers from the state it had.", nil, nil)
 	descGeneration    = prometheus.NewDesc("ralm_redis_model_generation", "Model generation served.", nil, nil)
+	descDue           = prometheus.NewDesc("ralm_redis_items_due", "Items waiting for a re-cluster by a worker (dirty or leased).", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (c *redisCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descStreamLag, descStreamPending, descStreamLen, descStateAge, descStale, descGeneration} {
+	for _, d := range []*prometheus.Desc{descStreamLag, descStreamPending, descStreamLen, descStateAge, descStale, descGeneration, descDue} {
 		ch <- d
 	}
 }
@@ -165,4 +168,5 @@ func (c *redisCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descStreamLag, prometheus.GaugeValue, float64(s.Stream.Lag))
 	ch <- prometheus.MustNewConstMetric(descStreamPending, prometheus.GaugeValue, float64(s.Stream.Pending))
 	ch <- prometheus.MustNewConstMetric(descStreamLen, prometheus.GaugeValue, float64(s.Stream.Length))
+	ch <- prometheus.MustNewConstMetric(descDue, prometheus.GaugeValue, float64(s.Stream.Due))
 }
