@@ -645,7 +645,14 @@ func (r *Replica) Delete(ctx context.Context, itemID string) error {
 		return err
 	}
 	if r.mirror.State(itemID) == nil {
-		return &bundle.IDError{What: "item", ID: itemID, Err: bundle.ErrUnknownItem}
+		// Not built yet: it exists if it has seeds.
+		_, ok, err := r.store.ItemMeta(ctx, itemID)
+		if err != nil {
+			return unavailable(ctx, err)
+		}
+		if !ok {
+			return &bundle.IDError{What: "item", ID: itemID, Err: bundle.ErrUnknownItem}
+		}
 	}
 	if err := r.store.DeleteItem(ctx, itemID); err != nil {
 		return unavailable(ctx, err)
@@ -655,7 +662,8 @@ func (r *Replica) Delete(ctx context.Context, itemID string) error {
 }
 
 // Item describes an item from its mirrored state and its seed bookkeeping
-// in Redis (only the state while Redis is down).
+// in Redis (only the state while Redis is down). An item with seeds but no
+// state yet (a worker builds it within one cycle) is cold and pending.
 func (r *Replica) Item(ctx context.Context, itemID string) (ItemInfo, error) {
 	w := r.cur.Load()
 	if err := checkID(w.itemKind, "item", itemID); err != nil {
@@ -663,7 +671,15 @@ func (r *Replica) Item(ctx context.Context, itemID string) (ItemInfo, error) {
 	}
 	st := r.mirror.StateAt(itemID, w.gen)
 	if st == nil {
-		return ItemInfo{}, &bundle.IDError{What: "item", ID: itemID, Err: bundle.ErrUnknownItem}
+		// Seeds but no state of this generation yet: cold, waiting for a worker.
+		im, ok, err := r.store.ItemMeta(ctx, itemID)
+		if err != nil {
+			return ItemInfo{}, unavailable(ctx, err)
+		}
+		if !ok {
+			return ItemInfo{}, &bundle.IDError{What: "item", ID: itemID, Err: bundle.ErrUnknownItem}
+		}
+		return ItemInfo{ID: itemID, Seeds: im.Seeds, Status: bundle.StatusCold, Pending: true, LastClick: im.Last, Created: im.Created}, nil
 	}
 	info := ItemInfo{
 		ID: itemID, Seeds: st.Seeds, Status: r.statusOf(st), LastRecluster: st.BuiltAt,
