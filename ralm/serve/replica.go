@@ -208,7 +208,7 @@ func openReplica(ctx context.Context, b *bundle.Bundle, modelDir string, opts Re
 		return fail(err)
 	}
 	if m.Gen == 0 {
-		if m, err = Publish(ctx, store, b, opts.Logger); err != nil {
+		if m, err = publishFirst(ctx, store, b, opts.Logger); err != nil {
 			return fail(err)
 		}
 	}
@@ -305,6 +305,33 @@ func Publish(ctx context.Context, s *redisstore.Store, b *bundle.Bundle, log *sl
 	log.Info("appended training seeds", "clicks", sd.Len(),
 		"clicks_per_s", int(float64(sd.Len())/max(time.Since(start).Seconds(), 1e-9)))
 	return m, nil
+}
+
+// publishFirst publishes b into an empty Redis, or waits for the replica
+// that took the publish lock first.
+func publishFirst(ctx context.Context, s *redisstore.Store, b *bundle.Bundle, log *slog.Logger) (redisstore.Model, error) {
+	const ttl = 5 * time.Minute
+	release, ok, err := s.TryPublishLock(ctx, ttl)
+	if err != nil {
+		return redisstore.Model{}, err
+	}
+	if ok {
+		defer release()
+		return Publish(ctx, s, b, log)
+	}
+	deadline := time.Now().Add(ttl)
+	for time.Now().Before(deadline) {
+		m, err := s.CurrentModel(ctx)
+		if err != nil || m.Gen > 0 {
+			return m, err
+		}
+		select {
+		case <-ctx.Done():
+			return m, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return redisstore.Model{}, fmt.Errorf("another replica took the publish lock and published nothing in %v", ttl)
 }
 
 // worldFor returns the loaded model of generation gen, loading the model

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -183,4 +184,32 @@ func TestReplicaReloadNoMix(t *testing.T) {
 		}
 	}
 	t.Logf("%d responses during the switch, each from one model", len(seen))
+}
+
+// TestReplicasStartTogether starts three replicas at once on an empty
+// Redis: one publishes the model, the others wait for it, and all serve
+// generation 1.
+func TestReplicasStartTogether(t *testing.T) {
+	srv := redistest.Start(t)
+	s, m := testworld.Small(t)
+	b := testworld.Bundle(s, m)
+	var wg sync.WaitGroup
+	gens := make([]int64, 3)
+	for i := range gens {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := openReplica(context.Background(), b, "", ReplicaOptions{Redis: redisstore.Config{URL: srv.URL()}, MinSeeds: 10, MaxSeeds: 1000})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer r.Close()
+			gens[i] = r.Generation()
+		}()
+	}
+	wg.Wait()
+	if !slices.Equal(gens, []int64{1, 1, 1}) {
+		t.Fatalf("generations served: %v, want 1 for all", gens)
+	}
 }

@@ -158,3 +158,17 @@ func (s *Store) MarkImported(ctx context.Context, fingerprint string) error {
 	}
 	return nil
 }
+
+// keyPublishLock is held while a replica publishes the first model.
+func (s *Store) keyPublishLock() string { return s.p + ":publishing" }
+
+// TryPublishLock takes the lock that makes one of several replicas started
+// at once on an empty Redis publish the first model (the others wait for
+// it); it expires after ttl should its holder die. release frees it.
+func (s *Store) TryPublishLock(ctx context.Context, ttl time.Duration) (release func(), ok bool, err error) {
+	ok, err = s.rdb.SetNX(ctx, s.keyPublishLock(), time.Now().UnixMilli(), ttl).Result()
+	if err != nil {
+		return nil, false, fmt.Errorf("redis store: take %s: %w", s.keyPublishLock(), err)
+	}
+	return func() { s.rdb.Del(context.WithoutCancel(ctx), s.keyPublishLock()) }, ok, nil
+}

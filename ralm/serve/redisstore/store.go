@@ -147,8 +147,8 @@ func (s *Store) CurrentModel(ctx context.Context) (Model, error) {
 	if err != nil {
 		return Model{}, fmt.Errorf("redis store: read %s: %w", s.keyMeta(), err)
 	}
-	if len(m) == 0 {
-		return Model{}, nil
+	if m["gen"] == "" {
+		return Model{}, nil // none yet (a first publish may be writing users)
 	}
 	gen, err1 := strconv.ParseInt(m["gen"], 10, 64)
 	dim, err2 := strconv.Atoi(m["dim"])
