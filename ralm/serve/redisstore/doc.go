@@ -16,6 +16,7 @@
 //	ralm:u:<gen>:<user>          string the user's vector: dim little-endian float32
 //	ralm:imported                set    clicks fingerprints of the model folders whose
 //	                                    training seeds were appended to the click stream
+//	ralm:publishing              string lock of the replica publishing into an empty Redis
 //	ralm:{item:<id>}:seeds       zset   seed users; score = arrival order (see below)
 //	ralm:{item:<id>}:meta        hash   ver (seed version, bumped per change), created, last (Unix ms)
 //	ralm:{item:<id>}:state       hash   gen, model, ver, seeds, built (Unix ms), k, cent, wts, glob, mean
