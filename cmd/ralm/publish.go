@@ -18,12 +18,16 @@ import (
 // redisFlags say how to reach the shared Redis state (ralm serve, ralm publish).
 type redisFlags struct {
 	url, cluster, prefix string
+	waitReplicas         int
+	waitTimeout          time.Duration
 }
 
 func (r *redisFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&r.url, "redis", "", "shared store: a standalone Redis, redis://HOST:PORT[/DB]")
 	fl.StringVar(&r.cluster, "redis-cluster", "", "shared store: the seed nodes of a Redis Cluster, HOST:PORT,HOST:PORT,...")
 	fl.StringVar(&r.prefix, "redis-prefix", redisstore.DefaultPrefix, "prefix of every Redis key (one RALM deployment per prefix)")
+	fl.IntVar(&r.waitReplicas, "redis-wait-replicas", 0, "acknowledge clicks only after this many Redis replicas confirmed them (WAIT)")
+	fl.DurationVar(&r.waitTimeout, "redis-wait-timeout", time.Second, "how long a click request waits for --redis-wait-replicas")
 }
 
 // set reports whether a Redis store was asked for.
@@ -31,7 +35,10 @@ func (r *redisFlags) set() bool { return r.url != "" || r.cluster != "" }
 
 // config validates the flags and returns the store configuration.
 func (r *redisFlags) config() (redisstore.Config, error) {
-	cfg := redisstore.Config{URL: r.url, Prefix: r.prefix}
+	cfg := redisstore.Config{URL: r.url, Prefix: r.prefix, WaitReplicas: r.waitReplicas, WaitTimeout: r.waitTimeout}
+	if r.waitReplicas < 0 || r.waitTimeout <= 0 {
+		return cfg, fmt.Errorf("--redis-wait-replicas %d must not be negative and --redis-wait-timeout %v must be positive", r.waitReplicas, r.waitTimeout)
+	}
 	if r.url != "" && r.cluster != "" {
 		return cfg, errors.New("give --redis or --redis-cluster, not both")
 	}

@@ -83,6 +83,7 @@ func TestServeBadFlags(t *testing.T) {
 		{[]string{"--model", model, "--redis", "redis://a:1", "--redis-cluster", "a:1"}, "--redis or --redis-cluster, not both"},
 		{[]string{"--model", model, "--redis-cluster", "a:1,b"}, `address 2 "b": want HOST:PORT`},
 		{[]string{"--model", model, "--redis", "redis://a:1", "--workers", "-1"}, "--workers must not be negative"},
+		{[]string{"--model", model, "--redis", "redis://a:1", "--redis-wait-replicas", "-1"}, "must not be negative"},
 		{[]string{"--model", model, "--redis", "redis://a:1", "--expire-after", "1h"}, "not supported with --redis"},
 		{[]string{"--model", model, "--redis", "redis://127.0.0.1:1"}, "redis store: ping"},
 		{[]string{"--model", model, "--data", dir, "--max-seeds", "0"}, "--max-seeds must be positive"},
