@@ -301,6 +301,9 @@ func (s *Store) Users(ctx context.Context, gen int64, ids []string) ([][]float32
 	}
 	for lo := 0; lo < len(miss); lo += PublishBatch {
 		part := miss[lo:min(lo+PublishBatch, len(miss))]
+		// A vector read before an invalidation that lands during the read
+		// must not be cached: put only if no drop happened meanwhile.
+		epoch := s.cache.epoch()
 		cmds := make([]*redis.StringCmd, len(part))
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for j, i := range part {
@@ -324,7 +327,7 @@ func (s *Store) Users(ctx context.Context, gen int64, ids []string) ([][]float32
 				return nil, fmt.Errorf("redis store: user %q: %w", ids[i], err)
 			}
 			out[i] = v
-			s.cache.put(gen, ids[i], v)
+			s.cache.putIf(epoch, gen, ids[i], v)
 		}
 	}
 	return out, nil
@@ -351,8 +354,9 @@ func (s *Store) ClearUserCache() { s.cache.clear() }
 
 // userCache is a bounded LRU cache of user vectors keyed by generation and id.
 type userCache struct {
-	mu  sync.Mutex
-	max int
+	mu    sync.Mutex
+	max   int
+	drops uint64 // bumped by every drop and clear
 	ll  *list.List
 	m   map[string]*list.Element // user id → element
 }
@@ -381,12 +385,7 @@ func (c *userCache) get(gen int64, id string) ([]float32, bool) {
 	return e.Value.(*cacheEntry).vec, true
 }
 
-func (c *userCache) put(gen int64, id string, v []float32) {
-	if c.max <= 0 {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+func (c *userCache) putLocked(gen int64, id string, v []float32) {
 	if e, ok := c.m[id]; ok {
 		e.Value = &cacheEntry{id: id, gen: gen, vec: v}
 		c.ll.MoveToFront(e)
@@ -400,9 +399,29 @@ func (c *userCache) put(gen int64, id string, v []float32) {
 	}
 }
 
+// epoch is the number of invalidations so far.
+func (c *userCache) epoch() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.drops
+}
+
+// putIf caches v unless an invalidation happened since epoch.
+func (c *userCache) putIf(epoch uint64, gen int64, id string, v []float32) {
+	if c.max <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.drops == epoch {
+		c.putLocked(gen, id, v)
+	}
+}
+
 func (c *userCache) drop(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.drops++
 	if e, ok := c.m[id]; ok {
 		c.ll.Remove(e)
 		delete(c.m, id)
@@ -412,6 +431,7 @@ func (c *userCache) drop(id string) {
 func (c *userCache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.drops++
 	c.ll.Init()
 	clear(c.m)
 }

@@ -549,3 +549,19 @@ func TestMain(m *testing.M) {
 	redis.SetLogger(quietLogger{})
 	os.Exit(m.Run())
 }
+
+// TestUserCacheInvalidationRace: a vector read before an invalidation that
+// lands during the read is not cached.
+func TestUserCacheInvalidationRace(t *testing.T) {
+	c := newUserCache(10)
+	e := c.epoch()
+	c.drop("u1") // the user event arrives while the read is in flight
+	c.putIf(e, 1, "u1", []float32{1})
+	if _, ok := c.get(1, "u1"); ok {
+		t.Fatal("a vector read before the invalidation was cached")
+	}
+	c.putIf(c.epoch(), 1, "u1", []float32{2})
+	if v, ok := c.get(1, "u1"); !ok || v[0] != 2 {
+		t.Fatalf("got %v %v, want the fresh vector cached", v, ok)
+	}
+}
