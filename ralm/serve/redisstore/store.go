@@ -357,8 +357,8 @@ type userCache struct {
 	mu    sync.Mutex
 	max   int
 	drops uint64 // bumped by every drop and clear
-	ll  *list.List
-	m   map[string]*list.Element // user id → element
+	ll    *list.List
+	m     map[string]*list.Element // user id → element
 }
 
 type cacheEntry struct {
