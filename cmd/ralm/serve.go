@@ -15,6 +15,7 @@ import (
 
 	"github.com/ralmlab/ralm/ralm/bundle"
 	"github.com/ralmlab/ralm/ralm/serve"
+	"github.com/ralmlab/ralm/ralm/serve/redisstore"
 	"github.com/ralmlab/ralm/ralm/server"
 )
 
@@ -23,6 +24,7 @@ type serveFlags struct {
 	model, data, addr, tokenFile string
 	redis                        redisFlags
 	workers                      int
+	userCache, audienceUsers     int
 	opts                         serve.Options
 	timeouts                     server.Timeouts
 	cfg                          server.Config
@@ -74,6 +76,8 @@ reader). The first replica publishes the model folder if Redis has none yet.
 	fl.StringVar(&f.data, "data", "", "state folder for the seed store, created if missing (required without --redis)")
 	f.redis.register(fl)
 	fl.IntVar(&f.workers, "workers", 1, "with --redis: re-cluster workers in this replica (0: a pure reader)")
+	fl.IntVar(&f.userCache, "user-cache", redisstore.DefaultUserCache, "with --redis: user vectors cached locally (LRU)")
+	fl.IntVar(&f.audienceUsers, "audience-users", serve.DefaultAudienceUsers, "with --redis: most users an audience request copies from Redis")
 	fl.StringVar(&f.addr, "addr", ":8080", "listen address")
 	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the bearer token required by the write endpoints")
 	fl.DurationVar(&f.opts.ReclusterInterval, "recluster-interval", serve.DefaultReclusterInterval, "how often items with new seeds are re-clustered")
@@ -101,6 +105,8 @@ func checkServeFlags(f *serveFlags) error {
 		return errors.New("--data is required (or --redis / --redis-cluster for the shared store)")
 	case f.workers < 0:
 		return fmt.Errorf("--workers must not be negative, got %d", f.workers)
+	case f.userCache < 1 || f.audienceUsers < 1:
+		return fmt.Errorf("--user-cache %d and --audience-users %d must be positive", f.userCache, f.audienceUsers)
 	}
 	if _, err := f.redis.config(); err != nil {
 		return err
@@ -167,8 +173,9 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	var err error
 	if f.redis.set() {
 		rc, _ := f.redis.config()
+		rc.UserCache = f.userCache
 		e, err = serve.OpenReplica(ctx, f.model, serve.ReplicaOptions{
-			Redis: rc, Workers: f.workers, MaxSeeds: opts.MaxSeeds, MinSeeds: opts.MinSeeds,
+			Redis: rc, Workers: f.workers, AudienceUsers: f.audienceUsers, MaxSeeds: opts.MaxSeeds, MinSeeds: opts.MinSeeds,
 			ReclusterInterval: opts.ReclusterInterval, Hooks: opts.Hooks, Logger: log,
 		})
 	} else {
