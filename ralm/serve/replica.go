@@ -127,12 +127,11 @@ type rItem struct {
 
 // audienceCopy is the local copy of one generation's user vectors.
 type audienceCopy struct {
-	gen    int64
-	at     time.Time
-	ids    []string
-	rows   lookalike.UserRows
-	byID   map[string]int32
-	loaded bool
+	gen  int64
+	at   time.Time
+	ids  []string
+	rows lookalike.UserRows
+	byID map[string]int32
 }
 
 // Replica is one stateless serving replica on the shared state in Redis
@@ -778,18 +777,24 @@ func (r *Replica) audienceUsers(ctx context.Context, w *rworld) (*audienceCopy, 
 	}
 	a := &audienceCopy{gen: w.gen, at: time.Now(), byID: make(map[string]int32)}
 	var vecs []float32
+	var bad error // a limit or bad data, not a Redis failure
 	err := r.store.ScanUsers(ctx, w.gen, func(id string, v []float32) error {
 		if len(a.ids) >= r.opts.AudienceUsers {
-			return fmt.Errorf("audience: generation %d has more than %d users (AudienceUsers)", w.gen, r.opts.AudienceUsers)
+			bad = fmt.Errorf("audience: generation %d has more than %d users (AudienceUsers, --audience-users)", w.gen, r.opts.AudienceUsers)
+			return bad
 		}
 		if len(v) != w.dim {
-			return fmt.Errorf("audience: user %q has %d values, the model's embeddings have %d", id, len(v), w.dim)
+			bad = fmt.Errorf("audience: user %q has %d values, the model's embeddings have %d", id, len(v), w.dim)
+			return bad
 		}
 		a.byID[id] = int32(len(a.ids))
 		a.ids = append(a.ids, id)
 		vecs = append(vecs, v...)
 		return nil
 	})
+	if bad != nil {
+		return nil, bad
+	}
 	if err != nil {
 		if r.aud != nil && r.aud.gen == w.gen && errors.Is(unavailable(ctx, err), ErrUnavailable) && r.Stale() {
 			return r.aud, nil // Redis down: the copy we have (the response says stale)
@@ -798,7 +803,6 @@ func (r *Replica) audienceUsers(ctx context.Context, w *rworld) (*audienceCopy, 
 	}
 	kind := w.userKind
 	a.rows = lookalike.UserRows{Vecs: vecs, Dim: w.dim, Order: func(x, y int32) int { return data.CompareIDs(kind, a.ids[x], a.ids[y]) }}
-	a.loaded = true
 	r.aud = a
 	return a, nil
 }

@@ -2,8 +2,10 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -211,5 +213,20 @@ func TestReplicasStartTogether(t *testing.T) {
 	wg.Wait()
 	if !slices.Equal(gens, []int64{1, 1, 1}) {
 		t.Fatalf("generations served: %v, want 1 for all", gens)
+	}
+}
+
+// TestReplicaAudienceLimit: an audience over AudienceUsers users is refused
+// with an error naming the limit (not as a Redis failure).
+func TestReplicaAudienceLimit(t *testing.T) {
+	srv := redistest.Start(t)
+	s, m := testworld.Small(t)
+	b := testworld.Bundle(s, m)
+	r := openTestReplica(t, b, redisstore.Config{URL: srv.URL()}, ReplicaOptions{Workers: 1, MinSeeds: 10, MaxSeeds: 1000, AudienceUsers: 50})
+	item := allItems(b)[0]
+	waitFor(t, "item built", 20*time.Second, func() bool { return r.mirror.State(item) != nil })
+	_, err := r.Audience(context.Background(), item, 10)
+	if err == nil || errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "more than 50 users") {
+		t.Fatalf("err = %v, want the AudienceUsers limit", err)
 	}
 }
