@@ -245,3 +245,30 @@ func (m *Model) scoreItemWith(s *scratch, invU float32, user []float32, it *Item
 	}
 	return m.scoreOne(it.State, nil, s, invU)
 }
+
+// Mean returns a cold item's unit-length mean raw seed embedding, the state
+// of the cold fallback (nil for a warm item). Do not modify it.
+func (it *Item) Mean() []float32 { return it.mean }
+
+// RestoreItem rebuilds an Item from the parts a store kept of one built by
+// NewItem of this model: a warm item from its state's Centroids and Weights
+// (through NewItemState, so its scores are bit-identical to the original's),
+// a cold one (no centroids) from its Mean. seeds are the rows an audience
+// scan leaves out (nil for none). It fails for a mean of the wrong width or
+// centroids NewItemState refuses.
+func (m *Model) RestoreItem(centroids, weights, mean []float32, seeds []int32) (*Item, error) {
+	it := &Item{Seeds: seeds, owner: m.space()}
+	if len(centroids) == 0 {
+		if len(mean) != m.d {
+			return nil, fmt.Errorf("restore item: mean has %d values, the model's embeddings have %d", len(mean), m.d)
+		}
+		it.Status, it.mean = ItemCold, mean
+		return it, nil
+	}
+	st, err := m.NewItemState(centroids, weights)
+	if err != nil {
+		return nil, fmt.Errorf("restore item: %w", err)
+	}
+	it.Status, it.State = ItemWarm, st
+	return it, nil
+}

@@ -179,3 +179,54 @@ func TestAudience(t *testing.T) {
 		t.Fatalf("cancelled scan: %v", err)
 	}
 }
+
+// TestRestoreItem rebuilds warm and cold items from the parts a store keeps
+// (centroids, weights, mean): their scores are bit-identical to the
+// originals' for every pooling; bad parts are refused.
+func TestRestoreItem(t *testing.T) {
+	const d, h, k = 8, 8, 4
+	ctx := context.Background()
+	for _, pooling := range []Pooling{PoolingAttention, "attention+prior", PoolingAvg} {
+		m := testModel(t, pooling, d, h, k, 5)
+		users := UserRows{Vecs: randRows(6, 60, d), Dim: d}
+		warm, err := m.NewItem(ctx, users, []int32{0, 5, 9, 11, 20, 33, 41, 50}, ItemOptions{MinSeeds: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cold, err := m.NewItem(ctx, users, []int32{3, 7}, ItemOptions{Cold: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if warm.Mean() != nil || len(cold.Mean()) != d {
+			t.Fatalf("%s: Mean of warm %v, of cold %d values", pooling, warm.Mean(), len(cold.Mean()))
+		}
+		rw, err := m.RestoreItem(warm.State.Centroids, warm.State.Weights, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := m.RestoreItem(nil, nil, cold.Mean(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rw.Status != ItemWarm || rc.Status != ItemCold {
+			t.Fatalf("%s: statuses %v %v", pooling, rw.Status, rc.Status)
+		}
+		want, got := make([]float32, 2), make([]float32, 2)
+		for u := range int32(60) {
+			m.ScoreItems(users.Vec(u), []*Item{warm, cold}, want)
+			m.ScoreItems(users.Vec(u), []*Item{rw, rc}, got)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s user %d item %d: restored %v, original %v", pooling, u, i, got[i], want[i])
+				}
+			}
+		}
+	}
+	m := testModel(t, PoolingAttention, d, h, k, 5)
+	if _, err := m.RestoreItem(nil, nil, make([]float32, d-1), nil); err == nil {
+		t.Error("a mean of the wrong width was accepted")
+	}
+	if _, err := m.RestoreItem(make([]float32, h+1), nil, nil, nil); err == nil {
+		t.Error("centroids of the wrong width were accepted")
+	}
+}

@@ -142,6 +142,7 @@ optional users and items tables. See the README for the columns.`,
 		newExpandCmd(),
 		newEvalCmd(),
 		newServeCmd(),
+		newPublishCmd(),
 		newPlotCmd(),
 		newVersionCmd(),
 	)

@@ -15,12 +15,16 @@ import (
 
 	"github.com/ralmlab/ralm/ralm/bundle"
 	"github.com/ralmlab/ralm/ralm/serve"
+	"github.com/ralmlab/ralm/ralm/serve/redisstore"
 	"github.com/ralmlab/ralm/ralm/server"
 )
 
 // serveFlags are the flags of ralm serve.
 type serveFlags struct {
 	model, data, addr, tokenFile string
+	redis                        redisFlags
+	workers                      int
+	userCache, audienceUsers     int
 	opts                         serve.Options
 	timeouts                     server.Timeouts
 	cfg                          server.Config
@@ -55,13 +59,25 @@ With --token-file, the write endpoints (clicks, users, delete, reload) require
 		Example: `  ralm serve --model model --data state --addr :8080
   curl -s localhost:8080/v1/clicks -d '[{"user_id": 17, "item_id": 9001}]'
   curl -s localhost:8080/v1/score -d '{"user_id": 42, "item_ids": [9001, 12]}'
-  kill -HUP $(pidof ralm)   # reload the model folder`,
+  kill -HUP $(pidof ralm)   # reload the model folder
+
+Scaling out (docs/scaling.md): with --redis redis://HOST:PORT (or --redis-cluster
+ADDR,ADDR,...) instead of --data, the replica keeps no state of its own: user vectors,
+seeds, the click log (a Redis Stream) and item states live in Redis, shared by any
+number of replicas. --workers N runs N re-cluster workers in this replica (0: a pure
+reader). The first replica publishes the model folder if Redis has none yet.
+  ralm serve --model model --redis redis://127.0.0.1:6379 --workers 1 --addr :8081
+  ralm serve --model model --redis redis://127.0.0.1:6379 --workers 0 --addr :8082`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd, &f) },
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.model, "model", "", "model folder written by ralm train (required)")
-	fl.StringVar(&f.data, "data", "", "state folder for the seed store, created if missing (required)")
+	fl.StringVar(&f.data, "data", "", "state folder for the seed store, created if missing (required without --redis)")
+	f.redis.register(fl)
+	fl.IntVar(&f.workers, "workers", 1, "with --redis: re-cluster workers in this replica (0: a pure reader)")
+	fl.IntVar(&f.userCache, "user-cache", redisstore.DefaultUserCache, "with --redis: user vectors cached locally (LRU)")
+	fl.IntVar(&f.audienceUsers, "audience-users", serve.DefaultAudienceUsers, "with --redis: most users an audience request copies from Redis")
 	fl.StringVar(&f.addr, "addr", ":8080", "listen address")
 	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the bearer token required by the write endpoints")
 	fl.DurationVar(&f.opts.ReclusterInterval, "recluster-interval", serve.DefaultReclusterInterval, "how often items with new seeds are re-clustered")
@@ -82,8 +98,18 @@ func checkServeFlags(f *serveFlags) error {
 	if f.model == "" {
 		return errors.New("--model is required")
 	}
-	if f.data == "" {
-		return errors.New("--data is required")
+	switch {
+	case f.redis.set() && f.data != "":
+		return errors.New("give --data (embedded store) or --redis/--redis-cluster (shared store), not both")
+	case !f.redis.set() && f.data == "":
+		return errors.New("--data is required (or --redis / --redis-cluster for the shared store)")
+	case f.workers < 0:
+		return fmt.Errorf("--workers must not be negative, got %d", f.workers)
+	case f.userCache < 1 || f.audienceUsers < 1:
+		return fmt.Errorf("--user-cache %d and --audience-users %d must be positive", f.userCache, f.audienceUsers)
+	}
+	if _, err := f.redis.config(); err != nil {
+		return err
 	}
 	for _, c := range []struct {
 		name string
@@ -97,6 +123,9 @@ func checkServeFlags(f *serveFlags) error {
 		if err := mustBePositive(c.name, c.v); err != nil {
 			return err
 		}
+	}
+	if f.redis.set() && f.opts.ExpireAfter != 0 {
+		return errors.New("--expire-after is not supported with --redis (delete items with DELETE /v1/items/{id})")
 	}
 	if f.opts.ExpireAfter < 0 {
 		return fmt.Errorf("--expire-after must not be negative, got %v", f.opts.ExpireAfter)
@@ -140,7 +169,18 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	opts := f.opts
 	opts.DataDir, opts.Hooks, opts.Logger = f.data, metrics.Hooks(), log
 	start := time.Now()
-	e, err := serve.Open(ctx, f.model, opts)
+	var e server.Backend
+	var err error
+	if f.redis.set() {
+		rc, _ := f.redis.config()
+		rc.UserCache = f.userCache
+		e, err = serve.OpenReplica(ctx, f.model, serve.ReplicaOptions{
+			Redis: rc, Workers: f.workers, AudienceUsers: f.audienceUsers, MaxSeeds: opts.MaxSeeds, MinSeeds: opts.MinSeeds,
+			ReclusterInterval: opts.ReclusterInterval, Hooks: opts.Hooks, Logger: log,
+		})
+	} else {
+		e, err = serve.Open(ctx, f.model, opts)
+	}
 	if err != nil {
 		return err
 	}
@@ -150,8 +190,13 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		return fmt.Errorf("listen %s: %w", f.addr, err)
 	}
 	st := e.Stats()
-	fmt.Fprintf(summaryOut(cmd), "serving %s on %s: %d users, %d items (%d ok), ready in %.1fs\n",
-		f.model, ln.Addr(), st.Users, st.Items, st.ItemsOK, time.Since(start).Seconds())
+	if r, ok := e.(*serve.Replica); ok {
+		fmt.Fprintf(summaryOut(cmd), "serving %s on %s from Redis (model generation %d, %d workers): %d items (%d ok), ready in %.1fs\n",
+			f.model, ln.Addr(), r.Generation(), f.workers, st.Items, st.ItemsOK, time.Since(start).Seconds())
+	} else {
+		fmt.Fprintf(summaryOut(cmd), "serving %s on %s: %d users, %d items (%d ok), ready in %.1fs\n",
+			f.model, ln.Addr(), st.Users, st.Items, st.ItemsOK, time.Since(start).Seconds())
+	}
 
 	// SIGHUP reloads the model folder.
 	hup := make(chan os.Signal, 1)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,7 @@ type Metrics struct {
 	recluster prometheus.Histogram
 	commit    prometheus.Histogram
 	engine    *engineCollector
+	redis     *redisCollector
 	// rejected counts clicks the server refused before they reached the
 	// engine (malformed ids or ts); the engine counts the rest.
 	rejected atomic.Uint64
@@ -46,9 +48,10 @@ func NewMetrics() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 12),
 		}),
 		engine: &engineCollector{},
+		redis:  &redisCollector{},
 	}
 	m.engine.rejected = &m.rejected
-	reg.MustRegister(m.requests, m.recluster, m.commit, m.engine,
+	reg.MustRegister(m.requests, m.recluster, m.commit, m.engine, m.redis,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
@@ -75,7 +78,7 @@ func (m *Metrics) observe(route string, code int, d time.Duration) {
 
 // engineCollector reads the engine's counters and item statuses once per scrape.
 type engineCollector struct {
-	e        *serve.Engine
+	e        Backend
 	rejected *atomic.Uint64 // the server's own rejections
 }
 
@@ -107,9 +110,64 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descItems, prometheus.GaugeValue, float64(s.ItemsOK), string(bundle.StatusOK))
 	ch <- prometheus.MustNewConstMetric(descItems, prometheus.GaugeValue, float64(s.ItemsCold), string(bundle.StatusCold))
 	ch <- prometheus.MustNewConstMetric(descItems, prometheus.GaugeValue, float64(s.ItemsFailed), string(bundle.StatusFailed))
-	ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(s.PendingItems))
-	ch <- prometheus.MustNewConstMetric(descUsers, prometheus.GaugeValue, float64(s.Users))
+	if _, shared := c.e.(redisBackend); !shared { // on Redis: ralm_redis_items_due; users live in Redis
+		ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(s.PendingItems))
+		ch <- prometheus.MustNewConstMetric(descUsers, prometheus.GaugeValue, float64(s.Users))
+	}
 	ch <- prometheus.MustNewConstMetric(descReclusters, prometheus.CounterValue, float64(s.Reclusters), "ok")
 	ch <- prometheus.MustNewConstMetric(descReclusters, prometheus.CounterValue, float64(s.ReclusterErrors), "error")
 	ch <- prometheus.MustNewConstMetric(descExpired, prometheus.CounterValue, float64(s.ItemsExpired))
+}
+
+// redisBackend is a backend on Redis (serve.Replica).
+type redisBackend interface {
+	RedisStats(ctx context.Context) (serve.RedisStats, error)
+}
+
+// redisCollector reads the Redis path's figures once per scrape (nothing
+// for the embedded engine).
+type redisCollector struct {
+	r redisBackend
+}
+
+var (
+	descStreamLag     = prometheus.NewDesc("ralm_redis_stream_lag", "Click stream entries not yet delivered to a re-cluster worker.", nil, nil)
+	descStreamPending = prometheus.NewDesc("ralm_redis_stream_pending", "Click stream entries delivered to a worker but not acknowledged.", nil, nil)
+	descStreamLen     = prometheus.NewDesc("ralm_redis_stream_length", "Entries in the click stream.", nil, nil)
+	descStateAge      = prometheus.NewDesc("ralm_redis_item_state_age_seconds", "Age of the oldest item state of the served model generation.", nil, nil)
+	descStale         = prometheus.NewDesc("ralm_redis_stale", "1 while Redis fails and the replica answers from the state it had.", nil, nil)
+	descGeneration    = prometheus.NewDesc("ralm_redis_model_generation", "Model generation served.", nil, nil)
+	descDue           = prometheus.NewDesc("ralm_redis_items_due", "Items waiting for a re-cluster by a worker (dirty or leased).", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c *redisCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descStreamLag, descStreamPending, descStreamLen, descStateAge, descStale, descGeneration, descDue} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector. While Redis is down the stream
+// figures are left out (the stale gauge says why).
+func (c *redisCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.r == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s, err := c.r.RedisStats(ctx)
+	stale := 0.0
+	if s.Stale {
+		stale = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descStale, prometheus.GaugeValue, stale)
+	ch <- prometheus.MustNewConstMetric(descStateAge, prometheus.GaugeValue, s.OldestStateAge.Seconds())
+	ch <- prometheus.MustNewConstMetric(descGeneration, prometheus.GaugeValue, float64(s.Generation))
+	if err != nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descStreamLag, prometheus.GaugeValue, float64(s.Stream.Lag))
+	ch <- prometheus.MustNewConstMetric(descStreamPending, prometheus.GaugeValue, float64(s.Stream.Pending))
+	ch <- prometheus.MustNewConstMetric(descStreamLen, prometheus.GaugeValue, float64(s.Stream.Length))
+	ch <- prometheus.MustNewConstMetric(descDue, prometheus.GaugeValue, float64(s.Stream.Due))
 }

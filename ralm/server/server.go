@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/ralm/bundle"
 	"github.com/ralmlab/ralm/ralm/serve"
 )
@@ -68,16 +69,42 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// Backend is what a Server serves: the embedded engine (*serve.Engine) or
+// a replica on Redis (*serve.Replica), which have the same methods.
+type Backend interface {
+	IDKinds() (user, item data.IDKind)
+	Clicks(ctx context.Context, batch []serve.Click) (serve.IngestResult, error)
+	Score(ctx context.Context, userID string, itemIDs []string) ([]bundle.ItemScore, error)
+	Item(ctx context.Context, itemID string) (serve.ItemInfo, error)
+	Delete(ctx context.Context, itemID string) error
+	Audience(ctx context.Context, itemID string, n int) (*serve.Audience, error)
+	UpsertUser(ctx context.Context, id string, in serve.UserInput) error
+	Reload(ctx context.Context, modelDir string) error
+	ModelID() string
+	Ready() error
+	Stats() serve.Stats
+	Close() error
+}
+
+var (
+	_ Backend = (*serve.Engine)(nil)
+	_ Backend = (*serve.Replica)(nil)
+)
+
+// staler is a backend that may answer from out-of-date state (a Replica
+// while Redis is down): its read responses then carry "stale": true.
+type staler interface{ Stale() bool }
+
 // Server serves the HTTP API of one engine.
 type Server struct {
-	e   *serve.Engine
+	e   Backend
 	cfg Config
 	mux *http.ServeMux
 	log *slog.Logger
 }
 
 // New returns a server for e.
-func New(e *serve.Engine, cfg Config) *Server {
+func New(e Backend, cfg Config) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -94,6 +121,9 @@ func New(e *serve.Engine, cfg Config) *Server {
 		cfg.Metrics = NewMetrics()
 	}
 	cfg.Metrics.engine.e = e
+	if rb, ok := e.(redisBackend); ok {
+		cfg.Metrics.redis.r = rb
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -218,6 +248,8 @@ func (s *Server) classify(err error) (int, string) {
 		return http.StatusBadRequest, clip(err.Error())
 	case errors.Is(err, serve.ErrClosed):
 		return http.StatusServiceUnavailable, "the engine is shutting down"
+	case errors.Is(err, serve.ErrUnavailable):
+		return http.StatusServiceUnavailable, "the shared store (Redis) is unavailable; writes are refused until it returns"
 	case errors.Is(err, serve.ErrReadOnly):
 		return http.StatusServiceUnavailable, "the engine is read-only after a storage fault; see the server log"
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
@@ -589,7 +621,7 @@ func (s *Server) handleScore(w http.ResponseWriter, r *http.Request) error {
 	for i, x := range res {
 		out[i] = scoreJSON{ItemID: newJSONID(itemKind, x.ItemID), Score: x.Score, Status: string(x.Status)}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"user_id": newJSONID(userKind, u), "scores": out})
+	writeJSON(w, http.StatusOK, s.markStale(map[string]any{"user_id": newJSONID(userKind, u), "scores": out}))
 	return nil
 }
 
@@ -634,7 +666,7 @@ func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) error {
 	if info.Failure != "" {
 		reply["failure"] = info.Failure
 	}
-	writeJSON(w, http.StatusOK, reply)
+	writeJSON(w, http.StatusOK, s.markStale(reply))
 	return nil
 }
 
@@ -681,9 +713,9 @@ func (s *Server) handleAudience(w http.ResponseWriter, r *http.Request) error {
 	for i, u := range a.Users {
 		users[i] = audienceUser{UserID: newJSONID(userKind, u.UserID), Score: u.Score}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	writeJSON(w, http.StatusOK, s.markStale(map[string]any{
 		"item_id": newJSONID(itemKind, id), "status": a.Status, "seeds": a.Seeds, "users": users,
-	})
+	}))
 	return nil
 }
 
@@ -755,10 +787,20 @@ func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// handleHealth is the liveness check: the process serves requests.
+// handleHealth is the liveness check: the process serves requests (with
+// "stale": true while a Redis backend answers from out-of-date state).
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "model_id": s.e.ModelID()})
+	writeJSON(w, http.StatusOK, s.markStale(map[string]any{"status": "ok", "model_id": s.e.ModelID()}))
 	return nil
+}
+
+// markStale adds "stale": true to a read response while the backend
+// answers from out-of-date state.
+func (s *Server) markStale(m map[string]any) map[string]any {
+	if st, ok := s.e.(staler); ok && st.Stale() {
+		m["stale"] = true
+	}
+	return m
 }
 
 // handleReady is the readiness check: 200 while the engine accepts writes,

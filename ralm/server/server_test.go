@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 		modelDir = dir // the server process of TestSoakCrash
 		os.Exit(m.Run())
 	}
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runReplicaChild()) // a replica subprocess of TestRedisKillReplica
+	}
 	tmp, err := os.MkdirTemp("", "ralm-server-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

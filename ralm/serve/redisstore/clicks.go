@@ -121,6 +121,7 @@ type StreamStats struct {
 	Length  int64 // entries in the stream
 	Lag     int64 // entries not yet delivered to any worker (-1 unknown)
 	Pending int64 // entries delivered but not acknowledged
+	Due     int64 // items waiting for a re-cluster (dirty or leased)
 }
 
 // Stats returns the click stream's backlog (zero before the first worker
@@ -132,6 +133,12 @@ func (s *Store) Stats(ctx context.Context) (StreamStats, error) {
 		return st, fmt.Errorf("redis store: stream length: %w", err)
 	}
 	st.Length = n
+	dirty, err1 := s.rdb.ZCard(ctx, s.keyDirty()).Result()
+	leased, err2 := s.rdb.ZCard(ctx, s.keyLease()).Result()
+	if err := errors.Join(err1, err2); err != nil {
+		return st, fmt.Errorf("redis store: schedule size: %w", err)
+	}
+	st.Due = dirty + leased
 	groups, err := s.rdb.XInfoGroups(ctx, s.keyStream()).Result()
 	if err != nil {
 		if strings.Contains(err.Error(), "no such key") {

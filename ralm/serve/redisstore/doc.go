@@ -11,8 +11,12 @@
 // braces are Redis Cluster hash tags: all keys of one item share one slot,
 // so the scripts that update an item touch a single node.
 //
-//	ralm:meta                    hash   model (model id), gen (generation, integer), dim
+//	ralm:meta                    hash   model (model id), gen (generation, integer), dim,
+//	                                    prev (the generation before), next_gen (counter)
 //	ralm:u:<gen>:<user>          string the user's vector: dim little-endian float32
+//	ralm:imported                set    clicks fingerprints of the model folders whose
+//	                                    training seeds were appended to the click stream
+//	ralm:publishing              string lock of the replica publishing into an empty Redis
 //	ralm:{item:<id>}:seeds       zset   seed users; score = arrival order (see below)
 //	ralm:{item:<id>}:meta        hash   ver (seed version, bumped per change), created, last (Unix ms)
 //	ralm:{item:<id>}:state       hash   gen, model, ver, seeds, built (Unix ms), k, cent, wts, glob, mean
@@ -59,6 +63,15 @@
 // pending; another worker claims them with XAUTOCLAIM after
 // Config.ClaimIdle and applies them again (harmless, see above), so no
 // acknowledged click is left unprocessed.
+//
+// # Model generations
+//
+// Store.Publish writes a model's user vectors under a new generation, then
+// switches ralm:meta to it, schedules every item and announces the model.
+// The previous generation's vectors stay (the one before is deleted), so a
+// replica keeps serving the previous model — its vectors and the item
+// states built with it, which Mirror keeps aside when newer ones replace
+// them (Mirror.StateAt) — until every item has a state of the new one.
 //
 // # Re-clustering once
 //

@@ -24,6 +24,10 @@ type Mirror struct {
 	mu     sync.RWMutex
 	model  Model
 	states map[string]*State
+	// prev holds the states of older generations that newer ones replaced
+	// since the last DropBefore, so a replica can finish serving the
+	// previous model while the items are rebuilt for the new one.
+	prev map[string]*State
 
 	stale   atomic.Bool
 	synced  atomic.Bool // a first full load completed
@@ -48,7 +52,7 @@ func NewMirror(s *Store, o MirrorOptions) *Mirror {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	m := &Mirror{s: s, block: o.Block, log: log, states: make(map[string]*State)}
+	m := &Mirror{s: s, block: o.Block, log: log, states: make(map[string]*State), prev: make(map[string]*State)}
 	m.stale.Store(true)
 	return m
 }
@@ -129,12 +133,16 @@ func (m *Mirror) handle(e Event) error {
 		if st == nil {
 			delete(m.states, e.Key)
 		} else if cur := m.states[e.Key]; cur == nil || cur.Gen < st.Gen || (cur.Gen == st.Gen && !st.BuiltAt.Before(cur.BuiltAt)) {
+			if cur != nil && cur.Gen < st.Gen {
+				m.prev[e.Key] = cur
+			}
 			m.states[e.Key] = st
 		}
 		m.mu.Unlock()
 	case EventDelete:
 		m.mu.Lock()
 		delete(m.states, e.Key)
+		delete(m.prev, e.Key)
 		m.mu.Unlock()
 	case EventUser:
 		m.s.InvalidateUser(e.Key)
@@ -166,6 +174,46 @@ func (m *Mirror) State(item string) *State {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return m.states[item]
+}
+
+// StateAt returns an item's state built with generation gen (the latest
+// one, or one a newer generation replaced since DropBefore(gen) or earlier),
+// or nil.
+func (m *Mirror) StateAt(item string, gen int64) *State {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if st := m.states[item]; st != nil && st.Gen == gen {
+		return st
+	}
+	if st := m.prev[item]; st != nil && st.Gen == gen {
+		return st
+	}
+	return nil
+}
+
+// Coverage counts the items with a state and, of them, those whose latest
+// state is of generation gen: a replica switches to a new model when all are.
+func (m *Mirror) Coverage(gen int64) (items, atGen int) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for _, st := range m.states {
+		items++
+		if st.Gen == gen {
+			atGen++
+		}
+	}
+	return items, atGen
+}
+
+// DropBefore forgets the replaced states of generations older than gen.
+func (m *Mirror) DropBefore(gen int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, st := range m.prev {
+		if st.Gen < gen {
+			delete(m.prev, id)
+		}
+	}
 }
 
 // Len is the number of items with a state.

@@ -147,8 +147,8 @@ func (s *Store) CurrentModel(ctx context.Context) (Model, error) {
 	if err != nil {
 		return Model{}, fmt.Errorf("redis store: read %s: %w", s.keyMeta(), err)
 	}
-	if len(m) == 0 {
-		return Model{}, nil
+	if m["gen"] == "" {
+		return Model{}, nil // none yet (a first publish may be writing users)
 	}
 	gen, err1 := strconv.ParseInt(m["gen"], 10, 64)
 	dim, err2 := strconv.Atoi(m["dim"])
@@ -164,8 +164,9 @@ const PublishBatch = 1000
 // Publish writes a model's user vectors (ids[i] ↔ vecs[i*dim:(i+1)*dim])
 // as a new generation, then switches the shared model to it, marks every
 // item with a state for re-clustering, announces the new model and drops
-// the previous generation's vectors. Readers of the old generation keep
-// reading it until they switch, so no response mixes two models.
+// the vectors of the generation before the previous one. The previous
+// generation stays readable, so a replica keeps serving it until the items'
+// states of the new one are built, and no response mixes two models.
 func (s *Store) Publish(ctx context.Context, modelID string, ids []string, vecs []float32, dim int) (Model, error) {
 	if dim <= 0 || len(vecs) != len(ids)*dim {
 		return Model{}, fmt.Errorf("redis store: publish: %d values for %d users of dim %d", len(vecs), len(ids), dim)
@@ -195,7 +196,11 @@ func (s *Store) Publish(ctx context.Context, modelID string, ids []string, vecs 
 		}
 	}
 	m := Model{ID: modelID, Gen: gen, Dim: dim}
-	if err := s.rdb.HSet(ctx, s.keyMeta(), "model", modelID, "gen", gen, "dim", dim).Err(); err != nil {
+	prev, err := s.rdb.HGet(ctx, s.keyMeta(), "prev").Int64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return Model{}, fmt.Errorf("redis store: publish: read %s prev: %w", s.keyMeta(), err)
+	}
+	if err := s.rdb.HSet(ctx, s.keyMeta(), "model", modelID, "gen", gen, "dim", dim, "prev", old.Gen).Err(); err != nil {
 		return Model{}, fmt.Errorf("redis store: publish: switch model: %w", err)
 	}
 	if err := s.markAllDirty(ctx); err != nil {
@@ -204,8 +209,8 @@ func (s *Store) Publish(ctx context.Context, modelID string, ids []string, vecs 
 	if err := s.announce(ctx, EventModel, modelID, gen); err != nil {
 		return m, err
 	}
-	if old.Gen > 0 {
-		if err := s.dropUsers(ctx, old.Gen); err != nil {
+	if prev > 0 {
+		if err := s.dropUsers(ctx, prev); err != nil {
 			return m, err
 		}
 	}
@@ -296,6 +301,9 @@ func (s *Store) Users(ctx context.Context, gen int64, ids []string) ([][]float32
 	}
 	for lo := 0; lo < len(miss); lo += PublishBatch {
 		part := miss[lo:min(lo+PublishBatch, len(miss))]
+		// A vector read before an invalidation that lands during the read
+		// must not be cached: put only if no drop happened meanwhile.
+		epoch := s.cache.epoch()
 		cmds := make([]*redis.StringCmd, len(part))
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for j, i := range part {
@@ -319,7 +327,7 @@ func (s *Store) Users(ctx context.Context, gen int64, ids []string) ([][]float32
 				return nil, fmt.Errorf("redis store: user %q: %w", ids[i], err)
 			}
 			out[i] = v
-			s.cache.put(gen, ids[i], v)
+			s.cache.putIf(epoch, gen, ids[i], v)
 		}
 	}
 	return out, nil
@@ -346,10 +354,11 @@ func (s *Store) ClearUserCache() { s.cache.clear() }
 
 // userCache is a bounded LRU cache of user vectors keyed by generation and id.
 type userCache struct {
-	mu  sync.Mutex
-	max int
-	ll  *list.List
-	m   map[string]*list.Element // user id → element
+	mu    sync.Mutex
+	max   int
+	drops uint64 // bumped by every drop and clear
+	ll    *list.List
+	m     map[string]*list.Element // user id → element
 }
 
 type cacheEntry struct {
@@ -376,12 +385,7 @@ func (c *userCache) get(gen int64, id string) ([]float32, bool) {
 	return e.Value.(*cacheEntry).vec, true
 }
 
-func (c *userCache) put(gen int64, id string, v []float32) {
-	if c.max <= 0 {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+func (c *userCache) putLocked(gen int64, id string, v []float32) {
 	if e, ok := c.m[id]; ok {
 		e.Value = &cacheEntry{id: id, gen: gen, vec: v}
 		c.ll.MoveToFront(e)
@@ -395,9 +399,29 @@ func (c *userCache) put(gen int64, id string, v []float32) {
 	}
 }
 
+// epoch is the number of invalidations so far.
+func (c *userCache) epoch() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.drops
+}
+
+// putIf caches v unless an invalidation happened since epoch.
+func (c *userCache) putIf(epoch uint64, gen int64, id string, v []float32) {
+	if c.max <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.drops == epoch {
+		c.putLocked(gen, id, v)
+	}
+}
+
 func (c *userCache) drop(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.drops++
 	if e, ok := c.m[id]; ok {
 		c.ll.Remove(e)
 		delete(c.m, id)
@@ -407,6 +431,7 @@ func (c *userCache) drop(id string) {
 func (c *userCache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.drops++
 	c.ll.Init()
 	clear(c.m)
 }

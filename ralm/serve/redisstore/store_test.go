@@ -13,7 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/ralmlab/ralm/ralm/serve/redisstore/internal/redistest"
+	"github.com/ralmlab/ralm/internal/redistest"
 )
 
 // backend is one Redis deployment the tests run against.
@@ -70,8 +70,8 @@ func backends(t *testing.T) []backend {
 
 // meanBuilder is a test Builder: the first min(n, 2) seeds are the
 // centroids (each of weight 1), Global their average, Mean the seeds' mean.
-func meanBuilder(_ context.Context, m Model, _ string, seeds []float32, n int, _ *State) (*State, error) {
-	d := m.Dim
+func meanBuilder(_ context.Context, m Model, _ string, ids []string, seeds []float32, _ *State) (*State, error) {
+	d, n := m.Dim, len(ids)
 	mean := make([]float32, d)
 	for i := range n {
 		for j := range d {
@@ -227,7 +227,8 @@ func testUsers(t *testing.T, s *Store) {
 	if v, _ := s.Users(ctx, m.Gen, []string{"u2"}); !slices.Equal(v[0], []float32{9, 9, 9}) {
 		t.Fatalf("after invalidation got %v, want the upsert", v[0])
 	}
-	// A new model is a new generation; the old one's vectors are dropped.
+	// A new model is a new generation; the previous one's vectors stay
+	// (replicas finish serving it), the one before is dropped.
 	m2 := publishUsers(t, s, "model-b", 2)
 	if m2.Gen != 2 || m2.ID != "model-b" {
 		t.Fatalf("second publish: %+v", m2)
@@ -236,13 +237,21 @@ func testUsers(t *testing.T, s *Store) {
 		t.Fatalf("current model %+v, want %+v", cur, m2)
 	}
 	s.ClearUserCache() // the cache may still hold generation 1 vectors
+	if prev, _ := s.Users(ctx, m.Gen, []string{"u0", "u1"}); prev[0] == nil || prev[1] == nil {
+		t.Fatalf("generation %d vectors dropped after one publish: %v", m.Gen, prev)
+	}
+	m3 := publishUsers(t, s, "model-c", 2)
+	s.ClearUserCache()
 	old, _ := s.Users(ctx, m.Gen, []string{"u0", "u1"})
 	if old[0] != nil || old[1] != nil {
-		t.Fatalf("generation 1 vectors still there: %v", old)
+		t.Fatalf("generation 1 vectors still there after generation %d: %v", m3.Gen, old)
+	}
+	if prev, _ := s.Users(ctx, m2.Gen, []string{"u0", "u1"}); prev[0] == nil || prev[1] == nil {
+		t.Fatalf("generation %d vectors dropped: %v", m2.Gen, prev)
 	}
 	// The cache stays bounded.
 	small := &Store{cfg: s.cfg, rdb: s.rdb, p: s.p, cache: newUserCache(1)}
-	small.Users(ctx, m2.Gen, []string{"u0", "u1"})
+	small.Users(ctx, m3.Gen, []string{"u0", "u1"})
 	if n := small.cache.len(); n != 1 {
 		t.Fatalf("cache of 1 holds %d", n)
 	}
@@ -309,7 +318,7 @@ func testReclusterOnce(t *testing.T, s *Store) {
 	if err := w1.ensureGroup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := w1.readOnce(ctx, time.Second); err != nil { // applies and schedules everything
+	if _, err := w1.readOnce(ctx, time.Second); err != nil { // applies and schedules everything
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -539,4 +548,20 @@ func (quietLogger) Printf(context.Context, string, ...any) {}
 func TestMain(m *testing.M) {
 	redis.SetLogger(quietLogger{})
 	os.Exit(m.Run())
+}
+
+// TestUserCacheInvalidationRace: a vector read before an invalidation that
+// lands during the read is not cached.
+func TestUserCacheInvalidationRace(t *testing.T) {
+	c := newUserCache(10)
+	e := c.epoch()
+	c.drop("u1") // the user event arrives while the read is in flight
+	c.putIf(e, 1, "u1", []float32{1})
+	if _, ok := c.get(1, "u1"); ok {
+		t.Fatal("a vector read before the invalidation was cached")
+	}
+	c.putIf(c.epoch(), 1, "u1", []float32{2})
+	if v, ok := c.get(1, "u1"); !ok || v[0] != 2 {
+		t.Fatalf("got %v %v, want the fresh vector cached", v, ok)
+	}
 }

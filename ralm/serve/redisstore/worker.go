@@ -14,12 +14,14 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Builder computes an item's state from its seeds' vectors (n×m.Dim,
-// row-major, oldest first), warm-started from prev (nil, or a state of any
-// generation). The serving engine supplies it, so the state is computed by
-// the same code as in the embedded store. It fills K, Centroids, Weights,
-// Global and Mean; the worker fills the rest. It is called only for n > 0.
-type Builder func(ctx context.Context, m Model, item string, seeds []float32, n int, prev *State) (*State, error)
+// Builder computes an item's state from its seeds: their user ids (oldest
+// first) and vectors (len(ids)×m.Dim, row-major, in the same order),
+// warm-started from prev (nil, or a state of any generation). The serving
+// layer supplies it (serve.Replica uses lookalike.Model.NewItem), so the
+// state is computed by the same code as in the embedded store. It fills K,
+// Centroids, Weights, Global and Mean; the worker fills the rest. It is
+// called only with at least one seed.
+type Builder func(ctx context.Context, m Model, item string, ids []string, seeds []float32, prev *State) (*State, error)
 
 // WorkerConfig configures a Worker. Zero values select defaults.
 type WorkerConfig struct {
@@ -124,7 +126,15 @@ func (w *Worker) Run(ctx context.Context) error {
 			lastClaim = time.Now()
 		}
 		if err == nil {
-			err = w.readOnce(ctx, 200*time.Millisecond)
+			// Drain up to 20 full batches before re-clustering, so that a
+			// backlog is applied at stream speed, not at re-cluster speed.
+			n, block := 0, 200*time.Millisecond
+			for i := 0; i < 20 && err == nil; i++ {
+				if n, err = w.readOnce(ctx, block); n < w.cfg.Batch {
+					break
+				}
+				block = -1 // XREADGROUP without BLOCK
+			}
 		}
 		if err == nil {
 			err = w.reclusterDue(ctx)
@@ -150,25 +160,28 @@ func (w *Worker) Run(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// readOnce reads new entries for this worker (blocking up to block),
-// applies and acknowledges them.
-func (w *Worker) readOnce(ctx context.Context, block time.Duration) error {
+// readOnce reads new entries for this worker (blocking up to block; a
+// negative block does not block), applies and acknowledges them, and returns how many it
+// read.
+func (w *Worker) readOnce(ctx context.Context, block time.Duration) (int, error) {
 	res, err := w.s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 		Group: groupName, Consumer: w.cfg.Name, Streams: []string{w.s.keyStream(), ">"},
 		Count: int64(w.cfg.Batch), Block: block,
 	}).Result()
 	if errors.Is(err, redis.Nil) {
-		return nil
+		return 0, nil
 	}
 	if err != nil {
-		return fmt.Errorf("redis worker: read %s: %w", w.s.keyStream(), err)
+		return 0, fmt.Errorf("redis worker: read %s: %w", w.s.keyStream(), err)
 	}
+	n := 0
 	for _, st := range res {
+		n += len(st.Messages)
 		if err := w.apply(ctx, st.Messages, false); err != nil {
-			return err
+			return n, err
 		}
 	}
-	return nil
+	return n, nil
 }
 
 // claimPending takes over the entries left pending by workers idle for
@@ -303,10 +316,26 @@ func (w *Worker) apply(ctx context.Context, msgs []redis.XMessage, replay bool) 
 	now := time.Now().UnixMilli()
 	var due []redis.Z
 	var gone []string
-	for _, item := range order {
+	// One pipeline of EVALSHA (one round trip per node), then a plain run
+	// (EVAL, which caches the script) for the items whose node did not
+	// know the script yet.
+	keys := func(item string) []string {
+		return []string{w.s.keySeeds(item), w.s.keyItemMeta(item), w.s.keyState(item)}
+	}
+	argsOf := func(item string) []any { return append([]any{w.cfg.MaxSeeds, now}, ops[item].args...) }
+	cmds := make([]*redis.Cmd, len(order))
+	_, _ = w.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, item := range order {
+			cmds[i] = applyScript.EvalSha(ctx, p, keys(item), argsOf(item)...)
+		}
+		return nil
+	})
+	for i, item := range order {
 		op := ops[item]
-		args := append([]any{w.cfg.MaxSeeds, now}, op.args...)
-		r, err := applyScript.Run(ctx, w.s.rdb, []string{w.s.keySeeds(item), w.s.keyItemMeta(item), w.s.keyState(item)}, args...).Int64Slice()
+		r, err := cmds[i].Int64Slice()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			r, err = applyScript.Run(ctx, w.s.rdb, keys(item), argsOf(item)...).Int64Slice()
+		}
 		if err != nil {
 			return fmt.Errorf("redis worker: apply clicks of item %q: %w", item, err)
 		}
@@ -429,13 +458,14 @@ func (w *Worker) buildItem(ctx context.Context, m Model, item string) error {
 		return err
 	}
 	flat := make([]float32, 0, len(seeds)*m.Dim)
-	n := 0
-	for _, v := range vecs {
+	ids := make([]string, 0, len(seeds))
+	for i, v := range vecs {
 		if len(v) == m.Dim {
 			flat = append(flat, v...)
-			n++
+			ids = append(ids, seeds[i])
 		}
 	}
+	n := len(ids)
 	if n == 0 {
 		return nil
 	}
@@ -444,7 +474,7 @@ func (w *Worker) buildItem(ctx context.Context, m Model, item string) error {
 		return err
 	}
 	start := time.Now()
-	st, berr := w.cfg.Build(ctx, m, item, flat, n, prev)
+	st, berr := w.cfg.Build(ctx, m, item, ids, flat, prev)
 	if w.cfg.OnBuild != nil {
 		w.cfg.OnBuild(item, n, time.Since(start), berr)
 	}
