@@ -70,9 +70,9 @@ func buildGraph(dt tensor.Dtype, n, xw, d, h int, w1, b1, w2, b2 any) (sg *stepG
 	B2 := G.NewScalar(g, dt, G.WithName("b2"), G.WithValue(b2))
 	sg.par = []*G.Node{W1, bb1, ww2, B2}
 
-	cat := must(G.Concat(1, sg.x, sg.u))                              // (n, xw+d)
-	hid := must(graphop.Tanh(must(graphop.Affine(cat, W1, bb1))))     // (n, h)
-	z := must(G.Add(must(G.Mul(hid, ww2)), B2))                       // (n)
+	cat := must(G.Concat(1, sg.x, sg.u))                          // (n, xw+d)
+	hid := must(graphop.Tanh(must(graphop.Affine(cat, W1, bb1)))) // (n, h)
+	z := must(G.Add(must(G.Mul(hid, ww2)), B2))                   // (n)
 	per := must(G.Sub(must(G.Softplus(z)), must(G.HadamardProd(sg.y, z))))
 	loss := must(G.Sum(must(G.HadamardProd(sg.wt, per))))
 
