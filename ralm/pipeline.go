@@ -17,6 +17,7 @@ import (
 
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/lookalike"
+	"github.com/ralmlab/ralm/lookalike/coldstart"
 	"github.com/ralmlab/ralm/ralm/bundle"
 	"github.com/ralmlab/ralm/userrep"
 )
@@ -29,11 +30,16 @@ type TrainConfig struct {
 	// (the look-alike configuration with Pooling avg) on the same embeddings;
 	// evaluations report it as ralm-avg.
 	WithAvg bool
+	// ColdStart configures the attribute cold-start network, trained after
+	// the look-alike stage when the items table is given (see
+	// ColdStartConfig for what the pipeline sets); NoColdStart skips it.
+	ColdStart   coldstart.Config
+	NoColdStart bool
 }
 
 // DefaultTrainConfig returns both stages' defaults.
 func DefaultTrainConfig() TrainConfig {
-	return TrainConfig{UserRep: userrep.DefaultConfig(), LookAlike: lookalike.DefaultConfig()}
+	return TrainConfig{UserRep: userrep.DefaultConfig(), LookAlike: lookalike.DefaultConfig(), ColdStart: coldstart.DefaultConfig()}
 }
 
 // TrainData is what the pipeline learns from: the training clicks and the
@@ -48,8 +54,9 @@ type TrainData struct {
 type TrainOptions struct {
 	UserRep   userrep.TrainOptions
 	LookAlike lookalike.TrainOptions
+	ColdStart coldstart.TrainOptions
 	// Stage is called when a stage starts: "userrep", "embed", "lookalike",
-	// "lookalike-avg".
+	// "lookalike-avg", "coldstart".
 	Stage  func(name string)
 	Logger *slog.Logger
 	// Progress, if set, gets one line per epoch of each stage, for people:
@@ -74,12 +81,17 @@ type Trained struct {
 	UserReport      *userrep.TrainReport
 	LookAlikeReport *lookalike.TrainReport
 	AvgReport       *lookalike.TrainReport
+	// ColdStart is the attribute cold-start network (nil without an items
+	// table or with NoColdStart).
+	ColdStart       *coldstart.Model
+	ColdStartReport *coldstart.TrainReport
 }
 
 // Train runs RALM's two stages end to end: it fits the user representation
 // model on the clicks (and tables), embeds every user with at least one
 // click, and fits the look-alike model on those embeddings with each item's
-// clickers as its seeds.
+// clickers as its seeds; with an items table (and not NoColdStart) it then
+// fits the attribute cold-start network on the same embeddings.
 func Train(ctx context.Context, in TrainData, cfg TrainConfig, opt TrainOptions) (*Trained, error) {
 	if in.Clicks == nil || in.Clicks.Len() == 0 {
 		return nil, errors.New("train: no training clicks")
@@ -125,6 +137,12 @@ func Train(ctx context.Context, in TrainData, cfg TrainConfig, opt TrainOptions)
 		avgCfg.Pooling = lookalike.PoolingAvg
 		if out.Avg, out.AvgReport, err = lookalike.Train(ctx, emb.Vecs, emb.Dim, clickers, avgCfg, opt.LookAlike); err != nil {
 			return nil, fmt.Errorf("train ralm-avg model: %w", err)
+		}
+	}
+	if in.Items != nil && !cfg.NoColdStart {
+		stage("coldstart")
+		if out.ColdStart, out.ColdStartReport, err = TrainColdStart(ctx, in.Items, in.Clicks, emb, cfg.ColdStartConfig(), opt.ColdStart); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil

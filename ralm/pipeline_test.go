@@ -62,6 +62,7 @@ func TestTrainPipelineWritesBundle(t *testing.T) {
 	cfg.UserRep.Epochs, cfg.UserRep.Dim, cfg.UserRep.Hidden = 2, 8, []int{16, 8}
 	cfg.LookAlike.Epochs, cfg.LookAlike.K = 2, 4
 	cfg.WithAvg = true
+	cfg.ColdStart.Epochs = 2
 	var stages []string
 	var progress bytes.Buffer
 	clock := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
@@ -71,7 +72,7 @@ func TestTrainPipelineWritesBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"userrep", "embed", "lookalike", "lookalike-avg"}; len(stages) != len(want) {
+	if want := []string{"userrep", "embed", "lookalike", "lookalike-avg", "coldstart"}; len(stages) != len(want) {
 		t.Fatalf("stages %v, want %v", stages, want)
 	}
 	// Progress: one line per epoch of each stage, with the loss, the
@@ -84,6 +85,8 @@ func TestTrainPipelineWritesBundle(t *testing.T) {
 		`^look-alike model: epoch 2/2 loss \d+\.\d{4}, \d+(\.\d)?k? pairs/s$`,
 		`^ralm-avg model: epoch 1/2 `,
 		`^ralm-avg model: epoch 2/2 `,
+		`^cold-start model: epoch 1/2 loss \d+\.\d{4}, \d+(\.\d)?k? pairs/s, ETA 1s$`,
+		`^cold-start model: epoch 2/2 loss \d+\.\d{4}, \d+(\.\d)?k? pairs/s$`,
 	}
 	if len(lines) != len(wantLines) {
 		t.Fatalf("progress:\n%s", progress.String())
@@ -92,6 +95,9 @@ func TestTrainPipelineWritesBundle(t *testing.T) {
 		if !regexp.MustCompile(re).MatchString(lines[i]) {
 			t.Errorf("progress line %q does not match %s", lines[i], re)
 		}
+	}
+	if tr.ColdStart == nil || tr.ColdStart.Dim() != 8 || tr.ColdStart.Config().Negatives != tr.LookAlike.Config().Negatives {
+		t.Errorf("cold-start model %v: not trained, or not on the embeddings and the look-alike negatives", tr.ColdStart)
 	}
 	if tr.Embeddings.Dim != 8 || tr.LookAlike.Dim() != 8 || tr.Avg == nil {
 		t.Fatalf("embedding width %d, look-alike width %d, avg %v", tr.Embeddings.Dim, tr.LookAlike.Dim(), tr.Avg)

@@ -36,6 +36,7 @@ type trainFlags struct {
 	lr      float64
 	batch   int
 	validLA float64
+	cold    bool // --cold-start
 }
 
 func newTrainCmd() *cobra.Command {
@@ -143,6 +144,9 @@ func addTrainFlags(cmd *cobra.Command, f *trainFlags, cfg *ralm.TrainConfig) {
 	fl.IntVar(&cfg.LookAlike.Negatives, "negatives-la", cfg.LookAlike.Negatives, "look-alike model: random non-clickers per positive")
 	fl.IntVar(&cfg.LookAlike.MinClickers, "min-clickers", cfg.LookAlike.MinClickers, "look-alike model: items with fewer clickers are not trained on")
 	fl.Float64Var(&f.validLA, "valid-la", 0, "look-alike model: share of items held out to report a validation AUC per epoch (0: none)")
+	// cold-start model
+	fl.BoolVar(&f.cold, "cold-start", true, "with --items: train the attribute cold-start model (scores items with fewer than --min-seeds seeds from their attributes)")
+	fl.IntVar(&cfg.ColdStart.Epochs, "epochs-cold", cfg.ColdStart.Epochs, "epochs of the cold-start model")
 }
 
 // apply copies the flags that set several config fields at once (--epochs,
@@ -156,6 +160,7 @@ func (f *trainFlags) apply(cmd *cobra.Command, cfg *ralm.TrainConfig) error {
 		cfg.UserRep.Epochs, cfg.LookAlike.Epochs = f.epochs, f.epochs
 	}
 	cfg.UserRep.Seed, cfg.LookAlike.Seed = f.seed, uint64(f.seed)
+	cfg.NoColdStart = !f.cold
 	cfg.UserRep.LR, cfg.LookAlike.LR = f.lr, f.lr
 	cfg.UserRep.Batch, cfg.LookAlike.Batch = f.batch, f.batch
 	return nil
@@ -166,6 +171,7 @@ func checkTrainFlags(f *trainFlags, cfg ralm.TrainConfig) error {
 	for _, err := range []error{
 		mustBePositive("epochs-user", cfg.UserRep.Epochs),
 		mustBePositive("epochs-la", cfg.LookAlike.Epochs),
+		mustBePositive("epochs-cold", cfg.ColdStart.Epochs),
 		mustBePositive("lr", f.lr),
 		mustBePositive("batch", f.batch),
 		mustBePositive("k", cfg.LookAlike.K),

@@ -58,7 +58,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{Dim: 16, Hidden: 64, Negatives: 4, Epochs: 10, Batch: 128, LR: 0.005, Bins: DefaultBins, Seed: 1}
+	return Config{Dim: 16, Hidden: 64, Negatives: 4, Epochs: 10, Batch: 128, LR: 0.005, Bins: DefaultBins}
 }
 
 func (c Config) withDefaults() Config {
