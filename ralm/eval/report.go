@@ -63,9 +63,33 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := r.writeZeroSeed(w); err != nil {
+		return err
+	}
 	if r.Scoring != "" && r.Scoring != "exact" {
 		_, err := fmt.Fprintf(w, "candidates %s (AUC unbiased; recall@K overstated against exact scoring)\n", r.Scoring)
 		return err
 	}
 	return nil
+}
+
+// writeZeroSeed writes the zero-seed bucket (fresh items scored from their
+// attributes alone) as a second table, when the report has one.
+func (r *Report) writeZeroSeed(w io.Writer) error {
+	var rows []string
+	for _, m := range r.Order {
+		if _, ok := r.Models[m][BucketZeroSeed]; ok {
+			rows = append(rows, m)
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "zero-seed (attributes only)\tAUC\tR@10\tR@50\titems\t")
+	for _, m := range rows {
+		x := r.Models[m][BucketZeroSeed]
+		fmt.Fprintf(tw, "%s\t%.3f\t%.3f\t%.3f\t%d\t\n", m, x.AUC, x.R10, x.R50, x.NItems)
+	}
+	return tw.Flush()
 }
