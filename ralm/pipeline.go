@@ -207,5 +207,5 @@ func ItemClickers(clicks *data.Clicks, users *data.Vocab) ([][]int32, error) {
 // Bundle returns the model folder contents of a training run, ready for
 // bundle.Write. The ralm-avg baseline, if trained, is not part of it.
 func (t *Trained) Bundle() *bundle.Bundle {
-	return &bundle.Bundle{UserModel: t.User, LookAlike: t.LookAlike, Embeddings: t.Embeddings, Seeds: t.Seeds}
+	return &bundle.Bundle{UserModel: t.User, LookAlike: t.LookAlike, Embeddings: t.Embeddings, Seeds: t.Seeds, ColdStart: t.ColdStart}
 }

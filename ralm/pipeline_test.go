@@ -116,6 +116,25 @@ func TestTrainPipelineWritesBundle(t *testing.T) {
 	if b.ClicksFingerprint != bundle.FingerprintClicks(ds.Clicks) {
 		t.Error("bundle fingerprint differs from the training clicks'")
 	}
+	// The cold-start model is an optional file of the folder and reads back
+	// to the same logits.
+	if b.ColdStart == nil {
+		t.Fatal("model folder has no cold-start model")
+	}
+	enc := tr.ColdStart.Encoder()
+	row, _, err := enc.Row(ds.Items, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i1, _ := tr.ColdStart.Item(row)
+	i2, err := b.ColdStart.Item(row)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := tr.Embeddings.Vecs[:tr.Embeddings.Dim]
+	if x, y := tr.ColdStart.Logit(u, i1), b.ColdStart.Logit(u, i2); x != y {
+		t.Errorf("cold-start logit %v before writing the folder, %v after opening it", x, y)
+	}
 	if _, err := Train(context.Background(), TrainData{Clicks: &data.Clicks{}}, cfg, TrainOptions{}); err == nil {
 		t.Error("no clicks: want an error")
 	}
