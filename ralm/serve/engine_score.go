@@ -57,6 +57,16 @@ func (e *Engine) scoreVec(w *world, uv []float32, itemIDs []string) []bundle.Ite
 	for i, id := range itemIDs {
 		res[i].ItemID = id
 		v, ok := w.items.Load(id)
+		nseeds := 0
+		if ok {
+			nseeds = int(v.(*item).nseeds.Load())
+		}
+		if nseeds < e.opts.MinSeeds {
+			if sc, ok := e.featureScore(w, id, uv); ok {
+				res[i].Score, res[i].Status = sc, bundle.StatusFeatures
+				continue
+			}
+		}
 		if !ok {
 			res[i].Status = bundle.StatusUnknownItem
 			continue
@@ -101,6 +111,9 @@ func (e *Engine) Item(ctx context.Context, itemID string) (ItemInfo, error) {
 	w := e.world.Load()
 	v, ok := w.items.Load(itemID)
 	if !ok {
+		if e.featureItem(w, itemID) != nil { // attributes, no click yet
+			return ItemInfo{ID: itemID, Status: bundle.StatusFeatures}, nil
+		}
 		return ItemInfo{}, &bundle.IDError{What: "item", ID: itemID, Err: bundle.ErrUnknownItem}
 	}
 	it := v.(*item)
@@ -109,7 +122,7 @@ func (e *Engine) Item(ctx context.Context, itemID string) (ItemInfo, error) {
 	it.mu.Unlock()
 	view := it.view.Load()
 	info := ItemInfo{
-		ID: itemID, Seeds: int(it.nseeds.Load()), Status: e.status(it),
+		ID: itemID, Seeds: int(it.nseeds.Load()), Status: e.featureStatus(w, itemID, int(it.nseeds.Load()), e.status(it)),
 		LastRecluster: view.builtAt, ReclusterSeeds: view.builtSeeds,
 		Pending:   view.state() == nil || view.version != version,
 		LastClick: time.Unix(0, it.last.Load()),
