@@ -50,8 +50,8 @@ const (
 // Config configures a Server. Zero values select the defaults.
 type Config struct {
 	// Token, if not empty, is the bearer token the write endpoints require
-	// (POST /v1/clicks, POST /v1/users, DELETE /v1/items/{id},
-	// POST /v1/admin/reload).
+	// (POST /v1/clicks, POST /v1/users, POST /v1/items,
+	// DELETE /v1/items/{id}, POST /v1/admin/reload).
 	Token string
 	// MaxBodyBytes caps a request body (default 16 MiB).
 	MaxBodyBytes int64
@@ -100,6 +100,7 @@ func New(e *serve.Engine, cfg Config) *Server {
 	s := &Server{e: e, cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
 	s.route("POST /v1/clicks", true, s.handleClicks)
 	s.route("POST /v1/score", false, s.handleScore)
+	s.route("POST /v1/items", true, s.handleItems)
 	s.route("GET /v1/items/{id}", false, s.handleItem)
 	s.route("DELETE /v1/items/{id}", true, s.handleDelete)
 	s.route("GET /v1/items/{id}/audience", false, s.handleAudience)
@@ -113,7 +114,7 @@ func New(e *serve.Engine, cfg Config) *Server {
 		return nil
 	})
 	// Known paths with another method, and unknown paths: JSON errors too.
-	for _, p := range []string{"/v1/clicks", "/v1/score", "/v1/items/{id}", "/v1/items/{id}/audience", "/v1/users", "/v1/admin/reload", "/healthz", "/readyz", "/metrics"} {
+	for _, p := range []string{"/v1/clicks", "/v1/score", "/v1/items", "/v1/items/{id}", "/v1/items/{id}/audience", "/v1/users", "/v1/admin/reload", "/healthz", "/readyz", "/metrics"} {
 		s.mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed on %s", r.Method, r.URL.Path))
 		})
