@@ -123,7 +123,7 @@ func addTrainFlags(cmd *cobra.Command, f *trainFlags, cfg *ralm.TrainConfig) {
 	f.in.addFlags(cmd)
 	fl := cmd.Flags()
 	fl.Int64Var(&f.seed, "seed", defaultSeed, "random seed of both stages: the same seed and input give the same models")
-	fl.IntVar(&f.epochs, "epochs", 0, "epochs of both stages (instead of --epochs-user and --epochs-la)")
+	fl.IntVar(&f.epochs, "epochs", 0, "epochs of every stage (instead of --epochs-user, --epochs-la and --epochs-cold)")
 	fl.IntVar(&cfg.UserRep.Epochs, "epochs-user", cfg.UserRep.Epochs, "maximum epochs of the user model")
 	fl.IntVar(&cfg.LookAlike.Epochs, "epochs-la", cfg.LookAlike.Epochs, "epochs of the look-alike model")
 	cmd.MarkFlagsMutuallyExclusive("epochs", "epochs-user")
@@ -147,6 +147,7 @@ func addTrainFlags(cmd *cobra.Command, f *trainFlags, cfg *ralm.TrainConfig) {
 	// cold-start model
 	fl.BoolVar(&f.cold, "cold-start", true, "with --items: train the attribute cold-start model (scores items with fewer than --min-seeds seeds from their attributes)")
 	fl.IntVar(&cfg.ColdStart.Epochs, "epochs-cold", cfg.ColdStart.Epochs, "epochs of the cold-start model")
+	cmd.MarkFlagsMutuallyExclusive("epochs", "epochs-cold")
 }
 
 // apply copies the flags that set several config fields at once (--epochs,
@@ -157,7 +158,7 @@ func (f *trainFlags) apply(cmd *cobra.Command, cfg *ralm.TrainConfig) error {
 		if err := mustBePositive("epochs", f.epochs); err != nil {
 			return err
 		}
-		cfg.UserRep.Epochs, cfg.LookAlike.Epochs = f.epochs, f.epochs
+		cfg.UserRep.Epochs, cfg.LookAlike.Epochs, cfg.ColdStart.Epochs = f.epochs, f.epochs, f.epochs
 	}
 	cfg.UserRep.Seed, cfg.LookAlike.Seed = f.seed, uint64(f.seed)
 	cfg.NoColdStart = !f.cold
