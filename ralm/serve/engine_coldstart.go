@@ -104,6 +104,29 @@ func cloneValues(v map[string][]string) map[string][]string {
 	return out
 }
 
+// deleteItemAttrs forgets an item's attributes, in the store and in memory
+// (Delete).
+func (e *Engine) deleteItemAttrs(itemID string) error {
+	if _, ok := e.itemAttrs.Load(itemID); !ok {
+		return nil
+	}
+	as, ok := e.store.(AttrStore)
+	if !ok {
+		return nil // nothing can have been registered
+	}
+	e.diskMu.Lock()
+	err := as.DeleteItemAttrs(itemID)
+	if err == nil {
+		e.itemAttrs.Delete(itemID)
+	}
+	e.diskMu.Unlock()
+	if err != nil {
+		e.fail(err)
+		return fmt.Errorf("delete item attributes: %w", err)
+	}
+	return nil
+}
+
 // loadItemAttrs restores the persisted attributes (Open).
 func (e *Engine) loadItemAttrs() error {
 	as, ok := e.store.(AttrStore)

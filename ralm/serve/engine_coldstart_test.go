@@ -94,6 +94,23 @@ func TestFeaturesItemLifecycle(t *testing.T) {
 		}
 	}
 	waitFor(t, "item to become ok", 10*time.Second, func() bool { return status(e).Status == bundle.StatusOK })
+	// Delete forgets the seeds and the attributes; an item with attributes
+	// only can be deleted too.
+	if err := e.Delete(ctx, "31337"); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(e).Status; got != bundle.StatusUnknownItem {
+		t.Errorf("after delete: %s, want unknown_item", got)
+	}
+	if _, err := e.SetItemAttributes(ctx, "31338", map[string][]string{"community": {"c1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Delete(ctx, "31338"); err != nil || e.HasAttributes("31338") {
+		t.Errorf("delete an attributes-only item: %v (attributes kept: %v)", err, e.HasAttributes("31338"))
+	}
+	if err := e.Delete(ctx, "31338"); !errors.Is(err, bundle.ErrUnknownItem) {
+		t.Errorf("delete twice: %v, want ErrUnknownItem", err)
+	}
 }
 
 // TestFeaturesShareTheOkScale checks that features scores and ok scores of

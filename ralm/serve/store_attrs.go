@@ -16,6 +16,9 @@ import (
 type AttrStore interface {
 	// PutItemAttrs durably replaces the attributes of one item.
 	PutItemAttrs(id string, values map[string][]string) error
+	// DeleteItemAttrs durably removes an item's attributes (none is not an
+	// error).
+	DeleteItemAttrs(id string) error
 	// LoadItemAttrs calls fn for every item with attributes, stopping at
 	// fn's first error.
 	LoadItemAttrs(fn func(id string, values map[string][]string) error) error
@@ -60,4 +63,19 @@ func (s *BoltStore) LoadItemAttrs(fn func(id string, values map[string][]string)
 			return fn(string(k), values)
 		})
 	})
+}
+
+// DeleteItemAttrs implements AttrStore.
+func (s *BoltStore) DeleteItemAttrs(id string) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bktItemAttrs)
+		if b == nil {
+			return nil
+		}
+		return b.Delete([]byte(id))
+	})
+	if err != nil {
+		return fmt.Errorf("seed store %s: delete item attributes: %w", s.path, err)
+	}
+	return nil
 }
