@@ -20,7 +20,7 @@ import (
 //	magic    8 bytes  "RALMCOLD"
 //	version  uint32   FileVersion
 //	header   uint32 length + JSON {config, dim, fields}
-//	weights  float32 values: every field's table (Size×Dim), W1, b1, w2, b2
+//	weights  float32 values: every field's table (Size×Dim), W1, b1, w2, Wv, b2
 //	checksum 32 bytes SHA-256 of everything before it
 const (
 	fileMagic = "RALMCOLD"
@@ -49,7 +49,7 @@ type header struct {
 // nothing).
 func (m *Model) weights() [][]float32 {
 	w := append([][]float32(nil), m.tables...)
-	return append(w, m.w1, m.b1, m.w2)
+	return append(w, m.w1, m.b1, m.w2, m.wv)
 }
 
 // MarshalBinary returns the model in the file format.

@@ -24,7 +24,7 @@ type stepGraph struct {
 	y   *G.Node
 	wt  *G.Node
 	in  map[*G.Node]*tensor.Dense
-	par []*G.Node // W1, b1, w2, b2
+	par []*G.Node // W1, b1, w2, b2, Wv
 
 	logitV G.Value
 	lossV  G.Value
@@ -33,12 +33,12 @@ type stepGraph struct {
 }
 
 // paramNames are the dense parameters in graph order.
-var paramNames = []string{"W1", "b1", "w2", "b2"}
+var paramNames = []string{"W1", "b1", "w2", "b2", "Wv"}
 
 // buildGraph builds the step graph for n rows in dtype dt, with the dense
-// parameters bound to the given backing arrays (W1, b1, w2 as []float32 or
-// []float64, b2 as a float32 or float64 scalar).
-func buildGraph(dt tensor.Dtype, n, xw, d, h int, w1, b1, w2, b2 any) (sg *stepGraph, err error) {
+// parameters bound to the given backing arrays (W1, b1, w2, Wv as []float32
+// or []float64, b2 as a float32 or float64 scalar).
+func buildGraph(dt tensor.Dtype, n, xw, d, h int, w1, b1, w2, b2, wv any) (sg *stepGraph, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			sg, err = nil, fmt.Errorf("build cold-start graph: %v", r)
@@ -68,11 +68,14 @@ func buildGraph(dt tensor.Dtype, n, xw, d, h int, w1, b1, w2, b2 any) (sg *stepG
 	bb1 := param("b1", b1, h)
 	ww2 := param("w2", w2, h)
 	B2 := G.NewScalar(g, dt, G.WithName("b2"), G.WithValue(b2))
-	sg.par = []*G.Node{W1, bb1, ww2, B2}
+	Wv := param("Wv", wv, xw, d)
+	sg.par = []*G.Node{W1, bb1, ww2, B2, Wv}
 
 	cat := must(G.Concat(1, sg.x, sg.u))                          // (n, xw+d)
 	hid := must(graphop.Tanh(must(graphop.Affine(cat, W1, bb1)))) // (n, h)
-	z := must(G.Add(must(G.Mul(hid, ww2)), B2))                   // (n)
+	iv := must(graphop.MatMul(sg.x, Wv))                          // (n, d): the item's vector in the user space
+	dotUI := must(G.Sum(must(G.HadamardProd(iv, sg.u)), 1))       // (n)
+	z := must(G.Add(must(G.Add(must(G.Mul(hid, ww2)), dotUI)), B2))
 	per := must(G.Sub(must(G.Softplus(z)), must(G.HadamardProd(sg.y, z))))
 	loss := must(G.Sum(must(G.HadamardProd(sg.wt, per))))
 
@@ -118,7 +121,7 @@ func (sg *stepGraph) close() {
 // data returns an input's backing array.
 func (sg *stepGraph) data(nd *G.Node) any { return sg.in[nd].Data() }
 
-// grad returns gradient i of the last run (0 is dX, then W1, b1, w2, b2) as
+// grad returns gradient i of the last run (0 is dX, then W1, b1, w2, b2, Wv) as
 // a slice (one element for b2).
 func (sg *stepGraph) grad(i int) (any, error) {
 	if i >= len(sg.gradV) || sg.gradV[i] == nil {

@@ -22,8 +22,8 @@ func TestGradientCheck(t *testing.T) {
 		}
 		return v
 	}
-	w1, b1, w2 := rnd((xw+d)*h, 0.7), rnd(h, 0.3), rnd(h, 0.8)
-	sg, err := buildGraph(tensor.Float64, n, xw, d, h, w1, b1, w2, -0.4)
+	w1, b1, w2, wv := rnd((xw+d)*h, 0.7), rnd(h, 0.3), rnd(h, 0.8), rnd(xw*d, 0.5)
+	sg, err := buildGraph(tensor.Float64, n, xw, d, h, w1, b1, w2, -0.4, wv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestGradientCheck(t *testing.T) {
 		data []float64
 	}
 	b2 := []float64{-0.4}
-	targets := []target{{"X", sg.data(sg.x).([]float64)}, {"W1", w1}, {"b1", b1}, {"w2", w2}, {"b2", b2}}
+	targets := []target{{"X", sg.data(sg.x).([]float64)}, {"W1", w1}, {"b1", b1}, {"w2", w2}, {"b2", b2}, {"Wv", wv}}
 	var analytic [][]float64
 	for i := range targets {
 		g, err := sg.grad(i)
@@ -105,7 +105,7 @@ func TestInferenceMatchesGraph(t *testing.T) {
 	}
 	N := len(items) * 4
 	xw := m.itemWidth()
-	sg, err := buildGraph(tensor.Float32, N, xw, d, cfg.Hidden, m.w1, m.b1, m.w2, m.b2)
+	sg, err := buildGraph(tensor.Float32, N, xw, d, cfg.Hidden, m.w1, m.b1, m.w2, m.b2, m.wv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestInferenceMatchesGraph(t *testing.T) {
 			}
 		}
 	}
-	if v := m.Logit(users[:d-1], &Item{pre: make([]float32, cfg.Hidden)}); !math.IsNaN(float64(v)) {
+	if v := m.Logit(users[:d-1], &Item{pre: make([]float32, cfg.Hidden), vec: make([]float32, d)}); !math.IsNaN(float64(v)) {
 		t.Errorf("Logit of a short embedding = %v, want NaN", v)
 	}
 	if _, err := m.Item(Attrs{{9}, nil}); err == nil {

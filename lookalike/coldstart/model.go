@@ -5,12 +5,14 @@
 // look-alike model.
 //
 // Every attribute field is embedded and mean-pooled over the item's values;
-// the pooled fields are concatenated with the user's embedding (the userrep
-// vector, so users added at serving time are scored too) and go through one
-// tanh layer to a logit:
+// the pooled fields p are concatenated with the user's embedding u (the
+// userrep vector, so users added at serving time are scored too) and go
+// through one tanh layer to a logit, plus the dot product of u with the
+// item's vector in the user space, a linear map of p (the form the user
+// model's own item vectors take):
 //
-//	x = [mean E_1[codes_1], …, mean E_F[codes_F], u]
-//	z = w2ᵀ tanh(xW1 + b1) + b2
+//	p = [mean E_1[codes_1], …, mean E_F[codes_F]];  x = [p, u]
+//	z = w2ᵀ tanh(xW1 + b1) + (p Wv)·u + b2
 //
 // # One scale with the look-alike model
 //
@@ -116,6 +118,7 @@ type Model struct {
 	b1     []float32   // (Hidden)
 	w2     []float32   // (Hidden)
 	b2     float32
+	wv     []float32 // (F·Dim, d): the item's vector in the user space
 }
 
 // Encoder returns the model's attribute encoder.
@@ -139,6 +142,7 @@ func newModel(cfg Config, enc *Encoder, d int) *Model {
 	m.w1 = make([]float32, in*cfg.Hidden)
 	m.b1 = make([]float32, cfg.Hidden)
 	m.w2 = make([]float32, cfg.Hidden)
+	m.wv = make([]float32, m.itemWidth()*d)
 	return m
 }
 
@@ -153,6 +157,7 @@ func (m *Model) initWeights(rng *rand.Rand) {
 	}
 	glorot(rng, m.w1, m.itemWidth()+m.d, m.cfg.Hidden)
 	glorot(rng, m.w2, m.cfg.Hidden, 1)
+	glorot(rng, m.wv, m.itemWidth(), m.d)
 	m.b2 = -float32(math.Log(float64(m.cfg.Negatives)))
 }
 
@@ -183,6 +188,7 @@ func (m *Model) pool(a Attrs, dst []float32) {
 // layer, computed once.
 type Item struct {
 	pre []float32 // pooled·W1[:F·Dim] + b1
+	vec []float32 // pooled·Wv
 }
 
 // Item prepares an item's attributes for scoring. Attributes with the wrong
@@ -194,8 +200,9 @@ func (m *Model) Item(a Attrs) (*Item, error) {
 	}
 	x := make([]float32, m.itemWidth())
 	m.pool(a, x)
-	it := &Item{pre: make([]float32, m.cfg.Hidden)}
+	it := &Item{pre: make([]float32, m.cfg.Hidden), vec: make([]float32, m.d)}
 	simd.LinearRows(x, 1, len(x), m.cfg.Hidden, m.w1, m.b1, it.pre)
+	simd.LinearRows(x, 1, len(x), m.d, m.wv, make([]float32, m.d), it.vec)
 	return it, nil
 }
 
@@ -216,7 +223,7 @@ func (m *Model) Logit(user []float32, it *Item) float32 {
 	z := make([]float32, h)
 	simd.LinearRows(user, 1, m.d, h, m.w1[m.itemWidth()*h:], it.pre, z)
 	simd.TanhInPlace(z)
-	return simd.Dot(z, m.w2) + m.b2
+	return simd.Dot(z, m.w2) + simd.Dot(user, it.vec) + m.b2
 }
 
 // Logits writes the logits of the n users of users (n×Dim row-major) for a
@@ -234,7 +241,7 @@ func (m *Model) Logits(users []float32, it *Item, out []float32) error {
 	simd.LinearRows(users, n, m.d, h, m.w1[m.itemWidth()*h:], bias, z)
 	simd.TanhInPlace(z)
 	for i := range out {
-		out[i] = simd.Dot(z[i*h:(i+1)*h], m.w2) + m.b2
+		out[i] = simd.Dot(z[i*h:(i+1)*h], m.w2) + simd.Dot(users[i*m.d:(i+1)*m.d], it.vec) + m.b2
 	}
 	return nil
 }

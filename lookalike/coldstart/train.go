@@ -125,7 +125,7 @@ func Train(ctx context.Context, emb []float32, dim int, clickers [][]int32, attr
 	P := min(cfg.Batch, len(positives))
 	N := max(2, P*(1+K))
 	xw, h := m.itemWidth(), cfg.Hidden
-	sg, err := buildGraph(tensor.Float32, N, xw, dim, h, m.w1, m.b1, m.w2, m.b2)
+	sg, err := buildGraph(tensor.Float32, N, xw, dim, h, m.w1, m.b1, m.w2, m.b2, m.wv)
 	if err != nil {
 		return nil, nil, fmt.Errorf("train cold-start model: %w", err)
 	}
@@ -134,9 +134,12 @@ func Train(ctx context.Context, emb []float32, dim int, clickers [][]int32, attr
 	if err != nil {
 		return nil, nil, fmt.Errorf("train cold-start model: %w", err)
 	}
-	dense := [][]float32{m.w1, m.b1, m.w2, nil}
-	m1 := [][]float32{make([]float32, len(m.w1)), make([]float32, h), make([]float32, h), make([]float32, 1)}
-	m2 := [][]float32{make([]float32, len(m.w1)), make([]float32, h), make([]float32, h), make([]float32, 1)}
+	dense := [][]float32{m.w1, m.b1, m.w2, nil, m.wv} // graph order; nil is the scalar b2
+	var m1, m2 [][]float32
+	for _, w := range dense {
+		n := max(1, len(w))
+		m1, m2 = append(m1, make([]float32, n)), append(m2, make([]float32, n))
+	}
 	e := cfg.Dim
 	tg := make([][]float32, len(m.tables)) // table gradients (touched rows only are non-zero)
 	tm1 := make([][]float32, len(m.tables))

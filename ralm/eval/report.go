@@ -44,6 +44,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintln(tw, "model\twarm AUC\twarm R@10\twarm R@50\tfresh AUC\tfresh R@10\tfresh R@50\ttail AUC\ttorso AUC\thead AUC\titems w/f/t/t/h\t")
 	for _, m := range r.Order {
 		b := r.Models[m]
+		if onlyZeroSeed(b) {
+			continue // popularity, ralm-features: in the zero-seed table below
+		}
 		cell := func(bucket string, v func(Metrics) float64) string {
 			x, ok := b[bucket]
 			if !ok || math.IsNaN(v(x)) {
@@ -92,4 +95,11 @@ func (r *Report) writeZeroSeed(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%.3f\t%.3f\t%.3f\t%d\t\n", m, x.AUC, x.R10, x.R50, x.NItems)
 	}
 	return tw.Flush()
+}
+
+// onlyZeroSeed reports whether a model's metrics are all in the zero-seed
+// bucket.
+func onlyZeroSeed(b map[string]Metrics) bool {
+	_, ok := b[BucketZeroSeed]
+	return ok && len(b) == 1
 }
