@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync/atomic"
 
+	"github.com/ralmlab/ralm/lookalike"
 	"github.com/ralmlab/ralm/lookalike/coldstart"
 	"github.com/ralmlab/ralm/ralm/bundle"
 )
@@ -196,4 +197,44 @@ func (e *Engine) featureStatus(w *world, itemID string, nseeds int, status bundl
 		return bundle.StatusFeatures
 	}
 	return status
+}
+
+// featureAudience is Audience for an item with status features: the users
+// the cold-start model scores highest (on the look-alike score scale),
+// ranked by lookalike.TopUsers (the project's one tie rule), its current
+// seeds left out. done is false when the item does not have status
+// features (it is nil for an item without seeds).
+func (e *Engine) featureAudience(ctx context.Context, w *world, itemID string, it *item, n int) (a *Audience, done bool, err error) {
+	var seeds []int32
+	if it != nil {
+		if int(it.nseeds.Load()) >= e.opts.MinSeeds {
+			return nil, false, nil
+		}
+		it.mu.Lock()
+		seeds = it.seeds()
+		it.mu.Unlock()
+	}
+	fi := e.featureItem(w, itemID)
+	if fi == nil {
+		return nil, false, nil
+	}
+	snap := w.users.load()
+	excl := make([]uint64, (snap.n+63)/64)
+	for _, u := range seeds {
+		if int(u) < snap.n {
+			excl[u/64] |= 1 << (u % 64)
+		}
+	}
+	cs, la := w.bundle.ColdStart, w.model
+	top, err := lookalike.TopUsers(ctx, w.usersOf(snap), n,
+		func(_ int32, vec []float32) float32 { return la.ScoreOfLogit(cs.Logit(vec, fi)) },
+		func(u int32) bool { return excl[u/64]&(1<<(u%64)) != 0 })
+	if err != nil {
+		return nil, true, fmt.Errorf("audience %q: %w", itemID, err)
+	}
+	a = &Audience{ItemID: itemID, Status: bundle.StatusFeatures, Seeds: len(seeds), Users: make([]bundle.ScoredUser, len(top))}
+	for i, x := range top {
+		a.Users[i] = bundle.ScoredUser{UserID: snap.id(x.User), Score: x.Score}
+	}
+	return a, true, nil
 }

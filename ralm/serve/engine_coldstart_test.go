@@ -199,3 +199,36 @@ func TestSetItemAttributesErrors(t *testing.T) {
 		t.Errorf("folder without a cold-start model: error %v, want ErrNoColdStart as an input error", err)
 	}
 }
+
+// TestFeaturesAudience: the audience of an item with attributes and no
+// clicks is the cold-start model's top users, mostly of the community its
+// attributes name, best first.
+func TestFeaturesAudience(t *testing.T) {
+	s, _ := testworld.Small(t)
+	e := openColdStart(t, t.TempDir(), Options{})
+	defer e.Close()
+	ctx := context.Background()
+	if _, err := e.SetItemAttributes(ctx, "9100", map[string][]string{"community": {"c3"}}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := e.Audience(ctx, "9100", 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Status != bundle.StatusFeatures || len(a.Users) != 40 || a.Seeds != 0 {
+		t.Fatalf("audience: status %s, %d users, %d seeds", a.Status, len(a.Users), a.Seeds)
+	}
+	in := 0
+	for i, u := range a.Users {
+		if i > 0 && u.Score > a.Users[i-1].Score {
+			t.Fatalf("audience not sorted at %d", i)
+		}
+		k, _ := strconv.Atoi(u.UserID)
+		if s.Comm[k-1000] == 3 {
+			in++
+		}
+	}
+	if in < 30 {
+		t.Errorf("%d of the top 40 are in community 3, want at least 30", in)
+	}
+}

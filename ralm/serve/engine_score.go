@@ -157,7 +157,8 @@ type Audience struct {
 // Audience returns the n users who look most like the item's seeds, best
 // first (score descending, then user id ascending: lookalike.Model.Audience,
 // the tie rule offline expansion shares), by scanning every user embedding
-// in parallel. It leaves out the item's current seeds and the seeds its
+// in parallel. An item with status features (attributes, fewer than
+// MinSeeds seeds) gets the top users of the cold-start model instead. It leaves out the item's current seeds and the seeds its
 // published state was built from: the scan excludes the latter itself, and
 // seeds newer than the state are passed as AudienceOptions.Skip. It fails
 // with an *IDError matching ErrUnknownItem for an item without seeds.
@@ -167,10 +168,16 @@ func (e *Engine) Audience(ctx context.Context, itemID string, n int) (*Audience,
 	}
 	w := e.world.Load()
 	v, ok := w.items.Load(itemID)
+	var it *item
+	if ok {
+		it = v.(*item)
+	}
+	if a, done, err := e.featureAudience(ctx, w, itemID, it, n); done { // status features
+		return a, err
+	}
 	if !ok {
 		return nil, &bundle.IDError{What: "item", ID: itemID, Err: bundle.ErrUnknownItem}
 	}
-	it := v.(*item)
 	snap := w.users.load()
 	users := w.usersOf(snap)
 	it.mu.Lock()
