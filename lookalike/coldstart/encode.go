@@ -161,7 +161,9 @@ func (e *Encoder) Row(t *data.Table, r int) (a Attrs, unknown int, err error) {
 		}
 		for _, code := range c.Row(r) {
 			if k, ok := f.index[c.Values.ID(code)]; ok {
-				a[i] = append(a[i], k)
+				if !slices.Contains(a[i], k) { // a repeated value counts once, as in Encode
+					a[i] = append(a[i], k)
+				}
 			} else {
 				unknown++
 			}
