@@ -18,6 +18,7 @@ import (
 
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/lookalike"
+	"github.com/ralmlab/ralm/lookalike/coldstart"
 	"github.com/ralmlab/ralm/ralm/bundle"
 	"github.com/ralmlab/ralm/userrep"
 )
@@ -30,11 +31,16 @@ type TrainConfig struct {
 	// (the look-alike configuration with Pooling avg) on the same embeddings;
 	// evaluations report it as ralm-avg.
 	WithAvg bool
+	// ColdStart configures the attribute cold-start network, trained after
+	// the look-alike stage when the items table is given (see
+	// ColdStartConfig for what the pipeline sets); NoColdStart skips it.
+	ColdStart   coldstart.Config
+	NoColdStart bool
 }
 
 // DefaultTrainConfig returns both stages' defaults.
 func DefaultTrainConfig() TrainConfig {
-	return TrainConfig{UserRep: userrep.DefaultConfig(), LookAlike: lookalike.DefaultConfig()}
+	return TrainConfig{UserRep: userrep.DefaultConfig(), LookAlike: lookalike.DefaultConfig(), ColdStart: coldstart.DefaultConfig()}
 }
 
 // SetSeed sets the seed of both stages: the same seed value, data and
@@ -55,8 +61,9 @@ type TrainData struct {
 type TrainOptions struct {
 	UserRep   userrep.TrainOptions
 	LookAlike lookalike.TrainOptions
+	ColdStart coldstart.TrainOptions
 	// Stage is called when a stage starts: "userrep", "embed", "lookalike",
-	// "lookalike-avg".
+	// "lookalike-avg", "coldstart".
 	Stage  func(name string)
 	Logger *slog.Logger
 	// Checkpoint, if set, is called after every epoch of the user model and
@@ -90,12 +97,17 @@ type Trained struct {
 	UserReport      *userrep.TrainReport
 	LookAlikeReport *lookalike.TrainReport
 	AvgReport       *lookalike.TrainReport
+	// ColdStart is the attribute cold-start network (nil without an items
+	// table or with NoColdStart).
+	ColdStart       *coldstart.Model
+	ColdStartReport *coldstart.TrainReport
 }
 
 // Train runs RALM's two stages end to end: it fits the user representation
 // model on the clicks (and tables), embeds every user with at least one
 // click, and fits the look-alike model on those embeddings with each item's
-// clickers as its seeds.
+// clickers as its seeds; with an items table (and not NoColdStart) it then
+// fits the attribute cold-start network on the same embeddings.
 func Train(ctx context.Context, in TrainData, cfg TrainConfig, opt TrainOptions) (*Trained, error) {
 	if in.Clicks == nil || in.Clicks.Len() == 0 {
 		return nil, errors.New("train: no training clicks")
@@ -147,6 +159,12 @@ func Train(ctx context.Context, in TrainData, cfg TrainConfig, opt TrainOptions)
 		avgOpt.Checkpoint, avgOpt.Resume = nil, nil // not checkpointed
 		if out.Avg, out.AvgReport, err = lookalike.Train(ctx, emb.Vecs, emb.Dim, clickers, avgCfg, avgOpt); err != nil {
 			return nil, fmt.Errorf("train ralm-avg model: %w", err)
+		}
+	}
+	if in.Items != nil && !cfg.NoColdStart {
+		stage("coldstart")
+		if out.ColdStart, out.ColdStartReport, err = TrainColdStart(ctx, in.Items, in.Clicks, emb, cfg.ColdStartConfig(), opt.ColdStart); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
@@ -218,5 +236,5 @@ func ItemClickers(clicks *data.Clicks, users *data.Vocab) ([][]int32, error) {
 // Bundle returns the model folder contents of a training run, ready for
 // bundle.Write. The ralm-avg baseline, if trained, is not part of it.
 func (t *Trained) Bundle() *bundle.Bundle {
-	return &bundle.Bundle{UserModel: t.User, LookAlike: t.LookAlike, Embeddings: t.Embeddings, Seeds: t.Seeds}
+	return &bundle.Bundle{UserModel: t.User, LookAlike: t.LookAlike, Embeddings: t.Embeddings, Seeds: t.Seeds, ColdStart: t.ColdStart}
 }

@@ -65,6 +65,7 @@ func TestTrainPipelineWritesBundle(t *testing.T) {
 	cfg.UserRep.Epochs, cfg.UserRep.Dim, cfg.UserRep.Hidden = 2, 8, []int{16, 8}
 	cfg.LookAlike.Epochs, cfg.LookAlike.K = 2, 4
 	cfg.WithAvg = true
+	cfg.ColdStart.Epochs = 2
 	var stages []string
 	var progress bytes.Buffer
 	clock := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
@@ -74,7 +75,7 @@ func TestTrainPipelineWritesBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"userrep", "embed", "lookalike", "lookalike-avg"}; len(stages) != len(want) {
+	if want := []string{"userrep", "embed", "lookalike", "lookalike-avg", "coldstart"}; len(stages) != len(want) {
 		t.Fatalf("stages %v, want %v", stages, want)
 	}
 	// Progress: one line per epoch of each stage, with the loss, the
@@ -87,6 +88,8 @@ func TestTrainPipelineWritesBundle(t *testing.T) {
 		`^look-alike model: epoch 2/2 loss \d+\.\d{4}, \d+(\.\d)?k? pairs/s$`,
 		`^ralm-avg model: epoch 1/2 `,
 		`^ralm-avg model: epoch 2/2 `,
+		`^cold-start model: epoch 1/2 loss \d+\.\d{4}, \d+(\.\d)?k? pairs/s, ETA 1s$`,
+		`^cold-start model: epoch 2/2 loss \d+\.\d{4}, \d+(\.\d)?k? pairs/s$`,
 	}
 	if len(lines) != len(wantLines) {
 		t.Fatalf("progress:\n%s", progress.String())
@@ -95,6 +98,9 @@ func TestTrainPipelineWritesBundle(t *testing.T) {
 		if !regexp.MustCompile(re).MatchString(lines[i]) {
 			t.Errorf("progress line %q does not match %s", lines[i], re)
 		}
+	}
+	if tr.ColdStart == nil || tr.ColdStart.Dim() != 8 || tr.ColdStart.Config().Negatives != tr.LookAlike.Config().Negatives {
+		t.Errorf("cold-start model %v: not trained, or not on the embeddings and the look-alike negatives", tr.ColdStart)
 	}
 	if tr.Embeddings.Dim != 8 || tr.LookAlike.Dim() != 8 || tr.Avg == nil {
 		t.Fatalf("embedding width %d, look-alike width %d, avg %v", tr.Embeddings.Dim, tr.LookAlike.Dim(), tr.Avg)
@@ -112,6 +118,25 @@ func TestTrainPipelineWritesBundle(t *testing.T) {
 	}
 	if b.ClicksFingerprint != bundle.FingerprintClicks(ds.Clicks) {
 		t.Error("bundle fingerprint differs from the training clicks'")
+	}
+	// The cold-start model is an optional file of the folder and reads back
+	// to the same logits.
+	if b.ColdStart == nil {
+		t.Fatal("model folder has no cold-start model")
+	}
+	enc := tr.ColdStart.Encoder()
+	row, _, err := enc.Row(ds.Items, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i1, _ := tr.ColdStart.Item(row)
+	i2, err := b.ColdStart.Item(row)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := tr.Embeddings.Vecs[:tr.Embeddings.Dim]
+	if x, y := tr.ColdStart.Logit(u, i1), b.ColdStart.Logit(u, i2); x != y {
+		t.Errorf("cold-start logit %v before writing the folder, %v after opening it", x, y)
 	}
 	if _, err := Train(context.Background(), TrainData{Clicks: &data.Clicks{}}, cfg, TrainOptions{}); err == nil {
 		t.Error("no clicks: want an error")

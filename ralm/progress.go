@@ -9,6 +9,7 @@ import (
 
 	"github.com/ralmlab/ralm/internal/meter"
 	"github.com/ralmlab/ralm/lookalike"
+	"github.com/ralmlab/ralm/lookalike/coldstart"
 	"github.com/ralmlab/ralm/userrep"
 )
 
@@ -38,6 +39,13 @@ func (opt TrainOptions) withProgress(cfg TrainConfig) TrainOptions {
 		if pr.EpochDone {
 			p.lookAlikeEpoch(pr)
 		}
+	}
+	csProgress := opt.ColdStart.Progress
+	opt.ColdStart.Progress = func(pr coldstart.Progress) {
+		if csProgress != nil {
+			csProgress(pr)
+		}
+		p.coldStartEpoch(pr)
 	}
 	stage := opt.Stage
 	opt.Stage = func(name string) {
@@ -91,4 +99,11 @@ func (p *progressPrinter) lookAlikeEpoch(pr lookalike.Progress) {
 		what = "ralm-avg model"
 	}
 	fmt.Fprintf(p.w, "%s: epoch %d/%d loss %.4f%s, %s\n", what, pr.Epoch, pr.Epochs, pr.Loss, metric, st.Format("pairs"))
+}
+
+func (p *progressPrinter) coldStartEpoch(pr coldstart.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.m.At(p.now(), pr.Epoch, pr.Epochs, pr.Pairs)
+	fmt.Fprintf(p.w, "cold-start model: epoch %d/%d loss %.4f, %s\n", pr.Epoch, pr.Epochs, pr.Loss, st.Format("pairs"))
 }

@@ -60,7 +60,7 @@ func TestEvalModelAndSplit(t *testing.T) {
 	plot := w.path("auc.png")
 	out = mustRun(t, append([]string{"eval", "--clicks", w.path(clicksFile), "--users", w.path(usersFile),
 		"--items", w.path(itemsFile), "--fresh", "0.2", "--scores", w.path("scores.parquet"), "--plot", plot}, tinyTrain...)...)
-	for _, want := range []string{"ralm-avg", "itemvec"} {
+	for _, want := range []string{"ralm-avg", "itemvec", "zero-seed (attributes only)", "popularity", "ralm-features"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("eval table lacks %q:\n%s", want, out)
 		}

@@ -37,6 +37,7 @@ type trainFlags struct {
 	batch   int
 	validLA float64
 	threads int
+	cold    bool // --cold-start
 	// ralm train only
 	checkpoint string // folder of the checkpoint file ("": the parent of --out)
 	resume     bool
@@ -158,7 +159,7 @@ func addTrainFlags(cmd *cobra.Command, f *trainFlags, cfg *ralm.TrainConfig) {
 	fl := cmd.Flags()
 	fl.Int64Var(&f.seed, "seed", defaultSeed, "random seed of both stages: the same seed, --threads and input give the same models")
 	fl.IntVar(&f.threads, "threads", 0, "data-parallel training workers of both stages (0: every core)")
-	fl.IntVar(&f.epochs, "epochs", 0, "epochs of both stages (instead of --epochs-user and --epochs-la)")
+	fl.IntVar(&f.epochs, "epochs", 0, "epochs of every stage (instead of --epochs-user, --epochs-la and --epochs-cold)")
 	fl.IntVar(&cfg.UserRep.Epochs, "epochs-user", cfg.UserRep.Epochs, "maximum epochs of the user model")
 	fl.IntVar(&cfg.LookAlike.Epochs, "epochs-la", cfg.LookAlike.Epochs, "epochs of the look-alike model")
 	cmd.MarkFlagsMutuallyExclusive("epochs", "epochs-user")
@@ -168,6 +169,10 @@ func addTrainFlags(cmd *cobra.Command, f *trainFlags, cfg *ralm.TrainConfig) {
 	addUserModelFlags(cmd, &cfg.UserRep, "user model: ")
 	addLookAlikeFlags(cmd, &cfg.LookAlike, "-la", "look-alike model: ")
 	fl.Float64Var(&f.validLA, "valid-la", 0, "look-alike model: share of items held out to report a validation AUC per epoch (0: none)")
+	// cold-start model
+	fl.BoolVar(&f.cold, "cold-start", true, "with --items: train the attribute cold-start model (scores items with fewer than --min-seeds seeds from their attributes)")
+	fl.IntVar(&cfg.ColdStart.Epochs, "epochs-cold", cfg.ColdStart.Epochs, "epochs of the cold-start model")
+	cmd.MarkFlagsMutuallyExclusive("epochs", "epochs-cold")
 }
 
 // apply copies the flags that set several config fields at once (--epochs,
@@ -178,9 +183,10 @@ func (f *trainFlags) apply(cmd *cobra.Command, cfg *ralm.TrainConfig) error {
 		if err := mustBePositive("epochs", f.epochs); err != nil {
 			return err
 		}
-		cfg.UserRep.Epochs, cfg.LookAlike.Epochs = f.epochs, f.epochs
+		cfg.UserRep.Epochs, cfg.LookAlike.Epochs, cfg.ColdStart.Epochs = f.epochs, f.epochs, f.epochs
 	}
 	cfg.SetSeed(f.seed)
+	cfg.NoColdStart = !f.cold
 	cfg.UserRep.LR, cfg.LookAlike.LR = f.lr, f.lr
 	cfg.UserRep.Batch, cfg.LookAlike.Batch = f.batch, f.batch
 	return nil
@@ -191,6 +197,7 @@ func checkTrainFlags(f *trainFlags, cfg ralm.TrainConfig) error {
 	for _, err := range []error{
 		mustBePositive("epochs-user", cfg.UserRep.Epochs),
 		mustBePositive("epochs-la", cfg.LookAlike.Epochs),
+		mustBePositive("epochs-cold", cfg.ColdStart.Epochs),
 		mustBePositive("lr", f.lr),
 		mustBePositive("batch", f.batch),
 		mustBePositive("k", cfg.LookAlike.K),

@@ -280,7 +280,7 @@ func pathErr(err error) error {
 }
 
 // modelFolderFiles are the names of a model folder (bundle.Write).
-var modelFolderFiles = []string{bundle.ManifestFile, bundle.UserModelFile, bundle.LookAlikeFile, bundle.EmbeddingsFile, bundle.SeedsFile}
+var modelFolderFiles = bundle.FileNames()
 
 // markModelOut marks flag as the model folder cmd writes.
 func markModelOut(cmd *cobra.Command, flag string) { markOutputDir(cmd, flag, modelFolderFiles...) }

@@ -21,6 +21,7 @@ import (
 	"github.com/ralmlab/ralm/internal/atomicfile"
 	"github.com/ralmlab/ralm/internal/buildinfo"
 	"github.com/ralmlab/ralm/lookalike"
+	"github.com/ralmlab/ralm/lookalike/coldstart"
 	"github.com/ralmlab/ralm/userrep"
 )
 
@@ -33,6 +34,9 @@ const (
 	LookAlikeFile  = "lookalike.model"
 	EmbeddingsFile = "embeddings.parquet"
 	SeedsFile      = "seeds.parquet"
+	// ColdStartFile is the optional attribute cold-start model (folders
+	// trained without an items table have none).
+	ColdStartFile = "coldstart.model"
 
 	// BundleFormat is the value of Manifest.Format.
 	BundleFormat = "ralm-bundle"
@@ -40,6 +44,12 @@ const (
 	// and the newest it reads.
 	BundleFormatVersion = 1
 )
+
+// FileNames returns the names of every file a model folder may hold (the
+// optional ones included), manifest first.
+func FileNames() []string {
+	return []string{ManifestFile, UserModelFile, LookAlikeFile, EmbeddingsFile, SeedsFile, ColdStartFile}
+}
 
 // Manifest describes a model folder: versions, configurations, what the
 // models were trained on, and a checksum of every other file.
@@ -97,6 +107,9 @@ type Bundle struct {
 	Embeddings *data.Embeddings
 	// Seeds are the training clicks: each item's seeds are its clickers.
 	Seeds *data.Clicks
+	// ColdStart scores items from their attributes; nil if the folder has
+	// none.
+	ColdStart *coldstart.Model
 }
 
 // KindName is the manifest spelling of an id kind.
@@ -205,6 +218,9 @@ func WriteContext(ctx context.Context, dir string, b *Bundle, opts ...data.Write
 			{EmbeddingsFile, func(p string) error { return writeEmbeddings(ctx, p, b.Embeddings, opts) }},
 			{SeedsFile, func(p string) error { return writeClicks(ctx, p, b.Seeds, opts) }},
 		}
+		if b.ColdStart != nil {
+			parts = append(parts, part{ColdStartFile, b.ColdStart.Save})
+		}
 		if b.UserModel != nil {
 			parts = append([]part{{UserModelFile, func(p string) error { return saveUserModel(p, b.UserModel) }}}, parts...)
 		}
@@ -272,6 +288,15 @@ func (b *Bundle) Validate() error {
 	if b.UserModel != nil {
 		if d := userModelDim(b.UserModel); d != e.Dim {
 			return fmt.Errorf("user model embeds to dim %d, embeddings have %d", d, e.Dim)
+		}
+	}
+	if cs := b.ColdStart; cs != nil {
+		if cs.Dim() != e.Dim {
+			return fmt.Errorf("cold-start model takes dim %d, embeddings have %d", cs.Dim(), e.Dim)
+		}
+		// one logit scale: both fitted at the same negative-sampling ratio
+		if n, la := cs.Config().Negatives, b.LookAlike.Config().Negatives; n != la {
+			return fmt.Errorf("cold-start model trained with %d negatives per positive, the look-alike model with %d (their logits would not share a scale)", n, la)
 		}
 	}
 	return nil
@@ -375,6 +400,11 @@ func Open(ctx context.Context, dir string) (*Bundle, error) {
 	}
 	if listed[UserModelFile] {
 		if b.UserModel, err = loadUserModel(filepath.Join(dir, UserModelFile)); err != nil {
+			return nil, fmt.Errorf("open model folder %s: %w", dir, err)
+		}
+	}
+	if listed[ColdStartFile] {
+		if b.ColdStart, err = coldstart.Load(filepath.Join(dir, ColdStartFile)); err != nil {
 			return nil, fmt.Errorf("open model folder %s: %w", dir, err)
 		}
 	}

@@ -57,6 +57,11 @@ const (
 	// StatusCold: too few seeds, or not yet re-clustered; scores are the
 	// cosine between the user and the mean seed embedding (centroid fallback).
 	StatusCold Status = "cold"
+	// StatusFeatures: fewer than MinSeeds seeds (or none) but attributes
+	// (an items-table row or POST /v1/items) and a cold-start model in the
+	// folder; scores come from the attribute cold-start network, put on the
+	// look-alike score scale (see ItemScore).
+	StatusFeatures Status = "features"
 	// StatusUnknownItem: the engine has no seeds for this item.
 	StatusUnknownItem Status = "unknown_item"
 	// StatusFailed: the serving engine could not keep the item up to date:
@@ -71,7 +76,13 @@ type ItemScore struct {
 	ItemID string
 	// Score is the look-alike score for StatusOK, the cosine between the user
 	// and the item's mean seed embedding for StatusCold, and 0 for
-	// StatusUnknownItem.
+	// StatusUnknownItem. For StatusFeatures it is the look-alike score with
+	// the same click logit as the cold-start network's logit
+	// (lookalike.Model.ScoreOfLogit): both networks are trained with the same
+	// loss and negative-sampling ratio, so their logits estimate the same
+	// log-odds, and ok and features scores of one user rank on one scale.
+	// Cold scores are cosines, on another scale: compare them only with each
+	// other.
 	Score  float32
 	Status Status
 }

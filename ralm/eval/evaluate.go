@@ -188,13 +188,16 @@ func evaluateCase(ctx context.Context, u Universe, c *Case, models []Scorer, opt
 	}
 	candidates, positive, tie = sampleNegatives(opt, c.Item, candidates, positive, tie)
 	bucket := BucketFresh
-	if !c.Fresh {
+	switch {
+	case c.ZeroSeed:
+		bucket = BucketZeroSeed
+	case !c.Fresh:
 		bucket = SeedBucket(len(c.Seeds))
 	}
 	scores := make([]float32, len(candidates))
 	var out []ItemResult
 	for _, m := range models {
-		if !m.Scores(c) {
+		if !m.Scores(c) || (c.ZeroSeed && !scoresZeroSeed(m)) {
 			continue
 		}
 		if err := m.Score(ctx, c, candidates, scores); err != nil {
@@ -246,6 +249,10 @@ func Aggregate(items []ItemResult) map[string]map[string]Metrics {
 		a.n++
 	}
 	for _, r := range items {
+		if r.Bucket == BucketZeroSeed {
+			add(r.Model, BucketZeroSeed, r)
+			continue
+		}
 		if r.Fresh {
 			add(r.Model, BucketFresh, r)
 			continue

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"github.com/ralmlab/ralm/lookalike/coldstart"
 )
 
 // Case is one evaluated item: its seeds and held-out positives, as indices
@@ -15,6 +17,10 @@ type Case struct {
 	Fresh     bool    // a fresh item (never seen in training)
 	Seeds     []int32 // the item's seed users
 	Positives []int32 // held-out clickers that are known users
+	// ZeroSeed marks a fresh item scored from its attributes alone (no
+	// seeds; bucket zero-seed); Attrs are its attributes.
+	ZeroSeed bool
+	Attrs    coldstart.Attrs
 }
 
 // Scorer is one model of the report: it scores candidate users for an item

@@ -44,6 +44,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintln(tw, "model\twarm AUC\twarm R@10\twarm R@50\tfresh AUC\tfresh R@10\tfresh R@50\ttail AUC\ttorso AUC\thead AUC\titems w/f/t/t/h\t")
 	for _, m := range r.Order {
 		b := r.Models[m]
+		if onlyZeroSeed(b) {
+			continue // popularity, ralm-features: in the zero-seed table below
+		}
 		cell := func(bucket string, v func(Metrics) float64) string {
 			x, ok := b[bucket]
 			if !ok || math.IsNaN(v(x)) {
@@ -63,9 +66,40 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := r.writeZeroSeed(w); err != nil {
+		return err
+	}
 	if r.Scoring != "" && r.Scoring != "exact" {
 		_, err := fmt.Fprintf(w, "candidates %s (AUC unbiased; recall@K overstated against exact scoring)\n", r.Scoring)
 		return err
 	}
 	return nil
+}
+
+// writeZeroSeed writes the zero-seed bucket (fresh items scored from their
+// attributes alone) as a second table, when the report has one.
+func (r *Report) writeZeroSeed(w io.Writer) error {
+	var rows []string
+	for _, m := range r.Order {
+		if _, ok := r.Models[m][BucketZeroSeed]; ok {
+			rows = append(rows, m)
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "zero-seed (attributes only)\tAUC\tR@10\tR@50\titems\t")
+	for _, m := range rows {
+		x := r.Models[m][BucketZeroSeed]
+		fmt.Fprintf(tw, "%s\t%.3f\t%.3f\t%.3f\t%d\t\n", m, x.AUC, x.R10, x.R50, x.NItems)
+	}
+	return tw.Flush()
+}
+
+// onlyZeroSeed reports whether a model's metrics are all in the zero-seed
+// bucket.
+func onlyZeroSeed(b map[string]Metrics) bool {
+	_, ok := b[BucketZeroSeed]
+	return ok && len(b) == 1
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/data/split"
 	"github.com/ralmlab/ralm/lookalike"
+	"github.com/ralmlab/ralm/lookalike/coldstart"
 	"github.com/ralmlab/ralm/ralm"
 	"github.com/ralmlab/ralm/ralm/bundle"
 	"github.com/ralmlab/ralm/userrep"
@@ -22,6 +23,7 @@ type Models struct {
 	Embeddings *data.Embeddings // required
 	RALM       *lookalike.Model // optional
 	Avg        *lookalike.Model // optional: ralm-avg
+	ColdStart  *coldstart.Model // optional: ralm-features (zero-seed cases)
 }
 
 // Scorers builds the protocol's models, in report order (activity, centroid,
@@ -78,6 +80,12 @@ func Scorers(p *Protocol, users, items *data.Vocab, m Models) ([]Scorer, error) 
 		}
 		out = append(out, LookAlike{ModelName: la.name, Model: la.model, Emb: emb, TieRank: p.Universe.TieRank})
 	}
+	if m.ColdStart != nil {
+		if m.ColdStart.Dim() != d {
+			return nil, fmt.Errorf("scorers: cold-start model takes width %d, embeddings have %d", m.ColdStart.Dim(), d)
+		}
+		out = append(out, ColdStart{Model: m.ColdStart, Emb: emb})
+	}
 	return out, nil
 }
 
@@ -114,9 +122,30 @@ func Run(ctx context.Context, in ralm.TrainData, cfg RunConfig, train TrainFunc,
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("eval: %w", err)
 	}
-	sc, err := Scorers(p, sp.Train.Users, sp.Train.Items, Models{User: tr.User, Embeddings: tr.Embeddings, RALM: tr.LookAlike, Avg: tr.Avg})
+	sc, err := Scorers(p, sp.Train.Users, sp.Train.Items, Models{User: tr.User, Embeddings: tr.Embeddings, RALM: tr.LookAlike, Avg: tr.Avg, ColdStart: tr.ColdStart})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("eval: %w", err)
+	}
+	if in.Items != nil {
+		// The zero-seed bucket: fresh items from their attributes alone,
+		// with activity, the per-attribute popularity baseline and the
+		// cold-start model (when trained).
+		var enc *coldstart.Encoder
+		if tr.ColdStart != nil {
+			enc = tr.ColdStart.Encoder()
+		} else if enc, err = coldstart.NewEncoder(in.Items, 0); err != nil {
+			return nil, nil, nil, fmt.Errorf("eval: zero-seed bucket: %w", err)
+		}
+		zc, err := ZeroSeedCases(p, sp.Train, sp.FreshSeeds, sp.FreshHeldout, enc, in.Items)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("eval: %w", err)
+		}
+		p.Cases = append(p.Cases, zc...)
+		pop, err := NewPopularity(sp.Train, enc, in.Items)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("eval: %w", err)
+		}
+		sc = append(sc[:1], append([]Scorer{pop}, sc[1:]...)...) // after activity
 	}
 	res, err := Evaluate(ctx, p.Universe, p.Cases, sc, eopt)
 	if err != nil {

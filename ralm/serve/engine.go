@@ -148,6 +148,10 @@ type Engine struct {
 
 	world atomic.Pointer[world]
 
+	// itemAttrs holds the registered item attributes: item id → *attrEntry
+	// (engine_coldstart.go); they outlive reloads.
+	itemAttrs sync.Map
+
 	// Lock order (take a later lock only while holding earlier ones, never
 	// the reverse): reloadMu → wmu → diskMu, and wmu → item.mu →
 	// world.dirtyMu. diskMu is taken under wmu and wmu released right after
@@ -332,6 +336,10 @@ func openWithBundle(ctx context.Context, b *bundle.Bundle, opts Options) (_ *Eng
 	}()
 	w := newWorld(b)
 	if err := e.restore(ctx, w); err != nil {
+		close(e.committerDone)
+		return nil, fmt.Errorf("open engine: %w", err)
+	}
+	if err := e.loadItemAttrs(); err != nil {
 		close(e.committerDone)
 		return nil, fmt.Errorf("open engine: %w", err)
 	}

@@ -160,8 +160,8 @@ func (e *Engine) UpsertUser(ctx context.Context, id string, in UserInput) error 
 	return r.err
 }
 
-// Delete removes an item and its seeds. It fails with an *IDError matching
-// ErrUnknownItem if the item has no seeds.
+// Delete removes an item, its seeds and its attributes (SetItemAttributes).
+// It fails with an *IDError matching ErrUnknownItem if the item has neither.
 func (e *Engine) Delete(ctx context.Context, itemID string) error {
 	if err := checkID(e.world.Load().itemKind, "item", itemID); err != nil {
 		return err
@@ -170,7 +170,13 @@ func (e *Engine) Delete(ctx context.Context, itemID string) error {
 	if err := e.submit(ctx, r); err != nil {
 		return err
 	}
-	return r.err
+	if r.err != nil {
+		if errors.Is(r.err, bundle.ErrUnknownItem) && e.HasAttributes(itemID) {
+			return e.deleteItemAttrs(itemID) // an item with attributes only
+		}
+		return r.err
+	}
+	return e.deleteItemAttrs(itemID) // its attributes too (engine_coldstart.go)
 }
 
 // submit queues r for the committer and waits until it is committed.

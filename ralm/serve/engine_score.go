@@ -57,6 +57,16 @@ func (e *Engine) scoreVec(w *world, uv []float32, itemIDs []string) []bundle.Ite
 	for i, id := range itemIDs {
 		res[i].ItemID = id
 		v, ok := w.items.Load(id)
+		nseeds := 0
+		if ok {
+			nseeds = int(v.(*item).nseeds.Load())
+		}
+		if nseeds < e.opts.MinSeeds {
+			if sc, ok := e.featureScore(w, id, uv); ok {
+				res[i].Score, res[i].Status = sc, bundle.StatusFeatures
+				continue
+			}
+		}
 		if !ok {
 			res[i].Status = bundle.StatusUnknownItem
 			continue
@@ -104,6 +114,9 @@ func (e *Engine) Item(ctx context.Context, itemID string) (ItemInfo, error) {
 	w := e.world.Load()
 	v, ok := w.items.Load(itemID)
 	if !ok {
+		if e.featureItem(w, itemID) != nil { // attributes, no click yet
+			return ItemInfo{ID: itemID, Status: bundle.StatusFeatures}, nil
+		}
 		return ItemInfo{}, &bundle.IDError{What: "item", ID: itemID, Err: bundle.ErrUnknownItem}
 	}
 	it := v.(*item)
@@ -112,7 +125,7 @@ func (e *Engine) Item(ctx context.Context, itemID string) (ItemInfo, error) {
 	it.mu.Unlock()
 	view := it.view.Load()
 	info := ItemInfo{
-		ID: itemID, Seeds: int(it.nseeds.Load()), Status: e.status(it), Failure: e.itemFailure(it),
+		ID: itemID, Seeds: int(it.nseeds.Load()), Status: e.featureStatus(w, itemID, int(it.nseeds.Load()), e.status(it)), Failure: e.itemFailure(it),
 		LastRecluster: view.builtAt, ReclusterSeeds: view.builtSeeds,
 		Pending:   view.state() == nil || view.version != version,
 		LastClick: time.Unix(0, it.last.Load()),
@@ -147,7 +160,8 @@ type Audience struct {
 // Audience returns the n users who look most like the item's seeds, best
 // first (score descending, then user id ascending: lookalike.Model.Audience,
 // the tie rule offline expansion shares), by scanning every user embedding
-// in parallel. It leaves out the item's current seeds and the seeds its
+// in parallel. An item with status features (attributes, fewer than
+// MinSeeds seeds) gets the top users of the cold-start model instead. It leaves out the item's current seeds and the seeds its
 // published state was built from: the scan excludes the latter itself, and
 // seeds newer than the state are passed as AudienceOptions.Skip. It fails
 // with an *IDError matching ErrUnknownItem for an item without seeds.
@@ -157,10 +171,16 @@ func (e *Engine) Audience(ctx context.Context, itemID string, n int) (*Audience,
 	}
 	w := e.world.Load()
 	v, ok := w.items.Load(itemID)
+	var it *item
+	if ok {
+		it = v.(*item)
+	}
+	if a, done, err := e.featureAudience(ctx, w, itemID, it, n); done { // status features
+		return a, err
+	}
 	if !ok {
 		return nil, &bundle.IDError{What: "item", ID: itemID, Err: bundle.ErrUnknownItem}
 	}
-	it := v.(*item)
 	snap := w.users.load()
 	users := w.usersOf(snap)
 	it.mu.Lock()

@@ -660,6 +660,13 @@ func (r *Replica) UpsertUser(ctx context.Context, id string, in UserInput) error
 	return nil
 }
 
+// SetItemAttributes is not available on a Replica: Redis does not keep
+// item attributes yet, so an item with no seeds cannot be scored from its
+// attributes in Redis mode. It returns ErrNoAttrStore.
+func (r *Replica) SetItemAttributes(ctx context.Context, itemID string, values map[string][]string) (int, error) {
+	return 0, fmt.Errorf("set item attributes: %w (Redis mode)", ErrNoAttrStore)
+}
+
 // Delete appends a delete of the item to the click stream (ordered with the
 // clicks); the workers drop its seeds and state. It fails with an *IDError
 // matching ErrUnknownItem for an item without a state.

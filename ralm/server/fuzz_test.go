@@ -21,6 +21,7 @@ var fuzzRoutes = []struct{ method, path string }{
 	{"GET", "/v1/items/"}, // + "/audience?n="
 	{"POST", "/v1/admin/reload"},
 	{"GET", "/readyz"},
+	{"POST", "/v1/items"},
 }
 
 // FuzzHandlers sends random bodies (and path ids) to every endpoint: no
@@ -40,6 +41,7 @@ func FuzzHandlers(f *testing.F) {
 		{2, `{"user_id":5001,"vector":[3e38,3e38,3e38,3e38,3e38,3e38,3e38,3e38]}`},
 		{2, `{"user_id":"` + strings.Repeat("9", 300) + `","vector":[1,2,3,4,5,6,7,8]}`},
 		{3, `1`}, {4, `700`}, {5, `3`}, {6, ``}, {7, ``},
+		{8, `{"item_id":77,"attributes":{"community":["c1"],"year":1999}}`},
 	} {
 		f.Add(seed.route, seed.body)
 	}

@@ -358,3 +358,22 @@ func TestDeferredItemStatusFailed(t *testing.T) {
 		t.Errorf("metrics lack one failed item")
 	}
 }
+
+// TestClassifyStoreLimits: an error a backend returns because its store
+// cannot do what was asked maps to a status naming it, never to a 500.
+func TestClassifyStoreLimits(t *testing.T) {
+	s := &Server{}
+	for _, tc := range []struct {
+		err  error
+		code int
+	}{
+		{fmt.Errorf("set item attributes: %w (Redis mode)", serve.ErrNoAttrStore), http.StatusNotImplemented},
+		{fmt.Errorf("append: %w", serve.ErrUnavailable), http.StatusServiceUnavailable},
+		{fmt.Errorf("commit: %w", serve.ErrReadOnly), http.StatusServiceUnavailable},
+	} {
+		code, msg := s.classify(tc.err)
+		if code != tc.code || strings.Contains(msg, "internal") {
+			t.Errorf("classify(%v) = %d %q, want %d with a message naming the cause", tc.err, code, msg, tc.code)
+		}
+	}
+}

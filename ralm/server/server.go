@@ -51,8 +51,8 @@ const (
 // Config configures a Server. Zero values select the defaults.
 type Config struct {
 	// Token, if not empty, is the bearer token the write endpoints require
-	// (POST /v1/clicks, POST /v1/users, DELETE /v1/items/{id},
-	// POST /v1/admin/reload).
+	// (POST /v1/clicks, POST /v1/users, POST /v1/items,
+	// DELETE /v1/items/{id}, POST /v1/admin/reload).
 	Token string
 	// MaxBodyBytes caps a request body (default 16 MiB).
 	MaxBodyBytes int64
@@ -79,6 +79,7 @@ type Backend interface {
 	Delete(ctx context.Context, itemID string) error
 	Audience(ctx context.Context, itemID string, n int) (*serve.Audience, error)
 	UpsertUser(ctx context.Context, id string, in serve.UserInput) error
+	SetItemAttributes(ctx context.Context, itemID string, values map[string][]string) (unknown int, err error)
 	Reload(ctx context.Context, modelDir string) error
 	ModelID() string
 	Ready() error
@@ -130,6 +131,7 @@ func New(e Backend, cfg Config) *Server {
 	s := &Server{e: e, cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
 	s.route("POST /v1/clicks", true, s.handleClicks)
 	s.route("POST /v1/score", false, s.handleScore)
+	s.route("POST /v1/items", true, s.handleItems)
 	s.route("GET /v1/items/{id}", false, s.handleItem)
 	s.route("DELETE /v1/items/{id}", true, s.handleDelete)
 	s.route("GET /v1/items/{id}/audience", false, s.handleAudience)
@@ -143,7 +145,7 @@ func New(e Backend, cfg Config) *Server {
 		return nil
 	})
 	// Known paths with another method, and unknown paths: JSON errors too.
-	for _, p := range []string{"/v1/clicks", "/v1/score", "/v1/items/{id}", "/v1/items/{id}/audience", "/v1/users", "/v1/admin/reload", "/healthz", "/readyz", "/metrics"} {
+	for _, p := range []string{"/v1/clicks", "/v1/score", "/v1/items", "/v1/items/{id}", "/v1/items/{id}/audience", "/v1/users", "/v1/admin/reload", "/healthz", "/readyz", "/metrics"} {
 		s.mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed on %s", r.Method, r.URL.Path))
 		})
@@ -248,6 +250,8 @@ func (s *Server) classify(err error) (int, string) {
 		return http.StatusBadRequest, clip(err.Error())
 	case errors.Is(err, serve.ErrClosed):
 		return http.StatusServiceUnavailable, "the engine is shutting down"
+	case errors.Is(err, serve.ErrNoAttrStore):
+		return http.StatusNotImplemented, "this server's store does not keep item attributes (Redis mode): POST /v1/items is not available"
 	case errors.Is(err, serve.ErrUnavailable):
 		return http.StatusServiceUnavailable, "the shared store (Redis) is unavailable; writes are refused until it returns"
 	case errors.Is(err, serve.ErrReadOnly):

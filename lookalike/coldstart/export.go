@@ -1,0 +1,176 @@
+package coldstart
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+
+	"github.com/ralmlab/ralm/internal/atomicfile"
+)
+
+// Model file layout (integers little-endian):
+//
+//	magic    8 bytes  "RALMCOLD"
+//	version  uint32   FileVersion
+//	header   uint32 length + JSON {config, dim, fields}
+//	weights  float32 values: every field's table (Size×Dim), W1, b1, w2, Wv, b2
+//	checksum 32 bytes SHA-256 of everything before it
+const (
+	fileMagic = "RALMCOLD"
+	// FileVersion is the version of the file format written by Save.
+	FileVersion uint32 = 1
+	maxFile            = 1 << 31
+)
+
+// Errors of Load and Unmarshal (wrapped with context).
+var (
+	// ErrNotModel means the data does not start with the file magic.
+	ErrNotModel = errors.New("not a cold-start model file")
+	// ErrVersion means another format version.
+	ErrVersion = errors.New("unsupported cold-start model file version")
+	// ErrCorrupt means truncated or modified data.
+	ErrCorrupt = errors.New("corrupt cold-start model file")
+)
+
+type header struct {
+	Config Config  `json:"config"`
+	Dim    int     `json:"dim"`
+	Fields []Field `json:"fields"`
+}
+
+// weights lists the model's weight arrays in file order (b2 last, aliasing
+// nothing).
+func (m *Model) weights() [][]float32 {
+	w := append([][]float32(nil), m.tables...)
+	return append(w, m.w1, m.b1, m.w2, m.wv)
+}
+
+// MarshalBinary returns the model in the file format.
+func (m *Model) MarshalBinary() ([]byte, error) {
+	hj, err := json.Marshal(header{Config: m.cfg, Dim: m.d, Fields: m.enc.Fields})
+	if err != nil {
+		return nil, fmt.Errorf("encode cold-start model: %w", err)
+	}
+	le := binary.LittleEndian
+	b := bytes.NewBufferString(fileMagic)
+	b.Write(le.AppendUint32(nil, FileVersion))
+	b.Write(le.AppendUint32(nil, uint32(len(hj))))
+	b.Write(hj)
+	for _, w := range append(m.weights(), []float32{m.b2}) {
+		for _, v := range w {
+			b.Write(le.AppendUint32(nil, math.Float32bits(v)))
+		}
+	}
+	sum := sha256.Sum256(b.Bytes())
+	b.Write(sum[:])
+	return b.Bytes(), nil
+}
+
+// Save writes m to path atomically (internal/atomicfile).
+func (m *Model) Save(path string) error {
+	buf, err := m.MarshalBinary()
+	if err == nil {
+		err = atomicfile.WriteBytes(context.Background(), path, buf)
+	}
+	if err != nil {
+		return fmt.Errorf("save cold-start model %s: %w", path, err)
+	}
+	return nil
+}
+
+// Load reads a model written by Save.
+func Load(path string) (*Model, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("load cold-start model: %w", err)
+	}
+	defer f.Close()
+	buf, err := io.ReadAll(io.LimitReader(f, maxFile+1))
+	if err == nil && len(buf) > maxFile {
+		err = fmt.Errorf("file larger than %d bytes", maxFile)
+	}
+	var m *Model
+	if err == nil {
+		m, err = Unmarshal(buf)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load cold-start model %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// Unmarshal parses a model in the file format; errors wrap ErrNotModel,
+// ErrVersion or ErrCorrupt.
+func Unmarshal(buf []byte) (*Model, error) {
+	n := len(fileMagic)
+	if len(buf) < n || string(buf[:n]) != fileMagic {
+		return nil, ErrNotModel
+	}
+	if len(buf) < n+8+sha256.Size {
+		return nil, fmt.Errorf("%w: truncated (%d bytes)", ErrCorrupt, len(buf))
+	}
+	le := binary.LittleEndian
+	if v := le.Uint32(buf[n:]); v != FileVersion {
+		return nil, fmt.Errorf("%w: %d (this build reads %d)", ErrVersion, v, FileVersion)
+	}
+	body, sum := buf[:len(buf)-sha256.Size], buf[len(buf)-sha256.Size:]
+	if got := sha256.Sum256(body); !bytes.Equal(got[:], sum) {
+		return nil, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
+	}
+	hl := int(le.Uint32(body[n+4:]))
+	off := n + 8
+	if hl < 0 || off+hl > len(body) {
+		return nil, fmt.Errorf("%w: header length %d", ErrCorrupt, hl)
+	}
+	var h header
+	dec := json.NewDecoder(bytes.NewReader(body[off : off+hl]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&h); err != nil {
+		return nil, fmt.Errorf("%w: header: %v", ErrCorrupt, err)
+	}
+	off += hl
+	enc := &Encoder{Fields: h.Fields}
+	if err := enc.init(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	if err := h.Config.validate(); err != nil || h.Dim < 1 || h.Dim > 1<<16 {
+		return nil, fmt.Errorf("%w: config %+v dim %d: %v", ErrCorrupt, h.Config, h.Dim, err)
+	}
+	m := newModel(h.Config, enc, h.Dim)
+	rest := body[off:]
+	var want int
+	for _, w := range m.weights() {
+		want += len(w)
+	}
+	if len(rest) != 4*(want+1) {
+		return nil, fmt.Errorf("%w: %d weight bytes, want %d", ErrCorrupt, len(rest), 4*(want+1))
+	}
+	k := 0
+	next := func() (float32, error) {
+		v := math.Float32frombits(le.Uint32(rest[4*k:]))
+		k++
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return 0, fmt.Errorf("%w: non-finite weight %d", ErrCorrupt, k-1)
+		}
+		return v, nil
+	}
+	var err error
+	for _, w := range m.weights() {
+		for i := range w {
+			if w[i], err = next(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if m.b2, err = next(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
