@@ -122,7 +122,7 @@ func Small(tb testing.TB) (*Synth, *lookalike.Model) {
 // Bundle assembles an in-memory bundle.
 func Bundle(s *Synth, m *lookalike.Model) *bundle.Bundle {
 	b := &bundle.Bundle{LookAlike: m, Embeddings: s.Emb, Seeds: s.Clicks}
-	b.ClicksFingerprint = bundle.FingerprintClicks(s.Clicks)
+	b.ClicksFingerprint, b.ClicksFingerprintVersion = bundle.FingerprintClicks(s.Clicks), bundle.FingerprintVersion
 	b.ID = "test-" + b.ClicksFingerprint[7:23]
 	return b
 }
