@@ -100,20 +100,20 @@ func (p *planted) modelScorer(t *testing.T, m *Model) func(seeds []float32, user
 	}
 }
 
-// TestPropensityBeatsActivityPlanted plants communities with heavy-tailed
-// user activity (log-normal, σ = 2: the most active users click hundreds of
-// times more than the least active) that the user embeddings reflect in a
-// direction the cosine with an item's seeds cannot use (see plantedSpec). On
-// fresh items, ranking users by their training clicks (the activity
-// baseline) beats the paper's score, which measures only how alike a user
-// is to the seeds; the default model, with its learned propensity term,
-// must beat both on AUC and on recall@10 by a margin.
-func TestPropensityBeatsActivityPlanted(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains two models for 20 epochs")
-	}
+// plantedFresh is the fresh-item AUC and recall@10 of the activity
+// baseline, the paper's score (a model trained with PropensityOff), the
+// default model and the default model's paper view on one planted data set.
+type plantedFresh struct {
+	actAUC, actR, papAUC, papR, defAUC, defR, viewAUC, viewR float64
+}
+
+// freshPlanted makes the skewed planted data set of TestPropensityBeatsActivityPlanted
+// with the given seed, trains the paper's model and the default model on it
+// (training seed = seed) and measures the four scorers on its fresh items.
+func freshPlanted(t *testing.T, seed uint64) plantedFresh {
+	t.Helper()
 	p := makePlanted(plantedSpec{users: 800, comms: 12, dim: 8, trainItems: 200, testItems: 30,
-		noise: 0.4, clickRate: 0.2, randomRate: 0.02, activitySkew: 2, seed: 3})
+		noise: 0.4, clickRate: 0.2, randomRate: 0.02, activitySkew: 2, seed: seed})
 	clicks := make([]float32, len(p.comm))
 	for _, cl := range p.train {
 		for _, u := range cl {
@@ -128,33 +128,71 @@ func TestPropensityBeatsActivityPlanted(t *testing.T) {
 		return out
 	}
 	train := func(prop PropensityMode) *Model {
-		cfg := Config{K: 8, SeedsPerItem: 40, Epochs: 20, LR: 2e-2, Seed: 1, Propensity: prop}
+		cfg := Config{K: 8, SeedsPerItem: 40, Epochs: 20, LR: 2e-2, Seed: int64(seed), Propensity: prop}
 		m, _, err := Train(context.Background(), p.emb, p.dim, p.train, cfg, TrainOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return m
 	}
-	actAUC, actR := p.freshMetrics(1, activity)
-	paper := train(PropensityOff)
-	papAUC, papR := p.freshMetrics(1, p.modelScorer(t, paper))
+	var r plantedFresh
+	r.actAUC, r.actR = p.freshMetrics(1, activity)
+	r.papAUC, r.papR = p.freshMetrics(1, p.modelScorer(t, train(PropensityOff)))
 	def := train("")
 	if !def.HasPropensity() {
 		t.Fatal("the default model has no propensity term")
 	}
-	gotAUC, gotR := p.freshMetrics(1, p.modelScorer(t, def))
-	viewAUC, viewR := p.freshMetrics(1, p.modelScorer(t, def.Paper()))
-	t.Logf("fresh AUC / recall@10: default %.4f / %.4f, paper %.4f / %.4f, default's paper view %.4f / %.4f, activity %.4f / %.4f",
-		gotAUC, gotR, papAUC, papR, viewAUC, viewR, actAUC, actR)
-	if actAUC <= papAUC {
-		t.Errorf("the planted data does not show the problem: activity AUC %.4f <= paper %.4f", actAUC, papAUC)
+	r.defAUC, r.defR = p.freshMetrics(1, p.modelScorer(t, def))
+	r.viewAUC, r.viewR = p.freshMetrics(1, p.modelScorer(t, def.Paper()))
+	return r
+}
+
+// TestPropensityBeatsActivityPlanted plants communities with heavy-tailed
+// user activity (log-normal, σ = 2: the most active users click hundreds of
+// times more than the least active) that the user embeddings reflect in a
+// direction the cosine with an item's seeds cannot use (see plantedSpec). On
+// fresh items, ranking users by their training clicks (the activity
+// baseline) beats the paper's score, which measures only how alike a user
+// is to the seeds; the default model, with its learned propensity term,
+// must beat both on AUC and on recall@10 by a margin. The metrics are
+// averaged over three planted data sets (and training seeds), so that the
+// margin is compared with a mean, not with one run's rounding (the
+// pure-Go and the assembly kernels round differently and so train
+// slightly different models).
+func TestPropensityBeatsActivityPlanted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains six models for 20 epochs")
 	}
-	// measured: default 0.871 / 0.428, activity 0.862 / 0.373, paper 0.850 / 0.301
-	const marginAUC, marginR = 0.005, 0.03
-	if gotAUC < max(actAUC, papAUC)+marginAUC {
-		t.Errorf("default AUC %.4f does not beat activity %.4f and paper %.4f by %.2f", gotAUC, actAUC, papAUC, marginAUC)
+	seeds := []uint64{3, 4, 5}
+	var mean plantedFresh
+	for _, seed := range seeds {
+		r := freshPlanted(t, seed)
+		t.Logf("planted seed %d: fresh AUC / recall@10: default %.4f / %.4f, paper %.4f / %.4f, default's paper view %.4f / %.4f, activity %.4f / %.4f",
+			seed, r.defAUC, r.defR, r.papAUC, r.papR, r.viewAUC, r.viewR, r.actAUC, r.actR)
+		mean.actAUC += r.actAUC / float64(len(seeds))
+		mean.actR += r.actR / float64(len(seeds))
+		mean.papAUC += r.papAUC / float64(len(seeds))
+		mean.papR += r.papR / float64(len(seeds))
+		mean.defAUC += r.defAUC / float64(len(seeds))
+		mean.defR += r.defR / float64(len(seeds))
+		mean.viewAUC += r.viewAUC / float64(len(seeds))
+		mean.viewR += r.viewR / float64(len(seeds))
 	}
-	if gotR < max(actR, papR)+marginR {
-		t.Errorf("default recall@10 %.4f does not beat activity %.4f and paper %.4f by %.2f", gotR, actR, papR, marginR)
+	t.Logf("mean: fresh AUC / recall@10: default %.4f / %.4f, paper %.4f / %.4f, default's paper view %.4f / %.4f, activity %.4f / %.4f",
+		mean.defAUC, mean.defR, mean.papAUC, mean.papR, mean.viewAUC, mean.viewR, mean.actAUC, mean.actR)
+	if mean.actAUC <= mean.papAUC {
+		t.Errorf("the planted data does not show the problem: mean activity AUC %.4f <= paper %.4f", mean.actAUC, mean.papAUC)
+	}
+	// measured (mean of planted seeds 3–5): default 0.875 / 0.486, activity
+	// 0.858 / 0.426, paper 0.843 / 0.336; with -tags purego default 0.876 /
+	// 0.499, paper 0.846 / 0.335. Between the two kernels the mean default
+	// AUC moved by 0.001 and a single seed's by up to 0.003, well inside the
+	// slack left by the margins.
+	const marginAUC, marginR = 0.01, 0.03
+	if mean.defAUC < max(mean.actAUC, mean.papAUC)+marginAUC {
+		t.Errorf("mean default AUC %.4f does not beat activity %.4f and paper %.4f by %.3f", mean.defAUC, mean.actAUC, mean.papAUC, marginAUC)
+	}
+	if mean.defR < max(mean.actR, mean.papR)+marginR {
+		t.Errorf("mean default recall@10 %.4f does not beat activity %.4f and paper %.4f by %.2f", mean.defR, mean.actR, mean.papR, marginR)
 	}
 }
