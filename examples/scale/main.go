@@ -109,6 +109,7 @@ func runParent(ctx context.Context, list string, epochs int, seed int64, out str
 	}
 	loadBefore := loadavg()
 	var all []Stage
+	var stopped error // a run that did not finish; what it measured is kept
 	for _, n := range ns {
 		fmt.Fprintf(os.Stderr, "scale: %d users...\n", n)
 		cmd := exec.CommandContext(ctx, exe, "-child", strconv.Itoa(n), "-epochs", strconv.Itoa(epochs),
@@ -131,10 +132,19 @@ func runParent(ctx context.Context, list string, epochs int, seed int64, out str
 			all = append(all, s)
 		}
 		if err := cmd.Wait(); err != nil {
-			return fmt.Errorf("run for %d users: %w", n, err)
+			last := "none"
+			if len(all) > 0 && all[len(all)-1].Users == n {
+				last = all[len(all)-1].Name
+			}
+			stopped = fmt.Errorf("run for %d users stopped after stage %q: %w", n, last, err)
+			fmt.Fprintln(os.Stderr, "scale:", stopped, "(writing what was measured)")
+			break
 		}
 	}
 	md := table(all, ns, epochs, loadBefore, loadavg())
+	if stopped != nil {
+		md += fmt.Sprintf("\nIncomplete: the %s; its later stages and any larger N are missing (\"-\").\n", stopped)
+	}
 	fmt.Print(md)
 	if err := os.WriteFile(filepath.Join(out, "scale.md"), []byte(md), 0o644); err != nil {
 		return err
@@ -143,7 +153,10 @@ func runParent(ctx context.Context, list string, epochs int, seed int64, out str
 	if err := os.WriteFile(filepath.Join(out, "scale.json"), raw, 0o644); err != nil {
 		return err
 	}
-	return plotTimes(ctx, all, filepath.Join(out, "scale.png"))
+	if err := plotTimes(ctx, all, filepath.Join(out, "scale.png")); err != nil {
+		return err
+	}
+	return stopped
 }
 
 func rate(s Stage) string {
