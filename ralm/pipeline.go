@@ -217,17 +217,42 @@ func ItemClickers(clicks *data.Clicks, users *data.Vocab) ([][]int32, error) {
 		}
 		row[u] = r
 	}
-	out := make([][]int32, clicks.Items.Len())
-	seen := make(map[[2]int32]bool, clicks.Len())
+	// Linear and map-free: count each item's clicks, place the clickers'
+	// rows item by item in one backing array (in click order), then drop
+	// the repeats of each item in place, keeping first occurrences, with a
+	// per-row stamp of the last item that row was kept for.
+	start := make([]int, clicks.Items.Len()+1)
 	for k, u := range clicks.User {
-		r := row[u]
-		if r < 0 {
+		if row[u] < 0 {
 			return nil, fmt.Errorf("item clickers: user %s of click %d has no embedding", clicks.Users.ID(u), k)
 		}
+		start[clicks.Item[k]+1]++
+	}
+	for i := 1; i < len(start); i++ {
+		start[i] += start[i-1]
+	}
+	rows := make([]int32, len(clicks.User))
+	next := make([]int, clicks.Items.Len())
+	copy(next, start)
+	for k, u := range clicks.User {
 		it := clicks.Item[k]
-		if key := [2]int32{it, r}; !seen[key] {
-			seen[key] = true
-			out[it] = append(out[it], r)
+		rows[next[it]] = row[u]
+		next[it]++
+	}
+	out := make([][]int32, clicks.Items.Len())
+	stamp := make([]int32, users.Len()) // item index + 1 that the row was last kept for
+	for it := range out {
+		lo, hi := start[it], start[it+1]
+		kept := lo
+		for _, r := range rows[lo:hi] {
+			if stamp[r] != int32(it)+1 {
+				stamp[r] = int32(it) + 1
+				rows[kept] = r
+				kept++
+			}
+		}
+		if kept > lo {
+			out[it] = rows[lo:kept:kept]
 		}
 	}
 	return out, nil

@@ -64,13 +64,14 @@ func main() {
 	out := flag.String("out", "scale-out", "folder for the results (and the runs' scratch files)")
 	child := flag.Int("child", 0, "internal: run the stages for this many users and print them as JSON lines")
 	seed := flag.Int64("seed", 1, "random seed")
+	withEval := flag.Bool("eval", true, "run the eval stage (sampled evaluation is the slowest stage at large N; -eval=false leaves it out)")
 	flag.Parse()
 	ctx := context.Background()
 	var err error
 	if *child > 0 {
-		err = runChild(ctx, *child, *epochs, *seed, *out, os.Stdout)
+		err = runChild(ctx, *child, *epochs, *seed, *out, *withEval, os.Stdout)
 	} else {
-		err = runParent(ctx, *users, *epochs, *seed, *out)
+		err = runParent(ctx, *users, *epochs, *seed, *out, *withEval)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)
@@ -90,7 +91,7 @@ func loadavg() string {
 	return strings.Join(f[:3], " ")
 }
 
-func runParent(ctx context.Context, list string, epochs int, seed int64, out string) error {
+func runParent(ctx context.Context, list string, epochs int, seed int64, out string, withEval bool) error {
 	var ns []int
 	for _, s := range strings.Split(list, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -109,10 +110,11 @@ func runParent(ctx context.Context, list string, epochs int, seed int64, out str
 	}
 	loadBefore := loadavg()
 	var all []Stage
+	var stopped error // a run that did not finish; what it measured is kept
 	for _, n := range ns {
 		fmt.Fprintf(os.Stderr, "scale: %d users...\n", n)
 		cmd := exec.CommandContext(ctx, exe, "-child", strconv.Itoa(n), "-epochs", strconv.Itoa(epochs),
-			"-seed", strconv.FormatInt(seed, 10), "-out", out)
+			"-seed", strconv.FormatInt(seed, 10), "-out", out, "-eval="+strconv.FormatBool(withEval))
 		cmd.Stderr = os.Stderr
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
@@ -131,10 +133,19 @@ func runParent(ctx context.Context, list string, epochs int, seed int64, out str
 			all = append(all, s)
 		}
 		if err := cmd.Wait(); err != nil {
-			return fmt.Errorf("run for %d users: %w", n, err)
+			last := "none"
+			if len(all) > 0 && all[len(all)-1].Users == n {
+				last = all[len(all)-1].Name
+			}
+			stopped = fmt.Errorf("run for %d users stopped after stage %q: %w", n, last, err)
+			fmt.Fprintln(os.Stderr, "scale:", stopped, "(writing what was measured)")
+			break
 		}
 	}
 	md := table(all, ns, epochs, loadBefore, loadavg())
+	if stopped != nil {
+		md += fmt.Sprintf("\nIncomplete: the %s; its later stages and any larger N are missing (\"-\").\n", stopped)
+	}
 	fmt.Print(md)
 	if err := os.WriteFile(filepath.Join(out, "scale.md"), []byte(md), 0o644); err != nil {
 		return err
@@ -143,7 +154,10 @@ func runParent(ctx context.Context, list string, epochs int, seed int64, out str
 	if err := os.WriteFile(filepath.Join(out, "scale.json"), raw, 0o644); err != nil {
 		return err
 	}
-	return plotTimes(ctx, all, filepath.Join(out, "scale.png"))
+	if err := plotTimes(ctx, all, filepath.Join(out, "scale.png")); err != nil {
+		return err
+	}
+	return stopped
 }
 
 func rate(s Stage) string {
@@ -313,7 +327,7 @@ func peakMB() float64 {
 	return math.NaN()
 }
 
-func runChild(ctx context.Context, n, epochs int, seed int64, out string, w io.Writer) error {
+func runChild(ctx context.Context, n, epochs int, seed int64, out string, withEval bool, w io.Writer) error {
 	m := &meter{users: n, w: w}
 	dir := filepath.Join(out, fmt.Sprintf("run-%d", n))
 	if err := os.RemoveAll(dir); err != nil {
@@ -409,11 +423,13 @@ func runChild(ctx context.Context, n, epochs int, seed int64, out string, w io.W
 	}
 	t = nil
 	runtime.GC()
-	if err := m.stage("eval (100 negatives)", len(sp.WarmItems)+len(sp.FreshItems), "items", func() error {
-		_, _, err := eval.RunModel(ctx, folder, splitDir, eval.Options{Candidates: 100, Seed: seed})
-		return err
-	}); err != nil {
-		return err
+	if withEval {
+		if err := m.stage("eval (100 negatives)", len(sp.WarmItems)+len(sp.FreshItems), "items", func() error {
+			_, _, err := eval.RunModel(ctx, folder, splitDir, eval.Options{Candidates: 100, Seed: seed})
+			return err
+		}); err != nil {
+			return err
+		}
 	}
 	var eng *serve.Engine
 	if err := m.stage("serve start", n, "users", func() (err error) {

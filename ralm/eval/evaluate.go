@@ -160,33 +160,13 @@ feed:
 
 func evaluateCase(ctx context.Context, u Universe, c *Case, models []Scorer, opt Options) ([]ItemResult, error) {
 	sink := opt.Sink
-	isSeed := make(map[int32]bool, len(c.Seeds))
-	for _, s := range c.Seeds {
-		isSeed[s] = true
-	}
-	isPos := make(map[int32]bool, len(c.Positives))
-	for _, p := range c.Positives {
-		isPos[p] = true
-	}
-	candidates := make([]int32, 0, len(u.Known))
-	positive := make([]bool, 0, len(u.Known))
-	tie := make([]int32, 0, len(u.Known))
-	nPos := 0
-	for _, k := range u.Known {
-		if isSeed[k] {
-			continue
-		}
-		candidates = append(candidates, k)
-		positive = append(positive, isPos[k])
-		tie = append(tie, u.TieRank[k])
-		if isPos[k] {
-			nPos++
-		}
+	candidates, positive, tie, nPos, ok := sampledCandidates(opt, u, c)
+	if !ok {
+		candidates, positive, tie, nPos = allCandidates(u, c)
 	}
 	if nPos == 0 || nPos == len(candidates) {
 		return nil, nil
 	}
-	candidates, positive, tie = sampleNegatives(opt, c.Item, candidates, positive, tie)
 	bucket := BucketFresh
 	switch {
 	case c.ZeroSeed:
@@ -269,4 +249,33 @@ func Aggregate(items []ItemResult) map[string]map[string]Metrics {
 		}
 	}
 	return out
+}
+
+// allCandidates lists every known user who is not a seed of c, in Known
+// order, whether each is a positive, its tie rank, and the number of
+// positives among them.
+func allCandidates(u Universe, c *Case) (candidates []int32, positive []bool, tie []int32, nPos int) {
+	isSeed := make(map[int32]bool, len(c.Seeds))
+	for _, s := range c.Seeds {
+		isSeed[s] = true
+	}
+	isPos := make(map[int32]bool, len(c.Positives))
+	for _, p := range c.Positives {
+		isPos[p] = true
+	}
+	candidates = make([]int32, 0, len(u.Known))
+	positive = make([]bool, 0, len(u.Known))
+	tie = make([]int32, 0, len(u.Known))
+	for _, k := range u.Known {
+		if isSeed[k] {
+			continue
+		}
+		candidates = append(candidates, k)
+		positive = append(positive, isPos[k])
+		tie = append(tie, u.TieRank[k])
+		if isPos[k] {
+			nPos++
+		}
+	}
+	return candidates, positive, tie, nPos
 }

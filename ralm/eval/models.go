@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sort"
 
 	"github.com/ralmlab/ralm/lookalike/coldstart"
 )
@@ -143,23 +142,43 @@ func (m KNN) Score(ctx context.Context, c *Case, candidates []int32, out []float
 	if k <= 0 {
 		return fmt.Errorf("knn: item %s has no seeds", c.Item)
 	}
-	sims := make([]float32, len(c.Seeds))
+	top := make([]float32, k)
 	for i, u := range candidates {
 		if i%1024 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
 		x := m.Vectors.Row(u)
-		for j, s := range c.Seeds {
-			sims[j] = dot(x, m.Vectors.Row(s))
-		}
-		sort.Slice(sims, func(a, b int) bool { return sims[a] > sims[b] })
+		top = knnTop(top[:0], k, x, m.Vectors, c.Seeds)
 		var sum float32
-		for _, v := range sims[:k] {
+		for _, v := range top { // descending, as a full sort would give them
 			sum += v
 		}
 		out[i] = sum / float32(k)
 	}
 	return nil
+}
+
+// knnTop returns, in descending order in buf, the k highest cosines of x with
+// the seeds' rows: an insertion into a k-long list per seed instead of a
+// sort of every cosine, the same values in the same order.
+func knnTop(buf []float32, k int, x []float32, v *Vectors, seeds []int32) []float32 {
+	for _, s := range seeds {
+		sim := dot(x, v.Row(s))
+		if len(buf) == k {
+			if !(sim > buf[k-1]) {
+				continue
+			}
+			buf = buf[:k-1]
+		}
+		j := len(buf)
+		buf = append(buf, sim)
+		for j > 0 && buf[j-1] < sim {
+			buf[j] = buf[j-1]
+			j--
+		}
+		buf[j] = sim
+	}
+	return buf
 }
 
 // ItemVec scores a candidate by the dot product of its user embedding (raw,
