@@ -188,7 +188,7 @@ func buildStepGraph(m *Model, dt tensor.Dtype, dm graphDims, dropout bool, param
 			return nil, fmt.Errorf("build training graph: %w", err)
 		}
 	}
-	sg.tape, err = graphop.CompileTape(g, sg.params, sg.in, outputs)
+	sg.tape, err = graphop.CompileTape(g, "training graph", sg.params, sg.in, outputs)
 	if err != nil {
 		return nil, fmt.Errorf("build training graph: %w", err)
 	}
@@ -198,10 +198,7 @@ func buildStepGraph(m *Model, dt tensor.Dtype, dm graphDims, dropout bool, param
 // run executes the graph once (forward, and backward when built with
 // gradients) and resets the machine for the next run.
 func (sg *stepGraph) run() error {
-	if err := sg.tape.Run(); err != nil {
-		return fmt.Errorf("run training graph: %w", err)
-	}
-	return nil
+	return sg.tape.Run()
 }
 
 // close releases the machine.
@@ -246,13 +243,8 @@ func (sg *stepGraph) grad(i int) (any, error) {
 	if i >= len(sg.gradV) || sg.gradV[i] == nil {
 		return nil, fmt.Errorf("no gradient for parameter %d", i)
 	}
-	switch g := sg.gradV[i].(type) {
-	case *G.F32:
-		return []float32{float32(*g)}, nil
-	case *G.F64:
-		return []float64{float64(*g)}, nil
-	case tensor.Tensor:
-		return g.Data(), nil
+	if d, ok := graphop.Slice(sg.gradV[i]); ok {
+		return d, nil
 	}
 	return nil, fmt.Errorf("gradient of %s has type %T", sg.params[i].Name(), sg.gradV[i])
 }

@@ -11,7 +11,8 @@ import (
 // Tape is a compiled step graph: a tape machine that runs only the part of
 // the graph its outputs need.
 type Tape struct {
-	vm G.VM
+	vm   G.VM
+	name string // in Run's errors: "run <name>: …"
 }
 
 // ReadGrads differentiates loss with respect to wrt and appends a Read of
@@ -33,8 +34,8 @@ func ReadGrads(loss *G.Node, wrt, outputs G.Nodes) (grads G.Nodes, values []G.Va
 // data inputs (the keys of data) as the program's inputs: gorgonia's
 // full-graph compile would also run the gradients of the data inputs, which
 // nobody reads. The inputs are sorted by node ID so every build of the same
-// graph compiles the same program.
-func CompileTape(g *G.ExprGraph, params G.Nodes, data map[*G.Node]*tensor.Dense, outputs G.Nodes) (*Tape, error) {
+// graph compiles the same program. name names the graph in Run's errors.
+func CompileTape(g *G.ExprGraph, name string, params G.Nodes, data map[*G.Node]*tensor.Dense, outputs G.Nodes) (*Tape, error) {
 	inputs := append(G.Nodes(nil), params...)
 	for n := range data {
 		inputs = append(inputs, n)
@@ -44,7 +45,7 @@ func CompileTape(g *G.ExprGraph, params G.Nodes, data map[*G.Node]*tensor.Dense,
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
-	return &Tape{vm: G.NewTapeMachine(g, G.WithPrecompiled(prog, locMap))}, nil
+	return &Tape{vm: G.NewTapeMachine(g, G.WithPrecompiled(prog, locMap)), name: name}, nil
 }
 
 // Run executes the tape once (forward, and backward when it holds
@@ -52,7 +53,10 @@ func CompileTape(g *G.ExprGraph, params G.Nodes, data map[*G.Node]*tensor.Dense,
 func (t *Tape) Run() error {
 	err := t.vm.RunAll()
 	t.vm.Reset()
-	return err
+	if err != nil {
+		return fmt.Errorf("run %s: %w", t.name, err)
+	}
+	return nil
 }
 
 // Close releases the machine; a nil Tape is a no-op.
@@ -60,4 +64,19 @@ func (t *Tape) Close() {
 	if t != nil && t.vm != nil {
 		t.vm.Close()
 	}
+}
+
+// Slice returns the backing array of a value read from a graph: the
+// tensor's data, or a one-element slice for a scalar. ok is false for any
+// other kind of value.
+func Slice(v G.Value) (data any, ok bool) {
+	switch g := v.(type) {
+	case *G.F32:
+		return []float32{float32(*g)}, true
+	case *G.F64:
+		return []float64{float64(*g)}, true
+	case tensor.Tensor:
+		return g.Data(), true
+	}
+	return nil, false
 }

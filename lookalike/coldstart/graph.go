@@ -83,7 +83,7 @@ func buildGraph(dt tensor.Dtype, n, xw, d, h int, w1, b1, w2, b2, wv any) (sg *s
 	if _, sg.gradV, outputs, err = graphop.ReadGrads(loss, wrt, outputs); err != nil {
 		return nil, fmt.Errorf("build cold-start graph: %w", err)
 	}
-	if sg.tape, err = graphop.CompileTape(g, sg.par, sg.in, outputs); err != nil {
+	if sg.tape, err = graphop.CompileTape(g, "cold-start graph", sg.par, sg.in, outputs); err != nil {
 		return nil, fmt.Errorf("build cold-start graph: %w", err)
 	}
 	return sg, nil
@@ -91,10 +91,7 @@ func buildGraph(dt tensor.Dtype, n, xw, d, h int, w1, b1, w2, b2, wv any) (sg *s
 
 // run executes the graph once and resets the machine.
 func (sg *stepGraph) run() error {
-	if err := sg.tape.Run(); err != nil {
-		return fmt.Errorf("run cold-start graph: %w", err)
-	}
-	return nil
+	return sg.tape.Run()
 }
 
 func (sg *stepGraph) close() { sg.tape.Close() }
@@ -108,13 +105,8 @@ func (sg *stepGraph) grad(i int) (any, error) {
 	if i >= len(sg.gradV) || sg.gradV[i] == nil {
 		return nil, fmt.Errorf("no gradient %d", i)
 	}
-	switch g := sg.gradV[i].(type) {
-	case *G.F32:
-		return []float32{float32(*g)}, nil
-	case *G.F64:
-		return []float64{float64(*g)}, nil
-	case tensor.Tensor:
-		return g.Data(), nil
+	if d, ok := graphop.Slice(sg.gradV[i]); ok {
+		return d, nil
 	}
 	return nil, fmt.Errorf("gradient %d has type %T", i, sg.gradV[i])
 }
