@@ -68,7 +68,12 @@ type commitReq struct {
 // user without an embedding fails with an *IDError matching ErrUnknownUser.
 // A duplicate click (the user already is a seed of the item) succeeds.
 func (e *Engine) Click(ctx context.Context, c Click) error {
-	res, err := e.Clicks(ctx, []Click{c})
+	return clickOne(ctx, e.Clicks, c)
+}
+
+// clickOne ingests c through a batch ingest and returns its rejection, if any.
+func clickOne(ctx context.Context, clicks func(context.Context, []Click) (IngestResult, error), c Click) error {
+	res, err := clicks(ctx, []Click{c})
 	if err != nil {
 		return err
 	}

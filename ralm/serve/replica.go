@@ -65,14 +65,8 @@ type ReplicaOptions struct {
 }
 
 func (o ReplicaOptions) withDefaults() (ReplicaOptions, error) {
-	if o.MaxSeeds == 0 {
-		o.MaxSeeds = DefaultMaxSeeds
-	}
-	if o.MinSeeds == 0 {
-		o.MinSeeds = bundle.DefaultMinSeeds
-	}
-	if o.ReclusterInterval == 0 {
-		o.ReclusterInterval = DefaultReclusterInterval
+	if err := seedBounds("replica options", &o.MaxSeeds, &o.MinSeeds, &o.ReclusterInterval); err != nil {
+		return o, err
 	}
 	if o.WorkerBatch == 0 {
 		o.WorkerBatch = 1000
@@ -87,12 +81,6 @@ func (o ReplicaOptions) withDefaults() (ReplicaOptions, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	switch {
-	case o.MaxSeeds < 1 || o.MinSeeds < 1:
-		return o, fmt.Errorf("replica options: MaxSeeds %d and MinSeeds %d must be positive", o.MaxSeeds, o.MinSeeds)
-	case o.MinSeeds > o.MaxSeeds:
-		return o, fmt.Errorf("replica options: MinSeeds %d exceeds MaxSeeds %d", o.MinSeeds, o.MaxSeeds)
-	case o.ReclusterInterval < 0:
-		return o, fmt.Errorf("replica options: ReclusterInterval %v must be positive", o.ReclusterInterval)
 	case o.Workers < 0:
 		return o, fmt.Errorf("replica options: Workers %d must not be negative", o.Workers)
 	case o.AudienceUsers < 1:
@@ -614,14 +602,7 @@ func (r *Replica) Clicks(ctx context.Context, batch []Click) (IngestResult, erro
 
 // Click ingests one click (see Clicks).
 func (r *Replica) Click(ctx context.Context, c Click) error {
-	res, err := r.Clicks(ctx, []Click{c})
-	if err != nil {
-		return err
-	}
-	if len(res.Rejected) > 0 {
-		return res.Rejected[0].Err
-	}
-	return nil
+	return clickOne(ctx, r.Clicks, c)
 }
 
 // UpsertUser writes a user's vector (given, or computed from features by
