@@ -3,8 +3,12 @@
 package shard
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // Split returns the shard size and the number of workers for a batch of
@@ -35,4 +39,43 @@ func Run(n int, f func(i int)) {
 		}()
 	}
 	wg.Wait()
+}
+
+// Chunks cuts n rows into chunks of size rows and runs them on up to
+// GOMAXPROCS goroutines, each taking the next chunk until none is left.
+// work is called once per goroutine and returns that goroutine's chunk
+// function (so it may own buffers). The context is checked before every
+// chunk; its error reads "<what> interrupted: …". The first error of a
+// goroutine stops it, and a chunk error stops the others too; the errors
+// are joined in goroutine order.
+func Chunks(ctx context.Context, what string, n, size int, work func() func(lo, hi int) error) error {
+	chunks := (n + size - 1) / size
+	workers := min(runtime.GOMAXPROCS(0), chunks)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f := work()
+			for {
+				c := int(next.Add(1) - 1)
+				if c >= chunks {
+					return
+				}
+				if err := ctx.Err(); err != nil {
+					errs[w] = fmt.Errorf("%s interrupted: %w", what, err)
+					return
+				}
+				if err := f(c*size, min((c+1)*size, n)); err != nil {
+					errs[w] = err
+					next.Store(int64(chunks))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

@@ -1,6 +1,10 @@
 package shard
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -33,5 +37,42 @@ func TestRunCallsEveryWorkerOnce(t *testing.T) {
 				t.Errorf("Run(%d): worker %d called %d times", n, i, got)
 			}
 		}
+	}
+}
+
+func TestChunks(t *testing.T) {
+	for _, c := range []struct{ n, size int }{{0, 4}, {1, 4}, {10, 4}, {12, 4}, {100, 7}} {
+		seen := make([]atomic.Int32, c.n)
+		err := Chunks(context.Background(), "test", c.n, c.size, func() func(lo, hi int) error {
+			return func(lo, hi int) error {
+				if hi-lo > c.size || hi <= lo {
+					return fmt.Errorf("chunk [%d, %d) for size %d", lo, hi, c.size)
+				}
+				for i := lo; i < hi; i++ {
+					seen[i].Add(1)
+				}
+				return nil
+			}
+		})
+		if err != nil {
+			t.Fatalf("Chunks(%d, %d): %v", c.n, c.size, err)
+		}
+		for i := range seen {
+			if got := seen[i].Load(); got != 1 {
+				t.Errorf("Chunks(%d, %d): row %d done %d times", c.n, c.size, i, got)
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := Chunks(ctx, "job", 10, 2, func() func(lo, hi int) error { return func(lo, hi int) error { return nil } })
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "job interrupted") {
+		t.Errorf("cancelled Chunks: %v, want a \"job interrupted\" context.Canceled", err)
+	}
+	boom := errors.New("boom")
+	if err := Chunks(context.Background(), "job", 10, 2, func() func(lo, hi int) error {
+		return func(lo, hi int) error { return boom }
+	}); !errors.Is(err, boom) {
+		t.Errorf("failing Chunks: %v, want boom", err)
 	}
 }
