@@ -215,13 +215,7 @@ func (sg *stepGraph) lossValue() float64 {
 	if sg.lossV == nil {
 		return math.NaN()
 	}
-	switch v := sg.lossV.Data().(type) {
-	case float32:
-		return float64(v)
-	case float64:
-		return v
-	}
-	return 0
+	return graphop.Float(sg.lossV)
 }
 
 // setScalar overwrites the value of a scalar parameter node in place.

@@ -80,3 +80,15 @@ func Slice(v G.Value) (data any, ok bool) {
 	}
 	return nil, false
 }
+
+// Float returns a scalar value read from a graph as a float64 (0 for any
+// other kind of value).
+func Float(v G.Value) float64 {
+	switch x := v.Data().(type) {
+	case float32:
+		return float64(x)
+	case float64:
+		return x
+	}
+	return 0
+}

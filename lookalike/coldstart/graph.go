@@ -113,13 +113,7 @@ func (sg *stepGraph) grad(i int) (any, error) {
 
 // loss returns the loss of the last run.
 func (sg *stepGraph) loss() float64 {
-	switch v := sg.lossV.Data().(type) {
-	case float32:
-		return float64(v)
-	case float64:
-		return v
-	}
-	return 0
+	return graphop.Float(sg.lossV)
 }
 
 // b2 returns the scalar parameter's current value.

@@ -236,7 +236,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.DataDir == "" && o.Store == nil {
 		return o, errors.New("options: DataDir (the seed store folder) or Store is required")
 	}
-	if err := seedBounds("options", &o.MaxSeeds, &o.MinSeeds, &o.ReclusterInterval); err != nil {
+	if err := seedBounds("options", &o.MaxSeeds, &o.MinSeeds, &o.ReclusterInterval, &o.Logger); err != nil {
 		return o, err
 	}
 	if o.MaxBatch == 0 {
@@ -244,9 +244,6 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Workers == 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	switch {
 	case o.ExpireAfter < 0:
@@ -259,10 +256,13 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
-// seedBounds fills the zero seed bounds and re-cluster interval of the
-// engine's or the replica's options with the defaults and validates them;
-// what prefixes the errors.
-func seedBounds(what string, maxSeeds, minSeeds *int, recluster *time.Duration) error {
+// seedBounds fills the zero seed bounds, re-cluster interval and logger of
+// the engine's or the replica's options with the defaults and validates
+// them; what prefixes the errors.
+func seedBounds(what string, maxSeeds, minSeeds *int, recluster *time.Duration, logger **slog.Logger) error {
+	if *logger == nil {
+		*logger = slog.New(slog.DiscardHandler)
+	}
 	if *maxSeeds == 0 {
 		*maxSeeds = DefaultMaxSeeds
 	}

@@ -65,7 +65,7 @@ type ReplicaOptions struct {
 }
 
 func (o ReplicaOptions) withDefaults() (ReplicaOptions, error) {
-	if err := seedBounds("replica options", &o.MaxSeeds, &o.MinSeeds, &o.ReclusterInterval); err != nil {
+	if err := seedBounds("replica options", &o.MaxSeeds, &o.MinSeeds, &o.ReclusterInterval, &o.Logger); err != nil {
 		return o, err
 	}
 	if o.WorkerBatch == 0 {
@@ -76,9 +76,6 @@ func (o ReplicaOptions) withDefaults() (ReplicaOptions, error) {
 	}
 	if o.AudienceRefresh == 0 {
 		o.AudienceRefresh = DefaultAudienceRefresh
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	switch {
 	case o.Workers < 0:
@@ -613,26 +610,8 @@ func (r *Replica) UpsertUser(ctx context.Context, id string, in UserInput) error
 		return ErrClosed
 	}
 	w := r.cur.Load()
-	if err := checkID(w.userKind, "user", id); err != nil {
-		return err
-	}
-	vec := in.Vector
-	switch {
-	case vec != nil && in.Features != nil:
-		return badInput(errors.New("upsert user: give a vector or features, not both"))
-	case vec != nil:
-	case in.Features != nil || in.Clicked != nil:
-		if w.userModel == nil {
-			return badInput(fmt.Errorf("upsert user %q: %w", id, ErrNoUserModel))
-		}
-		var err error
-		if vec, err = embedRaw(w.userModel, in.Features, in.Clicked); err != nil {
-			return badInput(fmt.Errorf("upsert user %q: %w", id, err))
-		}
-	default:
-		return badInput(fmt.Errorf("upsert user %q: no vector and no features", id))
-	}
-	if err := checkVector(id, vec, w.dim); err != nil {
+	vec, err := upsertVector(w.userKind, w.userModel, w.dim, id, in)
+	if err != nil {
 		return err
 	}
 	if err := r.store.UpsertUser(ctx, w.gen, id, vec); err != nil {
