@@ -109,10 +109,7 @@ func (w *worker[T]) gather(tr *trainer[T], n int) error {
 		for f := 0; f < F; f++ {
 			dst := gn.x[(f*size+b)*m : (f*size+b)*m+m]
 			if l.fields[f].Kind == data.FieldContinuous {
-				var v T
-				if f < len(ft.Values) {
-					v = T(ft.Values[f])
-				}
+				v := contValue[T](ft, f)
 				cw, cb := tr.p.get(l.contW[f]), tr.p.get(l.contB[f])
 				for k := range dst {
 					dst[k] = v*cw[k] + cb[k]
@@ -241,10 +238,7 @@ func (tr *trainer[T]) scatter(n int) {
 			for f := 0; f < F; f++ {
 				g := w.dx[(f*size+b)*m : (f*size+b)*m+m]
 				if l.fields[f].Kind == data.FieldContinuous {
-					var v T
-					if f < len(ft.Values) {
-						v = T(ft.Values[f])
-					}
+					v := contValue[T](ft, f)
 					simd.Axpy(v, g, get(l.contW[f]))
 					simd.Axpy(1, g, get(l.contB[f]))
 					continue
