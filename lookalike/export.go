@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -32,18 +31,18 @@ const (
 	maxModelFile = 1 << 31
 )
 
-// Errors returned by Load (wrapped with the file name).
-var (
-	// ErrNotModel means the file does not start with the model magic.
-	ErrNotModel = errors.New("not a lookalike model file")
-	// ErrVersion means the file was written in an unsupported format version.
-	ErrVersion = errors.New("unsupported lookalike model file version")
-	// ErrCorrupt means the file is truncated or fails its checksum.
-	ErrCorrupt = errors.New("corrupt lookalike model file")
-)
-
 // modelFormat is the frame of the file (internal/weightfile).
-var modelFormat = weightfile.Format{Magic: modelMagic, Version: FileVersion, ErrNotFile: ErrNotModel, ErrVersion: ErrVersion, ErrCorrupt: ErrCorrupt}
+var modelFormat = weightfile.New(modelMagic, FileVersion, "lookalike model file")
+
+// Errors returned by Load (wrapped with the file name): ErrNotModel, the
+// file does not start with the model magic; ErrVersion, it was written in
+// an unsupported format version; ErrCorrupt, it is truncated or fails its
+// checksum.
+var (
+	ErrNotModel = modelFormat.ErrNotFile
+	ErrVersion  = modelFormat.ErrVersion
+	ErrCorrupt  = modelFormat.ErrCorrupt
+)
 
 // Save writes m to path atomically (internal/atomicfile: a temporary file
 // in the same folder, synced and renamed into place, mode 0644).

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +20,17 @@ type Format struct {
 	Version uint32
 	// ErrNotFile, ErrVersion and ErrCorrupt are wrapped by Open.
 	ErrNotFile, ErrVersion, ErrCorrupt error
+}
+
+// New returns the format with the given magic and version whose errors
+// read "not a <what>", "unsupported <what> version" and "corrupt <what>".
+func New(magic string, version uint32, what string) Format {
+	return Format{
+		Magic: magic, Version: version,
+		ErrNotFile: errors.New("not a " + what),
+		ErrVersion: errors.New("unsupported " + what + " version"),
+		ErrCorrupt: errors.New("corrupt " + what),
+	}
 }
 
 // Begin returns a buffer holding the magic and the version.

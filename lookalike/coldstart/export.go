@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 
@@ -27,18 +26,17 @@ const (
 	maxFile            = 1 << 31
 )
 
-// Errors of Load and Unmarshal (wrapped with context).
-var (
-	// ErrNotModel means the data does not start with the file magic.
-	ErrNotModel = errors.New("not a cold-start model file")
-	// ErrVersion means another format version.
-	ErrVersion = errors.New("unsupported cold-start model file version")
-	// ErrCorrupt means truncated or modified data.
-	ErrCorrupt = errors.New("corrupt cold-start model file")
-)
-
 // fileFormat is the frame of the file (internal/weightfile).
-var fileFormat = weightfile.Format{Magic: fileMagic, Version: FileVersion, ErrNotFile: ErrNotModel, ErrVersion: ErrVersion, ErrCorrupt: ErrCorrupt}
+var fileFormat = weightfile.New(fileMagic, FileVersion, "cold-start model file")
+
+// Errors of Load and Unmarshal (wrapped with context): ErrNotModel, the data
+// does not start with the file magic; ErrVersion, another format version;
+// ErrCorrupt, truncated or modified data.
+var (
+	ErrNotModel = fileFormat.ErrNotFile
+	ErrVersion  = fileFormat.ErrVersion
+	ErrCorrupt  = fileFormat.ErrCorrupt
+)
 
 type header struct {
 	Config Config  `json:"config"`
