@@ -38,6 +38,7 @@ package lookalike
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -261,54 +262,24 @@ func (c Config) withDefaults(d int) Config {
 	if c.Hidden == 0 {
 		c.Hidden = d
 	}
-	if c.K == 0 {
-		c.K = def.K
-	}
-	if c.SeedsPerItem == 0 {
-		c.SeedsPerItem = def.SeedsPerItem
-	}
+	c.K = cmp.Or(c.K, def.K)
+	c.SeedsPerItem = cmp.Or(c.SeedsPerItem, def.SeedsPerItem)
 	if c.GlobalWeight == 0 && c.LocalWeight == 0 {
 		c.GlobalWeight, c.LocalWeight = def.GlobalWeight, def.LocalWeight
 	}
-	if c.Pooling == "" {
-		c.Pooling = def.Pooling
-	}
-	if c.Propensity == "" {
-		c.Propensity = def.Propensity
-	}
-	if c.PropensityHidden == 0 {
-		c.PropensityHidden = def.PropensityHidden
-	}
-	if c.Negatives == 0 {
-		c.Negatives = def.Negatives
-	}
-	if c.PositivesPerItem == 0 {
-		c.PositivesPerItem = def.PositivesPerItem
-	}
-	if c.SeedFraction == 0 {
-		c.SeedFraction = def.SeedFraction
-	}
-	if c.MinClickers == 0 {
-		c.MinClickers = def.MinClickers
-	}
-	if c.LR == 0 {
-		c.LR = def.LR
-	}
-	if c.Batch == 0 {
-		c.Batch = def.Batch
-	}
-	if c.Epochs == 0 {
-		c.Epochs = def.Epochs
-	}
-	if c.ScaleInit == 0 {
-		c.ScaleInit = def.ScaleInit
-	}
-	if c.KMeansIter == 0 {
-		c.KMeansIter = def.KMeansIter
-	}
-	if c.MiniBatchAbove == 0 {
-		c.MiniBatchAbove = def.MiniBatchAbove
-	}
+	c.Pooling = cmp.Or(c.Pooling, def.Pooling)
+	c.Propensity = cmp.Or(c.Propensity, def.Propensity)
+	c.PropensityHidden = cmp.Or(c.PropensityHidden, def.PropensityHidden)
+	c.Negatives = cmp.Or(c.Negatives, def.Negatives)
+	c.PositivesPerItem = cmp.Or(c.PositivesPerItem, def.PositivesPerItem)
+	c.SeedFraction = cmp.Or(c.SeedFraction, def.SeedFraction)
+	c.MinClickers = cmp.Or(c.MinClickers, def.MinClickers)
+	c.LR = cmp.Or(c.LR, def.LR)
+	c.Batch = cmp.Or(c.Batch, def.Batch)
+	c.Epochs = cmp.Or(c.Epochs, def.Epochs)
+	c.ScaleInit = cmp.Or(c.ScaleInit, def.ScaleInit)
+	c.KMeansIter = cmp.Or(c.KMeansIter, def.KMeansIter)
+	c.MiniBatchAbove = cmp.Or(c.MiniBatchAbove, def.MiniBatchAbove)
 	return c
 }
 

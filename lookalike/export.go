@@ -3,17 +3,14 @@ package lookalike
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
-	"os"
 	"slices"
 
 	"github.com/ralmlab/ralm/internal/atomicfile"
+	"github.com/ralmlab/ralm/internal/weightfile"
 )
 
 // Model file layout (all integers little-endian):
@@ -34,14 +31,17 @@ const (
 	maxModelFile = 1 << 31
 )
 
-// Errors returned by Load (wrapped with the file name).
+// modelFormat is the frame of the file (internal/weightfile).
+var modelFormat = weightfile.New(modelMagic, FileVersion, "lookalike model file")
+
+// Errors returned by Load (wrapped with the file name): ErrNotModel, the
+// file does not start with the model magic; ErrVersion, it was written in
+// an unsupported format version; ErrCorrupt, it is truncated or fails its
+// checksum.
 var (
-	// ErrNotModel means the file does not start with the model magic.
-	ErrNotModel = errors.New("not a lookalike model file")
-	// ErrVersion means the file was written in an unsupported format version.
-	ErrVersion = errors.New("unsupported lookalike model file version")
-	// ErrCorrupt means the file is truncated or fails its checksum.
-	ErrCorrupt = errors.New("corrupt lookalike model file")
+	ErrNotModel = modelFormat.ErrNotFile
+	ErrVersion  = modelFormat.ErrVersion
+	ErrCorrupt  = modelFormat.ErrCorrupt
 )
 
 // Save writes m to path atomically (internal/atomicfile: a temporary file
@@ -64,23 +64,7 @@ func (m *Model) Save(path string) error {
 // format version, truncated or corrupted returns an error wrapping
 // ErrNotModel, ErrVersion or ErrCorrupt.
 func Load(path string) (*Model, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("load lookalike model: %w", err)
-	}
-	defer f.Close()
-	buf, err := io.ReadAll(io.LimitReader(f, maxModelFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("load lookalike model %s: %w", path, err)
-	}
-	if len(buf) > maxModelFile {
-		return nil, fmt.Errorf("load lookalike model %s: file larger than %d bytes", path, maxModelFile)
-	}
-	m, err := decode(buf)
-	if err != nil {
-		return nil, fmt.Errorf("load lookalike model %s: %w", path, err)
-	}
-	return m, nil
+	return weightfile.Load(path, maxModelFile, "lookalike model", decode)
 }
 
 // MarshalBinary returns the model in the file format written by Save.
@@ -101,11 +85,9 @@ func (m *Model) encode() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode config: %w", err)
 	}
-	var b bytes.Buffer
+	b := modelFormat.Begin()
 	le := binary.LittleEndian
 	u32 := func(v uint32) { b.Write(le.AppendUint32(nil, v)) }
-	b.WriteString(modelMagic)
-	u32(FileVersion)
 	u32(uint32(m.d))
 	u32(uint32(m.h))
 	u32(uint32(len(cfg)))
@@ -126,9 +108,7 @@ func (m *Model) encode() ([]byte, error) {
 		}
 		b.Write(out)
 	}
-	sum := sha256.Sum256(b.Bytes())
-	b.Write(sum[:])
-	return b.Bytes(), nil
+	return weightfile.Seal(b), nil
 }
 
 // reader is a bounds-checked cursor over the payload.
@@ -169,23 +149,11 @@ func (r *reader) u32() uint32 {
 
 // decode parses and validates a model file.
 func decode(buf []byte) (*Model, error) {
-	if len(buf) < len(modelMagic) || string(buf[:len(modelMagic)]) != modelMagic {
-		return nil, ErrNotModel
+	body, err := modelFormat.Open(buf)
+	if err != nil {
+		return nil, err
 	}
-	if len(buf) < len(modelMagic)+4 {
-		return nil, fmt.Errorf("%w: truncated header", ErrCorrupt)
-	}
-	if v := binary.LittleEndian.Uint32(buf[len(modelMagic):]); v != FileVersion {
-		return nil, fmt.Errorf("%w: %d (this build reads version %d)", ErrVersion, v, FileVersion)
-	}
-	if len(buf) < len(modelMagic)+4+sha256.Size {
-		return nil, fmt.Errorf("%w: truncated (%d bytes)", ErrCorrupt, len(buf))
-	}
-	body, sum := buf[:len(buf)-sha256.Size], buf[len(buf)-sha256.Size:]
-	if got := sha256.Sum256(body); !bytes.Equal(got[:], sum) {
-		return nil, fmt.Errorf("%w: checksum mismatch (truncated or modified)", ErrCorrupt)
-	}
-	r := &reader{buf: body, off: len(modelMagic) + 4}
+	r := &reader{buf: body, off: modelFormat.HeaderLen()}
 	d, h := int(r.u32()), int(r.u32())
 	cfgJSON := r.take(int(r.u32()))
 	if r.err != nil {

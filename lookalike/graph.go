@@ -3,7 +3,6 @@ package lookalike
 import (
 	"fmt"
 	"math"
-	"sort"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -37,7 +36,7 @@ type stepGraph struct {
 	lossV  G.Value   // copy of the loss
 	grads  G.Nodes   // gradient nodes, parallel to params
 	gradV  []G.Value // copies of the gradients, parallel to params
-	vm     G.VM
+	tape   *graphop.Tape
 }
 
 // buildStepGraph builds the graph for one step of m's model in dtype dt
@@ -184,48 +183,26 @@ func buildStepGraph(m *Model, dt tensor.Dtype, dm graphDims, dropout bool, param
 
 	outputs = append(outputs, G.Read(sg.loss, &sg.lossV))
 	if withGrad {
-		sg.grads, err = G.Grad(sg.loss, sg.params...)
+		sg.grads, sg.gradV, outputs, err = graphop.ReadGrads(sg.loss, sg.params, outputs)
 		if err != nil {
-			return nil, fmt.Errorf("build training graph: gradients: %w", err)
-		}
-		sg.gradV = make([]G.Value, len(sg.grads))
-		for i, gn := range sg.grads {
-			outputs = append(outputs, G.Read(gn, &sg.gradV[i]))
+			return nil, fmt.Errorf("build training graph: %w", err)
 		}
 	}
-	// Compile only what the outputs need: gorgonia's full-graph compile would
-	// also run the gradients of the data inputs (seeds, assignment matrix...),
-	// which nobody reads.
-	inputs := append(G.Nodes(nil), sg.params...)
-	for n := range sg.in {
-		inputs = append(inputs, n)
-	}
-	sort.Slice(inputs, func(a, b int) bool { return inputs[a].ID() < inputs[b].ID() })
-	prog, locMap, err := G.CompileFunction(g, inputs, outputs)
+	sg.tape, err = graphop.CompileTape(g, "training graph", sg.params, sg.in, outputs)
 	if err != nil {
-		return nil, fmt.Errorf("build training graph: compile: %w", err)
+		return nil, fmt.Errorf("build training graph: %w", err)
 	}
-	sg.vm = G.NewTapeMachine(g, G.WithPrecompiled(prog, locMap))
 	return sg, nil
 }
 
 // run executes the graph once (forward, and backward when built with
 // gradients) and resets the machine for the next run.
 func (sg *stepGraph) run() error {
-	err := sg.vm.RunAll()
-	sg.vm.Reset()
-	if err != nil {
-		return fmt.Errorf("run training graph: %w", err)
-	}
-	return nil
+	return sg.tape.Run()
 }
 
 // close releases the machine.
-func (sg *stepGraph) close() {
-	if sg.vm != nil {
-		sg.vm.Close()
-	}
-}
+func (sg *stepGraph) close() { sg.tape.Close() }
 
 // data returns the float32 backing array of an input tensor.
 func (sg *stepGraph) f32(n *G.Node) []float32 { return sg.in[n].Data().([]float32) }
@@ -238,13 +215,7 @@ func (sg *stepGraph) lossValue() float64 {
 	if sg.lossV == nil {
 		return math.NaN()
 	}
-	switch v := sg.lossV.Data().(type) {
-	case float32:
-		return float64(v)
-	case float64:
-		return v
-	}
-	return 0
+	return graphop.Float(sg.lossV)
 }
 
 // setScalar overwrites the value of a scalar parameter node in place.
@@ -266,13 +237,8 @@ func (sg *stepGraph) grad(i int) (any, error) {
 	if i >= len(sg.gradV) || sg.gradV[i] == nil {
 		return nil, fmt.Errorf("no gradient for parameter %d", i)
 	}
-	switch g := sg.gradV[i].(type) {
-	case *G.F32:
-		return []float32{float32(*g)}, nil
-	case *G.F64:
-		return []float64{float64(*g)}, nil
-	case tensor.Tensor:
-		return g.Data(), nil
+	if d, ok := graphop.Slice(sg.gradV[i]); ok {
+		return d, nil
 	}
 	return nil, fmt.Errorf("gradient of %s has type %T", sg.params[i].Name(), sg.gradV[i])
 }

@@ -13,23 +13,11 @@ package lookalike
 
 import (
 	"fmt"
-	"runtime"
-	"sync"
 
 	"gorgonia.org/tensor"
-)
 
-// shards returns the shard size and the number of workers for B rows on
-// threads workers (0 or less: GOMAXPROCS). A graph needs at least two rows,
-// and no worker gets an empty shard.
-func shards(B, threads int) (size, n int) {
-	if threads <= 0 {
-		threads = runtime.GOMAXPROCS(0)
-	}
-	threads = max(1, threads)
-	size = max(2, (B+threads-1)/threads)
-	return size, (B + size - 1) / size
-}
+	"github.com/ralmlab/ralm/internal/shard"
+)
 
 // stepInputs are the input buffers of a step, row-major by item row.
 type stepInputs struct {
@@ -98,7 +86,7 @@ func (dst stepInputs) shard(src stepInputs, dm graphDims, lo, hi, size int, size
 // build creates one step graph per worker and the optimiser. Worker 0's
 // graph is bound to the model's storage; the others get copies.
 func (t *trainer) build() error {
-	size, n := shards(t.dims.B, t.opts.Threads)
+	size, n := shard.Split(t.dims.B, t.opts.Threads, 2) // a graph needs at least two rows
 	dm := t.dims
 	if n > 1 {
 		dm.B = size
@@ -153,17 +141,12 @@ func (t *trainer) runGraphs() (float64, error) {
 		return 0, err
 	}
 	errs := make([]error, len(t.sgs))
-	var wg sync.WaitGroup
-	for i, sg := range t.sgs {
+	shard.Run(len(t.sgs), func(i int) {
 		lo, hi := min(i*t.shardSize, t.dims.B), min((i+1)*t.shardSize, t.dims.B)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sg.inputs().shard(t.host, t.dims, lo, hi, t.shardSize, !t.cfg.NoSizePrior)
-			errs[i] = sg.run()
-		}()
-	}
-	wg.Wait()
+		sg := t.sgs[i]
+		sg.inputs().shard(t.host, t.dims, lo, hi, t.shardSize, !t.cfg.NoSizePrior)
+		errs[i] = sg.run()
+	})
 	var loss float64
 	for i, sg := range t.sgs {
 		if errs[i] != nil {

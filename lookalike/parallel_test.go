@@ -5,6 +5,8 @@ import (
 	"context"
 	"math"
 	"testing"
+
+	"github.com/ralmlab/ralm/internal/shard"
 )
 
 func TestShards(t *testing.T) {
@@ -16,7 +18,7 @@ func TestShards(t *testing.T) {
 		{3, 8, 2, 2}, // a graph needs two rows
 		{2, 2, 2, 1},
 	} {
-		size, n := shards(c.B, c.threads)
+		size, n := shard.Split(c.B, c.threads, 2)
 		if size != c.size || n != c.n {
 			t.Errorf("shards(%d, %d) = %d, %d; want %d, %d", c.B, c.threads, size, n, c.size, c.n)
 		}

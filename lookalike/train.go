@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/internal/auc"
 )
 
@@ -160,30 +161,16 @@ func newTrainer(ctx context.Context, emb []float32, dim int, clickers [][]int32,
 	rep := &TrainReport{Users: nUsers, Items: len(clickers)}
 
 	// Distinct clickers per item, known users, trainable items.
-	isKnown := make([]bool, nUsers)
+	sets, known, err := data.ClickerSets(clickers, nUsers)
+	if err != nil {
+		return nil, fmt.Errorf("train lookalike: %w", err)
+	}
 	var eligible []int
-	sets := make([][]int32, len(clickers))
-	for i, cl := range clickers {
-		s := slices.Clone(cl)
-		slices.Sort(s)
-		s = slices.Compact(s)
-		for _, u := range s {
-			if u < 0 || int(u) >= nUsers {
-				return nil, fmt.Errorf("train lookalike: item %d: clicker %d out of range [0, %d)", i, u, nUsers)
-			}
-			isKnown[u] = true
-		}
-		sets[i] = s
+	for i, s := range sets {
 		if len(s) >= cfg.MinClickers {
 			eligible = append(eligible, i)
 		} else {
 			rep.SkippedItems++
-		}
-	}
-	var known []int32
-	for u, k := range isKnown {
-		if k {
-			known = append(known, int32(u))
 		}
 	}
 	rep.KnownUsers = len(known)

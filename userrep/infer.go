@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
-	"sync/atomic"
 
 	"github.com/ralmlab/ralm/data"
+	"github.com/ralmlab/ralm/internal/shard"
 )
 
 // Model is a trained user model. Inference is plain Go (no graph); every
@@ -144,35 +143,14 @@ func (m *Model) EmbedBatch(ctx context.Context, fts []data.Features, dst []float
 	if len(dst) != len(fts)*d {
 		return fmt.Errorf("userrep: embed batch: dst has %d values, want %d", len(dst), len(fts)*d)
 	}
-	chunks := (len(fts) + embedChunk - 1) / embedChunk
-	workers := min(runtime.GOMAXPROCS(0), chunks)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make([]error, workers)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for {
-				c := int(next.Add(1) - 1)
-				if c >= chunks {
-					return
-				}
-				if err := ctx.Err(); err != nil {
-					errs[w] = fmt.Errorf("userrep: embed batch interrupted: %w", err)
-					return
-				}
-				lo, hi := c*embedChunk, min((c+1)*embedChunk, len(fts))
-				if err := m.embedChunk(fts[lo:hi], dst[lo*d:hi*d]); err != nil {
-					errs[w] = fmt.Errorf("userrep: embed user %d..%d: %w", lo, hi-1, err)
-					next.Store(int64(chunks))
-					return
-				}
+	return shard.Chunks(ctx, "userrep: embed batch", len(fts), embedChunk, func() func(lo, hi int) error {
+		return func(lo, hi int) error {
+			if err := m.embedChunk(fts[lo:hi], dst[lo*d:hi*d]); err != nil {
+				return fmt.Errorf("userrep: embed user %d..%d: %w", lo, hi-1, err)
 			}
-		}(w)
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+			return nil
+		}
+	})
 }
 
 // EmbedUsers embeds every user of clicks with at least one click, from all
@@ -242,39 +220,18 @@ func (m *Model) EmbedUsersWith(ctx context.Context, fb FeatureBuilder, clicks *d
 // result does not depend on the number of goroutines.
 func (m *Model) buildAndEmbed(ctx context.Context, fb FeatureBuilder, vocab *data.Vocab, users []userClicks, idx []int32, dst []float32) error {
 	d := m.lay.d
-	chunks := (len(idx) + embedChunk - 1) / embedChunk
-	workers := min(runtime.GOMAXPROCS(0), chunks)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make([]error, workers)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			fts := make([]data.Features, embedChunk)
-			for {
-				c := int(next.Add(1) - 1)
-				if c >= chunks {
-					return
-				}
-				if err := ctx.Err(); err != nil {
-					errs[w] = fmt.Errorf("userrep: embed users interrupted: %w", err)
-					return
-				}
-				lo, hi := c*embedChunk, min((c+1)*embedChunk, len(idx))
-				for i, u := range idx[lo:hi] {
-					fb.Build(vocab.ID(u), users[u].train, &fts[i])
-				}
-				if err := m.embedChunk(fts[:hi-lo], dst[lo*d:hi*d]); err != nil {
-					errs[w] = fmt.Errorf("userrep: embed user %d..%d: %w", lo, hi-1, err)
-					next.Store(int64(chunks))
-					return
-				}
+	return shard.Chunks(ctx, "userrep: embed users", len(idx), embedChunk, func() func(lo, hi int) error {
+		fts := make([]data.Features, embedChunk)
+		return func(lo, hi int) error {
+			for i, u := range idx[lo:hi] {
+				fb.Build(vocab.ID(u), users[u].train, &fts[i])
 			}
-		}(w)
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+			if err := m.embedChunk(fts[:hi-lo], dst[lo*d:hi*d]); err != nil {
+				return fmt.Errorf("userrep: embed user %d..%d: %w", lo, hi-1, err)
+			}
+			return nil
+		}
+	})
 }
 
 // mapItems returns clicks with item indices of the model's vocabulary,

@@ -14,24 +14,11 @@ package userrep
 import (
 	"fmt"
 	"math"
-	"runtime"
-	"sync"
 
 	"github.com/ralmlab/ralm/data"
+	"github.com/ralmlab/ralm/internal/shard"
 	"github.com/ralmlab/ralm/internal/simd"
 )
-
-// shards returns the shard size and the number of workers for a batch of B
-// examples on threads workers (0 or less: GOMAXPROCS). No worker gets an
-// empty shard.
-func shards(B, threads int) (size, n int) {
-	if threads <= 0 {
-		threads = runtime.GOMAXPROCS(0)
-	}
-	threads = max(1, min(threads, B))
-	size = (B + threads - 1) / threads
-	return size, (B + size - 1) / size
-}
 
 // worker computes the gradients of one shard of the batch.
 type worker[T float] struct {
@@ -55,7 +42,7 @@ type worker[T float] struct {
 // setThreads replaces the trainer's workers by one per shard for threads
 // workers (0: GOMAXPROCS).
 func (tr *trainer[T]) setThreads(threads int) error {
-	size, n := shards(tr.B, threads)
+	size, n := shard.Split(tr.B, threads, 1)
 	if len(tr.workers) == n {
 		return nil
 	}
@@ -122,10 +109,7 @@ func (w *worker[T]) gather(tr *trainer[T], n int) error {
 		for f := 0; f < F; f++ {
 			dst := gn.x[(f*size+b)*m : (f*size+b)*m+m]
 			if l.fields[f].Kind == data.FieldContinuous {
-				var v T
-				if f < len(ft.Values) {
-					v = T(ft.Values[f])
-				}
+				v := contValue[T](ft, f)
 				cw, cb := tr.p.get(l.contW[f]), tr.p.get(l.contB[f])
 				for k := range dst {
 					dst[k] = v*cw[k] + cb[k]
@@ -211,19 +195,7 @@ func (w *worker[T]) step(tr *trainer[T], n int) {
 // parallel with more than one), sums the dense gradients in worker order
 // into tr.dense and returns the summed loss Σ_b w_b·loss_b.
 func (tr *trainer[T]) runWorkers(n int) (T, error) {
-	if len(tr.workers) == 1 {
-		tr.workers[0].step(tr, n)
-	} else {
-		var wg sync.WaitGroup
-		for _, w := range tr.workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				w.step(tr, n)
-			}()
-		}
-		wg.Wait()
-	}
+	shard.Run(len(tr.workers), func(i int) { tr.workers[i].step(tr, n) })
 	var loss T
 	for _, w := range tr.workers {
 		if w.err != nil {
@@ -266,10 +238,7 @@ func (tr *trainer[T]) scatter(n int) {
 			for f := 0; f < F; f++ {
 				g := w.dx[(f*size+b)*m : (f*size+b)*m+m]
 				if l.fields[f].Kind == data.FieldContinuous {
-					var v T
-					if f < len(ft.Values) {
-						v = T(ft.Values[f])
-					}
+					v := contValue[T](ft, f)
 					simd.Axpy(v, g, get(l.contW[f]))
 					simd.Axpy(1, g, get(l.contB[f]))
 					continue

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"testing"
+
+	"github.com/ralmlab/ralm/internal/shard"
 )
 
 func TestShards(t *testing.T) {
@@ -17,12 +19,12 @@ func TestShards(t *testing.T) {
 		{2, 8, 1, 2},
 		{1, 2, 1, 1},
 	} {
-		size, n := shards(c.B, c.threads)
+		size, n := shard.Split(c.B, c.threads, 1)
 		if size != c.size || n != c.n {
 			t.Errorf("shards(%d, %d) = %d, %d; want %d, %d", c.B, c.threads, size, n, c.size, c.n)
 		}
 	}
-	if _, n := shards(64, 0); n < 1 {
+	if _, n := shard.Split(64, 0, 1); n < 1 {
 		t.Errorf("shards(64, 0) gave %d workers", n)
 	}
 }

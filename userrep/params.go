@@ -14,6 +14,15 @@ import (
 // the gradient checks.
 type float interface{ float32 | float64 }
 
+// contValue is the value of continuous field f in ft (0 when ft has fewer
+// values).
+func contValue[T float](ft *data.Features, f int) T {
+	if f < len(ft.Values) {
+		return T(ft.Values[f])
+	}
+	return 0
+}
+
 // span is one named dense parameter inside the flat dense slice.
 type span struct {
 	name  string
@@ -247,10 +256,7 @@ func (p *params[T]) pool(ft *data.Features, x []T, stride int) error {
 	for f := range l.fields {
 		dst := x[f*stride : f*stride+m]
 		if l.fields[f].Kind == data.FieldContinuous {
-			var v T
-			if f < len(ft.Values) {
-				v = T(ft.Values[f])
-			}
+			v := contValue[T](ft, f)
 			w, b := p.get(l.contW[f]), p.get(l.contB[f])
 			for k := range dst {
 				dst[k] = v*w[k] + b[k]

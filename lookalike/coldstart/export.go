@@ -3,16 +3,13 @@ package coldstart
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
-	"os"
 
 	"github.com/ralmlab/ralm/internal/atomicfile"
+	"github.com/ralmlab/ralm/internal/weightfile"
 )
 
 // Model file layout (integers little-endian):
@@ -29,14 +26,16 @@ const (
 	maxFile            = 1 << 31
 )
 
-// Errors of Load and Unmarshal (wrapped with context).
+// fileFormat is the frame of the file (internal/weightfile).
+var fileFormat = weightfile.New(fileMagic, FileVersion, "cold-start model file")
+
+// Errors of Load and Unmarshal (wrapped with context): ErrNotModel, the data
+// does not start with the file magic; ErrVersion, another format version;
+// ErrCorrupt, truncated or modified data.
 var (
-	// ErrNotModel means the data does not start with the file magic.
-	ErrNotModel = errors.New("not a cold-start model file")
-	// ErrVersion means another format version.
-	ErrVersion = errors.New("unsupported cold-start model file version")
-	// ErrCorrupt means truncated or modified data.
-	ErrCorrupt = errors.New("corrupt cold-start model file")
+	ErrNotModel = fileFormat.ErrNotFile
+	ErrVersion  = fileFormat.ErrVersion
+	ErrCorrupt  = fileFormat.ErrCorrupt
 )
 
 type header struct {
@@ -59,8 +58,7 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 		return nil, fmt.Errorf("encode cold-start model: %w", err)
 	}
 	le := binary.LittleEndian
-	b := bytes.NewBufferString(fileMagic)
-	b.Write(le.AppendUint32(nil, FileVersion))
+	b := fileFormat.Begin()
 	b.Write(le.AppendUint32(nil, uint32(len(hj))))
 	b.Write(hj)
 	for _, w := range append(m.weights(), []float32{m.b2}) {
@@ -68,9 +66,7 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 			b.Write(le.AppendUint32(nil, math.Float32bits(v)))
 		}
 	}
-	sum := sha256.Sum256(b.Bytes())
-	b.Write(sum[:])
-	return b.Bytes(), nil
+	return weightfile.Seal(b), nil
 }
 
 // Save writes m to path atomically (internal/atomicfile).
@@ -87,43 +83,21 @@ func (m *Model) Save(path string) error {
 
 // Load reads a model written by Save.
 func Load(path string) (*Model, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("load cold-start model: %w", err)
-	}
-	defer f.Close()
-	buf, err := io.ReadAll(io.LimitReader(f, maxFile+1))
-	if err == nil && len(buf) > maxFile {
-		err = fmt.Errorf("file larger than %d bytes", maxFile)
-	}
-	var m *Model
-	if err == nil {
-		m, err = Unmarshal(buf)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load cold-start model %s: %w", path, err)
-	}
-	return m, nil
+	return weightfile.Load(path, maxFile, "cold-start model", Unmarshal)
 }
 
 // Unmarshal parses a model in the file format; errors wrap ErrNotModel,
 // ErrVersion or ErrCorrupt.
 func Unmarshal(buf []byte) (*Model, error) {
-	n := len(fileMagic)
-	if len(buf) < n || string(buf[:n]) != fileMagic {
-		return nil, ErrNotModel
+	body, err := fileFormat.Open(buf)
+	if err != nil {
+		return nil, err
 	}
-	if len(buf) < n+8+sha256.Size {
+	n := len(fileMagic)
+	if len(body) < n+8 {
 		return nil, fmt.Errorf("%w: truncated (%d bytes)", ErrCorrupt, len(buf))
 	}
 	le := binary.LittleEndian
-	if v := le.Uint32(buf[n:]); v != FileVersion {
-		return nil, fmt.Errorf("%w: %d (this build reads %d)", ErrVersion, v, FileVersion)
-	}
-	body, sum := buf[:len(buf)-sha256.Size], buf[len(buf)-sha256.Size:]
-	if got := sha256.Sum256(body); !bytes.Equal(got[:], sum) {
-		return nil, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
-	}
 	hl := int(le.Uint32(body[n+4:]))
 	off := n + 8
 	if hl < 0 || off+hl > len(body) {
@@ -161,7 +135,6 @@ func Unmarshal(buf []byte) (*Model, error) {
 		}
 		return v, nil
 	}
-	var err error
 	for _, w := range m.weights() {
 		for i := range w {
 			if w[i], err = next(); err != nil {

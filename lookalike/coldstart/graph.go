@@ -2,7 +2,6 @@ package coldstart
 
 import (
 	"fmt"
-	"sort"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -29,7 +28,7 @@ type stepGraph struct {
 	logitV G.Value
 	lossV  G.Value
 	gradV  []G.Value // dX, then the parameters'
-	vm     G.VM
+	tape   *graphop.Tape
 }
 
 // paramNames are the dense parameters in graph order.
@@ -81,42 +80,21 @@ func buildGraph(dt tensor.Dtype, n, xw, d, h int, w1, b1, w2, b2, wv any) (sg *s
 
 	outputs := G.Nodes{G.Read(z, &sg.logitV), G.Read(loss, &sg.lossV)}
 	wrt := append(G.Nodes{sg.x}, sg.par...)
-	grads, err := G.Grad(loss, wrt...)
-	if err != nil {
-		return nil, fmt.Errorf("build cold-start graph: gradients: %w", err)
+	if _, sg.gradV, outputs, err = graphop.ReadGrads(loss, wrt, outputs); err != nil {
+		return nil, fmt.Errorf("build cold-start graph: %w", err)
 	}
-	sg.gradV = make([]G.Value, len(grads))
-	for i, gn := range grads {
-		outputs = append(outputs, G.Read(gn, &sg.gradV[i]))
+	if sg.tape, err = graphop.CompileTape(g, "cold-start graph", sg.par, sg.in, outputs); err != nil {
+		return nil, fmt.Errorf("build cold-start graph: %w", err)
 	}
-	inputs := append(G.Nodes(nil), sg.par...)
-	for nd := range sg.in {
-		inputs = append(inputs, nd)
-	}
-	sort.Slice(inputs, func(a, b int) bool { return inputs[a].ID() < inputs[b].ID() })
-	prog, locMap, err := G.CompileFunction(g, inputs, outputs)
-	if err != nil {
-		return nil, fmt.Errorf("build cold-start graph: compile: %w", err)
-	}
-	sg.vm = G.NewTapeMachine(g, G.WithPrecompiled(prog, locMap))
 	return sg, nil
 }
 
 // run executes the graph once and resets the machine.
 func (sg *stepGraph) run() error {
-	err := sg.vm.RunAll()
-	sg.vm.Reset()
-	if err != nil {
-		return fmt.Errorf("run cold-start graph: %w", err)
-	}
-	return nil
+	return sg.tape.Run()
 }
 
-func (sg *stepGraph) close() {
-	if sg.vm != nil {
-		sg.vm.Close()
-	}
-}
+func (sg *stepGraph) close() { sg.tape.Close() }
 
 // data returns an input's backing array.
 func (sg *stepGraph) data(nd *G.Node) any { return sg.in[nd].Data() }
@@ -127,26 +105,15 @@ func (sg *stepGraph) grad(i int) (any, error) {
 	if i >= len(sg.gradV) || sg.gradV[i] == nil {
 		return nil, fmt.Errorf("no gradient %d", i)
 	}
-	switch g := sg.gradV[i].(type) {
-	case *G.F32:
-		return []float32{float32(*g)}, nil
-	case *G.F64:
-		return []float64{float64(*g)}, nil
-	case tensor.Tensor:
-		return g.Data(), nil
+	if d, ok := graphop.Slice(sg.gradV[i]); ok {
+		return d, nil
 	}
 	return nil, fmt.Errorf("gradient %d has type %T", i, sg.gradV[i])
 }
 
 // loss returns the loss of the last run.
 func (sg *stepGraph) loss() float64 {
-	switch v := sg.lossV.Data().(type) {
-	case float32:
-		return float64(v)
-	case float64:
-		return v
-	}
-	return 0
+	return graphop.Float(sg.lossV)
 }
 
 // b2 returns the scalar parameter's current value.

@@ -31,6 +31,7 @@
 package coldstart
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -65,27 +66,13 @@ func DefaultConfig() Config {
 
 func (c Config) withDefaults() Config {
 	def := DefaultConfig()
-	if c.Dim == 0 {
-		c.Dim = def.Dim
-	}
-	if c.Hidden == 0 {
-		c.Hidden = def.Hidden
-	}
-	if c.Negatives == 0 {
-		c.Negatives = def.Negatives
-	}
-	if c.Epochs == 0 {
-		c.Epochs = def.Epochs
-	}
-	if c.Batch == 0 {
-		c.Batch = def.Batch
-	}
-	if c.LR == 0 {
-		c.LR = def.LR
-	}
-	if c.Bins == 0 {
-		c.Bins = def.Bins
-	}
+	c.Dim = cmp.Or(c.Dim, def.Dim)
+	c.Hidden = cmp.Or(c.Hidden, def.Hidden)
+	c.Negatives = cmp.Or(c.Negatives, def.Negatives)
+	c.Epochs = cmp.Or(c.Epochs, def.Epochs)
+	c.Batch = cmp.Or(c.Batch, def.Batch)
+	c.LR = cmp.Or(c.LR, def.LR)
+	c.Bins = cmp.Or(c.Bins, def.Bins)
 	return c
 }
 

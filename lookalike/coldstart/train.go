@@ -10,6 +10,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/ralmlab/ralm/data"
 	adamopt "github.com/ralmlab/ralm/internal/adam"
 )
 
@@ -81,21 +82,13 @@ func Train(ctx context.Context, emb []float32, dim int, clickers [][]int32, attr
 		return nil, nil, fmt.Errorf("train cold-start model: %d attribute rows for %d items", len(attrs), len(clickers))
 	}
 	rep := &TrainReport{Items: len(clickers)}
-	isKnown := make([]bool, nUsers)
-	sets := make([][]int32, len(clickers))
+	sets, known, err := data.ClickerSets(clickers, nUsers)
+	if err != nil {
+		return nil, nil, fmt.Errorf("train cold-start model: %w", err)
+	}
 	type pos struct{ item, user int32 }
 	var positives []pos
-	for i, cl := range clickers {
-		s := slices.Clone(cl)
-		slices.Sort(s)
-		s = slices.Compact(s)
-		for _, u := range s {
-			if u < 0 || int(u) >= nUsers {
-				return nil, nil, fmt.Errorf("train cold-start model: item %d: clicker %d out of range [0, %d)", i, u, nUsers)
-			}
-			isKnown[u] = true
-		}
-		sets[i] = s
+	for i, s := range sets {
 		if attrs[i] == nil || len(s) == 0 {
 			continue
 		}
@@ -105,12 +98,6 @@ func Train(ctx context.Context, emb []float32, dim int, clickers [][]int32, attr
 		rep.TrainItems++
 		for _, u := range s {
 			positives = append(positives, pos{int32(i), u})
-		}
-	}
-	var known []int32
-	for u, k := range isKnown {
-		if k {
-			known = append(known, int32(u))
 		}
 	}
 	if len(positives) == 0 {

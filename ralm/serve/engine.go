@@ -236,14 +236,8 @@ func (o Options) withDefaults() (Options, error) {
 	if o.DataDir == "" && o.Store == nil {
 		return o, errors.New("options: DataDir (the seed store folder) or Store is required")
 	}
-	if o.MaxSeeds == 0 {
-		o.MaxSeeds = DefaultMaxSeeds
-	}
-	if o.MinSeeds == 0 {
-		o.MinSeeds = bundle.DefaultMinSeeds
-	}
-	if o.ReclusterInterval == 0 {
-		o.ReclusterInterval = DefaultReclusterInterval
+	if err := seedBounds("options", &o.MaxSeeds, &o.MinSeeds, &o.ReclusterInterval, &o.Logger); err != nil {
+		return o, err
 	}
 	if o.MaxBatch == 0 {
 		o.MaxBatch = DefaultMaxBatch
@@ -251,18 +245,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Workers == 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
 	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
 	switch {
-	case o.MaxSeeds < 1:
-		return o, fmt.Errorf("options: MaxSeeds %d must be positive", o.MaxSeeds)
-	case o.MinSeeds < 1:
-		return o, fmt.Errorf("options: MinSeeds %d must be positive", o.MinSeeds)
-	case o.MinSeeds > o.MaxSeeds:
-		return o, fmt.Errorf("options: MinSeeds %d exceeds MaxSeeds %d", o.MinSeeds, o.MaxSeeds)
-	case o.ReclusterInterval < 0:
-		return o, fmt.Errorf("options: ReclusterInterval %v must be positive", o.ReclusterInterval)
 	case o.ExpireAfter < 0:
 		return o, fmt.Errorf("options: ExpireAfter %v must not be negative", o.ExpireAfter)
 	case o.MaxBatch < 1:
@@ -271,6 +254,35 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("options: Workers %d must be positive", o.Workers)
 	}
 	return o, nil
+}
+
+// seedBounds fills the zero seed bounds, re-cluster interval and logger of
+// the engine's or the replica's options with the defaults and validates
+// them; what prefixes the errors.
+func seedBounds(what string, maxSeeds, minSeeds *int, recluster *time.Duration, logger **slog.Logger) error {
+	if *logger == nil {
+		*logger = slog.New(slog.DiscardHandler)
+	}
+	if *maxSeeds == 0 {
+		*maxSeeds = DefaultMaxSeeds
+	}
+	if *minSeeds == 0 {
+		*minSeeds = bundle.DefaultMinSeeds
+	}
+	if *recluster == 0 {
+		*recluster = DefaultReclusterInterval
+	}
+	switch {
+	case *maxSeeds < 1:
+		return fmt.Errorf("%s: MaxSeeds %d must be positive", what, *maxSeeds)
+	case *minSeeds < 1:
+		return fmt.Errorf("%s: MinSeeds %d must be positive", what, *minSeeds)
+	case *minSeeds > *maxSeeds:
+		return fmt.Errorf("%s: MinSeeds %d exceeds MaxSeeds %d", what, *minSeeds, *maxSeeds)
+	case *recluster < 0:
+		return fmt.Errorf("%s: ReclusterInterval %v must be positive", what, *recluster)
+	}
+	return nil
 }
 
 // Open loads the model folder modelDir and the seed store in opts.DataDir,

@@ -68,7 +68,12 @@ type commitReq struct {
 // user without an embedding fails with an *IDError matching ErrUnknownUser.
 // A duplicate click (the user already is a seed of the item) succeeds.
 func (e *Engine) Click(ctx context.Context, c Click) error {
-	res, err := e.Clicks(ctx, []Click{c})
+	return clickOne(ctx, e.Clicks, c)
+}
+
+// clickOne ingests c through a batch ingest and returns its rejection, if any.
+func clickOne(ctx context.Context, clicks func(context.Context, []Click) (IngestResult, error), c Click) error {
+	res, err := clicks(ctx, []Click{c})
 	if err != nil {
 		return err
 	}
@@ -128,36 +133,44 @@ type UserInput struct {
 // accepted and it can be scored. It returns once the user is durable.
 func (e *Engine) UpsertUser(ctx context.Context, id string, in UserInput) error {
 	w := e.world.Load()
-	if err := checkID(w.userKind, "user", id); err != nil {
+	vec, err := upsertVector(w.userKind, w.userModel, w.dim, id, in)
+	if err != nil {
 		return err
-	}
-	vec := in.Vector
-	switch {
-	case vec != nil && in.Features != nil:
-		return badInput(errors.New("upsert user: give a vector or features, not both"))
-	case vec != nil:
-		if err := checkVector(id, vec, w.dim); err != nil {
-			return err
-		}
-	case in.Features != nil || in.Clicked != nil:
-		if w.userModel == nil {
-			return badInput(fmt.Errorf("upsert user %q: %w", id, ErrNoUserModel))
-		}
-		var err error
-		if vec, err = embedRaw(w.userModel, in.Features, in.Clicked); err != nil {
-			return badInput(fmt.Errorf("upsert user %q: %w", id, err))
-		}
-		if err := checkVector(id, vec, w.dim); err != nil {
-			return err
-		}
-	default:
-		return badInput(fmt.Errorf("upsert user %q: no vector and no features", id))
 	}
 	r := &commitReq{op: opUpsert, user: StoredUser{ID: id, Vec: append([]float32(nil), vec...)}}
 	if err := e.submit(ctx, r); err != nil {
 		return err
 	}
 	return r.err
+}
+
+// upsertVector checks an UpsertUser request against the served model (id
+// kind, user model, dimension) and returns the user's vector: the given
+// one, or one computed from features by the user model.
+func upsertVector(kind data.IDKind, um *userrep.Model, dim int, id string, in UserInput) ([]float32, error) {
+	if err := checkID(kind, "user", id); err != nil {
+		return nil, err
+	}
+	vec := in.Vector
+	switch {
+	case vec != nil && in.Features != nil:
+		return nil, badInput(errors.New("upsert user: give a vector or features, not both"))
+	case vec != nil:
+	case in.Features != nil || in.Clicked != nil:
+		if um == nil {
+			return nil, badInput(fmt.Errorf("upsert user %q: %w", id, ErrNoUserModel))
+		}
+		var err error
+		if vec, err = embedRaw(um, in.Features, in.Clicked); err != nil {
+			return nil, badInput(fmt.Errorf("upsert user %q: %w", id, err))
+		}
+	default:
+		return nil, badInput(fmt.Errorf("upsert user %q: no vector and no features", id))
+	}
+	if err := checkVector(id, vec, dim); err != nil {
+		return nil, err
+	}
+	return vec, nil
 }
 
 // Delete removes an item, its seeds and its attributes (SetItemAttributes).

@@ -65,14 +65,8 @@ type ReplicaOptions struct {
 }
 
 func (o ReplicaOptions) withDefaults() (ReplicaOptions, error) {
-	if o.MaxSeeds == 0 {
-		o.MaxSeeds = DefaultMaxSeeds
-	}
-	if o.MinSeeds == 0 {
-		o.MinSeeds = bundle.DefaultMinSeeds
-	}
-	if o.ReclusterInterval == 0 {
-		o.ReclusterInterval = DefaultReclusterInterval
+	if err := seedBounds("replica options", &o.MaxSeeds, &o.MinSeeds, &o.ReclusterInterval, &o.Logger); err != nil {
+		return o, err
 	}
 	if o.WorkerBatch == 0 {
 		o.WorkerBatch = 1000
@@ -83,16 +77,7 @@ func (o ReplicaOptions) withDefaults() (ReplicaOptions, error) {
 	if o.AudienceRefresh == 0 {
 		o.AudienceRefresh = DefaultAudienceRefresh
 	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
 	switch {
-	case o.MaxSeeds < 1 || o.MinSeeds < 1:
-		return o, fmt.Errorf("replica options: MaxSeeds %d and MinSeeds %d must be positive", o.MaxSeeds, o.MinSeeds)
-	case o.MinSeeds > o.MaxSeeds:
-		return o, fmt.Errorf("replica options: MinSeeds %d exceeds MaxSeeds %d", o.MinSeeds, o.MaxSeeds)
-	case o.ReclusterInterval < 0:
-		return o, fmt.Errorf("replica options: ReclusterInterval %v must be positive", o.ReclusterInterval)
 	case o.Workers < 0:
 		return o, fmt.Errorf("replica options: Workers %d must not be negative", o.Workers)
 	case o.AudienceUsers < 1:
@@ -614,14 +599,7 @@ func (r *Replica) Clicks(ctx context.Context, batch []Click) (IngestResult, erro
 
 // Click ingests one click (see Clicks).
 func (r *Replica) Click(ctx context.Context, c Click) error {
-	res, err := r.Clicks(ctx, []Click{c})
-	if err != nil {
-		return err
-	}
-	if len(res.Rejected) > 0 {
-		return res.Rejected[0].Err
-	}
-	return nil
+	return clickOne(ctx, r.Clicks, c)
 }
 
 // UpsertUser writes a user's vector (given, or computed from features by
@@ -632,26 +610,8 @@ func (r *Replica) UpsertUser(ctx context.Context, id string, in UserInput) error
 		return ErrClosed
 	}
 	w := r.cur.Load()
-	if err := checkID(w.userKind, "user", id); err != nil {
-		return err
-	}
-	vec := in.Vector
-	switch {
-	case vec != nil && in.Features != nil:
-		return badInput(errors.New("upsert user: give a vector or features, not both"))
-	case vec != nil:
-	case in.Features != nil || in.Clicked != nil:
-		if w.userModel == nil {
-			return badInput(fmt.Errorf("upsert user %q: %w", id, ErrNoUserModel))
-		}
-		var err error
-		if vec, err = embedRaw(w.userModel, in.Features, in.Clicked); err != nil {
-			return badInput(fmt.Errorf("upsert user %q: %w", id, err))
-		}
-	default:
-		return badInput(fmt.Errorf("upsert user %q: no vector and no features", id))
-	}
-	if err := checkVector(id, vec, w.dim); err != nil {
+	vec, err := upsertVector(w.userKind, w.userModel, w.dim, id, in)
+	if err != nil {
 		return err
 	}
 	if err := r.store.UpsertUser(ctx, w.gen, id, vec); err != nil {

@@ -121,16 +121,7 @@ func (s *Store) ScanUsers(ctx context.Context, gen int64, fn func(id string, vec
 		}
 		return flush()
 	}
-	var err error
-	switch c := s.rdb.(type) {
-	case *redis.ClusterClient:
-		err = c.ForEachMaster(ctx, scan)
-	case *redis.Client:
-		err = scan(ctx, c)
-	default:
-		err = errors.New("unsupported client type")
-	}
-	if err != nil {
+	if err := s.eachNode(ctx, scan); err != nil {
 		return fmt.Errorf("redis store: scan users of generation %d: %w", gen, err)
 	}
 	return nil

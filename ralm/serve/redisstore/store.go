@@ -274,17 +274,22 @@ func (s *Store) dropUsers(ctx context.Context, gen int64) error {
 		}
 		return unlink(ctx, c, keys)
 	}
-	var err error
-	switch c := s.rdb.(type) {
-	case *redis.ClusterClient:
-		err = c.ForEachMaster(ctx, scan)
-	case *redis.Client:
-		err = scan(ctx, c)
-	}
-	if err != nil {
+	if err := s.eachNode(ctx, scan); err != nil {
 		return fmt.Errorf("redis store: drop users of generation %d: %w", gen, err)
 	}
 	return nil
+}
+
+// eachNode runs f on every master of a cluster client, or on the single
+// client; any other client type is an error.
+func (s *Store) eachNode(ctx context.Context, f func(context.Context, *redis.Client) error) error {
+	switch c := s.rdb.(type) {
+	case *redis.ClusterClient:
+		return c.ForEachMaster(ctx, f)
+	case *redis.Client:
+		return f(ctx, c)
+	}
+	return errors.New("unsupported client type")
 }
 
 // Users returns the vectors of the given users in generation gen (nil for
