@@ -126,6 +126,17 @@ func Train(ctx context.Context, emb []float32, dim int, clickers [][]int32, cfg 
 	return t.m, rep, nil
 }
 
+// NonFiniteError is Train's error for a row of the embeddings given with a
+// NaN or infinite value; a caller that knows the rows' user ids can name
+// the user (errors.As).
+type NonFiniteError struct {
+	Row int // row of the embeddings given
+}
+
+func (e *NonFiniteError) Error() string {
+	return fmt.Sprintf("embedding row %d (of the embeddings given) has a non-finite value", e.Row)
+}
+
 // newTrainer validates the inputs and sets up a run: trainable and
 // validation items, the initial model and the step shapes.
 func newTrainer(ctx context.Context, emb []float32, dim int, clickers [][]int32, cfg Config, opts TrainOptions) (*trainer, error) {
@@ -139,7 +150,7 @@ func newTrainer(ctx context.Context, emb []float32, dim int, clickers [][]int32,
 	}
 	for i, v := range emb {
 		if !finite32(v) {
-			return nil, fmt.Errorf("train lookalike: embedding row %d (of the embeddings given) has a non-finite value", i/dim)
+			return nil, fmt.Errorf("train lookalike: %w", &NonFiniteError{Row: i / dim})
 		}
 	}
 	cfg = cfg.withDefaults(dim)

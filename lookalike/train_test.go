@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -83,6 +84,13 @@ func TestTrainInputErrors(t *testing.T) {
 				t.Fatalf("error %v, want it to mention %q", err, tc.want)
 			}
 		})
+	}
+	// the row of a non-finite value is reported as a NonFiniteError
+	emb := slices.Clone(p.emb)
+	emb[2*p.dim+1] = float32(math.Inf(-1))
+	_, _, err := Train(ctx, emb, p.dim, p.train, Config{}, TrainOptions{})
+	if nf := (*NonFiniteError)(nil); !errors.As(err, &nf) || nf.Row != 2 {
+		t.Errorf("non-finite row 2: error %v, want a NonFiniteError for row 2", err)
 	}
 }
 

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"time"
 
 	"github.com/ralmlab/ralm/data"
@@ -187,18 +186,14 @@ func TrainLookAlike(ctx context.Context, in LookAlikeData, cfg lookalike.Config,
 	if in.Embeddings == nil || in.Clicks == nil || in.Clicks.Len() == 0 {
 		return nil, errors.New("train look-alike model: no embeddings or no clicks")
 	}
-	if e := in.Embeddings; e.Dim > 0 {
-		for i, x := range e.Vecs {
-			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-				return nil, fmt.Errorf("train look-alike model: the embedding of user %q has a non-finite value (%v)", e.Users.ID(int32(i/e.Dim)), x)
-			}
-		}
-	}
 	clickers, err := ItemClickers(in.Clicks, in.Embeddings.Users)
 	if err != nil {
 		return nil, fmt.Errorf("train look-alike model: %w", err)
 	}
 	la, rep, err := lookalike.Train(ctx, in.Embeddings.Vecs, in.Embeddings.Dim, clickers, cfg, opt)
+	if nf := (*lookalike.NonFiniteError)(nil); errors.As(err, &nf) {
+		return nil, fmt.Errorf("train look-alike model: the embedding of user %q has a non-finite value (row %d)", in.Embeddings.Users.ID(int32(nf.Row)), nf.Row)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("train look-alike model: %w", err)
 	}

@@ -279,11 +279,8 @@ func pathErr(err error) error {
 	return err
 }
 
-// modelFolderFiles are the names of a model folder (bundle.Write).
-var modelFolderFiles = bundle.FileNames()
-
 // markModelOut marks flag as the model folder cmd writes.
-func markModelOut(cmd *cobra.Command, flag string) { markOutputDir(cmd, flag, modelFolderFiles...) }
+func markModelOut(cmd *cobra.Command, flag string) { markOutputDir(cmd, flag, bundle.FileNames()...) }
 
 // checkModelOut applies the output policy to a model folder that is not a
 // flag of its own (quickstart's DIR/model).
@@ -291,7 +288,7 @@ func checkModelOut(dir string) error {
 	if dir == "" {
 		return errors.New("--out must not be empty")
 	}
-	if err := checkOutDir(dir, modelFolderFiles, "ralm train"); err != nil {
+	if err := checkOutDir(dir, bundle.FileNames(), "ralm train"); err != nil {
 		return fmt.Errorf("%s: %w", dir, err)
 	}
 	return nil
