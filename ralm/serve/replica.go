@@ -474,6 +474,19 @@ func (r *Replica) itemOf(w *rworld, id string) (*redisstore.State, *lookalike.It
 	return st, li
 }
 
+// servedItem returns the served world and the item's state in it, taken
+// together: when a model switch drops the old state between the two reads,
+// it reads again on the new world.
+func (r *Replica) servedItem(id string) (*rworld, *redisstore.State, *lookalike.Item) {
+	for {
+		w := r.cur.Load()
+		st, li := r.itemOf(w, id)
+		if st != nil || r.cur.Load() == w {
+			return w, st, li
+		}
+	}
+}
+
 // statusOf is an item's scoring status (as Engine's).
 func (r *Replica) statusOf(st *redisstore.State) bundle.Status {
 	if st.K > 0 && st.Seeds >= r.opts.MinSeeds {
@@ -503,39 +516,59 @@ func (r *Replica) user(ctx context.Context, w *rworld, id string) ([]float32, er
 
 // Score scores one user against items, like Engine.Score: the user's vector
 // of the served generation (from the local cache or Redis) against the
-// items' mirrored states of the same generation.
+// items' mirrored states of the same generation. Every response comes whole
+// from one generation: a request that meets a switch midway is answered
+// again on the new one.
 func (r *Replica) Score(ctx context.Context, userID string, itemIDs []string) ([]bundle.ItemScore, error) {
-	w := r.cur.Load()
-	uv, err := r.user(ctx, w, userID)
-	if err != nil {
-		return nil, err
+	for {
+		w := r.cur.Load()
+		uv, err := r.user(ctx, w, userID)
+		if err != nil {
+			return nil, err
+		}
+		if res, ok := r.scoreVec(w, uv, itemIDs); ok {
+			return res, nil
+		}
 	}
-	return r.scoreVec(w, uv, itemIDs), nil
 }
 
 // ScoreVector scores an arbitrary user embedding against items.
 func (r *Replica) ScoreVector(ctx context.Context, vec []float32, itemIDs []string) ([]bundle.ItemScore, error) {
-	w := r.cur.Load()
-	if len(vec) != w.dim {
-		return nil, badInput(fmt.Errorf("score: vector has %d values, the model's embeddings have %d", len(vec), w.dim))
+	for {
+		w := r.cur.Load()
+		if len(vec) != w.dim {
+			return nil, badInput(fmt.Errorf("score: vector has %d values, the model's embeddings have %d", len(vec), w.dim))
+		}
+		if res, ok := r.scoreVec(w, vec, itemIDs); ok {
+			return res, nil
+		}
 	}
-	return r.scoreVec(w, vec, itemIDs), nil
 }
 
-func (r *Replica) scoreVec(w *rworld, uv []float32, itemIDs []string) []bundle.ItemScore {
+// scoreVec scores uv against the items' states of world w. It reports
+// false when w stopped being the served world while an item had no state
+// of it (the switch dropped the old states): the caller starts again.
+func (r *Replica) scoreVec(w *rworld, uv []float32, itemIDs []string) ([]bundle.ItemScore, bool) {
 	res := make([]bundle.ItemScore, len(itemIDs))
 	items := make([]*lookalike.Item, 0, len(itemIDs))
 	pos := make([]int, 0, len(itemIDs))
+	missing := false
 	for i, id := range itemIDs {
 		res[i].ItemID = id
 		st, li := r.itemOf(w, id)
 		if st == nil || li == nil {
 			res[i].Status = bundle.StatusUnknownItem
+			missing = missing || st == nil
 			continue
 		}
 		res[i].Status = r.statusOf(st)
 		items = append(items, li)
 		pos = append(pos, i)
+	}
+	// watchModel stores the new world before it drops the old states, so a
+	// state lost to a switch shows here as a changed world.
+	if missing && r.cur.Load() != w {
+		return nil, false
 	}
 	if len(items) > 0 {
 		out := make([]float32, len(items))
@@ -544,7 +577,7 @@ func (r *Replica) scoreVec(w *rworld, uv []float32, itemIDs []string) []bundle.I
 			res[i].Score = out[k]
 		}
 	}
-	return res
+	return res, true
 }
 
 // Clicks appends a batch of clicks to the Redis click stream and returns
@@ -658,11 +691,10 @@ func (r *Replica) Delete(ctx context.Context, itemID string) error {
 // in Redis (only the state while Redis is down). An item with seeds but no
 // state yet (a worker builds it within one cycle) is cold and pending.
 func (r *Replica) Item(ctx context.Context, itemID string) (ItemInfo, error) {
-	w := r.cur.Load()
-	if err := checkID(w.itemKind, "item", itemID); err != nil {
+	if err := checkID(r.cur.Load().itemKind, "item", itemID); err != nil {
 		return ItemInfo{}, err
 	}
-	st := r.mirror.StateAt(itemID, w.gen)
+	_, st, _ := r.servedItem(itemID)
 	if st == nil {
 		// Seeds but no state of this generation yet: cold, waiting for a worker.
 		im, ok, err := r.store.ItemMeta(ctx, itemID)
@@ -702,11 +734,10 @@ func (r *Replica) Audience(ctx context.Context, itemID string, n int) (*Audience
 	if n < 1 {
 		return nil, badInput(fmt.Errorf("audience: n = %d, want at least 1", n))
 	}
-	w := r.cur.Load()
-	if err := checkID(w.itemKind, "item", itemID); err != nil {
+	if err := checkID(r.cur.Load().itemKind, "item", itemID); err != nil {
 		return nil, err
 	}
-	st, li := r.itemOf(w, itemID)
+	w, st, li := r.servedItem(itemID)
 	if st == nil || li == nil {
 		return nil, &bundle.IDError{What: "item", ID: itemID, Err: bundle.ErrUnknownItem}
 	}

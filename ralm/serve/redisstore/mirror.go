@@ -113,6 +113,11 @@ func (m *Mirror) resync(ctx context.Context) (string, error) {
 	}
 	m.s.ClearUserCache() // user events may have been missed
 	m.mu.Lock()
+	for id, cur := range m.states { // keep what a newer generation replaced, as handle does
+		if st := states[id]; st != nil && cur.Gen < st.Gen {
+			m.prev[id] = cur
+		}
+	}
 	m.model, m.states = model, states
 	m.mu.Unlock()
 	m.synced.Store(true)
