@@ -49,4 +49,11 @@ func TestTablesMustMatchClicks(t *testing.T) {
 			expectFailure(t, append(args, "--epochs", "1"), tc.want)
 		})
 	}
+	t.Run("embed", func(t *testing.T) {
+		model := filepath.Join(t.TempDir(), "ur")
+		mustRun(t, "train", "userrep", "-q", "--clicks", clicks, "--users", filepath.Join(dir, usersFile), "--epochs", "1", "--out", model)
+		out := filepath.Join(t.TempDir(), "emb.parquet")
+		expectFailure(t, []string{"embed", "--model", model, "--clicks", clicks, "--users", other, "--out", out},
+			"--users "+other+": none of its 200 user ids is in the clicks "+clicks)
+	})
 }

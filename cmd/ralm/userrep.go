@@ -306,6 +306,9 @@ func runEmbed(cmd *cobra.Command, in *userrepInputs, modelPath, out string, sh s
 	if err != nil {
 		return err
 	}
+	if err := checkTablesMatch(cmd, *in, clicks, users, nil); err != nil {
+		return err
+	}
 	if unknown := clicks.Items.Len() - m.Items().Len(); unknown > 0 {
 		log.Warn("clicks on items the model does not know are ignored", "unknown_items", unknown)
 	}
