@@ -35,3 +35,28 @@ func TestParseSet(t *testing.T) {
 		}
 	}
 }
+
+type level uint8
+
+const (
+	levelLow level = iota + 1
+	levelHigh
+)
+
+var levelNames = []string{levelLow: "low", levelHigh: "high"}
+
+func TestName(t *testing.T) {
+	for _, tc := range []struct {
+		v    level
+		want string
+	}{
+		{levelLow, "low"},
+		{levelHigh, "high"},
+		{0, "level(0)"}, // the gap before iota + 1
+		{9, "level(9)"}, // past the table
+	} {
+		if got := Name("level", tc.v, levelNames); got != tc.want {
+			t.Errorf("Name(%d) = %q, want %q", tc.v, got, tc.want)
+		}
+	}
+}
