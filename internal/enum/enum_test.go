@@ -60,3 +60,21 @@ func TestName(t *testing.T) {
 		}
 	}
 }
+
+// TestValues checks that Values parses and sets as Parse and Set do over
+// the same list.
+func TestValues(t *testing.T) {
+	modes := Of("mode", modeA, modeB)
+	for _, in := range []string{"a", "b", "c", ""} {
+		got, err := modes.Parse(in)
+		want, werr := Parse("mode", in, modeA, modeB)
+		if got != want || (err == nil) != (werr == nil) || (err != nil && err.Error() != werr.Error()) {
+			t.Errorf("Values.Parse(%q) = %q, %v; Parse gives %q, %v", in, got, err, want, werr)
+		}
+		m := modeB
+		err = modes.Set(&m, in)
+		if (err == nil) != (werr == nil) || (err == nil && m != want) || (err != nil && m != modeB) {
+			t.Errorf("Values.Set(%q): %q, %v", in, m, err)
+		}
+	}
+}
