@@ -9,6 +9,8 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
+
+	"github.com/ralmlab/ralm/internal/enum"
 )
 
 // Unknown says what a reader does with an id that is not in a vocabulary the
@@ -26,18 +28,11 @@ const (
 	UnknownError
 )
 
+// unknownNames are the names of the policies.
+var unknownNames = []string{UnknownAdd: "add", UnknownSkip: "skip", UnknownError: "error"}
+
 // String names the policy.
-func (u Unknown) String() string {
-	switch u {
-	case UnknownAdd:
-		return "add"
-	case UnknownSkip:
-		return "skip"
-	case UnknownError:
-		return "error"
-	}
-	return fmt.Sprintf("Unknown(%d)", uint8(u))
-}
+func (u Unknown) String() string { return enum.Name("Unknown", u, unknownNames) }
 
 // Codes an encoder writes for rows that have no index.
 const (

@@ -11,6 +11,8 @@ import (
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/memory"
+
+	"github.com/ralmlab/ralm/internal/enum"
 )
 
 // TableOptions tunes ReadTable. The zero value reads every column and
@@ -30,18 +32,11 @@ type TableOptions struct {
 	Progress Progress
 }
 
+// columnKindNames are the names of the column kinds.
+var columnKindNames = []string{ColumnCategorical: "categorical", ColumnMulti: "multi", ColumnContinuous: "continuous"}
+
 // String names the column kind.
-func (k ColumnKind) String() string {
-	switch k {
-	case ColumnCategorical:
-		return "categorical"
-	case ColumnMulti:
-		return "multi"
-	case ColumnContinuous:
-		return "continuous"
-	}
-	return fmt.Sprintf("ColumnKind(%d)", uint8(k))
-}
+func (k ColumnKind) String() string { return enum.Name("ColumnKind", k, columnKindNames) }
 
 // Column returns the column named name, or nil.
 func (t *Table) Column(name string) *Column {

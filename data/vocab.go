@@ -11,18 +11,15 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/ralmlab/ralm/internal/enum"
 )
 
+// idKindNames are the names of the id kinds.
+var idKindNames = []string{IDInt64: "int64", IDString: "string"}
+
 // String names the id kind ("int64" or "string").
-func (k IDKind) String() string {
-	switch k {
-	case IDInt64:
-		return "int64"
-	case IDString:
-		return "string"
-	}
-	return fmt.Sprintf("IDKind(%d)", uint8(k))
-}
+func (k IDKind) String() string { return enum.Name("IDKind", k, idKindNames) }
 
 // MaxIDBytes is the longest external id CanonicalID accepts, in bytes.
 const MaxIDBytes = 256

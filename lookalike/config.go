@@ -61,16 +61,17 @@ const (
 	PoolingAvg Pooling = "avg"
 )
 
+// poolings are the pooling modes.
+var poolings = enum.Of("pooling", PoolingAttention, PoolingAvg)
+
 // ParsePooling returns the pooling mode named s.
-func ParsePooling(s string) (Pooling, error) {
-	return enum.Parse("pooling", s, PoolingAttention, PoolingAvg)
-}
+func ParsePooling(s string) (Pooling, error) { return poolings.Parse(s) }
 
 // String is the mode's name.
 func (p Pooling) String() string { return string(p) }
 
 // Set parses a flag value into p.
-func (p *Pooling) Set(s string) error { return enum.Set(p, "pooling", s, PoolingAttention, PoolingAvg) }
+func (p *Pooling) Set(s string) error { return poolings.Set(p, s) }
 
 // Type names the flag value's type.
 func (p *Pooling) Type() string { return "pooling" }
@@ -90,18 +91,17 @@ const (
 	PropensityOff PropensityMode = "off"
 )
 
+// propensities are the propensity modes.
+var propensities = enum.Of("propensity", PropensityUser, PropensityOff)
+
 // ParsePropensity returns the propensity mode named s.
-func ParsePropensity(s string) (PropensityMode, error) {
-	return enum.Parse("propensity", s, PropensityUser, PropensityOff)
-}
+func ParsePropensity(s string) (PropensityMode, error) { return propensities.Parse(s) }
 
 // String is the mode's name.
 func (p PropensityMode) String() string { return string(p) }
 
 // Set parses a flag value into p.
-func (p *PropensityMode) Set(s string) error {
-	return enum.Set(p, "propensity", s, PropensityUser, PropensityOff)
-}
+func (p *PropensityMode) Set(s string) error { return propensities.Set(p, s) }
 
 // Type names the flag value's type.
 func (p *PropensityMode) Type() string { return "propensity" }

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/ralmlab/ralm/internal/enum"
 )
 
 // Users gives the inference path read access to a table of user embeddings
@@ -71,16 +73,11 @@ const (
 	ItemCold
 )
 
+// itemStatusNames are the names of the statuses.
+var itemStatusNames = []string{ItemWarm: "warm", ItemCold: "cold"}
+
 // String names the status ("warm" or "cold").
-func (s ItemStatus) String() string {
-	switch s {
-	case ItemWarm:
-		return "warm"
-	case ItemCold:
-		return "cold"
-	}
-	return fmt.Sprintf("ItemStatus(%d)", uint8(s))
-}
+func (s ItemStatus) String() string { return enum.Name("ItemStatus", s, itemStatusNames) }
 
 // Item is an item's scoring state, built by Model.NewItem from its seeds.
 //

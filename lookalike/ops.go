@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
@@ -25,6 +24,7 @@ import (
 // e.g. (B,S,h)): the reshape is free because the op writes a new tensor.
 type preluOp struct {
 	graphop.OpBase
+	graphop.Sig
 	n, h      int
 	out       tensor.Shape
 	mask      bool
@@ -35,35 +35,12 @@ type preluOp struct {
 // returns the result reshaped to out.
 func prelu(z, alpha, mask *G.Node, out ...int) (*G.Node, error) {
 	s := z.Shape()
-	op := preluOp{graphop.OpBase{Name: fmt.Sprintf("PReLU(%d,%d)->%v mask=%v", s[0], s[1], out, mask != nil)}, s[0], s[1], tensor.Shape(out).Clone(), mask != nil, &graphop.OutBuf{}, &graphop.OutBuf{}}
-	if mask != nil {
-		return G.ApplyOp(op, z, alpha, mask)
-	}
-	return G.ApplyOp(op, z, alpha)
-}
-
-func (op preluOp) Arity() int {
-	if op.mask {
-		return 3
-	}
-	return 2
-}
-
-func (op preluOp) Type() hm.Type {
-	if op.mask {
-		return graphop.FnType(2, 1, 2, op.out.Dims())
-	}
-	return graphop.FnType(2, 1, op.out.Dims())
+	sig := graphop.Sig{In: graphop.Opt([]int{2, 1}, mask != nil, 2), Out: len(out), Diff: []bool{true, true}}
+	op := preluOp{graphop.OpBase{Name: fmt.Sprintf("PReLU(%d,%d)->%v mask=%v", s[0], s[1], out, mask != nil)}, sig, s[0], s[1], tensor.Shape(out).Clone(), mask != nil, &graphop.OutBuf{}, &graphop.OutBuf{}}
+	return graphop.Apply(op, z, alpha, mask)
 }
 
 func (op preluOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.out.Clone(), nil }
-
-func (op preluOp) DiffWRT(int) []bool {
-	if op.mask {
-		return []bool{true, true, false}
-	}
-	return []bool{true, true}
-}
 
 func (op preluOp) Do(v ...G.Value) (G.Value, error) {
 	out := op.buf.Get(v[0], false, op.out...) // fully overwritten
@@ -108,11 +85,13 @@ func (op preluOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	if op.mask {
 		args = append(args, in[2])
 	}
-	dz, err := G.ApplyOp(preluGrad{graphop.OpBase{Name: "PReLUGradZ" + op.Name}, op.n, op.h, op.out.Dims(), op.mask, false, op.gbuf}, args...)
+	sig := graphop.Sig{In: graphop.Opt([]int{2, 1, op.out.Dims()}, op.mask, 2), Out: 2}
+	dz, err := G.ApplyOp(preluGrad{graphop.OpBase{Name: "PReLUGradZ" + op.Name}, sig, op.n, op.h, op.mask, false, op.gbuf}, args...)
 	if err != nil {
 		return nil, err
 	}
-	da, err := G.ApplyOp(preluGrad{graphop.OpBase{Name: "PReLUGradAlpha" + op.Name}, op.n, op.h, op.out.Dims(), op.mask, true, nil}, args...)
+	sig.Out = 1
+	da, err := G.ApplyOp(preluGrad{graphop.OpBase{Name: "PReLUGradAlpha" + op.Name}, sig, op.n, op.h, op.mask, true, nil}, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -126,32 +105,11 @@ func (op preluOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 // (n,h) or dalpha = Σ_rows G⊙mask⊙min(Z,0) (h).
 type preluGrad struct {
 	graphop.OpBase
-	n, h     int
-	outDims  int // rank of the forward output (and of G)
-	mask     bool
-	wrtAlpha bool
-	buf      *graphop.OutBuf
-}
-
-func (op preluGrad) Arity() int {
-	if op.mask {
-		return 4
-	}
-	return 3
-}
-
-func (op preluGrad) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	ts := []hm.Type{graphop.TensorType(2, a), graphop.TensorType(1, a), graphop.TensorType(op.outDims, a)}
-	if op.mask {
-		ts = append(ts, graphop.TensorType(2, a))
-	}
-	if op.wrtAlpha {
-		ts = append(ts, graphop.TensorType(1, a))
-	} else {
-		ts = append(ts, graphop.TensorType(2, a))
-	}
-	return hm.NewFnType(ts...)
+	graphop.Sig // G has the rank of the forward output
+	n, h        int
+	mask        bool
+	wrtAlpha    bool
+	buf         *graphop.OutBuf
 }
 
 func (op preluGrad) InferShape(...G.DimSizer) (tensor.Shape, error) {
@@ -160,7 +118,6 @@ func (op preluGrad) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	}
 	return tensor.Shape{op.n, op.h}, nil
 }
-func (op preluGrad) DiffWRT(n int) []bool { return make([]bool, n) }
 func (op preluGrad) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("%s is not differentiable", op.Name)
 }
@@ -240,6 +197,7 @@ func preluBwd[F float32 | float64](dst, z, alpha, g, mask []F, h int, wrtAlpha b
 // O(B·K·S·h). A is a data input: only H gets a gradient.
 type clusterMeanOp struct {
 	graphop.OpBase
+	graphop.Sig
 	b, k, s, h int
 	gbuf       *graphop.OutBuf // output of the gradient op
 }
@@ -250,16 +208,14 @@ func clusterMeansOp(a, hs *G.Node) (*G.Node, error) {
 	if len(as) != 3 || len(hsh) != 3 || as[0] != hsh[0] || as[2] != hsh[1] {
 		return nil, fmt.Errorf("cluster means: shapes %v and %v do not match", as, hsh)
 	}
-	op := clusterMeanOp{graphop.OpBase{Name: fmt.Sprintf("ClusterMean(%d,%d,%d,%d)", as[0], as[1], as[2], hsh[2])}, as[0], as[1], as[2], hsh[2], &graphop.OutBuf{}}
+	sig := graphop.Sig{In: []int{3, 3}, Out: 3, Diff: []bool{false, true}}
+	op := clusterMeanOp{graphop.OpBase{Name: fmt.Sprintf("ClusterMean(%d,%d,%d,%d)", as[0], as[1], as[2], hsh[2])}, sig, as[0], as[1], as[2], hsh[2], &graphop.OutBuf{}}
 	return G.ApplyOp(op, a, hs)
 }
 
-func (op clusterMeanOp) Arity() int    { return 2 }
-func (op clusterMeanOp) Type() hm.Type { return graphop.FnType(3, 3, 3) }
 func (op clusterMeanOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.b, op.k, op.h}, nil
 }
-func (op clusterMeanOp) DiffWRT(int) []bool { return []bool{false, true} }
 
 func (op clusterMeanOp) Do(v ...G.Value) (G.Value, error) {
 	out := graphop.NewLike(v[0], op.b, op.k, op.h)
@@ -275,7 +231,7 @@ func (op clusterMeanOp) Do(v ...G.Value) (G.Value, error) {
 }
 
 func (op clusterMeanOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	dh, err := G.ApplyOp(clusterMeanGrad{graphop.OpBase{Name: "Grad" + op.Name}, op.b, op.k, op.s, op.h, op.gbuf}, in[0], grad)
+	dh, err := G.ApplyOp(clusterMeanGrad{graphop.OpBase{Name: "Grad" + op.Name}, graphop.Sig{In: []int{3, 3}, Out: 3}, op.b, op.k, op.s, op.h, op.gbuf}, in[0], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -304,16 +260,14 @@ func sparseAH[F float32 | float64](c, a, hs []F, B, K, S, h int) {
 // clusterMeanGrad computes dH[b] = A[b]ᵀ·dC[b], skipping zeros of A.
 type clusterMeanGrad struct {
 	graphop.OpBase
+	graphop.Sig
 	b, k, s, h int
 	buf        *graphop.OutBuf
 }
 
-func (op clusterMeanGrad) Arity() int    { return 2 }
-func (op clusterMeanGrad) Type() hm.Type { return graphop.FnType(3, 3, 3) }
 func (op clusterMeanGrad) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.b, op.s, op.h}, nil
 }
-func (op clusterMeanGrad) DiffWRT(int) []bool { return []bool{false, false} }
 func (op clusterMeanGrad) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("%s is not differentiable", op.Name)
 }

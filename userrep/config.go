@@ -56,34 +56,32 @@ const (
 	FieldFCReLU   FieldFC = "relu"   // h_f = max(0, W_f·x_f + b_f)
 )
 
+// merges and fieldFCs are the merge modes and the per-field layers.
+var (
+	merges   = enum.Of("merge", MergeAttention, MergeConcat, MergeGated)
+	fieldFCs = enum.Of("field_fc", FieldFCNone, FieldFCLinear, FieldFCTanh, FieldFCReLU)
+)
+
 // ParseMerge returns the merge mode named s.
-func ParseMerge(s string) (Merge, error) {
-	return enum.Parse("merge", s, MergeAttention, MergeConcat, MergeGated)
-}
+func ParseMerge(s string) (Merge, error) { return merges.Parse(s) }
 
 // String is the mode's name.
 func (m Merge) String() string { return string(m) }
 
 // Set parses a flag value into m.
-func (m *Merge) Set(s string) error {
-	return enum.Set(m, "merge", s, MergeAttention, MergeConcat, MergeGated)
-}
+func (m *Merge) Set(s string) error { return merges.Set(m, s) }
 
 // Type names the flag value's type.
 func (m *Merge) Type() string { return "merge" }
 
 // ParseFieldFC returns the per-field layer named s.
-func ParseFieldFC(s string) (FieldFC, error) {
-	return enum.Parse("field_fc", s, FieldFCNone, FieldFCLinear, FieldFCTanh, FieldFCReLU)
-}
+func ParseFieldFC(s string) (FieldFC, error) { return fieldFCs.Parse(s) }
 
 // String is the layer's name.
 func (f FieldFC) String() string { return string(f) }
 
 // Set parses a flag value into f.
-func (f *FieldFC) Set(s string) error {
-	return enum.Set(f, "field_fc", s, FieldFCNone, FieldFCLinear, FieldFCTanh, FieldFCReLU)
-}
+func (f *FieldFC) Set(s string) error { return fieldFCs.Set(f, s) }
 
 // Type names the flag value's type.
 func (f *FieldFC) Type() string { return "field-fc" }

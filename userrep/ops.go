@@ -11,8 +11,8 @@ package userrep
 import (
 	"fmt"
 	"math"
+	"slices"
 
-	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
@@ -30,6 +30,7 @@ import (
 // tv and u.
 type sampledSoftmaxOp struct {
 	graphop.OpBase
+	graphop.Sig
 	B, J, d int
 	logQ    bool
 	dl      *ssCache // ∂L/∂logit of the last forward run, for the gradients
@@ -48,35 +49,13 @@ func sampledSoftmax(tv, u, y, logQ *G.Node) (*G.Node, error) {
 	if len(ts) != 3 || len(us) != 2 || ts[0] != us[0] || ts[2] != us[1] {
 		return nil, fmt.Errorf("sampled softmax: target shape %v and embedding shape %v do not match", ts, us)
 	}
-	op := sampledSoftmaxOp{graphop.OpBase{Name: fmt.Sprintf("SampledSoftmax(%d,%d,%d,logQ=%v)", ts[0], ts[1], ts[2], logQ != nil)}, ts[0], ts[1], ts[2], logQ != nil, &ssCache{}}
-	if logQ != nil {
-		return G.ApplyOp(op, tv, u, y, logQ)
-	}
-	return G.ApplyOp(op, tv, u, y)
-}
-
-func (op sampledSoftmaxOp) Arity() int {
-	if op.logQ {
-		return 4
-	}
-	return 3
-}
-
-func (op sampledSoftmaxOp) Type() hm.Type {
-	if op.logQ {
-		return graphop.FnType(3, 2, 3, 3, 0)
-	}
-	return graphop.FnType(3, 2, 3, 0)
+	sig := graphop.Sig{In: graphop.Opt([]int{3, 2, 3}, logQ != nil, 3), Out: 0, Diff: []bool{true, true}}
+	op := sampledSoftmaxOp{graphop.OpBase{Name: fmt.Sprintf("SampledSoftmax(%d,%d,%d,logQ=%v)", ts[0], ts[1], ts[2], logQ != nil)}, sig, ts[0], ts[1], ts[2], logQ != nil, &ssCache{}}
+	return graphop.Apply(op, tv, u, y, logQ)
 }
 
 func (op sampledSoftmaxOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.ScalarShape(), nil
-}
-
-func (op sampledSoftmaxOp) DiffWRT(n int) []bool {
-	w := make([]bool, n)
-	w[0], w[1] = true, true
-	return w
 }
 
 func (op sampledSoftmaxOp) Do(v ...G.Value) (G.Value, error) {
@@ -99,11 +78,13 @@ func (op sampledSoftmaxOp) Do(v ...G.Value) (G.Value, error) {
 
 func (op sampledSoftmaxOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	args := append(append(G.Nodes(nil), in...), grad)
-	dtv, err := G.ApplyOp(sampledSoftmaxGrad{graphop.OpBase{Name: "GradTv" + op.Name}, op, false}, args...)
+	sig := graphop.Sig{In: append(slices.Clone(op.In), 0), Out: 3}
+	dtv, err := G.ApplyOp(sampledSoftmaxGrad{graphop.OpBase{Name: "GradTv" + op.Name}, sig, op, false}, args...)
 	if err != nil {
 		return nil, err
 	}
-	du, err := G.ApplyOp(sampledSoftmaxGrad{graphop.OpBase{Name: "GradU" + op.Name}, op, true}, args...)
+	sig.Out = 2
+	du, err := G.ApplyOp(sampledSoftmaxGrad{graphop.OpBase{Name: "GradU" + op.Name}, sig, op, true}, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -158,21 +139,9 @@ func ssLoss[T simd.Float](op sampledSoftmaxOp, tv []T, rest []G.Value, dl []T, g
 // (wrtU false: g·∂L/∂logit[b,j]·u[b]) or u (Σ_j g·∂L/∂logit[b,j]·tv[b,j]).
 type sampledSoftmaxGrad struct {
 	graphop.OpBase
-	op   sampledSoftmaxOp
-	wrtU bool
-}
-
-func (gr sampledSoftmaxGrad) Arity() int { return gr.op.Arity() + 1 }
-
-func (gr sampledSoftmaxGrad) Type() hm.Type {
-	out := 3
-	if gr.wrtU {
-		out = 2
-	}
-	if gr.op.logQ {
-		return graphop.FnType(3, 2, 3, 3, 0, out)
-	}
-	return graphop.FnType(3, 2, 3, 0, out)
+	graphop.Sig // the op's inputs and the incoming gradient (a scalar)
+	op          sampledSoftmaxOp
+	wrtU        bool
 }
 
 func (gr sampledSoftmaxGrad) InferShape(...G.DimSizer) (tensor.Shape, error) {
@@ -181,8 +150,6 @@ func (gr sampledSoftmaxGrad) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	}
 	return tensor.Shape{gr.op.B, gr.op.J, gr.op.d}, nil
 }
-
-func (gr sampledSoftmaxGrad) DiffWRT(n int) []bool { return make([]bool, n) }
 
 func (gr sampledSoftmaxGrad) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("%s is not differentiable", gr.Name)
@@ -231,6 +198,7 @@ func ssGrad[T simd.Float](gr sampledSoftmaxGrad, tv []T, v []G.Value, dl, out []
 // and a reshape.
 type fieldRowsOp struct {
 	graphop.OpBase
+	graphop.Sig
 	F, B, m  int
 	weighted bool
 }
@@ -241,37 +209,13 @@ func fieldRows(h, w *G.Node) (*G.Node, error) {
 	if len(s) != 3 {
 		return nil, fmt.Errorf("field rows: shape %v, want (F,B,m)", s)
 	}
-	op := fieldRowsOp{graphop.OpBase{Name: fmt.Sprintf("FieldRows(%d,%d,%d,w=%v)", s[0], s[1], s[2], w != nil)}, s[0], s[1], s[2], w != nil}
-	if w != nil {
-		return G.ApplyOp(op, h, w)
-	}
-	return G.ApplyOp(op, h)
-}
-
-func (op fieldRowsOp) Arity() int {
-	if op.weighted {
-		return 2
-	}
-	return 1
-}
-
-func (op fieldRowsOp) Type() hm.Type {
-	if op.weighted {
-		return graphop.FnType(3, 3, 2)
-	}
-	return graphop.FnType(3, 2)
+	sig := graphop.Sig{In: graphop.Opt([]int{3}, w != nil, 3), Out: 2, Diff: []bool{true, true}}
+	op := fieldRowsOp{graphop.OpBase{Name: fmt.Sprintf("FieldRows(%d,%d,%d,w=%v)", s[0], s[1], s[2], w != nil)}, sig, s[0], s[1], s[2], w != nil}
+	return graphop.Apply(op, h, w)
 }
 
 func (op fieldRowsOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.B, op.F * op.m}, nil
-}
-
-func (op fieldRowsOp) DiffWRT(n int) []bool {
-	w := make([]bool, n)
-	for i := range w {
-		w[i] = true
-	}
-	return w
 }
 
 func (op fieldRowsOp) Do(v ...G.Value) (G.Value, error) {
@@ -315,14 +259,15 @@ func fieldRowsFwd[T simd.Float](op fieldRowsOp, h, w, out []T) {
 
 func (op fieldRowsOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	args := append(append(G.Nodes(nil), in...), grad)
-	dh, err := G.ApplyOp(fieldRowsGrad{graphop.OpBase{Name: "GradH" + op.Name}, op, false}, args...)
+	sig := graphop.Sig{In: append(slices.Clone(op.In), 2), Out: 3}
+	dh, err := G.ApplyOp(fieldRowsGrad{graphop.OpBase{Name: "GradH" + op.Name}, sig, op, false}, args...)
 	if err != nil {
 		return nil, err
 	}
 	if !op.weighted {
 		return G.Nodes{dh}, nil
 	}
-	dw, err := G.ApplyOp(fieldRowsGrad{graphop.OpBase{Name: "GradW" + op.Name}, op, true}, args...)
+	dw, err := G.ApplyOp(fieldRowsGrad{graphop.OpBase{Name: "GradW" + op.Name}, sig, op, true}, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -333,17 +278,9 @@ func (op fieldRowsOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 // false: dh[f,b,k] = w[f,b]·g[b,f·m+k]) or w (dw[f,b] = Σ_k g[b,f·m+k]·h[f,b,k]).
 type fieldRowsGrad struct {
 	graphop.OpBase
-	op   fieldRowsOp
-	wrtW bool
-}
-
-func (gr fieldRowsGrad) Arity() int { return gr.op.Arity() + 1 }
-
-func (gr fieldRowsGrad) Type() hm.Type {
-	if gr.op.weighted {
-		return graphop.FnType(3, 3, 2, 3)
-	}
-	return graphop.FnType(3, 2, 3)
+	graphop.Sig // the op's inputs and the incoming gradient
+	op          fieldRowsOp
+	wrtW        bool
 }
 
 func (gr fieldRowsGrad) InferShape(...G.DimSizer) (tensor.Shape, error) {
@@ -352,8 +289,6 @@ func (gr fieldRowsGrad) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	}
 	return tensor.Shape{gr.op.F, gr.op.B, gr.op.m}, nil
 }
-
-func (gr fieldRowsGrad) DiffWRT(n int) []bool { return make([]bool, n) }
 
 func (gr fieldRowsGrad) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("%s is not differentiable", gr.Name)
@@ -399,6 +334,7 @@ func fieldRowsBwd[T simd.Float](gr fieldRowsGrad, h, w, g, out []T) {
 // product and a broadcast add; differentiable with respect to all three.
 type fieldLinearOp struct {
 	graphop.OpBase
+	graphop.Sig
 	F, B, m int
 }
 
@@ -408,15 +344,13 @@ func fieldLinear(x, w, b *G.Node) (*G.Node, error) {
 	if len(s) != 3 || !w.Shape().Eq(tensor.Shape{s[0], s[2], s[2]}) || b.Shape().TotalSize() != s[0]*s[2] {
 		return nil, fmt.Errorf("field linear: shapes %v, %v and %v do not match", s, w.Shape(), b.Shape())
 	}
-	return G.ApplyOp(fieldLinearOp{graphop.OpBase{Name: fmt.Sprintf("FieldLinear(%d,%d,%d)", s[0], s[1], s[2])}, s[0], s[1], s[2]}, x, w, b)
+	sig := graphop.Sig{In: []int{3, 3, 3}, Out: 3, Diff: []bool{true, true, true}}
+	return G.ApplyOp(fieldLinearOp{graphop.OpBase{Name: fmt.Sprintf("FieldLinear(%d,%d,%d)", s[0], s[1], s[2])}, sig, s[0], s[1], s[2]}, x, w, b)
 }
 
-func (op fieldLinearOp) Arity() int    { return 3 }
-func (op fieldLinearOp) Type() hm.Type { return graphop.FnType(3, 3, 3, 3) }
 func (op fieldLinearOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.F, op.B, op.m}, nil
 }
-func (op fieldLinearOp) DiffWRT(int) []bool { return []bool{true, true, true} }
 
 func (op fieldLinearOp) Do(v ...G.Value) (G.Value, error) {
 	out := graphop.NewLike(v[0], op.F, op.B, op.m)
@@ -445,7 +379,7 @@ func fieldLinearFwd[T simd.Float](op fieldLinearOp, x, w, b, out []T) {
 func (op fieldLinearOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	res := make(G.Nodes, 3)
 	for i, name := range []string{"GradX", "GradW", "GradB"} {
-		d, err := G.ApplyOp(fieldLinearGrad{graphop.OpBase{Name: name + op.Name}, op, i}, in[0], in[1], grad)
+		d, err := G.ApplyOp(fieldLinearGrad{graphop.OpBase{Name: name + op.Name}, graphop.Sig{In: []int{3, 3, 3}, Out: 3}, op, i}, in[0], in[1], grad)
 		if err != nil {
 			return nil, err
 		}
@@ -458,14 +392,11 @@ func (op fieldLinearOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) 
 // input wrt (0 x, 1 W, 2 b), from x, W and the incoming gradient g.
 type fieldLinearGrad struct {
 	graphop.OpBase
+	graphop.Sig
 	op  fieldLinearOp
 	wrt int
 }
 
-func (gr fieldLinearGrad) Arity() int { return 3 }
-func (gr fieldLinearGrad) Type() hm.Type {
-	return graphop.FnType(3, 3, 3, 3)
-}
 func (gr fieldLinearGrad) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	F, B, m := gr.op.F, gr.op.B, gr.op.m
 	switch gr.wrt {
@@ -476,7 +407,6 @@ func (gr fieldLinearGrad) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	}
 	return tensor.Shape{F, 1, m}, nil
 }
-func (gr fieldLinearGrad) DiffWRT(int) []bool { return []bool{false, false, false} }
 func (gr fieldLinearGrad) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("%s is not differentiable", gr.Name)
 }
@@ -521,6 +451,7 @@ func fieldLinearBwd[T simd.Float](gr fieldLinearGrad, x, w, g, out []T) {
 // differentiable with respect to a and h.
 type attnPoolOp struct {
 	graphop.OpBase
+	graphop.Sig
 	F, B, H, m int
 }
 
@@ -530,15 +461,13 @@ func attnPool(a, h *G.Node) (*G.Node, error) {
 	if len(as) != 3 || len(hs) != 3 || as[0] != hs[0] || as[1] != hs[1] {
 		return nil, fmt.Errorf("attention pool: shapes %v and %v do not match", as, hs)
 	}
-	return G.ApplyOp(attnPoolOp{graphop.OpBase{Name: fmt.Sprintf("AttnPool(%d,%d,%d,%d)", as[0], as[1], as[2], hs[2])}, as[0], as[1], as[2], hs[2]}, a, h)
+	sig := graphop.Sig{In: []int{3, 3}, Out: 2, Diff: []bool{true, true}}
+	return G.ApplyOp(attnPoolOp{graphop.OpBase{Name: fmt.Sprintf("AttnPool(%d,%d,%d,%d)", as[0], as[1], as[2], hs[2])}, sig, as[0], as[1], as[2], hs[2]}, a, h)
 }
 
-func (op attnPoolOp) Arity() int    { return 2 }
-func (op attnPoolOp) Type() hm.Type { return graphop.FnType(3, 3, 2) }
 func (op attnPoolOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.B, op.H * op.m}, nil
 }
-func (op attnPoolOp) DiffWRT(int) []bool { return []bool{true, true} }
 
 func (op attnPoolOp) Do(v ...G.Value) (G.Value, error) {
 	out := graphop.NewLike(v[0], op.B, op.H*op.m)
@@ -567,11 +496,12 @@ func attnPoolFwd[T simd.Float](op attnPoolOp, a, h, out []T) {
 }
 
 func (op attnPoolOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	da, err := G.ApplyOp(attnPoolGrad{graphop.OpBase{Name: "GradA" + op.Name}, op, false}, in[0], in[1], grad)
+	sig := graphop.Sig{In: []int{3, 3, 2}, Out: 3}
+	da, err := G.ApplyOp(attnPoolGrad{graphop.OpBase{Name: "GradA" + op.Name}, sig, op, false}, in[0], in[1], grad)
 	if err != nil {
 		return nil, err
 	}
-	dh, err := G.ApplyOp(attnPoolGrad{graphop.OpBase{Name: "GradH" + op.Name}, op, true}, in[0], in[1], grad)
+	dh, err := G.ApplyOp(attnPoolGrad{graphop.OpBase{Name: "GradH" + op.Name}, sig, op, true}, in[0], in[1], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -582,19 +512,17 @@ func (op attnPoolOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 // or h, from a, h and the incoming gradient g.
 type attnPoolGrad struct {
 	graphop.OpBase
+	graphop.Sig
 	op   attnPoolOp
 	wrtH bool
 }
 
-func (gr attnPoolGrad) Arity() int    { return 3 }
-func (gr attnPoolGrad) Type() hm.Type { return graphop.FnType(3, 3, 2, 3) }
 func (gr attnPoolGrad) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	if gr.wrtH {
 		return tensor.Shape{gr.op.F, gr.op.B, gr.op.m}, nil
 	}
 	return tensor.Shape{gr.op.F, gr.op.B, gr.op.H}, nil
 }
-func (gr attnPoolGrad) DiffWRT(int) []bool { return []bool{false, false, false} }
 func (gr attnPoolGrad) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("%s is not differentiable", gr.Name)
 }

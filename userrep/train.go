@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"reflect"
 	"slices"
 	"time"
 
@@ -93,32 +94,45 @@ type TrainReport struct {
 }
 
 // MarshalJSON writes NaN metrics (no held-out users) as null.
-func (e EpochStats) MarshalJSON() ([]byte, error) {
-	type plain EpochStats
-	return json.Marshal(struct {
-		plain
-		HeldOutAUC      *float64 `json:"heldout_auc"`
-		HeldOutRecall10 *float64 `json:"heldout_recall10"`
-		HeldOutMRR      *float64 `json:"heldout_mrr"`
-	}{plain(e), nanNull(e.HeldOutAUC), nanNull(e.HeldOutRecall10), nanNull(e.HeldOutMRR)})
-}
+func (e EpochStats) MarshalJSON() ([]byte, error) { return marshalNaNNull(e) }
 
 // MarshalJSON writes NaN metrics (no held-out users) as null.
-func (r TrainReport) MarshalJSON() ([]byte, error) {
-	type plain TrainReport
-	return json.Marshal(struct {
-		plain
-		PopularAUC      *float64 `json:"popular_auc"`
-		PopularRecall10 *float64 `json:"popular_recall10"`
-	}{plain(r), nanNull(r.PopularAUC), nanNull(r.PopularRecall10)})
-}
+func (r TrainReport) MarshalJSON() ([]byte, error) { return marshalNaNNull(r) }
 
-// nanNull maps NaN and ±Inf to nil.
-func nanNull(x float64) *float64 {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return nil
+// marshalNaNNull marshals the struct v (EpochStats, TrainReport) with every
+// float64 field that is NaN or ±Inf written as null, as JSON has neither:
+// the held-out metrics are NaN without held-out users. It marshals a copy
+// of v into a struct type made for it (the same fields and tags, float64
+// fields as *float64), which has no MarshalJSON method of its own.
+func marshalNaNNull(v any) ([]byte, error) {
+	rv := reflect.ValueOf(v)
+	var fields []reflect.StructField
+	var from []int // field of v behind each field of the copy
+	for i := range rv.NumField() {
+		f := rv.Type().Field(i)
+		if !f.IsExported() { // not marshalled anyway
+			continue
+		}
+		if f.Type.Kind() == reflect.Float64 {
+			f.Type = reflect.PointerTo(f.Type)
+		}
+		fields = append(fields, f)
+		from = append(from, i)
 	}
-	return &x
+	out := reflect.New(reflect.StructOf(fields)).Elem()
+	for j, i := range from {
+		fv := rv.Field(i)
+		if fv.Kind() != reflect.Float64 {
+			out.Field(j).Set(fv)
+			continue
+		}
+		if x := fv.Float(); !math.IsNaN(x) && !math.IsInf(x, 0) {
+			p := reflect.New(fv.Type())
+			p.Elem().SetFloat(x)
+			out.Field(j).Set(p)
+		}
+	}
+	return json.Marshal(out.Interface())
 }
 
 // Train fits the user model on clicks, whose item indices must be those the

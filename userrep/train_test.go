@@ -2,6 +2,7 @@ package userrep
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -261,5 +262,32 @@ func TestModeFlags(t *testing.T) {
 	}
 	if _, err := ParseMerge("concat"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReportJSONNaN checks that the JSON of an epoch and of a report writes
+// NaN and infinite metrics as null and every other field as it is.
+func TestReportJSONNaN(t *testing.T) {
+	nan := math.NaN()
+	for _, tc := range []struct {
+		name string
+		v    any
+		want string
+	}{
+		{"epoch without held-out users", EpochStats{Epoch: 2, Examples: 10, Loss: 0.5, HeldOutAUC: nan, HeldOutRecall10: nan, HeldOutMRR: math.Inf(1), Best: true, Duration: 3},
+			`{"epoch":2,"examples":10,"loss":0.5,"heldout_auc":null,"heldout_recall10":null,"heldout_mrr":null,"best":true,"duration_ns":3}`},
+		{"epoch with held-out users", EpochStats{Epoch: 1, Loss: 1.25, HeldOutAUC: 0.75, HeldOutRecall10: 0.5, HeldOutMRR: 0.25},
+			`{"epoch":1,"examples":0,"loss":1.25,"heldout_auc":0.75,"heldout_recall10":0.5,"heldout_mrr":0.25,"best":false,"duration_ns":0}`},
+		{"report", TrainReport{Epochs: []EpochStats{{Epoch: 1, HeldOutAUC: nan, HeldOutRecall10: 0.5, HeldOutMRR: 0.25}}, BestEpoch: 1, Examples: 7, HeldOutUsers: 0, PopularAUC: nan, PopularRecall10: 0.125},
+			`{"epochs":[{"epoch":1,"examples":0,"loss":0,"heldout_auc":null,"heldout_recall10":0.5,"heldout_mrr":0.25,"best":false,"duration_ns":0}],"best_epoch":1,"stopped_early":false,"examples":7,"duration_ns":0,"heldout_users":0,"popular_auc":null,"popular_recall10":0.125}`},
+	} {
+		got, err := json.Marshal(tc.v)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if string(got) != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
+		}
 	}
 }

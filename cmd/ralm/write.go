@@ -220,17 +220,14 @@ func checkOutDir(path string, names []string, command string) error {
 
 // ownedName reports whether name is one of names (a name ending in "*" is
 // a prefix), or a temporary that an interrupted write of one left
-// (atomicfile.TempPrefix, then digits).
+// (atomicfile.TempOf).
 func ownedName(name string, names []string) bool {
 	for _, n := range names {
 		if p, ok := strings.CutSuffix(n, "*"); ok && strings.HasPrefix(name, p) || name == n {
 			return true
 		}
-		if strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-") {
-			base, _, _ := strings.Cut(strings.TrimPrefix(name, "."), ".tmp-")
-			if ownedName(base, []string{n}) {
-				return true
-			}
+		if base, ok := atomicfile.TempOf(name); ok && ownedName(base, []string{n}) {
+			return true
 		}
 	}
 	return false

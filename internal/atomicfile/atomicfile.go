@@ -197,22 +197,35 @@ func swapDir(tmp, path string, exch func(a, b string) (bool, error)) error {
 	return nil
 }
 
+// TempOf reports whether name is the name of a temporary file or folder
+// written beside a destination while it was being written, and returns the
+// destination's base name: names made of TempPrefix, optionally "old-" (an
+// old folder moved aside by ReplaceDir), and the random digits
+// os.CreateTemp and os.MkdirTemp add, nothing else (so "m.tmp-x" is no
+// temporary of "m").
+func TempOf(name string) (base string, ok bool) {
+	i := strings.LastIndex(name, ".tmp-")
+	if !strings.HasPrefix(name, ".") || i < 1 {
+		return "", false
+	}
+	rest := strings.TrimPrefix(name[i+len(".tmp-"):], "old-")
+	if rest == "" || strings.Trim(rest, "0123456789") != "" {
+		return "", false
+	}
+	return name[1:i], true
+}
+
 // Stale lists the temporary files and folders that interrupted writes of
-// path left beside it: names made of TempPrefix(path), optionally "old-",
-// and the random digits os.CreateTemp and os.MkdirTemp add, nothing else (so the temporary
-// entries of another destination, say "m.tmp-x" beside "m", never match).
+// path left beside it: the entries whose TempOf is path's base name.
 func Stale(path string) ([]string, error) {
 	dir := filepath.Dir(path)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	prefix := TempPrefix(path)
 	var out []string
 	for _, e := range entries {
-		rest, ok := strings.CutPrefix(e.Name(), prefix)
-		rest = strings.TrimPrefix(rest, "old-") // an old folder moved aside by ReplaceDir
-		if ok && rest != "" && strings.Trim(rest, "0123456789") == "" {
+		if base, ok := TempOf(e.Name()); ok && base == filepath.Base(path) {
 			out = append(out, filepath.Join(dir, e.Name()))
 		}
 	}

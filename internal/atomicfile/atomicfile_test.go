@@ -265,3 +265,28 @@ func TestRemoveStale(t *testing.T) {
 		t.Fatalf("missing parent: %v, %v", removed, err)
 	}
 }
+
+// TestTempOf checks which names are temporaries of which destination.
+func TestTempOf(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		base string
+		ok   bool
+	}{
+		{".model.tmp-123", "model", true},
+		{".model.tmp-old-42", "model", true},
+		{".a.tmp-1.tmp-7", "a.tmp-1", true},
+		{".train.parquet.tmp-9", "train.parquet", true},
+		{".model.tmp-x", "", false},
+		{".model.tmp-", "", false},
+		{".model.tmp-old-", "", false},
+		{"model.tmp-123", "", false},
+		{".tmp-123", "", false},
+		{"model", "", false},
+	} {
+		base, ok := TempOf(tc.name)
+		if base != tc.base || ok != tc.ok {
+			t.Errorf("TempOf(%q) = %q, %v; want %q, %v", tc.name, base, ok, tc.base, tc.ok)
+		}
+	}
+}

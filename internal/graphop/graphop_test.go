@@ -3,6 +3,7 @@ package graphop
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -157,5 +158,44 @@ func TestLinearFloat32(t *testing.T) {
 				t.Fatalf("z[%d,%d] = %v, want %v", i, j, zd[i*h+j], want)
 			}
 		}
+	}
+}
+
+// TestSig checks the signature an op with an optional input gets from Sig
+// and Opt: arity, type and differentiable inputs with and without it.
+func TestSig(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		present bool
+		arity   int
+		typ     string
+		diff    []bool
+	}{
+		{"without the optional input", false, 2, "Matrix a → Vector a → Tensor-3 a", []bool{true, true}},
+		{"with the optional input", true, 3, "Matrix a → Vector a → Matrix a → Tensor-3 a", []bool{true, true, false}},
+	} {
+		s := Sig{In: Opt([]int{2, 1}, tc.present, 2), Out: 3, Diff: []bool{true, true}}
+		if s.Arity() != tc.arity {
+			t.Errorf("%s: arity %d, want %d", tc.name, s.Arity(), tc.arity)
+		}
+		if got := s.Type().String(); got != tc.typ {
+			t.Errorf("%s: type %s, want %s", tc.name, got, tc.typ)
+		}
+		if got := s.DiffWRT(s.Arity()); !slices.Equal(got, tc.diff) {
+			t.Errorf("%s: DiffWRT %v, want %v", tc.name, got, tc.diff)
+		}
+	}
+}
+
+// TestApplyOptional checks that Apply leaves out a nil (absent) input.
+func TestApplyOptional(t *testing.T) {
+	g := G.NewGraph()
+	x := G.NewMatrix(g, tensor.Float64, G.WithShape(2, 3), G.WithName("x"))
+	y, err := Apply(newReshapeCopy(tensor.Shape{2, 3}, tensor.Shape{3, 2}), x, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := y.Shape(); !s.Eq(tensor.Shape{3, 2}) {
+		t.Fatalf("shape %v, want (3, 2)", s)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
+	"slices"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -60,6 +61,53 @@ func FnType(dims ...int) hm.Type {
 		ts[i] = TensorType(d, a)
 	}
 	return hm.NewFnType(ts...)
+}
+
+// Sig is the signature of a custom op: the ranks of its inputs, in order,
+// and of its result, and the inputs it is differentiable with respect to.
+// Embed it beside OpBase for the op's Arity, Type and DiffWRT. An op with an
+// optional input (a mask, a weight) builds its Sig with or without that
+// input's rank (see Opt) and is applied with Apply.
+type Sig struct {
+	In   []int  // ranks of the inputs
+	Out  int    // rank of the result (0 for a scalar)
+	Diff []bool // Diff[i]: differentiable with respect to input i (missing: false)
+}
+
+// Arity is the number of inputs.
+func (s Sig) Arity() int { return len(s.In) }
+
+// Type is the op's gorgonia type over one element type.
+func (s Sig) Type() hm.Type { return FnType(append(slices.Clone(s.In), s.Out)...) }
+
+// DiffWRT reports, for each of n inputs, whether the op is differentiable
+// with respect to it.
+func (s Sig) DiffWRT(n int) []bool {
+	w := make([]bool, n)
+	copy(w, s.Diff)
+	return w
+}
+
+// Opt returns ranks followed by the ranks of optional inputs that are
+// present, for a Sig's In.
+func Opt(ranks []int, present bool, opt ...int) []int {
+	ranks = slices.Clone(ranks)
+	if present {
+		ranks = append(ranks, opt...)
+	}
+	return ranks
+}
+
+// Apply applies op to the inputs that are not nil: an optional input that
+// is absent is passed as nil (and left out of the op's Sig).
+func Apply(op G.Op, in ...*G.Node) (*G.Node, error) {
+	nodes := make([]*G.Node, 0, len(in))
+	for _, n := range in {
+		if n != nil {
+			nodes = append(nodes, n)
+		}
+	}
+	return G.ApplyOp(op, nodes...)
 }
 
 // NewLike allocates a zeroed tensor of v's dtype and the given shape.

@@ -1,14 +1,8 @@
 package coldstart
 
 import (
-	"bytes"
-	"context"
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
-	"math"
 
-	"github.com/ralmlab/ralm/internal/atomicfile"
 	"github.com/ralmlab/ralm/internal/weightfile"
 )
 
@@ -19,15 +13,13 @@ import (
 //	header   uint32 length + JSON {config, dim, fields}
 //	weights  float32 values: every field's table (Size×Dim), W1, b1, w2, Wv, b2
 //	checksum 32 bytes SHA-256 of everything before it
-const (
-	fileMagic = "RALMCOLD"
-	// FileVersion is the version of the file format written by Save.
-	FileVersion uint32 = 1
-	maxFile            = 1 << 31
-)
 
-// fileFormat is the frame of the file (internal/weightfile).
-var fileFormat = weightfile.New(fileMagic, FileVersion, "cold-start model file")
+// FileVersion is the version of the file format written by Save.
+const FileVersion uint32 = 1
+
+// fileFormat is the frame and codec of the file (internal/weightfile; at
+// most weightfile.MaxSize bytes).
+var fileFormat = weightfile.New("RALMCOLD", FileVersion, "cold-start model")
 
 // Errors of Load and Unmarshal (wrapped with context): ErrNotModel, the data
 // does not start with the file magic; ErrVersion, another format version;
@@ -53,97 +45,50 @@ func (m *Model) weights() [][]float32 {
 
 // MarshalBinary returns the model in the file format.
 func (m *Model) MarshalBinary() ([]byte, error) {
-	hj, err := json.Marshal(header{Config: m.cfg, Dim: m.d, Fields: m.enc.Fields})
-	if err != nil {
+	w := fileFormat.Begin()
+	if err := w.JSON(header{Config: m.cfg, Dim: m.d, Fields: m.enc.Fields}); err != nil {
 		return nil, fmt.Errorf("encode cold-start model: %w", err)
 	}
-	le := binary.LittleEndian
-	b := fileFormat.Begin()
-	b.Write(le.AppendUint32(nil, uint32(len(hj))))
-	b.Write(hj)
-	for _, w := range append(m.weights(), []float32{m.b2}) {
-		for _, v := range w {
-			b.Write(le.AppendUint32(nil, math.Float32bits(v)))
-		}
+	for _, v := range append(m.weights(), []float32{m.b2}) {
+		w.Float32s(v)
 	}
-	return weightfile.Seal(b), nil
+	return w.Seal(), nil
 }
 
 // Save writes m to path atomically (internal/atomicfile).
-func (m *Model) Save(path string) error {
-	buf, err := m.MarshalBinary()
-	if err == nil {
-		err = atomicfile.WriteBytes(context.Background(), path, buf)
-	}
-	if err != nil {
-		return fmt.Errorf("save cold-start model %s: %w", path, err)
-	}
-	return nil
-}
+func (m *Model) Save(path string) error { return fileFormat.Save(path, m.MarshalBinary) }
 
 // Load reads a model written by Save.
-func Load(path string) (*Model, error) {
-	return weightfile.Load(path, maxFile, "cold-start model", Unmarshal)
-}
+func Load(path string) (*Model, error) { return weightfile.Load(fileFormat, path, Unmarshal) }
 
 // Unmarshal parses a model in the file format; errors wrap ErrNotModel,
 // ErrVersion or ErrCorrupt.
 func Unmarshal(buf []byte) (*Model, error) {
-	body, err := fileFormat.Open(buf)
+	r, err := fileFormat.Open(buf)
 	if err != nil {
 		return nil, err
 	}
-	n := len(fileMagic)
-	if len(body) < n+8 {
-		return nil, fmt.Errorf("%w: truncated (%d bytes)", ErrCorrupt, len(buf))
-	}
-	le := binary.LittleEndian
-	hl := int(le.Uint32(body[n+4:]))
-	off := n + 8
-	if hl < 0 || off+hl > len(body) {
-		return nil, fmt.Errorf("%w: header length %d", ErrCorrupt, hl)
-	}
 	var h header
-	dec := json.NewDecoder(bytes.NewReader(body[off : off+hl]))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&h); err != nil {
-		return nil, fmt.Errorf("%w: header: %v", ErrCorrupt, err)
-	}
-	off += hl
-	enc := &Encoder{Fields: h.Fields}
-	if err := enc.init(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
-	}
-	if err := h.Config.validate(); err != nil || h.Dim < 1 || h.Dim > 1<<16 {
-		return nil, fmt.Errorf("%w: config %+v dim %d: %v", ErrCorrupt, h.Config, h.Dim, err)
-	}
-	m := newModel(h.Config, enc, h.Dim)
-	rest := body[off:]
-	var want int
-	for _, w := range m.weights() {
-		want += len(w)
-	}
-	if len(rest) != 4*(want+1) {
-		return nil, fmt.Errorf("%w: %d weight bytes, want %d", ErrCorrupt, len(rest), 4*(want+1))
-	}
-	k := 0
-	next := func() (float32, error) {
-		v := math.Float32frombits(le.Uint32(rest[4*k:]))
-		k++
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return 0, fmt.Errorf("%w: non-finite weight %d", ErrCorrupt, k-1)
-		}
-		return v, nil
-	}
-	for _, w := range m.weights() {
-		for i := range w {
-			if w[i], err = next(); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if m.b2, err = next(); err != nil {
+	if err := r.JSON("header", &h); err != nil {
 		return nil, err
 	}
+	enc := &Encoder{Fields: h.Fields}
+	if err := enc.init(); err != nil {
+		return nil, r.Fail("%v", err)
+	}
+	if err := h.Config.validate(); err != nil || h.Dim < 1 || h.Dim > 1<<16 {
+		return nil, r.Fail("config %+v dim %d: %v", h.Config, h.Dim, err)
+	}
+	m := newModel(h.Config, enc, h.Dim)
+	b2 := []float32{0}
+	for i, w := range append(m.weights(), b2) {
+		if err := r.Float32s(fmt.Sprintf("weight array %d", i), w); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.Done(); err != nil {
+		return nil, err
+	}
+	m.b2 = b2[0]
 	return m, nil
 }

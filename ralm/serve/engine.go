@@ -21,9 +21,7 @@ import (
 	"time"
 
 	"github.com/ralmlab/ralm/data"
-	"github.com/ralmlab/ralm/lookalike"
 	"github.com/ralmlab/ralm/ralm/bundle"
-	"github.com/ralmlab/ralm/userrep"
 )
 
 // Defaults for Options.
@@ -192,14 +190,9 @@ type Engine struct {
 // the items with seeds indexed into that table. Reload builds a new world
 // and swaps it in atomically.
 type world struct {
-	bundle    *bundle.Bundle
-	model     *lookalike.Model
-	userModel *userrep.Model
-	users     *userTable
-	dim       int
-	userKind  data.IDKind
-	itemKind  data.IDKind
-	loadedAt  time.Time
+	served
+	users    *userTable
+	loadedAt time.Time
 
 	items sync.Map // item id (string) → *item
 
@@ -211,11 +204,8 @@ type world struct {
 
 func newWorld(b *bundle.Bundle) *world {
 	return &world{
-		bundle: b, model: b.LookAlike, userModel: b.UserModel,
-		users: newUserTable(b.Embeddings), dim: b.Embeddings.Dim,
-		userKind: b.Embeddings.Users.Kind(), itemKind: b.Seeds.Items.Kind(),
-		loadedAt: time.Now(),
-		dirty:    make(map[*item]struct{}), urgent: make(map[*item]struct{}),
+		served: newServed(b), users: newUserTable(b.Embeddings), loadedAt: time.Now(),
+		dirty: make(map[*item]struct{}), urgent: make(map[*item]struct{}),
 		retry: make(map[*item]struct{}),
 	}
 }
@@ -459,7 +449,7 @@ func (e *Engine) restore(ctx context.Context, w *world) error {
 // it.mu (or owns it exclusively).
 func (e *Engine) refreshCold(w *world, snap *userSnap, it *item) {
 	nv := *it.view.Load()
-	cold, err := w.model.NewItem(context.Background(), w.usersOf(snap), it.ring, lookalike.ItemOptions{Cold: true})
+	cold, err := w.coldItem(context.Background(), snap, it.ring)
 	if err != nil {
 		cold = nil // no seed left: nothing to score with
 	}
@@ -487,10 +477,7 @@ func (e *Engine) ModelID() string { return e.world.Load().bundle.ID }
 func (e *Engine) Manifest() bundle.Manifest { return e.world.Load().bundle.Manifest }
 
 // IDKinds returns the kinds of user and item ids of the served model.
-func (e *Engine) IDKinds() (user, item data.IDKind) {
-	w := e.world.Load()
-	return w.userKind, w.itemKind
-}
+func (e *Engine) IDKinds() (user, item data.IDKind) { return e.world.Load().idKinds() }
 
 // Options returns the engine's options with defaults filled in.
 func (e *Engine) Options() Options { return e.opts }

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -119,4 +120,10 @@ func (u snapUsers) Compare(a, b int32) int {
 // usersOf returns the lookalike.Users of snapshot s of w.
 func (w *world) usersOf(s *userSnap) snapUsers {
 	return snapUsers{snap: s, dim: w.dim, kind: w.userKind}
+}
+
+// coldItem is the cold fallback state of an item over seeds, users of snap;
+// it fails only when no seed is left.
+func (w *world) coldItem(ctx context.Context, snap *userSnap, seeds []int32) (*lookalike.Item, error) {
+	return w.model.NewItem(ctx, w.usersOf(snap), seeds, lookalike.ItemOptions{Cold: true})
 }

@@ -190,7 +190,7 @@ func (e *Engine) Audience(ctx context.Context, itemID string, n int) (*Audience,
 	li := it.view.Load().item
 	if li == nil {
 		var err error
-		if li, err = w.model.NewItem(ctx, users, seeds, lookalike.ItemOptions{Cold: true}); err != nil {
+		if li, err = w.coldItem(ctx, snap, seeds); err != nil {
 			return nil, &bundle.IDError{What: "item", ID: itemID, Err: bundle.ErrUnknownItem}
 		}
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/ralmlab/ralm/lookalike"
 	"github.com/ralmlab/ralm/ralm/bundle"
 	"github.com/ralmlab/ralm/ralm/serve/redisstore"
-	"github.com/ralmlab/ralm/userrep"
 )
 
 // ErrUnavailable matches the errors of a Replica whose shared store (Redis)
@@ -88,21 +87,11 @@ func (o ReplicaOptions) withDefaults() (ReplicaOptions, error) {
 
 // rworld is the model a Replica serves one generation with.
 type rworld struct {
-	b         *bundle.Bundle
-	model     *lookalike.Model
-	userModel *userrep.Model
-	gen       int64
-	dim       int
-	userKind  data.IDKind
-	itemKind  data.IDKind
+	served
+	gen int64
 }
 
-func newRWorld(b *bundle.Bundle, gen int64) *rworld {
-	return &rworld{
-		b: b, model: b.LookAlike, userModel: b.UserModel, gen: gen, dim: b.Embeddings.Dim,
-		userKind: b.Embeddings.Users.Kind(), itemKind: b.Seeds.Items.Kind(),
-	}
-}
+func newRWorld(b *bundle.Bundle, gen int64) *rworld { return &rworld{served: newServed(b), gen: gen} }
 
 // rItem caches the scoring state restored from one mirrored item state.
 type rItem struct {
@@ -336,7 +325,7 @@ func (r *Replica) worldFor(ctx context.Context, m redisstore.Model) (*rworld, er
 	if m.Gen < cur.gen {
 		return nil, fmt.Errorf("model generation %d is older than the one served (%d)", m.Gen, cur.gen)
 	}
-	b := cur.b
+	b := cur.bundle
 	if m.ID != b.ID {
 		nb, err := bundle.Open(ctx, r.modelDir)
 		if err != nil {
@@ -380,7 +369,7 @@ func (r *Replica) watchModel(ctx context.Context) {
 				r.cur.Store(w)
 				r.next.CompareAndSwap(w, nil)
 				r.mirror.DropBefore(w.gen)
-				r.log.Info("switched model generation", "model", w.b.ID, "gen", w.gen, "items", items)
+				r.log.Info("switched model generation", "model", w.bundle.ID, "gen", w.gen, "items", items)
 			}
 		}
 		if time.Since(lastPrune) > 10*time.Second {
@@ -836,16 +825,13 @@ func (r *Replica) Reload(ctx context.Context, modelDir string) error {
 }
 
 // ModelID is the id of the model served.
-func (r *Replica) ModelID() string { return r.cur.Load().b.ID }
+func (r *Replica) ModelID() string { return r.cur.Load().bundle.ID }
 
 // Generation is the model generation served.
 func (r *Replica) Generation() int64 { return r.cur.Load().gen }
 
 // IDKinds returns the kinds of user and item ids of the served model.
-func (r *Replica) IDKinds() (user, item data.IDKind) {
-	w := r.cur.Load()
-	return w.userKind, w.itemKind
-}
+func (r *Replica) IDKinds() (user, item data.IDKind) { return r.cur.Load().idKinds() }
 
 // Ready reports whether the replica accepts writes: nil, ErrClosed, or an
 // error matching ErrUnavailable while Redis fails.
@@ -867,7 +853,7 @@ func (r *Replica) Ready() error {
 // returns the replica's counters (Users stays 0: the users live in Redis).
 func (r *Replica) Stats() Stats {
 	w := r.cur.Load()
-	s := Stats{ModelID: w.b.ID, ClicksAccepted: r.nAccepted.Load(), ClicksRejected: r.nRejected.Load()}
+	s := Stats{ModelID: w.bundle.ID, ClicksAccepted: r.nAccepted.Load(), ClicksRejected: r.nRejected.Load()}
 	r.mirror.Range(func(_ string, st *redisstore.State) bool {
 		if st.Gen != w.gen {
 			return true
