@@ -73,23 +73,25 @@ func TestEmbeddingsRoundTrip(t *testing.T) {
 }
 
 func TestWriteEmbeddingsByteIdentical(t *testing.T) {
-	users, vecs := testEmbeddings(IDString, 5000, 16)
-	for _, ext := range []string{".parquet", ".arrow"} {
-		a := filepath.Join(t.TempDir(), "one"+ext)
-		b := filepath.Join(t.TempDir(), "other-name"+ext)
-		if err := WriteEmbeddings(context.Background(), a, users, 16, vecs); err != nil {
-			t.Fatal(err)
-		}
-		if err := WriteEmbeddings(context.Background(), b, users.Clone(), 16, slices.Clone(vecs)); err != nil {
-			t.Fatal(err)
-		}
-		ba, _ := os.ReadFile(a)
-		bb, _ := os.ReadFile(b)
-		if len(ba) == 0 || !bytes.Equal(ba, bb) {
-			t.Errorf("%s: files differ (%d vs %d bytes)", ext, len(ba), len(bb))
-		}
-		if bytes.Contains(ba, []byte(filepath.Dir(a))) {
-			t.Errorf("%s: file embeds its path", ext)
+	for _, kind := range []IDKind{IDString, IDInt64} {
+		users, vecs := testEmbeddings(kind, 5000, 16)
+		for _, ext := range []string{".parquet", ".arrow"} {
+			a := filepath.Join(t.TempDir(), "one"+ext)
+			b := filepath.Join(t.TempDir(), "other-name"+ext)
+			if err := WriteEmbeddings(context.Background(), a, users, 16, vecs); err != nil {
+				t.Fatal(err)
+			}
+			if err := WriteEmbeddings(context.Background(), b, users.Clone(), 16, slices.Clone(vecs)); err != nil {
+				t.Fatal(err)
+			}
+			ba, _ := os.ReadFile(a)
+			bb, _ := os.ReadFile(b)
+			if len(ba) == 0 || !bytes.Equal(ba, bb) {
+				t.Errorf("%v %s: files differ (%d vs %d bytes)", kind, ext, len(ba), len(bb))
+			}
+			if bytes.Contains(ba, []byte(filepath.Dir(a))) {
+				t.Errorf("%v %s: file embeds its path", kind, ext)
+			}
 		}
 	}
 }
