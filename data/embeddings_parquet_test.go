@@ -3,7 +3,6 @@ package data
 import (
 	"context"
 	"fmt"
-	"math"
 	"slices"
 	"testing"
 
@@ -155,31 +154,5 @@ func checkVectorColumn(t *testing.T, path string, n, dim int, vecs []float32) {
 	}
 	if at != n*dim {
 		t.Fatalf("%d values in the file, want %d", at, n*dim)
-	}
-}
-
-// TestWriteEmbeddingsNonFinite: the writer stores non-finite values as
-// given (as before), and ReadEmbeddings refuses them naming the row and
-// the user, for both id kinds.
-func TestWriteEmbeddingsNonFinite(t *testing.T) {
-	ctx := context.Background()
-	for _, tc := range []struct {
-		kind IDKind
-		x    float32
-		want string
-	}{
-		{IDInt64, float32(math.NaN()), `column "embedding" row 2 (user "-1"): value 1 is NaN`},
-		{IDString, float32(math.Inf(-1)), `column "embedding" row 2 (user "user/2"): value 1 is -Inf`},
-	} {
-		t.Run(tc.kind.String(), func(t *testing.T) {
-			users, vecs := testEmbeddings(tc.kind, 4, 3)
-			vecs[2*3+1] = tc.x
-			path := tempPath(t, "e.parquet")
-			if err := WriteEmbeddings(ctx, path, users, 3, vecs); err != nil {
-				t.Fatal(err)
-			}
-			_, err := ReadEmbeddings(ctx, path)
-			wantErr(t, err, path, "read embeddings", tc.want)
-		})
 	}
 }

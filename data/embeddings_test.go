@@ -111,10 +111,23 @@ func TestEmbeddingsErrors(t *testing.T) {
 		writeCols(t, p, format, cs...)
 		return p
 	}
+	// written stores a non-finite value with WriteEmbeddings (which writes
+	// it as given) at row 2, value 1.
+	written := func(name string, kind IDKind, x float32) string {
+		users, vecs := testEmbeddings(kind, 4, 3)
+		vecs[2*3+1] = x
+		p := filepath.Join(dir, name)
+		if err := WriteEmbeddings(ctx, p, users, 3, vecs); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
 	for _, tc := range []struct {
 		name, path string
 		frags      []string
 	}{
+		{"NaN written by WriteEmbeddings", written("wn.parquet", IDInt64, float32(math.NaN())), []string{`column "embedding" row 2 (user "-1"): value 1 is NaN`}},
+		{"-Inf written by WriteEmbeddings", written("wi.parquet", IDString, float32(math.Inf(-1))), []string{`column "embedding" row 2 (user "user/2"): value 1 is -Inf`}},
 		{"missing column", cols("m.parquet", FormatParquet, strCol("user_id", "a")), []string{`missing column "embedding"`}},
 		{"wrong type", cols("w.parquet", FormatParquet, strCol("user_id", "a"), f64Col("embedding", 1.0)), []string{`column "embedding": type float64 is not a list`}},
 		{"ragged", cols("r.arrow", FormatArrow, strCol("user_id", "a", "b"), listF64Col("embedding", []float64{1, 2}, []float64{3})), []string{`column "embedding" row 1: length 1, want 2`}},
