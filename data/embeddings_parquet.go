@@ -34,8 +34,9 @@ import (
 // a third of the write (issue #11: below 0.7M rows/s at 64-d on one core).
 // Every row of the column is a list of exactly dim present floats, so the
 // levels of a page are known in advance and encoded once: the repetition
-// levels are the runs 0, then 1 × (dim-1), per row; the definition levels
-// one run of the maximum level. The values are the vectors themselves
+// levels are the runs 0, then 1 × (dim-1), per row (bit-packed instead
+// when that is shorter, see appendLevels); the definition levels one run of
+// the maximum level. The values are the vectors themselves
 // (PLAIN little-endian float32), compressed a page at a time straight from
 // the caller's slice, and the page goes to the library's page writer, which
 // writes its header and keeps the column chunk's metadata. The id column
