@@ -230,24 +230,6 @@ func benchEmbeddings(n, dim int) *Embeddings {
 	return e
 }
 
-// BenchmarkWriteEmbeddings writes n users × 64 to Parquet. The cost per row
-// must stay flat as n grows (it was quadratic in pqarrow's nested path).
-func BenchmarkWriteEmbeddings(b *testing.B) {
-	for _, n := range []int{10_000, 40_000, 160_000} {
-		b.Run(strconv.Itoa(n), func(b *testing.B) {
-			e := benchEmbeddings(n, 64)
-			path := filepath.Join(b.TempDir(), "e.parquet")
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if err := WriteEmbeddings(context.Background(), path, e.Users, e.Dim, e.Vecs); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-		})
-	}
-}
-
 // BenchmarkReadClicks reads 2M clicks (200k users, 40k items, int64 ids as
 // ralm synth writes them) from Parquet and reports clicks/s (target of
 // issue #11: 20M clicks in ≤ 10 s, i.e. ≥ 2M clicks/s). The reference
@@ -324,24 +306,55 @@ func readRawIPC(b *testing.B, path string) int {
 	return rows
 }
 
-// BenchmarkWriteEmbeddings200k writes 200k users × 64 and reports rows/s
-// (target of issue #11: ≥ 1M rows/s for 64-d on one core; run with -cpu 1).
-// The reference sub-benchmark writes the same data as an Arrow IPC file:
-// compare the ratio of the two figures of one run on a shared machine.
-func BenchmarkWriteEmbeddings200k(b *testing.B) {
-	const n = 200_000
-	e := benchEmbeddings(n, 64)
+// BenchmarkWriteEmbeddings writes n users × 64 to Parquet for n = 10k,
+// 100k and 1M and reports rows/s and rows per CPU-second of the process
+// (target of issue #11: ≥ 1M rows/s for 64-d on one core; run with
+// -cpu 1). The reference sub-benchmark writes the 100k as Arrow IPC: on a
+// shared machine compare the ratio of the figures of one run. The last
+// sub-benchmark, linearity, reports the CPU cost per row at 1M over that at
+// 10k (about 1, or below as fixed costs weigh more at 10k, when the write
+// is linear; the pqarrow writer with v1 pages was quadratic, two orders of
+// magnitude here) and fails above 3.
+func BenchmarkWriteEmbeddings(b *testing.B) {
+	const dim = 64
+	type size struct {
+		name string
+		n    int
+		ext  string
+	}
+	sizes := []size{{"10k", 10_000, ".parquet"}, {"100k", 100_000, ".parquet"}, {"1M", 1_000_000, ".parquet"}, {"reference-arrow-100k", 100_000, ".arrow"}, {"reference-arrow-1M", 1_000_000, ".arrow"}}
+	data := map[int]*Embeddings{}     // by n, made when first needed
+	cpuPerRow := map[string]float64{} // CPU seconds per row by size name
 	dir := b.TempDir()
-	for _, name := range []string{"e.parquet", "reference-e.arrow"} {
-		b.Run(name, func(b *testing.B) {
-			path := filepath.Join(dir, name)
+	for _, sz := range sizes {
+		b.Run(sz.name, func(b *testing.B) {
+			e := data[sz.n]
+			if e == nil {
+				e = benchEmbeddings(sz.n, dim)
+				data[sz.n] = e
+				b.ResetTimer()
+			}
+			path := filepath.Join(dir, sz.name+sz.ext)
 			cpu0 := processCPU()
 			for i := 0; i < b.N; i++ {
 				if err := WriteEmbeddings(context.Background(), path, e.Users, e.Dim, e.Vecs); err != nil {
 					b.Fatal(err)
 				}
 			}
-			reportRate(b, n*b.N, processCPU()-cpu0, "rows")
+			cpu := processCPU() - cpu0
+			reportRate(b, sz.n*b.N, cpu, "rows")
+			cpuPerRow[sz.name] = cpu.Seconds() / float64(sz.n*b.N)
 		})
 	}
+	b.Run("linearity", func(b *testing.B) {
+		small, large := cpuPerRow[sizes[0].name], cpuPerRow[sizes[2].name]
+		if small <= 0 || large <= 0 {
+			b.Skip("needs the 10k and 1M sub-benchmarks and the process CPU time")
+		}
+		ratio := large / small
+		b.ReportMetric(ratio, "cpu-per-row-1M/10k")
+		if ratio > 3 {
+			b.Errorf("a row costs %.1f× more CPU at 1M rows than at 10k: the write is not linear", ratio)
+		}
+	})
 }

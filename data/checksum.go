@@ -79,6 +79,10 @@ func (s *hashingSink) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// Tell is the number of bytes written so far (the offset the library's
+// page writers record).
+func (s *hashingSink) Tell() int64 { return s.n }
+
 // Seek is refused: the checksum needs a sequential write (the Parquet
 // writer never seeks).
 func (s *hashingSink) Seek(int64, int) (int64, error) {

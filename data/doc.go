@@ -38,7 +38,9 @@
 //     bool or integer → categorical; float → continuous; list of string or
 //     integer → multi-valued.
 //   - embeddings (ReadEmbeddings, WriteEmbeddings): user_id and embedding,
-//     fixed_size_list<float32>[d], one row per user in index order.
+//     fixed_size_list<float32>[d], one row per user in index order. In
+//     Parquet the vector column is written by this package's own column
+//     writer (embeddings_parquet.go), the ids without a dictionary.
 //
 // Files are read in record batches; ids are turned into int32 indices of a
 // Vocab as they arrive, so loading N clicks holds about 16 bytes per click

@@ -33,8 +33,10 @@ func (e *Embeddings) Vec(i int32) []float32 {
 // one row per user in index order, vecs row-major (len == users.Len()*dim).
 // Parquet files store the Arrow schema (so the fixed-size type round-trips)
 // and carry no timestamps or paths: the same input always gives a
-// byte-identical file. The file is Arrow IPC when the name ends in .arrow,
-// .ipc or .feather. Written atomically.
+// byte-identical file. Their vector column is written by this package's own
+// column writer (see embeddings_parquet.go), in linear time and bounded
+// memory. The file is Arrow IPC when the name ends in .arrow, .ipc or
+// .feather. Written atomically.
 func WriteEmbeddings(ctx context.Context, path string, users *Vocab, dim int, vecs []float32, opts ...WriteOption) error {
 	if err := writeEmbeddings(ctx, path, users, dim, vecs, opts); err != nil {
 		return fmt.Errorf("write embeddings %s: %w", path, err)
@@ -56,16 +58,30 @@ func writeEmbeddings(ctx context.Context, path string, users *Vocab, dim int, ve
 	if err != nil {
 		return fmt.Errorf("user vocabulary: %w", err)
 	}
-	et := arrow.FixedSizeListOfNonNullable(int32(dim), arrow.PrimitiveTypes.Float32)
-	sc := arrow.NewSchema([]arrow.Field{
+	sc := embeddingsSchema(uw, dim)
+	if FormatFromPath(path) == FormatParquet {
+		return writeEmbeddingsParquet(ctx, path, sc, uw, dim, vecs, opts)
+	}
+	return writeBatches(ctx, path, sc, users.Len(), embeddingsRecords(sc, uw, dim, vecs), opts)
+}
+
+// embeddingsSchema is the Arrow schema of an embeddings file.
+func embeddingsSchema(uw *idWriter, dim int) *arrow.Schema {
+	return arrow.NewSchema([]arrow.Field{
 		{Name: ColUserID, Type: uw.dataType()},
 		// The field is declared nullable (no value is null): pqarrow v15
 		// writes the values of a non-nullable fixed_size_list field with
 		// wrong definition levels, and they read back as nulls (the
 		// path-builder bug fixed upstream in apache/arrow-go#585).
-		{Name: ColEmbedding, Type: et, Nullable: true},
+		{Name: ColEmbedding, Type: arrow.FixedSizeListOfNonNullable(int32(dim), arrow.PrimitiveTypes.Float32), Nullable: true},
 	}, nil)
-	return writeBatches(ctx, path, sc, users.Len(), func(mem memory.Allocator, lo, hi int) (arrow.Record, error) {
+}
+
+// embeddingsRecords returns the record batch builder of writeBatches for
+// embeddings with schema sc (embeddingsSchema).
+func embeddingsRecords(sc *arrow.Schema, uw *idWriter, dim int, vecs []float32) func(mem memory.Allocator, lo, hi int) (arrow.Record, error) {
+	et := sc.Field(1).Type
+	return func(mem memory.Allocator, lo, hi int) (arrow.Record, error) {
 		ua := uw.buildRange(mem, lo, hi)
 		defer ua.Release()
 		// Elements are non-nullable (fixed_size_list<item: float32>[dim]),
@@ -79,7 +95,7 @@ func writeEmbeddings(ctx context.Context, path string, users *Vocab, dim int, ve
 		ea := array.MakeFromData(ld)
 		defer ea.Release()
 		return array.NewRecord(sc, []arrow.Array{ua, ea}, int64(hi-lo)), nil
-	}, opts)
+	}
 }
 
 // ReadEmbeddings reads a file written by WriteEmbeddings (or any Parquet or

@@ -73,23 +73,25 @@ func TestEmbeddingsRoundTrip(t *testing.T) {
 }
 
 func TestWriteEmbeddingsByteIdentical(t *testing.T) {
-	users, vecs := testEmbeddings(IDString, 5000, 16)
-	for _, ext := range []string{".parquet", ".arrow"} {
-		a := filepath.Join(t.TempDir(), "one"+ext)
-		b := filepath.Join(t.TempDir(), "other-name"+ext)
-		if err := WriteEmbeddings(context.Background(), a, users, 16, vecs); err != nil {
-			t.Fatal(err)
-		}
-		if err := WriteEmbeddings(context.Background(), b, users.Clone(), 16, slices.Clone(vecs)); err != nil {
-			t.Fatal(err)
-		}
-		ba, _ := os.ReadFile(a)
-		bb, _ := os.ReadFile(b)
-		if len(ba) == 0 || !bytes.Equal(ba, bb) {
-			t.Errorf("%s: files differ (%d vs %d bytes)", ext, len(ba), len(bb))
-		}
-		if bytes.Contains(ba, []byte(filepath.Dir(a))) {
-			t.Errorf("%s: file embeds its path", ext)
+	for _, kind := range []IDKind{IDString, IDInt64} {
+		users, vecs := testEmbeddings(kind, 5000, 16)
+		for _, ext := range []string{".parquet", ".arrow"} {
+			a := filepath.Join(t.TempDir(), "one"+ext)
+			b := filepath.Join(t.TempDir(), "other-name"+ext)
+			if err := WriteEmbeddings(context.Background(), a, users, 16, vecs); err != nil {
+				t.Fatal(err)
+			}
+			if err := WriteEmbeddings(context.Background(), b, users.Clone(), 16, slices.Clone(vecs)); err != nil {
+				t.Fatal(err)
+			}
+			ba, _ := os.ReadFile(a)
+			bb, _ := os.ReadFile(b)
+			if len(ba) == 0 || !bytes.Equal(ba, bb) {
+				t.Errorf("%v %s: files differ (%d vs %d bytes)", kind, ext, len(ba), len(bb))
+			}
+			if bytes.Contains(ba, []byte(filepath.Dir(a))) {
+				t.Errorf("%v %s: file embeds its path", kind, ext)
+			}
 		}
 	}
 }
@@ -109,10 +111,23 @@ func TestEmbeddingsErrors(t *testing.T) {
 		writeCols(t, p, format, cs...)
 		return p
 	}
+	// written stores a non-finite value with WriteEmbeddings (which writes
+	// it as given) at row 2, value 1.
+	written := func(name string, kind IDKind, x float32) string {
+		users, vecs := testEmbeddings(kind, 4, 3)
+		vecs[2*3+1] = x
+		p := filepath.Join(dir, name)
+		if err := WriteEmbeddings(ctx, p, users, 3, vecs); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
 	for _, tc := range []struct {
 		name, path string
 		frags      []string
 	}{
+		{"NaN written by WriteEmbeddings", written("wn.parquet", IDInt64, float32(math.NaN())), []string{`column "embedding" row 2 (user "-1"): value 1 is NaN`}},
+		{"-Inf written by WriteEmbeddings", written("wi.parquet", IDString, float32(math.Inf(-1))), []string{`column "embedding" row 2 (user "user/2"): value 1 is -Inf`}},
 		{"missing column", cols("m.parquet", FormatParquet, strCol("user_id", "a")), []string{`missing column "embedding"`}},
 		{"wrong type", cols("w.parquet", FormatParquet, strCol("user_id", "a"), f64Col("embedding", 1.0)), []string{`column "embedding": type float64 is not a list`}},
 		{"ragged", cols("r.arrow", FormatArrow, strCol("user_id", "a", "b"), listF64Col("embedding", []float64{1, 2}, []float64{3})), []string{`column "embedding" row 1: length 1, want 2`}},

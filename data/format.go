@@ -571,7 +571,9 @@ const debugPanics = false
 // for float list columns, and the library's fixed
 // created_by string (no timestamps or paths anywhere), so equal input gives
 // byte-identical files.
-func parquetProps(sc *arrow.Schema) (*parquet.WriterProperties, pqarrow.ArrowWriterProperties) {
+//
+// extra properties are applied last (they override the defaults).
+func parquetProps(sc *arrow.Schema, extra ...parquet.WriterProperty) (*parquet.WriterProperties, pqarrow.ArrowWriterProperties) {
 	opts := []parquet.WriterProperty{
 		parquet.WithCompression(compress.Codecs.Snappy),
 		parquet.WithDictionaryDefault(true),
@@ -602,7 +604,7 @@ func parquetProps(sc *arrow.Schema) (*parquet.WriterProperties, pqarrow.ArrowWri
 			}
 		}
 	}
-	return parquet.NewWriterProperties(opts...), aprops
+	return parquet.NewWriterProperties(append(opts, extra...)...), aprops
 }
 
 // recordWriter writes record batches to a Parquet or Arrow IPC file.
@@ -691,6 +693,16 @@ func newProgressMeter(p Progress, total int64) *progressMeter {
 	return &progressMeter{p: p, total: total, start: time.Now()}
 }
 
+// newWriteMeter returns the progress meter of a write of nrows rows with
+// options opts.
+func newWriteMeter(opts []WriteOption, nrows int) *progressMeter {
+	var cfg writeConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return newProgressMeter(cfg.progress, int64(nrows))
+}
+
 // add counts n more rows and reports them; a nil meter or Progress is a
 // no-op.
 func (m *progressMeter) add(n int) {
@@ -710,11 +722,7 @@ func (m *progressMeter) add(n int) {
 // memory stays bounded whatever nrows is), checks ctx between batches and
 // reports progress after each.
 func writeBatches(ctx context.Context, path string, sc *arrow.Schema, nrows int, build func(mem memory.Allocator, lo, hi int) (arrow.Record, error), opts []WriteOption) error {
-	var cfg writeConfig
-	for _, o := range opts {
-		o(&cfg)
-	}
-	meter := newProgressMeter(cfg.progress, int64(nrows))
+	meter := newWriteMeter(opts, nrows)
 	return atomicfile.Write(ctx, path, func(f *os.File) error {
 		w, err := newRecordWriter(f, FormatFromPath(path), sc)
 		if err != nil {
