@@ -77,21 +77,15 @@ func TestScoreStatuses(t *testing.T) {
 	if res[0].Score != out[0] {
 		t.Errorf("ok score %v, model says %v", res[0].Score, out[0])
 	}
-	// The cold score is the cosine with the mean seed embedding.
-	mean := make([]float64, s.Emb.Dim)
-	for _, u := range []int32{0, 4, 8} {
-		for j, x := range s.Emb.Vec(u) {
-			mean[j] += float64(x)
-		}
+	// One scale (issue #13): the cold score is the look-alike model's score
+	// over the item's 3 seeds, as a warm item of those seeds would get.
+	st, err := m.BuildItem(ctx, slices.Concat(s.Emb.Vec(0), s.Emb.Vec(4), s.Emb.Vec(8)), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var dot, nu, nm float64
-	for j, x := range s.Emb.Vec(12) {
-		dot += float64(x) * mean[j]
-		nu += float64(x) * float64(x)
-		nm += mean[j] * mean[j]
-	}
-	if want := dot / math.Sqrt(nu*nm); math.Abs(float64(res[1].Score)-want) > 1e-5 {
-		t.Errorf("cold score %v, want cosine %v", res[1].Score, want)
+	m.Score(s.Emb.Vec(12), []*lookalike.ItemState{st}, out)
+	if math.Float32bits(res[1].Score) != math.Float32bits(out[0]) {
+		t.Errorf("cold score %v, the look-alike score of its seeds %v", res[1].Score, out[0])
 	}
 	if res[2].Score != 0 {
 		t.Errorf("unknown item score %v", res[2].Score)
