@@ -48,8 +48,9 @@ These lines are the result: they are printed also with --quiet. -o json prints
 them as a JSON array of {"item_id", "score" (null for unknown_item), "status"}.
 
 A model trained with --propensity user (the default) adds the user's learned
-click propensity to every ok score: the same amount for all of the user's items,
-so the order of the ok items is the paper's and only the level moves.`,
+click propensity to every ok and cold score: the same amount for all of the
+user's items, so the order of those items is the paper's and only the level
+moves.`,
 		Example: `  ralm score --model model --user 42 --items 3,19,42
   ralm score --model model --user u42 --items i7 --items i19 --min-seeds 20
   ralm score --model model --user 42 --items 3,19 -o json
