@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -128,6 +129,51 @@ func TestNewItemBecomesScorableAtMinSeeds(t *testing.T) {
 	if info.Seeds != 10 || info.ReclusterSeeds != 10 {
 		t.Fatalf("info %+v", info)
 	}
+}
+
+// TestColdUntilReclustered: an item that reaches MinSeeds stays cold
+// while its re-cluster runs (its cold state holds centroids too since
+// issue #13, which must not count as a re-clustered state), then turns ok.
+func TestColdUntilReclustered(t *testing.T) {
+	s, _ := testworld.Small(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var first sync.Once
+	e := openTest(t, t.TempDir(), Options{MinSeeds: 5, reclusterFault: func(id string) error {
+		if id == "31337" {
+			first.Do(func() { close(entered); <-release }) // only the first re-cluster waits
+		}
+		return nil
+	}})
+	defer e.Close()
+	unblock := sync.OnceFunc(func() { close(release) })
+	defer unblock() // before Close, also when the test fails
+	ctx := context.Background()
+	members := s.Members(1)
+	status := func() bundle.Status {
+		r, err := e.Score(ctx, s.UserID(members[20]), []string{"31337"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r[0].Status
+	}
+	for k := range 5 {
+		if err := e.Click(ctx, Click{UserID: s.UserID(members[k]), ItemID: "31337"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select { // the re-cluster of 5 seeds is under way
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no re-cluster at MinSeeds: the cold state was taken for a re-clustered one")
+	}
+	if got := status(); got != bundle.StatusCold {
+		t.Fatalf("during the first re-cluster: %s, want cold", got)
+	}
+	if info, _ := e.Item(ctx, "31337"); info.Status != bundle.StatusCold || info.Centroids != 0 || !info.Pending {
+		t.Fatalf("during the first re-cluster: %+v", info)
+	}
+	unblock()
+	waitFor(t, "item to become ok", 10*time.Second, func() bool { return status() == bundle.StatusOK })
 }
 
 func TestClicksRejectUnknownUsersAndBadIDs(t *testing.T) {

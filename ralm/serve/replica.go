@@ -421,7 +421,7 @@ func BuildState(ctx context.Context, model *lookalike.Model, userKind data.IDKin
 		all[i] = int32(i)
 	}
 	var ps *lookalike.ItemState
-	if prev != nil && prev.Gen == gen && prev.K > 0 {
+	if prev != nil && prev.Gen == gen && prev.K > 0 && prev.Seeds >= minSeeds { // a warm state (a cold one has centroids too)
 		var err error
 		if ps, err = model.NewItemState(prev.Centroids, prev.Weights); err != nil {
 			return nil, fmt.Errorf("build state: previous state: %w", err)
