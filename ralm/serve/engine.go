@@ -438,10 +438,14 @@ func (e *Engine) restore(ctx context.Context, w *world) error {
 			return nil
 		}
 		it.version = 1
-		e.refreshCold(w, snap, it)
 		w.items.Store(si.ID, it)
 		if len(it.ring) >= e.opts.MinSeeds {
+			// re-clustered before Open returns (buildPending); a cold state
+			// would cost a second clustering, and one is published only if
+			// that fails (reclusterFailed)
 			w.dirty[it] = struct{}{}
+		} else {
+			e.refreshCold(w, snap, it)
 		}
 		return nil
 	})

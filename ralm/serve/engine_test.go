@@ -524,3 +524,45 @@ func TestOpenFromFolder(t *testing.T) {
 		t.Fatal("opened a missing folder")
 	}
 }
+
+// TestRestoredItemFailedBuildKeepsColdScore: Open re-clusters the restored
+// items at MinSeeds or more without building a cold state first; when that
+// re-cluster fails, the item is failed and scored by its cold state (the
+// look-alike model over its seeds), as before its first re-cluster.
+func TestRestoredItemFailedBuildKeepsColdScore(t *testing.T) {
+	s, m := testworld.Small(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	members := s.Members(3)
+	e := openTest(t, dir, Options{MinSeeds: 5})
+	var seeds []float32
+	for _, u := range members[:6] {
+		if err := e.Click(ctx, Click{UserID: s.UserID(u), ItemID: "4242"}); err != nil {
+			t.Fatal(err)
+		}
+		seeds = append(seeds, s.Emb.Vec(int32(u))...)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e = openTest(t, dir, Options{MinSeeds: 5, reclusterFault: func(id string) error {
+		if id == "4242" {
+			return errors.New("injected")
+		}
+		return nil
+	}})
+	defer e.Close()
+	res, err := e.Score(ctx, s.UserID(members[10]), []string{"4242"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := m.BuildItem(ctx, seeds, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float32, 1)
+	m.Score(s.Emb.Vec(int32(members[10])), []*lookalike.ItemState{st}, want)
+	if res[0].Status != bundle.StatusFailed || math.Float32bits(res[0].Score) != math.Float32bits(want[0]) {
+		t.Fatalf("restored item with a failed re-cluster: %+v, want failed with the cold score %v", res[0], want[0])
+	}
+}
