@@ -3,8 +3,9 @@ package lookalike
 // The one look-alike inference path every caller shares (the serving
 // engine, offline score/expand and the evaluation): an item's scoring state
 // built from its seeds in canonical order (NewItem), one user scored against
-// many items (ScoreItems), the audience scan of one item (Audience), and the
-// cold fallback for items with too few seeds.
+// many items (ScoreItems) and the audience scan of one item (Audience), for
+// every kind of item: warm, cold (too few seeds) and features (scored from
+// its attributes by another model on this model's scale).
 
 import (
 	"context"
@@ -68,37 +69,48 @@ type ItemStatus uint8
 const (
 	// ItemWarm items are scored by the look-alike model.
 	ItemWarm ItemStatus = iota + 1
-	// ItemCold items have fewer seeds than the minimum and are scored by the
-	// cold fallback: see Item.
+	// ItemCold items have fewer seeds than the minimum (or were built with
+	// ItemOptions.Cold): they are scored by the look-alike model over those
+	// few seeds, exactly as a warm item of the same seeds; see Item.
 	ItemCold
+	// ItemFeatures items are scored by another model from the item's
+	// attributes, put on this model's score scale: see NewFeatureItem.
+	ItemFeatures
 )
 
 // itemStatusNames are the names of the statuses.
-var itemStatusNames = []string{ItemWarm: "warm", ItemCold: "cold"}
+var itemStatusNames = []string{ItemWarm: "warm", ItemCold: "cold", ItemFeatures: "features"}
 
-// String names the status ("warm" or "cold").
+// String names the status ("warm", "cold" or "features").
 func (s ItemStatus) String() string { return enum.Name("ItemStatus", s, itemStatusNames) }
 
-// Item is an item's scoring state, built by Model.NewItem from its seeds.
+// Item is an item's scoring state, built by Model.NewItem from its seeds
+// (or by NewFeatureItem from another model's logit).
 //
-// A warm item holds the look-alike ItemState of its seeds. A cold item (fewer
-// seeds than ItemOptions.MinSeeds) is scored by the cold fallback, the one
-// definition of it in the project: the cosine between the raw user embedding
-// and the mean of the seeds' raw embeddings, computed in float64 (0 for a
-// zero user or a zero mean) and rounded to float32.
+// One score scale for every status. A warm item and a cold one (fewer seeds
+// than ItemOptions.MinSeeds) both hold the look-alike ItemState of their
+// seeds, built by BuildItem, and both are scored by the look-alike model:
+// a cold item's score is the score a warm item of the same seeds would get
+// (bit for bit), so its logit a·score + c estimates the same click log-odds
+// as a warm item's and the two sort together. Cold only says that the
+// estimate rests on few seeds: with one seed the score is the similarity
+// to that one user, noisier than a warm item's (the model was trained on
+// items with many seeds). A features item's score is another model's click
+// logit mapped by ScoreOfLogit onto the same scale.
 //
 // An Item is immutable and may be shared by any number of goroutines.
 type Item struct {
-	// Status tells whether the item is warm or cold.
+	// Status tells whether the item is warm, cold or features.
 	Status ItemStatus
 	// Seeds holds the distinct seed rows in canonical order (Users.Compare);
 	// the audience scan leaves them out. Do not modify it.
 	Seeds []int32
-	// State is the look-alike state of a warm item (nil for a cold one).
+	// State is the look-alike state of a warm or cold item (nil for a
+	// features item).
 	State *ItemState
 
 	owner *Model
-	mean  []float32 // unit-length mean raw seed embedding (cold items)
+	logit func(user []float32) float32 // a features item's click logit
 }
 
 // ItemOptions tune NewItem.
@@ -109,8 +121,9 @@ type ItemOptions struct {
 	// Prev, a state built earlier for the same item by the same model,
 	// warm-starts k-means (see BuildItem); nil clusters from scratch.
 	Prev *ItemState
-	// Cold forces the cold fallback whatever the number of seeds (a serving
-	// engine scores a new item this way until its first re-cluster).
+	// Cold marks the item cold whatever the number of seeds (a serving
+	// engine's state of an item that awaits its first re-cluster); it is
+	// scored as any other item of those seeds.
 	Cold bool
 }
 
@@ -136,9 +149,9 @@ func CanonicalSeeds(users Users, seeds []int32) ([]int32, error) {
 }
 
 // NewItem builds an item's scoring state from its seed rows (in any order,
-// duplicates allowed): the seeds are put in canonical order (CanonicalSeeds),
-// then a warm item is clustered by BuildItem and a cold one gets the mean of
-// its seeds. It fails with ErrNoSeeds for an empty seed list, and for seeds
+// duplicates allowed): the seeds are put in canonical order (CanonicalSeeds)
+// and clustered by BuildItem, for a warm and a cold item alike (a cold item
+// only differs by its Status). It fails with ErrNoSeeds for an empty seed list, and for seeds
 // out of range or with embeddings of the wrong width.
 func (m *Model) NewItem(ctx context.Context, users Users, seeds []int32, opt ItemOptions) (*Item, error) {
 	rows, err := CanonicalSeeds(users, seeds)
@@ -156,64 +169,32 @@ func (m *Model) NewItem(ctx context.Context, users Users, seeds []int32, opt Ite
 		}
 		vecs = append(vecs, v...)
 	}
-	it := &Item{Seeds: rows, owner: m.space()}
-	if opt.Cold || len(rows) < opt.MinSeeds {
-		it.Status = ItemCold
-		it.mean = unitMean(vecs, m.d)
-		return it, nil
-	}
 	st, err := m.BuildItem(ctx, vecs, opt.Prev)
 	if err != nil {
 		return nil, fmt.Errorf("new item: %w", err)
 	}
-	it.Status, it.State = ItemWarm, st
+	it := &Item{Status: ItemWarm, Seeds: rows, State: st, owner: m.space()}
+	if opt.Cold || len(rows) < opt.MinSeeds {
+		it.Status = ItemCold
+	}
 	return it, nil
 }
 
-// unitMean returns the unit-length mean of the rows of vecs (n×d), all
-// zeros if the mean is zero.
-func unitMean(vecs []float32, d int) []float32 {
-	acc := make([]float64, d)
-	for i := 0; i+d <= len(vecs); i += d {
-		for j, x := range vecs[i : i+d] {
-			acc[j] += float64(x)
-		}
-	}
-	var nn float64
-	for _, x := range acc {
-		nn += x * x
-	}
-	out := make([]float32, d)
-	if nn == 0 {
-		return out
-	}
-	inv := 1 / math.Sqrt(nn)
-	for j, x := range acc {
-		out[j] = float32(x * inv)
-	}
-	return out
+// NewFeatureItem returns an item with status ItemFeatures scored by another
+// model's click logit of the raw user embedding, logit(user), trained at
+// this model's negative-sampling ratio (the attribute cold start,
+// lookalike/coldstart): its score is ScoreOfLogit(logit(user)), on this
+// model's score scale, so that it sorts with warm and cold items by the
+// same estimated click log-odds. seeds (rows in canonical order, nil for
+// none) are left out of its audience. logit must be safe for concurrent use.
+func (m *Model) NewFeatureItem(logit func(user []float32) float32, seeds []int32) *Item {
+	return &Item{Status: ItemFeatures, Seeds: seeds, owner: m.space(), logit: logit}
 }
 
-// coldScore is the cold fallback: cos(user, mean) for a unit-length mean;
-// NaN for a user with non-finite values, 0 for a zero user.
-func coldScore(user, mean []float32) float32 {
-	var dot, nn float64
-	for j, x := range user {
-		if !finite32(x) {
-			return float32(math.NaN())
-		}
-		dot += float64(x) * float64(mean[j])
-		nn += float64(x) * float64(x)
-	}
-	if nn == 0 {
-		return 0
-	}
-	return float32(dot / math.Sqrt(nn))
-}
-
-// ScoreItems scores one raw user embedding against items, warm and cold,
-// and writes out[i] for items[i]: a warm item's score equals Score's, a cold
-// item's is the cold fallback. A nil item, an item built by another model,
+// ScoreItems scores one raw user embedding against items of every status
+// and writes out[i] for items[i]: a warm or cold item's score equals
+// Score's of its State, a features item's is ScoreOfLogit of its logit. A
+// nil item, an item built by another model,
 // or a user of the wrong length or with non-finite values scores NaN. Only
 // min(len(items), len(out)) scores are written. Safe for concurrent use.
 func (m *Model) ScoreItems(user []float32, items []*Item, out []float32) {
@@ -232,40 +213,32 @@ func scoreItemAt(m *Model, s *scratch, invU float32, user []float32, items []*It
 }
 
 // scoreItemWith scores the user prepared in s (raw embedding user) against
-// one item, warm or cold.
+// one item of any status.
 func (m *Model) scoreItemWith(s *scratch, invU float32, user []float32, it *Item) float32 {
 	switch {
 	case it == nil || it.owner != m.space():
 		return float32(math.NaN())
-	case it.Status == ItemCold:
-		return coldScore(user, it.mean)
+	case it.Status == ItemFeatures:
+		return m.ScoreOfLogit(it.logit(user))
 	}
 	return m.scoreOne(it.State, nil, s, invU)
 }
 
-// Mean returns a cold item's unit-length mean raw seed embedding, the state
-// of the cold fallback (nil for a warm item). Do not modify it.
-func (it *Item) Mean() []float32 { return it.mean }
-
 // RestoreItem rebuilds an Item from the parts a store kept of one built by
-// NewItem of this model: a warm item from its state's Centroids and Weights
-// (through NewItemState, so its scores are bit-identical to the original's),
-// a cold one (no centroids) from its Mean. seeds are the rows an audience
-// scan leaves out (nil for none). It fails for a mean of the wrong width or
-// centroids NewItemState refuses.
-func (m *Model) RestoreItem(centroids, weights, mean []float32, seeds []int32) (*Item, error) {
-	it := &Item{Seeds: seeds, owner: m.space()}
-	if len(centroids) == 0 {
-		if len(mean) != m.d {
-			return nil, fmt.Errorf("restore item: mean has %d values, the model's embeddings have %d", len(mean), m.d)
-		}
-		it.Status, it.mean = ItemCold, mean
-		return it, nil
-	}
+// NewItem of this model: its state's Centroids and Weights, through
+// NewItemState, so its scores are bit-identical to the original's. The item
+// is cold when its weights sum to fewer than minSeeds seeds, else warm.
+// seeds are the rows an audience scan leaves out (nil for none). It fails
+// for centroids NewItemState refuses (none, as a store of an older version
+// kept for a cold item, included).
+func (m *Model) RestoreItem(centroids, weights []float32, seeds []int32, minSeeds int) (*Item, error) {
 	st, err := m.NewItemState(centroids, weights)
 	if err != nil {
 		return nil, fmt.Errorf("restore item: %w", err)
 	}
-	it.Status, it.State = ItemWarm, st
+	it := &Item{Status: ItemWarm, Seeds: seeds, State: st, owner: m.space()}
+	if st.Seeds < minSeeds {
+		it.Status = ItemCold
+	}
 	return it, nil
 }

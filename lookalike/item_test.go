@@ -65,25 +65,22 @@ func TestNewItemCold(t *testing.T) {
 			if it.Status != ItemCold {
 				return
 			}
-			// the one definition: cos(user, mean of raw seed embeddings)
-			u := users.Vec(7)
-			mean := make([]float64, d)
-			for _, s := range it.Seeds {
-				for j, x := range users.Vec(s) {
-					mean[j] += float64(x) / float64(len(it.Seeds))
+			// one scale: a cold item scores exactly as a warm item of the
+			// same seeds (the look-alike model over the few seeds)
+			warm, err := m.NewItem(ctx, users, tc.seeds, ItemOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if warm.Status != ItemWarm || !slices.Equal(it.State.Centroids, warm.State.Centroids) {
+				t.Fatalf("cold state differs from the warm state of the same seeds")
+			}
+			for u := range int32(10) {
+				got, want := make([]float32, 1), make([]float32, 1)
+				m.ScoreItems(users.Vec(u), []*Item{it}, got)
+				m.Score(users.Vec(u), []*ItemState{warm.State}, want)
+				if math.Float32bits(got[0]) != math.Float32bits(want[0]) || math.IsNaN(float64(got[0])) {
+					t.Fatalf("user %d: cold score %v, warm score of the same seeds %v", u, got[0], want[0])
 				}
-			}
-			var dot, nu, nm float64
-			for j := range u {
-				dot += float64(u[j]) * mean[j]
-				nu += float64(u[j]) * float64(u[j])
-				nm += mean[j] * mean[j]
-			}
-			want := dot / math.Sqrt(nu*nm)
-			out := make([]float32, 1)
-			m.ScoreItems(u, []*Item{it}, out)
-			if math.Abs(float64(out[0])-want) > 1e-6 {
-				t.Fatalf("cold score %v, want %v", out[0], want)
 			}
 		})
 	}
@@ -181,7 +178,7 @@ func TestAudience(t *testing.T) {
 }
 
 // TestRestoreItem rebuilds warm and cold items from the parts a store keeps
-// (centroids, weights, mean): their scores are bit-identical to the
+// (centroids, weights): their scores are bit-identical to the
 // originals' for every pooling; bad parts are refused.
 func TestRestoreItem(t *testing.T) {
 	const d, h, k = 8, 8, 4
@@ -197,14 +194,11 @@ func TestRestoreItem(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if warm.Mean() != nil || len(cold.Mean()) != d {
-			t.Fatalf("%s: Mean of warm %v, of cold %d values", pooling, warm.Mean(), len(cold.Mean()))
-		}
-		rw, err := m.RestoreItem(warm.State.Centroids, warm.State.Weights, nil, nil)
+		rw, err := m.RestoreItem(warm.State.Centroids, warm.State.Weights, nil, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rc, err := m.RestoreItem(nil, nil, cold.Mean(), nil)
+		rc, err := m.RestoreItem(cold.State.Centroids, cold.State.Weights, nil, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,10 +217,10 @@ func TestRestoreItem(t *testing.T) {
 		}
 	}
 	m := testModel(t, PoolingAttention, d, h, k, 5)
-	if _, err := m.RestoreItem(nil, nil, make([]float32, d-1), nil); err == nil {
-		t.Error("a mean of the wrong width was accepted")
+	if _, err := m.RestoreItem(nil, nil, nil, 3); err == nil {
+		t.Error("a state without centroids (an older store's cold item) was accepted")
 	}
-	if _, err := m.RestoreItem(make([]float32, h+1), nil, nil, nil); err == nil {
+	if _, err := m.RestoreItem(make([]float32, h+1), nil, nil, 3); err == nil {
 		t.Error("centroids of the wrong width were accepted")
 	}
 }

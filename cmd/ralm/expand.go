@@ -20,7 +20,7 @@ const expandShow = 5
 
 func newExpandCmd() *cobra.Command {
 	var (
-		modelDir, item, seedsPath, out string
+		modelDir, item, seedsPath, out, attrs string
 		n, minSeeds                    int
 	)
 	cmd := &cobra.Command{
@@ -35,8 +35,12 @@ user ids of a table (--seeds, Parquet or Arrow IPC with a user_id column, one ro
 per seed). With both, --seeds is read as a click log (user_id, item_id, ts, such
 as the fresh_seeds.parquet of 'ralm split') and its clicks on --item are the
 seeds: the way to expand an item the model was not trained on. Seeds without an
-embedding in the model are ignored. With fewer than --min-seeds seeds the scores
-are the centroid-cosine fallback (the cosine with the mean seed embedding).
+embedding in the model are ignored. With fewer than --min-seeds seeds the status
+is cold: the scores are still the look-alike model's, over those few seeds. With
+--item and --attributes, an item with fewer than --min-seeds seeds (or none) and
+a row in the attributes table is expanded by the model's cold-start network
+(status features: the users it scores highest, on the look-alike scale), as
+the serving engine does; its seeds are left out.
 
 A model trained with --propensity user (the default) adds each user's learned
 click propensity to the look-alike score, so among users who look alike to the
@@ -50,7 +54,8 @@ top 5 (nothing with --quiet; -o json prints the summary as one JSON object).`,
 		Example: `  ralm expand --model model --item 19 --n 10000 --out audience.parquet
   ralm expand --model model --item 19 --n 100 --out top.parquet -o json
   ralm expand --model model --seeds campaign_users.parquet --n 50000 --out audience.parquet
-  ralm expand --model model --seeds split/fresh_seeds.parquet --item 1203 --n 100 --out top.parquet`,
+  ralm expand --model model --seeds split/fresh_seeds.parquet --item 1203 --n 100 --out top.parquet
+  ralm expand --model model --item 5000 --attributes data/items.parquet --n 100 --out top.parquet`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := mustBePositive("n", n); err != nil {
@@ -65,7 +70,10 @@ top 5 (nothing with --quiet; -o json prints the summary as one JSON object).`,
 			if err := checkOutputs(cmd); err != nil {
 				return err
 			}
-			return runExpand(cmd, modelDir, item, seedsPath, out, n, minSeeds)
+			if attrs != "" && (item == "" || seedsPath != "") {
+				return errors.New("--attributes needs --item without --seeds (a seed set has no item attributes)")
+			}
+			return runExpand(cmd, modelDir, item, seedsPath, out, attrs, n, minSeeds)
 		},
 	}
 	f := cmd.Flags()
@@ -74,7 +82,8 @@ top 5 (nothing with --quiet; -o json prints the summary as one JSON object).`,
 	f.StringVar(&seedsPath, "seeds", "", "seed users: a user_id table (or, with --item, a click log)")
 	f.IntVar(&n, "n", 1000, "number of users to write")
 	f.StringVar(&out, "out", "", "output file (Parquet, or Arrow IPC for .arrow/.ipc/.feather)")
-	f.IntVar(&minSeeds, "min-seeds", bundle.DefaultMinSeeds, "with fewer seeds, score by the centroid-cosine fallback")
+	f.IntVar(&minSeeds, "min-seeds", bundle.DefaultMinSeeds, "with fewer seeds the item is features (with --attributes) or cold (the look-alike model over its few seeds)")
+	addAttributesFlag(cmd, &attrs)
 	addOutputFlag(cmd)
 	markOutputFile(cmd, "out")
 	_ = cmd.MarkFlagRequired("model")
@@ -83,7 +92,7 @@ top 5 (nothing with --quiet; -o json prints the summary as one JSON object).`,
 	return cmd
 }
 
-func runExpand(cmd *cobra.Command, modelDir, item, seedsPath, out string, n, minSeeds int) error {
+func runExpand(cmd *cobra.Command, modelDir, item, seedsPath, out, attrsPath string, n, minSeeds int) error {
 	ctx := cmd.Context()
 	log := newLogger(cmd)
 	bar := newProgress(ctx, cmd, 1, "opening "+modelDir)
@@ -97,7 +106,11 @@ func runExpand(cmd *cobra.Command, modelDir, item, seedsPath, out string, n, min
 			return err
 		}
 	}
-	opt := offline.Options{MinSeeds: minSeeds}
+	attrs, err := readAttributes(cmd, attrsPath, b)
+	if err != nil {
+		return err
+	}
+	opt := offline.Options{MinSeeds: minSeeds, Attributes: attrs}
 	var (
 		e    *offline.Expansion
 		what string

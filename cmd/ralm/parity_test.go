@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/ralm/bundle"
 	"github.com/ralmlab/ralm/ralm/eval"
 	"github.com/ralmlab/ralm/ralm/serve"
@@ -32,6 +33,7 @@ type parityWorld struct {
 	items []string // warm..., cold, unknown
 	warm  []string
 	users []string
+	attrs string // the items table the model was trained with
 }
 
 func newParityWorld(t *testing.T) *parityWorld {
@@ -55,13 +57,13 @@ func newParityWorld(t *testing.T) *parityWorld {
 	u := b.Embeddings.Users
 	return &parityWorld{model: w.model, b: b, e: e, warm: warm[:3],
 		items: append(slices.Clone(warm[:3]), few[0], "987654"),
-		users: []string{u.ID(0), u.ID(7), u.ID(int32(u.Len() - 1))}}
+		users: []string{u.ID(0), u.ID(7), u.ID(int32(u.Len() - 1))}, attrs: w.path(itemsFile)}
 }
 
 // cliScores runs `ralm score -o json` and returns its rows.
-func cliScores(t *testing.T, model, user string, items []string) []bundle.ItemScore {
+func cliScores(t *testing.T, model, user string, items []string, flags ...string) []bundle.ItemScore {
 	t.Helper()
-	out := mustRun(t, "score", "--model", model, "--user", user, "--items", strings.Join(items, ","), "-o", "json")
+	out := mustRun(t, append([]string{"score", "--model", model, "--user", user, "--items", strings.Join(items, ","), "-o", "json"}, flags...)...)
 	var rows []struct {
 		ItemID string   `json:"item_id"`
 		Score  *float64 `json:"score"`
@@ -86,7 +88,12 @@ func cliScores(t *testing.T, model, user string, items []string) []bundle.ItemSc
 // `ralm expand`, the serving engine's Score and Audience (no click
 // ingested), and ralm/eval's "ralm" scorer (built by eval.Scorers) give the
 // same scores for the same (user, item), and the same audience rankings
-// (score descending, then user id) with the same scores.
+// (score descending, then user id) with the same scores: for warm items and
+// for a cold one (issue #13: the same look-alike score over its few seeds).
+// Then, with attributes (`--attributes` offline, SetItemAttributes in the
+// engine), the cold item and a fresh item without clicks are features
+// items, bit-identical in `ralm score`, `ralm expand` and the engine, and
+// equal to eval's zero-seed "ralm-features" scorer on the look-alike scale.
 func TestOfflineOnlineParity(t *testing.T) {
 	ctx := t.Context()
 	p := newParityWorld(t)
@@ -108,7 +115,7 @@ func TestOfflineOnlineParity(t *testing.T) {
 			if r.Status != wantStatus[i] {
 				t.Fatalf("user %s item %s: status %s, want %s", u, r.ItemID, r.Status, wantStatus[i])
 			}
-			if r.Status == bundle.StatusOK {
+			if r.Status == bundle.StatusOK || r.Status == bundle.StatusCold {
 				cli[[2]string{u, r.ItemID}] = r.Score
 			}
 		}
@@ -136,7 +143,12 @@ func TestOfflineOnlineParity(t *testing.T) {
 	ralm := scorers[i]
 
 	const n = 25
-	for _, item := range p.warm {
+	cold := p.items[len(p.warm)]
+	for _, item := range append(slices.Clone(p.warm), cold) {
+		status := bundle.StatusOK
+		if item == cold {
+			status = bundle.StatusCold
+		}
 		seedIDs, _ := offlineSeeds(t, b, item)
 		c := &eval.Case{Item: item, ItemIndex: -1, Seeds: seedIDs}
 		out := make([]float32, len(known))
@@ -145,7 +157,7 @@ func TestOfflineOnlineParity(t *testing.T) {
 		}
 		for _, u := range p.users {
 			r, _ := users.Index(u)
-			if want := cli[[2]string{u, item}]; math.Float32bits(out[r]) != math.Float32bits(want) {
+			if want, ok := cli[[2]string{u, item}]; !ok || math.Float32bits(out[r]) != math.Float32bits(want) {
 				t.Fatalf("user %s item %s: eval %v, ralm score %v", u, item, out[r], want)
 			}
 		}
@@ -187,10 +199,106 @@ func TestOfflineOnlineParity(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if a.Status != bundle.StatusOK || a.Seeds != len(seedIDs) || !slices.Equal(a.Users, want) {
+		if a.Status != status || a.Seeds != len(seedIDs) || !slices.Equal(a.Users, want) {
 			t.Fatalf("item %s: engine audience %s, %d seeds, %v; eval %d seeds, %v", item, a.Status, a.Seeds, a.Users, len(seedIDs), want)
 		}
 	}
+
+	// features: the cold item and a fresh item (no click in the model), with
+	// the attributes of the training items table
+	tab, err := data.ReadTable(ctx, p.attrs, data.ColItemID, data.TableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := ""
+	for _, id := range tab.Keys.IDs() {
+		if _, ok := b.Seeds.Items.Index(id); !ok {
+			fresh = id
+			break
+		}
+	}
+	if fresh == "" || b.ColdStart == nil {
+		t.Fatalf("test data: fresh item %q, cold-start model %v", fresh, b.ColdStart != nil)
+	}
+	feat := []string{cold, fresh}
+	for _, id := range feat {
+		r, _ := tab.Keys.Index(id)
+		if _, err := p.e.SetItemAttributes(ctx, id, rowValues(tab, int(r))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	items := append(slices.Clone(p.items[:len(p.items)-1]), fresh, p.items[len(p.items)-1])
+	zs := eval.ColdStart{Model: b.ColdStart, Emb: b.Embeddings.Vecs}
+	for _, u := range p.users {
+		got := cliScores(t, p.model, u, items, "--attributes", p.attrs)
+		want, err := p.e.Score(ctx, u, items)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("user %s: ralm score --attributes %+v, engine %+v", u, got, want)
+		}
+		r, _ := users.Index(u)
+		for _, res := range got {
+			if !slices.Contains(feat, res.ItemID) {
+				if res.Status == bundle.StatusFeatures {
+					t.Fatalf("item %s: features without attributes", res.ItemID)
+				}
+				continue
+			}
+			if res.Status != bundle.StatusFeatures {
+				t.Fatalf("user %s item %s: status %s, want features", u, res.ItemID, res.Status)
+			}
+			// eval's zero-seed scorer gives the cold-start logit (batched by
+			// coldstart.Model.Logits, whose float32 rounding may differ in
+			// the last bit from Logit's): on the look-alike scale it is the
+			// same score
+			ti, _ := tab.Keys.Index(res.ItemID)
+			a, _, err := b.ColdStart.Encoder().Row(tab, int(ti))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := make([]float32, 1)
+			if err := zs.Score(ctx, &eval.Case{Item: res.ItemID, ItemIndex: -1, ZeroSeed: true, Attrs: a}, []int32{r}, out); err != nil {
+				t.Fatal(err)
+			}
+			if e := b.LookAlike.ScoreOfLogit(out[0]); math.Abs(float64(e-res.Score)) > 1e-5*max(1, math.Abs(float64(e))) {
+				t.Fatalf("user %s item %s: features score %v, eval ralm-features on the look-alike scale %v", u, res.ItemID, res.Score, e)
+			}
+		}
+	}
+	for _, item := range feat {
+		path := filepath.Join(t.TempDir(), "top.parquet")
+		mustRun(t, "expand", "--model", p.model, "--item", item, "--attributes", p.attrs, "--n", strconv.Itoa(n), "--out", path, "-q")
+		ids, scores, _ := readAudience(t, path)
+		a, err := p.e.Audience(ctx, item, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Status != bundle.StatusFeatures || len(a.Users) != len(ids) {
+			t.Fatalf("item %s: engine audience %s of %d users, ralm expand %d users", item, a.Status, len(a.Users), len(ids))
+		}
+		for r := range ids {
+			if ids[r] != a.Users[r].UserID || float32(scores[r]) != a.Users[r].Score {
+				t.Fatalf("item %s rank %d: ralm expand %s %v, engine %+v", item, r+1, ids[r], scores[r], a.Users[r])
+			}
+		}
+	}
+}
+
+// rowValues is row r of an items table as SetItemAttributes takes it.
+func rowValues(t *data.Table, r int) map[string][]string {
+	out := map[string][]string{}
+	for _, c := range t.Columns {
+		if c.Kind == data.ColumnContinuous {
+			out[c.Name] = []string{strconv.FormatFloat(c.Floats[r], 'g', -1, 64)}
+			continue
+		}
+		for _, code := range c.Row(r) {
+			out[c.Name] = append(out[c.Name], c.Values.ID(code))
+		}
+	}
+	return out
 }
 
 // offlineSeeds returns the embedding rows of an item's distinct seeds.

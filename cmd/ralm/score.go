@@ -21,6 +21,7 @@ func newScoreCmd() *cobra.Command {
 		modelDir string
 		user     string
 		items    []string
+		attrs    string
 		minSeeds int
 	)
 	cmd := &cobra.Command{
@@ -31,21 +32,29 @@ model folder's training clicks), and print one line per item, in the order given
 
   item_id  score  status
 
-status is ok (scored by the look-alike model), cold (the item has fewer than
---min-seeds seeds with an embedding: the score is the cosine between the user's
-embedding and the mean of the seeds' embeddings) or unknown_item (the model has
-no click on it: score "-"). A user without an embedding in the model is an error,
+status is ok (at least --min-seeds seeds with an embedding: scored by the
+look-alike model), features (fewer seeds, or none, and a row in --attributes:
+scored by the model folder's cold-start network), cold (fewer seeds and no
+attributes: scored by the look-alike model over those few seeds, so the
+estimate rests on little evidence) or unknown_item (no click and no attributes:
+score "-"). Every status's score is on one scale, the look-alike model's (the
+features network's click logit is mapped onto it): for one user, ok, cold and
+features scores sort together, and a higher score is a higher estimated click
+probability whatever the status; the serving engine gives the same scores and
+statuses for the same folder. A user without an embedding in the model is an error,
 and so is an empty --items element or, on a model with int64 ids, one that is not
 an integer (the error names the element).
 These lines are the result: they are printed also with --quiet. -o json prints
 them as a JSON array of {"item_id", "score" (null for unknown_item), "status"}.
 
 A model trained with --propensity user (the default) adds the user's learned
-click propensity to every ok score: the same amount for all of the user's items,
-so the order of the ok items is the paper's and only the level moves.`,
+click propensity to every ok and cold score: the same amount for all of the
+user's items, so the order of those items is the paper's and only the level
+moves.`,
 		Example: `  ralm score --model model --user 42 --items 3,19,42
   ralm score --model model --user u42 --items i7 --items i19 --min-seeds 20
-  ralm score --model model --user 42 --items 3,19 -o json`,
+  ralm score --model model --user 42 --items 3,19 -o json
+  ralm score --model model --user 42 --items 3,19,5000 --attributes data/items.parquet`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := mustBePositive("min-seeds", minSeeds); err != nil {
@@ -57,14 +66,15 @@ so the order of the ok items is the paper's and only the level moves.`,
 			if len(items) == 0 {
 				return errors.New("--items must list at least one item id")
 			}
-			return runScore(cmd, modelDir, user, items, minSeeds)
+			return runScore(cmd, modelDir, user, items, attrs, minSeeds)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&modelDir, "model", "", "model folder written by 'ralm train'")
 	f.StringVar(&user, "user", "", "user id")
 	f.StringSliceVar(&items, "items", nil, "item ids, comma-separated (or the flag repeated)")
-	f.IntVar(&minSeeds, "min-seeds", bundle.DefaultMinSeeds, "items with fewer seeds are cold: scored by the centroid-cosine fallback")
+	f.IntVar(&minSeeds, "min-seeds", bundle.DefaultMinSeeds, "items with fewer seeds are features (with --attributes) or cold (the look-alike model over their few seeds)")
+	addAttributesFlag(cmd, &attrs)
 	addOutputFlag(cmd)
 	_ = cmd.MarkFlagRequired("model")
 	_ = cmd.MarkFlagRequired("user")
@@ -72,7 +82,7 @@ so the order of the ok items is the paper's and only the level moves.`,
 	return cmd
 }
 
-func runScore(cmd *cobra.Command, modelDir, user string, items []string, minSeeds int) error {
+func runScore(cmd *cobra.Command, modelDir, user string, items []string, attrsPath string, minSeeds int) error {
 	ctx := cmd.Context()
 	bar := newProgress(ctx, cmd, 1, "opening "+modelDir)
 	b, err := bundle.Open(ctx, modelDir)
@@ -92,7 +102,11 @@ func runScore(cmd *cobra.Command, modelDir, user string, items []string, minSeed
 			return fmt.Errorf("--items element %d of %d: %w", i+1, len(items), err)
 		}
 	}
-	res, err := offline.ScoreItems(ctx, b, uid, ids, offline.Options{MinSeeds: minSeeds})
+	attrs, err := readAttributes(cmd, attrsPath, b)
+	if err != nil {
+		return err
+	}
+	res, err := offline.ScoreItems(ctx, b, uid, ids, offline.Options{MinSeeds: minSeeds, Attributes: attrs})
 	if errors.Is(err, bundle.ErrUnknownUser) {
 		return fmt.Errorf("unknown user %q: the model %s has no embedding for it", uid, modelDir)
 	}
@@ -141,4 +155,31 @@ func normalizeID(what string, kind data.IDKind, id string) (string, error) {
 		return "", fmt.Errorf("%s id %.64q: %w", what, id, err)
 	}
 	return c, nil
+}
+
+// addAttributesFlag adds --attributes (an items table for the cold-start
+// model) to score or expand.
+func addAttributesFlag(cmd *cobra.Command, path *string) {
+	cmd.Flags().StringVar(path, "attributes", "", "items table (item_id + attribute columns, as for 'ralm train --items'): items with fewer than --min-seeds seeds and a row in it are scored by the model's cold-start network (status features)")
+}
+
+// readAttributes reads the --attributes items table ("" for none). A model
+// folder without a cold-start model, or a table whose item ids are of
+// another kind than the model's, is an error: the attributes would be
+// silently unused.
+func readAttributes(cmd *cobra.Command, path string, b *bundle.Bundle) (*data.Table, error) {
+	if path == "" {
+		return nil, nil
+	}
+	if b.ColdStart == nil {
+		return nil, fmt.Errorf("--attributes %s: the model folder has no cold-start model (train with --items and --cold-start)", path)
+	}
+	t, err := data.ReadTable(cmd.Context(), path, data.ColItemID, data.TableOptions{AllowEmpty: true})
+	if err != nil {
+		return nil, fmt.Errorf("--attributes: %w", err)
+	}
+	if k, want := t.Keys.Kind(), b.Seeds.Items.Kind(); k != want {
+		return nil, fmt.Errorf("--attributes %s: item ids are %v, the model's are %v", path, k, want)
+	}
+	return t, nil
 }

@@ -82,7 +82,7 @@ reader). The first replica publishes the model folder if Redis has none yet.
 	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the bearer token required by the write endpoints")
 	fl.DurationVar(&f.opts.ReclusterInterval, "recluster-interval", serve.DefaultReclusterInterval, "how often items with new seeds are re-clustered")
 	fl.IntVar(&f.opts.MaxSeeds, "max-seeds", serve.DefaultMaxSeeds, "latest distinct seed users kept per item")
-	fl.IntVar(&f.opts.MinSeeds, "min-seeds", bundle.DefaultMinSeeds, "seeds below which an item is cold (centroid-cosine fallback)")
+	fl.IntVar(&f.opts.MinSeeds, "min-seeds", bundle.DefaultMinSeeds, "seeds below which an item is features (with attributes) or cold (the look-alike model over its few seeds)")
 	fl.DurationVar(&f.opts.ExpireAfter, "expire-after", 0, "remove items without clicks for this long (0: never)")
 	fl.DurationVar(&f.timeouts.Read, "read-timeout", f.timeouts.Read, "HTTP read timeout")
 	fl.DurationVar(&f.timeouts.Write, "write-timeout", f.timeouts.Write, "HTTP write timeout")

@@ -2,8 +2,8 @@
 // the serving engine on a model (a tiny one trained here on synthetic data,
 // or a folder written by `ralm train` given with -model), streams clicks for
 // a brand-new item, and prints how its audience appears: cold at first
-// (mean-seed cosine), then scored by the look-alike model once the item has
-// enough seeds — with no retraining. Each line measures the whole ranking
+// (the look-alike model over its first few seeds), then ok once the item has
+// enough seeds to be re-clustered — with no retraining. Each line measures the whole ranking
 // against the item's hidden future clickers: how many are in the top 20
 // and top 100, and the AUC. The top-20 count is a small sample and can drop
 // while the AUC rises (on the default data: 5 → 3 from 15 to 20 clicks,

@@ -37,6 +37,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/ralmlab/ralm/internal/simd"
+	"github.com/ralmlab/ralm/lookalike"
 )
 
 // Config is the cold-start network and its training. Zero fields take the
@@ -231,4 +232,16 @@ func (m *Model) Logits(users []float32, it *Item, out []float32) error {
 		out[i] = simd.Dot(z[i*h:(i+1)*h], m.w2) + simd.Dot(users[i*m.d:(i+1)*m.d], it.vec) + m.b2
 	}
 	return nil
+}
+
+// LookAlikeItem returns a prepared item as a look-alike item with status
+// features (lookalike.Model.NewFeatureItem): scored by this model's Logit
+// mapped onto la's score scale, so that it ranks with la's warm and cold
+// items by the same estimated click log-odds (see the package
+// documentation). seeds (user rows in canonical order, nil for none) are
+// left out of its audience. It is the one binding of the two models that
+// the serving engine and offline scoring share; la must have been trained
+// with this model's Negatives.
+func (m *Model) LookAlikeItem(la *lookalike.Model, it *Item, seeds []int32) *lookalike.Item {
+	return la.NewFeatureItem(func(user []float32) float32 { return m.Logit(user, it) }, seeds)
 }

@@ -9,8 +9,9 @@ import (
 	"fmt"
 )
 
-// DefaultMinSeeds is the default seed count below which an item is cold:
-// scored by the centroid-cosine fallback instead of the look-alike model.
+// DefaultMinSeeds is the default seed count below which an item is features
+// (with attributes and a cold-start model) or cold (scored by the
+// look-alike model over its few seeds).
 const DefaultMinSeeds = 10
 
 // Errors about ids, returned by the serving engine and the offline scorer.
@@ -54,8 +55,10 @@ const (
 	// StatusOK: the item has at least MinSeeds seeds and a re-clustered
 	// state; scores come from the look-alike model.
 	StatusOK Status = "ok"
-	// StatusCold: too few seeds, or not yet re-clustered; scores are the
-	// cosine between the user and the mean seed embedding (centroid fallback).
+	// StatusCold: too few seeds (and no attributes), or not yet
+	// re-clustered; scores come from the look-alike model over the seeds
+	// the item has (exactly what an ok item of those seeds would score),
+	// an estimate that rests on few seeds.
 	StatusCold Status = "cold"
 	// StatusFeatures: fewer than MinSeeds seeds (or none) but attributes
 	// (an items-table row or POST /v1/items) and a cold-start model in the
@@ -66,23 +69,23 @@ const (
 	StatusUnknownItem Status = "unknown_item"
 	// StatusFailed: the serving engine could not keep the item up to date:
 	// its last re-cluster failed, or its seeds could not be written in place
-	// in the store. Scores come from its last good state (or the cold
-	// fallback); the item's description gives the reason.
+	// in the store. Scores come from its last good (or cold) state; the
+	// item's description gives the reason.
 	StatusFailed Status = "failed"
 )
 
 // ItemScore is one item's score for a user.
 type ItemScore struct {
 	ItemID string
-	// Score is the look-alike score for StatusOK, the cosine between the user
-	// and the item's mean seed embedding for StatusCold, and 0 for
-	// StatusUnknownItem. For StatusFeatures it is the look-alike score with
-	// the same click logit as the cold-start network's logit
-	// (lookalike.Model.ScoreOfLogit): both networks are trained with the same
-	// loss and negative-sampling ratio, so their logits estimate the same
-	// log-odds, and ok and features scores of one user rank on one scale.
-	// Cold scores are cosines, on another scale: compare them only with each
-	// other.
+	// Score is on one scale for every status, the look-alike model's: its
+	// score for StatusOK, and for StatusCold over the item's few seeds; for
+	// StatusFeatures the look-alike score with the same click logit as the
+	// cold-start network's logit (lookalike.Model.ScoreOfLogit): both
+	// networks are trained with the same loss and negative-sampling ratio,
+	// so their logits estimate the same log-odds. So ok, cold and features
+	// scores of one user rank together (a higher score is a higher
+	// estimated click probability, lookalike.Model.Probability); a cold
+	// score rests on fewer seeds and is noisier. 0 for StatusUnknownItem.
 	Score  float32
 	Status Status
 }

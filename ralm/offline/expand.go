@@ -2,6 +2,14 @@
 // a seed store: scoring one user against items (ScoreItems) and audience
 // expansion (Expand, ExpandItem), the classic look-alike batch job. Item seeds
 // come from the folder's training clicks (or, for Expand, from the caller).
+//
+// Statuses, as the serving engine (ralm/serve) gives them for the same
+// folder, bit for bit: ok (at least MinSeeds seeds: the look-alike model),
+// features (fewer seeds, or none, and a row in Options.Attributes: the
+// folder's cold-start model), cold (fewer seeds, no attributes: the
+// look-alike model over those few seeds) and unknown_item. Every score is
+// on the look-alike model's score scale, whatever the status: for one user,
+// ok, cold and features scores sort together (see lookalike.Item).
 package offline
 
 import (
@@ -23,10 +31,17 @@ import (
 // selects every default.
 type Options struct {
 	// MinSeeds is the number of seeds (with an embedding) below which an
-	// item is cold: it is scored by the centroid-cosine fallback, the cosine
-	// between the user's embedding and the mean of its seeds' embeddings,
-	// instead of the look-alike model. 0 means DefaultMinSeeds.
+	// item is features (with attributes) or cold (without): see the package
+	// documentation. 0 means DefaultMinSeeds.
 	MinSeeds int
+	// Attributes is an items table (item_id and attribute columns, as given
+	// to 'ralm train --items'); nil for none. An item of ScoreItems or
+	// ExpandItem with fewer than MinSeeds seeds and a row in it is scored
+	// by the folder's cold-start model (status features), before its first
+	// click too, exactly as the engine scores an item whose attributes were
+	// registered (Engine.SetItemAttributes). It is ignored when the folder
+	// has no cold-start model.
+	Attributes *data.Table
 	// Workers is the number of goroutines an expansion scans users with;
 	// 0 means GOMAXPROCS. The result does not depend on it.
 	Workers int
@@ -42,8 +57,9 @@ func (o Options) minSeeds() int {
 // Expansion is the result of an audience expansion: the users who look most
 // like a seed set.
 type Expansion struct {
-	// Status tells how the scores were computed: StatusOK (look-alike model)
-	// or StatusCold (centroid-cosine fallback, fewer than MinSeeds seeds).
+	// Status tells how the scores were computed: StatusOK (look-alike
+	// model), StatusCold (the look-alike model over fewer than MinSeeds
+	// seeds) or StatusFeatures (the cold-start model, ExpandItem only).
 	Status bundle.Status
 	// Seeds is the number of distinct seeds with an embedding: they scored
 	// the users and are excluded from Users.
@@ -78,11 +94,28 @@ func ItemSeeds(b *bundle.Bundle, itemID string) (seeds []string, ok bool) {
 
 // ExpandItem returns the n users who look most like the seeds of itemID
 // (its clickers in the model folder's training clicks), excluding the seeds
-// themselves; see Expand. An item without clicks fails with an *IDError
+// themselves; see Expand. An item with fewer than opt.MinSeeds seeds and a
+// row in opt.Attributes gets the top users of the folder's cold-start model
+// instead (Status StatusFeatures), its seeds left out, as the engine's
+// Audience. An item without clicks or attributes fails with an *IDError
 // matching ErrUnknownItem.
 func ExpandItem(ctx context.Context, b *bundle.Bundle, itemID string, n int, opt Options) (*Expansion, error) {
 	if err := checkOffline(b); err != nil {
 		return nil, fmt.Errorf("expand item %q: %w", itemID, err)
+	}
+	rows := itemSeedRows(b, []string{itemID})[itemID]
+	if len(rows) < opt.minSeeds() {
+		fi, err := featureItem(b, opt.Attributes, itemID, rows)
+		if err != nil {
+			return nil, fmt.Errorf("expand item %q: %w", itemID, err)
+		}
+		if fi != nil {
+			e, err := audience(ctx, b, fi, bundle.StatusFeatures, 0, n, opt)
+			if err != nil {
+				return nil, fmt.Errorf("expand item %q: %w", itemID, err)
+			}
+			return e, nil
+		}
 	}
 	seeds, ok := ItemSeeds(b, itemID)
 	if !ok {
@@ -100,8 +133,10 @@ func ExpandItem(ctx context.Context, b *bundle.Bundle, itemID string, n int, opt
 // scores, best first (score descending, then user id ascending). It scans
 // every embedded user in parallel. Seeds without an embedding are counted
 // in UnknownSeeds and ignored; at least one seed must have one. With fewer
-// than opt.MinSeeds known seeds the scores are the centroid-cosine fallback
-// (Status StatusCold). Fewer than n users are returned when fewer remain.
+// than opt.MinSeeds known seeds the item is cold (Status StatusCold): the
+// scores are still the look-alike model's, over those few seeds.
+// opt.Attributes is not used (a seed set has no item). Fewer than n users
+// are returned when fewer remain.
 // The result is deterministic for a folder, seed set and n.
 func Expand(ctx context.Context, b *bundle.Bundle, seeds []string, n int, opt Options) (*Expansion, error) {
 	if err := checkOffline(b); err != nil {
@@ -115,15 +150,26 @@ func Expand(ctx context.Context, b *bundle.Bundle, seeds []string, n int, opt Op
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("expand: none of the %d seeds has an embedding in the model", len(seeds))
 	}
-	users, it, status, err := newItem(ctx, b, rows, opt.minSeeds())
+	it, status, err := newItem(ctx, b, rows, opt.minSeeds())
 	if err != nil {
 		return nil, fmt.Errorf("expand: %w", err)
 	}
-	top, err := b.LookAlike.Audience(ctx, users, it, n, lookalike.AudienceOptions{Workers: opt.Workers})
+	e, err := audience(ctx, b, it, status, unknown, n, opt)
 	if err != nil {
 		return nil, fmt.Errorf("expand: %w", err)
 	}
-	out := &Expansion{Status: status, Seeds: len(rows), UnknownSeeds: unknown, UserIDKind: emb.Users.Kind(),
+	return e, nil
+}
+
+// audience scans the folder's users for item it with the one audience scan
+// (lookalike.Model.Audience), the item's seeds left out.
+func audience(ctx context.Context, b *bundle.Bundle, it *lookalike.Item, status bundle.Status, unknown, n int, opt Options) (*Expansion, error) {
+	emb := b.Embeddings
+	top, err := b.LookAlike.Audience(ctx, folderUsers(b), it, n, lookalike.AudienceOptions{Workers: opt.Workers})
+	if err != nil {
+		return nil, err
+	}
+	out := &Expansion{Status: status, Seeds: len(it.Seeds), UnknownSeeds: unknown, UserIDKind: emb.Users.Kind(),
 		Users: make([]bundle.ScoredUser, len(top))}
 	for i, t := range top {
 		out.Users[i] = bundle.ScoredUser{UserID: emb.Users.ID(t.User), Score: t.Score}
@@ -133,10 +179,13 @@ func Expand(ctx context.Context, b *bundle.Bundle, seeds []string, n int, opt Op
 
 // ScoreItems scores one user of the model folder against items, with the
 // items' seeds taken from the folder's training clicks: StatusOK items (at
-// least opt.MinSeeds seeds with an embedding) by the look-alike model,
-// StatusCold items by the centroid-cosine fallback, and items without a
-// click StatusUnknownItem with score 0. A user without an embedding fails
-// with an *IDError matching ErrUnknownUser. Results follow itemIDs' order.
+// least opt.MinSeeds seeds with an embedding) by the look-alike model;
+// items with fewer seeds StatusFeatures (a row in opt.Attributes: the
+// cold-start model) or StatusCold (the look-alike model over those seeds);
+// items without a click or attributes StatusUnknownItem with score 0. Every
+// score is on the look-alike scale (see the package documentation). A user
+// without an embedding fails with an *IDError matching ErrUnknownUser.
+// Results follow itemIDs' order.
 func ScoreItems(ctx context.Context, b *bundle.Bundle, userID string, itemIDs []string, opt Options) ([]bundle.ItemScore, error) {
 	if err := checkOffline(b); err != nil {
 		return nil, fmt.Errorf("score: %w", err)
@@ -149,20 +198,35 @@ func ScoreItems(ctx context.Context, b *bundle.Bundle, userID string, itemIDs []
 	uv := emb.Vec(u)
 	rowsOf := itemSeedRows(b, itemIDs)
 	res := make([]bundle.ItemScore, len(itemIDs))
+	items := make([]*lookalike.Item, 0, len(itemIDs))
+	pos := make([]int, 0, len(itemIDs))
 	for i, id := range itemIDs {
 		res[i].ItemID = id
 		rows := rowsOf[id]
-		if len(rows) == 0 {
+		var it *lookalike.Item
+		var err error
+		if len(rows) < opt.minSeeds() {
+			if it, err = featureItem(b, opt.Attributes, id, nil); err != nil {
+				return nil, fmt.Errorf("score item %q: %w", id, err)
+			}
+		}
+		switch {
+		case it != nil:
+			res[i].Status = bundle.StatusFeatures
+		case len(rows) == 0:
 			res[i].Status = bundle.StatusUnknownItem
 			continue
+		default:
+			if it, res[i].Status, err = newItem(ctx, b, rows, opt.minSeeds()); err != nil {
+				return nil, fmt.Errorf("score item %q: %w", id, err)
+			}
 		}
-		_, it, status, err := newItem(ctx, b, rows, opt.minSeeds())
-		if err != nil {
-			return nil, fmt.Errorf("score item %q: %w", id, err)
-		}
-		var buf [1]float32
-		b.LookAlike.ScoreItems(uv, []*lookalike.Item{it}, buf[:])
-		res[i].Score, res[i].Status = buf[0], status
+		items, pos = append(items, it), append(pos, i)
+	}
+	out := make([]float32, len(items))
+	b.LookAlike.ScoreItems(uv, items, out)
+	for k, i := range pos {
+		res[i].Score = out[k]
 	}
 	return res, nil
 }
@@ -295,19 +359,52 @@ func itemSeedRows(b *bundle.Bundle, itemIDs []string) map[string][]int32 {
 	return out
 }
 
+// folderUsers is the folder's embeddings as the inference path reads them.
+func folderUsers(b *bundle.Bundle) lookalike.UserRows {
+	emb := b.Embeddings
+	return lookalike.UserRows{Vecs: emb.Vecs, Dim: emb.Dim, Order: emb.Users.Compare}
+}
+
 // newItem builds the item state of a seed set over the folder's
 // embeddings with the one inference path (lookalike.Model.NewItem): seeds in
-// user id order, cold below minSeeds. It returns the users it was built over
-// and the item's status.
-func newItem(ctx context.Context, b *bundle.Bundle, rows []int32, minSeeds int) (lookalike.UserRows, *lookalike.Item, bundle.Status, error) {
-	emb := b.Embeddings
-	users := lookalike.UserRows{Vecs: emb.Vecs, Dim: emb.Dim, Order: emb.Users.Compare}
-	it, err := b.LookAlike.NewItem(ctx, users, rows, lookalike.ItemOptions{MinSeeds: minSeeds})
+// user id order, cold below minSeeds. It returns the item and its status.
+func newItem(ctx context.Context, b *bundle.Bundle, rows []int32, minSeeds int) (*lookalike.Item, bundle.Status, error) {
+	it, err := b.LookAlike.NewItem(ctx, folderUsers(b), rows, lookalike.ItemOptions{MinSeeds: minSeeds})
 	if err != nil {
-		return users, nil, "", err
+		return nil, "", err
 	}
 	if it.Status == lookalike.ItemCold {
-		return users, it, bundle.StatusCold, nil
+		return it, bundle.StatusCold, nil
 	}
-	return users, it, bundle.StatusOK, nil
+	return it, bundle.StatusOK, nil
+}
+
+// featureItem returns the look-alike item with status features of itemID
+// (coldstart.Model.LookAlikeItem, as the engine builds it), its seed rows
+// left out of an audience, or nil when the folder has no cold-start model
+// or attrs (nil for none) has no row of the item. An items table whose
+// columns do not fit the cold-start model is an error naming the column.
+func featureItem(b *bundle.Bundle, attrs *data.Table, itemID string, seeds []int32) (*lookalike.Item, error) {
+	cs := b.ColdStart
+	if cs == nil || attrs == nil {
+		return nil, nil
+	}
+	r, ok := attrs.Keys.Index(itemID)
+	if !ok {
+		return nil, nil
+	}
+	a, _, err := cs.Encoder().Row(attrs, int(r))
+	if err != nil {
+		return nil, fmt.Errorf("attributes: %w", err)
+	}
+	ci, err := cs.Item(a)
+	if err != nil {
+		return nil, fmt.Errorf("attributes: %w", err)
+	}
+	if len(seeds) > 0 {
+		if seeds, err = lookalike.CanonicalSeeds(folderUsers(b), seeds); err != nil {
+			return nil, err
+		}
+	}
+	return cs.LookAlikeItem(b.LookAlike, ci, seeds), nil
 }

@@ -112,7 +112,7 @@ func intWorld(t *testing.T) *expWorld {
 func bruteTop(t *testing.T, b *bundle.Bundle, seeds []string, minSeeds int) []bundle.ScoredUser {
 	t.Helper()
 	rows, _ := seedRows(b.Embeddings.Users, seeds)
-	_, it, _, err := newItem(context.Background(), b, rows, minSeeds)
+	it, _, err := newItem(context.Background(), b, rows, minSeeds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,23 +348,14 @@ func TestScoreItems(t *testing.T) {
 			t.Fatalf("%s: score %v, the expansion scan gives %+v", res[k].ItemID, res[k].Score, all[max(at, 0)])
 		}
 	}
-	// The cold score is the cosine with the mean seed embedding.
-	emb := b.Embeddings
-	mean := make([]float64, emb.Dim)
-	for _, r := range []int32{0, 4, 8} {
-		for j, v := range emb.Vec(r) {
-			mean[j] += float64(v)
-		}
+	// One scale (issue #13): the cold score is the look-alike model's score
+	// over the item's few seeds, the ok score of the same seeds.
+	ok, err := ScoreItems(ctx, &b, user, []string{"few"}, Options{MinSeeds: 1})
+	if err != nil || ok[0].Status != bundle.StatusOK {
+		t.Fatalf("few with MinSeeds 1: %+v, %v", ok, err)
 	}
-	u, _ := emb.Users.Index(user)
-	var dot, nu, nm float64
-	for j, v := range emb.Vec(u) {
-		dot += float64(v) * mean[j]
-		nu += float64(v) * float64(v)
-		nm += mean[j] * mean[j]
-	}
-	if want := dot / math.Sqrt(nu*nm); math.Abs(float64(res[2].Score)-want) > 1e-5 {
-		t.Fatalf("cold score %v, want cosine %v", res[2].Score, want)
+	if math.Float32bits(ok[0].Score) != math.Float32bits(res[2].Score) {
+		t.Fatalf("cold score %v, the ok score of the same seeds %v", res[2].Score, ok[0].Score)
 	}
 
 	if _, err := ScoreItems(ctx, &b, "424242", []string{"i0"}, Options{}); !errors.Is(err, bundle.ErrUnknownUser) || !strings.Contains(err.Error(), `unknown user "424242"`) {

@@ -85,9 +85,10 @@ type Options struct {
 	// MaxSeeds is the number of latest distinct seed users kept per item
 	// (default 100,000).
 	MaxSeeds int
-	// MinSeeds is the seed count below which an item is "cold" and scored by
-	// the centroid-cosine fallback (default 10). An item that reaches it is
-	// re-clustered at once.
+	// MinSeeds is the seed count below which an item is "features" (with
+	// attributes) or "cold": scored by the look-alike model over its few
+	// seeds, on the ok items' scale (default 10). An item that reaches it
+	// is re-clustered at once.
 	MinSeeds int
 	// ReclusterInterval is how often items whose seeds changed are
 	// re-clustered (default 5 minutes). An item whose re-cluster fails has
@@ -427,10 +428,14 @@ func (e *Engine) restore(ctx context.Context, w *world) error {
 			return nil
 		}
 		it.version = 1
-		e.refreshCold(w, snap, it)
 		w.items.Store(si.ID, it)
 		if len(it.ring) >= e.opts.MinSeeds {
+			// re-clustered before Open returns (buildPending); a cold state
+			// would cost a second clustering, and one is published only if
+			// that fails (reclusterFailed)
 			w.dirty[it] = struct{}{}
+		} else {
+			e.refreshCold(w, snap, it)
 		}
 		return nil
 	})
@@ -443,7 +448,7 @@ func (e *Engine) restore(ctx context.Context, w *world) error {
 	return e.noteDeferred(e.store.Apply(sb))
 }
 
-// refreshCold publishes a cold item state (the cold fallback over the
+// refreshCold publishes a cold item state (the look-alike state of the
 // current seeds) for an item with few seeds or not yet re-clustered; the
 // warm state of an earlier re-cluster, if any, is dropped. Caller holds
 // it.mu (or owns it exclusively).

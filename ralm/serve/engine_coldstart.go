@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"sync/atomic"
 
@@ -18,10 +17,13 @@ import (
 // POST /v1/items) and fewer than MinSeeds seeds, or none yet, is scored by
 // the model folder's cold-start network with status features instead of
 // cold or unknown_item. Its score is put on the look-alike score scale
-// (lookalike.Model.ScoreOfLogit of the network's logit), so that for one
-// user a features score and an ok score compare as click log-odds under the
-// same training: a features item never outranks an ok item only because it
-// is scored by another model.
+// (coldstart.Model.LookAlikeItem: lookalike.Model.ScoreOfLogit of the
+// network's logit) and scored by the one scorer of every status
+// (lookalike.Model.ScoreItems and Audience), so that for one user a
+// features score and an ok or cold score compare as click log-odds under
+// the same training: a features item never outranks an ok item only
+// because it is scored by another model. Offline scoring
+// (ralm/offline) builds the same item from an items table.
 
 // ErrNoColdStart is returned (as an *InputError) when attributes are given
 // but the model folder has no cold-start model.
@@ -41,7 +43,7 @@ type attrEntry struct {
 // attrPrep is an attrEntry prepared for one world's cold-start model.
 type attrPrep struct {
 	w    *world
-	item *coldstart.Item // nil when the attributes do not fit the model
+	item *lookalike.Item // status features; nil when the attributes do not fit the model
 }
 
 // SetItemAttributes registers (or replaces) an item's attributes: field name
@@ -83,7 +85,7 @@ func (e *Engine) SetItemAttributes(ctx context.Context, itemID string, values ma
 		return 0, fmt.Errorf("set item attributes: %w (%T)", ErrNoAttrStore, e.store)
 	}
 	ent := &attrEntry{values: cloneValues(values)}
-	ent.prep.Store(&attrPrep{w: w, item: it})
+	ent.prep.Store(&attrPrep{w: w, item: cs.LookAlikeItem(w.model, it, nil)})
 	e.diskMu.Lock()
 	err = as.PutItemAttrs(itemID, ent.values)
 	if err == nil {
@@ -146,10 +148,11 @@ func (e *Engine) HasAttributes(itemID string) bool {
 	return ok
 }
 
-// featureItem returns the item's cold-start state for world w, or nil when
-// the item has no attributes, w's folder has no cold-start model, or the
-// attributes do not fit it (logged once per world).
-func (e *Engine) featureItem(w *world, itemID string) *coldstart.Item {
+// featureItem returns the item's cold-start state for world w (a
+// look-alike item with status features and no seeds), or nil when the item
+// has no attributes, w's folder has no cold-start model, or the attributes
+// do not fit it (logged once per world).
+func (e *Engine) featureItem(w *world, itemID string) *lookalike.Item {
 	cs := w.bundle.ColdStart
 	if cs == nil {
 		return nil
@@ -164,29 +167,17 @@ func (e *Engine) featureItem(w *world, itemID string) *coldstart.Item {
 	}
 	p := &attrPrep{w: w}
 	a, _, err := cs.Encoder().Encode(ent.values)
+	var ci *coldstart.Item
 	if err == nil {
-		p.item, err = cs.Item(a)
+		ci, err = cs.Item(a)
 	}
-	if err != nil {
+	if err == nil {
+		p.item = cs.LookAlikeItem(w.model, ci, nil)
+	} else {
 		e.log.Warn("item attributes do not fit the served cold-start model; the item is scored without them", "item", itemID, "err", err)
 	}
 	ent.prep.Store(p)
 	return p.item
-}
-
-// featureScore scores user vector uv against the item's attributes on the
-// look-alike score scale; ok is false when the item has no usable
-// attributes.
-func (e *Engine) featureScore(w *world, itemID string, uv []float32) (score float32, ok bool) {
-	it := e.featureItem(w, itemID)
-	if it == nil {
-		return 0, false
-	}
-	s := w.model.ScoreOfLogit(w.bundle.ColdStart.Logit(uv, it))
-	if math.IsNaN(float64(s)) {
-		return 0, false
-	}
-	return s, true
 }
 
 // featureStatus is the status of an item for scoring: features for an item
@@ -201,8 +192,8 @@ func (e *Engine) featureStatus(w *world, itemID string, nseeds int, status bundl
 
 // featureAudience is Audience for an item with status features: the users
 // the cold-start model scores highest (on the look-alike score scale),
-// ranked by lookalike.TopUsers (the project's one tie rule), its current
-// seeds left out. done is false when the item does not have status
+// ranked by lookalike.Model.Audience (the project's one scan and tie
+// rule), its current seeds left out. done is false when the item does not have status
 // features (it is nil for an item without seeds).
 func (e *Engine) featureAudience(ctx context.Context, w *world, itemID string, it *item, n int) (a *Audience, done bool, err error) {
 	var seeds []int32
@@ -225,10 +216,9 @@ func (e *Engine) featureAudience(ctx context.Context, w *world, itemID string, i
 			excl[u/64] |= 1 << (u % 64)
 		}
 	}
-	cs, la := w.bundle.ColdStart, w.model
-	top, err := lookalike.TopUsers(ctx, w.usersOf(snap), n,
-		func(_ int32, vec []float32) float32 { return la.ScoreOfLogit(cs.Logit(vec, fi)) },
-		func(u int32) bool { return excl[u/64]&(1<<(u%64)) != 0 })
+	top, err := w.model.Audience(ctx, w.usersOf(snap), fi, n, lookalike.AudienceOptions{
+		Skip: func(u int32) bool { return excl[u/64]&(1<<(u%64)) != 0 },
+	})
 	if err != nil {
 		return nil, true, fmt.Errorf("audience %q: %w", itemID, err)
 	}

@@ -53,9 +53,10 @@ type itemView struct {
 	retryAt  time.Time
 }
 
-// state returns the look-alike state of the last re-cluster, nil if none.
+// state returns the look-alike state of the last re-cluster, nil if none
+// (a cold item's state, built on the click path, does not count).
 func (v *itemView) state() *lookalike.ItemState {
-	if v.item == nil {
+	if v.item == nil || v.item.Status != lookalike.ItemWarm {
 		return nil
 	}
 	return v.item.State

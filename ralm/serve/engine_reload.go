@@ -110,10 +110,11 @@ func (e *Engine) reload(ctx context.Context, b *bundle.Bundle) error {
 		if len(nit.ring) == 0 {
 			continue
 		}
-		e.refreshCold(nw, nsnap, nit)
 		built[id] = nit
 		if len(nit.ring) >= e.opts.MinSeeds {
-			toBuild = append(toBuild, nit)
+			toBuild = append(toBuild, nit) // built below; cold only if that fails (reclusterFailed)
+		} else {
+			e.refreshCold(nw, nsnap, nit)
 		}
 	}
 	if err := e.buildAll(ctx, nw, toBuild); err != nil {

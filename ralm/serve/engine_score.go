@@ -62,8 +62,10 @@ func (e *Engine) scoreVec(w *world, uv []float32, itemIDs []string) []bundle.Ite
 			nseeds = int(v.(*item).nseeds.Load())
 		}
 		if nseeds < e.opts.MinSeeds {
-			if sc, ok := e.featureScore(w, id, uv); ok {
-				res[i].Score, res[i].Status = sc, bundle.StatusFeatures
+			if fi := e.featureItem(w, id); fi != nil {
+				res[i].Status = bundle.StatusFeatures
+				b.items = append(b.items, fi)
+				b.pos = append(b.pos, i)
 				continue
 			}
 		}
@@ -148,8 +150,9 @@ func (e *Engine) Items(fn func(id string) bool) {
 // Audience is the result of an audience scan.
 type Audience struct {
 	ItemID string
-	// Status tells how the scores were computed (StatusOK: look-alike model,
-	// StatusCold: mean-seed cosine fallback).
+	// Status tells how the scores were computed (StatusOK: look-alike
+	// model; StatusCold: the look-alike model over fewer than MinSeeds
+	// seeds; StatusFeatures: the cold-start model on the look-alike scale).
 	Status bundle.Status
 	// Seeds is the number of seeds excluded from the scan.
 	Seeds int

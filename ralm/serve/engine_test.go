@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -77,21 +78,15 @@ func TestScoreStatuses(t *testing.T) {
 	if res[0].Score != out[0] {
 		t.Errorf("ok score %v, model says %v", res[0].Score, out[0])
 	}
-	// The cold score is the cosine with the mean seed embedding.
-	mean := make([]float64, s.Emb.Dim)
-	for _, u := range []int32{0, 4, 8} {
-		for j, x := range s.Emb.Vec(u) {
-			mean[j] += float64(x)
-		}
+	// One scale (issue #13): the cold score is the look-alike model's score
+	// over the item's 3 seeds, as a warm item of those seeds would get.
+	st, err := m.BuildItem(ctx, slices.Concat(s.Emb.Vec(0), s.Emb.Vec(4), s.Emb.Vec(8)), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var dot, nu, nm float64
-	for j, x := range s.Emb.Vec(12) {
-		dot += float64(x) * mean[j]
-		nu += float64(x) * float64(x)
-		nm += mean[j] * mean[j]
-	}
-	if want := dot / math.Sqrt(nu*nm); math.Abs(float64(res[1].Score)-want) > 1e-5 {
-		t.Errorf("cold score %v, want cosine %v", res[1].Score, want)
+	m.Score(s.Emb.Vec(12), []*lookalike.ItemState{st}, out)
+	if math.Float32bits(res[1].Score) != math.Float32bits(out[0]) {
+		t.Errorf("cold score %v, the look-alike score of its seeds %v", res[1].Score, out[0])
 	}
 	if res[2].Score != 0 {
 		t.Errorf("unknown item score %v", res[2].Score)
@@ -134,6 +129,51 @@ func TestNewItemBecomesScorableAtMinSeeds(t *testing.T) {
 	if info.Seeds != 10 || info.ReclusterSeeds != 10 {
 		t.Fatalf("info %+v", info)
 	}
+}
+
+// TestColdUntilReclustered: an item that reaches MinSeeds stays cold
+// while its re-cluster runs (its cold state holds centroids too since
+// issue #13, which must not count as a re-clustered state), then turns ok.
+func TestColdUntilReclustered(t *testing.T) {
+	s, _ := testworld.Small(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var first sync.Once
+	e := openTest(t, t.TempDir(), Options{MinSeeds: 5, reclusterFault: func(id string) error {
+		if id == "31337" {
+			first.Do(func() { close(entered); <-release }) // only the first re-cluster waits
+		}
+		return nil
+	}})
+	defer e.Close()
+	unblock := sync.OnceFunc(func() { close(release) })
+	defer unblock() // before Close, also when the test fails
+	ctx := context.Background()
+	members := s.Members(1)
+	status := func() bundle.Status {
+		r, err := e.Score(ctx, s.UserID(members[20]), []string{"31337"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r[0].Status
+	}
+	for k := range 5 {
+		if err := e.Click(ctx, Click{UserID: s.UserID(members[k]), ItemID: "31337"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select { // the re-cluster of 5 seeds is under way
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no re-cluster at MinSeeds: the cold state was taken for a re-clustered one")
+	}
+	if got := status(); got != bundle.StatusCold {
+		t.Fatalf("during the first re-cluster: %s, want cold", got)
+	}
+	if info, _ := e.Item(ctx, "31337"); info.Status != bundle.StatusCold || info.Centroids != 0 || !info.Pending {
+		t.Fatalf("during the first re-cluster: %+v", info)
+	}
+	unblock()
+	waitFor(t, "item to become ok", 10*time.Second, func() bool { return status() == bundle.StatusOK })
 }
 
 func TestClicksRejectUnknownUsersAndBadIDs(t *testing.T) {
@@ -482,5 +522,47 @@ func TestOpenFromFolder(t *testing.T) {
 	}
 	if _, err := Open(context.Background(), filepath.Join(t.TempDir(), "none"), Options{DataDir: t.TempDir()}); err == nil {
 		t.Fatal("opened a missing folder")
+	}
+}
+
+// TestRestoredItemFailedBuildKeepsColdScore: Open re-clusters the restored
+// items at MinSeeds or more without building a cold state first; when that
+// re-cluster fails, the item is failed and scored by its cold state (the
+// look-alike model over its seeds), as before its first re-cluster.
+func TestRestoredItemFailedBuildKeepsColdScore(t *testing.T) {
+	s, m := testworld.Small(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	members := s.Members(3)
+	e := openTest(t, dir, Options{MinSeeds: 5})
+	var seeds []float32
+	for _, u := range members[:6] {
+		if err := e.Click(ctx, Click{UserID: s.UserID(u), ItemID: "4242"}); err != nil {
+			t.Fatal(err)
+		}
+		seeds = append(seeds, s.Emb.Vec(int32(u))...)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e = openTest(t, dir, Options{MinSeeds: 5, reclusterFault: func(id string) error {
+		if id == "4242" {
+			return errors.New("injected")
+		}
+		return nil
+	}})
+	defer e.Close()
+	res, err := e.Score(ctx, s.UserID(members[10]), []string{"4242"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := m.BuildItem(ctx, seeds, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float32, 1)
+	m.Score(s.Emb.Vec(int32(members[10])), []*lookalike.ItemState{st}, want)
+	if res[0].Status != bundle.StatusFailed || math.Float32bits(res[0].Score) != math.Float32bits(want[0]) {
+		t.Fatalf("restored item with a failed re-cluster: %+v, want failed with the cold score %v", res[0], want[0])
 	}
 }

@@ -175,6 +175,10 @@ func (e *Engine) reclusterFailed(w *world, it *item, seeds int, err error) {
 		msg = strings.ToValidUTF8(msg[:maxReason], "") + "..."
 	}
 	it.mu.Lock()
+	if it.view.Load().item == nil && !it.deleted {
+		// nothing to score with yet (a restored item): the cold state
+		e.refreshCold(w, w.users.load(), it)
+	}
 	cur := it.view.Load()
 	nv := *cur
 	nv.failure, nv.failures = msg, cur.failures+1

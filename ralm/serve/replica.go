@@ -410,7 +410,7 @@ func BuildState(ctx context.Context, model *lookalike.Model, userKind data.IDKin
 		all[i] = int32(i)
 	}
 	var ps *lookalike.ItemState
-	if prev != nil && prev.Gen == gen && prev.K > 0 {
+	if prev != nil && prev.Gen == gen && prev.K > 0 && prev.Seeds >= minSeeds { // a warm state (a cold one has centroids too)
 		var err error
 		if ps, err = model.NewItemState(prev.Centroids, prev.Weights); err != nil {
 			return nil, fmt.Errorf("build state: previous state: %w", err)
@@ -420,11 +420,9 @@ func BuildState(ctx context.Context, model *lookalike.Model, userKind data.IDKin
 	if err != nil {
 		return nil, err
 	}
-	st := &redisstore.State{Mean: li.Mean()}
-	if li.State != nil {
-		st.K, st.Centroids, st.Weights, st.Global = li.State.K, li.State.Centroids, li.State.Weights, li.State.Global
-	}
-	return st, nil
+	// cold and warm items alike keep their look-alike state: a cold item is
+	// scored by the look-alike model over its few seeds (one score scale)
+	return &redisstore.State{K: li.State.K, Centroids: li.State.Centroids, Weights: li.State.Weights, Global: li.State.Global}, nil
 }
 
 func (r *Replica) onBuild(item string, seeds int, d time.Duration, err error) {
@@ -454,7 +452,7 @@ func (r *Replica) itemOf(w *rworld, id string) (*redisstore.State, *lookalike.It
 	if v, ok := r.items.Load(id); ok && v.(*rItem).st == st {
 		return st, v.(*rItem).li
 	}
-	li, err := w.model.RestoreItem(st.Centroids, st.Weights, st.Mean, nil)
+	li, err := w.model.RestoreItem(st.Centroids, st.Weights, nil, r.opts.MinSeeds)
 	if err != nil {
 		r.log.Warn("bad item state in redis", "item", id, "err", err)
 		return st, nil

@@ -20,12 +20,16 @@ type State struct {
 	Seeds   int       // seeds behind the state
 	BuiltAt time.Time // when it was built
 	// K centroids (K×h row-major), their sizes and the pooled global vector;
-	// K = 0 for a cold item (fewer than MinSeeds seeds), which has only Mean.
+	// a cold item (fewer than MinSeeds seeds) has them too (one score scale:
+	// it is scored by the look-alike model over its few seeds). K = 0 only
+	// in states of versions before that, which kept only Mean; a replica
+	// does not score those (RestoreItem refuses them) until rebuilt.
 	K         int
 	Centroids []float32
 	Weights   []float32
 	Global    []float32
-	// Mean is the unit-length mean seed embedding (the cold fallback).
+	// Mean is the unit-length mean seed embedding of a cold item, written
+	// by versions before one score scale; no longer written or read.
 	Mean []float32
 }
 
