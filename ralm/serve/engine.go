@@ -385,12 +385,16 @@ func openWithBundle(ctx context.Context, b *bundle.Bundle, opts Options) (_ *Eng
 	// (ensureBuilt) while it runs.
 	w.dirtyMu.Lock()
 	start := make([]*item, 0, len(w.dirty)+len(w.urgent))
-	for _, m := range []map[*item]struct{}{w.urgent, w.dirty} {
-		for it := range m {
+	for it := range w.urgent {
+		start = append(start, it)
+	}
+	for it := range w.dirty {
+		if _, dup := w.urgent[it]; !dup { // an item can be queued in both
 			start = append(start, it)
 		}
-		clear(m)
 	}
+	clear(w.urgent)
+	clear(w.dirty)
 	w.dirtyMu.Unlock()
 	e.startItems.Store(int64(len(start)))
 	e.startAt = time.Now()
