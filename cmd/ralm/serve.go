@@ -194,8 +194,10 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		fmt.Fprintf(summaryOut(cmd), "serving %s on %s from Redis (model generation %d, %d workers): %d items (%d ok), ready in %.1fs\n",
 			f.model, ln.Addr(), r.Generation(), f.workers, st.Items, st.ItemsOK, time.Since(start).Seconds())
 	} else {
-		fmt.Fprintf(summaryOut(cmd), "serving %s on %s: %d users, %d items (%d ok), ready in %.1fs\n",
-			f.model, ln.Addr(), st.Users, st.Items, st.ItemsOK, time.Since(start).Seconds())
+		eng := e.(*serve.Engine)
+		p := eng.StartBuild()
+		fmt.Fprintf(summaryOut(cmd), "serving %s on %s: %d users, %d items (%d of %d states built; the rest build in the background, or on first use), ready in %.1fs\n",
+			f.model, ln.Addr(), st.Users, st.Items, p.Built, p.Items, time.Since(start).Seconds())
 	}
 
 	// SIGHUP reloads the model folder.

@@ -178,6 +178,15 @@ type Engine struct {
 	ctx    context.Context // cancelled by Close; bounds background work
 	cancel context.CancelFunc
 
+	// startBuilt counts the items whose first state the start-up build
+	// (or a request, on demand) built; startItems is how many that build
+	// set out to build, startDone is closed when it ends (startBuild).
+	startBuilt atomic.Int64
+	startItems atomic.Int64
+	startAt    time.Time
+	startTook  atomic.Int64 // the build's duration in ns, once done
+	startDone  chan struct{}
+
 	nAccepted   atomic.Uint64
 	nDuplicate  atomic.Uint64
 	nRejected   atomic.Uint64
@@ -196,6 +205,11 @@ type world struct {
 	loadedAt time.Time
 
 	items sync.Map // item id (string) → *item
+
+	// lazy is set while the start-up build of item states runs: a request
+	// that needs an item without a state yet builds it on demand
+	// (Engine.ensureBuilt), so that it gets the answer of a full build.
+	lazy atomic.Bool
 
 	dirtyMu sync.Mutex
 	dirty   map[*item]struct{} // seeds changed since the last re-cluster
@@ -278,8 +292,13 @@ func seedBounds(what string, maxSeeds, minSeeds *int, recluster *time.Duration, 
 
 // Open loads the model folder modelDir and the seed store in opts.DataDir,
 // restores the persisted seeds, imports the folder's training seeds on first
-// use of that folder, re-clusters every item and starts the background
-// worker. The engine is ready to score when Open returns.
+// use of that folder and starts the background worker, whose first task is
+// to cluster every item with at least MinSeeds seeds (the start-up build, on
+// Options.Workers goroutines; WaitBuilt waits for it, Stats.StartBuild
+// reports its progress). The engine is ready to score when Open returns: a
+// request that needs an item the start-up build has not reached yet builds
+// that item's state first (once; concurrent requests wait for the same
+// build), so every answer equals the one after the full build.
 func Open(ctx context.Context, modelDir string, opts Options) (*Engine, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -323,6 +342,7 @@ func openWithBundle(ctx context.Context, b *bundle.Bundle, opts Options) (_ *Eng
 		committerDone: make(chan struct{}),
 		workerDone:    make(chan struct{}),
 		kick:          make(chan struct{}, 1),
+		startDone:     make(chan struct{}),
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	defer func() {
@@ -351,10 +371,26 @@ func openWithBundle(ctx context.Context, b *bundle.Bundle, opts Options) (_ *Eng
 	if err := e.importSeeds(ctx, b); err != nil {
 		return nil, fmt.Errorf("open engine: %w", err)
 	}
-	if err := e.buildPending(ctx, w, true); err != nil {
-		return nil, fmt.Errorf("open engine: %w", err)
+	// The start-up build: the items waiting for their first state leave
+	// w.dirty for the worker's first round, which requests overtake
+	// (ensureBuilt) while it runs.
+	w.dirtyMu.Lock()
+	start := make([]*item, 0, len(w.dirty)+len(w.urgent))
+	for it := range w.urgent {
+		start = append(start, it)
 	}
-	go e.workerLoop()
+	for it := range w.dirty {
+		if _, dup := w.urgent[it]; !dup { // an item can be queued in both
+			start = append(start, it)
+		}
+	}
+	clear(w.urgent)
+	clear(w.dirty)
+	w.dirtyMu.Unlock()
+	e.startItems.Store(int64(len(start)))
+	e.startAt = time.Now()
+	w.lazy.Store(true)
+	go e.workerLoop(w, start)
 	return e, nil
 }
 
@@ -558,6 +594,18 @@ type Stats struct {
 	ReclusterErrors uint64
 	ItemsExpired    uint64
 	LastRecluster   time.Time
+	// StartBuild is the progress of the start-up build of item states.
+	StartBuild BuildProgress
+}
+
+// BuildProgress is the progress of the start-up build: Open returns before
+// every item is clustered and builds the states in the background.
+type BuildProgress struct {
+	Items int  // items the build set out to cluster
+	Built int  // of which built (in the background or on demand)
+	Done  bool // the build has ended (or the engine closed)
+	// Elapsed is the time since the build started, or its duration once done.
+	Elapsed time.Duration
 }
 
 // Stats counts items by status (a scan over all items) and returns the
@@ -592,6 +640,10 @@ func (e *Engine) Stats() Stats {
 	w.dirtyMu.Lock()
 	s.PendingItems = len(w.dirty) + len(w.urgent)
 	w.dirtyMu.Unlock()
+	s.StartBuild = e.startProgress()
+	if !s.StartBuild.Done {
+		s.PendingItems += s.StartBuild.Items - s.StartBuild.Built
+	}
 	return s
 }
 

@@ -178,7 +178,7 @@ func BenchmarkRecluster100kSeeds(b *testing.B) {
 	w := e.world.Load()
 	v, _ := w.items.Load("1")
 	it := v.(*item)
-	if err := e.buildItem(ctx, w, it); err != nil {
+	if err := e.buildItem(ctx, w, it, false); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
@@ -186,7 +186,7 @@ func BenchmarkRecluster100kSeeds(b *testing.B) {
 		it.mu.Lock()
 		it.version++ // force a rebuild from the same seeds
 		it.mu.Unlock()
-		if err := e.buildItem(ctx, w, it); err != nil {
+		if err := e.buildItem(ctx, w, it, false); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -19,6 +19,13 @@ import (
 type item struct {
 	id string
 
+	// build serialises the re-clusters of the item (buildItem holds it
+	// throughout), so that a request building a state on demand and the
+	// background build never build the same state twice: the second waits
+	// for the first and finds its state published. Lock order: build →
+	// mu.
+	build sync.Mutex
+
 	mu      sync.Mutex
 	ring    []int32 // capacity grows up to maxSeeds
 	head    int     // index of the oldest seed once the ring is full

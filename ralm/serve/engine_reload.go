@@ -256,7 +256,7 @@ func (e *Engine) buildAll(ctx context.Context, w *world, items []*item) error {
 					return
 				}
 				// A failed re-cluster schedules its own retry (reclusterFailed).
-				e.buildItem(ctx, w, items[i])
+				e.buildItem(ctx, w, items[i], false)
 			}
 		})
 	}

@@ -74,6 +74,7 @@ func (e *Engine) scoreVec(w *world, uv []float32, itemIDs []string) []bundle.Ite
 			continue
 		}
 		it := v.(*item)
+		e.ensureBuilt(w, it)
 		res[i].Status = e.status(it)
 		if li := it.view.Load().item; li != nil {
 			b.items = append(b.items, li)
@@ -122,6 +123,7 @@ func (e *Engine) Item(ctx context.Context, itemID string) (ItemInfo, error) {
 		return ItemInfo{}, &bundle.IDError{What: "item", ID: itemID, Err: bundle.ErrUnknownItem}
 	}
 	it := v.(*item)
+	e.ensureBuilt(w, it)
 	it.mu.Lock()
 	version, created := it.version, it.created
 	it.mu.Unlock()
@@ -184,6 +186,7 @@ func (e *Engine) Audience(ctx context.Context, itemID string, n int) (*Audience,
 	if !ok {
 		return nil, &bundle.IDError{What: "item", ID: itemID, Err: bundle.ErrUnknownItem}
 	}
+	e.ensureBuilt(w, it)
 	snap := w.users.load()
 	users := w.usersOf(snap)
 	it.mu.Lock()

@@ -21,7 +21,13 @@ func TestOpenImportsTrainingSeeds(t *testing.T) {
 	s, _ := testworld.Small(t)
 	e := openTest(t, t.TempDir(), Options{})
 	defer e.Close()
+	if err := e.WaitBuilt(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	st := e.Stats()
+	if p := st.StartBuild; !p.Done || p.Items != st.Items || p.Built != p.Items || st.PendingItems != 0 {
+		t.Fatalf("start-up build %+v, %d pending, want all %d items built", p, st.PendingItems, st.Items)
+	}
 	if st.Items != s.Clicks.Items.Len() {
 		t.Fatalf("items = %d, want %d", st.Items, s.Clicks.Items.Len())
 	}
@@ -263,6 +269,9 @@ func TestMaxSeedsKeepsLatestAcrossRestart(t *testing.T) {
 	}
 	if got := seedSet(t, e2, "1"); !slices.Equal(got, after) {
 		t.Fatalf("after restart item 1 = %v, want %v (was %v)", got, after, old)
+	}
+	if err := e2.WaitBuilt(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 	if st := e2.Stats(); st.ItemsOK != st.Items {
 		t.Fatalf("after restart %d of %d items ok", st.ItemsOK, st.Items)
@@ -517,6 +526,9 @@ func TestOpenFromFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
+	if err := e.WaitBuilt(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	if st := e.Stats(); st.Items != 24 || st.ItemsOK != 24 || st.Users != 400 {
 		t.Fatalf("stats %+v", st)
 	}

@@ -14,8 +14,10 @@ import (
 // workerLoop is the asynchronous stage: it re-clusters changed items every
 // ReclusterInterval, items that just reached MinSeeds at once, and expires
 // idle items.
-func (e *Engine) workerLoop() {
+// It starts with the start-up build of w's items in list (startBuild).
+func (e *Engine) workerLoop(w *world, list []*item) {
 	defer close(e.workerDone)
+	e.startBuild(w, list)
 	tick := time.NewTicker(e.opts.ReclusterInterval)
 	defer tick.Stop()
 	var expC <-chan time.Time
@@ -37,6 +39,97 @@ func (e *Engine) workerLoop() {
 			e.expire()
 		}
 	}
+}
+
+// startLogEvery is how often the start-up build logs its progress.
+const startLogEvery = 5 * time.Second
+
+// startBuild is the start-up build: it clusters the items of the world
+// Open published that wait for their first state (list), logging
+// its progress with a rate, and then stops on-demand builds (world.lazy).
+func (e *Engine) startBuild(w *world, list []*item) {
+	total := len(list)
+	stop := make(chan struct{})
+	logged := make(chan struct{})
+	go func() {
+		defer close(logged)
+		t := time.NewTicker(startLogEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				p := e.startProgress()
+				rate := float64(p.Built) / p.Elapsed.Seconds()
+				args := []any{"built", p.Built, "items", p.Items, "items_per_s", int(rate)}
+				if rate > 0 {
+					args = append(args, "eta", (time.Duration(float64(p.Items-p.Built)/rate) * time.Second).Round(time.Second))
+				}
+				e.log.Info("building item states in the background (requests build the items they need first)", args...)
+			}
+		}
+	}()
+	err := e.buildList(e.ctx, w, list)
+	close(stop)
+	<-logged
+	w.lazy.Store(false)
+	took := time.Since(e.startAt)
+	e.startTook.Store(int64(took))
+	close(e.startDone)
+	if err == nil && total > 0 {
+		p := e.startProgress()
+		e.log.Info("item states built", "items", p.Built, "seconds", took.Seconds(), "items_per_s", int(float64(p.Built)/took.Seconds()))
+	}
+}
+
+// StartBuild returns the progress of the start-up build (see Open), as
+// Stats.StartBuild does, without Stats' scan over every item.
+func (e *Engine) StartBuild() BuildProgress { return e.startProgress() }
+
+// startProgress returns the progress of the start-up build.
+func (e *Engine) startProgress() BuildProgress {
+	p := BuildProgress{Items: int(e.startItems.Load()), Built: int(e.startBuilt.Load())}
+	p.Built = min(p.Built, p.Items) // items that crossed MinSeeds meanwhile count too
+	select {
+	case <-e.startDone:
+		p.Done = true
+		p.Elapsed = time.Duration(e.startTook.Load())
+	default:
+		p.Elapsed = time.Since(e.startAt)
+	}
+	return p
+}
+
+// WaitBuilt waits until the start-up build (see Open) has clustered every
+// item, or ctx is done, or the engine is closed (ErrClosed).
+func (e *Engine) WaitBuilt(ctx context.Context) error {
+	select {
+	case <-e.startDone:
+		select {
+		case <-e.quit:
+			return ErrClosed
+		default:
+			return nil
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ensureBuilt builds the first state of an item that has MinSeeds seeds but
+// no state yet while the start-up build runs, before a request uses it, so
+// the request gets the answer of a full build. The build runs once:
+// concurrent callers, and the background build, wait on it.build and find
+// the state built.
+func (e *Engine) ensureBuilt(w *world, it *item) {
+	if !w.lazy.Load() {
+		return
+	}
+	if v := it.view.Load(); v.state() != nil || v.failure != "" || int(it.nseeds.Load()) < e.opts.MinSeeds {
+		return
+	}
+	e.buildItem(e.ctx, w, it, true)
 }
 
 // maxReclusterBackoff caps the wait before an item whose re-cluster failed
@@ -81,6 +174,12 @@ func (e *Engine) buildPending(ctx context.Context, w *world, includeDirty bool) 
 		}
 		w.dirtyMu.Unlock()
 	}
+	return e.buildList(ctx, w, list)
+}
+
+// buildList re-clusters w's urgent items and the items of list, with
+// opts.Workers goroutines, urgent items first (see buildPending).
+func (e *Engine) buildList(ctx context.Context, w *world, list []*item) error {
 	var next atomic.Int64
 	pop := func() *item {
 		w.dirtyMu.Lock()
@@ -103,7 +202,7 @@ func (e *Engine) buildPending(ctx context.Context, w *world, includeDirty bool) 
 				if it == nil {
 					return
 				}
-				if err := e.buildItem(ctx, w, it); err != nil && ctx.Err() != nil {
+				if err := e.buildItem(ctx, w, it, false); err != nil && ctx.Err() != nil {
 					w.markDirty(it, false) // cut short: build in a later round
 				}
 			}
@@ -123,11 +222,15 @@ func (e *Engine) buildPending(ctx context.Context, w *world, includeDirty bool) 
 // buildItem re-clusters one item from its current seeds (put in user id
 // order by NewItem, so that the state equals the one offline scoring builds
 // from the same seeds), warm-started from its previous state, and publishes
-// the result.
-func (e *Engine) buildItem(ctx context.Context, w *world, it *item) error {
+// the result. With first it builds only an item without a state (or a
+// failure): the on-demand build of ensureBuilt.
+func (e *Engine) buildItem(ctx context.Context, w *world, it *item, first bool) error {
+	it.build.Lock()
+	defer it.build.Unlock()
 	it.mu.Lock()
 	old := it.view.Load()
-	if it.deleted || len(it.ring) < e.opts.MinSeeds || (old.state() != nil && old.version == it.version) {
+	if it.deleted || len(it.ring) < e.opts.MinSeeds || (old.state() != nil && old.version == it.version) ||
+		(first && (old.state() != nil || old.failure != "")) {
 		it.mu.Unlock()
 		return nil
 	}
@@ -147,11 +250,18 @@ func (e *Engine) buildItem(ctx context.Context, w *world, it *item) error {
 	if e.opts.Hooks.OnRecluster != nil {
 		e.opts.Hooks.OnRecluster(ReclusterEvent{ItemID: it.id, Seeds: len(users), Duration: dur, Err: err})
 	}
+	counted := old.state() == nil && w.lazy.Load()
 	if err != nil {
 		if ctx.Err() == nil && !errors.Is(err, context.Canceled) {
 			e.reclusterFailed(w, it, len(users), err)
+			if counted {
+				e.startBuilt.Add(1)
+			}
 		}
 		return err
+	}
+	if counted {
+		e.startBuilt.Add(1)
 	}
 	e.nRecluster.Add(1)
 	now := time.Now()
@@ -226,6 +336,10 @@ func (e *Engine) expire() {
 
 // Recluster re-clusters every item whose seeds changed since its last
 // re-cluster now, without waiting for the interval, and returns when done.
+// It first waits for the start-up build (WaitBuilt).
 func (e *Engine) Recluster(ctx context.Context) error {
+	if err := e.WaitBuilt(ctx); err != nil {
+		return err
+	}
 	return e.buildPending(ctx, e.world.Load(), true)
 }

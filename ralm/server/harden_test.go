@@ -99,8 +99,15 @@ func TestBadUpsertKeepsEngineWritable(t *testing.T) {
 	if code, r := ts.do("POST", "/v1/users", `{"user_id":"new1","vector":`+vec+`}`); code != 200 {
 		t.Fatalf("upsert after a bad one: %d %v", code, r)
 	}
-	if code, r := ts.do("GET", "/readyz", ""); code != 200 || r["ready"] != true {
+	if err := ts.e.WaitBuilt(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	code, r = ts.do("GET", "/readyz", "")
+	if code != 200 || r["ready"] != true {
 		t.Fatalf("readyz: %d %v", code, r)
+	}
+	if b, _ := r["start_build"].(map[string]any); b["done"] != true || b["built"] != b["items"] || b["items"] == 0.0 {
+		t.Fatalf("readyz after the start-up build: start_build %v, want done with every item built", r["start_build"])
 	}
 }
 

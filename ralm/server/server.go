@@ -809,6 +809,8 @@ func (s *Server) markStale(m map[string]any) map[string]any {
 
 // handleReady is the readiness check: 200 while the engine accepts writes,
 // 503 with the reason while it is read-only (a storage fault) or closed.
+// On a serve.Engine it also reports the start-up build of item states
+// (start_build: items, built, done, seconds).
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) error {
 	if err := s.e.Ready(); err != nil {
 		code, reason := s.classify(err)
@@ -816,8 +818,20 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, code, map[string]any{"ready": false, "reason": reason, "model_id": s.e.ModelID()})
 		return nil
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"ready": true, "model_id": s.e.ModelID()})
+	body := map[string]any{"ready": true, "model_id": s.e.ModelID()}
+	if b, ok := s.e.(startBuilder); ok {
+		// Ready while the start-up build runs: requests build what they need.
+		p := b.StartBuild()
+		body["start_build"] = map[string]any{"items": p.Items, "built": p.Built, "done": p.Done, "seconds": p.Elapsed.Seconds()}
+	}
+	writeJSON(w, http.StatusOK, body)
 	return nil
+}
+
+// startBuilder is a backend that builds its item states in the background
+// after it opens (serve.Engine).
+type startBuilder interface {
+	StartBuild() serve.BuildProgress
 }
 
 // Timeouts are the HTTP server's timeouts.
