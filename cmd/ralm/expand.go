@@ -21,7 +21,7 @@ const expandShow = 5
 func newExpandCmd() *cobra.Command {
 	var (
 		modelDir, item, seedsPath, out, attrs string
-		n, minSeeds                    int
+		n, minSeeds                           int
 	)
 	cmd := &cobra.Command{
 		Use:   "expand --model DIR (--item ID | --seeds FILE) --n N --out FILE",
