@@ -466,9 +466,9 @@ func (e *Engine) restore(ctx context.Context, w *world) error {
 		it.version = 1
 		w.items.Store(si.ID, it)
 		if len(it.ring) >= e.opts.MinSeeds {
-			// re-clustered before Open returns (buildPending); a cold state
-			// would cost a second clustering, and one is published only if
-			// that fails (reclusterFailed)
+			// clustered by the start-up build (or on demand, ensureBuilt);
+			// a cold state would cost a second clustering, and one is
+			// published only if that fails (reclusterFailed)
 			w.dirty[it] = struct{}{}
 		} else {
 			e.refreshCold(w, snap, it)
