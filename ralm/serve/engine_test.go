@@ -154,6 +154,12 @@ func TestColdUntilReclustered(t *testing.T) {
 	unblock := sync.OnceFunc(func() { close(release) })
 	defer unblock() // before Close, also when the test fails
 	ctx := context.Background()
+	// After the start-up build: while it runs, a request builds an item it
+	// needs on demand and waits for a build under way (ensureBuilt), so
+	// status() would wait for the held re-cluster.
+	if err := e.WaitBuilt(ctx); err != nil {
+		t.Fatal(err)
+	}
 	members := s.Members(1)
 	status := func() bundle.Status {
 		r, err := e.Score(ctx, s.UserID(members[20]), []string{"31337"})

@@ -34,6 +34,11 @@ func TestScoreDuringStartBuild(t *testing.T) {
 	}}
 	e := openTest(t, t.TempDir(), Options{Workers: 1, Hooks: hooks})
 	defer e.Close()
+	// Release the held build before Close on every exit (a failed check
+	// must fail the test, not leave Close waiting on the held worker).
+	var release sync.Once
+	unhold := func() { release.Do(func() { close(gate) }) }
+	defer unhold()
 	held := <-entered
 
 	var items []string
@@ -82,7 +87,7 @@ func TestScoreDuringStartBuild(t *testing.T) {
 	for i := range heldAnswers {
 		wg.Go(func() { heldAnswers[i] = ask([]string{held}) })
 	}
-	close(gate)
+	unhold()
 	wg.Wait()
 	if err := e.WaitBuilt(ctx); err != nil {
 		t.Fatal(err)
