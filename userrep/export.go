@@ -1,20 +1,11 @@
 package userrep
 
 import (
-	"bytes"
-	"context"
-	"crypto/sha256"
 	"encoding"
-	"encoding/binary"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"math"
-	"os"
 
 	"github.com/ralmlab/ralm/data"
-
-	"github.com/ralmlab/ralm/internal/atomicfile"
+	"github.com/ralmlab/ralm/internal/weightfile"
 )
 
 // Model file layout (all integers little-endian):
@@ -70,6 +61,18 @@ func (p *params[T]) tensors() ([]fileTensor, [][]T) {
 	return ts, vals
 }
 
+// fileFormat is the frame and codec of the file (internal/weightfile).
+var fileFormat = weightfile.New(fileMagic, FileVersion, "userrep model")
+
+// Errors of Load and Unmarshal (wrapped with context): ErrNotModel, the
+// data does not start with the model magic; ErrVersion, another format
+// version; ErrCorrupt, truncated, failing its checksum or inconsistent.
+var (
+	ErrNotModel = fileFormat.ErrNotFile
+	ErrVersion  = fileFormat.ErrVersion
+	ErrCorrupt  = fileFormat.ErrCorrupt
+)
+
 // MarshalBinary encodes the model in the versioned model file format.
 func (m *Model) MarshalBinary() ([]byte, error) {
 	ts, vals := m.p.tensors()
@@ -88,163 +91,81 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 			}
 		}
 	}
-	hj, err := json.Marshal(hdr)
-	if err != nil {
-		return nil, fmt.Errorf("userrep: encode header: %w", err)
-	}
 	items, err := m.items.MarshalBinary()
 	if err != nil {
 		return nil, fmt.Errorf("userrep: encode item vocabulary: %w", err)
 	}
-	nw := 0
-	for _, v := range vals {
-		nw += len(v)
+	w := fileFormat.Begin()
+	if err := w.JSON(hdr); err != nil {
+		return nil, fmt.Errorf("userrep: encode header: %w", err)
 	}
-	var b bytes.Buffer
-	b.Grow(len(fileMagic) + 4 + 4 + len(hj) + 8 + len(items) + 8 + len(feat) + 4*nw + sha256.Size)
-	b.WriteString(fileMagic)
-	b.Write(binary.LittleEndian.AppendUint32(nil, FileVersion))
-	b.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(hj))))
-	b.Write(hj)
-	b.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(items))))
-	b.Write(items)
-	b.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(feat))))
-	b.Write(feat)
-	buf := make([]byte, 0, 4096)
+	w.U64(uint64(len(items)))
+	w.Bytes(items)
+	w.U64(uint64(len(feat)))
+	w.Bytes(feat)
 	for _, v := range vals {
-		for _, x := range v {
-			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(x))
-			if len(buf) >= 4096-4 {
-				b.Write(buf)
-				buf = buf[:0]
-			}
-		}
+		w.Float32s(v)
 	}
-	b.Write(buf)
-	sum := sha256.Sum256(b.Bytes())
-	b.Write(sum[:])
-	return b.Bytes(), nil
+	return w.Seal(), nil
 }
 
 // Save writes the model file to path atomically (internal/atomicfile: a
 // temporary file in the same folder, synced and renamed into place, mode
 // 0644).
-func (m *Model) Save(path string) error {
-	b, err := m.MarshalBinary()
-	if err != nil {
-		return fmt.Errorf("save user model %s: %w", path, err)
-	}
-	if err := atomicfile.WriteBytes(context.Background(), path, b); err != nil {
-		return fmt.Errorf("save user model %s: %w", path, err)
-	}
-	return nil
-}
+func (m *Model) Save(path string) error { return fileFormat.Save(path, m.MarshalBinary) }
 
 // Load reads a model file written by Save. A file that is truncated,
 // corrupt (checksum mismatch), of another format version or inconsistent
-// gives an error.
-func Load(path string) (*Model, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("load user model: %w", err)
-	}
-	m, err := Unmarshal(b)
-	if err != nil {
-		return nil, fmt.Errorf("load user model %s: %w", path, err)
-	}
-	return m, nil
-}
-
-// ErrNotModel is returned for data that does not start with the model magic.
-var ErrNotModel = errors.New("not a userrep model file")
+// gives an error (see ErrNotModel).
+func Load(path string) (*Model, error) { return weightfile.Load(fileFormat, path, Unmarshal) }
 
 // Unmarshal decodes a model encoded by MarshalBinary.
 func Unmarshal(b []byte) (*Model, error) {
-	if len(b) < len(fileMagic)+4 || string(b[:len(fileMagic)]) != fileMagic {
-		return nil, ErrNotModel
-	}
-	if v := binary.LittleEndian.Uint32(b[len(fileMagic):]); v != FileVersion {
-		return nil, fmt.Errorf("unsupported model file version %d (this build reads version %d)", v, FileVersion)
-	}
-	if len(b) < len(fileMagic)+8+sha256.Size {
-		return nil, errors.New("model file is truncated")
-	}
-	body, sum := b[:len(b)-sha256.Size], b[len(b)-sha256.Size:]
-	if got := sha256.Sum256(body); !bytes.Equal(got[:], sum) {
-		return nil, errors.New("model file checksum mismatch (file is corrupt or truncated)")
-	}
-	r := body[len(fileMagic)+4:]
-	take := func(n uint64, what string) ([]byte, error) {
-		if n > uint64(len(r)) {
-			return nil, fmt.Errorf("model file is truncated in the %s", what)
-		}
-		out := r[:n]
-		r = r[n:]
-		return out, nil
-	}
-	hl, err := take(4, "header length")
-	if err != nil {
-		return nil, err
-	}
-	hj, err := take(uint64(binary.LittleEndian.Uint32(hl)), "header")
+	r, err := fileFormat.Open(b)
 	if err != nil {
 		return nil, err
 	}
 	var hdr fileHeader
-	if err := json.Unmarshal(hj, &hdr); err != nil {
-		return nil, fmt.Errorf("model file header: %w", err)
-	}
-	section := func(what string) ([]byte, error) {
-		n, err := take(8, what+" length")
-		if err != nil {
-			return nil, err
-		}
-		return take(binary.LittleEndian.Uint64(n), what)
-	}
-	itemBytes, err := section("item vocabulary")
-	if err != nil {
+	if err := r.JSON("header", &hdr); err != nil {
 		return nil, err
 	}
-	featBytes, err := section("feature set")
-	if err != nil {
+	itemBytes := r.Take(int(r.U64()))
+	featBytes := r.Take(int(r.U64()))
+	if err := r.Err(); err != nil {
 		return nil, err
 	}
 	lay, err := newLayout(hdr.Config, hdr.Fields, hdr.NumItems)
 	if err != nil {
-		return nil, fmt.Errorf("model file header: %w", err)
+		return nil, r.Fail("header: %v", err)
 	}
 	// check the size before allocating anything the header asks for
 	want := uint64(lay.denseLen) + uint64(lay.nItems)*uint64(lay.d+1)
 	for f := range lay.fields {
 		want += uint64(lay.tableRows(f)) * uint64(lay.m)
 	}
-	if want*4 != uint64(len(r)) {
-		return nil, fmt.Errorf("model file has %d bytes of weights, its header implies %d", len(r), want*4)
+	if want*4 != uint64(r.Len()) {
+		return nil, r.Fail("%d bytes of weights, the header implies %d", r.Len(), want*4)
 	}
 	p := newParams[float32](lay)
 	ts, vals := p.tensors()
 	if len(ts) != len(hdr.Tensors) {
-		return nil, fmt.Errorf("model file lists %d tensors, its config implies %d", len(hdr.Tensors), len(ts))
+		return nil, r.Fail("%d tensors listed, the config implies %d", len(hdr.Tensors), len(ts))
 	}
 	for i, t := range ts {
 		h := hdr.Tensors[i]
 		if h.Name != t.Name || fmt.Sprint(h.Shape) != fmt.Sprint(t.Shape) {
-			return nil, fmt.Errorf("model file tensor %d is %s%v, config implies %s%v", i, h.Name, h.Shape, t.Name, t.Shape)
+			return nil, r.Fail("tensor %d is %s%v, the config implies %s%v", i, h.Name, h.Shape, t.Name, t.Shape)
 		}
-		raw, err := take(uint64(4*len(vals[i])), "weights of "+t.Name)
-		if err != nil {
+		if err := r.Float32s("tensor "+t.Name, vals[i]); err != nil {
 			return nil, err
 		}
-		for k := range vals[i] {
-			vals[i][k] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*k:]))
-		}
 	}
-	if len(r) != 0 {
-		return nil, fmt.Errorf("model file has %d unexpected trailing bytes", len(r))
+	if err := r.Done(); err != nil {
+		return nil, err
 	}
 	items := new(data.Vocab)
 	if err := items.UnmarshalBinary(itemBytes); err != nil {
-		return nil, fmt.Errorf("model file item vocabulary: %w", err)
+		return nil, r.Fail("item vocabulary: %v", err)
 	}
 	var fb FeatureBuilder
 	switch hdr.Features {
@@ -252,10 +173,10 @@ func Unmarshal(b []byte) (*Model, error) {
 	case "data.FeatureSet":
 		fs := new(data.FeatureSet)
 		if err := fs.UnmarshalBinary(featBytes); err != nil {
-			return nil, fmt.Errorf("model file features: %w", err)
+			return nil, r.Fail("features: %v", err)
 		}
 		if err := sameFields(lay.fields, fs.Fields()); err != nil {
-			return nil, fmt.Errorf("model file features: %w", err)
+			return nil, r.Fail("features: %v", err)
 		}
 		fb = fs
 	default:
@@ -263,7 +184,7 @@ func Unmarshal(b []byte) (*Model, error) {
 	}
 	m, err := newModel(p, fb, items)
 	if err != nil {
-		return nil, fmt.Errorf("model file: %w", err)
+		return nil, fmt.Errorf("userrep model file: %w", err)
 	}
 	return m, nil
 }

@@ -255,7 +255,7 @@ func TestLoadErrors(t *testing.T) {
 		{"corrupt", flip, "checksum"},
 		{"truncated", good[:len(good)-100], "checksum"},
 		{"header only", good[:20], "truncated"},
-		{"version", version, "unsupported model file version"},
+		{"version", version, "unsupported userrep model file version"},
 	}
 	dir := t.TempDir()
 	for _, c := range cases {

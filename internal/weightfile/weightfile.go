@@ -74,6 +74,9 @@ func (w *Writer) U16(v uint16) { w.b.Write(binary.LittleEndian.AppendUint16(nil,
 // U32 appends v.
 func (w *Writer) U32(v uint32) { w.b.Write(binary.LittleEndian.AppendUint32(nil, v)) }
 
+// U64 appends v.
+func (w *Writer) U64(v uint64) { w.b.Write(binary.LittleEndian.AppendUint64(nil, v)) }
+
 // JSON appends v as JSON after its uint32 length.
 func (w *Writer) JSON(v any) error {
 	j, err := json.Marshal(v)
@@ -184,6 +187,17 @@ func (r *Reader) U32() uint32 {
 	}
 	return 0
 }
+
+// U64 reads a uint64.
+func (r *Reader) U64() uint64 {
+	if s := r.Take(8); s != nil {
+		return binary.LittleEndian.Uint64(s)
+	}
+	return 0
+}
+
+// Len is the number of body bytes left to read.
+func (r *Reader) Len() int { return len(r.buf) - r.off }
 
 // JSON reads what Writer.JSON wrote into v, refusing unknown fields; what
 // names the header in the error.
