@@ -76,11 +76,12 @@ func newAdam[T float](p *params[T], lr float64) (*adam[T], error) {
 	return a, nil
 }
 
-// updateRows applies the lazy update to the touched rows of a table.
-func (a *adam[T]) updateRows(table, m, v []T, s *sparseGrad[T]) {
+// updateRows applies the lazy update to the touched rows lo..hi-1 (in
+// touch order) of a table.
+func (a *adam[T]) updateRows(table, m, v []T, s *sparseGrad[T], lo, hi int) {
 	w := s.width
-	for k, r := range s.rows {
-		o := int(r) * w
+	for k := lo; k < hi; k++ {
+		o := int(s.rows[k]) * w
 		a.Update(table[o:o+w], s.g[k*w:k*w+w], m[o:o+w], v[o:o+w])
 	}
 }

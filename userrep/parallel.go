@@ -14,6 +14,7 @@ package userrep
 import (
 	"fmt"
 	"math"
+	"sync/atomic"
 
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/internal/shard"
@@ -213,46 +214,83 @@ func (tr *trainer[T]) runWorkers(n int) (T, error) {
 	return loss, nil
 }
 
+// spread runs task(0), …, task(n-1) on as many goroutines as the trainer
+// has workers, each taking the next task; with one worker it runs them in
+// order on the calling goroutine.
+func (tr *trainer[T]) spread(n int, task func(i int)) {
+	if len(tr.workers) <= 1 || n <= 1 {
+		for i := range n {
+			task(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	shard.Run(min(len(tr.workers), n), func(int) {
+		for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+			task(i)
+		}
+	})
+}
+
 // scatter turns the workers' dX and dTv of the first n examples into
 // gradients of the touched table rows, the empty vectors and the
 // continuous-field layers, in batch order (worker 0's rows first), so the
-// touched rows come in the same order for any number of workers.
+// touched rows come in the same order for any number of workers. Fields
+// (and the target items) write disjoint gradients: they are scattered in
+// parallel (spread), each in batch order.
 func (tr *trainer[T]) scatter(n int) {
 	l := tr.lay
-	F, m, d, J := l.F, l.m, l.d, tr.J
-	for f := range l.fields {
-		if s := l.empty[f]; s.valid() {
-			clear(tr.dense[s.off : s.off+s.n()])
+	F := l.F
+	tr.spread(F+1, func(f int) {
+		if f == F {
+			tr.scatterTargets(n)
+		} else {
+			tr.scatterField(f, n)
 		}
-		if s := l.contW[f]; s.valid() {
-			clear(tr.dense[s.off : s.off+s.n()])
-			s = l.contB[f]
-			clear(tr.dense[s.off : s.off+s.n()])
-		}
-	}
+	})
+}
+
+// scatterField scatters field f's input gradients (see scatter).
+func (tr *trainer[T]) scatterField(f, n int) {
+	l := tr.lay
+	F, m := l.F, l.m
 	get := func(s span) []T { return tr.dense[s.off : s.off+s.n()] }
+	if s := l.empty[f]; s.valid() {
+		clear(get(s))
+	}
+	cont := l.fields[f].Kind == data.FieldContinuous
+	if cont {
+		clear(get(l.contW[f]))
+		clear(get(l.contB[f]))
+	}
+	sg := tr.tabGrad[f]
 	for _, w := range tr.workers {
 		size := w.gn.B
 		for b := 0; b < w.examples(n); b++ {
-			ft := &tr.cur.feats[w.lo+b]
-			for f := 0; f < F; f++ {
-				g := w.dx[(f*size+b)*m : (f*size+b)*m+m]
-				if l.fields[f].Kind == data.FieldContinuous {
-					v := contValue[T](ft, f)
-					simd.Axpy(v, g, get(l.contW[f]))
-					simd.Axpy(1, g, get(l.contB[f]))
-					continue
-				}
-				lo, hi := w.bagOff[b*F+f], w.bagOff[b*F+f+1]
-				if lo == hi {
-					simd.Axpy(1, g, get(l.empty[f]))
-					continue
-				}
-				sg := tr.tabGrad[f]
-				for k := lo; k < hi; k++ {
-					simd.Axpy(w.bagW[k], g, sg.row(w.bagIDs[k]))
-				}
+			g := w.dx[(f*size+b)*m : (f*size+b)*m+m]
+			if cont {
+				v := contValue[T](&tr.cur.feats[w.lo+b], f)
+				simd.Axpy(v, g, get(l.contW[f]))
+				simd.Axpy(1, g, get(l.contB[f]))
+				continue
 			}
+			lo, hi := w.bagOff[b*F+f], w.bagOff[b*F+f+1]
+			if lo == hi {
+				simd.Axpy(1, g, get(l.empty[f]))
+				continue
+			}
+			for k := lo; k < hi; k++ {
+				simd.Axpy(w.bagW[k], g, sg.row(w.bagIDs[k]))
+			}
+		}
+	}
+}
+
+// scatterTargets scatters the target item vectors' gradients (see scatter).
+func (tr *trainer[T]) scatterTargets(n int) {
+	d, J := tr.lay.d, tr.J
+	for _, w := range tr.workers {
+		for b := 0; b < w.examples(n); b++ {
 			for j := 0; j < J; j++ {
 				i := b*J + j
 				simd.Axpy(1, w.dtv[i*d:i*d+d], tr.outGrad.row(tr.cur.targets[(w.lo+b)*J+j]))

@@ -274,8 +274,10 @@ type trainer[T float] struct {
 	dense   []T // dense gradient
 	tabGrad []*sparseGrad[T]
 	outGrad *sparseGrad[T]
-	cur     *batch[T]    // the batch being computed
-	bufs    [2]*batch[T] // the batches of pipelined training
+	// applyRuns is apply's reused list of work.
+	applyRuns []applyRun
+	cur       *batch[T]    // the batch being computed
+	bufs      [2]*batch[T] // the batches of pipelined training
 
 	valUsers []int32 // held-out users scored each epoch
 	evalNet  *net[T]
@@ -442,18 +444,54 @@ func (tr *trainer[T]) computeGrads(n int) (T, error) {
 	return loss, nil
 }
 
-// apply takes one Adam step with the computed gradients.
+// apply takes one Adam step with the computed gradients. The update is
+// elementwise: the dense weights (in runs of applyChunk) and the touched
+// rows of every table (in runs of applyRows) are updated in parallel
+// (spread), with the same values as one pass.
 func (tr *trainer[T]) apply() {
 	o, p := tr.opt, tr.p
 	o.Begin()
-	o.Update(p.dense, tr.dense, o.dm, o.dv)
-	for f, sg := range tr.tabGrad {
-		if sg != nil {
-			o.updateRows(p.tables[f], o.tm[f], o.tv[f], sg)
+	runs := tr.applyRuns[:0]
+	for lo := 0; lo < len(p.dense); lo += applyChunk {
+		runs = append(runs, applyRun{-1, lo, min(lo+applyChunk, len(p.dense))})
+	}
+	for f := 0; f <= len(tr.tabGrad); f++ {
+		sg := tr.outGrad
+		if f < len(tr.tabGrad) {
+			sg = tr.tabGrad[f]
+		}
+		if sg == nil {
+			continue
+		}
+		for lo := 0; lo < len(sg.rows); lo += applyRows {
+			runs = append(runs, applyRun{f, lo, min(lo+applyRows, len(sg.rows))})
 		}
 	}
-	o.updateRows(p.out, o.om, o.ov, tr.outGrad)
+	tr.applyRuns = runs
+	tr.spread(len(runs), func(i int) {
+		r := runs[i]
+		switch {
+		case r.f < 0:
+			o.Update(p.dense[r.lo:r.hi], tr.dense[r.lo:r.hi], o.dm[r.lo:r.hi], o.dv[r.lo:r.hi])
+		case r.f == len(tr.tabGrad):
+			o.updateRows(p.out, o.om, o.ov, tr.outGrad, r.lo, r.hi)
+		default:
+			o.updateRows(p.tables[r.f], o.tm[r.f], o.tv[r.f], tr.tabGrad[r.f], r.lo, r.hi)
+		}
+	})
 }
+
+// applyChunk (a multiple of the SIMD width, so the chunks' vector and
+// scalar parts are those of one pass) and applyRows cut apply's work.
+const (
+	applyChunk = 1 << 14
+	applyRows  = 256
+)
+
+// applyRun is one run of apply's work: elements [lo, hi) of the dense
+// weights (f < 0) or touched rows [lo, hi) of table f (len(tabGrad): the
+// output items).
+type applyRun struct{ f, lo, hi int }
 
 // run trains for up to cfg.Epochs epochs with early stopping.
 func (tr *trainer[T]) run(ctx context.Context, opts TrainOptions) (*TrainReport, error) {
