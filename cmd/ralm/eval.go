@@ -27,6 +27,8 @@ type evalFlags struct {
 	plot     string
 	// candidates > 0 samples that many negatives per item (seeded by --seed)
 	candidates int
+	// avg trains the avg-pooling look-alike model for the ralm-avg row
+	avg bool
 }
 
 func newEvalCmd() *cobra.Command {
@@ -42,10 +44,12 @@ how well each model finds the future clickers of items it knows (warm) and of
 items it never saw, given only their first clickers as seeds (fresh).
 
 With --clicks, the log is split (--fresh, --seed), every model is trained on the
-training part only (the same flags as 'ralm train'), and all six models are
+training part only (the same flags as 'ralm train'), and all models are
 evaluated: activity, centroid, knn, itemvec, ralm-avg, ralm-paper (the ralm
 model's paper score, without its learned propensity term; only when the model
-has one, see --propensity) and ralm.
+has one, see --propensity) and ralm. ralm-avg is a second look-alike model
+(average pooling instead of attention); --avg=false leaves it out, which
+halves the look-alike training on large logs.
 
 With --model and --split, an already trained model folder is evaluated on the
 files written by 'ralm split': the baselines plus the models in the folder. A
@@ -92,6 +96,7 @@ table say which mode was used; N at least the number of negatives is exact.`,
 	fl.StringVar(&f.scores, "scores", "", "write every scored candidate to this Parquet file")
 	fl.StringVar(&f.plot, "plot", "", "write a PNG bar chart of AUC by bucket and model to this file")
 	fl.StringVar(&f.train.logPath, "log", "", "write a JSON-lines training log (with --clicks)")
+	fl.BoolVar(&f.avg, "avg", true, "also train the avg-pooling look-alike model and report it as ralm-avg (with --clicks; false: one look-alike training)")
 	fl.IntVar(&f.candidates, "candidates", 0, "score each item on its positives and `N` sampled negatives (seeded by --seed; 0 = every candidate, exact)")
 	addOutputFlag(cmd)
 	for _, name := range []string{"report", "per-item", "scores", "plot", "log"} {
@@ -107,8 +112,8 @@ func runEval(cmd *cobra.Command, f *evalFlags, cfg ralm.TrainConfig) error {
 	if f.model == "" && f.train.in.clicks == "" {
 		return errors.New("give --clicks (split, train and evaluate) or --model with --split")
 	}
-	if f.model != "" && (cmd.Flags().Changed("users") || cmd.Flags().Changed("items") || cmd.Flags().Changed("fresh")) {
-		return errors.New("--users, --items and --fresh apply to --clicks, not to --model")
+	if f.model != "" && (cmd.Flags().Changed("users") || cmd.Flags().Changed("items") || cmd.Flags().Changed("fresh") || cmd.Flags().Changed("avg")) {
+		return errors.New("--users, --items, --fresh and --avg apply to --clicks, not to --model")
 	}
 	if err := mustBeFraction("fresh", f.fresh); err != nil {
 		return err
@@ -154,7 +159,7 @@ func runEval(cmd *cobra.Command, f *evalFlags, cfg ralm.TrainConfig) error {
 		if err != nil {
 			return err
 		}
-		rc := eval.RunConfig{Split: split.Options{FreshFraction: f.fresh, Seed: f.train.seed}, Train: cfg}
+		rc := eval.RunConfig{Split: split.Options{FreshFraction: f.fresh, Seed: f.train.seed}, Train: cfg, NoAvg: !f.avg}
 		train := func(ctx context.Context, in ralm.TrainData, cfg ralm.TrainConfig) (*ralm.Trained, error) {
 			return trainStages(cmd, in, cfg, f.train.validLA, f.train.logPath, trainRun{threads: f.train.threads})
 		}

@@ -76,6 +76,22 @@ func TestEvalModelAndSplit(t *testing.T) {
 	if st, err := os.Stat(w.path("scores.parquet")); err != nil || st.Size() == 0 {
 		t.Fatalf("scores file: %v", err)
 	}
+
+	// --avg=false: no avg-pooling model is trained, no ralm-avg row.
+	out = mustRun(t, append([]string{"eval", "--clicks", w.path(clicksFile), "--fresh", "0.2", "--avg=false", "--report", report}, tinyTrain...)...)
+	if b, err = os.ReadFile(report); err != nil {
+		t.Fatal(err)
+	}
+	rep.Models = nil
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := rep.Models["ralm-avg"]; ok || strings.Contains(out, "ralm-avg") {
+		t.Errorf("--avg=false: ralm-avg reported:\n%s", out)
+	}
+	if _, ok := rep.Models["ralm"]; !ok {
+		t.Errorf("--avg=false: no ralm row:\n%s", out)
+	}
 }
 
 func TestEvalBadInput(t *testing.T) {
@@ -90,6 +106,7 @@ func TestEvalBadInput(t *testing.T) {
 		{[]string{"eval", "--model", w.model}, "missing [split]"},
 		{[]string{"eval", "--model", w.model, "--split", other}, "fingerprints differ"},
 		{[]string{"eval", "--model", w.model, "--split", w.dir, "--fresh", "0.3"}, "apply to --clicks"},
+		{[]string{"eval", "--model", w.model, "--split", w.dir, "--avg=false"}, "apply to --clicks"},
 		{[]string{"eval", "--model", filepath.Join(w.dir, "nope"), "--split", w.dir}, "nope"},
 		{[]string{"eval", "--model", w.model, "--split", w.dir, "--report", filepath.Join(w.dir, "no", "r.json")}, "does not exist"},
 		{[]string{"eval", "--clicks", w.path(clicksFile), "--fresh", "1.5"}, "fresh"},

@@ -92,7 +92,12 @@ func Scorers(p *Protocol, users, items *data.Vocab, m Models) ([]Scorer, error) 
 // RunConfig configures an end-to-end evaluation.
 type RunConfig struct {
 	Split split.Options
-	Train ralm.TrainConfig // WithAvg is forced on: the report has ralm-avg
+	// Train configures the pipeline; WithAvg is set from NoAvg.
+	Train ralm.TrainConfig
+	// NoAvg leaves out the ralm-avg row: the avg-pooling look-alike model
+	// is not trained, so the look-alike stage is trained once, not twice
+	// (for large logs). By default the report has ralm-avg.
+	NoAvg bool
 }
 
 // TrainFunc trains the pipeline on a split's training part; ralm.Train with
@@ -117,7 +122,7 @@ func Run(ctx context.Context, in ralm.TrainData, cfg RunConfig, train TrainFunc,
 		return nil, nil, nil, fmt.Errorf("eval: %w", err)
 	}
 	tcfg := cfg.Train
-	tcfg.WithAvg = true
+	tcfg.WithAvg = !cfg.NoAvg
 	tr, err := train(ctx, ralm.TrainData{Clicks: sp.Train, Users: in.Users, Items: in.Items}, tcfg)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("eval: %w", err)
