@@ -22,15 +22,13 @@ type State struct {
 	// K centroids (K×h row-major), their sizes and the pooled global vector;
 	// a cold item (fewer than MinSeeds seeds) has them too (one score scale:
 	// it is scored by the look-alike model over its few seeds). K = 0 only
-	// in states of versions before that, which kept only Mean; a replica
-	// does not score those (RestoreItem refuses them) until rebuilt.
+	// in states of versions before that, which kept only a mean seed vector
+	// (field "mean", no longer read); a replica does not score those
+	// (RestoreItem refuses them) until rebuilt.
 	K         int
 	Centroids []float32
 	Weights   []float32
 	Global    []float32
-	// Mean is the unit-length mean seed embedding of a cold item, written
-	// by versions before one score scale; no longer written or read.
-	Mean []float32
 }
 
 // Age is how long ago the state was built.
@@ -45,7 +43,7 @@ func (s *Store) writeState(ctx context.Context, item string, st *State) error {
 			"gen", st.Gen, "model", st.Model, "ver", st.Ver, "seeds", st.Seeds,
 			"built", st.BuiltAt.UnixMilli(), "k", st.K,
 			"cent", encodeVec(st.Centroids), "wts", encodeVec(st.Weights),
-			"glob", encodeVec(st.Global), "mean", encodeVec(st.Mean))
+			"glob", encodeVec(st.Global))
 		return nil
 	})
 	if err != nil {
@@ -113,7 +111,7 @@ func parseState(m map[string]string) (*State, error) {
 	st := &State{
 		Gen: num("gen"), Model: m["model"], Ver: num("ver"), Seeds: int(num("seeds")),
 		BuiltAt: time.UnixMilli(num("built")), K: int(num("k")),
-		Centroids: vec("cent"), Weights: vec("wts"), Global: vec("glob"), Mean: vec("mean"),
+		Centroids: vec("cent"), Weights: vec("wts"), Global: vec("glob"),
 	}
 	if len(st.Weights) != st.K {
 		errs = append(errs, fmt.Errorf("%d weights for k=%d", len(st.Weights), st.K))

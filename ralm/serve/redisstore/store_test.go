@@ -69,7 +69,7 @@ func backends(t *testing.T) []backend {
 }
 
 // meanBuilder is a test Builder: the first min(n, 2) seeds are the
-// centroids (each of weight 1), Global their average, Mean the seeds' mean.
+// centroids (each of weight 1) and Global is the seeds' mean.
 func meanBuilder(_ context.Context, m Model, _ string, ids []string, seeds []float32, _ *State) (*State, error) {
 	d, n := m.Dim, len(ids)
 	mean := make([]float32, d)
@@ -78,15 +78,11 @@ func meanBuilder(_ context.Context, m Model, _ string, ids []string, seeds []flo
 			mean[j] += seeds[i*d+j] / float32(n)
 		}
 	}
-	st := &State{Mean: mean}
+	st := &State{Global: mean}
 	if n >= 2 {
 		st.K = 2
 		st.Centroids = append([]float32(nil), seeds[:2*d]...)
 		st.Weights = []float32{1, 1}
-		st.Global = make([]float32, d)
-		for j := range d {
-			st.Global[j] = (seeds[j] + seeds[d+j]) / 2
-		}
 	}
 	return st, nil
 }
@@ -277,7 +273,7 @@ func testSeeds(t *testing.T, s *Store) {
 		return slices.Equal(got, want) && st != nil && st.Seeds == 5
 	})
 	st, _ := s.LoadState(ctx, "it")
-	if st.K != 2 || st.Model != "m" || st.Gen != 1 || len(st.Centroids) != 6 || math.Abs(float64(st.Mean[0]-4)) > 1e-6 {
+	if st.K != 2 || st.Model != "m" || st.Gen != 1 || len(st.Centroids) != 6 || math.Abs(float64(st.Global[0]-4)) > 1e-6 {
 		t.Fatalf("state %+v", st)
 	}
 	if ws := w.Stats(); ws.Rejected != 1 || ws.Applied != 9 {
@@ -527,7 +523,7 @@ func testReplicas(t *testing.T, a, b *Store) {
 	t.Logf("state on replica B %v after the clicks on A", time.Since(start).Round(time.Millisecond))
 	eventually(t, time.Second, "replica A holds the same state", func() bool {
 		sa, sb := ma.State("new"), mb.State("new")
-		return sa != nil && sa.Ver == sb.Ver && slices.Equal(sa.Centroids, sb.Centroids) && slices.Equal(sa.Mean, sb.Mean)
+		return sa != nil && sa.Ver == sb.Ver && slices.Equal(sa.Centroids, sb.Centroids) && slices.Equal(sa.Global, sb.Global)
 	})
 	m2 := publishUsers(t, b, "m2", 6)
 	eventually(t, 2*time.Second, "both replicas switch model and get a state of it", func() bool {

@@ -19,7 +19,7 @@ import (
 // warm-started from prev (nil, or a state of any generation). The serving
 // layer supplies it (serve.Replica uses lookalike.Model.NewItem), so the
 // state is computed by the same code as in the embedded store. It fills K,
-// Centroids, Weights and Global (Mean is no longer written); the worker fills the rest. It is
+// Centroids, Weights and Global; the worker fills the rest. It is
 // called only with at least one seed.
 type Builder func(ctx context.Context, m Model, item string, ids []string, seeds []float32, prev *State) (*State, error)
 
