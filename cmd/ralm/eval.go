@@ -12,6 +12,7 @@ import (
 	"github.com/ralmlab/ralm/data/split"
 	"github.com/ralmlab/ralm/internal/atomicfile"
 	"github.com/ralmlab/ralm/ralm"
+	"github.com/ralmlab/ralm/ralm/bundle"
 	"github.com/ralmlab/ralm/ralm/eval"
 )
 
@@ -28,7 +29,8 @@ type evalFlags struct {
 	// candidates > 0 samples that many negatives per item (seeded by --seed)
 	candidates int
 	// avg trains the avg-pooling look-alike model for the ralm-avg row
-	avg bool
+	avg      bool
+	maxSeeds int // the latest seeds per item the seed-based models see
 }
 
 func newEvalCmd() *cobra.Command {
@@ -71,7 +73,13 @@ so a run is reproducible) for large logs where exact scoring is too slow.
 Sampled AUC is an unbiased estimate of the exact AUC; sampled recall@K is
 biased upwards (fewer negatives compete for the top K), so compare it only
 with runs of the same N. The report's "scoring" field and a line under the
-table say which mode was used; N at least the number of negatives is exact.`,
+table say which mode was used; N at least the number of negatives is exact.
+
+Seeds: centroid, knn and the look-alike models see each item's latest
+--max-seeds distinct seeds (by first click, ties in click-log order), the
+rule 'ralm serve' keeps an item's seeds by; older seeds are still not
+candidates. The default is the serving default, above every item of
+MovieLens-size logs; a lower cap bounds the per-item cost on large logs.`,
 		Example: `  ralm eval --clicks data/clicks.parquet --users data/users.parquet \
       --items data/items.parquet --seed 1 --report report.json --plot auc.png
   ralm split --clicks data/clicks.parquet --out split --seed 1
@@ -97,6 +105,7 @@ table say which mode was used; N at least the number of negatives is exact.`,
 	fl.StringVar(&f.plot, "plot", "", "write a PNG bar chart of AUC by bucket and model to this file")
 	fl.StringVar(&f.train.logPath, "log", "", "write a JSON-lines training log (with --clicks)")
 	fl.BoolVar(&f.avg, "avg", true, "also train the avg-pooling look-alike model and report it as ralm-avg (with --clicks; false: one look-alike training)")
+	fl.IntVar(&f.maxSeeds, "max-seeds", bundle.DefaultMaxSeeds, "the seed-based models see each item's latest `N` distinct seeds (as 'ralm serve --max-seeds'); every seed stays out of the candidates")
 	fl.IntVar(&f.candidates, "candidates", 0, "score each item on its positives and `N` sampled negatives (seeded by --seed; 0 = every candidate, exact)")
 	addOutputFlag(cmd)
 	for _, name := range []string{"report", "per-item", "scores", "plot", "log"} {
@@ -121,6 +130,9 @@ func runEval(cmd *cobra.Command, f *evalFlags, cfg ralm.TrainConfig) error {
 	if f.candidates < 0 {
 		return fmt.Errorf("--candidates %d: want 0 (exact) or a positive number of negatives per item", f.candidates)
 	}
+	if f.maxSeeds < 1 {
+		return fmt.Errorf("--max-seeds %d: want a positive number of seeds", f.maxSeeds)
+	}
 	if err := checkOutputs(cmd); err != nil {
 		return err
 	}
@@ -131,7 +143,7 @@ func runEval(cmd *cobra.Command, f *evalFlags, cfg ralm.TrainConfig) error {
 			bar = newProgress(ctx, cmd, int64(total), "evaluating items")
 		}
 		bar.Set(int64(done))
-	}, Candidates: f.candidates, Seed: f.train.seed}
+	}, Candidates: f.candidates, Seed: f.train.seed, MaxSeeds: f.maxSeeds}
 	defer func() { bar.Finish() }()
 	if f.scores != "" {
 		eopt.Sink = log.Sink

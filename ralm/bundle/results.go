@@ -14,6 +14,13 @@ import (
 // look-alike model over its few seeds).
 const DefaultMinSeeds = 10
 
+// DefaultMaxSeeds is the default number of latest distinct seeds an item's
+// state is built from: the serving engine keeps each item's latest
+// MaxSeeds distinct seed users (a user's place is its first click; older
+// ones are evicted), and the evaluation gives its seed-based models the
+// same latest seeds of every item.
+const DefaultMaxSeeds = 100_000
+
 // Errors about ids, returned by the serving engine and the offline scorer.
 // Errors about a particular id are *IDError values that match these with
 // errors.Is.

@@ -33,21 +33,33 @@ func BuildProtocol(train, heldout, freshSeeds, freshHeldout *data.Clicks, warm [
 	nUsers := train.Users.Len()
 	p := &Protocol{TrainClicks: make([]int32, nUsers)}
 	type pair struct{ u, i int32 }
-	seen := make(map[pair]bool, train.Len())
-	trainClickers := make(map[int32][]int32)
+	// seen maps a (user, item) pair to the place of the user in the
+	// item's clickers (-1 for an item that is not warm)
+	seen := make(map[pair]int32, train.Len())
+	trainClickers := make(map[int32]*clickers)
 	isWarm := make(map[int32]bool, len(warm))
 	for _, it := range warm {
 		isWarm[it] = true
 	}
 	for k := range train.User {
 		pr := pair{train.User[k], train.Item[k]}
-		if seen[pr] {
+		if at, dup := seen[pr]; dup {
+			if at >= 0 { // a repeated click: the pair's time is its earliest
+				cl := trainClickers[pr.i]
+				cl.ts[at] = min(cl.ts[at], clickTime(train, k))
+			}
 			continue
 		}
-		seen[pr] = true
+		seen[pr] = -1
 		p.TrainClicks[pr.u]++
 		if isWarm[pr.i] {
-			trainClickers[pr.i] = append(trainClickers[pr.i], pr.u)
+			cl := trainClickers[pr.i]
+			if cl == nil {
+				cl = &clickers{}
+				trainClickers[pr.i] = cl
+			}
+			seen[pr] = int32(len(cl.users))
+			cl.add(pr.u, clickTime(train, k))
 		}
 	}
 	rank, err := train.Users.Ranks()
@@ -60,31 +72,51 @@ func BuildProtocol(train, heldout, freshSeeds, freshHeldout *data.Clicks, warm [
 			p.Universe.Known = append(p.Universe.Known, u)
 		}
 	}
-	known := func(users []int32) []int32 {
-		out := users[:0:0]
-		dup := map[int32]bool{}
-		for _, u := range users {
-			if p.TrainClicks[u] > 0 && !dup[u] {
-				dup[u] = true
-				out = append(out, u)
+	// known keeps the known users of cl, each once (its earliest time);
+	// the times are dropped when ts is false
+	known := func(cl *clickers, ts bool) (users []int32, times []int64) {
+		if cl == nil {
+			return nil, nil
+		}
+		at := map[int32]int{}
+		for j, u := range cl.users {
+			if p.TrainClicks[u] == 0 {
+				continue
+			}
+			if i, dup := at[u]; dup {
+				if ts {
+					times[i] = min(times[i], cl.ts[j])
+				}
+				continue
+			}
+			at[u] = len(users)
+			users = append(users, u)
+			if ts {
+				times = append(times, cl.ts[j])
 			}
 		}
-		return out
+		return users, times
 	}
-	byItem := func(c *data.Clicks) map[int32][]int32 {
-		m := map[int32][]int32{}
+	byItem := func(c *data.Clicks) map[int32]*clickers {
+		m := map[int32]*clickers{}
 		for k := range c.Item {
-			m[c.Item[k]] = append(m[c.Item[k]], c.User[k])
+			cl := m[c.Item[k]]
+			if cl == nil {
+				cl = &clickers{}
+				m[c.Item[k]] = cl
+			}
+			cl.add(c.User[k], clickTime(c, k))
 		}
 		return m
 	}
 	held := byItem(heldout)
 	for _, it := range warm {
-		seeds := trainClickers[it]
-		if len(seeds) == 0 {
+		cl := trainClickers[it]
+		if cl == nil {
 			return nil, fmt.Errorf("build protocol: warm item %s has no training clickers", train.Items.ID(it))
 		}
-		p.Cases = append(p.Cases, Case{Item: train.Items.ID(it), ItemIndex: it, Seeds: seeds, Positives: known(held[it])})
+		pos, _ := known(held[it], false)
+		p.Cases = append(p.Cases, Case{Item: train.Items.ID(it), ItemIndex: it, Seeds: cl.users, SeedTS: cl.ts, Positives: pos})
 		p.Warm++
 	}
 	fs, fh := byItem(freshSeeds), byItem(freshHeldout)
@@ -95,12 +127,33 @@ func BuildProtocol(train, heldout, freshSeeds, freshHeldout *data.Clicks, warm [
 		}
 	}
 	for _, it := range fresh {
-		seeds := known(fs[it])
+		seeds, ts := known(fs[it], true)
 		if len(seeds) == 0 {
 			continue
 		}
-		p.Cases = append(p.Cases, Case{Item: train.Items.ID(it), ItemIndex: -1, Fresh: true, Seeds: seeds, Positives: known(fh[it])})
+		pos, _ := known(fh[it], false)
+		p.Cases = append(p.Cases, Case{Item: train.Items.ID(it), ItemIndex: -1, Fresh: true, Seeds: seeds, SeedTS: ts, Positives: pos})
 		p.Fresh++
 	}
 	return p, nil
+}
+
+// clickers are an item's clicking users in click-log order, with the time of
+// each click.
+type clickers struct {
+	users []int32
+	ts    []int64
+}
+
+func (c *clickers) add(u int32, ts int64) {
+	c.users = append(c.users, u)
+	c.ts = append(c.ts, ts)
+}
+
+// clickTime is click k's time, 0 when the log has no times.
+func clickTime(c *data.Clicks, k int) int64 {
+	if k < len(c.TS) {
+		return c.TS[k]
+	}
+	return 0
 }

@@ -1,12 +1,16 @@
 package eval
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"github.com/ralmlab/ralm/internal/auc"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
+
+	"github.com/ralmlab/ralm/internal/auc"
+	"github.com/ralmlab/ralm/ralm/bundle"
 )
 
 // Bucket names of the report. Warm items are also reported by seed count:
@@ -80,6 +84,19 @@ type Options struct {
 	// bias this brings); 0 scores every known non-seed user (exact).
 	Candidates int
 	Seed       int64 // seeds the negative sampling
+	// MaxSeeds caps the seeds every seed-based model sees (centroid, knn
+	// and the look-alike models) at each item's latest MaxSeeds (see
+	// latestSeeds), the serving engine's rule; 0 means
+	// bundle.DefaultMaxSeeds. Candidates still exclude every seed.
+	MaxSeeds int
+}
+
+// maxSeeds is o.MaxSeeds or its default.
+func (o Options) maxSeeds() int {
+	if o.MaxSeeds > 0 {
+		return o.MaxSeeds
+	}
+	return bundle.DefaultMaxSeeds
 }
 
 // Result is the outcome of an evaluation.
@@ -89,6 +106,9 @@ type Result struct {
 	Items  []ItemResult                  // per (model, item), in case order then model order
 	// Scoring says how candidates were chosen (Options.Scoring).
 	Scoring string
+	// MaxSeeds is the cap on the seeds the seed-based models saw per item
+	// (Options.MaxSeeds or its default).
+	MaxSeeds int
 }
 
 // Evaluate scores every case's candidates (known users minus the item's
@@ -147,7 +167,7 @@ feed:
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("evaluate: %w", err)
 	}
-	res := &Result{Table: map[string]map[string]Metrics{}, Scoring: opt.Scoring()}
+	res := &Result{Table: map[string]map[string]Metrics{}, Scoring: opt.Scoring(), MaxSeeds: opt.maxSeeds()}
 	for _, m := range models {
 		res.Models = append(res.Models, m.Name())
 	}
@@ -175,12 +195,15 @@ func evaluateCase(ctx context.Context, u Universe, c *Case, models []Scorer, opt
 		bucket = SeedBucket(len(c.Seeds))
 	}
 	scores := make([]float32, len(candidates))
+	seen := *c // what the models see: the latest seeds
+	seen.Seeds, seen.SeedTS = latestSeeds(c.Seeds, c.SeedTS, opt.maxSeeds())
+	ctx = withItemMemo(ctx)
 	var out []ItemResult
 	for _, m := range models {
 		if !m.Scores(c) || (c.ZeroSeed && !scoresZeroSeed(m)) {
 			continue
 		}
-		if err := m.Score(ctx, c, candidates, scores); err != nil {
+		if err := m.Score(ctx, &seen, candidates, scores); err != nil {
 			return nil, fmt.Errorf("evaluate %s on item %s: %w", m.Name(), c.Item, err)
 		}
 		for i, s := range scores {
@@ -278,4 +301,39 @@ func allCandidates(u Universe, c *Case) (candidates []int32, positive []bool, ti
 		}
 	}
 	return candidates, positive, tie, nPos
+}
+
+// latestSeeds returns the seeds a seed-based model sees, and their times:
+// all of seeds when there are at most max, else the latest max of them, in
+// their order in seeds. Latest is by time (ts; nil means seeds are oldest
+// first), ties broken by the place in seeds (click-log order). This is the
+// serving engine's rule: it imports the training clicks oldest first
+// (stable in click-log order) and keeps each item's latest MaxSeeds
+// distinct users, a user's place being its first click. seeds must be
+// distinct.
+func latestSeeds(seeds []int32, ts []int64, max int) ([]int32, []int64) {
+	if len(seeds) <= max {
+		return seeds, ts
+	}
+	order := make([]int, len(seeds))
+	for i := range order {
+		order[i] = i
+	}
+	if ts != nil {
+		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(ts[a], ts[b]) })
+	}
+	keep := order[len(order)-max:]
+	slices.Sort(keep)
+	out := make([]int32, len(keep))
+	var outTS []int64
+	if ts != nil {
+		outTS = make([]int64, len(keep))
+	}
+	for i, j := range keep {
+		out[i] = seeds[j]
+		if ts != nil {
+			outTS[i] = ts[j]
+		}
+	}
+	return out, outTS
 }

@@ -21,6 +21,24 @@ type LookAlike struct {
 	// TieRank gives each user index its position in user id order (as
 	// Universe.TieRank); nil means the indices are in id order.
 	TieRank []int32
+	// Builder, when set, builds the item states Model scores: the model a
+	// Paper view was taken of, whose states the view scores as they are
+	// (the same transformed space), so that within one Evaluate the two
+	// cluster each item's seeds once. nil means Model.
+	Builder *lookalike.Model
+}
+
+// itemMemoKey is the context key of the look-alike items built for the case
+// being scored (an itemMemo).
+type itemMemoKey struct{}
+
+// itemMemo holds the look-alike items built for one case, by the model
+// that built them; one goroutine scores a case, so it needs no lock.
+type itemMemo map[*lookalike.Model]*lookalike.Item
+
+// withItemMemo returns ctx with an empty itemMemo for one case.
+func withItemMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, itemMemoKey{}, itemMemo{})
 }
 
 // Name implements Scorer.
@@ -36,9 +54,17 @@ func (m LookAlike) Score(ctx context.Context, c *Case, candidates []int32, out [
 	if m.TieRank != nil {
 		users.Order = func(a, b int32) int { return cmp.Compare(m.TieRank[a], m.TieRank[b]) }
 	}
-	it, err := m.Model.NewItem(ctx, users, c.Seeds, lookalike.ItemOptions{})
-	if err != nil {
-		return fmt.Errorf("build item %s: %w", c.Item, err)
+	builder := cmp.Or(m.Builder, m.Model)
+	memo, _ := ctx.Value(itemMemoKey{}).(itemMemo)
+	it := memo[builder]
+	if it == nil {
+		var err error
+		if it, err = builder.NewItem(ctx, users, c.Seeds, lookalike.ItemOptions{}); err != nil {
+			return fmt.Errorf("build item %s: %w", c.Item, err)
+		}
+		if memo != nil {
+			memo[builder] = it
+		}
 	}
 	vecs := make([]float32, 0, len(candidates)*d)
 	for _, u := range candidates {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/ralmlab/ralm/internal/simd"
 	"github.com/ralmlab/ralm/lookalike/coldstart"
 )
 
@@ -15,6 +16,10 @@ type Case struct {
 	ItemIndex int32   // index of the item in the training item vocabulary; -1 for a fresh item
 	Fresh     bool    // a fresh item (never seen in training)
 	Seeds     []int32 // the item's seed users
+	// SeedTS, when set, is the time of each seed's earliest click
+	// (parallel to Seeds, Unix ns); latestSeeds keeps the latest seeds by
+	// it. Without it Seeds are taken as oldest first.
+	SeedTS    []int64
 	Positives []int32 // held-out clickers that are known users
 	// ZeroSeed marks a fresh item scored from its attributes alone (no
 	// seeds; bucket zero-seed); Attrs are its attributes.
@@ -136,34 +141,71 @@ func (KNN) Name() string { return "knn" }
 // Scores implements Scorer.
 func (KNN) Scores(*Case) bool { return true }
 
-// Score implements Scorer.
+// Blocks of KNN's cosine products: knnRows candidates by knnCols seeds at a
+// time (a product small enough to stay on one core and in cache).
+const (
+	knnRows = 32
+	knnCols = 1024
+)
+
+// Score implements Scorer. The cosines of a block of candidates with a
+// block of seeds are one matrix product (simd.Sgemm); the seed matrix is
+// padded with zero columns to whole kernel widths, so every cosine comes
+// from the same kernel and a candidate's score does not depend on the other
+// candidates, on the blocks or on the number of threads.
 func (m KNN) Score(ctx context.Context, c *Case, candidates []int32, out []float32) error {
 	k := min(m.K, len(c.Seeds))
 	if k <= 0 {
 		return fmt.Errorf("knn: item %s has no seeds", c.Item)
 	}
-	top := make([]float32, k)
-	for i, u := range candidates {
-		if i%1024 == 0 && ctx.Err() != nil {
-			return ctx.Err()
+	d, ns := m.Vectors.Dim, len(c.Seeds)
+	cols := (ns + 15) &^ 15
+	seeds := make([]float32, d*cols) // d × cols: seed j in column j
+	for j, s := range c.Seeds {
+		for l, v := range m.Vectors.Row(s) {
+			seeds[l*cols+j] = v
 		}
-		x := m.Vectors.Row(u)
-		top = knnTop(top[:0], k, x, m.Vectors, c.Seeds)
-		var sum float32
-		for _, v := range top { // descending, as a full sort would give them
-			sum += v
+	}
+	rows := make([]float32, knnRows*d)
+	sims := make([]float32, knnRows*min(knnCols, cols))
+	top := make([]float32, knnRows*k)
+	tops := make([][]float32, knnRows) // per row of the block, its k best
+	for i0 := 0; i0 < len(candidates); i0 += knnRows {
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		out[i] = sum / float32(k)
+		block := candidates[i0:min(i0+knnRows, len(candidates))]
+		for r, u := range block {
+			copy(rows[r*d:(r+1)*d], m.Vectors.Row(u))
+		}
+		tops = tops[:len(block)]
+		for r := range tops {
+			tops[r] = top[r*k : r*k : (r+1)*k]
+		}
+		for j0 := 0; j0 < ns; j0 += knnCols {
+			n := min(knnCols, cols-j0)
+			simd.Sgemm(false, false, len(block), n, d, 1, rows, d, seeds[j0:], cols, 0, sims, n)
+			real := min(n, ns-j0) // the padding columns are not seeds
+			for r := range block {
+				tops[r] = knnTop(tops[r], k, sims[r*n:r*n+real])
+			}
+		}
+		for r, t := range tops {
+			var sum float32
+			for _, v := range t { // descending, as a full sort would give them
+				sum += v
+			}
+			out[i0+r] = sum / float32(k)
+		}
 	}
 	return nil
 }
 
-// knnTop returns, in descending order in buf, the k highest cosines of x with
-// the seeds' rows: an insertion into a k-long list per seed instead of a
-// sort of every cosine, the same values in the same order.
-func knnTop(buf []float32, k int, x []float32, v *Vectors, seeds []int32) []float32 {
-	for _, s := range seeds {
-		sim := dot(x, v.Row(s))
+// knnTop adds the cosines sims to buf, the k highest so far in descending
+// order: an insertion into a k-long list per cosine instead of a sort of
+// every cosine, the same values in the same order.
+func knnTop(buf []float32, k int, sims []float32) []float32 {
+	for _, sim := range sims {
 		if len(buf) == k {
 			if !(sim > buf[k-1]) {
 				continue

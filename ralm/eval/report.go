@@ -17,12 +17,15 @@ type Report struct {
 	Order  []string                      `json:"model_order"`
 	// Scoring is "exact" or how the negatives were sampled (--candidates).
 	Scoring string `json:"scoring"`
+	// MaxSeeds is the cap on each item's latest seeds the seed-based
+	// models saw (Options.MaxSeeds); 0 in reports written before it.
+	MaxSeeds int `json:"max_seeds,omitempty"`
 }
 
 // NewReport builds the report of a result with the given config and split
 // descriptions.
 func NewReport(res *Result, config, split map[string]any) *Report {
-	return &Report{Config: config, Split: split, Models: res.Table, Order: res.Models, Scoring: res.Scoring}
+	return &Report{Config: config, Split: split, Models: res.Table, Order: res.Models, Scoring: res.Scoring, MaxSeeds: res.MaxSeeds}
 }
 
 // WriteJSON writes the report as indented JSON. Undefined metrics (a bucket

@@ -63,14 +63,15 @@ func Scorers(p *Protocol, users, items *data.Vocab, m Models) ([]Scorer, error) 
 		out = append(out, ItemVec{Users: emb, Items: rows, Dim: d})
 	}
 	type named struct {
-		name  string
-		model *lookalike.Model
+		name           string
+		model, builder *lookalike.Model
 	}
-	las := []named{{"ralm-avg", m.Avg}}
+	las := []named{{"ralm-avg", m.Avg, nil}}
 	if m.RALM != nil && m.RALM.HasPropensity() {
-		las = append(las, named{"ralm-paper", m.RALM.Paper()}) // the same model, the paper's score
+		// the same model, the paper's score, over the same item states
+		las = append(las, named{"ralm-paper", m.RALM.Paper(), m.RALM})
 	}
-	las = append(las, named{"ralm", m.RALM})
+	las = append(las, named{"ralm", m.RALM, nil})
 	for _, la := range las {
 		if la.model == nil {
 			continue
@@ -78,7 +79,7 @@ func Scorers(p *Protocol, users, items *data.Vocab, m Models) ([]Scorer, error) 
 		if la.model.Dim() != d {
 			return nil, fmt.Errorf("scorers: %s model takes width %d, embeddings have %d", la.name, la.model.Dim(), d)
 		}
-		out = append(out, LookAlike{ModelName: la.name, Model: la.model, Emb: emb, TieRank: p.Universe.TieRank})
+		out = append(out, LookAlike{ModelName: la.name, Model: la.model, Builder: la.builder, Emb: emb, TieRank: p.Universe.TieRank})
 	}
 	if m.ColdStart != nil {
 		if m.ColdStart.Dim() != d {

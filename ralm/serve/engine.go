@@ -26,7 +26,7 @@ import (
 
 // Defaults for Options.
 const (
-	DefaultMaxSeeds          = 100_000
+	DefaultMaxSeeds          = bundle.DefaultMaxSeeds
 	DefaultReclusterInterval = 5 * time.Minute
 	DefaultMaxBatch          = 50_000
 
