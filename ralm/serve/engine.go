@@ -358,7 +358,9 @@ func openWithBundle(ctx context.Context, b *bundle.Bundle, opts Options) (_ *Eng
 		}
 	}()
 	w := newWorld(b)
-	if err := e.restore(ctx, w); err != nil {
+	fp := importFingerprint(b)
+	fresh, err := e.restore(ctx, w)
+	if err != nil {
 		close(e.committerDone)
 		return nil, fmt.Errorf("open engine: %w", err)
 	}
@@ -368,7 +370,7 @@ func openWithBundle(ctx context.Context, b *bundle.Bundle, opts Options) (_ *Eng
 	}
 	e.world.Store(w)
 	go e.commitLoop()
-	if err := e.importSeeds(ctx, b); err != nil {
+	if err := e.importSeeds(ctx, b, fp, fresh); err != nil {
 		return nil, fmt.Errorf("open engine: %w", err)
 	}
 	// The start-up build: the items waiting for their first state leave
@@ -395,13 +397,17 @@ func openWithBundle(ctx context.Context, b *bundle.Bundle, opts Options) (_ *Eng
 }
 
 // restore loads upserted users and seeds from the store into w, before the
-// committer runs.
-func (e *Engine) restore(ctx context.Context, w *world) error {
+// committer runs. It reports whether the store is fresh: no bundle id yet,
+// which the first import writes with its imported marker, so that items in
+// a fresh store are the leftovers of a first import cut short; restore
+// drops them (the import starts again from scratch).
+func (e *Engine) restore(ctx context.Context, w *world) (fresh bool, err error) {
 	b := w.bundle
 	last, err := e.store.LastBundle()
 	if err != nil {
-		return err
+		return false, err
 	}
+	fresh = last == ""
 	// A different bundle than last time: upserted users it embeds are now
 	// covered by a model trained on newer data; drop them.
 	var stale []string
@@ -420,20 +426,25 @@ func (e *Engine) restore(ctx context.Context, w *world) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := e.store.DeleteUsers(stale); err != nil {
-		return err
+		return false, err
 	}
 	sb := newBatch()
-	if last != b.ID {
+	if last != b.ID && !fresh {
 		sb.Bundle = b.ID
 	}
 	snap := w.users.load()
-	dropped := 0
+	dropped, leftover := 0, 0
 	err = e.store.LoadItems(func(si *StoredItem) error {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if fresh {
+			*sb.item(si.ID) = ItemOps{Reset: true, Remove: true}
+			leftover++
+			return nil
 		}
 		it := newItem(si.ID, si.Created)
 		it.last.Store(si.Last)
@@ -476,12 +487,15 @@ func (e *Engine) restore(ctx context.Context, w *world) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
 	if dropped > 0 {
 		e.log.Warn("dropped stored seeds of users without an embedding", "seeds", dropped)
 	}
-	return e.noteDeferred(e.store.Apply(sb))
+	if leftover > 0 {
+		e.log.Warn("the first import of training seeds was cut short; importing again from scratch", "items_dropped", leftover)
+	}
+	return fresh, e.noteDeferred(e.store.Apply(sb))
 }
 
 // refreshCold publishes a cold item state (the look-alike state of the

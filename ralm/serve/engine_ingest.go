@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ralmlab/ralm/data"
+	"github.com/ralmlab/ralm/internal/shard"
 	"github.com/ralmlab/ralm/ralm/bundle"
 	"github.com/ralmlab/ralm/userrep"
 )
@@ -46,6 +47,7 @@ const (
 	opDelete
 	opExpire
 	opImported
+	opSeeds
 )
 
 // commitReq is one mutation waiting for the committer.
@@ -57,7 +59,10 @@ type commitReq struct {
 	items    []string // delete / expire
 	idleNano int64    // expire: only items whose last click is before this
 	fp       string   // imported fingerprint
-	internal bool     // an import: not counted in click metrics
+	bundle   string   // opImported: the bundle id, written with the marker (first import)
+	seeds    []importItem
+	nseeds   int    // clicks in seeds
+	from     *world // the world whose user table the seeds' user indices index
 
 	res  IngestResult
 	err  error
@@ -284,7 +289,7 @@ func (e *Engine) maybeCheckpoint() {
 	}
 }
 
-func (r *commitReq) size() int { return max(1, len(r.clicks)) }
+func (r *commitReq) size() int { return max(1, len(r.clicks), r.nseeds) }
 
 // commit applies and persists one batch, then acknowledges its requests.
 func (e *Engine) commit(batch []*commitReq) {
@@ -300,7 +305,13 @@ func (e *Engine) commit(batch []*commitReq) {
 	sb := e.apply(batch, start.UnixNano())
 	e.diskMu.Lock()
 	e.wmu.Unlock()
-	err := e.store.Commit(sb)
+	var err error
+	if slices.ContainsFunc(batch, func(r *commitReq) bool { return r.op == opSeeds }) {
+		// an import: written in place in bulk (Store.Apply), not logged
+		err = e.noteDeferred(e.store.Apply(sb))
+	} else {
+		err = e.store.Commit(sb)
+	}
 	e.diskMu.Unlock()
 	if err != nil {
 		e.fail(err)
@@ -309,7 +320,7 @@ func (e *Engine) commit(batch []*commitReq) {
 	for _, r := range batch {
 		if err != nil {
 			r.err = err
-		} else if r.op == opClicks && !r.internal {
+		} else if r.op == opClicks {
 			ev.Accepted += r.res.Accepted
 			ev.Duplicates += r.res.Duplicates
 			ev.Rejected += len(r.res.Rejected)
@@ -335,6 +346,50 @@ type touch struct {
 	version uint64 // item version
 }
 
+// clickedItem returns the item id of w that a click at now goes to (created
+// if new) and its store changes in sb, noting the click's time and, in
+// touched, the item's state before this batch. Caller holds wmu.
+func clickedItem(w *world, sb *Batch, touched map[*item]*touch, id string, now int64) (*item, *ItemOps) {
+	op := sb.item(id)
+	v, ok := w.items.Load(id)
+	var it *item
+	if ok {
+		it = v.(*item)
+	} else {
+		it = newItem(id, now)
+		w.items.Store(id, it)
+		op.Created = now
+	}
+	op.Remove = false
+	op.Last = now
+	it.last.Store(now)
+	if touched[it] == nil {
+		it.mu.Lock()
+		touched[it] = &touch{prev: len(it.ring), version: it.version}
+		it.mu.Unlock()
+	}
+	return it, op
+}
+
+// addSeed appends user u of snap clicked at ts to the item's seeds and
+// records the store change in op; it reports whether u was new (false: a
+// duplicate, nothing changes). Caller holds it.mu.
+func addSeed(it *item, op *ItemOps, u int32, snap *userSnap, ts int64, maxSeeds int) bool {
+	added, ev := it.add(u, maxSeeds)
+	if !added {
+		return false
+	}
+	op.Add = append(op.Add, StoredSeed{User: snap.id(u), TS: ts})
+	if ev >= 0 {
+		op.Evict++
+		if op.Created != 0 && op.Evict > 1024 && op.Evict >= len(op.Add)/2 {
+			// a new item: the seeds it evicted were never stored (amortised O(1))
+			op.Add, op.Evict = op.Add[:copy(op.Add, op.Add[op.Evict:])], 0
+		}
+	}
+	return true
+}
+
 // apply performs the batch's mutations on the current world and returns the
 // store writes. Caller holds wmu.
 func (e *Engine) apply(batch []*commitReq, now int64) *Batch {
@@ -355,37 +410,40 @@ func (e *Engine) apply(batch []*commitReq, now int64) *Batch {
 					r.res.Rejected = append(r.res.Rejected, Rejection{Index: i, Err: &bundle.IDError{What: "user", ID: c.UserID, Err: bundle.ErrUnknownUser}})
 					continue
 				}
-				op := sb.item(c.ItemID)
-				v, ok := w.items.Load(c.ItemID)
-				var it *item
-				if ok {
-					it = v.(*item)
-				} else {
-					it = newItem(c.ItemID, now)
-					w.items.Store(c.ItemID, it)
-					op.Created = now
-				}
-				op.Remove = false
-				op.Last = now
-				it.last.Store(now)
-				it.mu.Lock()
-				if touched[it] == nil {
-					touched[it] = &touch{prev: len(it.ring), version: it.version}
-				}
-				added, ev := it.add(u, maxSeeds)
-				it.mu.Unlock()
-				r.res.Accepted++
-				if !added {
-					r.res.Duplicates++
-					continue
-				}
+				it, op := clickedItem(w, sb, touched, c.ItemID, now)
 				ts := now
 				if !c.Time.IsZero() {
 					ts = c.Time.UnixNano()
 				}
-				op.Add = append(op.Add, StoredSeed{User: c.UserID, TS: ts})
-				if ev >= 0 {
-					op.Evict++
+				it.mu.Lock()
+				added := addSeed(it, op, u, snap, ts, maxSeeds)
+				it.mu.Unlock()
+				r.res.Accepted++
+				if !added {
+					r.res.Duplicates++
+				}
+			}
+		case opSeeds:
+			from := r.from.users.load()
+			for _, g := range r.seeds {
+				it, op := clickedItem(w, sb, touched, g.id, now)
+				it.mu.Lock()
+				for _, sd := range g.seeds {
+					u := sd.u
+					if r.from != w { // a reload swapped the world since the import grouped the seeds
+						id := from.id(u)
+						var ok bool
+						if u, ok = w.users.lookup(snap, id); !ok {
+							r.res.Rejected = append(r.res.Rejected, Rejection{Err: &bundle.IDError{What: "user", ID: id, Err: bundle.ErrUnknownUser}})
+							continue
+						}
+					}
+					addSeed(it, op, u, snap, sd.ts, maxSeeds)
+				}
+				it.mu.Unlock()
+				if op.Created != 0 {
+					// a new item: the seeds it evicted were never stored
+					op.Add, op.Evict = op.Add[op.Evict:], 0
 				}
 			}
 		case opUpsert:
@@ -418,76 +476,54 @@ func (e *Engine) apply(batch []*commitReq, now int64) *Batch {
 			}
 		case opImported:
 			sb.Imports = append(sb.Imports, r.fp)
-		}
-	}
-	for it, t := range touched {
-		it.mu.Lock()
-		n, changed := len(it.ring), it.version != t.version
-		if n < e.opts.MinSeeds && changed {
-			e.refreshCold(w, snap, it)
-		}
-		it.mu.Unlock()
-		if n < e.opts.MinSeeds {
-			continue
-		}
-		if changed || it.view.Load().state() == nil {
-			w.markDirty(it, t.prev < e.opts.MinSeeds)
-			if t.prev < e.opts.MinSeeds {
-				select {
-				case e.kick <- struct{}{}:
-				default:
-				}
+			if r.bundle != "" {
+				sb.Bundle = r.bundle
 			}
 		}
 	}
+	type touchedItem struct {
+		it *item
+		t  *touch
+	}
+	list := make([]touchedItem, 0, len(touched))
+	for it, t := range touched {
+		list = append(list, touchedItem{it, t})
+	}
+	// Items are independent here (each under its own mu): the cold states
+	// of a large batch (an import) are built on every core.
+	_ = shard.Chunks(context.Background(), "refresh items", len(list), 256, func() func(lo, hi int) error {
+		return func(lo, hi int) error {
+			for _, x := range list[lo:hi] {
+				e.settle(w, snap, x.it, x.t)
+			}
+			return nil
+		}
+	}) // never fails: no error, no deadline
 	return sb
 }
 
-// importSeeds ingests a bundle's training clicks (oldest first) unless that
-// click log was imported before.
-func (e *Engine) importSeeds(ctx context.Context, b *bundle.Bundle) error {
-	fp := b.ClicksFingerprint
-	if fp == "" {
-		fp = bundle.FingerprintClicks(b.Seeds)
+// settle publishes a cold state for an item a batch changed that has fewer
+// than MinSeeds seeds, or queues it for a re-cluster (at once if it just
+// crossed MinSeeds). Caller holds wmu.
+func (e *Engine) settle(w *world, snap *userSnap, it *item, t *touch) {
+	it.mu.Lock()
+	n, changed := len(it.ring), it.version != t.version
+	if n < e.opts.MinSeeds && changed {
+		e.refreshCold(w, snap, it)
 	}
-	done, err := e.store.Imported(fp)
-	if err != nil || done {
-		return err
+	it.mu.Unlock()
+	if n < e.opts.MinSeeds {
+		return
 	}
-	c := b.Seeds
-	order := make([]int32, c.Len())
-	for i := range order {
-		order[i] = int32(i)
-	}
-	slices.SortStableFunc(order, func(a, b int32) int { return cmp.Compare(c.TS[a], c.TS[b]) })
-	skipped := 0
-	for off := 0; off < len(order); off += e.opts.MaxBatch {
-		end := min(off+e.opts.MaxBatch, len(order))
-		batch := make([]Click, 0, end-off)
-		for _, k := range order[off:end] {
-			batch = append(batch, Click{UserID: c.Users.ID(c.User[k]), ItemID: c.Items.ID(c.Item[k]), Time: time.Unix(0, c.TS[k])})
+	if changed || it.view.Load().state() == nil {
+		w.markDirty(it, t.prev < e.opts.MinSeeds)
+		if t.prev < e.opts.MinSeeds {
+			select {
+			case e.kick <- struct{}{}:
+			default:
+			}
 		}
-		valid := make([]bool, len(batch))
-		for i := range valid {
-			valid[i] = true
-		}
-		r := &commitReq{op: opClicks, clicks: batch, valid: valid, internal: true}
-		if err := e.submit(ctx, r); err != nil {
-			return fmt.Errorf("import training seeds: %w", err)
-		}
-		if r.err != nil {
-			return fmt.Errorf("import training seeds: %w", r.err)
-		}
-		skipped += len(r.res.Rejected)
 	}
-	if skipped > 0 {
-		e.log.Warn("training seeds by users without an embedding were skipped", "clicks", skipped)
-	}
-	r := &commitReq{op: opImported, fp: fp}
-	if err := e.submit(ctx, r); err != nil {
-		return fmt.Errorf("import training seeds: %w", err)
-	}
-	return r.err
 }
 
 // embedRaw embeds one user from raw feature values (users-table column

@@ -193,7 +193,7 @@ func (e *Engine) reload(ctx context.Context, b *bundle.Bundle) error {
 	e.log.Info("model reloaded", "bundle", b.ID, "items", len(built), "users", nsnap.n)
 	// The committer is free again once wmu is released; import afterwards.
 	go func() {
-		if err := e.importSeeds(e.ctx, b); err != nil && !errors.Is(err, ErrClosed) && e.ctx.Err() == nil {
+		if err := e.importSeeds(e.ctx, b, importFingerprint(b), false); err != nil && !errors.Is(err, ErrClosed) && e.ctx.Err() == nil {
 			e.log.Error("import training seeds of the reloaded model", "err", err)
 		}
 	}()

@@ -577,7 +577,11 @@ func decodeChunk(dst []StoredSeed, v []byte) ([]StoredSeed, error) {
 
 // encodeChunk encodes seeds as one chunk.
 func encodeChunk(seeds []StoredSeed) []byte {
-	v := binary.AppendUvarint(nil, uint64(len(seeds)))
+	size := binary.MaxVarintLen64
+	for _, sd := range seeds {
+		size += 2*binary.MaxVarintLen64 + len(sd.User)
+	}
+	v := binary.AppendUvarint(make([]byte, 0, size), uint64(len(seeds)))
 	for _, sd := range seeds {
 		v = binary.AppendVarint(v, sd.TS)
 		v = binary.AppendUvarint(v, uint64(len(sd.User)))
@@ -653,15 +657,17 @@ func appendSeeds(bk *bolt.Bucket, add []StoredSeed) error {
 		}
 	}
 	for len(add) > 0 {
-		room := chunkSeeds - len(cur)
-		take := min(room, len(add))
-		cur = append(cur, add[:take]...)
+		take := min(chunkSeeds-len(cur), len(add))
+		part := add[:take]
+		if len(cur) > 0 {
+			part = append(cur, part...)
+			cur = nil
+		}
 		add = add[take:]
-		if err := bk.Put(binary.BigEndian.AppendUint64(nil, next), encodeChunk(cur)); err != nil {
+		if err := bk.Put(binary.BigEndian.AppendUint64(nil, next), encodeChunk(part)); err != nil {
 			return err
 		}
 		next++
-		cur = cur[:0]
 	}
 	return nil
 }
