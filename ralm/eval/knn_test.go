@@ -16,14 +16,7 @@ import (
 func TestKNNMatchesDefinition(t *testing.T) {
 	const users, dim = 400, 8
 	r := rand.New(rand.NewPCG(9, 9))
-	rows := make([]float32, users*dim)
-	for i := range rows {
-		rows[i] = float32(r.NormFloat64())
-	}
-	vec, err := NewVectors(rows, dim)
-	if err != nil {
-		t.Fatal(err)
-	}
+	vec := randomVectors(t, r, users, dim)
 	for _, tt := range []struct {
 		name     string
 		seeds, k int
@@ -69,14 +62,7 @@ func TestKNNMatchesDefinition(t *testing.T) {
 func TestKNNIndependentOfBlocks(t *testing.T) {
 	const users, dim = 300, 16
 	r := rand.New(rand.NewPCG(2, 7))
-	rows := make([]float32, users*dim)
-	for i := range rows {
-		rows[i] = float32(r.NormFloat64())
-	}
-	vec, err := NewVectors(rows, dim)
-	if err != nil {
-		t.Fatal(err)
-	}
+	vec := randomVectors(t, r, users, dim)
 	m := KNN{Vectors: vec, K: 10}
 	c := &Case{Item: "x"}
 	for range knnCols + 50 {
@@ -112,4 +98,18 @@ func TestKNNIndependentOfBlocks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// randomVectors returns users random normal vectors of width dim from r.
+func randomVectors(t *testing.T, r *rand.Rand, users, dim int) *Vectors {
+	t.Helper()
+	rows := make([]float32, users*dim)
+	for i := range rows {
+		rows[i] = float32(r.NormFloat64())
+	}
+	vec, err := NewVectors(rows, dim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vec
 }

@@ -116,14 +116,7 @@ func TestBuildProtocolSeedTimes(t *testing.T) {
 func TestSeedCapModels(t *testing.T) {
 	const users, dim = 300, 6
 	r := rand.New(rand.NewPCG(4, 4))
-	rows := make([]float32, users*dim)
-	for i := range rows {
-		rows[i] = float32(r.NormFloat64())
-	}
-	vec, err := NewVectors(rows, dim)
-	if err != nil {
-		t.Fatal(err)
-	}
+	vec := randomVectors(t, r, users, dim)
 	models := []Scorer{Centroid{Vectors: vec}, KNN{Vectors: vec, K: 10}}
 	mkCase := func(nSeeds int) Case {
 		c := Case{Item: "x"}
