@@ -75,25 +75,12 @@ func (e *Engine) importSeeds(ctx context.Context, b *bundle.Bundle, fp string, f
 	}
 	e.log.Info("importing the model folder's training seeds", "clicks", total, "items", len(groups))
 	var done atomic.Int64
-	stop := make(chan struct{})
-	logged := make(chan struct{})
-	go func() {
-		defer close(logged)
-		t := time.NewTicker(importLogEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				n, s := done.Load(), time.Since(start).Seconds()
-				e.log.Info("importing training seeds", "clicks", n, "of", total, "seconds", int(s), "clicks_per_s", int(float64(n)/s))
-			}
-		}
-	}()
+	stopLog := logEvery(importLogEvery, func() {
+		n, s := done.Load(), time.Since(start).Seconds()
+		e.log.Info("importing training seeds", "clicks", n, "of", total, "seconds", int(s), "clicks_per_s", int(float64(n)/s))
+	})
 	err := e.submitImport(ctx, w, groups, &done, &skipped)
-	close(stop)
-	<-logged
+	stopLog()
 	if err != nil {
 		return fmt.Errorf("import training seeds: %w", err)
 	}

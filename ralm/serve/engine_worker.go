@@ -49,30 +49,17 @@ const startLogEvery = 5 * time.Second
 // its progress with a rate, and then stops on-demand builds (world.lazy).
 func (e *Engine) startBuild(w *world, list []*item) {
 	total := len(list)
-	stop := make(chan struct{})
-	logged := make(chan struct{})
-	go func() {
-		defer close(logged)
-		t := time.NewTicker(startLogEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				p := e.startProgress()
-				rate := float64(p.Built) / p.Elapsed.Seconds()
-				args := []any{"built", p.Built, "items", p.Items, "items_per_s", int(rate)}
-				if rate > 0 {
-					args = append(args, "eta", (time.Duration(float64(p.Items-p.Built)/rate) * time.Second).Round(time.Second))
-				}
-				e.log.Info("building item states in the background (requests build the items they need first)", args...)
-			}
+	stopLog := logEvery(startLogEvery, func() {
+		p := e.startProgress()
+		rate := float64(p.Built) / p.Elapsed.Seconds()
+		args := []any{"built", p.Built, "items", p.Items, "items_per_s", int(rate)}
+		if rate > 0 {
+			args = append(args, "eta", (time.Duration(float64(p.Items-p.Built)/rate) * time.Second).Round(time.Second))
 		}
-	}()
+		e.log.Info("building item states in the background (requests build the items they need first)", args...)
+	})
 	err := e.buildList(e.ctx, w, list)
-	close(stop)
-	<-logged
+	stopLog()
 	w.lazy.Store(false)
 	took := time.Since(e.startAt)
 	e.startTook.Store(int64(took))
@@ -81,6 +68,26 @@ func (e *Engine) startBuild(w *world, list []*item) {
 		p := e.startProgress()
 		e.log.Info("item states built", "items", p.Built, "seconds", took.Seconds(), "items_per_s", int(float64(p.Built)/took.Seconds()))
 	}
+}
+
+// logEvery calls fn every period on its own goroutine until the returned
+// stop is called; stop returns once fn is no longer running.
+func logEvery(period time.Duration, fn func()) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				fn()
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
 }
 
 // StartBuild returns the progress of the start-up build (see Open), as
