@@ -65,13 +65,14 @@ func main() {
 	child := flag.Int("child", 0, "internal: run the stages for this many users and print them as JSON lines")
 	seed := flag.Int64("seed", 1, "random seed")
 	withEval := flag.Bool("eval", true, "run the eval stage (sampled evaluation is the slowest stage at large N; -eval=false leaves it out)")
+	evalMaxSeeds := flag.Int("eval-max-seeds", 1000, "the eval stage's --max-seeds: each item's latest seeds the seed-based models see (keeps the knn baseline linear in N)")
 	flag.Parse()
 	ctx := context.Background()
 	var err error
 	if *child > 0 {
-		err = runChild(ctx, *child, *epochs, *seed, *out, *withEval, os.Stdout)
+		err = runChild(ctx, *child, *epochs, *seed, *out, *withEval, *evalMaxSeeds, os.Stdout)
 	} else {
-		err = runParent(ctx, *users, *epochs, *seed, *out, *withEval)
+		err = runParent(ctx, *users, *epochs, *seed, *out, *withEval, *evalMaxSeeds)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)
@@ -91,7 +92,7 @@ func loadavg() string {
 	return strings.Join(f[:3], " ")
 }
 
-func runParent(ctx context.Context, list string, epochs int, seed int64, out string, withEval bool) error {
+func runParent(ctx context.Context, list string, epochs int, seed int64, out string, withEval bool, evalMaxSeeds int) error {
 	var ns []int
 	for _, s := range strings.Split(list, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -114,7 +115,7 @@ func runParent(ctx context.Context, list string, epochs int, seed int64, out str
 	for _, n := range ns {
 		fmt.Fprintf(os.Stderr, "scale: %d users...\n", n)
 		cmd := exec.CommandContext(ctx, exe, "-child", strconv.Itoa(n), "-epochs", strconv.Itoa(epochs),
-			"-seed", strconv.FormatInt(seed, 10), "-out", out, "-eval="+strconv.FormatBool(withEval))
+			"-seed", strconv.FormatInt(seed, 10), "-out", out, "-eval="+strconv.FormatBool(withEval), "-eval-max-seeds="+strconv.Itoa(evalMaxSeeds))
 		cmd.Stderr = os.Stderr
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
@@ -327,7 +328,7 @@ func peakMB() float64 {
 	return math.NaN()
 }
 
-func runChild(ctx context.Context, n, epochs int, seed int64, out string, withEval bool, w io.Writer) error {
+func runChild(ctx context.Context, n, epochs int, seed int64, out string, withEval bool, evalMaxSeeds int, w io.Writer) error {
 	m := &meter{users: n, w: w}
 	dir := filepath.Join(out, fmt.Sprintf("run-%d", n))
 	if err := os.RemoveAll(dir); err != nil {
@@ -424,8 +425,8 @@ func runChild(ctx context.Context, n, epochs int, seed int64, out string, withEv
 	t = nil
 	runtime.GC()
 	if withEval {
-		if err := m.stage("eval (100 negatives)", len(sp.WarmItems)+len(sp.FreshItems), "items", func() error {
-			_, _, err := eval.RunModel(ctx, folder, splitDir, eval.Options{Candidates: 100, Seed: seed})
+		if err := m.stage(fmt.Sprintf("eval (100 negatives, latest %d seeds)", evalMaxSeeds), len(sp.WarmItems)+len(sp.FreshItems), "items", func() error {
+			_, _, err := eval.RunModel(ctx, folder, splitDir, eval.Options{Candidates: 100, MaxSeeds: evalMaxSeeds, Seed: seed})
 			return err
 		}); err != nil {
 			return err
