@@ -384,7 +384,7 @@ func runChild(ctx context.Context, n, epochs int, seed int64, out string, withEv
 
 	// Training: ralm.Train reports its stages; features come first.
 	cfg := ralm.DefaultTrainConfig()
-	cfg.UserRep.Epochs, cfg.LookAlike.Epochs = epochs, epochs
+	cfg.UserRep.Epochs, cfg.LookAlike.Epochs = epochs, epochs // the cold-start network keeps its default epochs (as ralm train --epochs-user/--epochs-la)
 	cfg.SetSeed(seed)
 	trainClicks := sp.Train.Len()
 	units := map[string]struct {
@@ -395,12 +395,16 @@ func runChild(ctx context.Context, n, epochs int, seed int64, out string, withEv
 		"userrep":   {"train userrep", "clicks", trainClicks * epochs},
 		"embed":     {"embed", "users", sp.Train.Users.Len()},
 		"lookalike": {"train lookalike", "clicks", trainClicks * epochs},
+		"coldstart": {"train cold-start", "clicks", trainClicks},
 	}
 	cur, start := "", time.Now()
 	m.resetPeak()
 	var stageErr error
 	finish := func(next string) {
-		u := units[cur]
+		u, ok := units[cur]
+		if !ok && stageErr == nil {
+			stageErr = fmt.Errorf("%d users: training stage %q has no row in the table", n, cur)
+		}
 		if err := m.emit(u.label, time.Since(start), u.count, u.unit); err != nil && stageErr == nil {
 			stageErr = err
 		}

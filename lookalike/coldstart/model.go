@@ -54,15 +54,26 @@ type Config struct {
 	Epochs int     `json:"epochs"`
 	Batch  int     `json:"batch"`
 	LR     float64 `json:"lr"`
+	// EpochPositives bounds the positives (item, clicker) of one epoch:
+	// with more, each epoch trains on the first EpochPositives of that
+	// epoch's shuffle, a fresh uniform sample, so the cost of training
+	// stops growing with the click log (a network this small does not need
+	// every click of a large log). 0 means the default.
+	EpochPositives int `json:"epoch_positives"`
 	// Bins is the number of quantile bins of a continuous column.
 	Bins int `json:"bins"`
 	// Seed makes a run reproducible.
 	Seed int64 `json:"seed"`
 }
 
+// DefaultEpochPositives is the default Config.EpochPositives: 300,000
+// positives per epoch, about four times MovieLens-100K's training clicks (where
+// it never binds) and a few seconds per epoch on one core.
+const DefaultEpochPositives = 300_000
+
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{Dim: 16, Hidden: 64, Negatives: 4, Epochs: 10, Batch: 128, LR: 0.005, Bins: DefaultBins}
+	return Config{Dim: 16, Hidden: 64, Negatives: 4, Epochs: 10, Batch: 128, LR: 0.005, EpochPositives: DefaultEpochPositives, Bins: DefaultBins}
 }
 
 func (c Config) withDefaults() Config {
@@ -73,6 +84,7 @@ func (c Config) withDefaults() Config {
 	c.Epochs = cmp.Or(c.Epochs, def.Epochs)
 	c.Batch = cmp.Or(c.Batch, def.Batch)
 	c.LR = cmp.Or(c.LR, def.LR)
+	c.EpochPositives = cmp.Or(c.EpochPositives, def.EpochPositives)
 	c.Bins = cmp.Or(c.Bins, def.Bins)
 	return c
 }
@@ -89,6 +101,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("epochs %d must be positive", c.Epochs)
 	case c.Batch < 1:
 		return fmt.Errorf("batch %d must be positive", c.Batch)
+	case c.EpochPositives < 0: // 0: a model file written before the bound
+		return fmt.Errorf("positives per epoch %d must be positive", c.EpochPositives)
 	case !(c.LR > 0) || math.IsInf(c.LR, 0):
 		return fmt.Errorf("learning rate %v must be a positive number", c.LR)
 	}

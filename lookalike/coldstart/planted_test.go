@@ -102,12 +102,9 @@ func TestLearnsPlanted(t *testing.T) {
 	copy(train, all[:nTrain]) // test items have no attributes in training
 	trainClicks := make([][]int32, items)
 	copy(trainClicks, p.clickers[:nTrain])
-	m, rep, err := Train(context.Background(), p.emb, p.dim, trainClicks, train, enc, Config{Epochs: 12, Seed: 3}, TrainOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.EpochLoss[len(rep.EpochLoss)-1] >= rep.EpochLoss[0] {
-		t.Errorf("loss did not fall: %v", rep.EpochLoss)
+	positives := 0
+	for _, cl := range trainClicks {
+		positives += len(cl)
 	}
 	pop, err := NewPopularity(enc, trainClicks, train)
 	if err != nil {
@@ -129,52 +126,72 @@ func TestLearnsPlanted(t *testing.T) {
 	for k, u := range known {
 		copy(knownEmb[k*p.dim:(k+1)*p.dim], p.emb[int(u)*p.dim:(int(u)+1)*p.dim])
 	}
-	var sum [3]float64
-	n := 0
-	model, popS, actS := make([]float32, len(known)), make([]float32, len(known)), make([]float32, len(known))
-	for i := nTrain; i < items; i++ {
-		if len(p.clickers[i]) == 0 {
-			continue
-		}
-		it, err := m.Item(all[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Logits(knownEmb, it, model); err != nil {
-			t.Fatal(err)
-		}
-		if err := pop.Scores(all[i], known, popS); err != nil {
-			t.Fatal(err)
-		}
-		for k, u := range known {
-			actS[k] = activity[u]
-		}
-		isPos := make([]bool, len(known))
-		np := 0
-		for _, u := range p.clickers[i] {
-			for k, ku := range known {
-				if ku == u {
-					isPos[k] = true
-					np++
-				}
+	// The same work twice: every positive for 12 epochs, and a fresh
+	// quarter of them for 48 (Config.EpochPositives, as on a large log).
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"every positive", Config{Epochs: 12, Seed: 3}},
+		{"a quarter per epoch", Config{Epochs: 48, Seed: 3, EpochPositives: positives / 4}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, rep, err := Train(context.Background(), p.emb, p.dim, trainClicks, train, enc, tt.cfg, TrainOptions{})
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		if np == 0 || np == len(known) {
-			continue
-		}
-		for j, s := range [][]float32{model, actS, popS} {
-			sum[j] += auc.Labeled(s, isPos)
-		}
-		n++
-	}
-	if n < 20 {
-		t.Fatalf("only %d test items with known clickers", n)
-	}
-	mAUC, aAUC, pAUC := sum[0]/float64(n), sum[1]/float64(n), sum[2]/float64(n)
-	t.Logf("zero-seed AUC over %d items: cold-start %.3f, activity %.3f, popularity %.3f (%d steps, %.0f pairs/s)",
-		n, mAUC, aAUC, pAUC, rep.Steps, rep.PairsPerSec)
-	const margin = 0.03
-	if mAUC < aAUC+margin || mAUC < pAUC+margin {
-		t.Errorf("cold-start AUC %.3f does not beat activity %.3f and popularity %.3f by %.2f", mAUC, aAUC, pAUC, margin)
+			if rep.EpochLoss[len(rep.EpochLoss)-1] >= rep.EpochLoss[0] {
+				t.Errorf("loss did not fall: %v", rep.EpochLoss)
+			}
+			var sum [3]float64
+			n := 0
+			model, popS, actS := make([]float32, len(known)), make([]float32, len(known)), make([]float32, len(known))
+			for i := nTrain; i < items; i++ {
+				if len(p.clickers[i]) == 0 {
+					continue
+				}
+				it, err := m.Item(all[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := m.Logits(knownEmb, it, model); err != nil {
+					t.Fatal(err)
+				}
+				if err := pop.Scores(all[i], known, popS); err != nil {
+					t.Fatal(err)
+				}
+				for k, u := range known {
+					actS[k] = activity[u]
+				}
+				isPos := make([]bool, len(known))
+				np := 0
+				for _, u := range p.clickers[i] {
+					for k, ku := range known {
+						if ku == u {
+							isPos[k] = true
+							np++
+						}
+					}
+				}
+				if np == 0 || np == len(known) {
+					continue
+				}
+				for j, s := range [][]float32{model, actS, popS} {
+					sum[j] += auc.Labeled(s, isPos)
+				}
+				n++
+			}
+			if n < 20 {
+				t.Fatalf("only %d test items with known clickers", n)
+			}
+			mAUC, aAUC, pAUC := sum[0]/float64(n), sum[1]/float64(n), sum[2]/float64(n)
+			t.Logf("zero-seed AUC over %d items: cold-start %.3f, activity %.3f, popularity %.3f (%d steps, %.0f pairs/s)",
+				n, mAUC, aAUC, pAUC, rep.Steps, rep.PairsPerSec)
+			const margin = 0.03
+			if mAUC < aAUC+margin || mAUC < pAUC+margin {
+				t.Errorf("cold-start AUC %.3f does not beat activity %.3f and popularity %.3f by %.2f", mAUC, aAUC, pAUC, margin)
+			}
+		})
 	}
 }

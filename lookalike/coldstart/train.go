@@ -32,14 +32,15 @@ type Progress struct {
 
 // TrainReport describes a finished run.
 type TrainReport struct {
-	Items       int       `json:"items"`       // items given
-	TrainItems  int       `json:"train_items"` // items with attributes and clickers
-	Positives   int       `json:"positives"`   // (item, clicker) pairs per epoch
-	Steps       int       `json:"steps"`
-	Pairs       int64     `json:"pairs"`
-	Seconds     float64   `json:"seconds"`
-	PairsPerSec float64   `json:"pairs_per_sec"`
-	EpochLoss   []float64 `json:"epoch_loss"`
+	Items          int       `json:"items"`           // items given
+	TrainItems     int       `json:"train_items"`     // items with attributes and clickers
+	Positives      int       `json:"positives"`       // (item, clicker) pairs in the data
+	EpochPositives int       `json:"epoch_positives"` // positives trained per epoch (a sample when fewer than Positives)
+	Steps          int       `json:"steps"`
+	Pairs          int64     `json:"pairs"`
+	Seconds        float64   `json:"seconds"`
+	PairsPerSec    float64   `json:"pairs_per_sec"`
+	EpochLoss      []float64 `json:"epoch_loss"`
 }
 
 // RNG streams of a run.
@@ -57,7 +58,8 @@ func newRNG(seed, stream uint64) *rand.Rand {
 // i; attrs[i] are item i's attributes under enc (nil: no row in the items
 // table, not trained on). Every clicker of an item with attributes is a
 // positive against cfg.Negatives users drawn uniformly from the users who
-// clicked anything but not this item, as in the look-alike stage. The run
+// clicked anything but not this item, as in the look-alike stage; an epoch
+// trains on at most cfg.EpochPositives of them, drawn afresh each epoch. The run
 // is reproducible from cfg.Seed and stops with ctx's error when ctx is
 // cancelled.
 func Train(ctx context.Context, emb []float32, dim int, clickers [][]int32, attrs []Attrs, enc *Encoder, cfg Config, opts TrainOptions) (*Model, *TrainReport, error) {
@@ -104,6 +106,7 @@ func Train(ctx context.Context, emb []float32, dim int, clickers [][]int32, attr
 		return nil, nil, fmt.Errorf("train cold-start model: no item has both attributes and clickers")
 	}
 	rep.Positives = len(positives)
+	rep.EpochPositives = min(len(positives), cfg.EpochPositives)
 
 	m := newModel(cfg, enc, dim)
 	m.initWeights(newRNG(uint64(cfg.Seed), streamInit))
@@ -156,13 +159,14 @@ func Train(ctx context.Context, emb []float32, dim int, clickers [][]int32, attr
 
 	for ep := 1; ep <= cfg.Epochs; ep++ {
 		rng.Shuffle(len(positives), func(a, b int) { positives[a], positives[b] = positives[b], positives[a] })
+		epoch := positives[:min(len(positives), cfg.EpochPositives)]
 		var lossSum float64
 		var epPairs int64
-		for s := 0; s < len(positives); s += P {
+		for s := 0; s < len(epoch); s += P {
 			if err := ctx.Err(); err != nil {
 				return nil, nil, fmt.Errorf("train cold-start model: %w", err)
 			}
-			batch := positives[s:min(s+P, len(positives))]
+			batch := epoch[s:min(s+P, len(epoch))]
 			clear(WT)
 			clear(Y)
 			for r := range rowItem {
