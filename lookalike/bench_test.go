@@ -72,13 +72,12 @@ func benchTrainPairs(b *testing.B, ppi, threads int) {
 	pairs := 0
 	cpu0 := cpuTime()
 	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	rows := func(i int) ([]chunk, error) {
 		s := (i * B) % (len(t.chunks) - B)
-		_, p, err := t.step(t.chunks[s : s+B])
-		if err != nil {
-			b.Fatal(err)
-		}
-		pairs += p
+		return t.chunks[s : s+B], nil
+	}
+	if err := t.runSteps(b.N, rows, func(_ int, _ float64, p int) error { pairs += p; return nil }); err != nil {
+		b.Fatal(err)
 	}
 	b.ReportMetric(float64(pairs)/b.Elapsed().Seconds(), "pairs/s")
 	b.ReportMetric(float64(pairs)/(cpuTime()-cpu0).Seconds(), "pairs/cpu-s")

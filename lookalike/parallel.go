@@ -1,7 +1,8 @@
 package lookalike
 
 // Data-parallel training. A step's B item rows are filled (in row order, from
-// the seeded generators) into one set of host inputs and cut into shards of
+// the seeded generators; the next step's while one trains, see
+// trainer.runSteps) into one set of host inputs and cut into shards of
 // ceil(B/N) rows; every worker runs its own graph (its own VM) on its shard
 // with a private copy of the weights, so no two machines share a tensor
 // (gorgonia pitfall P12). The loss weights are normalised over the whole
@@ -107,10 +108,14 @@ func (t *trainer) build() error {
 		t.sgs = append(t.sgs, sg)
 	}
 	t.shardSize = size
-	if n == 1 {
-		t.host = t.sgs[0].inputs()
-	} else {
-		t.host = newStepInputs(t.dims, t.m.cfg.Pooling == PoolingAvg, dropout)
+	avg := t.m.cfg.Pooling == PoolingAvg
+	switch {
+	case t.prefetch():
+		t.hosts = []stepInputs{newStepInputs(t.dims, avg, dropout), newStepInputs(t.dims, avg, dropout)}
+	case n == 1:
+		t.hosts, t.direct = []stepInputs{t.sgs[0].inputs()}, true
+	default:
+		t.hosts = []stepInputs{newStepInputs(t.dims, avg, dropout)}
 	}
 	var err error
 	if t.adam, err = newAdam(t.cfg.LR, t.sgs); err != nil {
@@ -129,9 +134,13 @@ func (t *trainer) closeGraphs() {
 }
 
 // runGraphs runs every worker's graph on its shard of the filled host
-// inputs (in parallel with more than one) and returns the batch loss.
-func (t *trainer) runGraphs() (float64, error) {
+// inputs in (in parallel with more than one) and returns the batch loss.
+// The workers have copied what they need of in when it returns.
+func (t *trainer) runGraphs(in stepInputs) (float64, error) {
 	if len(t.sgs) == 1 {
+		if !t.direct {
+			t.sgs[0].inputs().shard(in, t.dims, 0, t.dims.B, t.dims.B, !t.cfg.NoSizePrior)
+		}
 		if err := t.sgs[0].run(); err != nil {
 			return 0, err
 		}
@@ -144,7 +153,7 @@ func (t *trainer) runGraphs() (float64, error) {
 	shard.Run(len(t.sgs), func(i int) {
 		lo, hi := min(i*t.shardSize, t.dims.B), min((i+1)*t.shardSize, t.dims.B)
 		sg := t.sgs[i]
-		sg.inputs().shard(t.host, t.dims, lo, hi, t.shardSize, !t.cfg.NoSizePrior)
+		sg.inputs().shard(in, t.dims, lo, hi, t.shardSize, !t.cfg.NoSizePrior)
 		errs[i] = sg.run()
 	})
 	var loss float64

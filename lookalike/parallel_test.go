@@ -29,8 +29,8 @@ func TestShards(t *testing.T) {
 // of every parameter summed over the workers.
 func stepGrads(t *testing.T, tr *trainer, rows []chunk) (float64, [][]float32) {
 	t.Helper()
-	tr.fill(rows)
-	loss, err := tr.runGraphs()
+	tr.fill(tr.hosts[0], rows)
+	loss, err := tr.runGraphs(tr.hosts[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,6 +140,38 @@ func TestThreadsReproducible(t *testing.T) {
 				t.Errorf("threads %d: two runs with the same seed differ", threads)
 			}
 			prev = buf
+		}
+	}
+}
+
+// TestPrefetchMatchesSequential: filling the next step while one trains
+// (the default) gives the same weights, bit for bit, as filling every step
+// just before it, with one and two workers, attention with dropout and
+// average pooling.
+func TestPrefetchMatchesSequential(t *testing.T) {
+	p := smallPlanted(5)
+	for _, cfg := range []Config{
+		{Epochs: 2, K: 5, SeedsPerItem: 20, Seed: 7, Dropout: 0.2},
+		{Epochs: 2, K: 5, SeedsPerItem: 20, Seed: 7, Pooling: PoolingAvg},
+	} {
+		for _, threads := range []int{1, 2} {
+			var got [2][]byte
+			for i, noPrefetch := range []bool{false, true} {
+				tr, err := newTrainer(context.Background(), p.emb, p.dim, p.train, cfg, TrainOptions{Threads: threads})
+				if err != nil {
+					t.Fatal(err)
+				}
+				tr.noPrefetch = noPrefetch
+				if err := tr.run(); err != nil {
+					t.Fatal(err)
+				}
+				if got[i], err = tr.m.encode(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(got[0], got[1]) {
+				t.Errorf("pooling %s, %d threads: weights with prefetch differ from filling each step before it", cfg.Pooling, threads)
+			}
 		}
 	}
 }

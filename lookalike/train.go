@@ -254,9 +254,14 @@ type trainer struct {
 	splitRNG, sampleRNG, dropRNG *rand.Rand
 	splitSrc, sampleSrc, dropSrc *rand.PCG // their sources (checkpoint.go)
 
-	sgs       []*stepGraph // one per worker (parallel.go)
-	host      stepInputs   // the step's inputs, all rows
-	shardSize int          // rows per worker
+	sgs []*stepGraph // one per worker (parallel.go)
+	// hosts are the buffers fill writes a step's inputs (all rows) into:
+	// two when the next step is filled while one trains (prefetch), else
+	// one, which with one worker is that worker's graph inputs (direct).
+	hosts      []stepInputs
+	direct     bool
+	noPrefetch bool // fill every step just before it (tests compare the two)
+	shardSize  int  // rows per worker
 	// pairs of the checkpoint resumed from
 	resumedPairs int64
 	adam         *adam
@@ -267,20 +272,107 @@ type trainer struct {
 	sinceRecluster int
 }
 
-// step trains on one batch of rows and returns its loss and pair count.
-func (t *trainer) step(rows []chunk) (float64, int, error) {
-	pairs := t.fill(rows)
-	l, err := t.runGraphs()
+// step trains on one batch of filled inputs and returns its loss.
+func (t *trainer) step(in stepInputs) (float64, error) {
+	l, err := t.runGraphs(in)
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
 	if math.IsNaN(l) || math.IsInf(l, 0) {
-		return 0, 0, fmt.Errorf("loss is %v", l)
+		return 0, fmt.Errorf("loss is %v", l)
 	}
 	if err := t.adam.step(); err != nil {
-		return 0, 0, err
+		return 0, err
 	}
-	return l, pairs, nil
+	return l, nil
+}
+
+// prefetch reports whether a step's inputs may be filled while the step
+// before it trains: unless the items are re-clustered between two steps
+// (ReclusterEvery), nothing a step does changes what fill reads, and fill
+// alone draws from the sampling and dropout generators, in step order.
+func (t *trainer) prefetch() bool { return t.cfg.ReclusterEvery == 0 && !t.noPrefetch }
+
+// runSteps trains on the batches rows(0), …, rows(n-1) in order and calls
+// each after every step with its loss and pair count. With prefetch the
+// next batch is filled on another goroutine while a step trains; the
+// inputs, and so the weights, are those of filling each batch just before
+// its step.
+func (t *trainer) runSteps(n int, rows func(s int) ([]chunk, error), each func(s int, loss float64, pairs int) error) error {
+	if !t.prefetch() {
+		for s := range n {
+			if err := t.ctx.Err(); err != nil {
+				return err
+			}
+			r, err := rows(s)
+			if err != nil {
+				return err
+			}
+			pairs := t.fill(t.hosts[0], r)
+			l, err := t.step(t.hosts[0])
+			if err != nil {
+				return fmt.Errorf("step %d: %w", s, err)
+			}
+			if err := each(s, l, pairs); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	type filled struct {
+		in    stepInputs
+		pairs int
+		err   error
+	}
+	free := make(chan stepInputs, len(t.hosts))
+	for _, h := range t.hosts {
+		free <- h
+	}
+	ready := make(chan filled)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for s := range n {
+			var in stepInputs
+			select {
+			case in = <-free:
+			case <-stop:
+				return
+			}
+			f := filled{in: in}
+			var r []chunk
+			if r, f.err = rows(s); f.err == nil {
+				f.pairs = t.fill(in, r)
+			}
+			select {
+			case ready <- f:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		<-done
+	}()
+	for s := range n {
+		if err := t.ctx.Err(); err != nil {
+			return err
+		}
+		f := <-ready
+		if f.err != nil {
+			return f.err
+		}
+		l, err := t.step(f.in)
+		if err != nil {
+			return fmt.Errorf("step %d: %w", s, err)
+		}
+		free <- f.in // the workers copied their shards or ran on it: done
+		if err := each(s, l, f.pairs); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *trainer) run() error {
@@ -322,20 +414,16 @@ func (t *trainer) run() error {
 		}
 		var lossSum float64
 		var lossPairs, epochPairs int64
-		for s := 0; s < nSteps; s++ {
-			if err := t.ctx.Err(); err != nil {
-				return fmt.Errorf("train lookalike: %w", err)
-			}
+		rows := func(s int) ([]chunk, error) {
+			// (no prefetch with ReclusterEvery: this runs between two steps)
 			if t.cfg.ReclusterEvery > 0 && t.sinceRecluster >= t.cfg.ReclusterEvery {
 				if err := t.recluster(); err != nil {
-					return err
+					return nil, err
 				}
 			}
-			hi := min((s+1)*B, len(t.chunks))
-			l, pairs, err := t.step(t.chunks[s*B : hi])
-			if err != nil {
-				return fmt.Errorf("train lookalike: epoch %d step %d: %w", t.epoch, s, err)
-			}
+			return t.chunks[s*B : min((s+1)*B, len(t.chunks))], nil
+		}
+		err := t.runSteps(nSteps, rows, func(s int, l float64, pairs int) error {
 			lossSum += l * float64(pairs)
 			lossPairs += int64(pairs)
 			epochPairs += int64(pairs)
@@ -346,6 +434,10 @@ func (t *trainer) run() error {
 				t.opts.Progress(Progress{Epoch: t.epoch, Epochs: t.cfg.Epochs, Step: steps, Steps: totalSteps,
 					Loss: lossSum / float64(max(1, lossPairs)), Pairs: t.rep.Pairs, Elapsed: time.Since(t.start)})
 			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("train lookalike: epoch %d: %w", t.epoch, err)
 		}
 		t.rep.Steps = steps
 		t.adam.sync(t.m)
@@ -555,8 +647,8 @@ func (t *trainer) makeChunks() {
 
 // fill writes one step's inputs for the given rows (padding missing rows)
 // and returns the number of real (target, item) pairs.
-func (t *trainer) fill(rows []chunk) int {
-	in, dm := t.host, t.dims
+func (t *trainer) fill(in stepInputs, rows []chunk) int {
+	dm := t.dims
 	B, S, K, T, D, H := dm.B, dm.S, dm.K, dm.T, dm.D, dm.H
 	xs, xt, am, y, wt, mask, avgw := in.xs, in.xt, in.am, in.y, in.wt, in.mask, in.avgw
 	clear(avgw)

@@ -172,6 +172,7 @@ func addTrainFlags(cmd *cobra.Command, f *trainFlags, cfg *ralm.TrainConfig) {
 	// cold-start model
 	fl.BoolVar(&f.cold, "cold-start", true, "with --items: train the attribute cold-start model (scores items with fewer than --min-seeds seeds from their attributes)")
 	fl.IntVar(&cfg.ColdStart.Epochs, "epochs-cold", cfg.ColdStart.Epochs, "epochs of the cold-start model")
+	fl.IntVar(&cfg.ColdStart.EpochPositives, "epoch-positives-cold", cfg.ColdStart.EpochPositives, "cold-start model: at most this many (item, clicker) positives per epoch, a fresh random sample each epoch (bounds its cost on large logs)")
 	cmd.MarkFlagsMutuallyExclusive("epochs", "epochs-cold")
 }
 
@@ -198,6 +199,7 @@ func checkTrainFlags(f *trainFlags, cfg ralm.TrainConfig) error {
 		mustBePositive("epochs-user", cfg.UserRep.Epochs),
 		mustBePositive("epochs-la", cfg.LookAlike.Epochs),
 		mustBePositive("epochs-cold", cfg.ColdStart.Epochs),
+		mustBePositive("epoch-positives-cold", cfg.ColdStart.EpochPositives),
 		mustBePositive("lr", f.lr),
 		mustBePositive("batch", f.batch),
 		mustBePositive("k", cfg.LookAlike.K),
