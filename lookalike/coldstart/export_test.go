@@ -10,8 +10,9 @@ import (
 	"testing"
 )
 
-// smallModel trains a quick model on a small planted world.
-func smallModel(t *testing.T, seed int64) (*Model, *planted, []Attrs) {
+// smallWorld is a small planted world (120 users, 60 items), its encoder
+// (4 bins) and every item's attributes.
+func smallWorld(t *testing.T) (*planted, *Encoder, []Attrs) {
 	t.Helper()
 	p := newPlanted(5, 120, 60, 4)
 	enc, err := NewEncoder(p.table, 4)
@@ -24,6 +25,13 @@ func smallModel(t *testing.T, seed int64) (*Model, *planted, []Attrs) {
 			t.Fatal(err)
 		}
 	}
+	return p, enc, attrs
+}
+
+// smallModel trains a quick model on smallWorld.
+func smallModel(t *testing.T, seed int64) (*Model, *planted, []Attrs) {
+	t.Helper()
+	p, enc, attrs := smallWorld(t)
 	m, _, err := Train(context.Background(), p.emb, p.dim, p.clickers, attrs, enc, Config{Epochs: 2, Hidden: 8, Dim: 4, Batch: 32, Seed: seed}, TrainOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -10,17 +10,7 @@ import (
 // at or above the data's positives trains exactly as no bound, a lower
 // one trains that many positives (and their negatives) every epoch.
 func TestEpochPositives(t *testing.T) {
-	p := newPlanted(5, 120, 60, 4)
-	enc, err := NewEncoder(p.table, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	attrs := make([]Attrs, 60)
-	for i := range attrs {
-		if attrs[i], _, err = enc.Row(p.table, i); err != nil {
-			t.Fatal(err)
-		}
-	}
+	p, enc, attrs := smallWorld(t)
 	train := func(bound int) ([]byte, *TrainReport) {
 		t.Helper()
 		cfg := Config{Epochs: 3, Hidden: 8, Dim: 4, Batch: 32, Seed: 1, EpochPositives: bound}

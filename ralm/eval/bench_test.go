@@ -76,14 +76,7 @@ func zipfWorld(b *testing.B, n, dim int) (Universe, []Case, []Scorer) {
 		}
 		cases = append(cases, Case{Item: strconv.Itoa(it), ItemIndex: int32(it), Seeds: cl[:half], SeedTS: ts, Positives: cl[half:]})
 	}
-	rows := make([]float32, n*dim)
-	for i := range rows {
-		rows[i] = float32(r.NormFloat64())
-	}
-	vec, err := NewVectors(rows, dim)
-	if err != nil {
-		b.Fatal(err)
-	}
+	vec := randomVectors(b, r, n, dim)
 	u := Universe{Known: make([]int32, n), TieRank: make([]int32, n)}
 	for i := range n {
 		u.Known[i], u.TieRank[i] = int32(i), int32(i)

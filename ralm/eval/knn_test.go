@@ -101,7 +101,7 @@ func TestKNNIndependentOfBlocks(t *testing.T) {
 }
 
 // randomVectors returns users random normal vectors of width dim from r.
-func randomVectors(t *testing.T, r *rand.Rand, users, dim int) *Vectors {
+func randomVectors(t testing.TB, r *rand.Rand, users, dim int) *Vectors {
 	t.Helper()
 	rows := make([]float32, users*dim)
 	for i := range rows {
