@@ -3,6 +3,7 @@ package serve
 import (
 	"cmp"
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -95,4 +96,103 @@ func TestBulkImportMatchesClicks(t *testing.T) {
 	}
 	defer again.Close()
 	check("after a restart", again)
+}
+
+// markerFails is a store whose writes of the imported marker fail: the
+// training seeds of a first import are written, the marker is not.
+type markerFails struct{ Store }
+
+var errMarker = errors.New("marker write failed (test)")
+
+func (s markerFails) Commit(b *Batch) error {
+	if len(b.Imports) > 0 {
+		return errMarker
+	}
+	return s.Store.Commit(b)
+}
+
+func (s markerFails) Apply(b *Batch) error {
+	if len(b.Imports) > 0 {
+		return errMarker
+	}
+	return s.Store.Apply(b)
+}
+
+// TestCutShortImportRedone: a first import cut short after its seeds were
+// written but before its marker leaves a store that the next start
+// imports into from scratch: started on another folder (here: one with
+// half the training clicks), every item ends with that folder's seeds
+// alone, as on a store that never saw the first.
+func TestCutShortImportRedone(t *testing.T) {
+	s, m := testworld.Small(t)
+	ctx := context.Background()
+	b := testworld.Bundle(s, m)
+	c := s.Clicks
+	half := testworld.Bundle(s, m)
+	half.Seeds = &data.Clicks{Users: c.Users, Items: c.Items}
+	for k := 0; k < c.Len(); k += 2 {
+		half.Seeds.User = append(half.Seeds.User, c.User[k])
+		half.Seeds.Item = append(half.Seeds.Item, c.Item[k])
+		half.Seeds.TS = append(half.Seeds.TS, c.TS[k])
+	}
+	opts := Options{MinSeeds: 5, MaxSeeds: 1000, ReclusterInterval: time.Hour} // no trimming: leftovers would stay
+
+	opts.DataDir = t.TempDir()
+	ref, err := openWithBundle(ctx, half, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+
+	dir := t.TempDir()
+	st, err := OpenBoltStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := opts
+	cut.DataDir, cut.Store = "", markerFails{st}
+	if e, err := openWithBundle(ctx, b, cut); !errors.Is(err, errMarker) {
+		if e != nil {
+			e.Close()
+		}
+		t.Fatalf("open with a failing marker write: %v, want %v", err, errMarker)
+	}
+	// the seeds were written: the store holds items but no import
+	left, err := OpenBoltStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := 0
+	if err := left.LoadItems(func(*StoredItem) error { stored++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	done, err := left.Imported(importFingerprint(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := left.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if stored == 0 || done {
+		t.Fatalf("after the cut: %d stored items, imported %v; want leftovers and no marker", stored, done)
+	}
+
+	opts.DataDir = dir
+	again, err := openWithBundle(ctx, half, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	compared := 0
+	for i := range c.Items.Len() {
+		id := c.Items.ID(int32(i))
+		got, want := seedSet(t, again, id), seedSet(t, ref, id)
+		if !slices.Equal(got, want) {
+			t.Fatalf("item %s after the re-import: seeds %v, want %v", id, got, want)
+		}
+		compared += len(want)
+	}
+	if compared == 0 {
+		t.Fatal("no seeds compared")
+	}
 }
