@@ -151,3 +151,27 @@ type Table struct {
 
 // Rows is the number of rows.
 func (t *Table) Rows() int { return t.Keys.Len() }
+
+// Compact returns the clicks of c re-indexed over vocabularies that hold
+// only the ids the clicks use, each in order of first appearance: the
+// vocabularies ReadClicks gives for a file that WriteClicks wrote from c.
+// A model trained on the compacted clicks is the one trained on that file.
+func (c *Clicks) Compact() *Clicks {
+	out := &Clicks{Users: NewVocab(c.Users.Kind()), Items: NewVocab(c.Items.Kind()),
+		User: make([]int32, len(c.User)), Item: make([]int32, len(c.Item)), TS: append([]int64(nil), c.TS...)}
+	remap := func(dst *Vocab, src *Vocab, from, to []int32) {
+		idx := make([]int32, src.Len())
+		for i := range idx {
+			idx[i] = -1
+		}
+		for k, i := range from {
+			if idx[i] < 0 {
+				idx[i] = dst.addOwned(src.ID(i)) // already canonical
+			}
+			to[k] = idx[i]
+		}
+	}
+	remap(out.Users, c.Users, c.User, out.User)
+	remap(out.Items, c.Items, c.Item, out.Item)
+	return out
+}

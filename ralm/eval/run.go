@@ -124,7 +124,10 @@ func Run(ctx context.Context, in ralm.TrainData, cfg RunConfig, train TrainFunc,
 	}
 	tcfg := cfg.Train
 	tcfg.WithAvg = !cfg.NoAvg
-	tr, err := train(ctx, ralm.TrainData{Clicks: sp.Train, Users: in.Users, Items: in.Items}, tcfg)
+	// Train on the training clicks alone, vocabularies included (sp.Train
+	// shares the whole log's, with fresh and held-out-only ids): the same
+	// models `ralm train` fits on the split's train.parquet.
+	tr, err := train(ctx, ralm.TrainData{Clicks: sp.Train.Compact(), Users: in.Users, Items: in.Items}, tcfg)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("eval: %w", err)
 	}

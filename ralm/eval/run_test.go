@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/ralmlab/ralm/data"
@@ -82,5 +84,60 @@ func TestRunModelChecksFingerprint(t *testing.T) {
 	writeSplit(t, otherDir, other)
 	if _, _, err := RunModel(context.Background(), modelDir, otherDir, Options{}); !errors.Is(err, ErrFingerprint) {
 		t.Errorf("model trained on another split: err = %v, want ErrFingerprint", err)
+	}
+}
+
+// TestRunMatchesFileRoute: `ralm eval --clicks` (Run) trains and scores
+// exactly what `ralm split`, `ralm train` on the split's train.parquet and
+// `ralm eval --model --split` do: the same user embeddings, bit for bit,
+// and the same table for every model both report.
+func TestRunMatchesFileRoute(t *testing.T) {
+	ctx := context.Background()
+	sc := synth.DefaultConfig()
+	sc.Users, sc.Items, sc.ClicksPerUser, sc.Communities, sc.Seed = 400, 80, 20, 4, 5
+	ds, err := synth.Generate(ctx, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := ralm.DefaultTrainConfig()
+	cfg.UserRep.Epochs, cfg.UserRep.Dim, cfg.UserRep.Hidden = 2, 8, []int{16, 8}
+	cfg.LookAlike.Epochs, cfg.LookAlike.K = 2, 4
+	cfg.NoColdStart = true
+	rc := RunConfig{Split: split.Options{FreshFraction: 0.2, Seed: 1}, Train: cfg, NoAvg: true}
+	res, sp, tr, err := Run(ctx, ralm.TrainData{Clicks: ds.Clicks, Users: ds.Users, Items: ds.Items}, rc, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sp.Train.Items.Len() == sp.Train.Compact().Items.Len() {
+		t.Fatal("the split's vocabulary has no id without a training click: the test does not exercise the difference")
+	}
+
+	root := t.TempDir()
+	splitDir, modelDir := filepath.Join(root, "split"), filepath.Join(root, "model")
+	writeSplit(t, splitDir, sp)
+	train, err := data.ReadClicks(ctx, filepath.Join(splitDir, SplitTrainFile), data.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ftr, err := ralm.Train(ctx, ralm.TrainData{Clicks: train, Users: ds.Users, Items: ds.Items}, cfg, ralm.TrainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(tr.Embeddings.Vecs, ftr.Embeddings.Vecs) || !slices.Equal(tr.Embeddings.Users.IDs(), ftr.Embeddings.Users.IDs()) {
+		t.Fatal("user embeddings differ between the two routes")
+	}
+	if err := bundle.Write(modelDir, ftr.Bundle()); err != nil {
+		t.Fatal(err)
+	}
+	fres, _, err := RunModel(ctx, modelDir, splitDir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range fres.Models { // Run adds the zero-seed bucket (it has the items table)
+		for bucket, want := range fres.Table[m] {
+			if got := res.Table[m][bucket]; !reflect.DeepEqual(got, want) {
+				t.Errorf("%s, %s: %+v through Run, %+v through the files", m, bucket, got, want)
+			}
+		}
 	}
 }
