@@ -113,7 +113,7 @@ func (t *trainer) build() error {
 	case t.prefetch():
 		t.hosts = []stepInputs{newStepInputs(t.dims, avg, dropout), newStepInputs(t.dims, avg, dropout)}
 	case n == 1:
-		t.hosts, t.direct = []stepInputs{t.sgs[0].inputs()}, true
+		t.hosts = []stepInputs{t.sgs[0].inputs()}
 	default:
 		t.hosts = []stepInputs{newStepInputs(t.dims, avg, dropout)}
 	}
@@ -138,7 +138,7 @@ func (t *trainer) closeGraphs() {
 // The workers have copied what they need of in when it returns.
 func (t *trainer) runGraphs(in stepInputs) (float64, error) {
 	if len(t.sgs) == 1 {
-		if !t.direct {
+		if t.prefetch() { // else in is the graph's own inputs
 			t.sgs[0].inputs().shard(in, t.dims, 0, t.dims.B, t.dims.B, !t.cfg.NoSizePrior)
 		}
 		if err := t.sgs[0].run(); err != nil {

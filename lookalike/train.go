@@ -12,6 +12,7 @@ import (
 
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/internal/auc"
+	"github.com/ralmlab/ralm/internal/prefetch"
 )
 
 // TrainOptions controls a training run (not the model).
@@ -257,9 +258,8 @@ type trainer struct {
 	sgs []*stepGraph // one per worker (parallel.go)
 	// hosts are the buffers fill writes a step's inputs (all rows) into:
 	// two when the next step is filled while one trains (prefetch), else
-	// one, which with one worker is that worker's graph inputs (direct).
+	// one, which with one worker is that worker's graph inputs.
 	hosts      []stepInputs
-	direct     bool
 	noPrefetch bool // fill every step just before it (tests compare the two)
 	shardSize  int  // rows per worker
 	// pairs of the checkpoint resumed from
@@ -294,85 +294,28 @@ func (t *trainer) step(in stepInputs) (float64, error) {
 func (t *trainer) prefetch() bool { return t.cfg.ReclusterEvery == 0 && !t.noPrefetch }
 
 // runSteps trains on the batches rows(0), …, rows(n-1) in order and calls
-// each after every step with its loss and pair count. With prefetch the
-// next batch is filled on another goroutine while a step trains; the
-// inputs, and so the weights, are those of filling each batch just before
-// its step.
+// each after every step with its loss and pair count. With prefetch (two
+// host buffers) the next batch is filled on another goroutine while a step
+// trains; the inputs, and so the weights, are those of filling each batch
+// just before its step.
 func (t *trainer) runSteps(n int, rows func(s int) ([]chunk, error), each func(s int, loss float64, pairs int) error) error {
-	if !t.prefetch() {
-		for s := range n {
-			if err := t.ctx.Err(); err != nil {
-				return err
-			}
-			r, err := rows(s)
-			if err != nil {
-				return err
-			}
-			pairs := t.fill(t.hosts[0], r)
-			l, err := t.step(t.hosts[0])
-			if err != nil {
-				return fmt.Errorf("step %d: %w", s, err)
-			}
-			if err := each(s, l, pairs); err != nil {
-				return err
-			}
+	fill := func(s int, in stepInputs) (int, error) {
+		r, err := rows(s)
+		if err != nil {
+			return 0, err
 		}
-		return nil
+		return t.fill(in, r), nil
 	}
-	type filled struct {
-		in    stepInputs
-		pairs int
-		err   error
-	}
-	free := make(chan stepInputs, len(t.hosts))
-	for _, h := range t.hosts {
-		free <- h
-	}
-	ready := make(chan filled)
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		for s := range n {
-			var in stepInputs
-			select {
-			case in = <-free:
-			case <-stop:
-				return
-			}
-			f := filled{in: in}
-			var r []chunk
-			if r, f.err = rows(s); f.err == nil {
-				f.pairs = t.fill(in, r)
-			}
-			select {
-			case ready <- f:
-			case <-stop:
-				return
-			}
-		}
-	}()
-	defer func() {
-		close(stop)
-		<-done
-	}()
-	for s := range n {
+	return prefetch.Run(n, t.hosts, fill, func(s int, in stepInputs, pairs int) error {
 		if err := t.ctx.Err(); err != nil {
 			return err
 		}
-		f := <-ready
-		if f.err != nil {
-			return f.err
-		}
-		l, err := t.step(f.in)
+		l, err := t.step(in)
 		if err != nil {
 			return fmt.Errorf("step %d: %w", s, err)
 		}
-		free <- f.in // the workers copied their shards or ran on it: done
-		if err := each(s, l, f.pairs); err != nil {
-			return err
-		}
-	}
-	return nil
+		return each(s, l, pairs)
+	})
 }
 
 func (t *trainer) run() error {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ralmlab/ralm/data"
 
+	"github.com/ralmlab/ralm/internal/prefetch"
 	"github.com/ralmlab/ralm/internal/simd"
 )
 
@@ -576,66 +577,40 @@ func (tr *trainer[T]) run(ctx context.Context, opts TrainOptions) (*TrainReport,
 }
 
 // runEpoch takes one optimisation step per batch of ex and returns the sum
-// of the per-example losses. A goroutine loads the next batch (features,
+// of the per-example losses. prefetch.Run loads the next batch (features,
 // negatives, dropout mask) while the current one is computed; it is the
 // only user of the random generator and of the feature builder meanwhile,
 // and consumes them in batch order, so results do not depend on timing.
 func (tr *trainer[T]) runEpoch(ctx context.Context, epoch int, ex []example, opts TrainOptions, global *int) (float64, error) {
 	steps := (len(ex) + tr.B - 1) / tr.B
-	type loaded struct {
-		bt *batch[T]
-		n  int
+	fill := func(s int, bt *batch[T]) (int, error) {
+		lo, hi := s*tr.B, min((s+1)*tr.B, len(ex))
+		tr.fill(bt, ex[lo:hi])
+		return hi - lo, nil
 	}
-	free := make(chan *batch[T], len(tr.bufs))
-	for _, bt := range tr.bufs {
-		free <- bt
-	}
-	ready := make(chan loaded)
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for s := 0; s < steps; s++ {
-			var bt *batch[T]
-			select {
-			case bt = <-free:
-			case <-stop:
-				return
-			}
-			lo, hi := s*tr.B, min((s+1)*tr.B, len(ex))
-			tr.fill(bt, ex[lo:hi])
-			select {
-			case ready <- loaded{bt, hi - lo}:
-			case <-stop:
-				return
-			}
-		}
-	}()
-	defer func() {
-		close(stop)
-		<-done
-	}()
 	var lossSum float64
-	for s := 0; s < steps; s++ {
+	err := prefetch.Run(steps, tr.bufs[:], fill, func(s int, bt *batch[T], n int) error {
 		if err := ctx.Err(); err != nil {
-			return 0, fmt.Errorf("userrep: training interrupted: %w", err)
+			return fmt.Errorf("userrep: training interrupted: %w", err)
 		}
-		lb := <-ready
-		tr.cur = lb.bt
-		loss, err := tr.computeGrads(lb.n)
+		tr.cur = bt
+		loss, err := tr.computeGrads(n)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
-			return 0, fmt.Errorf("userrep: loss is %v at epoch %d step %d (try a lower learning rate)", loss, epoch, s+1)
+			return fmt.Errorf("userrep: loss is %v at epoch %d step %d (try a lower learning rate)", loss, epoch, s+1)
 		}
 		tr.apply()
-		free <- lb.bt
 		*global++
-		lossSum += float64(loss) * float64(lb.n)
+		lossSum += float64(loss) * float64(n)
 		if opts.OnStep != nil {
-			opts.OnStep(StepStats{Epoch: epoch, Step: s + 1, Steps: steps, GlobalStep: *global, Examples: lb.n, Loss: float64(loss)})
+			opts.OnStep(StepStats{Epoch: epoch, Step: s + 1, Steps: steps, GlobalStep: *global, Examples: n, Loss: float64(loss)})
 		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
 	return lossSum, nil
 }
