@@ -1,6 +1,9 @@
 package data
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // This file holds the in-memory types every other package consumes. Readers and
 // writers (Parquet / Arrow IPC) live in their own files and produce these types.
@@ -158,7 +161,7 @@ func (t *Table) Rows() int { return t.Keys.Len() }
 // A model trained on the compacted clicks is the one trained on that file.
 func (c *Clicks) Compact() *Clicks {
 	out := &Clicks{Users: NewVocab(c.Users.Kind()), Items: NewVocab(c.Items.Kind()),
-		User: make([]int32, len(c.User)), Item: make([]int32, len(c.Item)), TS: append([]int64(nil), c.TS...)}
+		User: make([]int32, len(c.User)), Item: make([]int32, len(c.Item)), TS: slices.Clone(c.TS)}
 	remap := func(dst *Vocab, src *Vocab, from, to []int32) {
 		idx := make([]int32, src.Len())
 		for i := range idx {
