@@ -5,22 +5,26 @@ package lookalike
 // that was never interrupted (same inputs, config and Threads).
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/gob"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+
+	"github.com/ralmlab/ralm/internal/gobstream"
 )
 
 // checkpointVersion is the version of the checkpoint encoding.
-const checkpointVersion = 1
+const checkpointVersion = 2
 
 // Checkpoint is the state of a look-alike training run after an epoch: the
 // weights, the Adam moments and step count, the states of the random
 // generators, every training item's centroids, the report so far, and the
 // config and shapes it belongs to. TrainOptions.Checkpoint receives one after
 // every epoch; TrainOptions.Resume continues from one. It encodes with
-// MarshalBinary.
+// Encode.
 type Checkpoint struct{ s checkpointState }
 
 // checkpointState is the gob-encoded content of a Checkpoint.
@@ -51,24 +55,39 @@ type checkpointState struct {
 // Epoch is the number of epochs done when the checkpoint was taken.
 func (c *Checkpoint) Epoch() int { return c.s.Epoch }
 
-// MarshalBinary encodes the checkpoint.
-func (c *Checkpoint) MarshalBinary() ([]byte, error) {
-	var b bytes.Buffer
-	if err := gob.NewEncoder(&b).Encode(&c.s); err != nil {
-		return nil, fmt.Errorf("lookalike: encode checkpoint: %w", err)
+// Encode writes the checkpoint to w as a stream of gob values: a header with
+// the weights, then every item's centroids one item at a time
+// (internal/gobstream), so no encoding of the whole state is built in
+// memory.
+func (c *Checkpoint) Encode(w io.Writer) error {
+	enc := gob.NewEncoder(w)
+	h := c.s
+	h.Cents = nil
+	if err := enc.Encode(&h); err != nil {
+		return fmt.Errorf("lookalike: encode checkpoint: %w", err)
 	}
-	return b.Bytes(), nil
+	if err := gobstream.EncodeArrays(enc, c.s.Cents); err != nil {
+		return fmt.Errorf("lookalike: encode checkpoint centroids: %w", err)
+	}
+	return nil
 }
 
-// UnmarshalBinary decodes a checkpoint written by MarshalBinary.
-func (c *Checkpoint) UnmarshalBinary(data []byte) error {
+// Decode reads a checkpoint written by Encode from r, reading no byte past
+// it.
+func (c *Checkpoint) Decode(r *bufio.Reader) error {
+	dec := gob.NewDecoder(r)
 	var s checkpointState
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil {
+	if err := dec.Decode(&s); err != nil {
 		return fmt.Errorf("lookalike: decode checkpoint: %w", err)
 	}
 	if s.Version != checkpointVersion {
 		return fmt.Errorf("lookalike: checkpoint version %d, this build reads %d", s.Version, checkpointVersion)
 	}
+	cents, err := gobstream.DecodeArrays(dec, s.TrainItems)
+	if err != nil {
+		return fmt.Errorf("lookalike: decode checkpoint centroids: %w", err)
+	}
+	s.Cents = cents
 	c.s = s
 	return nil
 }

@@ -1,6 +1,7 @@
 package lookalike
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"reflect"
@@ -14,12 +15,12 @@ func trainWithCheckpoints(t *testing.T, p *planted, cfg Config, opts TrainOption
 	t.Helper()
 	var cks []*Checkpoint
 	opts.Checkpoint = func(c *Checkpoint) error {
-		b, err := c.MarshalBinary()
-		if err != nil {
+		var b bytes.Buffer
+		if err := c.Encode(&b); err != nil {
 			return err
 		}
 		var d Checkpoint
-		if err := d.UnmarshalBinary(b); err != nil {
+		if err := d.Decode(bufio.NewReader(&b)); err != nil {
 			return err
 		}
 		cks = append(cks, &d)

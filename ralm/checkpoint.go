@@ -36,54 +36,60 @@ const (
 	StageLookAlike = "lookalike"
 )
 
-// checkpointMagic starts every checkpoint file.
-const checkpointMagic = "ralm-checkpoint/1\n"
+// checkpointMagic starts every checkpoint file. Format 1 (one gob value
+// holding both stages' encodings) is not read: it built the whole state in
+// memory to write it.
+const checkpointMagic = "ralm-checkpoint/2\n"
 
 // Checkpoint is the state of a Train run after an epoch of one of its
 // stages. Save writes it atomically; LoadCheckpoint reads it back for
 // TrainOptions.Resume. The ralm-avg baseline (TrainConfig.WithAvg) is not
 // checkpointed: a resumed run trains it again.
-type Checkpoint struct{ s checkpointFile }
+type Checkpoint struct {
+	h    checkpointHeader
+	user *userrep.Checkpoint   // the user model's last checkpoint
+	la   *lookalike.Checkpoint // the look-alike model's last checkpoint (StageLookAlike)
+}
 
-// checkpointFile is the gob-encoded content of a Checkpoint.
-type checkpointFile struct {
-	Stage     string // the stage in progress: StageUserRep or StageLookAlike
-	Inputs    string // fingerprint of the clicks and tables
-	Settings  []byte // JSON of the settings that shape the models
-	User      []byte // the user model's last checkpoint
-	LookAlike []byte // the look-alike model's last checkpoint (StageLookAlike)
+// checkpointHeader starts a checkpoint file, after the magic; the user
+// model's checkpoint follows it, then (StageLookAlike) the look-alike's.
+type checkpointHeader struct {
+	Stage    string // the stage in progress: StageUserRep or StageLookAlike
+	Inputs   string // fingerprint of the clicks and tables
+	Settings []byte // JSON of the settings that shape the models
 }
 
 // Stage is the stage the checkpoint was taken in.
-func (c *Checkpoint) Stage() string { return c.s.Stage }
+func (c *Checkpoint) Stage() string { return c.h.Stage }
 
 // Epoch is the number of epochs of that stage done.
 func (c *Checkpoint) Epoch() int {
-	switch c.s.Stage {
-	case StageUserRep:
-		var u userrep.Checkpoint
-		if u.UnmarshalBinary(c.s.User) == nil {
-			return u.Epoch()
-		}
-	case StageLookAlike:
-		var l lookalike.Checkpoint
-		if l.UnmarshalBinary(c.s.LookAlike) == nil {
-			return l.Epoch()
-		}
+	if c.h.Stage == StageLookAlike {
+		return c.la.Epoch()
 	}
-	return 0
+	return c.user.Epoch()
 }
 
 // Save writes the checkpoint to path atomically (internal/atomicfile): a
-// crash leaves the previous checkpoint or the new one, never a partial file.
+// crash leaves the previous checkpoint or the new one, never a partial
+// file. The stages' weights and centroids are streamed, not built whole in
+// memory.
 func (c *Checkpoint) Save(ctx context.Context, path string) error {
 	err := atomicfile.Write(ctx, path, func(f *os.File) error {
 		w := bufio.NewWriterSize(f, 1<<20)
 		if _, err := w.WriteString(checkpointMagic); err != nil {
 			return err
 		}
-		if err := gob.NewEncoder(w).Encode(&c.s); err != nil {
+		if err := gob.NewEncoder(w).Encode(&c.h); err != nil {
 			return fmt.Errorf("encode: %w", err)
+		}
+		if err := c.user.Encode(w); err != nil {
+			return err
+		}
+		if c.h.Stage == StageLookAlike {
+			if err := c.la.Encode(w); err != nil {
+				return err
+			}
 		}
 		return w.Flush()
 	})
@@ -103,16 +109,31 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	r := bufio.NewReaderSize(f, 1<<20)
 	magic := make([]byte, len(checkpointMagic))
 	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != checkpointMagic {
+		if err == nil && strings.HasPrefix(string(magic), "ralm-checkpoint/") {
+			return nil, fmt.Errorf("checkpoint %s: written in another format (%s) by another version of ralm; start the run again without resuming", path, strings.TrimSpace(string(magic)))
+		}
 		return nil, fmt.Errorf("checkpoint %s: not a ralm checkpoint", path)
 	}
-	var c Checkpoint
-	if err := gob.NewDecoder(r).Decode(&c.s); err != nil {
+	c := &Checkpoint{user: new(userrep.Checkpoint)}
+	if err := gob.NewDecoder(r).Decode(&c.h); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: decode: %w", path, err)
 	}
-	if c.s.Stage != StageUserRep && c.s.Stage != StageLookAlike {
-		return nil, fmt.Errorf("checkpoint %s: unknown stage %q", path, c.s.Stage)
+	if c.h.Stage != StageUserRep && c.h.Stage != StageLookAlike {
+		return nil, fmt.Errorf("checkpoint %s: unknown stage %q", path, c.h.Stage)
 	}
-	return &c, nil
+	if err := c.user.Decode(r); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if c.h.Stage == StageLookAlike {
+		c.la = new(lookalike.Checkpoint)
+		if err := c.la.Decode(r); err != nil {
+			return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+		}
+	}
+	if _, err := r.ReadByte(); err != io.EOF {
+		return nil, fmt.Errorf("checkpoint %s: data after the end of the checkpoint", path)
+	}
+	return c, nil
 }
 
 // fingerprintInputs hashes what the models learn from, in the order
@@ -222,29 +243,21 @@ func orNone(s string) string {
 	return s
 }
 
-// resumeFrom checks that c belongs to this run and decodes its stages.
+// resumeFrom checks that c belongs to this run and returns its stages.
 func resumeFrom(c *Checkpoint, inputs string, settings []byte) (*userrep.Checkpoint, *lookalike.Checkpoint, error) {
-	if c.s.Inputs != inputs {
+	if c.h.Inputs != inputs {
 		return nil, nil, errors.New("resume: the checkpoint was written for other inputs (the clicks, users or items differ)")
 	}
-	if !bytes.Equal(c.s.Settings, settings) {
-		return nil, nil, fmt.Errorf("resume: the checkpoint was written with other settings: %s", settingsDiff(settings, c.s.Settings))
+	if !bytes.Equal(c.h.Settings, settings) {
+		return nil, nil, fmt.Errorf("resume: the checkpoint was written with other settings: %s", settingsDiff(settings, c.h.Settings))
 	}
-	u := new(userrep.Checkpoint)
-	if err := u.UnmarshalBinary(c.s.User); err != nil {
-		return nil, nil, fmt.Errorf("resume: %w", err)
+	if c.h.Stage != StageLookAlike {
+		return c.user, nil, nil
 	}
-	if c.s.Stage != StageLookAlike {
-		return u, nil, nil
-	}
-	if !u.Done() {
+	if !c.user.Done() {
 		return nil, nil, errors.New("resume: the checkpoint's user model is not finished")
 	}
-	l := new(lookalike.Checkpoint)
-	if err := l.UnmarshalBinary(c.s.LookAlike); err != nil {
-		return nil, nil, fmt.Errorf("resume: %w", err)
-	}
-	return u, l, nil
+	return c.user, c.la, nil
 }
 
 // stageOptions returns the stages' options with opt's checkpointing wired
@@ -263,30 +276,22 @@ func (opt TrainOptions) stageOptions(c *data.Clicks, fs *data.FeatureSet, cfg Tr
 	if err != nil {
 		return uo, lo, fmt.Errorf("checkpoint settings: %w", err)
 	}
-	ck := &Checkpoint{s: checkpointFile{Inputs: inputs, Settings: settings}}
+	ck := &Checkpoint{h: checkpointHeader{Inputs: inputs, Settings: settings}}
 	uo.Resume, lo.Resume = nil, nil
 	if opt.Resume != nil {
 		if uo.Resume, lo.Resume, err = resumeFrom(opt.Resume, inputs, settings); err != nil {
 			return uo, lo, err
 		}
-		ck.s.User = opt.Resume.s.User
+		ck.user = opt.Resume.user
 	}
 	uo.Checkpoint, lo.Checkpoint = nil, nil
 	if opt.Checkpoint != nil {
 		uo.Checkpoint = func(c *userrep.Checkpoint) error {
-			b, err := c.MarshalBinary()
-			if err != nil {
-				return err
-			}
-			ck.s.Stage, ck.s.User, ck.s.LookAlike = StageUserRep, b, nil
+			ck.h.Stage, ck.user, ck.la = StageUserRep, c, nil
 			return opt.Checkpoint(ck)
 		}
 		lo.Checkpoint = func(c *lookalike.Checkpoint) error {
-			b, err := c.MarshalBinary()
-			if err != nil {
-				return err
-			}
-			ck.s.Stage, ck.s.LookAlike = StageLookAlike, b
+			ck.h.Stage, ck.la = StageLookAlike, c
 			return opt.Checkpoint(ck)
 		}
 	}

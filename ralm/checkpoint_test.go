@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -133,11 +134,26 @@ func TestTrainResume(t *testing.T) {
 	if _, err := LoadCheckpoint(filepath.Join(ckDir, "none")); err == nil {
 		t.Error("missing checkpoint: want an error")
 	}
-	junk := filepath.Join(ckDir, "junk")
-	if err := os.WriteFile(junk, []byte("junk"), 0o644); err != nil {
+	good, err := os.ReadFile(saved[4])
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadCheckpoint(junk); err == nil || !strings.Contains(err.Error(), "not a ralm checkpoint") {
-		t.Errorf("junk file: error %v", err)
+	for _, c := range []struct {
+		name    string
+		content []byte
+		want    string
+	}{
+		{"junk", []byte("junk"), "not a ralm checkpoint"},
+		{"format 1", []byte("ralm-checkpoint/1\n\x00"), "another format (ralm-checkpoint/1)"},
+		{"cut short", good[:len(good)*2/3], "decode"},
+		{"trailing bytes", append(slices.Clone(good), 0), "data after the end"},
+	} {
+		path := filepath.Join(ckDir, "damaged")
+		if err := os.WriteFile(path, c.content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadCheckpoint(path); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one with %q", c.name, err, c.want)
+		}
 	}
 }

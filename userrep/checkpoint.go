@@ -5,13 +5,17 @@ package userrep
 // one that was never interrupted (same data, config and Threads).
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/gob"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"io"
 	"math/rand"
+
+	"github.com/ralmlab/ralm/internal/gobstream"
 )
 
 // countingSource is the trainer's random source: math/rand's seeded source,
@@ -45,14 +49,14 @@ func (s *countingSource) advance(n uint64) error {
 }
 
 // checkpointVersion is the version of the checkpoint encoding.
-const checkpointVersion = 1
+const checkpointVersion = 2
 
 // Checkpoint is the state of a user-model training run after an epoch:
 // every weight, the Adam moments and step count, the random generator's
 // position, the best epoch's weights, the report so far, and the config and
 // shape it belongs to. TrainOptions.Checkpoint receives one after every
 // epoch; TrainOptions.Resume continues from one. It encodes with
-// MarshalBinary.
+// Encode.
 type Checkpoint struct{ s checkpointState }
 
 // checkpointState is the gob-encoded content of a Checkpoint.
@@ -91,26 +95,76 @@ func (c *Checkpoint) Epoch() int { return c.s.Epoch }
 // stopped early): resuming from it only restores the best weights.
 func (c *Checkpoint) Done() bool { return c.s.Finished }
 
-// MarshalBinary encodes the checkpoint.
-func (c *Checkpoint) MarshalBinary() ([]byte, error) {
-	var b bytes.Buffer
-	if err := gob.NewEncoder(&b).Encode(&c.s); err != nil {
-		return nil, fmt.Errorf("userrep: encode checkpoint: %w", err)
+// Encode writes the checkpoint to w as a stream of gob values: a header,
+// then every weight array in bounded chunks (internal/gobstream), so no
+// encoding of the whole state is built in memory.
+func (c *Checkpoint) Encode(w io.Writer) error {
+	enc := gob.NewEncoder(w)
+	h := c.s
+	h.Weights, h.Moments, h.Best = weightState{}, [2]weightState{}, weightState{}
+	err := enc.Encode(&h)
+	for _, ws := range c.s.arrays() {
+		if err != nil {
+			break
+		}
+		err = ws.encode(enc)
 	}
-	return b.Bytes(), nil
+	if err != nil {
+		return fmt.Errorf("userrep: encode checkpoint: %w", err)
+	}
+	return nil
 }
 
-// UnmarshalBinary decodes a checkpoint written by MarshalBinary.
-func (c *Checkpoint) UnmarshalBinary(data []byte) error {
+// Decode reads a checkpoint written by Encode from r, reading no byte past
+// it.
+func (c *Checkpoint) Decode(r *bufio.Reader) error {
+	dec := gob.NewDecoder(r)
 	var s checkpointState
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil {
+	if err := dec.Decode(&s); err != nil {
 		return fmt.Errorf("userrep: decode checkpoint: %w", err)
 	}
 	if s.Version != checkpointVersion {
 		return fmt.Errorf("userrep: checkpoint version %d, this build reads %d", s.Version, checkpointVersion)
 	}
+	for _, ws := range s.arrays() {
+		if err := ws.decode(dec, s.Fields); err != nil {
+			return fmt.Errorf("userrep: decode checkpoint: %w", err)
+		}
+	}
 	c.s = s
 	return nil
+}
+
+// arrays returns the weight copies the state holds, in stream order.
+func (s *checkpointState) arrays() []*weightState {
+	ws := []*weightState{&s.Weights, &s.Moments[0], &s.Moments[1]}
+	if s.HasBest {
+		ws = append(ws, &s.Best)
+	}
+	return ws
+}
+
+// encode writes w's arrays on enc.
+func (w *weightState) encode(enc *gob.Encoder) error {
+	for _, v := range [][]float32{w.Dense, w.Out, w.Bias} {
+		if err := gobstream.EncodeFloat32s(enc, v); err != nil {
+			return err
+		}
+	}
+	return gobstream.EncodeArrays(enc, w.Tables)
+}
+
+// decode reads arrays written by encode into w (fields tables).
+func (w *weightState) decode(dec *gob.Decoder, fields int) error {
+	for _, v := range []*[]float32{&w.Dense, &w.Out, &w.Bias} {
+		var err error
+		if *v, err = gobstream.DecodeFloat32s(dec); err != nil {
+			return err
+		}
+	}
+	var err error
+	w.Tables, err = gobstream.DecodeArrays(dec, fields)
+	return err
 }
 
 func copyWeights(p *params[float32]) weightState {

@@ -1,6 +1,7 @@
 package userrep
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -14,12 +15,12 @@ func trainWithCheckpoints(t *testing.T, p *planted, cfg Config, opts TrainOption
 	t.Helper()
 	var cks []*Checkpoint
 	opts.Checkpoint = func(c *Checkpoint) error {
-		b, err := c.MarshalBinary()
-		if err != nil {
+		var b bytes.Buffer
+		if err := c.Encode(&b); err != nil {
 			return err
 		}
 		var d Checkpoint
-		if err := d.UnmarshalBinary(b); err != nil {
+		if err := d.Decode(bufio.NewReader(&b)); err != nil {
 			return err
 		}
 		cks = append(cks, &d)
@@ -116,7 +117,7 @@ func TestResumeRefusesOtherRun(t *testing.T) {
 		})
 	}
 	var bad Checkpoint
-	if err := bad.UnmarshalBinary([]byte("not a checkpoint")); err == nil {
+	if err := bad.Decode(bufio.NewReader(strings.NewReader("not a checkpoint"))); err == nil {
 		t.Error("decoded garbage as a checkpoint")
 	}
 }

@@ -1,0 +1,76 @@
+package gobstream
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/gob"
+	"slices"
+	"testing"
+)
+
+func TestRoundTrip(t *testing.T) {
+	long := make([]float32, 3*Chunk+5)
+	for i := range long {
+		long[i] = float32(i) * 0.5
+	}
+	arrays := [][]float32{{1, 2}, nil, long, make([]float32, Chunk)}
+	var b bytes.Buffer
+	enc := gob.NewEncoder(&b)
+	if err := enc.Encode("head"); err != nil {
+		t.Fatal(err)
+	}
+	if err := EncodeArrays(enc, arrays); err != nil {
+		t.Fatal(err)
+	}
+	// a second stream after the first, as in a checkpoint file
+	if err := gob.NewEncoder(&b).Encode("tail"); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(&b)
+	dec := gob.NewDecoder(r)
+	var head string
+	if err := dec.Decode(&head); err != nil || head != "head" {
+		t.Fatalf("head %q, %v", head, err)
+	}
+	got, err := DecodeArrays(dec, len(arrays))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range arrays {
+		if !slices.Equal(got[i], arrays[i]) {
+			t.Errorf("array %d: %d values back, %d written", i, len(got[i]), len(arrays[i]))
+		}
+	}
+	var tail string
+	if err := gob.NewDecoder(r).Decode(&tail); err != nil || tail != "tail" {
+		t.Fatalf("the next stream reads %q, %v", tail, err)
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	encoded := func(vals ...any) *gob.Decoder {
+		var b bytes.Buffer
+		enc := gob.NewEncoder(&b)
+		for _, v := range vals {
+			if err := enc.Encode(v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return gob.NewDecoder(&b)
+	}
+	cases := []struct {
+		name string
+		dec  *gob.Decoder
+		f    func(*gob.Decoder) error
+	}{
+		{"negative length", encoded(-1), func(d *gob.Decoder) error { _, err := DecodeFloat32s(d); return err }},
+		{"chunk longer than length", encoded(2, []float32{1, 2, 3}), func(d *gob.Decoder) error { _, err := DecodeFloat32s(d); return err }},
+		{"missing chunk", encoded(4, []float32{1, 2}), func(d *gob.Decoder) error { _, err := DecodeFloat32s(d); return err }},
+		{"wrong array count", encoded(3), func(d *gob.Decoder) error { _, err := DecodeArrays(d, 2); return err }},
+	}
+	for _, c := range cases {
+		if err := c.f(c.dec); err == nil {
+			t.Errorf("%s: decoded without an error", c.name)
+		}
+	}
+}
