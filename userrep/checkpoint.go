@@ -11,8 +11,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"io"
+	"math"
 	"math/rand"
 
 	"github.com/ralmlab/ralm/internal/gobstream"

@@ -16,11 +16,12 @@ import (
 type movieLens struct {
 	Clicks *data.Clicks // every rating is a click
 	Users  *data.Table  // age (float), gender, occupation, zip1 (first zip character)
-	Items  *data.Table  // genres (list<string>)
+	Items  *data.Table  // genres (list<string>), and with year the release year (string)
 }
 
-// loadMovieLens reads u.data, u.user, u.item and u.genre from dir.
-func loadMovieLens(dir string) (*movieLens, error) {
+// loadMovieLens reads u.data, u.user, u.item and u.genre from dir; with
+// year the items table also has the release year.
+func loadMovieLens(dir string, year bool) (*movieLens, error) {
 	genres, err := readGenres(filepath.Join(dir, "u.genre"))
 	if err != nil {
 		return nil, err
@@ -32,7 +33,7 @@ func loadMovieLens(dir string) (*movieLens, error) {
 	if ml.Users, err = readUsers(filepath.Join(dir, "u.user")); err != nil {
 		return nil, err
 	}
-	if ml.Items, err = readItems(filepath.Join(dir, "u.item"), genres); err != nil {
+	if ml.Items, err = readItems(filepath.Join(dir, "u.item"), genres, year); err != nil {
 		return nil, err
 	}
 	return ml, nil
@@ -142,9 +143,10 @@ func readUsers(path string) (*data.Table, error) {
 	return t, err
 }
 
-func readItems(path string, genres []string) (*data.Table, error) {
+func readItems(path string, genres []string, year bool) (*data.Table, error) {
 	t := &data.Table{Keys: data.NewVocab(data.IDInt64)}
 	col := data.Column{Name: "genres", Kind: data.ColumnMulti, Values: data.NewVocab(data.IDString), Offsets: []int32{0}}
+	years := data.Column{Name: "year", Kind: data.ColumnCategorical, Values: data.NewVocab(data.IDString), Offsets: []int32{0}}
 	err := eachLine(path, "|", func(_ int, f []string) error {
 		if len(f) != 5+len(genres) {
 			return fmt.Errorf("want %d fields, got %d", 5+len(genres), len(f))
@@ -158,8 +160,12 @@ func readItems(path string, genres []string) (*data.Table, error) {
 			}
 		}
 		col.Offsets = append(col.Offsets, int32(len(col.Codes)))
+		categorical(&years, f[2][max(0, len(f[2])-4):]) // "01-Jan-1995": the year; "" when unknown
 		return nil
 	})
 	t.Columns = []data.Column{col}
+	if year {
+		t.Columns = append(t.Columns, years)
+	}
 	return t, err
 }

@@ -58,13 +58,14 @@ func run() error {
 	report := flag.String("report", "", "write the JSON report here")
 	plot := flag.String("plot", "", "write the AUC bar chart (PNG) here")
 	tables := flag.String("tables", "", "also write the converted Parquet tables into this folder")
+	year := flag.Bool("year", false, "give the items table the release year too (a categorical column beside genres)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	ml, err := loadMovieLens(*dir)
+	ml, err := loadMovieLens(*dir, *year)
 	if err != nil {
 		return err
 	}
