@@ -127,8 +127,8 @@ func readClicksFrom(ctx context.Context, src *batchSource, meter *progressMeter,
 		c.Item = make([]int32, 0, n)
 		c.TS = make([]int64, 0, n)
 	}
-	ue := newCachingEncoder(users, opt.UnknownUsers, opt.Users == nil)
-	ie := newCachingEncoder(items, opt.UnknownItems, opt.Items == nil)
+	ue := newCachingEncoder(users, opt.UnknownUsers, opt.Users == nil, true)
+	ie := newCachingEncoder(items, opt.UnknownItems, opt.Items == nil, true)
 	var st ReadStats
 	st.Format = src.format
 	var ucode, icode []int32
@@ -260,8 +260,11 @@ func encodeIDColumn(e *idEncoder, rec arrow.Record, name string, row0 int, out [
 	}
 	col := rec.Column(i)
 	if err := e.encode(col, out); err != nil {
-		var u *unknownIDError
-		if errors.As(err, &u) {
+		var u *rowIDError
+		switch {
+		case errors.As(err, &u) && u.err != nil:
+			return fmt.Errorf("column %q row %d: %w", name, row0+u.row, u.err)
+		case u != nil:
 			return fmt.Errorf("column %q row %d: unknown id %q", name, row0+u.row, u.id)
 		}
 		return fmt.Errorf("column %q: %w (batch starting at row %d)", name, err, row0)
@@ -584,7 +587,9 @@ type ID interface{ int64 | string }
 // clicking items[i] at times[i]. The vocabularies' kinds follow the slice
 // types (int64 ids give IDInt64, strings IDString) and indices are assigned
 // in order of first appearance. The slices must have the same length and
-// string ids must not be empty; an error names the field and row.
+// string ids must pass the one id validator, CanonicalID (not empty, at
+// most MaxIDBytes of UTF-8 without control characters); an error names the
+// field and row.
 func NewClicks[U, I ID](users []U, items []I, times []time.Time) (*Clicks, error) {
 	n := len(users)
 	if len(items) != n || len(times) != n {
@@ -627,14 +632,11 @@ func goIDKind[T ID]() IDKind {
 }
 
 // idString is the vocabulary form of an id: decimal for int64, the string
-// itself (not empty) otherwise.
+// itself (a valid id, see CanonicalID) otherwise.
 func idString[T ID](id T) (string, error) {
 	switch v := any(id).(type) {
 	case string:
-		if v == "" {
-			return "", errors.New("empty id")
-		}
-		return v, nil
+		return CanonicalID(IDString, v)
 	case int64:
 		return strconv.FormatInt(v, 10), nil
 	}

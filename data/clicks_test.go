@@ -609,6 +609,7 @@ func TestNewClicksErrors(t *testing.T) {
 	}{
 		{"lengths", []string{"a"}, []int64{1, 2}, []time.Time{t0}, "lengths differ: users 1, items 2, times 1"},
 		{"empty id", []string{"a", ""}, []int64{1, 2}, []time.Time{t0, t0}, "users[1]: empty id"},
+		{"control character", []string{"a", "b", "c\x00"}, []int64{1, 2, 3}, []time.Time{t0, t0, t0}, `users[2]: id "c\x00" holds a control character`},
 		{"zero time", []string{"a"}, []int64{1}, []time.Time{{}}, "times[0]: zero time"},
 	}
 	for _, tt := range tests {

@@ -140,7 +140,7 @@ func readEmbeddingsFrom(ctx context.Context, src *batchSource) (e *Embeddings, e
 	if err := src.open(ctx, []string{ColUserID, ColEmbedding}); err != nil {
 		return nil, err
 	}
-	ue := &idEncoder{v: users, policy: UnknownAdd}
+	ue := newIDEncoder(users)
 	var codes []int32
 	row := 0
 	for {

@@ -55,13 +55,23 @@ func idKindOf(t arrow.DataType) IDKind {
 	return 0
 }
 
-// unknownIDError reports an id missing from a vocabulary under UnknownError.
-type unknownIDError struct {
+// rowIDError reports the id of one row of an id column: missing from a
+// vocabulary under UnknownError (err nil), or refused by the id rules of
+// CanonicalID (err says why).
+type rowIDError struct {
 	row int
 	id  string
+	err error
 }
 
-func (e *unknownIDError) Error() string { return fmt.Sprintf("row %d: unknown id %q", e.row, e.id) }
+func (e *rowIDError) Error() string {
+	if e.err != nil {
+		return fmt.Sprintf("row %d: %v", e.row, e.err)
+	}
+	return fmt.Sprintf("row %d: unknown id %q", e.row, e.id)
+}
+
+func (e *rowIDError) Unwrap() error { return e.err }
 
 // idEncoder maps the cells of id or value columns to vocabulary indices.
 type idEncoder struct {
@@ -84,14 +94,24 @@ type idEncoder struct {
 	// encoder was made and only this encoder adds to it), so an id missing
 	// from ints is missing from v without a string lookup.
 	complete bool
+	// ids says that the column holds external ids (not feature values): a
+	// string id is added only if it passes the one id validator,
+	// CanonicalID (int64 ids always do), so a model never holds an id the
+	// serving engine would refuse.
+	ids bool
 }
+
+// newIDEncoder is an encoder for a column of external ids (see
+// idEncoder.ids) that are added to v.
+func newIDEncoder(v *Vocab) *idEncoder { return &idEncoder{v: v, policy: UnknownAdd, ids: true} }
 
 // newCachingEncoder is an encoder for a column whose ids repeat: integer
 // ids are cached by value (see idEncoder.ints). own says that v is a fresh
 // vocabulary only this encoder adds to (not one shared with another
-// encoder or passed in by a caller).
-func newCachingEncoder(v *Vocab, policy Unknown, own bool) *idEncoder {
-	e := &idEncoder{v: v, policy: policy, lastCode: codeUncached}
+// encoder or passed in by a caller); ids, that the column holds external
+// ids (see idEncoder.ids).
+func newCachingEncoder(v *Vocab, policy Unknown, own, ids bool) *idEncoder {
+	e := &idEncoder{v: v, policy: policy, lastCode: codeUncached, ids: ids}
 	if v.Kind() == IDInt64 {
 		e.ints = newIntCodes()
 		e.complete = own && v.Len() == 0
@@ -168,8 +188,8 @@ const codeUncached int32 = math.MinInt32
 
 // encode writes the vocabulary index of every cell of arr to out
 // (len(out) == arr.Len()): codeNull for null cells, codeUnknown for unknown
-// ids under UnknownSkip. Under UnknownError it returns an *unknownIDError
-// with the row relative to arr.
+// ids under UnknownSkip. Under UnknownError, or for an id the id rules
+// refuse, it returns a *rowIDError with the row relative to arr.
 func (e *idEncoder) encode(arr arrow.Array, out []int32) error {
 	switch a := arr.(type) {
 	case *array.String:
@@ -272,7 +292,7 @@ func (e *idEncoder) encodeDict(a *array.Dictionary, out []int32) error {
 			err := e.encode(one1, one)
 			one1.Release()
 			if err != nil {
-				if u, ok := err.(*unknownIDError); ok {
+				if u, ok := err.(*rowIDError); ok {
 					u.row = i
 				}
 				return err
@@ -327,7 +347,12 @@ func (e *idEncoder) miss(s string, row int, aliased bool) (int32, error) {
 	case UnknownSkip:
 		return codeUnknown, nil
 	case UnknownError:
-		return 0, &unknownIDError{row: row, id: s}
+		return 0, &rowIDError{row: row, id: s}
+	}
+	if e.ids && e.v.kind == IDString {
+		if _, err := CanonicalID(IDString, s); err != nil {
+			return 0, &rowIDError{row: row, id: s, err: err}
+		}
 	}
 	if aliased {
 		s = strings.Clone(s)

@@ -41,7 +41,9 @@ func (v *Vocab) Len() int { return len(v.ids) }
 // holds ids in canonical decimal form: id is checked and spelled by
 // CanonicalID ("007" is added as "7"), and an id that is not a decimal
 // int64 (such as "abc" or "") is refused with an error naming it, leaving
-// v unchanged. A string vocabulary takes any id as it is.
+// v unchanged. A string vocabulary takes any id as it is (it may hold
+// feature values); the readers of id columns check string ids with
+// CanonicalID before they add them.
 func (v *Vocab) Add(id string) (int32, error) {
 	if v.kind == IDInt64 {
 		c, err := CanonicalID(IDInt64, id)

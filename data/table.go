@@ -138,7 +138,7 @@ func readTableFrom(ctx context.Context, src *batchSource, meter *progressMeter, 
 		}
 		if col.Values != nil {
 			col.Offsets = []int32{0}
-			encs[i] = newCachingEncoder(col.Values, UnknownAdd, true)
+			encs[i] = newCachingEncoder(col.Values, UnknownAdd, true, false)
 		}
 		t.Columns[i] = col
 	}
@@ -149,7 +149,7 @@ func readTableFrom(ctx context.Context, src *batchSource, meter *progressMeter, 
 		return nil, err
 	}
 
-	ke := &idEncoder{v: keys, policy: UnknownAdd}
+	ke := newIDEncoder(keys)
 	var kcode, scratch []int32
 	row := 0
 	for {

@@ -30,7 +30,9 @@ var ErrIDRange = errors.New("out of the int64 range")
 
 // CanonicalID validates an external id of the given kind and returns its
 // canonical spelling: the one id validator of the project (the serving
-// engine, the HTTP server and the CLI use it). An id must be non-empty, at
+// engine, the HTTP server and the CLI use it, and the readers of id
+// columns and NewClicks apply it to every id they add, so a model holds
+// only ids the engine accepts). An id must be non-empty, at
 // most MaxIDBytes bytes of valid UTF-8 without control characters; an
 // int64 id must be a decimal integer in the int64 range and is returned in
 // canonical decimal form ("007" → "7"). Error messages quote at most 64

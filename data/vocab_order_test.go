@@ -1,12 +1,14 @@
 package data
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 )
@@ -160,4 +162,70 @@ func TestVocabAddKind(t *testing.T) {
 		}
 	}()
 	NewVocab(IDInt64).MustAdd("abc")
+}
+
+// TestReadRefusesBadStringIDs: the readers of id columns (clicks, a table's
+// keys, embeddings; plain, dictionary-encoded and in a later Arrow IPC
+// batch) apply
+// the one id validator, CanonicalID, to every string id they add, with an
+// error naming the file, the column and the row; a table's feature values
+// are not ids and are taken as they are.
+func TestReadRefusesBadStringIDs(t *testing.T) {
+	ctx := t.Context()
+	long := strings.Repeat("x", MaxIDBytes+1)
+	tests := []struct {
+		name string
+		cols []col
+		read func(path string) error
+		want string // "" for a read that must succeed
+		ipc  bool   // write Arrow IPC instead of Parquet
+	}{
+		{"clicks user", []col{strCol("user_id", "a", "b", "c\x00d"), strCol("item_id", "i", "j", "k"), tsCol("ts", arrow.Second, 1, 2, 3)},
+			readClicksErr, `column "user_id" row 2: id "c\x00d" holds a control character`, false},
+		{"clicks item empty", []col{strCol("user_id", "a", "b"), strCol("item_id", "i", ""), tsCol("ts", arrow.Second, 1, 2)},
+			readClicksErr, `column "item_id" row 1: empty id`, false},
+		{"clicks dictionary", []col{dictStrCol("user_id", "u1", "u2", "u1", "tab\there"), dictStrCol("item_id", "i", "i", "i", "i"), tsCol("ts", arrow.Second, 1, 2, 3, 4)},
+			readClicksErr, `column "user_id" row 3: id "tab\there" holds a control character`, false},
+		{"clicks later batch", []col{strCol("user_id", "a", "b", "c", "d", "e\n"), strCol("item_id", "i", "i", "i", "i", "i"), tsCol("ts", arrow.Second, 1, 2, 3, 4, 5)},
+			func(p string) error { _, err := ReadClicks(ctx, p, ReadOptions{BatchSize: 2}); return err },
+			`column "user_id" row 4: id "e\n" holds a control character`, true},
+		{"clicks valid", []col{strCol("user_id", "a", "line\u2028sep"), strCol("item_id", "i", "é"), tsCol("ts", arrow.Second, 1, 2)},
+			readClicksErr, "", false},
+		{"table key too long", []col{strCol("item_id", "a", long), strCol("category", "c1", "c2")},
+			readTableErr, `column "item_id" row 1: id is 257 bytes long (max 256)`, false},
+		{"table key invalid UTF-8", []col{strCol("item_id", "a\xffb"), strCol("category", "c1")},
+			readTableErr, `column "item_id" row 0: id is not valid UTF-8`, false},
+		{"table values are not ids", []col{strCol("item_id", "a", "b"), strCol("category", "", "tab\there")},
+			readTableErr, "", false},
+		{"embeddings user", []col{strCol("user_id", "a", "b\x7f"), listF64Col("embedding", []float64{1, 2}, []float64{3, 4})},
+			func(p string) error { _, err := ReadEmbeddings(ctx, p); return err },
+			`column "user_id" row 1: id "b\x7f" holds a control character`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path, format := tempPath(t, "ids.parquet"), FormatParquet
+			if tc.ipc {
+				path, format = tempPath(t, "ids.arrow"), FormatArrow
+			}
+			writeCols(t, path, format, tc.cols...)
+			err := tc.read(path)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			wantErr(t, err, path, tc.want)
+		})
+	}
+}
+
+func readClicksErr(path string) error {
+	_, err := ReadClicks(context.Background(), path, ReadOptions{})
+	return err
+}
+
+func readTableErr(path string) error {
+	_, err := ReadTable(context.Background(), path, ColItemID, TableOptions{})
+	return err
 }
