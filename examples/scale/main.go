@@ -386,14 +386,17 @@ func runChild(ctx context.Context, n, epochs int, seed int64, out string, withEv
 	cfg := ralm.DefaultTrainConfig()
 	cfg.UserRep.Epochs, cfg.LookAlike.Epochs = epochs, epochs // the cold-start network keeps its default epochs (as ralm train --epochs-user/--epochs-la)
 	cfg.SetSeed(seed)
-	trainClicks := sp.Train.Len()
+	// the training clicks with the vocabularies ralm train gives train.parquet
+	// (only ids with a training click), as eval.Run trains
+	train := sp.Train.Compact()
+	trainClicks := train.Len()
 	units := map[string]struct {
 		label, unit string
 		count       int
 	}{
 		"":          {"features", "clicks", trainClicks},
 		"userrep":   {"train userrep", "clicks", trainClicks * epochs},
-		"embed":     {"embed", "users", sp.Train.Users.Len()},
+		"embed":     {"embed", "users", train.Users.Len()},
 		"lookalike": {"train lookalike", "clicks", trainClicks * epochs},
 		"coldstart": {"train cold-start", "clicks", trainClicks},
 	}
@@ -411,7 +414,7 @@ func runChild(ctx context.Context, n, epochs int, seed int64, out string, withEv
 		cur, start = next, time.Now()
 		m.resetPeak()
 	}
-	t, err := ralm.Train(ctx, ralm.TrainData{Clicks: sp.Train, Users: ds.Users, Items: ds.Items}, cfg, ralm.TrainOptions{Stage: finish})
+	t, err := ralm.Train(ctx, ralm.TrainData{Clicks: train, Users: ds.Users, Items: ds.Items}, cfg, ralm.TrainOptions{Stage: finish})
 	if err != nil {
 		return fmt.Errorf("%d users: train: %w", n, err)
 	}
