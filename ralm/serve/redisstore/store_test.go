@@ -143,6 +143,7 @@ func TestStore(t *testing.T) {
 			n := 0
 			prefix := func() string { n++; return fmt.Sprintf("t%d", n) }
 			t.Run("Users", func(t *testing.T) { testUsers(t, b.open(t, prefix())) })
+			t.Run("UpsertedAcrossModels", func(t *testing.T) { testUpsertedAcrossModels(t, b.open(t, prefix())) })
 			t.Run("Seeds", func(t *testing.T) { testSeeds(t, b.open(t, prefix())) })
 			t.Run("ReclusterOnce", func(t *testing.T) { testReclusterOnce(t, b.open(t, prefix())) })
 			t.Run("Delete", func(t *testing.T) { testDelete(t, b.open(t, prefix())) })
@@ -250,6 +251,53 @@ func testUsers(t *testing.T, s *Store) {
 	small.Users(ctx, m3.Gen, []string{"u0", "u1"})
 	if n := small.cache.len(); n != 1 {
 		t.Fatalf("cache of 1 holds %d", n)
+	}
+}
+
+// testUpsertedAcrossModels: users upserted into one generation that the
+// next model does not embed are carried over to it (as the embedded
+// engine keeps them across a reload); users it embeds take its vector; an
+// upsert into the generation still served after the switch reaches the new
+// one too; a model of another dim carries nothing over.
+func testUpsertedAcrossModels(t *testing.T, s *Store) {
+	ctx := context.Background()
+	m1 := publishUsers(t, s, "m1", 3) // u0 u1 u2
+	for id, v := range map[string][]float32{"new1": {7, 7, 7}, "u1": {8, 8, 8}} {
+		if err := s.UpsertUser(ctx, m1.Gen, id, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m2 := publishUsers(t, s, "m2", 2) // u0 u1: u2 leaves, u1 is embedded again
+	s.ClearUserCache()
+	got, err := s.Users(ctx, m2.Gen, []string{"new1", "u1", "u2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got[0], []float32{7, 7, 7}) || !slices.Equal(got[1], []float32{1, 1, -1}) || got[2] != nil {
+		t.Fatalf("generation %d: new1 %v (want the upsert), u1 %v (want the model's), u2 %v (want none)", m2.Gen, got[0], got[1], got[2])
+	}
+	// A replica still serving m1 upserts after the switch: m2 gets it too.
+	if err := s.UpsertUser(ctx, m1.Gen, "late", []float32{5, 5, 5}); err != nil {
+		t.Fatal(err)
+	}
+	s.ClearUserCache()
+	if got, _ := s.Users(ctx, m2.Gen, []string{"late"}); !slices.Equal(got[0], []float32{5, 5, 5}) {
+		t.Fatalf("upsert into generation %d after the switch: generation %d has %v", m1.Gen, m2.Gen, got[0])
+	}
+	// u1 is the model's now: a model without it does not carry m2's vector.
+	m3 := publishUsers(t, s, "m3", 1) // u0
+	s.ClearUserCache()
+	got, _ = s.Users(ctx, m3.Gen, []string{"new1", "late", "u1"})
+	if !slices.Equal(got[0], []float32{7, 7, 7}) || !slices.Equal(got[1], []float32{5, 5, 5}) || got[2] != nil {
+		t.Fatalf("generation %d: new1 %v, late %v (want both carried again), u1 %v (want none)", m3.Gen, got[0], got[1], got[2])
+	}
+	m4, err := s.Publish(ctx, "m4", []string{"u0"}, []float32{1, 2, 3, 4}, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ClearUserCache()
+	if got, _ := s.Users(ctx, m4.Gen, []string{"new1"}); got[0] != nil {
+		t.Fatalf("a dim-3 upsert was carried into the dim-4 generation %d: %v", m4.Gen, got[0])
 	}
 }
 
