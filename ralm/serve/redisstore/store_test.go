@@ -1,13 +1,19 @@
 package redisstore
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +25,7 @@ import (
 // backend is one Redis deployment the tests run against.
 type backend struct {
 	name string
+	cfg  func(prefix string) Config
 	open func(t *testing.T, prefix string) *Store
 	kill func() // SIGKILL every server
 	boot func() // restart every server after kill
@@ -43,11 +50,13 @@ func backends(t *testing.T) []backend {
 	return []backend{
 		{
 			name: "standalone",
+			cfg:  func(p string) Config { return Config{URL: sa.URL(), Prefix: p} },
 			open: func(t *testing.T, p string) *Store { return openStore(t, Config{URL: sa.URL(), Prefix: p}) },
 			kill: sa.Kill, boot: sa.Restart,
 		},
 		{
 			name: "cluster",
+			cfg:  func(p string) Config { return Config{ClusterAddrs: cl.Addrs(), Prefix: p} },
 			open: func(t *testing.T, p string) *Store { return openStore(t, Config{ClusterAddrs: cl.Addrs(), Prefix: p}) },
 			kill: func() {
 				for _, n := range cl.Nodes {
@@ -148,6 +157,9 @@ func TestStore(t *testing.T) {
 			t.Run("ReclusterOnce", func(t *testing.T) { testReclusterOnce(t, b.open(t, prefix())) })
 			t.Run("Delete", func(t *testing.T) { testDelete(t, b.open(t, prefix())) })
 			t.Run("ClaimCrashedWorker", func(t *testing.T) { testClaim(t, b.open(t, prefix())) })
+			for _, stage := range []string{stageRead, stageApplied} {
+				t.Run("KillWorkerAt_"+stage, func(t *testing.T) { testKillWorker(t, b, prefix(), stage) })
+			}
 			t.Run("Replicas", func(t *testing.T) { p := prefix(); testReplicas(t, b.open(t, p), b.open(t, p)) })
 			t.Run("RedisRestart", func(t *testing.T) { testRestart(t, b, prefix()) })
 		})
@@ -588,10 +600,125 @@ type quietLogger struct{}
 func (quietLogger) Printf(context.Context, string, ...any) {}
 
 // TestMain silences go-redis's own dial-retry log lines (servers are
-// killed on purpose here).
+// killed on purpose here), and runs a worker child (testKillWorker) when
+// the test binary is re-executed as one.
 func TestMain(m *testing.M) {
 	redis.SetLogger(quietLogger{})
+	if os.Getenv(workerChildEnv) != "" {
+		os.Exit(runWorkerChild())
+	}
 	os.Exit(m.Run())
+}
+
+// workerChildEnv holds the JSON workerChild of a re-executed test binary.
+const workerChildEnv = "RALM_REDISSTORE_WORKER_CHILD"
+
+// workerChild configures a worker subprocess that stops at a crash point.
+type workerChild struct {
+	Config Config
+	Stage  string // stageRead or stageApplied
+}
+
+// runWorkerChild runs one worker that, at its first batch, prints
+// "stopped at STAGE N" (N entries) and hangs there until it is killed.
+func runWorkerChild() int {
+	var c workerChild
+	if err := json.Unmarshal([]byte(os.Getenv(workerChildEnv)), &c); err != nil {
+		fmt.Fprintln(os.Stderr, "worker child config:", err)
+		return 2
+	}
+	ctx := context.Background()
+	s, err := Open(ctx, c.Config)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	w, err := NewWorker(s, WorkerConfig{Name: "doomed", MaxSeeds: 100, MinSeeds: 2,
+		ReclusterInterval: 200 * time.Millisecond, Batch: 1000, Build: meanBuilder})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	w.hook = func(stage string, n int) {
+		if stage == c.Stage {
+			fmt.Printf("stopped at %s %d\n", stage, n)
+			select {} // until SIGKILL
+		}
+	}
+	w.Run(ctx)
+	return 1
+}
+
+// testKillWorker: a worker process SIGKILLed between reading entries and
+// acknowledging them (before it applied them, or after it wrote the seeds
+// but before it scheduled the items) leaves them pending; a live worker
+// claims them (XAUTOCLAIM) and finishes them: every click is in the seeds
+// and the item gets its state.
+func testKillWorker(t *testing.T, b backend, prefix, stage string) {
+	ctx := context.Background()
+	s := b.open(t, prefix)
+	publishUsers(t, s, "m", 10)
+	var cs []Click
+	var want []string
+	for u := range 10 {
+		cs = append(cs, Click{Item: "k", User: "u" + strconv.Itoa(u)})
+		want = append(want, "u"+strconv.Itoa(u))
+	}
+	if err := s.Append(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(workerChild{Config: b.cfg(prefix), Stage: stage})
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), workerChildEnv+"="+string(raw))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line := make(chan string, 1)
+	go func() {
+		l, _ := bufio.NewReader(out).ReadString('\n')
+		line <- strings.TrimSpace(l)
+	}()
+	select {
+	case l := <-line:
+		if l != fmt.Sprintf("stopped at %s 10", stage) {
+			t.Fatalf("worker child said %q; stderr: %s", l, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("worker child did not reach %s in 20 s; stderr: %s", stage, stderr.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if ss, err := s.Stats(ctx); err != nil || ss.Pending != 10 || ss.Lag != 0 {
+		t.Fatalf("after the kill: %+v, %v; want 10 pending, none undelivered", ss, err)
+	}
+	seeds, _ := s.Seeds(ctx, "k")
+	if wantSeeds := map[string]int{stageRead: 0, stageApplied: 10}[stage]; len(seeds) != wantSeeds {
+		t.Fatalf("killed at %s: %d seeds written, want %d", stage, len(seeds), wantSeeds)
+	}
+	if st, _ := s.LoadState(ctx, "k"); st != nil {
+		t.Fatalf("killed at %s: the item has a state already", stage)
+	}
+	live := newWorker(t, s, "live", func(c *WorkerConfig) { c.MaxSeeds = 100 })
+	runWorker(t, live)
+	eventually(t, 10*time.Second, "the live worker finishes the killed worker's entries", func() bool {
+		got, _ := s.Seeds(ctx, "k")
+		slices.Sort(got)
+		st, _ := s.LoadState(ctx, "k")
+		ss, err := s.Stats(ctx)
+		return slices.Equal(got, want) && st != nil && st.Seeds == 10 && err == nil && ss.Pending == 0
+	})
+	if ws := live.Stats(); ws.Applied != 10 {
+		t.Fatalf("live worker applied %d entries, want the 10 it claimed", ws.Applied)
+	}
 }
 
 // TestUserCacheInvalidationRace: a vector read before an invalidation that
