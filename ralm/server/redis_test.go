@@ -19,8 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/internal/redistest"
 	"github.com/ralmlab/ralm/ralm/serve"
@@ -53,7 +51,7 @@ func (d redisDeployment) restart() {
 // redisDeployments starts a standalone server (AOF, appendfsync always) and
 // a 3-node Cluster.
 func redisDeployments(t *testing.T) []redisDeployment {
-	redis.SetLogger(quietRedis{}) // the client logs every failed dial while Redis is down
+	redisstore.SetClientLogger(nil) // the client logs every failed dial while Redis is down
 	sa := redistest.Start(t)
 	cl := redistest.StartCluster(t, 3)
 	return []redisDeployment{
@@ -83,11 +81,6 @@ func redisDeployments(t *testing.T) []redisDeployment {
 		},
 	}
 }
-
-// quietRedis silences the go-redis client's own log.
-type quietRedis struct{}
-
-func (quietRedis) Printf(context.Context, string, ...any) {}
 
 // replicaOptions are the options every replica of a test uses.
 func replicaOptions(cfg redisstore.Config, workers int) serve.ReplicaOptions {
@@ -315,7 +308,7 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 // TestRedisKillReplica): config from the environment, listening address
 // printed on stdout; it runs until killed.
 func runReplicaChild() int {
-	redis.SetLogger(quietRedis{})
+	redisstore.SetClientLogger(nil)
 	var cfg redisstore.Config
 	if err := json.Unmarshal([]byte(os.Getenv(childEnv)), &cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "child config:", err)

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"strconv"
 	"sync"
@@ -475,4 +476,22 @@ func (c *userCache) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.ll.Len()
+}
+
+// SetClientLogger routes the go-redis client's own log lines (for example
+// every failed dial while Redis is down, printed on stderr by default) to
+// l at debug level, for every client of the process; the store's callers
+// report the failures themselves. A nil l discards them.
+func SetClientLogger(l *slog.Logger) {
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	redis.SetLogger(clientLogger{l})
+}
+
+// clientLogger adapts a slog.Logger to go-redis's logger interface.
+type clientLogger struct{ l *slog.Logger }
+
+func (c clientLogger) Printf(ctx context.Context, format string, v ...any) {
+	c.l.DebugContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
 }

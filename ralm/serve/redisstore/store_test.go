@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"os/exec"
@@ -595,15 +596,11 @@ func testReplicas(t *testing.T, a, b *Store) {
 	}
 }
 
-type quietLogger struct{}
-
-func (quietLogger) Printf(context.Context, string, ...any) {}
-
 // TestMain silences go-redis's own dial-retry log lines (servers are
 // killed on purpose here), and runs a worker child (testKillWorker) when
 // the test binary is re-executed as one.
 func TestMain(m *testing.M) {
-	redis.SetLogger(quietLogger{})
+	SetClientLogger(nil)
 	if os.Getenv(workerChildEnv) != "" {
 		os.Exit(runWorkerChild())
 	}
@@ -734,5 +731,16 @@ func TestUserCacheInvalidationRace(t *testing.T) {
 	c.putIf(c.epoch(), 1, "u1", []float32{2})
 	if v, ok := c.get(1, "u1"); !ok || v[0] != 2 {
 		t.Fatalf("got %v %v, want the fresh vector cached", v, ok)
+	}
+}
+
+// TestClientLogger: the go-redis client's log lines go to the slog logger
+// at debug level.
+func TestClientLogger(t *testing.T) {
+	var buf bytes.Buffer
+	l := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	clientLogger{l}.Printf(context.Background(), "dial %s failed", "127.0.0.1:1")
+	if got := buf.String(); !strings.Contains(got, "level=DEBUG") || !strings.Contains(got, `msg="redis client: dial 127.0.0.1:1 failed"`) {
+		t.Fatalf("logged %q", got)
 	}
 }
