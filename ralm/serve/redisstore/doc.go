@@ -38,7 +38,9 @@
 //
 //	item  item id (required)
 //	user  user id (required)
-//	ts    click time, Unix milliseconds (optional)
+//	ts    click time, Unix milliseconds (optional; kept in the log only:
+//	      seeds are ordered by entry id, and the item's click times are
+//	      the times the workers applied the clicks)
 //	op    "delete" to delete the item's seeds up to this entry (optional)
 //
 // so a click pipeline can bypass HTTP with

@@ -157,6 +157,7 @@ func TestStore(t *testing.T) {
 			t.Run("Seeds", func(t *testing.T) { testSeeds(t, b.open(t, prefix())) })
 			t.Run("ReclusterOnce", func(t *testing.T) { testReclusterOnce(t, b.open(t, prefix())) })
 			t.Run("Delete", func(t *testing.T) { testDelete(t, b.open(t, prefix())) })
+			t.Run("ProducerXADD", func(t *testing.T) { p := prefix(); testProducerXADD(t, b.open(t, p), p) })
 			t.Run("ClaimCrashedWorker", func(t *testing.T) { testClaim(t, b.open(t, prefix())) })
 			for _, stage := range []string{stageRead, stageApplied} {
 				t.Run("KillWorkerAt_"+stage, func(t *testing.T) { testKillWorker(t, b, prefix(), stage) })
@@ -452,6 +453,36 @@ func testDelete(t *testing.T, s *Store) {
 	})
 	if !deleted {
 		t.Fatal("no delete event for b")
+	}
+}
+
+// testProducerXADD: a click pipeline that bypasses HTTP with a plain XADD
+// of the documented key and fields (item, user, ts; op delete) is applied
+// like Append.
+func testProducerXADD(t *testing.T, s *Store, prefix string) {
+	ctx := context.Background()
+	publishUsers(t, s, "m", 4)
+	key := prefix + ":{clicks}:stream" // as documented, not through StreamKey
+	xadd := func(fields ...any) {
+		t.Helper()
+		if err := s.rdb.Do(ctx, append([]any{"XADD", key, "*"}, fields...)...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	xadd("item", "42", "user", "u0", "ts", "1733000000000")
+	xadd("item", "42", "user", "u1")
+	xadd("item", "43", "user", "u2")
+	xadd("item", "43", "op", "delete")
+	xadd("item", "42", "user", "u3", "ts", "1733000000001")
+	runWorker(t, newWorker(t, s, "w1", nil))
+	eventually(t, 5*time.Second, "the producer's clicks applied", func() bool {
+		got, _ := s.Seeds(ctx, "42")
+		st, _ := s.LoadState(ctx, "42")
+		ss, err := s.Stats(ctx)
+		return slices.Equal(got, []string{"u0", "u1", "u3"}) && st != nil && st.Seeds == 3 && err == nil && ss.Lag == 0 && ss.Pending == 0
+	})
+	if got, _ := s.Seeds(ctx, "43"); len(got) != 0 {
+		t.Fatalf("item 43 deleted by the producer has seeds %v", got)
 	}
 }
 
