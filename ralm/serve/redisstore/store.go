@@ -214,7 +214,14 @@ func (s *Store) Publish(ctx context.Context, modelID string, ids []string, vecs 
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return Model{}, fmt.Errorf("redis store: publish: read %s prev: %w", s.keyMeta(), err)
 	}
-	if err := s.rdb.HSet(ctx, s.keyMeta(), "model", modelID, "gen", gen, "dim", dim, "prev", old.Gen).Err(); err != nil {
+	// The switch; the generation is no longer "being published" (upserts
+	// reach it as the current one).
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, s.keyMeta(), "model", modelID, "gen", gen, "dim", dim, "prev", old.Gen)
+		p.HDel(ctx, s.keyMeta(), metaPubGen, metaPubDim)
+		return nil
+	})
+	if err != nil {
 		return Model{}, fmt.Errorf("redis store: publish: switch model: %w", err)
 	}
 	if err := s.markAllDirty(ctx); err != nil {

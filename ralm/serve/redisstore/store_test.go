@@ -282,6 +282,9 @@ func testUpsertedAcrossModels(t *testing.T, s *Store) {
 		}
 	}
 	m2 := publishUsers(t, s, "m2", 2) // u0 u1: u2 leaves, u1 is embedded again
+	if pub, _ := s.rdb.HExists(ctx, s.keyMeta(), metaPubGen).Result(); pub {
+		t.Fatalf("%s still names a generation being published after the switch", s.keyMeta())
+	}
 	s.ClearUserCache()
 	got, err := s.Users(ctx, m2.Gen, []string{"new1", "u1", "u2"})
 	if err != nil {
