@@ -95,6 +95,7 @@ the previous one is deleted. See docs/scaling.md.`,
 			if err != nil {
 				return err
 			}
+			redisstore.SetClientLogger(newLogger(cmd))
 			s, err := redisstore.Open(ctx, cfg)
 			if err != nil {
 				return err

@@ -1,13 +1,20 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"net"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ralmlab/ralm/internal/redistest"
 )
 
 // readmeScale rewrites the README's commands for a test run: the same
@@ -68,6 +75,10 @@ func TestREADMECommands(t *testing.T) {
 	}
 	for i, block := range blocks {
 		script := readmeScript(block, work)
+		if strings.Contains(script, "redis-server") {
+			t.Run(fmt.Sprintf("block%d-redis", i+1), func(t *testing.T) { runRedisBlock(t, i+1, script, root, bin, work) })
+			continue
+		}
 		cmd := osexec.Command("bash", "-c", "set -euo pipefail\n"+script)
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
@@ -81,6 +92,69 @@ func TestREADMECommands(t *testing.T) {
 		}
 		t.Logf("block %d (%.1fs):\n%s", i+1, time.Since(start).Seconds(), out)
 	}
+}
+
+// redisBlockTimeout bounds a README block that runs redis-server and
+// replicas (its wait loops would otherwise hang on a failure).
+const redisBlockTimeout = 3 * time.Minute
+
+// runRedisBlock runs a README block that starts redis-server and `ralm
+// serve` replicas: skipped without redis-server (failing when CI=true),
+// its fixed ports (Redis 6379, replicas 8081 and 8082) moved to free ones,
+// bounded by redisBlockTimeout, and every process it started killed
+// afterwards (the replicas by process group, the daemonized redis-server
+// by its pidfile). The other replica must report the new item ok and
+// /metrics the Redis figures.
+func runRedisBlock(t *testing.T, n int, script, root, bin, work string) {
+	redistest.Binary(t)
+	for _, port := range []string{"6379", "8081", "8082"} {
+		script = regexp.MustCompile(`\b`+port+`\b`).ReplaceAllString(script, strconv.Itoa(freePort(t)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), redisBlockTimeout)
+	defer cancel()
+	cmd := osexec.CommandContext(ctx, "bash", "-c", "set -euo pipefail\n"+script)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	defer func() {
+		if cmd.Process != nil {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // replicas left by a failed block
+		}
+		pidfiles, _ := filepath.Glob(filepath.Join(work, "*", "redis.pid"))
+		for _, f := range pidfiles {
+			if b, err := os.ReadFile(f); err == nil {
+				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+					syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+		}
+	}()
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("README sh block %d failed after %.1fs: %v\nscript:\n%s\noutput:\n%s", n, time.Since(start).Seconds(), err, script, out)
+	}
+	for _, want := range []string{`"item_id":9001`, `"status":"ok"`, "ralm_redis_stream_lag 0"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("README sh block %d: the output has no %s:\n%s", n, want, out)
+		}
+	}
+	if strings.Contains(string(out), "unknown_item") {
+		t.Errorf("README sh block %d: an item is unknown on the other replica:\n%s", n, out)
+	}
+	t.Logf("block %d (%.1fs):\n%s", n, time.Since(start).Seconds(), out)
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // shBlocks returns the bodies of the ```sh fenced blocks of a Markdown text.

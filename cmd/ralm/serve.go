@@ -174,6 +174,7 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	if f.redis.set() {
 		rc, _ := f.redis.config()
 		rc.UserCache = f.userCache
+		redisstore.SetClientLogger(log) // the replica logs Redis failures itself
 		e, err = serve.OpenReplica(ctx, f.model, serve.ReplicaOptions{
 			Redis: rc, Workers: f.workers, AudienceUsers: f.audienceUsers, MaxSeeds: opts.MaxSeeds, MinSeeds: opts.MinSeeds,
 			ReclusterInterval: opts.ReclusterInterval, Hooks: opts.Hooks, Logger: log,

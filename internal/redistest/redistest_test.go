@@ -3,6 +3,7 @@ package redistest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -59,5 +60,40 @@ func TestCluster(t *testing.T) {
 		if err != nil || got != i {
 			t.Fatalf("after node restart key%d = %d, %v", i, got, err)
 		}
+	}
+}
+
+// recordTB records Skip and Fatal instead of stopping the test.
+type recordTB struct {
+	testing.TB
+	skipped, failed string
+}
+
+func (r *recordTB) Helper()           {}
+func (r *recordTB) Skip(args ...any)  { r.skipped = fmt.Sprint(args...) }
+func (r *recordTB) Fatal(args ...any) { r.failed = fmt.Sprint(args...) }
+
+// TestBinaryMissing: without redis-server on PATH a test is skipped with a
+// message naming the Debian package, and fails when CI=true.
+func TestBinaryMissing(t *testing.T) {
+	for _, tc := range []struct {
+		ci       string
+		wantFail bool
+	}{{"", false}, {"false", false}, {"true", true}} {
+		t.Run("CI="+tc.ci, func(t *testing.T) {
+			t.Setenv("PATH", t.TempDir())
+			t.Setenv("CI", tc.ci)
+			r := &recordTB{TB: t}
+			if p := Binary(r); p != "" {
+				t.Fatalf("Binary found %q on an empty PATH", p)
+			}
+			msg := r.skipped
+			if tc.wantFail {
+				msg = r.failed
+			}
+			if (r.failed != "") != tc.wantFail || !strings.Contains(msg, "Debian package "+Package) {
+				t.Fatalf("skipped %q, failed %q; want a %s naming the package", r.skipped, r.failed, map[bool]string{true: "failure", false: "skip"}[tc.wantFail])
+			}
+		})
 	}
 }

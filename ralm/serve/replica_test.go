@@ -112,7 +112,8 @@ func TestReplicaEngineParity(t *testing.T) {
 // TestReplicaReloadNoMix publishes a second model (Reload with a new
 // folder) while a client scores without pause: every response comes whole
 // from the first model or whole from the second, never a mix, and the
-// replica ends on the second generation with every item ok.
+// replica ends on the second generation with every item ok, still
+// knowing a user upserted before the switch.
 func TestReplicaReloadNoMix(t *testing.T) {
 	srv := redistest.Start(t)
 	s, m1 := testworld.Small(t)
@@ -158,6 +159,16 @@ func TestReplicaReloadNoMix(t *testing.T) {
 		return ok
 	})
 	gen1 := r.Generation()
+	// A user upserted on the first model that neither model embeds is
+	// served by the second too (carried over, as the embedded engine does).
+	const upserted = "999001"
+	vec := make([]float32, s.Emb.Dim)
+	for j := range vec {
+		vec[j] = 0.05 * float32(j%7)
+	}
+	if err := r.UpsertUser(ctx, upserted, UserInput{Vector: vec}); err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
 	go func() { done <- r.Reload(ctx, dir2) }()
 	var seen [][]bundle.ItemScore
@@ -179,6 +190,9 @@ func TestReplicaReloadNoMix(t *testing.T) {
 	}
 	if slices.Equal(final, first) {
 		t.Fatal("the second model scores like the first: the test cannot tell them apart")
+	}
+	if _, err := r.Score(ctx, upserted, items); err != nil {
+		t.Fatalf("upserted user after the new model: %v", err)
 	}
 	for i, sc := range seen {
 		if !slices.Equal(sc, first) && !slices.Equal(sc, final) {

@@ -19,8 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/ralmlab/ralm/data"
 	"github.com/ralmlab/ralm/internal/redistest"
 	"github.com/ralmlab/ralm/ralm/serve"
@@ -53,7 +51,7 @@ func (d redisDeployment) restart() {
 // redisDeployments starts a standalone server (AOF, appendfsync always) and
 // a 3-node Cluster.
 func redisDeployments(t *testing.T) []redisDeployment {
-	redis.SetLogger(quietRedis{}) // the client logs every failed dial while Redis is down
+	redisstore.SetClientLogger(nil) // the client logs every failed dial while Redis is down
 	sa := redistest.Start(t)
 	cl := redistest.StartCluster(t, 3)
 	return []redisDeployment{
@@ -83,11 +81,6 @@ func redisDeployments(t *testing.T) []redisDeployment {
 		},
 	}
 }
-
-// quietRedis silences the go-redis client's own log.
-type quietRedis struct{}
-
-func (quietRedis) Printf(context.Context, string, ...any) {}
 
 // replicaOptions are the options every replica of a test uses.
 func replicaOptions(cfg redisstore.Config, workers int) serve.ReplicaOptions {
@@ -157,7 +150,8 @@ func clicksBody(item int, users ...int) string {
 // TestRedisTwoReplicas runs two replicas on one Redis (standalone and a
 // 3-node Cluster): replica A runs the re-cluster worker, B is a pure
 // reader. Clicks for a brand-new item posted to A make it ok on B within
-// the re-cluster interval + 1 s, and both give identical scores. Then Redis
+// the re-cluster interval + 1 s, so does the state re-clustered after more
+// clicks, and both give identical scores. Then Redis
 // goes down (every node of the Cluster): writes get 503 with a JSON error,
 // reads answer from the cached state with "stale": true, /readyz is 503 and
 // /healthz says stale; when Redis returns the replica recovers by itself.
@@ -185,6 +179,25 @@ func TestRedisTwoReplicas(t *testing.T) {
 				}
 				if time.Now().After(deadline) {
 					t.Fatalf("item not ok on B within %v: %d %v", redisRecluster+time.Second, code, m)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			// More clicks for the item, now ok (not due at once): B has
+			// the re-clustered state within the re-cluster interval + 1 s.
+			more := []int{2, 6, 10}
+			start = time.Now()
+			if code, m := a.do("POST", "/v1/clicks", clicksBody(item, more...)); code != 200 || m["accepted"] != float64(len(more)) {
+				t.Fatalf("more clicks on A: %d %v", code, m)
+			}
+			deadline = start.Add(redisRecluster + time.Second)
+			for {
+				code, m := b.do("GET", fmt.Sprintf("/v1/items/%d", item), "")
+				if code == 200 && m["status"] == "ok" && m["seeds"] == float64(len(users)+len(more)) && m["pending"] == false {
+					t.Logf("re-clustered state on B after %v", time.Since(start).Round(time.Millisecond))
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("re-clustered state not on B within %v: %d %v", redisRecluster+time.Second, code, m)
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
@@ -295,7 +308,7 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 // TestRedisKillReplica): config from the environment, listening address
 // printed on stdout; it runs until killed.
 func runReplicaChild() int {
-	redis.SetLogger(quietRedis{})
+	redisstore.SetClientLogger(nil)
 	var cfg redisstore.Config
 	if err := json.Unmarshal([]byte(os.Getenv(childEnv)), &cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "child config:", err)

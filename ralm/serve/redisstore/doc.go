@@ -12,8 +12,11 @@
 // so the scripts that update an item touch a single node.
 //
 //	ralm:meta                    hash   model (model id), gen (generation, integer), dim,
-//	                                    prev (the generation before), next_gen (counter)
+//	                                    prev (the generation before), next_gen (counter),
+//	                                    pub, pub_dim (the generation being published)
 //	ralm:u:<gen>:<user>          string the user's vector: dim little-endian float32
+//	ralm:upserted                set    users upserted (POST /v1/users) that no later
+//	                                    model embeds: carried over to each new generation
 //	ralm:imported                set    clicks fingerprints of the model folders whose
 //	                                    training seeds were appended to the click stream
 //	ralm:publishing              string lock of the replica publishing into an empty Redis
@@ -35,7 +38,9 @@
 //
 //	item  item id (required)
 //	user  user id (required)
-//	ts    click time, Unix milliseconds (optional)
+//	ts    click time, Unix milliseconds (optional; kept in the log only:
+//	      seeds are ordered by entry id, and the item's click times are
+//	      the times the workers applied the clicks)
 //	op    "delete" to delete the item's seeds up to this entry (optional)
 //
 // so a click pipeline can bypass HTTP with
@@ -72,6 +77,13 @@
 // replica keeps serving the previous model — its vectors and the item
 // states built with it, which Mirror keeps aside when newer ones replace
 // them (Mirror.StateAt) — until every item has a state of the new one.
+//
+// Upserted users (Store.UpsertUser, recorded in ralm:upserted) survive a new
+// model as in the embedded engine: Publish copies those the new model does
+// not embed into its generation when their vector has its dim; those it
+// embeds take the model's vector (trained on newer data). An upsert made
+// while Publish runs or while replicas still serve the previous generation
+// is written into the new generation too.
 //
 // # Re-clustering once
 //

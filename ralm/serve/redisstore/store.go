@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"strconv"
 	"sync"
@@ -97,7 +98,8 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Key names (see the package documentation).
-func (s *Store) keyMeta() string { return s.p + ":meta" }
+func (s *Store) keyMeta() string     { return s.p + ":meta" }
+func (s *Store) keyUpserted() string { return s.p + ":upserted" }
 func (s *Store) keyUser(gen int64, u string) string {
 	return s.p + ":u:" + strconv.FormatInt(gen, 10) + ":" + u
 }
@@ -167,6 +169,13 @@ const PublishBatch = 1000
 // the vectors of the generation before the previous one. The previous
 // generation stays readable, so a replica keeps serving it until the items'
 // states of the new one are built, and no response mixes two models.
+//
+// Users upserted (UpsertUser) into the previous generation that the new
+// model does not embed are carried over to the new generation when their
+// vector has the new model's dim, as the embedded engine keeps them across
+// a reload; users the new model embeds take the model's vector (it was
+// trained on newer data), unless they are upserted again while Publish
+// runs.
 func (s *Store) Publish(ctx context.Context, modelID string, ids []string, vecs []float32, dim int) (Model, error) {
 	if dim <= 0 || len(vecs) != len(ids)*dim {
 		return Model{}, fmt.Errorf("redis store: publish: %d values for %d users of dim %d", len(vecs), len(ids), dim)
@@ -196,11 +205,23 @@ func (s *Store) Publish(ctx context.Context, modelID string, ids []string, vecs 
 		}
 	}
 	m := Model{ID: modelID, Gen: gen, Dim: dim}
+	if old.Gen > 0 {
+		if err := s.carryUpserted(ctx, old.Gen, m, ids); err != nil {
+			return Model{}, err
+		}
+	}
 	prev, err := s.rdb.HGet(ctx, s.keyMeta(), "prev").Int64()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return Model{}, fmt.Errorf("redis store: publish: read %s prev: %w", s.keyMeta(), err)
 	}
-	if err := s.rdb.HSet(ctx, s.keyMeta(), "model", modelID, "gen", gen, "dim", dim, "prev", old.Gen).Err(); err != nil {
+	// The switch; the generation is no longer "being published" (upserts
+	// reach it as the current one).
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, s.keyMeta(), "model", modelID, "gen", gen, "dim", dim, "prev", old.Gen)
+		p.HDel(ctx, s.keyMeta(), metaPubGen, metaPubDim)
+		return nil
+	})
+	if err != nil {
 		return Model{}, fmt.Errorf("redis store: publish: switch model: %w", err)
 	}
 	if err := s.markAllDirty(ctx); err != nil {
@@ -339,10 +360,27 @@ func (s *Store) Users(ctx context.Context, gen int64, ids []string) ([][]float32
 }
 
 // UpsertUser writes one user's vector in generation gen and announces it,
-// so every replica drops its cached copy.
+// so every replica drops its cached copy. It records the user as upserted
+// (so that Publish carries it over to the next model), and writes the
+// vector into a newer generation too when one is published or being
+// published and has the vector's dim, so an upsert made while replicas
+// still serve the previous generation is not lost to the new one.
 func (s *Store) UpsertUser(ctx context.Context, gen int64, id string, vec []float32) error {
-	if err := s.rdb.Set(ctx, s.keyUser(gen, id), encodeVec(vec), 0).Err(); err != nil {
+	enc := encodeVec(vec)
+	if err := s.rdb.Set(ctx, s.keyUser(gen, id), enc, 0).Err(); err != nil {
 		return fmt.Errorf("redis store: upsert user %q: %w", id, err)
+	}
+	if err := s.rdb.SAdd(ctx, s.keyUpserted(), id).Err(); err != nil {
+		return fmt.Errorf("redis store: upsert user %q: record in %s: %w", id, s.keyUpserted(), err)
+	}
+	newer, err := s.newerGens(ctx, gen, len(vec))
+	if err != nil {
+		return fmt.Errorf("redis store: upsert user %q: %w", id, err)
+	}
+	for _, g := range newer {
+		if err := s.rdb.Set(ctx, s.keyUser(g, id), enc, 0).Err(); err != nil {
+			return fmt.Errorf("redis store: upsert user %q into generation %d: %w", id, g, err)
+		}
 	}
 	s.cache.drop(id)
 	if err := s.announce(ctx, EventUser, id, gen); err != nil {
@@ -445,4 +483,22 @@ func (c *userCache) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.ll.Len()
+}
+
+// SetClientLogger routes the go-redis client's own log lines (for example
+// every failed dial while Redis is down, printed on stderr by default) to
+// l at debug level, for every client of the process; the store's callers
+// report the failures themselves. A nil l discards them.
+func SetClientLogger(l *slog.Logger) {
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	redis.SetLogger(clientLogger{l})
+}
+
+// clientLogger adapts a slog.Logger to go-redis's logger interface.
+type clientLogger struct{ l *slog.Logger }
+
+func (c clientLogger) Printf(ctx context.Context, format string, v ...any) {
+	c.l.DebugContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
 }

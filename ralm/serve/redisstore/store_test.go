@@ -1,13 +1,20 @@
 package redisstore
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +26,7 @@ import (
 // backend is one Redis deployment the tests run against.
 type backend struct {
 	name string
+	cfg  func(prefix string) Config
 	open func(t *testing.T, prefix string) *Store
 	kill func() // SIGKILL every server
 	boot func() // restart every server after kill
@@ -43,11 +51,13 @@ func backends(t *testing.T) []backend {
 	return []backend{
 		{
 			name: "standalone",
+			cfg:  func(p string) Config { return Config{URL: sa.URL(), Prefix: p} },
 			open: func(t *testing.T, p string) *Store { return openStore(t, Config{URL: sa.URL(), Prefix: p}) },
 			kill: sa.Kill, boot: sa.Restart,
 		},
 		{
 			name: "cluster",
+			cfg:  func(p string) Config { return Config{ClusterAddrs: cl.Addrs(), Prefix: p} },
 			open: func(t *testing.T, p string) *Store { return openStore(t, Config{ClusterAddrs: cl.Addrs(), Prefix: p}) },
 			kill: func() {
 				for _, n := range cl.Nodes {
@@ -143,10 +153,15 @@ func TestStore(t *testing.T) {
 			n := 0
 			prefix := func() string { n++; return fmt.Sprintf("t%d", n) }
 			t.Run("Users", func(t *testing.T) { testUsers(t, b.open(t, prefix())) })
+			t.Run("UpsertedAcrossModels", func(t *testing.T) { testUpsertedAcrossModels(t, b.open(t, prefix())) })
 			t.Run("Seeds", func(t *testing.T) { testSeeds(t, b.open(t, prefix())) })
 			t.Run("ReclusterOnce", func(t *testing.T) { testReclusterOnce(t, b.open(t, prefix())) })
 			t.Run("Delete", func(t *testing.T) { testDelete(t, b.open(t, prefix())) })
+			t.Run("ProducerXADD", func(t *testing.T) { p := prefix(); testProducerXADD(t, b.open(t, p), p) })
 			t.Run("ClaimCrashedWorker", func(t *testing.T) { testClaim(t, b.open(t, prefix())) })
+			for _, stage := range []string{stageRead, stageApplied} {
+				t.Run("KillWorkerAt_"+stage, func(t *testing.T) { testKillWorker(t, b, prefix(), stage) })
+			}
 			t.Run("Replicas", func(t *testing.T) { p := prefix(); testReplicas(t, b.open(t, p), b.open(t, p)) })
 			t.Run("RedisRestart", func(t *testing.T) { testRestart(t, b, prefix()) })
 		})
@@ -250,6 +265,56 @@ func testUsers(t *testing.T, s *Store) {
 	small.Users(ctx, m3.Gen, []string{"u0", "u1"})
 	if n := small.cache.len(); n != 1 {
 		t.Fatalf("cache of 1 holds %d", n)
+	}
+}
+
+// testUpsertedAcrossModels: users upserted into one generation that the
+// next model does not embed are carried over to it (as the embedded
+// engine keeps them across a reload); users it embeds take its vector; an
+// upsert into the generation still served after the switch reaches the new
+// one too; a model of another dim carries nothing over.
+func testUpsertedAcrossModels(t *testing.T, s *Store) {
+	ctx := context.Background()
+	m1 := publishUsers(t, s, "m1", 3) // u0 u1 u2
+	for id, v := range map[string][]float32{"new1": {7, 7, 7}, "u1": {8, 8, 8}} {
+		if err := s.UpsertUser(ctx, m1.Gen, id, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m2 := publishUsers(t, s, "m2", 2) // u0 u1: u2 leaves, u1 is embedded again
+	if pub, _ := s.rdb.HExists(ctx, s.keyMeta(), metaPubGen).Result(); pub {
+		t.Fatalf("%s still names a generation being published after the switch", s.keyMeta())
+	}
+	s.ClearUserCache()
+	got, err := s.Users(ctx, m2.Gen, []string{"new1", "u1", "u2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got[0], []float32{7, 7, 7}) || !slices.Equal(got[1], []float32{1, 1, -1}) || got[2] != nil {
+		t.Fatalf("generation %d: new1 %v (want the upsert), u1 %v (want the model's), u2 %v (want none)", m2.Gen, got[0], got[1], got[2])
+	}
+	// A replica still serving m1 upserts after the switch: m2 gets it too.
+	if err := s.UpsertUser(ctx, m1.Gen, "late", []float32{5, 5, 5}); err != nil {
+		t.Fatal(err)
+	}
+	s.ClearUserCache()
+	if got, _ := s.Users(ctx, m2.Gen, []string{"late"}); !slices.Equal(got[0], []float32{5, 5, 5}) {
+		t.Fatalf("upsert into generation %d after the switch: generation %d has %v", m1.Gen, m2.Gen, got[0])
+	}
+	// u1 is the model's now: a model without it does not carry m2's vector.
+	m3 := publishUsers(t, s, "m3", 1) // u0
+	s.ClearUserCache()
+	got, _ = s.Users(ctx, m3.Gen, []string{"new1", "late", "u1"})
+	if !slices.Equal(got[0], []float32{7, 7, 7}) || !slices.Equal(got[1], []float32{5, 5, 5}) || got[2] != nil {
+		t.Fatalf("generation %d: new1 %v, late %v (want both carried again), u1 %v (want none)", m3.Gen, got[0], got[1], got[2])
+	}
+	m4, err := s.Publish(ctx, "m4", []string{"u0"}, []float32{1, 2, 3, 4}, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ClearUserCache()
+	if got, _ := s.Users(ctx, m4.Gen, []string{"new1"}); got[0] != nil {
+		t.Fatalf("a dim-3 upsert was carried into the dim-4 generation %d: %v", m4.Gen, got[0])
 	}
 }
 
@@ -394,6 +459,36 @@ func testDelete(t *testing.T, s *Store) {
 	}
 }
 
+// testProducerXADD: a click pipeline that bypasses HTTP with a plain XADD
+// of the documented key and fields (item, user, ts; op delete) is applied
+// like Append.
+func testProducerXADD(t *testing.T, s *Store, prefix string) {
+	ctx := context.Background()
+	publishUsers(t, s, "m", 4)
+	key := prefix + ":{clicks}:stream" // as documented, not through StreamKey
+	xadd := func(fields ...any) {
+		t.Helper()
+		if err := s.rdb.Do(ctx, append([]any{"XADD", key, "*"}, fields...)...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	xadd("item", "42", "user", "u0", "ts", "1733000000000")
+	xadd("item", "42", "user", "u1")
+	xadd("item", "43", "user", "u2")
+	xadd("item", "43", "op", "delete")
+	xadd("item", "42", "user", "u3", "ts", "1733000000001")
+	runWorker(t, newWorker(t, s, "w1", nil))
+	eventually(t, 5*time.Second, "the producer's clicks applied", func() bool {
+		got, _ := s.Seeds(ctx, "42")
+		st, _ := s.LoadState(ctx, "42")
+		ss, err := s.Stats(ctx)
+		return slices.Equal(got, []string{"u0", "u1", "u3"}) && st != nil && st.Seeds == 3 && err == nil && ss.Lag == 0 && ss.Pending == 0
+	})
+	if got, _ := s.Seeds(ctx, "43"); len(got) != 0 {
+		t.Fatalf("item 43 deleted by the producer has seeds %v", got)
+	}
+}
+
 // testClaim: a worker that read entries and died before acknowledging them
 // leaves them pending; a live worker claims and applies them.
 func testClaim(t *testing.T, s *Store) {
@@ -535,15 +630,126 @@ func testReplicas(t *testing.T, a, b *Store) {
 	}
 }
 
-type quietLogger struct{}
-
-func (quietLogger) Printf(context.Context, string, ...any) {}
-
 // TestMain silences go-redis's own dial-retry log lines (servers are
-// killed on purpose here).
+// killed on purpose here), and runs a worker child (testKillWorker) when
+// the test binary is re-executed as one.
 func TestMain(m *testing.M) {
-	redis.SetLogger(quietLogger{})
+	SetClientLogger(nil)
+	if os.Getenv(workerChildEnv) != "" {
+		os.Exit(runWorkerChild())
+	}
 	os.Exit(m.Run())
+}
+
+// workerChildEnv holds the JSON workerChild of a re-executed test binary.
+const workerChildEnv = "RALM_REDISSTORE_WORKER_CHILD"
+
+// workerChild configures a worker subprocess that stops at a crash point.
+type workerChild struct {
+	Config Config
+	Stage  string // stageRead or stageApplied
+}
+
+// runWorkerChild runs one worker that, at its first batch, prints
+// "stopped at STAGE N" (N entries) and hangs there until it is killed.
+func runWorkerChild() int {
+	var c workerChild
+	if err := json.Unmarshal([]byte(os.Getenv(workerChildEnv)), &c); err != nil {
+		fmt.Fprintln(os.Stderr, "worker child config:", err)
+		return 2
+	}
+	ctx := context.Background()
+	s, err := Open(ctx, c.Config)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	w, err := NewWorker(s, WorkerConfig{Name: "doomed", MaxSeeds: 100, MinSeeds: 2,
+		ReclusterInterval: 200 * time.Millisecond, Batch: 1000, Build: meanBuilder})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	w.hook = func(stage string, n int) {
+		if stage == c.Stage {
+			fmt.Printf("stopped at %s %d\n", stage, n)
+			select {} // until SIGKILL
+		}
+	}
+	w.Run(ctx)
+	return 1
+}
+
+// testKillWorker: a worker process SIGKILLed between reading entries and
+// acknowledging them (before it applied them, or after it wrote the seeds
+// but before it scheduled the items) leaves them pending; a live worker
+// claims them (XAUTOCLAIM) and finishes them: every click is in the seeds
+// and the item gets its state.
+func testKillWorker(t *testing.T, b backend, prefix, stage string) {
+	ctx := context.Background()
+	s := b.open(t, prefix)
+	publishUsers(t, s, "m", 10)
+	var cs []Click
+	var want []string
+	for u := range 10 {
+		cs = append(cs, Click{Item: "k", User: "u" + strconv.Itoa(u)})
+		want = append(want, "u"+strconv.Itoa(u))
+	}
+	if err := s.Append(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(workerChild{Config: b.cfg(prefix), Stage: stage})
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), workerChildEnv+"="+string(raw))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line := make(chan string, 1)
+	go func() {
+		l, _ := bufio.NewReader(out).ReadString('\n')
+		line <- strings.TrimSpace(l)
+	}()
+	select {
+	case l := <-line:
+		if l != fmt.Sprintf("stopped at %s 10", stage) {
+			t.Fatalf("worker child said %q; stderr: %s", l, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("worker child did not reach %s in 20 s; stderr: %s", stage, stderr.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if ss, err := s.Stats(ctx); err != nil || ss.Pending != 10 || ss.Lag != 0 {
+		t.Fatalf("after the kill: %+v, %v; want 10 pending, none undelivered", ss, err)
+	}
+	seeds, _ := s.Seeds(ctx, "k")
+	if wantSeeds := map[string]int{stageRead: 0, stageApplied: 10}[stage]; len(seeds) != wantSeeds {
+		t.Fatalf("killed at %s: %d seeds written, want %d", stage, len(seeds), wantSeeds)
+	}
+	if st, _ := s.LoadState(ctx, "k"); st != nil {
+		t.Fatalf("killed at %s: the item has a state already", stage)
+	}
+	live := newWorker(t, s, "live", func(c *WorkerConfig) { c.MaxSeeds = 100 })
+	runWorker(t, live)
+	eventually(t, 10*time.Second, "the live worker finishes the killed worker's entries", func() bool {
+		got, _ := s.Seeds(ctx, "k")
+		slices.Sort(got)
+		st, _ := s.LoadState(ctx, "k")
+		ss, err := s.Stats(ctx)
+		return slices.Equal(got, want) && st != nil && st.Seeds == 10 && err == nil && ss.Pending == 0
+	})
+	if ws := live.Stats(); ws.Applied != 10 {
+		t.Fatalf("live worker applied %d entries, want the 10 it claimed", ws.Applied)
+	}
 }
 
 // TestUserCacheInvalidationRace: a vector read before an invalidation that
@@ -559,5 +765,16 @@ func TestUserCacheInvalidationRace(t *testing.T) {
 	c.putIf(c.epoch(), 1, "u1", []float32{2})
 	if v, ok := c.get(1, "u1"); !ok || v[0] != 2 {
 		t.Fatalf("got %v %v, want the fresh vector cached", v, ok)
+	}
+}
+
+// TestClientLogger: the go-redis client's log lines go to the slog logger
+// at debug level.
+func TestClientLogger(t *testing.T) {
+	var buf bytes.Buffer
+	l := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	clientLogger{l}.Printf(context.Background(), "dial %s failed", "127.0.0.1:1")
+	if got := buf.String(); !strings.Contains(got, "level=DEBUG") || !strings.Contains(got, `msg="redis client: dial 127.0.0.1:1 failed"`) {
+		t.Fatalf("logged %q", got)
 	}
 }

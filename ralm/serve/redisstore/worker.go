@@ -65,7 +65,20 @@ type Worker struct {
 	rejected atomic.Int64 // entries skipped (malformed, unknown user)
 	built    atomic.Int64 // states written
 	failed   atomic.Int64 // re-clusters that failed
+
+	// hook, if set (by tests), is called at the crash points of apply:
+	// stageRead and stageApplied.
+	hook func(stage string, entries int)
 }
+
+// Crash points of Worker.apply, for tests that kill a worker there.
+const (
+	// stageRead: entries read from the group, nothing applied yet.
+	stageRead = "read"
+	// stageApplied: the entries' seeds written, the items not yet
+	// scheduled and the entries not acknowledged.
+	stageApplied = "applied"
+)
 
 // NewWorker returns a worker on the store.
 func NewWorker(s *Store, cfg WorkerConfig) (*Worker, error) {
@@ -255,6 +268,9 @@ type itemOps struct {
 // worker: their items are scheduled even if nothing changed (the other
 // worker may have changed the seeds and died before scheduling).
 func (w *Worker) apply(ctx context.Context, msgs []redis.XMessage, replay bool) error {
+	if w.hook != nil {
+		w.hook(stageRead, len(msgs))
+	}
 	m, err := w.s.CurrentModel(ctx)
 	if err != nil {
 		return err
@@ -352,6 +368,9 @@ func (w *Worker) apply(ctx context.Context, msgs []redis.XMessage, replay bool) 
 			}
 			due = append(due, redis.Z{Score: float64(at), Member: item})
 		}
+	}
+	if w.hook != nil {
+		w.hook(stageApplied, len(msgs))
 	}
 	if len(due) > 0 {
 		if err := w.s.rdb.ZAddArgs(ctx, w.s.keyDirty(), redis.ZAddArgs{LT: true, Members: due}).Err(); err != nil {
