@@ -148,16 +148,27 @@ type Replica struct {
 	nRejected atomic.Uint64
 }
 
-// OpenReplica loads the model folder, connects to Redis and waits for the
-// mirror's first full load. When Redis has no model yet, it publishes the
-// folder's user vectors and training seeds (as `ralm publish` does); when
-// Redis serves another model, it fails and names both.
+// OpenReplica connects to Redis, loads the model folder and waits for the
+// mirror's first full load (Redis first, so that an unreachable one fails
+// before the model folder, which can take seconds to load, is read). When
+// Redis has no model yet, it publishes the folder's user vectors and
+// training seeds (as `ralm publish` does); when Redis serves another model,
+// it fails and names both.
 func OpenReplica(ctx context.Context, modelDir string, opts ReplicaOptions) (*Replica, error) {
-	b, err := bundle.Open(ctx, modelDir)
+	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("open replica: %w", err)
 	}
-	return openReplica(ctx, b, modelDir, opts)
+	store, err := redisstore.Open(ctx, opts.Redis)
+	if err != nil {
+		return nil, fmt.Errorf("open replica: %w", err)
+	}
+	b, err := bundle.Open(ctx, modelDir)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("open replica: %w", err)
+	}
+	return openReplicaOn(ctx, b, modelDir, opts, store)
 }
 
 // openReplica opens a replica on an opened bundle (modelDir is where Reload
@@ -171,6 +182,12 @@ func openReplica(ctx context.Context, b *bundle.Bundle, modelDir string, opts Re
 	if err != nil {
 		return nil, fmt.Errorf("open replica: %w", err)
 	}
+	return openReplicaOn(ctx, b, modelDir, opts, store)
+}
+
+// openReplicaOn is openReplica on an open store (options with defaults),
+// which it owns: a failure closes it.
+func openReplicaOn(ctx context.Context, b *bundle.Bundle, modelDir string, opts ReplicaOptions, store *redisstore.Store) (*Replica, error) {
 	r := &Replica{opts: opts, modelDir: modelDir, log: opts.Logger, store: store}
 	fail := func(err error) (*Replica, error) {
 		store.Close()
