@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ralmlab/ralm/ralm/bundle"
 )
 
 // TestOutputPolicy: every command applies the one output policy to every
@@ -120,5 +123,84 @@ func TestOutputPolicyRerun(t *testing.T) {
 	code, _, errs := exec(t, "split", "-q", "--clicks", filepath.Join(data, clicksFile), "--out", data)
 	if code != exitError || !strings.Contains(errs, "holds "+clicksFile+", which 'ralm split' does not write") {
 		t.Errorf("split into synth's folder: exit %d, stderr %q", code, errs)
+	}
+}
+
+// TestOutputsCheckedBeforeTraining (issue 14, point 9): with real inputs,
+// an output that cannot be written (a path under a regular file, which
+// root cannot create either; a folder that is not writable when not root)
+// fails in well under a second with one line naming the flag, before any
+// training, and writes nothing; a model folder in folders that do not
+// exist yet trains, with its checkpoint beside it.
+func TestOutputsCheckedBeforeTraining(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	mustRun(t, "synth", "-q", "--users", "200", "--items", "60", "--clicks-per-user", "10", "--communities", "3", "--out", data)
+	clicks := filepath.Join(data, clicksFile)
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	under := filepath.Join(file, "sub")
+	train := func(extra ...string) []string {
+		return append(append([]string{"train", "--clicks", clicks}, tinyTrain...), extra...)
+	}
+	eval := func(extra ...string) []string {
+		return append(append([]string{"eval", "--clicks", clicks}, tinyTrain...), extra...)
+	}
+	fresh := func() string { return filepath.Join(t.TempDir(), "model") }
+	type tc struct {
+		name string
+		args []string
+		want string // in the one error line
+	}
+	cases := []tc{
+		{"train --out", train("--out", filepath.Join(under, "model")), "--out " + filepath.Join(under, "model") + ": " + file + " is not a folder"},
+		{"train --log", train("--out", fresh(), "--log", filepath.Join(under, "t.jsonl")), "--log " + filepath.Join(under, "t.jsonl") + ": " + file + " is not a folder"},
+		{"train --checkpoint", train("--out", fresh(), "--checkpoint", under), "--checkpoint " + under + ": create the checkpoint folder " + under},
+		{"eval --report", eval("--report", filepath.Join(under, "r.json")), "--report " + filepath.Join(under, "r.json") + ": " + file + " is not a folder"},
+		{"eval --plot", eval("--plot", filepath.Join(under, "p.png")), "--plot " + filepath.Join(under, "p.png") + ": " + file + " is not a folder"},
+	}
+	if os.Geteuid() != 0 { // read-only folders stop only other users
+		ro := filepath.Join(dir, "ro")
+		model := filepath.Join(ro, "model")
+		if err := os.MkdirAll(model, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(ro, 0o555); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Chmod(ro, 0o755) })
+		rw := filepath.Join(dir, "rw-checkpoints")
+		if err := os.Mkdir(rw, 0o555); err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases,
+			// an existing model folder is replaced by one built beside it
+			tc{"train --out in a read-only folder", train("--out", model), "--out " + model + ": folder " + ro + " is not writable"},
+			tc{"train --checkpoint read-only", train("--out", fresh(), "--checkpoint", rw), "--checkpoint " + rw + ": checkpoint folder " + rw + " is not writable"},
+			tc{"eval --report in a read-only folder", eval("--report", filepath.Join(ro, "r.json")), "--report " + filepath.Join(ro, "r.json") + ": folder " + ro + " is not writable"},
+		)
+	} else {
+		t.Log("running as root: the read-only folder cases are left out (root writes there)")
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			code, out, errs := exec(t, c.args...)
+			took := time.Since(start)
+			if code != exitError || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, c.want) {
+				t.Errorf("exit %d, stderr %q; want exit 1 and one line with %q", code, errs, c.want)
+			}
+			if took > time.Second || strings.Contains(out+errs, "epoch") {
+				t.Errorf("failed after %v (stdout %q): the output was not checked before training", took, out)
+			}
+		})
+	}
+	// the folders of a new --out are created, the checkpoint written beside it
+	model := filepath.Join(dir, "new", "a", "model")
+	mustRun(t, train("-q", "--out", model)...)
+	if _, err := os.Stat(filepath.Join(model, bundle.ManifestFile)); err != nil {
+		t.Errorf("no model folder at %s: %v", model, err)
 	}
 }

@@ -160,6 +160,14 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		}
 		f.cfg.Token = tok
 	}
+	// The address before the model folder, which can take seconds to load:
+	// one in use fails at once. It is bound again once the engine is open
+	// (held meanwhile, it would queue connections nobody answers).
+	probe, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", f.addr, err)
+	}
+	probe.Close()
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
@@ -170,7 +178,6 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	opts.DataDir, opts.Hooks, opts.Logger = f.data, metrics.Hooks(), log
 	start := time.Now()
 	var e server.Backend
-	var err error
 	if f.redis.set() {
 		rc, _ := f.redis.config()
 		rc.UserCache = f.userCache

@@ -99,6 +99,27 @@ func TestServeBadFlags(t *testing.T) {
 			t.Errorf("%v: err = %v, want %q", tc.args, err, tc.want)
 		}
 	}
+	// an address in use fails before the model folder is read (issue 14,
+	// point 9), and so do a state folder that cannot be created and a Redis
+	// that does not answer
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--model", dir, "--data", filepath.Join(dir, "state"), "--addr", busy.Addr().String()}, "listen " + busy.Addr().String()},
+		{[]string{"--model", dir, "--data", filepath.Join(empty, "state"), "--addr", "127.0.0.1:0"}, "open seed store"},
+		{[]string{"--model", dir, "--redis", "redis://127.0.0.1:1", "--addr", "127.0.0.1:0"}, "redis store: ping"},
+	} {
+		_, err := execServe(context.Background(), tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "manifest") {
+			t.Errorf("%v: err = %v, want %q before the model folder's error", tc.args, err, tc.want)
+		}
+	}
 }
 
 func TestServeEndToEnd(t *testing.T) {

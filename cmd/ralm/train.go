@@ -253,15 +253,21 @@ func runTrain(cmd *cobra.Command, f *trainFlags, cfg ralm.TrainConfig) error {
 }
 
 // checkpointPath returns the checkpoint file of ralm train and checks it
-// against --resume: OUT.checkpoint in --checkpoint DIR (created if needed)
-// or beside --out. Without --resume an existing checkpoint is an error.
+// against --resume: OUT.checkpoint in --checkpoint DIR or beside --out, in
+// a folder created if needed and checked to be writable (before any work:
+// the first checkpoint is written after the first epoch). Without --resume
+// an existing checkpoint is an error.
 func checkpointPath(f *trainFlags) (string, error) {
 	out := filepath.Clean(f.out)
-	dir := f.checkpoint
+	dir, flag := f.checkpoint, "--checkpoint "+f.checkpoint
 	if dir == "" {
-		dir = filepath.Dir(out)
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("--checkpoint %s: %w", dir, err)
+		dir, flag = filepath.Dir(out), "--out "+f.out
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("%s: create the checkpoint folder %s: %w", flag, dir, pathErr(err))
+	}
+	if err := probeWritable(dir); err != nil {
+		return "", fmt.Errorf("%s: checkpoint %w", flag, err)
 	}
 	p := filepath.Join(dir, filepath.Base(out)+".checkpoint")
 	_, err := os.Stat(p)

@@ -89,7 +89,9 @@ written as it goes, for tail -f); its folder must exist and be writable. An
 output folder (--out DIR) is created if missing; an existing one must be empty
 or hold only files that the same command writes (an earlier run's, which are
 replaced): a folder with anything else in it is refused, so no command writes
-among or over files of your own. No output may lie inside an output folder.`
+among or over files of your own. A model folder is built beside itself and
+swapped in: the folder holding it must be writable too. No output may lie
+inside an output folder.`
 
 // outputAnnotation marks a flag whose value is an output path: its value
 // is outFile, or outDir followed by the names the command writes in the
@@ -100,7 +102,15 @@ const outputAnnotation = "ralm-output"
 const (
 	outFile = "file"
 	outDir  = "dir"
+	// outReplacedDir is an output folder built beside itself and swapped in
+	// as a whole (a model folder, atomicfile.ReplaceDir): the folder that
+	// holds it must be writable too.
+	outReplacedDir = "replaced-dir"
 )
+
+// isDirKind reports whether kind (the first value of outputAnnotation) is
+// an output folder.
+func isDirKind(kind string) bool { return kind == outDir || kind == outReplacedDir }
 
 // markOutputFile marks flag as an output file of cmd.
 func markOutputFile(cmd *cobra.Command, flag string) {
@@ -134,7 +144,7 @@ func checkOutputs(cmd *cobra.Command) error {
 			if a != b && pa == pb {
 				return fmt.Errorf("--%s and --%s are the same path %s", a.Name, b.Name, pa)
 			}
-			if rel, err := filepath.Rel(pb, pa); b.Annotations[outputAnnotation][0] == outDir && a != b && err == nil && !strings.HasPrefix(rel, "..") {
+			if rel, err := filepath.Rel(pb, pa); isDirKind(b.Annotations[outputAnnotation][0]) && a != b && err == nil && !strings.HasPrefix(rel, "..") {
 				return fmt.Errorf("--%s %s is inside the output folder --%s %s: give a path outside it", a.Name, pa, b.Name, pb)
 			}
 		}
@@ -142,8 +152,8 @@ func checkOutputs(cmd *cobra.Command) error {
 	for _, f := range outs {
 		spec := f.Annotations[outputAnnotation]
 		path := f.Value.String()
-		if spec[0] == outDir {
-			err = checkOutDir(path, spec[1:], cmd.CommandPath())
+		if isDirKind(spec[0]) {
+			err = checkOutDir(path, spec[1:], cmd.CommandPath(), spec[0] == outReplacedDir)
 		} else {
 			err = checkOutFile(path)
 		}
@@ -177,8 +187,10 @@ func checkOutFile(path string) error {
 
 // checkOutDir: path is missing (its nearest existing parent is a writable
 // folder), or a folder that is empty or holds only names the command
-// writes (or temporaries an interrupted write of one of them left).
-func checkOutDir(path string, names []string, command string) error {
+// writes (or temporaries an interrupted write of one of them left). A
+// replaced folder (built beside itself and swapped in) also needs a
+// writable parent when it exists.
+func checkOutDir(path string, names []string, command string, replaced bool) error {
 	st, err := os.Stat(path)
 	if missing(err) {
 		parent := filepath.Dir(filepath.Clean(path))
@@ -213,6 +225,11 @@ func checkOutDir(path string, names []string, command string) error {
 	for _, e := range ents {
 		if !ownedName(e.Name(), names) {
 			return fmt.Errorf("holds %s, which '%s' does not write: give a new or empty folder", e.Name(), command)
+		}
+	}
+	if replaced {
+		if err := probeWritable(filepath.Dir(filepath.Clean(path))); err != nil {
+			return fmt.Errorf("%w (the new folder is written beside the old one and swapped in)", err)
 		}
 	}
 	return probeWritable(path)
@@ -277,7 +294,9 @@ func pathErr(err error) error {
 }
 
 // markModelOut marks flag as the model folder cmd writes.
-func markModelOut(cmd *cobra.Command, flag string) { markOutputDir(cmd, flag, bundle.FileNames()...) }
+func markModelOut(cmd *cobra.Command, flag string) {
+	_ = cmd.Flags().SetAnnotation(flag, outputAnnotation, append([]string{outReplacedDir}, bundle.FileNames()...))
+}
 
 // checkModelOut applies the output policy to a model folder that is not a
 // flag of its own (quickstart's DIR/model).
@@ -285,7 +304,7 @@ func checkModelOut(dir string) error {
 	if dir == "" {
 		return errors.New("--out must not be empty")
 	}
-	if err := checkOutDir(dir, bundle.FileNames(), "ralm train"); err != nil {
+	if err := checkOutDir(dir, bundle.FileNames(), "ralm train", true); err != nil {
 		return fmt.Errorf("%s: %w", dir, err)
 	}
 	return nil

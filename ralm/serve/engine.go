@@ -299,13 +299,26 @@ func seedBounds(what string, maxSeeds, minSeeds *int, recluster *time.Duration, 
 // request that needs an item the start-up build has not reached yet builds
 // that item's state first (once; concurrent requests wait for the same
 // build), so every answer equals the one after the full build.
+//
+// The seed store is opened first, so that a state folder that cannot be
+// used (locked by another process, not writable) fails before the model
+// folder, which can take seconds to load, is read.
 func Open(ctx context.Context, modelDir string, opts Options) (*Engine, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
+		closeGiven(opts.Store)
 		return nil, fmt.Errorf("open engine: %w", err)
+	}
+	if opts.Store == nil {
+		bst, err := OpenBoltStore(opts.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("open engine: %w", err)
+		}
+		opts.Store = bst
 	}
 	b, err := bundle.Open(ctx, modelDir)
 	if err != nil {
+		closeGiven(opts.Store)
 		return nil, fmt.Errorf("open engine: %w", err)
 	}
 	e, err := openWithBundle(ctx, b, opts)
@@ -316,15 +329,26 @@ func Open(ctx context.Context, modelDir string, opts Options) (*Engine, error) {
 	return e, nil
 }
 
+// closeGiven closes the store of a failed Open (the engine owns it from
+// Open on), if there is one.
+func closeGiven(st Store) {
+	if st != nil {
+		st.Close()
+	}
+}
+
 // openWithBundle starts an engine on an already loaded bundle.
 func openWithBundle(ctx context.Context, b *bundle.Bundle, opts Options) (_ *Engine, err error) {
 	if opts, err = opts.withDefaults(); err != nil {
+		closeGiven(opts.Store)
 		return nil, fmt.Errorf("open engine: %w", err)
 	}
 	if err := b.Validate(); err != nil {
+		closeGiven(opts.Store)
 		return nil, fmt.Errorf("open engine: %w", err)
 	}
 	if err := checkEmbeddings(b); err != nil {
+		closeGiven(opts.Store)
 		return nil, fmt.Errorf("open engine: %w", err)
 	}
 	st := opts.Store

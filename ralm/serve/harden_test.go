@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -451,4 +452,57 @@ func TestNonFiniteEmbeddingNamesUser(t *testing.T) {
 			t.Errorf("%s: open = %v, want an error naming user %q and %q", tc.name, err, id, tc.want)
 		}
 	}
+}
+
+// closeCounter is a Store that counts its Close calls.
+type closeCounter struct {
+	Store
+	closed atomic.Int32
+}
+
+func (c *closeCounter) Close() error { c.closed.Add(1); return c.Store.Close() }
+
+// TestOpenStateFolderFirst (issue 14, point 9): Open opens the seed store
+// before it reads the model folder, so a state folder that cannot be used
+// fails first, with the store's error; and a store given in Options is
+// closed by an Open that fails.
+func TestOpenStateFolderFirst(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	file := dir + "/file"
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	noModel := dir + "/no-model"
+	held, err := OpenBoltStore(dir + "/held")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	for _, tc := range []struct {
+		name, data, want string
+	}{
+		{"state folder under a file", file + "/state", "open seed store"},
+		{"state folder of another engine", dir + "/held", "locked by another process"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Open(ctx, noModel, Options{DataDir: tc.data})
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "model folder") {
+				t.Errorf("Open: %v; want the seed store's error (%q), before the missing model folder's", err, tc.want)
+			}
+		})
+	}
+	t.Run("given store closed", func(t *testing.T) {
+		bst, err := OpenBoltStore(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := &closeCounter{Store: bst}
+		if _, err := Open(ctx, noModel, Options{Store: st}); err == nil {
+			t.Fatal("Open of a missing model folder succeeded")
+		}
+		if n := st.closed.Load(); n != 1 {
+			t.Errorf("the given store was closed %d times by the failed Open, want once", n)
+		}
+	})
 }

@@ -61,6 +61,10 @@ type ReplicaOptions struct {
 	Hooks Hooks
 	// Logger receives operational messages (default: discard).
 	Logger *slog.Logger
+
+	// buildFault, if set, is a test hook: a non-nil error it returns for
+	// an item fails that item's re-cluster by this replica's workers.
+	buildFault func(itemID string) error
 }
 
 func (o ReplicaOptions) withDefaults() (ReplicaOptions, error) {
@@ -134,6 +138,9 @@ type Replica struct {
 	modelErr atomic.Pointer[error]  // the newest generation cannot be loaded
 
 	items sync.Map // item id → *rItem
+	// failed holds the items whose last re-cluster by this replica's
+	// workers failed: item id → replicaFailure (see failure).
+	failed sync.Map
 
 	audMu sync.Mutex
 	aud   *audienceCopy
@@ -148,16 +155,27 @@ type Replica struct {
 	nRejected atomic.Uint64
 }
 
-// OpenReplica loads the model folder, connects to Redis and waits for the
-// mirror's first full load. When Redis has no model yet, it publishes the
-// folder's user vectors and training seeds (as `ralm publish` does); when
-// Redis serves another model, it fails and names both.
+// OpenReplica connects to Redis, loads the model folder and waits for the
+// mirror's first full load (Redis first, so that an unreachable one fails
+// before the model folder, which can take seconds to load, is read). When
+// Redis has no model yet, it publishes the folder's user vectors and
+// training seeds (as `ralm publish` does); when Redis serves another model,
+// it fails and names both.
 func OpenReplica(ctx context.Context, modelDir string, opts ReplicaOptions) (*Replica, error) {
-	b, err := bundle.Open(ctx, modelDir)
+	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("open replica: %w", err)
 	}
-	return openReplica(ctx, b, modelDir, opts)
+	store, err := redisstore.Open(ctx, opts.Redis)
+	if err != nil {
+		return nil, fmt.Errorf("open replica: %w", err)
+	}
+	b, err := bundle.Open(ctx, modelDir)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("open replica: %w", err)
+	}
+	return openReplicaOn(ctx, b, modelDir, opts, store)
 }
 
 // openReplica opens a replica on an opened bundle (modelDir is where Reload
@@ -171,6 +189,12 @@ func openReplica(ctx context.Context, b *bundle.Bundle, modelDir string, opts Re
 	if err != nil {
 		return nil, fmt.Errorf("open replica: %w", err)
 	}
+	return openReplicaOn(ctx, b, modelDir, opts, store)
+}
+
+// openReplicaOn is openReplica on an open store (options with defaults),
+// which it owns: a failure closes it.
+func openReplicaOn(ctx context.Context, b *bundle.Bundle, modelDir string, opts ReplicaOptions, store *redisstore.Store) (*Replica, error) {
 	r := &Replica{opts: opts, modelDir: modelDir, log: opts.Logger, store: store}
 	fail := func(err error) (*Replica, error) {
 		store.Close()
@@ -391,6 +415,11 @@ func (r *Replica) build(ctx context.Context, m redisstore.Model, item string, id
 	if err != nil {
 		return nil, err
 	}
+	if f := r.opts.buildFault; f != nil {
+		if err := f(item); err != nil {
+			return nil, err
+		}
+	}
 	return BuildState(ctx, w.model, w.userKind, r.opts.MinSeeds, ids, seeds, prev, m.Gen)
 }
 
@@ -426,6 +455,12 @@ func BuildState(ctx context.Context, model *lookalike.Model, userKind data.IDKin
 }
 
 func (r *Replica) onBuild(item string, seeds int, d time.Duration, err error) {
+	switch {
+	case err == nil:
+		r.failed.Delete(item)
+	case r.ctx.Err() == nil: // not a build cut short by Close
+		r.failed.Store(item, replicaFailure{at: time.Now(), reason: err.Error()})
+	}
 	if r.opts.Hooks.OnRecluster != nil {
 		r.opts.Hooks.OnRecluster(ReclusterEvent{ItemID: item, Seeds: seeds, Duration: d, Err: err})
 	}
@@ -472,6 +507,30 @@ func (r *Replica) servedItem(id string) (*rworld, *redisstore.State, *lookalike.
 			return w, st, li
 		}
 	}
+}
+
+// replicaFailure is a failed re-cluster of an item by this replica's
+// workers: when, and why.
+type replicaFailure struct {
+	at     time.Time
+	reason string
+}
+
+// failure is the reason of the status failed of an item whose state in
+// the served generation is st (nil: none): its last re-cluster by this
+// replica's workers failed and no state was built since. A worker retries
+// such an item only when its seeds change (redisstore.Worker), so the
+// status holds until then. Failures of other replicas' workers are not
+// seen here (Redis keeps no per-item failure).
+func (r *Replica) failure(id string, st *redisstore.State) string {
+	v, ok := r.failed.Load(id)
+	if !ok {
+		return ""
+	}
+	if f := v.(replicaFailure); st == nil || st.BuiltAt.Before(f.at) {
+		return "re-cluster failed: " + f.reason
+	}
+	return ""
 }
 
 // statusOf is an item's scoring status (as Engine's).
@@ -549,6 +608,9 @@ func (r *Replica) scoreVec(w *rworld, uv []float32, itemIDs []string) ([]bundle.
 			continue
 		}
 		res[i].Status = r.statusOf(st)
+		if r.failure(id, st) != "" {
+			res[i].Status = bundle.StatusFailed // scored with the last state built
+		}
 		items = append(items, li)
 		pos = append(pos, i)
 	}
@@ -691,11 +753,18 @@ func (r *Replica) Item(ctx context.Context, itemID string) (ItemInfo, error) {
 		if !ok {
 			return ItemInfo{}, &bundle.IDError{What: "item", ID: itemID, Err: bundle.ErrUnknownItem}
 		}
-		return ItemInfo{ID: itemID, Seeds: im.Seeds, Status: bundle.StatusCold, Pending: true, LastClick: im.Last, Created: im.Created}, nil
+		info := ItemInfo{ID: itemID, Seeds: im.Seeds, Status: bundle.StatusCold, Pending: true, LastClick: im.Last, Created: im.Created}
+		if info.Failure = r.failure(itemID, nil); info.Failure != "" {
+			info.Status = bundle.StatusFailed
+		}
+		return info, nil
 	}
 	info := ItemInfo{
 		ID: itemID, Seeds: st.Seeds, Status: r.statusOf(st), LastRecluster: st.BuiltAt,
-		ReclusterSeeds: st.Seeds, Centroids: st.K,
+		ReclusterSeeds: st.Seeds, Centroids: st.K, Failure: r.failure(itemID, st),
+	}
+	if info.Failure != "" {
+		info.Status = bundle.StatusFailed
 	}
 	im, ok, err := r.store.ItemMeta(ctx, itemID)
 	if err != nil {
@@ -852,14 +921,17 @@ func (r *Replica) Ready() error {
 func (r *Replica) Stats() Stats {
 	w := r.cur.Load()
 	s := Stats{ModelID: w.bundle.ID, ClicksAccepted: r.nAccepted.Load(), ClicksRejected: r.nRejected.Load()}
-	r.mirror.Range(func(_ string, st *redisstore.State) bool {
+	r.mirror.Range(func(id string, st *redisstore.State) bool {
 		if st.Gen != w.gen {
 			return true
 		}
 		s.Items++
-		if r.statusOf(st) == bundle.StatusOK {
+		switch {
+		case r.failure(id, st) != "":
+			s.ItemsFailed++
+		case r.statusOf(st) == bundle.StatusOK:
 			s.ItemsOK++
-		} else {
+		default:
 			s.ItemsCold++
 		}
 		return true

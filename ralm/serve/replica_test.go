@@ -244,3 +244,65 @@ func TestReplicaAudienceLimit(t *testing.T) {
 		t.Fatalf("err = %v, want the AudienceUsers limit", err)
 	}
 }
+
+// TestReplicaFailedReclusterStatus (issue 14, point 3, Redis path): an item
+// whose re-cluster by the replica's worker fails has the status failed with
+// the reason in Item, is not tried again until its seeds change,
+// and is ok once a re-cluster succeeds.
+func TestReplicaFailedReclusterStatus(t *testing.T) {
+	srv := redistest.Start(t)
+	s, m := testworld.Small(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	broken, tries := true, 0
+	r := openTestReplica(t, testworld.Bundle(s, m), redisstore.Config{URL: srv.URL(), Prefix: "failed"}, ReplicaOptions{
+		Workers: 1, MinSeeds: 10, MaxSeeds: 1000, ReclusterInterval: 20 * time.Millisecond,
+		Hooks: Hooks{OnRecluster: func(ev ReclusterEvent) {
+			if ev.ItemID == "9001" {
+				mu.Lock()
+				tries++
+				mu.Unlock()
+			}
+		}},
+		buildFault: func(id string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if id == "9001" && broken {
+				return errors.New("kmeans: point 3 is +Inf")
+			}
+			return nil
+		},
+	})
+	count := func() int { mu.Lock(); defer mu.Unlock(); return tries }
+	clicks := func(from, to int) {
+		t.Helper()
+		var batch []Click
+		for i := from; i < to; i++ {
+			batch = append(batch, Click{UserID: s.UserID(i), ItemID: "9001"})
+		}
+		if res, err := r.Clicks(ctx, batch); err != nil || res.Accepted != len(batch) {
+			t.Fatalf("clicks: %+v %v", res, err)
+		}
+	}
+	clicks(0, 12)
+	waitFor(t, "the first re-cluster", 10*time.Second, func() bool { return count() == 1 })
+	info, err := r.Item(ctx, "9001")
+	if err != nil || info.Status != bundle.StatusFailed || !strings.Contains(info.Failure, "re-cluster failed: kmeans: point 3 is +Inf") {
+		t.Errorf("item: %+v (%v), want status failed with the reason", info, err)
+	}
+	time.Sleep(500 * time.Millisecond) // 25 intervals
+	if n := count(); n != 1 {
+		t.Errorf("%d re-clusters without new clicks, want 1", n)
+	}
+	mu.Lock()
+	broken = false
+	mu.Unlock()
+	clicks(12, 13)
+	waitFor(t, "a good re-cluster after the change", 10*time.Second, func() bool {
+		info, err := r.Item(ctx, "9001")
+		return err == nil && info.Status == bundle.StatusOK && info.Failure == ""
+	})
+	if st := r.Stats(); st.ItemsFailed != 0 {
+		t.Errorf("stats count %d failed items after the good re-cluster", st.ItemsFailed)
+	}
+}
