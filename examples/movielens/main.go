@@ -8,7 +8,8 @@
 //	go run ./examples/movielens -seed 1
 //
 // Every rating is a click. Users get age (float), gender, occupation and the
-// first zip character; items their genre list. With -tables DIR the converted
+// first zip character; items their genre list and release year (-year=false:
+// genres only). With -tables DIR the converted
 // Parquet tables are also written, so the same evaluation can be run with
 // `ralm eval --clicks DIR/clicks.parquet --users DIR/users.parquet --items
 // DIR/items.parquet`.
@@ -58,7 +59,7 @@ func run() error {
 	report := flag.String("report", "", "write the JSON report here")
 	plot := flag.String("plot", "", "write the AUC bar chart (PNG) here")
 	tables := flag.String("tables", "", "also write the converted Parquet tables into this folder")
-	year := flag.Bool("year", false, "give the items table the release year too (a categorical column beside genres)")
+	year := flag.Bool("year", true, "give the items table the release year beside the genres (a categorical column; -year=false: genres only)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
