@@ -13,8 +13,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -302,27 +304,39 @@ func seedBounds(what string, maxSeeds, minSeeds *int, recluster *time.Duration, 
 //
 // The seed store is opened first, so that a state folder that cannot be
 // used (locked by another process, not writable) fails before the model
-// folder, which can take seconds to load, is read.
+// folder, which can take seconds to load, is read. A state folder that
+// Open created is removed again when Open fails.
 func Open(ctx context.Context, modelDir string, opts Options) (*Engine, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		closeGiven(opts.Store)
 		return nil, fmt.Errorf("open engine: %w", err)
 	}
+	created := "" // a state folder this call creates, removed if Open fails
 	if opts.Store == nil {
+		if _, err := os.Stat(opts.DataDir); errors.Is(err, fs.ErrNotExist) {
+			created = opts.DataDir
+		}
 		bst, err := OpenBoltStore(opts.DataDir)
 		if err != nil {
 			return nil, fmt.Errorf("open engine: %w", err)
 		}
 		opts.Store = bst
 	}
+	removeCreated := func() {
+		if created != "" {
+			os.RemoveAll(created)
+		}
+	}
 	b, err := bundle.Open(ctx, modelDir)
 	if err != nil {
 		closeGiven(opts.Store)
+		removeCreated()
 		return nil, fmt.Errorf("open engine: %w", err)
 	}
 	e, err := openWithBundle(ctx, b, opts)
 	if err != nil {
+		removeCreated()
 		return nil, err
 	}
 	e.modelDir = modelDir

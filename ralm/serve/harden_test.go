@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"math"
@@ -492,6 +493,22 @@ func TestOpenStateFolderFirst(t *testing.T) {
 			}
 		})
 	}
+	t.Run("created state folder removed", func(t *testing.T) {
+		state := dir + "/new-state"
+		if _, err := Open(ctx, noModel, Options{DataDir: state}); err == nil {
+			t.Fatal("Open of a missing model folder succeeded")
+		}
+		if _, err := os.Stat(state); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("the failed Open left the state folder it created (%v)", err)
+		}
+		kept := t.TempDir() // an existing state folder stays
+		if _, err := Open(ctx, noModel, Options{DataDir: kept}); err == nil {
+			t.Fatal("Open of a missing model folder succeeded")
+		}
+		if _, err := os.Stat(kept); err != nil {
+			t.Errorf("the failed Open removed an existing state folder: %v", err)
+		}
+	})
 	t.Run("given store closed", func(t *testing.T) {
 		bst, err := OpenBoltStore(t.TempDir())
 		if err != nil {
