@@ -176,8 +176,8 @@ type Config struct {
 	Epochs int `json:"epochs"`
 	// Seed drives every random choice: initial weights, splits, samples,
 	// dropout masks and k-means. Same seed, same data → identical weights.
-	// It is an int64 like userrep.Config.Seed, so one seed value sets both
-	// stages (ralm.TrainConfig.SetSeed).
+	// It is an int64 like userrep.Config.Seed and coldstart.Config.Seed,
+	// so one seed value sets every stage (ralm.TrainConfig.SetSeed).
 	Seed int64 `json:"seed"`
 	// ScaleInit is the initial value of the logit scale a in
 	// logit = a·score + c.

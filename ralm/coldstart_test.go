@@ -32,6 +32,28 @@ func TestColdStartConfig(t *testing.T) {
 	}
 }
 
+// TestSetSeed: SetSeed seeds every stage, the cold-start network too, even
+// when it had a seed of its own.
+func TestSetSeed(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		csSeed int64 // the cold-start seed before SetSeed
+		seed   int64
+	}{
+		{"defaults", 0, -3},
+		{"own cold-start seed replaced", 11, -3},
+		{"zero", 11, 0},
+	} {
+		cfg := DefaultTrainConfig()
+		cfg.ColdStart.Seed = tc.csSeed
+		cfg.SetSeed(tc.seed)
+		if cfg.UserRep.Seed != tc.seed || cfg.LookAlike.Seed != tc.seed || cfg.ColdStartConfig().Seed != tc.seed {
+			t.Errorf("%s: SetSeed(%d) gives seeds %d, %d, %d (user model, look-alike, cold start), want %d for all", tc.name, tc.seed,
+				cfg.UserRep.Seed, cfg.LookAlike.Seed, cfg.ColdStartConfig().Seed, tc.seed)
+		}
+	}
+}
+
 func TestTrainColdStartErrors(t *testing.T) {
 	clicks := &data.Clicks{Users: data.NewVocab(data.IDString), Items: data.NewVocab(data.IDString)}
 	clicks.User = append(clicks.User, clicks.Users.MustAdd("u"))

@@ -42,10 +42,13 @@ func DefaultTrainConfig() TrainConfig {
 	return TrainConfig{UserRep: userrep.DefaultConfig(), LookAlike: lookalike.DefaultConfig(), ColdStart: coldstart.DefaultConfig()}
 }
 
-// SetSeed sets the seed of both stages: the same seed value, data and
-// settings give the same models.
+// SetSeed seeds every stage with one int64, the one seed type of the
+// project (userrep.Config.Seed, lookalike.Config.Seed and
+// coldstart.Config.Seed are all int64): the user model, the look-alike
+// model (and ralm-avg) and the cold-start network. The same seed value,
+// data and settings give the same models.
 func (c *TrainConfig) SetSeed(seed int64) {
-	c.UserRep.Seed, c.LookAlike.Seed = seed, seed
+	c.UserRep.Seed, c.LookAlike.Seed, c.ColdStart.Seed = seed, seed, seed
 }
 
 // TrainData is what the pipeline learns from: the training clicks and the

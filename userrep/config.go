@@ -143,7 +143,9 @@ type Config struct {
 	// MaxValidationUsers caps the held-out users scored each epoch (a fixed,
 	// seeded sample); 0 means all.
 	MaxValidationUsers int `json:"max_validation_users"`
-	// Seed drives initialisation, sampling, shuffling and dropout.
+	// Seed drives initialisation, sampling, shuffling and dropout. It is
+	// an int64 like the seeds of the other stages, so one seed value sets
+	// them all (ralm.TrainConfig.SetSeed).
 	Seed int64 `json:"seed"`
 }
 

@@ -27,8 +27,9 @@ func addConfigFlags(cmd *cobra.Command) {
 }
 
 // applyConfig sets every flag named in the --config file that was not given
-// on the command line. An unknown key or a bad value is an error naming the
-// file and the key.
+// on the command line. An unknown key, a key set twice or a bad value is an
+// error naming the file and the key; so are flags that exclude each other
+// (checkExclusive).
 func applyConfig(cmd *cobra.Command) error {
 	path, _ := cmd.Flags().GetString("config")
 	if path == "" {
@@ -44,12 +45,17 @@ func applyConfig(cmd *cobra.Command) error {
 	}
 	fl := cmd.Flags()
 	inFile := map[string]bool{}
+	seen := map[string]bool{}
 	for _, kv := range settings {
 		key := fmt.Sprint(kv.Key)
 		f := fl.Lookup(key)
 		if f == nil || slices.Contains(configSkip, key) || f.Hidden {
 			return fmt.Errorf("--config %s: unknown setting %q (the keys are the flags of '%s', see --print-config)", path, key, cmd.CommandPath())
 		}
+		if seen[key] {
+			return fmt.Errorf("--config %s: %s is set twice (keep one)", path, key)
+		}
+		seen[key] = true
 		if f.Changed || kv.Value == nil {
 			continue // the command line wins; an empty value keeps the default
 		}

@@ -58,6 +58,7 @@ func TestTrainConfig(t *testing.T) {
 		{"unknown key", "epochs-usr: 3\n", `unknown setting "epochs-usr"`},
 		{"bad value", "k: many\n", "k: invalid argument"},
 		{"not a mapping", "- 1\n- 2\n", "not a YAML mapping"},
+		{"key twice", "epochs-user: 3\nk: 4\nepochs-user: 5\n", "epochs-user is set twice"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".yaml")

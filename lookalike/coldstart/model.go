@@ -62,7 +62,9 @@ type Config struct {
 	EpochPositives int `json:"epoch_positives"`
 	// Bins is the number of quantile bins of a continuous column.
 	Bins int `json:"bins"`
-	// Seed makes a run reproducible.
+	// Seed makes a run reproducible. It is an int64 like the seeds of the
+	// other stages (ralm.TrainConfig.SetSeed sets them all); in a pipeline
+	// run, 0 means the look-alike stage's seed (ralm.TrainConfig.ColdStartConfig).
 	Seed int64 `json:"seed"`
 }
 

@@ -131,3 +131,95 @@ func TestAUCAxis(t *testing.T) {
 		}
 	}
 }
+
+// TestReportPlotChanceAndLabels: the plot draws the chance line (dashed
+// grey at AUC 0.5, across the bars) and labels every bar with its value
+// (dark text just above the bar's top).
+func TestReportPlotChanceAndLabels(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "auc.png")
+	rep := sampleReport()
+	if err := rep.WritePlot(path); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("plot is not a PNG: %v", err)
+	}
+	b := img.Bounds()
+	legendX := b.Min.X + b.Dx()*80/100
+	grey := func(x, y int, lo, hi uint32) bool {
+		r, g, bl, _ := img.At(x, y).RGBA()
+		r, g, bl = r>>8, g>>8, bl>>8
+		return r == g && g == bl && r >= lo && r <= hi
+	}
+	// The chance line: a row of the bars' area with many mid-grey pixels
+	// (the dashes, antialiased: about 320 here, 80 at most without the
+	// line; the grid's lines are much lighter).
+	chanceRow := 0
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		n := 0
+		for x := b.Min.X; x < legendX; x++ {
+			if grey(x, y, 0x50, 0x90) {
+				n++
+			}
+		}
+		chanceRow = max(chanceRow, n)
+	}
+	if chanceRow < 200 {
+		t.Errorf("chance line: at most %d grey pixels in a row of the bars' area, want 200 or more", chanceRow)
+	}
+	// Each bar: the columns of its colour, its top, and dark label pixels
+	// in the few points above the top.
+	for i, m := range rep.Order {
+		want := chart.Color(i)
+		top := map[int]int{} // x → topmost y of the colour
+		for x := b.Min.X; x < legendX; x++ {
+			for y := b.Min.Y; y < b.Max.Y; y++ {
+				if sameColor(img.At(x, y), want) {
+					top[x] = y
+					break
+				}
+			}
+		}
+		var bars [][2]int // runs of columns [from, to]
+		for x := b.Min.X; x < legendX; x++ {
+			if _, ok := top[x]; !ok {
+				continue
+			}
+			if n := len(bars); n > 0 && bars[n-1][1] == x-1 {
+				bars[n-1][1] = x
+			} else {
+				bars = append(bars, [2]int{x, x})
+			}
+		}
+		nonEmpty := 0 // the buckets with items have a bar each
+		for _, bk := range Buckets {
+			if x, ok := rep.Models[m][bk]; ok && x.NItems > 0 {
+				nonEmpty++
+			}
+		}
+		if len(bars) != nonEmpty || nonEmpty == 0 {
+			t.Errorf("%s: %d bars, want %d", m, len(bars), nonEmpty)
+			continue
+		}
+		for _, bar := range bars {
+			mid := (bar[0] + bar[1]) / 2
+			dark := 0
+			for y := top[mid] - 40; y < top[mid]; y++ {
+				for x := mid - 4; x <= mid+4; x++ {
+					if grey(x, y, 0, 0x50) {
+						dark++
+					}
+				}
+			}
+			if dark < 5 {
+				t.Errorf("%s: bar at x %d (top %d) has %d dark label pixels above it", m, mid, top[mid], dark)
+			}
+		}
+	}
+}
