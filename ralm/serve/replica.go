@@ -162,13 +162,9 @@ type Replica struct {
 // training seeds (as `ralm publish` does); when Redis serves another model,
 // it fails and names both.
 func OpenReplica(ctx context.Context, modelDir string, opts ReplicaOptions) (*Replica, error) {
-	opts, err := opts.withDefaults()
+	opts, store, err := connectReplica(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("open replica: %w", err)
-	}
-	store, err := redisstore.Open(ctx, opts.Redis)
-	if err != nil {
-		return nil, fmt.Errorf("open replica: %w", err)
+		return nil, err
 	}
 	b, err := bundle.Open(ctx, modelDir)
 	if err != nil {
@@ -181,15 +177,24 @@ func OpenReplica(ctx context.Context, modelDir string, opts ReplicaOptions) (*Re
 // openReplica opens a replica on an opened bundle (modelDir is where Reload
 // and new generations read the model from).
 func openReplica(ctx context.Context, b *bundle.Bundle, modelDir string, opts ReplicaOptions) (*Replica, error) {
+	opts, store, err := connectReplica(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return openReplicaOn(ctx, b, modelDir, opts, store)
+}
+
+// connectReplica fills in opts's defaults and connects to its Redis.
+func connectReplica(ctx context.Context, opts ReplicaOptions) (ReplicaOptions, *redisstore.Store, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
-		return nil, fmt.Errorf("open replica: %w", err)
+		return opts, nil, fmt.Errorf("open replica: %w", err)
 	}
 	store, err := redisstore.Open(ctx, opts.Redis)
 	if err != nil {
-		return nil, fmt.Errorf("open replica: %w", err)
+		return opts, nil, fmt.Errorf("open replica: %w", err)
 	}
-	return openReplicaOn(ctx, b, modelDir, opts, store)
+	return opts, store, nil
 }
 
 // openReplicaOn is openReplica on an open store (options with defaults),
