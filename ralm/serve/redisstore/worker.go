@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -454,8 +455,9 @@ func (w *Worker) reclusterDue(ctx context.Context) error {
 
 // buildItem re-clusters one leased item and writes its state. A Redis
 // error is returned (the lease expires and another worker retries); a
-// build error is counted and logged, and the item waits for its next
-// change rather than being retried in a loop.
+// build error is counted, logged and written as a failed state of the
+// generation (failedState), and the item waits for its next change rather
+// than being retried in a loop.
 func (w *Worker) buildItem(ctx context.Context, m Model, item string) error {
 	defer w.s.rdb.ZRem(context.WithoutCancel(ctx), w.s.keyLease(), item)
 	if m.Gen == 0 {
@@ -502,7 +504,10 @@ func (w *Worker) buildItem(ctx context.Context, m Model, item string) error {
 			return ctx.Err()
 		}
 		w.failed.Add(1)
-		w.log.Warn("re-cluster failed", "item", item, "seeds", n, "err", berr)
+		w.log.Warn("re-cluster failed; the item has status failed until a build succeeds (retried when its seeds change)", "item", item, "seeds", n, "err", berr)
+		if err := w.s.writeState(ctx, item, failedState(m, prev, ver, n, berr)); err != nil {
+			return err
+		}
 		return nil
 	}
 	st.Gen, st.Model, st.Ver, st.Seeds, st.BuiltAt = m.Gen, m.ID, ver, n, time.Now()
@@ -511,6 +516,48 @@ func (w *Worker) buildItem(ctx context.Context, m Model, item string) error {
 	}
 	w.built.Add(1)
 	return nil
+}
+
+// failedState is the state written when the build of an item's seed
+// version ver (n seeds) with model m failed: a failure of m's generation,
+// so that replicas count the item as built for it and switch to it, and
+// report the item failed. It keeps the state built before with the same
+// generation, if one was (replicas keep scoring with it), and nothing of
+// an older generation (no response mixes two models).
+func failedState(m Model, prev *State, ver int64, n int, err error) *State {
+	st := &State{Gen: m.Gen, Model: m.ID}
+	if prev != nil && prev.Gen == m.Gen && prev.Built() {
+		*st = *prev
+	}
+	st.Failed = &Failure{Reason: failureReason(err), Ver: ver, Seeds: n, At: time.Now()}
+	return st
+}
+
+// maxReason caps the length of a failure reason kept in Redis, in bytes
+// (as the embedded engine's).
+const maxReason = 300
+
+// failureReason is err's message, short, for every replica to show: a
+// file path (a word starting with /, ./, ../ or ~/, quoted or not) is cut
+// to its base name, and the text to maxReason bytes.
+func failureReason(err error) string {
+	words := strings.Fields(err.Error())
+	for i, wd := range words {
+		lead := wd[:len(wd)-len(strings.TrimLeft(wd, "\"'(["))]
+		body := strings.TrimRight(wd[len(lead):], "\"'):,;]")
+		trail := wd[len(lead)+len(body):]
+		for _, p := range []string{"/", "./", "../", "~/"} {
+			if strings.HasPrefix(body, p) {
+				words[i] = lead + filepath.Base(body) + trail
+				break
+			}
+		}
+	}
+	msg := strings.Join(words, " ")
+	if len(msg) > maxReason {
+		msg = strings.ToValidUTF8(msg[:maxReason], "") + "..."
+	}
+	return msg
 }
 
 // trim drops the acknowledged head of the click stream: entries older
