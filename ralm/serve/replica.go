@@ -416,10 +416,18 @@ func (r *Replica) watchModel(ctx context.Context) {
 
 // build is the workers' Builder: lookalike.Model.NewItem over the seeds in
 // canonical (user id) order, exactly as the embedded engine builds a state.
+// When this replica cannot load the generation's model, it fails with
+// redisstore.ErrNoModel: the item is left to a worker that can, not marked
+// failed for every replica.
 func (r *Replica) build(ctx context.Context, m redisstore.Model, item string, ids []string, seeds []float32, prev *redisstore.State) (*redisstore.State, error) {
+	if p := r.modelErr.Load(); p != nil && m.Gen > r.cur.Load().gen {
+		// watchModel could not load this generation: do not read the
+		// model folder again for every item
+		return nil, fmt.Errorf("%w: %w", redisstore.ErrNoModel, *p)
+	}
 	w, err := r.worldFor(ctx, m)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", redisstore.ErrNoModel, err) // not the item's failure
 	}
 	if f := r.opts.buildFault; f != nil {
 		if err := f(item); err != nil {

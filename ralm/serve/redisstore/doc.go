@@ -100,7 +100,10 @@
 // reason, and counts it as having a state of the generation, so one item
 // whose build keeps failing does not keep the replicas on the previous
 // model. The worker does not retry the item until its seeds change; the
-// next successful build replaces the whole hash.
+// next successful build replaces the whole hash. A worker that cannot build
+// with the generation at all (its Builder fails with ErrNoModel: its model
+// folder does not hold it) writes no failure: it gives the item back and
+// leaves the items to the other workers for WorkerConfig.NoModelRetry.
 //
 // # Re-clustering once
 //

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -172,4 +173,47 @@ func TestFailureReason(t *testing.T) {
 			t.Errorf("failureReason(%q) = %q, want %q", tc.err, got, tc.want)
 		}
 	}
+}
+
+// TestNoModelNotFailed: a worker whose Builder cannot build with the
+// model generation (ErrNoModel, e.g. its model folder holds another model)
+// writes no failed state and gives the item back; it claims no item for
+// NoModelRetry, so a worker that has the model builds it, and tries again
+// after that.
+func TestNoModelNotFailed(t *testing.T) {
+	sa := redistest.Start(t)
+	s := openStore(t, Config{URL: sa.URL(), Prefix: "nomodel"})
+	ctx := context.Background()
+	publishUsers(t, s, "m", 6)
+	var tries atomic.Int64
+	const retry = 300 * time.Millisecond
+	wa := newWorker(t, s, "wa", func(c *WorkerConfig) {
+		c.NoModelRetry = retry
+		c.Build = func(context.Context, Model, string, []string, []float32, *State) (*State, error) {
+			tries.Add(1)
+			return nil, fmt.Errorf("%w: load generation 1: open m2/bundle.json: no such file", ErrNoModel)
+		}
+	})
+	runWorker(t, wa)
+	if err := s.Append(ctx, []Click{{Item: "it", User: "u0"}, {Item: "it", User: "u1"}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "a first try", func() bool { return tries.Load() == 1 })
+	time.Sleep(retry / 2)
+	if n := tries.Load(); n != 1 {
+		t.Errorf("%d tries within NoModelRetry, want 1", n)
+	}
+	eventually(t, 5*time.Second, "a try after NoModelRetry", func() bool { return tries.Load() >= 2 })
+	if st, _ := s.LoadState(ctx, "it"); st != nil {
+		t.Fatalf("state %+v (failure %+v) after ErrNoModel, want none", st, st.Failed)
+	}
+	if n := wa.Stats().Failed; n != 0 {
+		t.Errorf("failed count %d, want 0", n)
+	}
+	wb := newWorker(t, s, "wb", nil)
+	runWorker(t, wb)
+	eventually(t, 5*time.Second, "the item built by the worker with the model", func() bool {
+		st, _ := s.LoadState(ctx, "it")
+		return st != nil && st.Failed == nil && st.Seeds == 2
+	})
 }
