@@ -123,7 +123,11 @@ type audienceCopy struct {
 //
 // A model generation is switched to only once every item has a state of it:
 // until then the replica keeps serving the previous generation (its user
-// vectors and states), so no response mixes two models.
+// vectors and states), so no response mixes two models. An item whose
+// build failed on any replica's worker has a failed state in Redis
+// (redisstore.State.Failed), which counts for the switch: every replica
+// reports it failed with the reason, scored with its last state of the
+// served generation, or with score 0 when it has none.
 type Replica struct {
 	opts     ReplicaOptions
 	modelDir string // guarded by worldMu
@@ -138,9 +142,6 @@ type Replica struct {
 	modelErr atomic.Pointer[error]  // the newest generation cannot be loaded
 
 	items sync.Map // item id → *rItem
-	// failed holds the items whose last re-cluster by this replica's
-	// workers failed: item id → replicaFailure (see failure).
-	failed sync.Map
 
 	audMu sync.Mutex
 	aud   *audienceCopy
@@ -415,10 +416,18 @@ func (r *Replica) watchModel(ctx context.Context) {
 
 // build is the workers' Builder: lookalike.Model.NewItem over the seeds in
 // canonical (user id) order, exactly as the embedded engine builds a state.
+// When this replica cannot load the generation's model, it fails with
+// redisstore.ErrNoModel: the item is left to a worker that can, not marked
+// failed for every replica.
 func (r *Replica) build(ctx context.Context, m redisstore.Model, item string, ids []string, seeds []float32, prev *redisstore.State) (*redisstore.State, error) {
+	if p := r.modelErr.Load(); p != nil && m.Gen > r.cur.Load().gen {
+		// watchModel could not load this generation: do not read the
+		// model folder again for every item
+		return nil, fmt.Errorf("%w: %w", redisstore.ErrNoModel, *p)
+	}
 	w, err := r.worldFor(ctx, m)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", redisstore.ErrNoModel, err) // not the item's failure
 	}
 	if f := r.opts.buildFault; f != nil {
 		if err := f(item); err != nil {
@@ -460,12 +469,6 @@ func BuildState(ctx context.Context, model *lookalike.Model, userKind data.IDKin
 }
 
 func (r *Replica) onBuild(item string, seeds int, d time.Duration, err error) {
-	switch {
-	case err == nil:
-		r.failed.Delete(item)
-	case r.ctx.Err() == nil: // not a build cut short by Close
-		r.failed.Store(item, replicaFailure{at: time.Now(), reason: err.Error()})
-	}
 	if r.opts.Hooks.OnRecluster != nil {
 		r.opts.Hooks.OnRecluster(ReclusterEvent{ItemID: item, Seeds: seeds, Duration: d, Err: err})
 	}
@@ -483,11 +486,13 @@ func unavailable(ctx context.Context, err error) error {
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
-// itemOf returns the scoring state of an item in world w (nil without one).
+// itemOf returns the state of an item in world w (nil without one) and
+// its scoring state (nil for a failed state with nothing built of w's
+// generation, or a state that cannot be restored).
 func (r *Replica) itemOf(w *rworld, id string) (*redisstore.State, *lookalike.Item) {
 	st := r.mirror.StateAt(id, w.gen)
-	if st == nil {
-		return nil, nil
+	if st == nil || !st.Built() {
+		return st, nil
 	}
 	if v, ok := r.items.Load(id); ok && v.(*rItem).st == st {
 		return st, v.(*rItem).li
@@ -514,28 +519,17 @@ func (r *Replica) servedItem(id string) (*rworld, *redisstore.State, *lookalike.
 	}
 }
 
-// replicaFailure is a failed re-cluster of an item by this replica's
-// workers: when, and why.
-type replicaFailure struct {
-	at     time.Time
-	reason string
-}
-
 // failure is the reason of the status failed of an item whose state in
-// the served generation is st (nil: none): its last re-cluster by this
-// replica's workers failed and no state was built since. A worker retries
-// such an item only when its seeds change (redisstore.Worker), so the
-// status holds until then. Failures of other replicas' workers are not
-// seen here (Redis keeps no per-item failure).
-func (r *Replica) failure(id string, st *redisstore.State) string {
-	v, ok := r.failed.Load(id)
-	if !ok {
+// the served generation is st (nil: none): the last build of the item with
+// that generation failed, on any replica's worker (redisstore.State.Failed,
+// shared in Redis), and no build succeeded since. A worker retries such an
+// item only when its seeds change (redisstore.Worker), so the status holds
+// until then.
+func failure(st *redisstore.State) string {
+	if st == nil || st.Failed == nil {
 		return ""
 	}
-	if f := v.(replicaFailure); st == nil || st.BuiltAt.Before(f.at) {
-		return "re-cluster failed: " + f.reason
-	}
-	return ""
+	return "re-cluster failed: " + st.Failed.Reason
 }
 
 // statusOf is an item's scoring status (as Engine's).
@@ -609,11 +603,16 @@ func (r *Replica) scoreVec(w *rworld, uv []float32, itemIDs []string) ([]bundle.
 		st, li := r.itemOf(w, id)
 		if st == nil || li == nil {
 			res[i].Status = bundle.StatusUnknownItem
+			if st != nil && st.Failed != nil {
+				// failed with nothing built of w's generation: no score
+				// (a state of another generation would mix two models)
+				res[i].Status = bundle.StatusFailed
+			}
 			missing = missing || st == nil
 			continue
 		}
 		res[i].Status = r.statusOf(st)
-		if r.failure(id, st) != "" {
+		if st.Failed != nil {
 			res[i].Status = bundle.StatusFailed // scored with the last state built
 		}
 		items = append(items, li)
@@ -758,18 +757,16 @@ func (r *Replica) Item(ctx context.Context, itemID string) (ItemInfo, error) {
 		if !ok {
 			return ItemInfo{}, &bundle.IDError{What: "item", ID: itemID, Err: bundle.ErrUnknownItem}
 		}
-		info := ItemInfo{ID: itemID, Seeds: im.Seeds, Status: bundle.StatusCold, Pending: true, LastClick: im.Last, Created: im.Created}
-		if info.Failure = r.failure(itemID, nil); info.Failure != "" {
-			info.Status = bundle.StatusFailed
-		}
-		return info, nil
+		return ItemInfo{ID: itemID, Seeds: im.Seeds, Status: bundle.StatusCold, Pending: true, LastClick: im.Last, Created: im.Created}, nil
 	}
-	info := ItemInfo{
-		ID: itemID, Seeds: st.Seeds, Status: r.statusOf(st), LastRecluster: st.BuiltAt,
-		ReclusterSeeds: st.Seeds, Centroids: st.K, Failure: r.failure(itemID, st),
+	info := ItemInfo{ID: itemID, Failure: failure(st)}
+	if st.Built() { // the last state built with the served generation
+		info.Seeds, info.LastRecluster, info.ReclusterSeeds, info.Centroids = st.Seeds, st.BuiltAt, st.Seeds, st.K
+		info.Status = r.statusOf(st)
 	}
-	if info.Failure != "" {
-		info.Status = bundle.StatusFailed
+	ver := st.Ver // the seed version last tried
+	if st.Failed != nil {
+		info.Status, info.Seeds, ver = bundle.StatusFailed, st.Failed.Seeds, st.Failed.Ver
 	}
 	im, ok, err := r.store.ItemMeta(ctx, itemID)
 	if err != nil {
@@ -780,7 +777,7 @@ func (r *Replica) Item(ctx context.Context, itemID string) (ItemInfo, error) {
 	}
 	if ok {
 		info.Seeds, info.LastClick, info.Created = im.Seeds, im.Last, im.Created
-		info.Pending = im.Ver != st.Ver && im.Seeds >= r.opts.MinSeeds
+		info.Pending = im.Ver != ver && im.Seeds >= r.opts.MinSeeds
 	}
 	return info, nil
 }
@@ -932,7 +929,7 @@ func (r *Replica) Stats() Stats {
 		}
 		s.Items++
 		switch {
-		case r.failure(id, st) != "":
+		case st.Failed != nil:
 			s.ItemsFailed++
 		case r.statusOf(st) == bundle.StatusOK:
 			s.ItemsOK++

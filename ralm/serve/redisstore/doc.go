@@ -22,7 +22,9 @@
 //	ralm:publishing              string lock of the replica publishing into an empty Redis
 //	ralm:{item:<id>}:seeds       zset   seed users; score = arrival order (see below)
 //	ralm:{item:<id>}:meta        hash   ver (seed version, bumped per change), created, last (Unix ms)
-//	ralm:{item:<id>}:state       hash   gen, model, ver, seeds, built (Unix ms), k, cent, wts, glob, mean
+//	ralm:{item:<id>}:state       hash   gen, model, ver, seeds, built (Unix ms), k, cent, wts, glob, mean;
+//	                                    a failed build adds fail (reason), fail_ver, fail_seeds,
+//	                                    fail_at (Unix ms) — see "Failed builds"
 //	ralm:{clicks}:stream         stream the click log (fields below); group "workers"
 //	ralm:{sched}:dirty           zset   items to re-cluster; score = due time (Unix ms, 0 = at once)
 //	ralm:{sched}:lease           zset   items being re-clustered; score = lease deadline (Unix ms)
@@ -84,6 +86,24 @@
 // embeds take the model's vector (trained on newer data). An upsert made
 // while Publish runs or while replicas still serve the previous generation
 // is written into the new generation too.
+//
+// # Failed builds
+//
+// When a worker's build of an item fails, it writes a failed state for the
+// generation it built with and announces it like a built one: gen and model
+// of that generation, and fail (the error, at most 300 bytes, file paths
+// cut to their base name), fail_ver and fail_seeds (the seed version and
+// count it was given) and fail_at. The other fields keep the state built
+// before with the same generation, if there was one (replicas keep scoring
+// with it); otherwise they are zero (built = 0, k = 0: nothing of that
+// generation to score with). Every replica reports the item failed with the
+// reason, and counts it as having a state of the generation, so one item
+// whose build keeps failing does not keep the replicas on the previous
+// model. The worker does not retry the item until its seeds change; the
+// next successful build replaces the whole hash. A worker that cannot build
+// with the generation at all (its Builder fails with ErrNoModel: its model
+// folder does not hold it) writes no failure: it gives the item back and
+// leaves the items to the other workers for WorkerConfig.NoModelRetry.
 //
 // # Re-clustering once
 //

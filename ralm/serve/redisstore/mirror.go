@@ -137,7 +137,7 @@ func (m *Mirror) handle(e Event) error {
 		m.mu.Lock()
 		if st == nil {
 			delete(m.states, e.Key)
-		} else if cur := m.states[e.Key]; cur == nil || cur.Gen < st.Gen || (cur.Gen == st.Gen && !st.BuiltAt.Before(cur.BuiltAt)) {
+		} else if cur := m.states[e.Key]; cur == nil || cur.Gen < st.Gen || (cur.Gen == st.Gen && !st.changed().Before(cur.changed())) {
 			if cur != nil && cur.Gen < st.Gen {
 				m.prev[e.Key] = cur
 			}
@@ -181,9 +181,10 @@ func (m *Mirror) State(item string) *State {
 	return m.states[item]
 }
 
-// StateAt returns an item's state built with generation gen (the latest
-// one, or one a newer generation replaced since DropBefore(gen) or earlier),
-// or nil.
+// StateAt returns an item's state of generation gen (the latest one, or
+// one a newer generation replaced since DropBefore(gen) or earlier), or
+// nil. It may be a failed state (State.Failed), with or without a built
+// state of gen.
 func (m *Mirror) StateAt(item string, gen int64) *State {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -198,6 +199,8 @@ func (m *Mirror) StateAt(item string, gen int64) *State {
 
 // Coverage counts the items with a state and, of them, those whose latest
 // state is of generation gen: a replica switches to a new model when all are.
+// A failed state of gen (State.Failed) counts as of gen: an item whose build
+// keeps failing does not hold every replica on the previous model.
 func (m *Mirror) Coverage(gen int64) (items, atGen int) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -263,7 +266,7 @@ func (m *Mirror) OldestState(now time.Time) time.Duration {
 	defer m.mu.RUnlock()
 	var oldest time.Duration
 	for _, st := range m.states {
-		if st.Gen == m.model.Gen {
+		if st.Gen == m.model.Gen && st.Built() {
 			oldest = max(oldest, st.Age(now))
 		}
 	}

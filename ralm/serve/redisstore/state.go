@@ -29,21 +29,66 @@ type State struct {
 	Centroids []float32
 	Weights   []float32
 	Global    []float32
+	// Failed, when not nil, records that the item's last build with
+	// generation Gen failed: the item counts as built for Gen (a replica
+	// can switch to it) and has the status failed. The fields above are
+	// then those of the last state built with Gen, if one was (it is still
+	// scored), and zero if none was (K = 0, BuiltAt zero: nothing of Gen to
+	// score with). A later successful build replaces the whole state.
+	Failed *Failure
+}
+
+// Failure is a failed build of an item's state.
+type Failure struct {
+	Reason string    // the build error, short (maxReason bytes) and without file paths
+	Ver    int64     // the item's seed version the build was given
+	Seeds  int       // seeds the build was given
+	At     time.Time // when it failed
 }
 
 // Age is how long ago the state was built.
 func (st *State) Age(now time.Time) time.Duration { return now.Sub(st.BuiltAt) }
 
-// writeState replaces an item's state, indexes the item and announces it.
+// Built reports whether the state holds a built state of its generation
+// (false only for a failed state with nothing of its generation to score).
+func (st *State) Built() bool { return !st.BuiltAt.IsZero() }
+
+// changed is when the state last changed: its build, or its failure.
+func (st *State) changed() time.Time {
+	if st.Failed != nil && st.Failed.At.After(st.BuiltAt) {
+		return st.Failed.At
+	}
+	return st.BuiltAt
+}
+
+// Fields of a failed state (State.Failed) in the item's state hash.
+const (
+	fieldFail      = "fail"       // the reason
+	fieldFailVer   = "fail_ver"   // the seed version the build was given
+	fieldFailSeeds = "fail_seeds" // seeds the build was given
+	fieldFailAt    = "fail_at"    // Unix ms of the failure
+)
+
+// writeState replaces an item's state (a built or a failed one), indexes
+// the item and announces it.
 func (s *Store) writeState(ctx context.Context, item string, st *State) error {
 	key := s.keyState(item)
+	var built int64 // 0: nothing built with st.Gen (a failed state)
+	if st.Built() {
+		built = st.BuiltAt.UnixMilli()
+	}
+	fields := []any{
+		"gen", st.Gen, "model", st.Model, "ver", st.Ver, "seeds", st.Seeds,
+		"built", built, "k", st.K,
+		"cent", encodeVec(st.Centroids), "wts", encodeVec(st.Weights),
+		"glob", encodeVec(st.Global),
+	}
+	if f := st.Failed; f != nil {
+		fields = append(fields, fieldFail, f.Reason, fieldFailVer, f.Ver, fieldFailSeeds, f.Seeds, fieldFailAt, f.At.UnixMilli())
+	}
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, key)
-		p.HSet(ctx, key,
-			"gen", st.Gen, "model", st.Model, "ver", st.Ver, "seeds", st.Seeds,
-			"built", st.BuiltAt.UnixMilli(), "k", st.K,
-			"cent", encodeVec(st.Centroids), "wts", encodeVec(st.Weights),
-			"glob", encodeVec(st.Global))
+		p.HSet(ctx, key, fields...)
 		return nil
 	})
 	if err != nil {
@@ -110,8 +155,15 @@ func parseState(m map[string]string) (*State, error) {
 	}
 	st := &State{
 		Gen: num("gen"), Model: m["model"], Ver: num("ver"), Seeds: int(num("seeds")),
-		BuiltAt: time.UnixMilli(num("built")), K: int(num("k")),
-		Centroids: vec("cent"), Weights: vec("wts"), Global: vec("glob"),
+		K: int(num("k")), Centroids: vec("cent"), Weights: vec("wts"), Global: vec("glob"),
+	}
+	if ms := num("built"); ms != 0 {
+		st.BuiltAt = time.UnixMilli(ms)
+	}
+	if reason, ok := m[fieldFail]; ok {
+		st.Failed = &Failure{Reason: reason, Ver: num(fieldFailVer), Seeds: int(num(fieldFailSeeds)), At: time.UnixMilli(num(fieldFailAt))}
+	} else if !st.Built() {
+		errs = append(errs, errors.New("field built: 0 in a state that did not fail"))
 	}
 	if len(st.Weights) != st.K {
 		errs = append(errs, fmt.Errorf("%d weights for k=%d", len(st.Weights), st.K))
@@ -153,7 +205,7 @@ type EventKind string
 
 // Event kinds.
 const (
-	EventState  EventKind = "state"  // an item's new state was written
+	EventState  EventKind = "state"  // an item's new state (built or failed) was written
 	EventDelete EventKind = "delete" // an item was deleted
 	EventUser   EventKind = "user"   // a user's vector was upserted
 	EventModel  EventKind = "model"  // a new model generation was published

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -21,7 +22,20 @@ import (
 // state is computed by the same code as in the embedded store. It fills K,
 // Centroids, Weights and Global; the worker fills the rest. It is
 // called only with at least one seed.
+//
+// An error matching ErrNoModel says that this worker cannot build with m at
+// all (its model folder does not hold that generation): the item is not
+// marked failed but given back to the other workers at once, and this
+// worker claims no item for WorkerConfig.NoModelRetry while that generation
+// is current. Any other error is the item's failed build (see "Failed builds").
 type Builder func(ctx context.Context, m Model, item string, ids []string, seeds []float32, prev *State) (*State, error)
+
+// ErrNoModel is matched by the error of a Builder that cannot build with
+// the model generation it was given, whatever the item.
+var ErrNoModel = errors.New("redis worker: the model generation is not available to this worker")
+
+// DefaultNoModelRetry is the default WorkerConfig.NoModelRetry.
+const DefaultNoModelRetry = 5 * time.Second
 
 // WorkerConfig configures a Worker. Zero values select defaults.
 type WorkerConfig struct {
@@ -43,6 +57,10 @@ type WorkerConfig struct {
 	// Lease is how long a worker may take to re-cluster an item before
 	// another may (default 30 s).
 	Lease time.Duration
+	// NoModelRetry is how long a worker whose Builder failed with
+	// ErrNoModel claims no item while that generation is current, leaving
+	// them to workers that have its model (default 5 s).
+	NoModelRetry time.Duration
 	// Batch is the number of stream entries read at once (default 500).
 	Batch int
 	// Build computes states (required).
@@ -65,6 +83,12 @@ type Worker struct {
 	rejected atomic.Int64 // entries skipped (malformed, unknown user)
 	built    atomic.Int64 // states written
 	failed   atomic.Int64 // re-clusters that failed
+
+	// noModelGen is a generation the Builder cannot build with
+	// (ErrNoModel): no item is claimed while it is current, until
+	// noModelUntil. Used by the Run goroutine only.
+	noModelGen   int64
+	noModelUntil time.Time
 
 	// hook, if set (by tests), is called at the crash points of apply:
 	// stageRead and stageApplied.
@@ -99,6 +123,9 @@ func NewWorker(s *Store, cfg WorkerConfig) (*Worker, error) {
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 500
+	}
+	if cfg.NoModelRetry <= 0 {
+		cfg.NoModelRetry = DefaultNoModelRetry
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -431,6 +458,15 @@ return out
 // reclusterDue re-clusters the items that are due, a few at a time.
 func (w *Worker) reclusterDue(ctx context.Context) error {
 	for ctx.Err() == nil {
+		if w.noModelGen != 0 {
+			if time.Now().After(w.noModelUntil) {
+				w.noModelGen = 0
+			} else if m, err := w.s.CurrentModel(ctx); err != nil {
+				return err
+			} else if m.Gen == w.noModelGen {
+				return nil // left to the workers that have the model
+			}
+		}
 		items, err := claimScript.Run(ctx, w.s.rdb, []string{w.s.keyDirty(), w.s.keyLease()},
 			time.Now().UnixMilli(), w.cfg.Lease.Milliseconds(), 16).StringSlice()
 		if err != nil {
@@ -444,7 +480,12 @@ func (w *Worker) reclusterDue(ctx context.Context) error {
 			return err
 		}
 		for _, item := range items {
-			if err := w.buildItem(ctx, m, item); err != nil {
+			if m.Gen == w.noModelGen {
+				err = w.giveBack(ctx, item)
+			} else {
+				err = w.buildItem(ctx, m, item)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -454,8 +495,9 @@ func (w *Worker) reclusterDue(ctx context.Context) error {
 
 // buildItem re-clusters one leased item and writes its state. A Redis
 // error is returned (the lease expires and another worker retries); a
-// build error is counted and logged, and the item waits for its next
-// change rather than being retried in a loop.
+// build error is counted, logged and written as a failed state of the
+// generation (failedState), and the item waits for its next change rather
+// than being retried in a loop.
 func (w *Worker) buildItem(ctx context.Context, m Model, item string) error {
 	defer w.s.rdb.ZRem(context.WithoutCancel(ctx), w.s.keyLease(), item)
 	if m.Gen == 0 {
@@ -501,8 +543,17 @@ func (w *Worker) buildItem(ctx context.Context, m Model, item string) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if errors.Is(berr, ErrNoModel) {
+			// Not the item's failure: leave it to a worker that has the model.
+			w.log.Warn("cannot build with this model generation; leaving the items to other workers", "gen", m.Gen, "err", berr, "for", w.cfg.NoModelRetry)
+			w.noModelGen, w.noModelUntil = m.Gen, time.Now().Add(w.cfg.NoModelRetry)
+			return w.giveBack(ctx, item)
+		}
 		w.failed.Add(1)
-		w.log.Warn("re-cluster failed", "item", item, "seeds", n, "err", berr)
+		w.log.Warn("re-cluster failed; the item has status failed until a build succeeds (retried when its seeds change)", "item", item, "seeds", n, "err", berr)
+		if err := w.s.writeState(ctx, item, failedState(m, prev, ver, n, berr)); err != nil {
+			return err
+		}
 		return nil
 	}
 	st.Gen, st.Model, st.Ver, st.Seeds, st.BuiltAt = m.Gen, m.ID, ver, n, time.Now()
@@ -511,6 +562,61 @@ func (w *Worker) buildItem(ctx context.Context, m Model, item string) error {
 	}
 	w.built.Add(1)
 	return nil
+}
+
+// giveBack makes a leased item due at once for the other workers (the
+// lease is removed by the caller, or by itself when it is not built).
+func (w *Worker) giveBack(ctx context.Context, item string) error {
+	err := w.s.rdb.ZAddArgs(ctx, w.s.keyDirty(), redis.ZAddArgs{LT: true, Members: []redis.Z{{Score: float64(time.Now().UnixMilli()), Member: item}}}).Err()
+	if err == nil {
+		err = w.s.rdb.ZRem(ctx, w.s.keyLease(), item).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("redis worker: give item %q back: %w", item, err)
+	}
+	return nil
+}
+
+// failedState is the state written when the build of an item's seed
+// version ver (n seeds) with model m failed: a failure of m's generation,
+// so that replicas count the item as built for it and switch to it, and
+// report the item failed. It keeps the state built before with the same
+// generation, if one was (replicas keep scoring with it), and nothing of
+// an older generation (no response mixes two models).
+func failedState(m Model, prev *State, ver int64, n int, err error) *State {
+	st := &State{Gen: m.Gen, Model: m.ID}
+	if prev != nil && prev.Gen == m.Gen && prev.Built() {
+		*st = *prev
+	}
+	st.Failed = &Failure{Reason: failureReason(err), Ver: ver, Seeds: n, At: time.Now()}
+	return st
+}
+
+// maxReason caps the length of a failure reason kept in Redis, in bytes
+// (as the embedded engine's).
+const maxReason = 300
+
+// failureReason is err's message, short, for every replica to show: a
+// file path (a word starting with /, ./, ../ or ~/, quoted or not) is cut
+// to its base name, and the text to maxReason bytes.
+func failureReason(err error) string {
+	words := strings.Fields(err.Error())
+	for i, wd := range words {
+		lead := wd[:len(wd)-len(strings.TrimLeft(wd, "\"'(["))]
+		body := strings.TrimRight(wd[len(lead):], "\"'):,;]")
+		trail := wd[len(lead)+len(body):]
+		for _, p := range []string{"/", "./", "../", "~/"} {
+			if strings.HasPrefix(body, p) {
+				words[i] = lead + filepath.Base(body) + trail
+				break
+			}
+		}
+	}
+	msg := strings.Join(words, " ")
+	if len(msg) > maxReason {
+		msg = strings.ToValidUTF8(msg[:maxReason], "") + "..."
+	}
+	return msg
 }
 
 // trim drops the acknowledged head of the click stream: entries older
