@@ -3,6 +3,7 @@ package eval
 import (
 	"bytes"
 	"encoding/json"
+	"image"
 	"image/color"
 	"image/png"
 	"math"
@@ -72,9 +73,11 @@ func TestReportTable(t *testing.T) {
 	}
 }
 
-func TestReportPlot(t *testing.T) {
+// plotImage writes rep's plot and decodes it.
+func plotImage(t *testing.T, rep *Report) image.Image {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "auc.png")
-	if err := sampleReport().WritePlot(path); err != nil {
+	if err := rep.WritePlot(path); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(path)
@@ -86,6 +89,11 @@ func TestReportPlot(t *testing.T) {
 	if err != nil {
 		t.Fatalf("plot is not a PNG: %v", err)
 	}
+	return img
+}
+
+func TestReportPlot(t *testing.T) {
+	img := plotImage(t, sampleReport())
 	b := img.Bounds()
 	if b.Dx() < 100 || b.Dy() < 100 {
 		t.Fatalf("plot is %v, too small", b)
@@ -136,20 +144,8 @@ func TestAUCAxis(t *testing.T) {
 // grey at AUC 0.5, across the bars) and labels every bar with its value
 // (dark text just above the bar's top).
 func TestReportPlotChanceAndLabels(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "auc.png")
 	rep := sampleReport()
-	if err := rep.WritePlot(path); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("plot is not a PNG: %v", err)
-	}
+	img := plotImage(t, rep)
 	b := img.Bounds()
 	legendX := b.Min.X + b.Dx()*80/100
 	grey := func(x, y int, lo, hi uint32) bool {
