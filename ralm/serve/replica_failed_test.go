@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/ralmlab/ralm/internal/redistest"
-	"github.com/ralmlab/ralm/lookalike"
 	"github.com/ralmlab/ralm/ralm/bundle"
 	"github.com/ralmlab/ralm/ralm/internal/testworld"
 	"github.com/ralmlab/ralm/ralm/serve/redisstore"
@@ -107,20 +106,7 @@ func TestReplicaFailedReclusterStatus(t *testing.T) {
 // state), and the item reports the failure. Without the shared failed
 // state the replica stays on the old model for good.
 func TestReplicaSwitchPastFailedBuild(t *testing.T) {
-	s, m1 := testworld.Small(t)
-	m2, err := testworld.TrainModel(s, 4, 1) // another model of the same users
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir1, dir2 := t.TempDir()+"/m1", t.TempDir()+"/m2"
-	for _, x := range []struct {
-		dir string
-		m   *lookalike.Model
-	}{{dir1, m1}, {dir2, m2}} {
-		if err := bundle.Write(x.dir, &bundle.Bundle{LookAlike: x.m, Embeddings: s.Emb, Seeds: s.Clicks}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s, m1, dir1, dir2 := twoModelFolders(t)
 	items := allItems(testworld.Bundle(s, m1))
 	bad := items[0]
 	for _, tc := range []struct {

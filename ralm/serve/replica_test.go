@@ -116,20 +116,7 @@ func TestReplicaEngineParity(t *testing.T) {
 // knowing a user upserted before the switch.
 func TestReplicaReloadNoMix(t *testing.T) {
 	srv := redistest.Start(t)
-	s, m1 := testworld.Small(t)
-	m2, err := testworld.TrainModel(s, 4, 1) // another model of the same users
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir1, dir2 := t.TempDir()+"/m1", t.TempDir()+"/m2"
-	for _, x := range []struct {
-		dir string
-		m   *lookalike.Model
-	}{{dir1, m1}, {dir2, m2}} {
-		if err := bundle.Write(x.dir, &bundle.Bundle{LookAlike: x.m, Embeddings: s.Emb, Seeds: s.Clicks}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s, m1, dir1, dir2 := twoModelFolders(t)
 	ctx := context.Background()
 	opts := ReplicaOptions{Redis: redisstore.Config{URL: srv.URL()}, Workers: 1, MinSeeds: 10, MaxSeeds: 1000,
 		ReclusterInterval: time.Hour, MirrorBlock: 50 * time.Millisecond, WorkerBatch: 100}
@@ -243,4 +230,25 @@ func TestReplicaAudienceLimit(t *testing.T) {
 	if err == nil || errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "more than 50 users") {
 		t.Fatalf("err = %v, want the AudienceUsers limit", err)
 	}
+}
+
+// twoModelFolders trains a second model of testworld.Small's users and
+// writes both models' folders: the world, the first model and the folders.
+func twoModelFolders(t *testing.T) (s *testworld.Synth, m1 *lookalike.Model, dir1, dir2 string) {
+	t.Helper()
+	s, m1 = testworld.Small(t)
+	m2, err := testworld.TrainModel(s, 4, 1) // another model of the same users
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir1, dir2 = t.TempDir()+"/m1", t.TempDir()+"/m2"
+	for _, x := range []struct {
+		dir string
+		m   *lookalike.Model
+	}{{dir1, m1}, {dir2, m2}} {
+		if err := bundle.Write(x.dir, &bundle.Bundle{LookAlike: x.m, Embeddings: s.Emb, Seeds: s.Clicks}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s, m1, dir1, dir2
 }
