@@ -35,6 +35,9 @@ type IDError struct {
 	What string // "user" or "item"
 	ID   string
 	Err  error // ErrUnknownUser, ErrUnknownItem or ErrBadID (possibly wrapped)
+	// Detail, when set, says more after the id (for a client: no path,
+	// no Go type).
+	Detail string
 }
 
 // Error implements error.
@@ -47,6 +50,9 @@ func (e *IDError) Error() string {
 	}
 	if errors.Is(e.Err, ErrBadID) {
 		return fmt.Sprintf("bad %s id %q: %v", e.What, id, e.Err)
+	}
+	if e.Detail != "" {
+		return fmt.Sprintf("%v %q: %s", e.Err, id, e.Detail)
 	}
 	return fmt.Sprintf("%v %q", e.Err, id)
 }

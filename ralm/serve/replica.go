@@ -797,7 +797,11 @@ func (r *Replica) Audience(ctx context.Context, itemID string, n int) (*Audience
 	}
 	w, st, li := r.servedItem(itemID)
 	if st == nil || li == nil {
-		return nil, &bundle.IDError{What: "item", ID: itemID, Err: bundle.ErrUnknownItem}
+		e := &bundle.IDError{What: "item", ID: itemID, Err: bundle.ErrUnknownItem}
+		if st != nil && st.Failed != nil {
+			e.Detail = failure(st) + "; no state to rank users with"
+		}
+		return nil, e
 	}
 	seeds, err := r.store.Seeds(ctx, itemID)
 	if err != nil {

@@ -75,6 +75,9 @@ func TestReplicaFailedReclusterStatus(t *testing.T) {
 		if err != nil || len(sc) != 1 || sc[0].Status != bundle.StatusFailed || sc[0].Score != 0 {
 			t.Errorf("replica %s: score %+v (%v), want status failed with score 0 (nothing built)", r.name, sc, err)
 		}
+		if _, err := r.r.Audience(ctx, "9001", 5); !errors.Is(err, bundle.ErrUnknownItem) || !strings.Contains(err.Error(), reason) {
+			t.Errorf("replica %s: audience error %v, want an unknown item that names the failure", r.name, err)
+		}
 	}
 	time.Sleep(500 * time.Millisecond) // 25 intervals
 	if n := count(); n != 1 {
