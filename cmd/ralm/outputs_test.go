@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -202,5 +205,67 @@ func TestOutputsCheckedBeforeTraining(t *testing.T) {
 	mustRun(t, train("-q", "--out", model)...)
 	if _, err := os.Stat(filepath.Join(model, bundle.ManifestFile)); err != nil {
 		t.Errorf("no model folder at %s: %v", model, err)
+	}
+}
+
+// TestWriteFolderWhole: split's and synth's folders are written whole: a run
+// that fails after writing some files leaves the earlier run's folder as it
+// was (and no temporary folder), a run that succeeds replaces it, and the
+// temporary folder of a killed run beside it is removed by the next run.
+func TestWriteFolderWhole(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "split")
+	cmd := newRootCmd()
+	write := func(content string, fail bool) error {
+		return writeFolder(context.Background(), cmd, out, true, func(d string) error {
+			for _, name := range []string{trainFile, heldoutFile} {
+				if err := os.WriteFile(filepath.Join(d, name), []byte(content), 0o644); err != nil {
+					return err
+				}
+				if fail {
+					return errors.New("the disk is full")
+				}
+			}
+			return nil
+		})
+	}
+	files := func() map[string]string {
+		got := map[string]string{}
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			sub, _ := os.ReadDir(filepath.Join(dir, e.Name()))
+			for _, f := range sub {
+				b, _ := os.ReadFile(filepath.Join(dir, e.Name(), f.Name()))
+				got[e.Name()+"/"+f.Name()] = string(b)
+			}
+			if len(sub) == 0 {
+				got[e.Name()+"/"] = ""
+			}
+		}
+		return got
+	}
+	if err := write("run 1", false); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"split/" + trainFile: "run 1", "split/" + heldoutFile: "run 1"}
+	if got := files(); !maps.Equal(got, want) {
+		t.Fatalf("after the first run: %v, want %v", got, want)
+	}
+	if err := write("run 2", true); err == nil {
+		t.Fatal("the failing run succeeded")
+	}
+	if got := files(); !maps.Equal(got, want) {
+		t.Errorf("after a failed run: %v, want the first run's folder alone %v", got, want)
+	}
+	stale := filepath.Join(dir, ".split.tmp-123")
+	if err := os.Mkdir(stale, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := write("run 3", false); err != nil {
+		t.Fatal(err)
+	}
+	want = map[string]string{"split/" + trainFile: "run 3", "split/" + heldoutFile: "run 3"}
+	if got := files(); !maps.Equal(got, want) {
+		t.Errorf("after the third run: %v, want %v (the killed run's temporary folder removed)", got, want)
 	}
 }

@@ -164,7 +164,7 @@ printed) so you can look at them.`,
 }
 
 func quickstartGenerate(s *quickstartState) error {
-	ds, err := runSynth(s.ctx, s.cmd, quickstartConfig(s.seed, s.opt.users), s.dir)
+	ds, err := runSynth(s.ctx, s.cmd, quickstartConfig(s.seed, s.opt.users), s.dir, false)
 	if err != nil {
 		return err
 	}
@@ -180,7 +180,7 @@ func quickstartSplit(s *quickstartState) error {
 	s.clicks = c
 	opt := split.DefaultOptions()
 	opt.Seed = s.seed
-	r, err := runSplit(s.ctx, s.cmd, c, opt, s.dir)
+	r, err := runSplit(s.ctx, s.cmd, c, opt, s.dir, false)
 	if err != nil {
 		return err
 	}

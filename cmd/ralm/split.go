@@ -56,9 +56,6 @@ user_id, item_id, ts.`,
 			if err := checkOutputs(cmd); err != nil {
 				return err
 			}
-			if err := makeOutDir(out); err != nil {
-				return err
-			}
 			ctx := cmd.Context()
 			bar := newProgress(ctx, cmd, 1, "reading "+filepath.Base(clicks))
 			c, err := data.ReadClicks(ctx, clicks, data.ReadOptions{})
@@ -66,7 +63,7 @@ user_id, item_id, ts.`,
 			if err != nil {
 				return err
 			}
-			_, err = runSplit(ctx, cmd, c, opt, out)
+			_, err = runSplit(ctx, cmd, c, opt, out, true)
 			return err
 		},
 	}
@@ -75,15 +72,16 @@ user_id, item_id, ts.`,
 	f.StringVar(&out, "out", "", "output directory (created if missing)")
 	f.Float64Var(&opt.FreshFraction, "fresh", opt.FreshFraction, "share of items with >= 20 clickers made fresh, in [0,1]")
 	addSeedFlag(cmd, &opt.Seed)
-	markOutputDir(cmd, "out", trainFile, heldoutFile, freshSeedsFile, freshHeldoutFile)
+	markReplacedDir(cmd, "out", trainFile, heldoutFile, freshSeedsFile, freshHeldoutFile)
 	_ = cmd.MarkFlagRequired("clicks")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }
 
 // runSplit splits c and writes the four files to dir, printing a summary on
-// the command's stdout.
-func runSplit(ctx context.Context, cmd *cobra.Command, c *data.Clicks, opt split.Options, dir string) (*split.Result, error) {
+// the command's stdout. With replace the folder is written whole
+// (writeFolder).
+func runSplit(ctx context.Context, cmd *cobra.Command, c *data.Clicks, opt split.Options, dir string, replace bool) (*split.Result, error) {
 	log := newLogger(cmd)
 	bar := newProgress(ctx, cmd, 5, "splitting")
 	defer bar.Finish()
@@ -93,20 +91,26 @@ func runSplit(ctx context.Context, cmd *cobra.Command, c *data.Clicks, opt split
 	}
 	bar.Add(1)
 	log.Info("split", "clicks", c.Len(), "duplicates", r.Duplicates, "fresh", len(r.FreshItems), "warm", len(r.WarmItems), "seed", opt.Seed)
-	for _, o := range []struct {
-		name string
-		c    *data.Clicks
-	}{
-		{trainFile, r.Train}, {heldoutFile, r.Heldout}, {freshSeedsFile, r.FreshSeeds}, {freshHeldoutFile, r.FreshHeldout},
-	} {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	err = writeFolder(ctx, cmd, dir, replace, func(d string) error {
+		for _, o := range []struct {
+			name string
+			c    *data.Clicks
+		}{
+			{trainFile, r.Train}, {heldoutFile, r.Heldout}, {freshSeedsFile, r.FreshSeeds}, {freshHeldoutFile, r.FreshHeldout},
+		} {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			bar.Describe("writing " + o.name)
+			if err := data.WriteClicks(ctx, filepath.Join(d, o.name), o.c); err != nil {
+				return err
+			}
+			bar.Add(1)
 		}
-		bar.Describe("writing " + o.name)
-		if err := data.WriteClicks(ctx, filepath.Join(dir, o.name), o.c); err != nil {
-			return nil, err
-		}
-		bar.Add(1)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	printSplitSummary(summaryOut(cmd), c, r, dir)
 	return r, nil

@@ -47,10 +47,7 @@ files.`,
 			if err := checkOutputs(cmd); err != nil {
 				return err
 			}
-			if err := makeOutDir(out); err != nil {
-				return err
-			}
-			_, err := runSynth(cmd.Context(), cmd, cfg, out)
+			_, err := runSynth(cmd.Context(), cmd, cfg, out, true)
 			return err
 		},
 	}
@@ -66,7 +63,7 @@ files.`,
 	f.BoolVar(&cfg.StringIDs, "string-ids", false, `write string ids ("u1", "i1") instead of int64`)
 	addSeedFlag(cmd, &cfg.Seed)
 	f.StringVar(&out, "out", "", "output directory (created if missing)")
-	markOutputDir(cmd, "out", clicksFile, usersFile, itemsFile)
+	markReplacedDir(cmd, "out", clicksFile, usersFile, itemsFile)
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }
@@ -103,9 +100,10 @@ func flagNames(err error) error {
 	return fmt.Errorf("%s", r.Replace(err.Error()))
 }
 
-// runSynth generates the data set for cfg and writes its three files to dir,
-// printing a summary on the command's stdout.
-func runSynth(ctx context.Context, cmd *cobra.Command, cfg synth.Config, dir string) (*synth.Dataset, error) {
+// runSynth generates the data set for cfg and writes its three files to dir
+// (the folder whole with replace, see writeFolder), printing a summary on
+// the command's stdout.
+func runSynth(ctx context.Context, cmd *cobra.Command, cfg synth.Config, dir string, replace bool) (*synth.Dataset, error) {
 	log := newLogger(cmd)
 	bar := newProgress(ctx, cmd, int64(cfg.Users), "generating users")
 	cfg.Progress = func(done, _ int) { bar.Set(int64(done)) }
@@ -115,14 +113,14 @@ func runSynth(ctx context.Context, cmd *cobra.Command, cfg synth.Config, dir str
 		return nil, err
 	}
 	log.Info("generated", "users", cfg.Users, "items", cfg.Items, "clicks", ds.Clicks.Len(), "seed", cfg.Seed)
-	if err := writeDataset(ctx, cmd, ds, dir); err != nil {
+	if err := writeDataset(ctx, cmd, ds, dir, replace); err != nil {
 		return nil, err
 	}
 	printDatasetSummary(summaryOut(cmd), ds, dir)
 	return ds, nil
 }
 
-func writeDataset(ctx context.Context, cmd *cobra.Command, ds *synth.Dataset, dir string) error {
+func writeDataset(ctx context.Context, cmd *cobra.Command, ds *synth.Dataset, dir string, replace bool) error {
 	log := newLogger(cmd)
 	bar := newProgress(ctx, cmd, int64(ds.Clicks.Len()+ds.Users.Rows()+ds.Items.Rows()), "writing "+clicksFile)
 	defer bar.Finish()
@@ -141,18 +139,19 @@ func writeDataset(ctx context.Context, cmd *cobra.Command, ds *synth.Dataset, di
 			return data.WriteTable(ctx, p, data.ColItemID, ds.Items, rows.write("writing "+itemsFile))
 		}},
 	}
-	for _, w := range writes {
-		if err := ctx.Err(); err != nil {
-			return err
+	return writeFolder(ctx, cmd, dir, replace, func(d string) error {
+		for _, w := range writes {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			bar.Describe("writing " + w.name)
+			if err := w.write(filepath.Join(d, w.name)); err != nil {
+				return err
+			}
+			log.Info("wrote", "file", filepath.Join(dir, w.name))
 		}
-		bar.Describe("writing " + w.name)
-		path := filepath.Join(dir, w.name)
-		if err := w.write(path); err != nil {
-			return err
-		}
-		log.Info("wrote", "file", path)
-	}
-	return nil
+		return nil
+	})
 }
 
 func printDatasetSummary(w io.Writer, ds *synth.Dataset, dir string) {

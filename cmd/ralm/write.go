@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -90,8 +91,10 @@ output folder (--out DIR) is created if missing; an existing one must be empty
 or hold only files that the same command writes (an earlier run's, which are
 replaced): a folder with anything else in it is refused, so no command writes
 among or over files of your own. A model folder is built beside itself and
-swapped in: the folder holding it must be writable too. No output may lie
-inside an output folder.`
+swapped in whole, as are the folders of split and synth, so that an
+interrupted run leaves the earlier folder or the new one, never a mix: the
+folder holding it must be writable too. No output may lie inside an output
+folder.`
 
 // outputAnnotation marks a flag whose value is an output path: its value
 // is outFile, or outDir followed by the names the command writes in the
@@ -295,7 +298,30 @@ func pathErr(err error) error {
 
 // markModelOut marks flag as the model folder cmd writes.
 func markModelOut(cmd *cobra.Command, flag string) {
-	_ = cmd.Flags().SetAnnotation(flag, outputAnnotation, append([]string{outReplacedDir}, bundle.FileNames()...))
+	markReplacedDir(cmd, flag, bundle.FileNames()...)
+}
+
+// markReplacedDir marks flag as an output folder of cmd that holds only the
+// given names and is written whole by writeFolder.
+func markReplacedDir(cmd *cobra.Command, flag string, names ...string) {
+	_ = cmd.Flags().SetAnnotation(flag, outputAnnotation, append([]string{outReplacedDir}, names...))
+}
+
+// writeFolder writes a command's output folder dir with build: in place
+// when replace is false (a folder the command shares with its other steps,
+// as quickstart's), else built beside it and swapped in whole
+// (atomicfile.ReplaceDir), so that an interrupted or failed run leaves the
+// earlier folder or the new one, never a mix of two runs (and the next run
+// removes the temporary folder a killed one left, removeStale).
+func writeFolder(ctx context.Context, cmd *cobra.Command, dir string, replace bool, build func(dir string) error) error {
+	if !replace {
+		return build(dir)
+	}
+	removeStale(cmd, dir)
+	if err := os.MkdirAll(filepath.Dir(filepath.Clean(dir)), atomicfile.DirMode); err != nil {
+		return fmt.Errorf("create output directory: %w", err)
+	}
+	return atomicfile.ReplaceDir(ctx, dir, build)
 }
 
 // checkModelOut applies the output policy to a model folder that is not a
