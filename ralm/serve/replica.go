@@ -532,8 +532,13 @@ func failure(st *redisstore.State) string {
 	return "re-cluster failed: " + st.Failed.Reason
 }
 
-// statusOf is an item's scoring status (as Engine's).
+// statusOf is an item's scoring status (as Engine's status): failed while
+// its last build with st's generation failed (see failure), else by its
+// seeds and centroids.
 func (r *Replica) statusOf(st *redisstore.State) bundle.Status {
+	if st.Failed != nil {
+		return bundle.StatusFailed
+	}
 	if st.K > 0 && st.Seeds >= r.opts.MinSeeds {
 		return bundle.StatusOK
 	}
@@ -611,10 +616,7 @@ func (r *Replica) scoreVec(w *rworld, uv []float32, itemIDs []string) ([]bundle.
 			missing = missing || st == nil
 			continue
 		}
-		res[i].Status = r.statusOf(st)
-		if st.Failed != nil {
-			res[i].Status = bundle.StatusFailed // scored with the last state built
-		}
+		res[i].Status = r.statusOf(st) // failed ones are scored with the last state built
 		items = append(items, li)
 		pos = append(pos, i)
 	}
@@ -759,14 +761,13 @@ func (r *Replica) Item(ctx context.Context, itemID string) (ItemInfo, error) {
 		}
 		return ItemInfo{ID: itemID, Seeds: im.Seeds, Status: bundle.StatusCold, Pending: true, LastClick: im.Last, Created: im.Created}, nil
 	}
-	info := ItemInfo{ID: itemID, Failure: failure(st)}
+	info := ItemInfo{ID: itemID, Status: r.statusOf(st), Failure: failure(st)}
 	if st.Built() { // the last state built with the served generation
 		info.Seeds, info.LastRecluster, info.ReclusterSeeds, info.Centroids = st.Seeds, st.BuiltAt, st.Seeds, st.K
-		info.Status = r.statusOf(st)
 	}
 	ver := st.Ver // the seed version last tried
 	if st.Failed != nil {
-		info.Status, info.Seeds, ver = bundle.StatusFailed, st.Failed.Seeds, st.Failed.Ver
+		info.Seeds, ver = st.Failed.Seeds, st.Failed.Ver
 	}
 	im, ok, err := r.store.ItemMeta(ctx, itemID)
 	if err != nil {
@@ -932,10 +933,10 @@ func (r *Replica) Stats() Stats {
 			return true
 		}
 		s.Items++
-		switch {
-		case st.Failed != nil:
+		switch r.statusOf(st) {
+		case bundle.StatusFailed:
 			s.ItemsFailed++
-		case r.statusOf(st) == bundle.StatusOK:
+		case bundle.StatusOK:
 			s.ItemsOK++
 		default:
 			s.ItemsCold++
