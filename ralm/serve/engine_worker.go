@@ -3,12 +3,12 @@ package serve
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/ralmlab/ralm/lookalike"
+	"github.com/ralmlab/ralm/ralm/serve/redisstore"
 )
 
 // workerLoop is the asynchronous stage: it re-clusters changed items every
@@ -287,10 +287,7 @@ func (e *Engine) buildItem(ctx context.Context, w *world, it *item, first bool) 
 // the retries at debug level.
 func (e *Engine) reclusterFailed(w *world, it *item, seeds int, err error) {
 	e.nRecluErr.Add(1)
-	msg := err.Error()
-	if len(msg) > maxReason {
-		msg = strings.ToValidUTF8(msg[:maxReason], "") + "..."
-	}
+	msg := redisstore.FailureReason(err) // short, no paths: the same rule as replicas
 	it.mu.Lock()
 	if it.view.Load().item == nil && !it.deleted {
 		// nothing to score with yet (a restored item): the cold state
@@ -317,9 +314,6 @@ func (e *Engine) reclusterFailed(w *world, it *item, seeds int, err error) {
 	w.retry[it] = struct{}{}
 	w.dirtyMu.Unlock()
 }
-
-// maxReason caps the length of a failure reason kept on an item, in bytes.
-const maxReason = 300
 
 // expire deletes the items idle for longer than ExpireAfter.
 func (e *Engine) expire() {

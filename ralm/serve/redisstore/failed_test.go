@@ -165,7 +165,7 @@ func TestFailedState(t *testing.T) {
 }
 
 // TestFailureReason: a failure reason keeps the error's text, cuts file
-// paths to their base name and is at most maxReason bytes (+ "...").
+// paths to their base name and is at most MaxReason bytes (+ "...").
 func TestFailureReason(t *testing.T) {
 	long := strings.Repeat("é", 200) // 400 bytes
 	for _, tc := range []struct{ err, want string }{
@@ -175,8 +175,8 @@ func TestFailureReason(t *testing.T) {
 		{"ratio 3/4 of a/b", "ratio 3/4 of a/b"},
 		{long, strings.Repeat("é", 150) + "..."},
 	} {
-		if got := failureReason(errors.New(tc.err)); got != tc.want {
-			t.Errorf("failureReason(%q) = %q, want %q", tc.err, got, tc.want)
+		if got := FailureReason(errors.New(tc.err)); got != tc.want {
+			t.Errorf("FailureReason(%q) = %q, want %q", tc.err, got, tc.want)
 		}
 	}
 }

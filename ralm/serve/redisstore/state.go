@@ -40,7 +40,7 @@ type State struct {
 
 // Failure is a failed build of an item's state.
 type Failure struct {
-	Reason string    // the build error, short (maxReason bytes) and without file paths
+	Reason string    // the build error, short and without file paths (FailureReason)
 	Ver    int64     // the item's seed version the build was given
 	Seeds  int       // seeds the build was given
 	At     time.Time // when it failed

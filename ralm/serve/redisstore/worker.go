@@ -588,18 +588,18 @@ func failedState(m Model, prev *State, ver int64, n int, err error) *State {
 	if prev != nil && prev.Gen == m.Gen && prev.Built() {
 		*st = *prev
 	}
-	st.Failed = &Failure{Reason: failureReason(err), Ver: ver, Seeds: n, At: time.Now()}
+	st.Failed = &Failure{Reason: FailureReason(err), Ver: ver, Seeds: n, At: time.Now()}
 	return st
 }
 
-// maxReason caps the length of a failure reason kept in Redis, in bytes
-// (as the embedded engine's).
-const maxReason = 300
+// MaxReason caps the length of a failure reason, in bytes.
+const MaxReason = 300
 
-// failureReason is err's message, short, for every replica to show: a
-// file path (a word starting with /, ./, ../ or ~/, quoted or not) is cut
-// to its base name, and the text to maxReason bytes.
-func failureReason(err error) string {
+// FailureReason is the reason of an item's status failed: err's message,
+// short and fit for any client to see. A file path (a word starting with
+// /, ./, ../ or ~/, quoted or not) is cut to its base name, and the text to
+// MaxReason bytes. The embedded engine (serve.Engine) uses it too.
+func FailureReason(err error) string {
 	words := strings.Fields(err.Error())
 	for i, wd := range words {
 		lead := wd[:len(wd)-len(strings.TrimLeft(wd, "\"'(["))]
@@ -613,8 +613,8 @@ func failureReason(err error) string {
 		}
 	}
 	msg := strings.Join(words, " ")
-	if len(msg) > maxReason {
-		msg = strings.ToValidUTF8(msg[:maxReason], "") + "..."
+	if len(msg) > MaxReason {
+		msg = strings.ToValidUTF8(msg[:MaxReason], "") + "..."
 	}
 	return msg
 }
