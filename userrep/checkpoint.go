@@ -102,15 +102,13 @@ func (c *Checkpoint) Encode(w io.Writer) error {
 	enc := gob.NewEncoder(w)
 	h := c.s
 	h.Weights, h.Moments, h.Best = weightState{}, [2]weightState{}, weightState{}
-	err := enc.Encode(&h)
-	for _, ws := range c.s.arrays() {
-		if err != nil {
-			break
-		}
-		err = ws.encode(enc)
-	}
-	if err != nil {
+	if err := enc.Encode(&h); err != nil {
 		return fmt.Errorf("userrep: encode checkpoint: %w", err)
+	}
+	for _, ws := range c.s.arrays() {
+		if err := ws.encode(enc); err != nil {
+			return fmt.Errorf("userrep: encode checkpoint: %w", err)
+		}
 	}
 	return nil
 }
