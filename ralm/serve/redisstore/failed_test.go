@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,18 +39,8 @@ func TestFailedBuildNotRetried(t *testing.T) {
 		}
 		c.OnBuild = func(item string, _ int, _ time.Duration, _ error) { mu.Lock(); tries[item]++; mu.Unlock() }
 	})
-	add := func(item string, users ...int) {
-		t.Helper()
-		var cs []Click
-		for _, u := range users {
-			cs = append(cs, Click{Item: item, User: "u" + strconv.Itoa(u)})
-		}
-		if err := s.Append(ctx, cs); err != nil {
-			t.Fatal(err)
-		}
-	}
-	add("bad", 0, 1, 2)
-	add("good", 0, 1, 2)
+	addClicks(t, s, "bad", 0, 1, 2)
+	addClicks(t, s, "good", 0, 1, 2)
 	runWorker(t, w)
 	eventually(t, 5*time.Second, "both items tried", func() bool { return count("bad") == 1 && count("good") == 1 })
 	time.Sleep(30 * interval) // a retry every interval would be 30 more tries
@@ -64,10 +53,10 @@ func TestFailedBuildNotRetried(t *testing.T) {
 	if st, _ := s.LoadState(ctx, "good"); st == nil || st.Seeds != 3 {
 		t.Errorf("good item's state %+v, want 3 seeds", st)
 	}
-	add("bad", 3) // a change: tried again, and fails again
+	addClicks(t, s, "bad", 3) // a change: tried again, and fails again
 	eventually(t, 5*time.Second, "a retry after the change", func() bool { return count("bad") == 2 })
 	broken.Store(false)
-	add("bad", 4)
+	addClicks(t, s, "bad", 4)
 	eventually(t, 5*time.Second, "the item built once it builds", func() bool {
 		st, _ := s.LoadState(ctx, "bad")
 		return st != nil && st.Seeds == 5 && st.Failed == nil

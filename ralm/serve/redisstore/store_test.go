@@ -407,22 +407,12 @@ func testReclusterOnce(t *testing.T, s *Store) {
 func testDelete(t *testing.T, s *Store) {
 	ctx := context.Background()
 	publishUsers(t, s, "m", 6)
-	add := func(item string, users ...int) {
-		t.Helper()
-		var cs []Click
-		for _, u := range users {
-			cs = append(cs, Click{Item: item, User: "u" + strconv.Itoa(u)})
-		}
-		if err := s.Append(ctx, cs); err != nil {
-			t.Fatal(err)
-		}
-	}
-	add("a", 0, 1, 2)
-	add("b", 0, 1)
+	addClicks(t, s, "a", 0, 1, 2)
+	addClicks(t, s, "b", 0, 1)
 	if err := s.DeleteItem(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
-	add("a", 4, 5)
+	addClicks(t, s, "a", 4, 5)
 	if err := s.DeleteItem(ctx, "b"); err != nil {
 		t.Fatal(err)
 	}
@@ -776,5 +766,17 @@ func TestClientLogger(t *testing.T) {
 	clientLogger{l}.Printf(context.Background(), "dial %s failed", "127.0.0.1:1")
 	if got := buf.String(); !strings.Contains(got, "level=DEBUG") || !strings.Contains(got, `msg="redis client: dial 127.0.0.1:1 failed"`) {
 		t.Fatalf("logged %q", got)
+	}
+}
+
+// addClicks appends one click of item by each of the users u<i>.
+func addClicks(t *testing.T, s *Store, item string, users ...int) {
+	t.Helper()
+	var cs []Click
+	for _, u := range users {
+		cs = append(cs, Click{Item: item, User: "u" + strconv.Itoa(u)})
+	}
+	if err := s.Append(context.Background(), cs); err != nil {
+		t.Fatal(err)
 	}
 }
