@@ -119,18 +119,8 @@ func TestJSONLogAsItGoes(t *testing.T) {
 // prints.
 func TestManifestVersion(t *testing.T) {
 	w := newTrainedWorld(t)
-	b, err := os.ReadFile(filepath.Join(w.model, bundle.ManifestFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m struct {
-		ModuleVersion string `json:"module_version"`
-	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	if want := buildinfo.Read().ModuleVersion(); m.ModuleVersion != want {
-		t.Fatalf("manifest module_version %q, want %q", m.ModuleVersion, want)
+	if got, want := manifestVersion(t, w.model), buildinfo.Read().ModuleVersion(); got != want {
+		t.Fatalf("manifest module_version %q, want %q", got, want)
 	}
 }
 
@@ -160,4 +150,21 @@ func TestCtrlC(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != 130 || stderr.String() != "ralm: interrupted\n" {
 		t.Fatalf("after SIGINT: %v, stderr %q; want exit 130 and \"ralm: interrupted\"", err, stderr.String())
 	}
+}
+
+// manifestVersion returns the module version the manifest of model folder
+// dir records.
+func manifestVersion(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, bundle.ManifestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		ModuleVersion string `json:"module_version"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m.ModuleVersion
 }

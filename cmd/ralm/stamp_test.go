@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/ralmlab/ralm/internal/buildinfo"
-	"github.com/ralmlab/ralm/ralm/bundle"
 )
 
 // TestStampedVersion builds ralm the two ways the README gives and checks
@@ -140,18 +139,8 @@ func checkBinaryVersion(t *testing.T, bin, data string) buildinfo.Info {
 	}
 	model := filepath.Join(filepath.Dir(bin), "model")
 	ralm(append([]string{"train", "-q", "--clicks", filepath.Join(data, clicksFile), "--out", model}, tinyTrain...)...)
-	b, err := os.ReadFile(filepath.Join(model, bundle.ManifestFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m struct {
-		ModuleVersion string `json:"module_version"`
-	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	if m.ModuleVersion != in.Version {
-		t.Errorf("manifest module_version %q, want %q (what ralm version reports)", m.ModuleVersion, in.Version)
+	if got := manifestVersion(t, model); got != in.Version {
+		t.Errorf("manifest module_version %q, want %q (what ralm version reports)", got, in.Version)
 	}
 	return in
 }
