@@ -22,8 +22,8 @@
 //	ralm:publishing              string lock of the replica publishing into an empty Redis
 //	ralm:{item:<id>}:seeds       zset   seed users; score = arrival order (see below)
 //	ralm:{item:<id>}:meta        hash   ver (seed version, bumped per change), created, last (Unix ms)
-//	ralm:{item:<id>}:state       hash   gen, model, ver, seeds, built (Unix ms), k, cent, wts, glob, mean;
-//	                                    a failed build adds fail (reason), fail_ver, fail_seeds,
+//	ralm:{item:<id>}:state       hash   gen, model, ver, seeds, built (Unix ms; 0: nothing built),
+//	                                    k, cent, wts, glob; a failed build adds fail (reason), fail_ver, fail_seeds,
 //	                                    fail_at (Unix ms) — see "Failed builds"
 //	ralm:{clicks}:stream         stream the click log (fields below); group "workers"
 //	ralm:{sched}:dirty           zset   items to re-cluster; score = due time (Unix ms, 0 = at once)
@@ -31,7 +31,7 @@
 //	ralm:{index}:items           set    items that have a state
 //	ralm:{events}                stream announcements: t=state|delete|user|model, id, gen
 //
-// Vectors (cent, wts, glob, mean and user vectors) are little-endian float32
+// Vectors (cent, wts, glob and user vectors) are little-endian float32
 // arrays; cent is k×h row-major.
 //
 // # The click stream
