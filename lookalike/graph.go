@@ -153,7 +153,7 @@ func buildStepGraph(m *Model, dt tensor.Dtype, dm graphDims, dropout bool, param
 		// global attention α = softmax_k(vgᵀ tanh(e Wg)), masked
 		eg := must(G.Mul(must(G.Tanh(must(graphop.MatMul(c2, Wg)))), vg)) // (B·K)
 		eg3 := must(G.Add(must(graphop.Reshape(eg, B, K, 1)), sg.mask))
-		alphaAtt := must(G.SoftMax(eg3, 1))                           // (B,K,1)
+		alphaAtt := must(graphop.SoftMax(eg3, 1))                     // (B,K,1)
 		global := must(G.BatchedMatMul(alphaAtt, cents, true, false)) // (B,1,H)
 		cosG := cosRow(global)
 		// local attention β = softmax_k(tanh(e Wl uᵀ)), masked
@@ -161,7 +161,7 @@ func buildStepGraph(m *Model, dt tensor.Dtype, dm graphDims, dropout bool, param
 		ht3 := must(graphop.Reshape(ht, B, T, H))
 		sc := must(G.Tanh(must(G.BatchedMatMul(p3, ht3, false, true)))) // (B,K,T)
 		sc = must(G.BroadcastAdd(sc, sg.mask, nil, []byte{2}))
-		beta := must(G.SoftMax(sc, 1))                           // (B,K,T)
+		beta := must(graphop.SoftMax(sc, 1))                     // (B,K,T)
 		local := must(G.BatchedMatMul(beta, cents, true, false)) // (B,T,H)
 		nl := l2n(must(graphop.Reshape(local, B*T, H)))
 		cosL := must(G.Sum(must(G.HadamardProd(nt, nl)), 1)) // (B·T)

@@ -129,7 +129,7 @@ func newGraphNet[T float](p *params[T], B int, withGrad bool) (gn *graphNet[T], 
 		if keep != nil {
 			s3 = must(G.Add(s3, keep))
 		}
-		a := must(G.SoftMax(s3, 0)) // over fields
+		a := must(graphop.SoftMax(s3, 0)) // over fields
 		if l.gated {
 			// (F,B,1)·(F,B,m)·F → (B,F,m) → (B,F·m)
 			mv = must(fieldRows(h, must(G.Mul(a, constant(float64(F))))))

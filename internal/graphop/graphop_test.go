@@ -91,6 +91,9 @@ func TestGradients(t *testing.T) {
 	}{
 		{"Reshape", [][]int{{2, 3, 4}}, 0, func(p []*G.Node) (*G.Node, error) { return Reshape(p[0], 6, 4) }},
 		{"Tanh", [][]int{{3, 2, 4}}, 0, func(p []*G.Node) (*G.Node, error) { return Tanh(p[0]) }},
+		{"SoftMax/0", [][]int{{3, 2, 4}}, 0, func(p []*G.Node) (*G.Node, error) { return SoftMax(p[0], 0) }},
+		{"SoftMax/1", [][]int{{3, 4, 2}}, 0, func(p []*G.Node) (*G.Node, error) { return SoftMax(p[0], 1) }},
+		{"SoftMax/2", [][]int{{2, 3, 4}}, 0, func(p []*G.Node) (*G.Node, error) { return SoftMax(p[0], 2) }},
 		{"MatMul", [][]int{{5, 3}, {3, 4}}, 0, func(p []*G.Node) (*G.Node, error) { return MatMul(p[0], p[1]) }},
 		{"Affine", [][]int{{5, 3}, {3, 4}, {4}}, 0, func(p []*G.Node) (*G.Node, error) { return Affine(p[0], p[1], p[2]) }},
 		{"Linear", [][]int{{5, 3}, {3, 4}, {4}}, 1, func(p []*G.Node) (*G.Node, error) {
@@ -198,4 +201,79 @@ func TestApplyOptional(t *testing.T) {
 	if s := y.Shape(); !s.Eq(tensor.Shape{3, 2}) {
 		t.Fatalf("shape %v, want (3, 2)", s)
 	}
+}
+
+// TestSoftMaxMatchesGorgonia: SoftMax and its gradient give the same bits as
+// gorgonia's SoftMax, in float32 and float64, for the shapes and axes the
+// models use (fields of (F,B,1) over axis 0; centroid slots of (B,K,1) and
+// (B,K,T) over axis 1).
+func TestSoftMaxMatchesGorgonia(t *testing.T) {
+	for _, c := range []struct {
+		shape []int
+		axis  int
+	}{{[]int{6, 128, 1}, 0}, {[]int{26, 20, 1}, 1}, {[]int{26, 20, 10}, 1}} {
+		for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+			run := func(ours bool) (y, dx []float64) {
+				rng := rand.New(rand.NewPCG(3, 4))
+				g := G.NewGraph()
+				x := G.NewTensor(g, dt, len(c.shape), G.WithShape(c.shape...), G.WithName("x"), G.WithInit(G.Gaussian(0, 3)))
+				w := G.NewTensor(g, dt, len(c.shape), G.WithShape(c.shape...), G.WithName("w"), G.WithInit(G.Gaussian(0, 1)))
+				for _, n := range []*G.Node{x, w} { // the same values for both runs
+					v := randData(rng, c.shape)
+					if dt == tensor.Float32 {
+						G.Let(n, tensor.New(tensor.WithShape(c.shape...), tensor.WithBacking(toF32(v))))
+					} else {
+						G.Let(n, tensor.New(tensor.WithShape(c.shape...), tensor.WithBacking(v)))
+					}
+				}
+				var s *G.Node
+				if ours {
+					s = G.Must(SoftMax(x, c.axis))
+				} else {
+					s = G.Must(G.SoftMax(x, c.axis))
+				}
+				var sv G.Value
+				G.Read(s, &sv)
+				loss := G.Must(G.Sum(G.Must(G.HadamardProd(s, w))))
+				gr, err := G.Grad(loss, x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				vm := G.NewTapeMachine(g)
+				defer vm.Close()
+				if err := vm.RunAll(); err != nil {
+					t.Fatal(err)
+				}
+				return toF64(sv.Data()), toF64(gr[0].Value().Data())
+			}
+			y0, dx0 := run(false)
+			y1, dx1 := run(true)
+			if !slices.Equal(y0, y1) || !slices.Equal(dx0, dx1) {
+				t.Errorf("%v over axis %d, %v: SoftMax or its gradient differs from gorgonia's", c.shape, c.axis, dt)
+			}
+		}
+	}
+}
+
+func toF32(v []float64) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(x)
+	}
+	return out
+}
+
+// toF64 widens float32 or float64 data to float64 (exactly).
+func toF64(d any) []float64 {
+	switch v := d.(type) {
+	case []float32:
+		out := make([]float64, len(v))
+		for i, x := range v {
+			out[i] = float64(x)
+		}
+		return out
+	case []float64:
+		return slices.Clone(v)
+	}
+	return nil
 }
