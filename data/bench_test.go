@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v15/arrow/ipc"
+	"github.com/ralmlab/ralm/internal/cputime"
 )
 
 // benchClicks makes n clicks by nUsers users on nItems items with
@@ -249,7 +250,7 @@ func BenchmarkReadClicks(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("parquet", func(b *testing.B) {
-		cpu0 := processCPU()
+		cpu0 := cputime.Process()
 		for i := 0; i < b.N; i++ {
 			got, err := ReadClicks(ctx, pq, ReadOptions{})
 			if err != nil {
@@ -259,16 +260,16 @@ func BenchmarkReadClicks(b *testing.B) {
 				b.Fatalf("read %d clicks, want %d", len(got.User), n)
 			}
 		}
-		reportRate(b, n*b.N, processCPU()-cpu0, "clicks")
+		reportRate(b, n*b.N, cputime.Process()-cpu0, "clicks")
 	})
 	b.Run("reference-raw-ipc", func(b *testing.B) {
-		cpu0 := processCPU()
+		cpu0 := cputime.Process()
 		for i := 0; i < b.N; i++ {
 			if rows := readRawIPC(b, ipcPath); rows != n {
 				b.Fatalf("read %d rows, want %d", rows, n)
 			}
 		}
-		reportRate(b, n*b.N, processCPU()-cpu0, "clicks")
+		reportRate(b, n*b.N, cputime.Process()-cpu0, "clicks")
 	})
 }
 
@@ -335,13 +336,13 @@ func BenchmarkWriteEmbeddings(b *testing.B) {
 				b.ResetTimer()
 			}
 			path := filepath.Join(dir, sz.name+sz.ext)
-			cpu0 := processCPU()
+			cpu0 := cputime.Process()
 			for i := 0; i < b.N; i++ {
 				if err := WriteEmbeddings(context.Background(), path, e.Users, e.Dim, e.Vecs); err != nil {
 					b.Fatal(err)
 				}
 			}
-			cpu := processCPU() - cpu0
+			cpu := cputime.Process() - cpu0
 			reportRate(b, sz.n*b.N, cpu, "rows")
 			cpuPerRow[sz.name] = cpu.Seconds() / float64(sz.n*b.N)
 		})

@@ -5,12 +5,14 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/ralmlab/ralm/internal/cputime"
 )
 
 // reportCPU reports the CPU time per op since start: on a shared machine
 // it is a steadier figure than the wall time (divide by the cores used).
 func reportCPU(b *testing.B, start time.Duration) {
-	b.ReportMetric(float64(cpuTime()-start)/1e6/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64(cputime.Process()-start)/1e6/float64(b.N), "cpu-ms/op")
 }
 
 // gaussian returns n*d values drawn from N(0,1).
@@ -28,7 +30,7 @@ func gaussian(n, d int, seed uint64) []float32 {
 func BenchmarkLloyd100kx64k20(b *testing.B) {
 	x := gaussian(100000, 64, 1)
 	b.ResetTimer()
-	start := cpuTime()
+	start := cputime.Process()
 	defer reportCPU(b, start)
 	for i := 0; i < b.N; i++ {
 		r, err := Fit(context.Background(), x, 64, Options{K: 20, MaxIter: 10, Seed: uint64(i)})
@@ -46,7 +48,7 @@ func BenchmarkLloyd100kx64k20(b *testing.B) {
 func BenchmarkMiniBatch1Mx64k20(b *testing.B) {
 	x := gaussian(1000000, 64, 2)
 	b.ResetTimer()
-	start := cpuTime()
+	start := cputime.Process()
 	defer reportCPU(b, start)
 	for i := 0; i < b.N; i++ {
 		r, err := FitMiniBatch(context.Background(), x, 64, MiniBatchOptions{Options: Options{K: 20, Seed: uint64(i)}})
@@ -62,7 +64,7 @@ func BenchmarkMiniBatch1Mx64k20(b *testing.B) {
 func BenchmarkItem2kx64k20(b *testing.B) {
 	x := gaussian(2000, 64, 3)
 	b.ResetTimer()
-	start := cpuTime()
+	start := cputime.Process()
 	defer reportCPU(b, start)
 	for i := 0; i < b.N; i++ {
 		if _, err := Fit(context.Background(), x, 64, Options{K: 20, Seed: uint64(i)}); err != nil {

@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/ralmlab/ralm/internal/cputime"
 )
 
 // benchData returns random embeddings and items whose clicker counts make
@@ -70,7 +70,7 @@ func benchTrainPairs(b *testing.B, ppi, threads int) {
 	t.makeChunks()
 	B := t.dims.B
 	pairs := 0
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	b.ResetTimer()
 	rows := func(i int) ([]chunk, error) {
 		s := (i * B) % (len(t.chunks) - B)
@@ -80,17 +80,8 @@ func benchTrainPairs(b *testing.B, ppi, threads int) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(pairs)/b.Elapsed().Seconds(), "pairs/s")
-	b.ReportMetric(float64(pairs)/(cpuTime()-cpu0).Seconds(), "pairs/cpu-s")
+	b.ReportMetric(float64(pairs)/(cputime.Process()-cpu0).Seconds(), "pairs/cpu-s")
 	b.ReportMetric(float64(pairs)/float64(b.N), "pairs/step")
-}
-
-// cpuTime returns the user+system CPU time of the process so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkScore1000Items scores one user against 1,000 items of K=20
@@ -120,13 +111,13 @@ func BenchmarkScore1000Items(b *testing.B) {
 				}
 				out := make([]float32, nItems)
 				b.ReportAllocs()
-				cpu0 := cpuTime()
+				cpu0 := cputime.Process()
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					m.Score(user, items, out)
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*nItems), "ns/pair")
-				b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N*nItems), "cpu-ns/pair")
+				b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N*nItems), "cpu-ns/pair")
 			})
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ralmlab/ralm/data"
+	"github.com/ralmlab/ralm/internal/cputime"
 )
 
 // MovieLens-100K shape: 943 users, 1682 items, ~106 clicks per user, 6 fields.
@@ -43,12 +44,12 @@ func benchTrainSteps(b *testing.B, p *planted, cfg Config, threads int) {
 	ex = ex[:b.N*tr.B]
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0 := cputime.Process()
 	global := 0
 	if _, err := tr.runEpoch(context.Background(), 1, ex, TrainOptions{}, &global); err != nil {
 		b.Fatal(err)
 	}
-	reportThroughput(b, b.N*tr.B, processCPU()-cpu0, "examples")
+	reportThroughput(b, b.N*tr.B, cputime.Process()-cpu0, "examples")
 }
 
 // reportThroughput reports items per wall-clock second and per CPU second
@@ -117,11 +118,11 @@ func BenchmarkEmbed(b *testing.B) {
 	}
 	dst := make([]float32, len(fts)*m.Dim())
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0 := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		if err := m.EmbedBatch(context.Background(), fts, dst); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportThroughput(b, b.N*len(fts), processCPU()-cpu0, "embeddings")
+	reportThroughput(b, b.N*len(fts), cputime.Process()-cpu0, "embeddings")
 }

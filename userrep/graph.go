@@ -22,10 +22,10 @@ import (
 // its dense parameters bound to the backing slices of a params value and its
 // inputs bound to Go slices that the caller fills before each run.
 type graphNet[T float] struct {
-	lay *layout
-	B   int
-	g   *G.ExprGraph
-	vm  G.VM
+	lay  *layout
+	B    int
+	g    *G.ExprGraph
+	tape *graphop.Tape
 
 	// input buffers (bound to the input nodes)
 	x, tv, logQ, y, keep []T
@@ -159,7 +159,9 @@ func newGraphNet[T float](p *params[T], B int, withGrad bool) (gn *graphNet[T], 
 			return nil, fmt.Errorf("userrep: graph gradients: %w", err)
 		}
 	}
-	gn.vm = G.NewTapeMachine(g)
+	if gn.tape, err = graphop.NewTape(G.NewTapeMachine(g), "user model graph"); err != nil {
+		return nil, fmt.Errorf("userrep: %w", err)
+	}
 	return gn, nil
 }
 
@@ -167,9 +169,8 @@ func newGraphNet[T float](p *params[T], B int, withGrad bool) (gn *graphNet[T], 
 // loss. With gradients, it copies dL/dX into dx, dL/dTv into dtv and the
 // dense gradients into their spans of dense.
 func (gn *graphNet[T]) run(dx, dtv, dense []T) (T, error) {
-	defer gn.vm.Reset()
-	if err := gn.vm.RunAll(); err != nil {
-		return 0, fmt.Errorf("userrep: run graph: %w", err)
+	if err := gn.tape.Run(); err != nil {
+		return 0, fmt.Errorf("userrep: %w", err)
 	}
 	loss, ok := gn.loss.Value().Data().(T)
 	if !ok {
@@ -209,9 +210,5 @@ func (gn *graphNet[T]) embeddings() []T {
 	return v
 }
 
-// close releases the VM.
-func (gn *graphNet[T]) close() {
-	if gn.vm != nil {
-		gn.vm.Close()
-	}
-}
+// close releases the machine.
+func (gn *graphNet[T]) close() { gn.tape.Close() }

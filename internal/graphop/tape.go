@@ -9,10 +9,11 @@ import (
 )
 
 // Tape is a compiled step graph: a tape machine that runs only the part of
-// the graph its outputs need.
+// the graph its outputs need, on the calling goroutine (see runall.go).
 type Tape struct {
 	vm   G.VM
-	name string // in Run's errors: "run <name>: …"
+	sync *syncRunner // runs vm on the calling goroutine (runall.go)
+	name string      // in Run's errors: "run <name>: …"
 }
 
 // ReadGrads differentiates loss with respect to wrt and appends a Read of
@@ -45,13 +46,23 @@ func CompileTape(g *G.ExprGraph, name string, params G.Nodes, data map[*G.Node]*
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
-	return &Tape{vm: G.NewTapeMachine(g, G.WithPrecompiled(prog, locMap)), name: name}, nil
+	return NewTape(G.NewTapeMachine(g, G.WithPrecompiled(prog, locMap)), name)
+}
+
+// NewTape wraps a gorgonia tape machine (one that binds no dual values) as
+// a Tape. name names the graph in Run's errors.
+func NewTape(vm G.VM, name string) (*Tape, error) {
+	r := newSyncRunner(vm)
+	if r == nil {
+		return nil, fmt.Errorf("compile %s: %T is not gorgonia's tape machine", name, vm)
+	}
+	return &Tape{vm: vm, sync: r, name: name}, nil
 }
 
 // Run executes the tape once (forward, and backward when it holds
 // gradients) and resets the machine for the next run.
 func (t *Tape) Run() error {
-	err := t.vm.RunAll()
+	err := t.sync.run()
 	t.vm.Reset()
 	if err != nil {
 		return fmt.Errorf("run %s: %w", t.name, err)
