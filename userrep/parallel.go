@@ -24,11 +24,12 @@ import (
 // worker computes the gradients of one shard of the batch.
 type worker[T float] struct {
 	gn      *graphNet[T]
-	dense   []T // private copy of the dense weights, bound to gn
-	grad    []T // dense gradients of the shard (graph parameters only)
-	dx, dtv []T // input gradients of the shard
-	keep    []T // the shard's field-dropout mask (F·size, f-major)
-	lo, hi  int // the shard's rows of the batch
+	dense   []T     // private copy of the dense weights, bound to gn
+	grad    []T     // dense gradients of the shard (graph parameters only)
+	dx, dtv []T     // input gradients of the shard
+	keep    []T     // the shard's field-dropout mask (F·size, f-major)
+	clicked []int32 // build's scratch
+	lo, hi  int     // the shard's rows of the batch
 	loss    T
 	err     error
 
@@ -182,10 +183,28 @@ func (w *worker[T]) gather(tr *trainer[T], n int) error {
 	return nil
 }
 
-// step gathers the worker's shard of the batch (n examples in all) and runs
-// its graph on it.
+// build fills the features of the worker's examples of the current batch
+// (n examples in all): each user's training clicks without the item to
+// predict, through the feature builder.
+func (w *worker[T]) build(tr *trainer[T], n int) {
+	bt := tr.cur
+	for b := w.lo; b < w.lo+w.examples(n); b++ {
+		e := bt.ex[b]
+		w.clicked = w.clicked[:0]
+		for _, it := range tr.users[e.user].train {
+			if it != e.item {
+				w.clicked = append(w.clicked, it)
+			}
+		}
+		tr.fb.Build(tr.clicks.Users.ID(e.user), w.clicked, &bt.feats[b])
+	}
+}
+
+// step builds and gathers the worker's shard of the batch (n examples in
+// all) and runs its graph on it.
 func (w *worker[T]) step(tr *trainer[T], n int) {
 	copy(w.dense, tr.p.dense)
+	w.build(tr, n)
 	if w.err = w.gather(tr, n); w.err != nil {
 		return
 	}

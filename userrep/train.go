@@ -237,14 +237,15 @@ func prepareClicks(c *data.Clicks, minClicks int) ([]userClicks, error) {
 // example is one (user, positive item) training pair.
 type example struct{ user, item int32 }
 
-// batch is one loaded batch: features, targets (positive first, then the
-// negatives), loss weights (1/n, zero for padding rows) and dropout mask.
+// batch is one loaded batch: its examples, their features (built by the
+// workers, see worker.build), targets (positive first, then the negatives),
+// loss weights (1/n, zero for padding rows) and dropout mask.
 type batch[T float] struct {
+	ex      []example
 	feats   []data.Features
 	targets []int32
 	w       []T
 	keep    []T
-	clicked []int32 // scratch
 }
 
 func newBatch[T float](B, J, F int, dropout bool) *batch[T] {
@@ -395,22 +396,18 @@ func (tr *trainer[T]) epochExamples(dst []example) []example {
 // loadBatch loads the examples into the current batch.
 func (tr *trainer[T]) loadBatch(ex []example) { tr.fill(tr.cur, ex) }
 
-// fill builds the features and targets of the examples (at most B; the
-// remaining rows are padding with zero weight) into bt and draws the
-// negatives and the dropout mask. It is the only user of the feature
-// builder and of the random generator while an epoch runs.
+// fill loads the examples (at most B; the remaining rows are padding with
+// zero weight) into bt: their targets, with the negatives drawn, the loss
+// weights and the dropout mask. It is the only user of the random
+// generator while an epoch runs. The features are built later, by the
+// workers (each for its rows, in parallel): unlike the draws they need no
+// order, and the prefetcher that runs fill gets no core of its own while
+// the workers use them all.
 func (tr *trainer[T]) fill(bt *batch[T], ex []example) {
 	J := tr.J
 	n := len(ex)
+	bt.ex = ex
 	for b, e := range ex {
-		uc := tr.users[e.user]
-		bt.clicked = bt.clicked[:0]
-		for _, it := range uc.train {
-			if it != e.item {
-				bt.clicked = append(bt.clicked, it)
-			}
-		}
-		tr.fb.Build(tr.clicks.Users.ID(e.user), bt.clicked, &bt.feats[b])
 		t := bt.targets[b*J : b*J+J]
 		t[0] = e.item
 		for j := 1; j < J; j++ {
