@@ -20,12 +20,16 @@ import (
 	"github.com/ralmlab/ralm/internal/shard"
 )
 
-// stepInputs are the input buffers of a step, row-major by item row.
+// stepInputs are the input buffers of a step, row-major by item row. fill
+// writes the users of the seed and target slots (seedUser, targUser: -1
+// for an empty slot); gatherRows copies their embeddings into xs and xt.
 type stepInputs struct {
 	xs, xt, am, y, wt, mask, avgw, dropS, dropT []float32
+	seedUser, targUser                          []int32
 }
 
-// inputs returns the graph's input tensors' storage (nil when absent).
+// inputs returns the graph's input tensors' storage (nil when absent; no
+// slot users).
 func (sg *stepGraph) inputs() stepInputs {
 	in := stepInputs{xs: sg.f32(sg.xs), xt: sg.f32(sg.xt), am: sg.f32(sg.amat), y: sg.f32(sg.y), wt: sg.f32(sg.wt)}
 	if sg.avg {
@@ -41,9 +45,9 @@ func (sg *stepGraph) inputs() stepInputs {
 
 // newStepInputs allocates host buffers for dims.
 func newStepInputs(dm graphDims, avg, dropout bool) stepInputs {
-	B, S, K, T, D, H := dm.B, dm.S, dm.K, dm.T, dm.D, dm.H
-	in := stepInputs{xs: make([]float32, B*S*D), xt: make([]float32, B*T*D), am: make([]float32, B*K*S),
-		y: make([]float32, B*T), wt: make([]float32, B*T)}
+	B, S, K, T, H := dm.B, dm.S, dm.K, dm.T, dm.H
+	in := stepInputs{am: make([]float32, B*K*S), y: make([]float32, B*T), wt: make([]float32, B*T),
+		seedUser: make([]int32, B*S), targUser: make([]int32, B*T)}
 	if avg {
 		in.avgw = make([]float32, B*K)
 	} else {
@@ -55,10 +59,31 @@ func newStepInputs(dm graphDims, avg, dropout bool) stepInputs {
 	return in
 }
 
+// gatherRows copies the embeddings (dim D, from emb) of the seed and target
+// users of rows [lo, hi) of src into dst's xs and xt (sized for size rows),
+// and zeroes the empty slots and the rows after hi.
+func (dst stepInputs) gatherRows(src stepInputs, emb []float32, dm graphDims, lo, hi, size int) {
+	S, T, D := dm.S, dm.T, dm.D
+	rows := func(x []float32, users []int32) {
+		for i, u := range users {
+			row := x[i*D : i*D+D]
+			if u < 0 {
+				clear(row)
+			} else {
+				copy(row, emb[int(u)*D:int(u)*D+D])
+			}
+		}
+		clear(x[len(users)*D:])
+	}
+	rows(dst.xs[:size*S*D], src.seedUser[lo*S:hi*S])
+	rows(dst.xt[:size*T*D], src.targUser[lo*T:hi*T])
+}
+
 // shard copies rows [lo, hi) of src into dst (sized for size rows) and
-// writes padding rows (one valid seed slot, zero weight) after them.
-func (dst stepInputs) shard(src stepInputs, dm graphDims, lo, hi, size int, sizePrior bool) {
-	S, K, T, D, H := dm.S, dm.K, dm.T, dm.D, dm.H
+// writes padding rows (one valid seed slot, zero weight) after them; the
+// embeddings are gathered from emb (gatherRows).
+func (dst stepInputs) shard(src stepInputs, emb []float32, dm graphDims, lo, hi, size int, sizePrior bool) {
+	S, K, T, H := dm.S, dm.K, dm.T, dm.H
 	n := hi - lo
 	cp := func(d, s []float32, w int) {
 		if d == nil {
@@ -67,8 +92,7 @@ func (dst stepInputs) shard(src stepInputs, dm graphDims, lo, hi, size int, size
 		copy(d[:n*w], s[lo*w:hi*w])
 		clear(d[n*w:])
 	}
-	cp(dst.xs, src.xs, S*D)
-	cp(dst.xt, src.xt, T*D)
+	dst.gatherRows(src, emb, dm, lo, hi, size)
 	cp(dst.am, src.am, K*S)
 	cp(dst.y, src.y, T)
 	cp(dst.wt, src.wt, T)
@@ -113,7 +137,9 @@ func (t *trainer) build() error {
 	case t.prefetch():
 		t.hosts = []stepInputs{newStepInputs(t.dims, avg, dropout), newStepInputs(t.dims, avg, dropout)}
 	case n == 1:
-		t.hosts = []stepInputs{t.sgs[0].inputs()}
+		h := t.sgs[0].inputs()
+		h.seedUser, h.targUser = make([]int32, dm.B*dm.S), make([]int32, dm.B*dm.T)
+		t.hosts = []stepInputs{h}
 	default:
 		t.hosts = []stepInputs{newStepInputs(t.dims, avg, dropout)}
 	}
@@ -138,8 +164,10 @@ func (t *trainer) closeGraphs() {
 // The workers have copied what they need of in when it returns.
 func (t *trainer) runGraphs(in stepInputs) (float64, error) {
 	if len(t.sgs) == 1 {
-		if t.prefetch() { // else in is the graph's own inputs
-			t.sgs[0].inputs().shard(in, t.dims, 0, t.dims.B, t.dims.B, !t.cfg.NoSizePrior)
+		if t.prefetch() {
+			t.sgs[0].inputs().shard(in, t.emb, t.dims, 0, t.dims.B, t.dims.B, !t.cfg.NoSizePrior)
+		} else { // in is the graph's own inputs
+			in.gatherRows(in, t.emb, t.dims, 0, t.dims.B, t.dims.B)
 		}
 		if err := t.sgs[0].run(); err != nil {
 			return 0, err
@@ -153,7 +181,7 @@ func (t *trainer) runGraphs(in stepInputs) (float64, error) {
 	shard.Run(len(t.sgs), func(i int) {
 		lo, hi := min(i*t.shardSize, t.dims.B), min((i+1)*t.shardSize, t.dims.B)
 		sg := t.sgs[i]
-		sg.inputs().shard(in, t.dims, lo, hi, t.shardSize, !t.cfg.NoSizePrior)
+		sg.inputs().shard(in, t.emb, t.dims, lo, hi, t.shardSize, !t.cfg.NoSizePrior)
 		errs[i] = sg.run()
 	})
 	var loss float64

@@ -589,11 +589,21 @@ func (t *trainer) makeChunks() {
 }
 
 // fill writes one step's inputs for the given rows (padding missing rows)
-// and returns the number of real (target, item) pairs.
+// and returns the number of real (target, item) pairs. It names the users
+// of the seed and target slots; their embeddings are copied by the workers,
+// each for its rows (gatherRows), so that the copying (random rows of the
+// embedding table) runs on every core rather than on the prefetcher, which
+// gets no core of its own while the workers use them all.
 func (t *trainer) fill(in stepInputs, rows []chunk) int {
 	dm := t.dims
-	B, S, K, T, D, H := dm.B, dm.S, dm.K, dm.T, dm.D, dm.H
-	xs, xt, am, y, wt, mask, avgw := in.xs, in.xt, in.am, in.y, in.wt, in.mask, in.avgw
+	B, S, K, T, H := dm.B, dm.S, dm.K, dm.T, dm.H
+	seedUser, targUser, am, y, wt, mask, avgw := in.seedUser, in.targUser, in.am, in.y, in.wt, in.mask, in.avgw
+	for i := range seedUser {
+		seedUser[i] = -1
+	}
+	for i := range targUser {
+		targUser[i] = -1
+	}
 	clear(avgw)
 	clear(am)
 	clear(wt)
@@ -612,8 +622,7 @@ func (t *trainer) fill(in stepInputs, rows []chunk) int {
 			n := len(it.seeds)
 			sel := t.sample(n, S)
 			for j, si := range sel {
-				u := int(it.seeds[si])
-				copy(xs[(b*S+j)*D:(b*S+j+1)*D], t.emb[u*D:(u+1)*D])
+				seedUser[b*S+j] = it.seeds[si]
 				cnt[it.assign[si]]++
 			}
 			for j, si := range sel {
@@ -625,8 +634,7 @@ func (t *trainer) fill(in stepInputs, rows []chunk) int {
 				ok := int32(p) < r.to-r.from
 				base := b * T
 				if ok {
-					u := int(it.pos[r.from+int32(p)])
-					copy(xt[(base+p)*D:(base+p+1)*D], t.emb[u*D:(u+1)*D])
+					targUser[base+p] = it.pos[r.from+int32(p)]
 					y[base+p] = 1
 					wt[base+p] = 1
 					pairs++
@@ -636,8 +644,7 @@ func (t *trainer) fill(in stepInputs, rows []chunk) int {
 					if !ok {
 						continue
 					}
-					u := int(t.negative(it.clickers))
-					copy(xt[slot*D:(slot+1)*D], t.emb[u*D:(u+1)*D])
+					targUser[slot] = t.negative(it.clickers)
 					wt[slot] = 1
 					pairs++
 				}
