@@ -19,11 +19,12 @@ func newSparseGrad[T float](rows, width int) *sparseGrad[T] {
 	return s
 }
 
-// row returns the gradient row of table row r, zeroed on first touch.
-func (s *sparseGrad[T]) row(r int32) []T {
-	w := s.width
+// touch returns the position in rows of table row r, adding r (with a
+// zeroed gradient row) on first touch.
+func (s *sparseGrad[T]) touch(r int32) int32 {
 	k := s.slot[r]
 	if k < 0 {
+		w := s.width
 		k = int32(len(s.rows))
 		s.slot[r] = k
 		s.rows = append(s.rows, r)
@@ -36,8 +37,12 @@ func (s *sparseGrad[T]) row(r int32) []T {
 		s.g = s.g[:n+w]
 		clear(s.g[n:])
 	}
-	return s.g[int(k)*w : int(k)*w+w]
+	return k
 }
+
+// at returns the gradient row at position k of rows (valid until the next
+// touch).
+func (s *sparseGrad[T]) at(k int32) []T { return s.g[int(k)*s.width : int(k+1)*s.width] }
 
 // reset forgets every touched row.
 func (s *sparseGrad[T]) reset() {

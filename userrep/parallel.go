@@ -38,7 +38,10 @@ type worker[T float] struct {
 	bagIDs []int32
 	bagW   []T
 	bagOff []int32
-	cnt    [][]int32 // per bag field: id counter, all zero between uses
+	// scatter's positions of the gradient rows: bagPos[k] of bag entry k,
+	// targetPos[b·J+j] of the shard's target j of row b
+	bagPos, targetPos []int32
+	cnt               [][]int32 // per bag field: id counter, all zero between uses
 }
 
 // setThreads replaces the trainer's workers by one per shard for threads
@@ -253,24 +256,47 @@ func (tr *trainer[T]) spread(n int, task func(i int)) {
 
 // scatter turns the workers' dX and dTv of the first n examples into
 // gradients of the touched table rows, the empty vectors and the
-// continuous-field layers, in batch order (worker 0's rows first), so the
-// touched rows come in the same order for any number of workers. Fields
-// (and the target items) write disjoint gradients: they are scattered in
-// parallel (spread), each in batch order.
+// continuous-field layers. Every gradient row gets its contributions in
+// batch order (worker 0's rows first), and the touched rows are listed in
+// the order of their first touch, as one pass over the batch would: the
+// results do not depend on the number of workers. It runs in two phases,
+// each spread over the workers: first, per field (and for the target
+// items), the rows are touched in batch order and each bag entry's row is
+// noted, and the dense gradients (empty vectors, continuous fields) are
+// summed; then the entries' gradients are added, cut into parts by row
+// (the row at position k in part k mod parts), so that a field with many
+// entries, such as the clicked items, is not one long task.
 func (tr *trainer[T]) scatter(n int) {
-	l := tr.lay
-	F := l.F
+	F, J := tr.lay.F, tr.J
+	for _, w := range tr.workers {
+		if len(w.bagPos) < len(w.bagIDs) {
+			w.bagPos = make([]int32, cap(w.bagIDs))
+		}
+		if len(w.targetPos) < (w.hi-w.lo)*J {
+			w.targetPos = make([]int32, (w.hi-w.lo)*J)
+		}
+	}
 	tr.spread(F+1, func(f int) {
 		if f == F {
-			tr.scatterTargets(n)
+			tr.touchTargets(n)
 		} else {
-			tr.scatterField(f, n)
+			tr.touchField(f, n)
+		}
+	})
+	parts := len(tr.workers)
+	tr.spread((F+1)*parts, func(i int) {
+		f, part := i/parts, int32(i%parts)
+		switch {
+		case f == F:
+			tr.addTargets(n, part, int32(parts))
+		case tr.tabGrad[f] != nil:
+			tr.addField(f, n, part, int32(parts))
 		}
 	})
 }
 
-// scatterField scatters field f's input gradients (see scatter).
-func (tr *trainer[T]) scatterField(f, n int) {
+// touchField is scatter's first phase for field f.
+func (tr *trainer[T]) touchField(f, n int) {
 	l := tr.lay
 	F, m := l.F, l.m
 	get := func(s span) []T { return tr.dense[s.off : s.off+s.n()] }
@@ -299,20 +325,47 @@ func (tr *trainer[T]) scatterField(f, n int) {
 				continue
 			}
 			for k := lo; k < hi; k++ {
-				simd.Axpy(w.bagW[k], g, sg.row(w.bagIDs[k]))
+				w.bagPos[k] = sg.touch(w.bagIDs[k])
 			}
 		}
 	}
 }
 
-// scatterTargets scatters the target item vectors' gradients (see scatter).
-func (tr *trainer[T]) scatterTargets(n int) {
+// addField is scatter's second phase for field f's rows of the given part.
+func (tr *trainer[T]) addField(f, n int, part, parts int32) {
+	F, m := tr.lay.F, tr.lay.m
+	sg := tr.tabGrad[f]
+	for _, w := range tr.workers {
+		size := w.gn.B
+		for b := 0; b < w.examples(n); b++ {
+			g := w.dx[(f*size+b)*m : (f*size+b)*m+m]
+			for k := w.bagOff[b*F+f]; k < w.bagOff[b*F+f+1]; k++ {
+				if pos := w.bagPos[k]; pos%parts == part {
+					simd.Axpy(w.bagW[k], g, sg.at(pos))
+				}
+			}
+		}
+	}
+}
+
+// touchTargets is scatter's first phase for the target items.
+func (tr *trainer[T]) touchTargets(n int) {
+	J := tr.J
+	for _, w := range tr.workers {
+		for i := range w.examples(n) * J {
+			w.targetPos[i] = tr.outGrad.touch(tr.cur.targets[w.lo*J+i])
+		}
+	}
+}
+
+// addTargets is scatter's second phase for the target items' rows of the
+// given part.
+func (tr *trainer[T]) addTargets(n int, part, parts int32) {
 	d, J := tr.lay.d, tr.J
 	for _, w := range tr.workers {
-		for b := 0; b < w.examples(n); b++ {
-			for j := 0; j < J; j++ {
-				i := b*J + j
-				simd.Axpy(1, w.dtv[i*d:i*d+d], tr.outGrad.row(tr.cur.targets[(w.lo+b)*J+j]))
+		for i := range w.examples(n) * J {
+			if pos := w.targetPos[i]; pos%parts == part {
+				simd.Axpy(1, w.dtv[i*d:i*d+d], tr.outGrad.at(pos))
 			}
 		}
 	}
