@@ -3,9 +3,8 @@ package lookalike
 // Data-parallel training. A step's B item rows are filled (in row order, from
 // the seeded generators; the next step's while one trains, see
 // trainer.runSteps) into one set of host inputs and cut into shards of
-// ceil(B/N) rows; every worker copies its rows' seed and target embeddings
-// into its own graph (its own VM) and runs it on its shard with a private
-// copy of the weights, so no two machines share a tensor
+// ceil(B/N) rows; every worker runs its own graph (its own VM) on its shard
+// with a private copy of the weights, so no two machines share a tensor
 // (gorgonia pitfall P12). The loss weights are normalised over the whole
 // batch before the cut, so the shards' losses and gradients add up to the
 // batch's; the gradients are summed worker 0, 1, … and one Adam step updates
@@ -15,7 +14,6 @@ package lookalike
 
 import (
 	"fmt"
-	"math/rand/v2"
 
 	"gorgonia.org/tensor"
 
@@ -24,14 +22,10 @@ import (
 
 // stepInputs are the input buffers of a step, row-major by item row. fill
 // writes the users of the seed and target slots (seedUser, targUser: -1
-// for an empty slot) and the dropout generator's state; rowInputs copies
-// the users' embeddings into xs and xt and draws the dropout masks.
+// for an empty slot); gatherRows copies their embeddings into xs and xt.
 type stepInputs struct {
 	xs, xt, am, y, wt, mask, avgw, dropS, dropT []float32
 	seedUser, targUser                          []int32
-	// dropStart is the dropout generator's state before the step's masks
-	// (dropout.go); a pointer, as stepInputs are passed by value
-	dropStart *pcgState
 }
 
 // inputs returns the graph's input tensors' storage (nil when absent; no
@@ -49,54 +43,47 @@ func (sg *stepGraph) inputs() stepInputs {
 	return in
 }
 
-// newStepInputs allocates host buffers for dims (the embeddings and the
-// dropout masks go straight into the graphs).
-func newStepInputs(dm graphDims, avg bool) stepInputs {
-	B, S, K, T := dm.B, dm.S, dm.K, dm.T
+// newStepInputs allocates host buffers for dims.
+func newStepInputs(dm graphDims, avg, dropout bool) stepInputs {
+	B, S, K, T, H := dm.B, dm.S, dm.K, dm.T, dm.H
 	in := stepInputs{am: make([]float32, B*K*S), y: make([]float32, B*T), wt: make([]float32, B*T),
-		seedUser: make([]int32, B*S), targUser: make([]int32, B*T), dropStart: new(pcgState)}
+		seedUser: make([]int32, B*S), targUser: make([]int32, B*T)}
 	if avg {
 		in.avgw = make([]float32, B*K)
 	} else {
 		in.mask = make([]float32, B*K)
 	}
+	if dropout {
+		in.dropS, in.dropT = make([]float32, B*S*H), make([]float32, B*T*H)
+	}
 	return in
 }
 
-// rowInputs writes the inputs of rows [lo, hi) of the step filled into src
-// that fill leaves to the workers into dst (sized for size rows): the
-// embeddings of the seed and target users (zero for an empty slot) and the
-// dropout masks, the rows after hi zero. scratch is the caller's own
-// generator to draw with.
-func (t *trainer) rowInputs(dst, src stepInputs, lo, hi, size int, scratch *rand.PCG) {
-	B, S, T, D, H := t.dims.B, t.dims.S, t.dims.T, t.dims.D, t.dims.H
+// gatherRows copies the embeddings (dim D, from emb) of the seed and target
+// users of rows [lo, hi) of src into dst's xs and xt (sized for size rows),
+// and zeroes the empty slots and the rows after hi.
+func (dst stepInputs) gatherRows(src stepInputs, emb []float32, dm graphDims, lo, hi, size int) {
+	S, T, D := dm.S, dm.T, dm.D
 	rows := func(x []float32, users []int32) {
 		for i, u := range users {
 			row := x[i*D : i*D+D]
 			if u < 0 {
 				clear(row)
 			} else {
-				copy(row, t.emb[int(u)*D:int(u)*D+D])
+				copy(row, emb[int(u)*D:int(u)*D+D])
 			}
 		}
 		clear(x[len(users)*D:])
 	}
 	rows(dst.xs[:size*S*D], src.seedUser[lo*S:hi*S])
 	rows(dst.xt[:size*T*D], src.targUser[lo*T:hi*T])
-	if dst.dropS != nil {
-		n := hi - lo
-		fillDropout(scratch, *src.dropStart, lo*S*H, dst.dropS[:n*S*H], t.cfg.Dropout)
-		clear(dst.dropS[n*S*H : size*S*H])
-		fillDropout(scratch, src.dropStart.jump(dropoutDraws(B*S*H)), lo*T*H, dst.dropT[:n*T*H], t.cfg.Dropout)
-		clear(dst.dropT[n*T*H : size*T*H])
-	}
 }
 
-// shard writes rows [lo, hi) of the step filled into src into dst (sized for
-// size rows) and padding rows (one valid seed slot, zero weight) after
-// them: rowInputs, and a copy of the rest.
-func (t *trainer) shard(dst, src stepInputs, lo, hi, size int, scratch *rand.PCG) {
-	S, K, T := t.dims.S, t.dims.K, t.dims.T
+// shard copies rows [lo, hi) of src into dst (sized for size rows) and
+// writes padding rows (one valid seed slot, zero weight) after them; the
+// embeddings are gathered from emb (gatherRows).
+func (dst stepInputs) shard(src stepInputs, emb []float32, dm graphDims, lo, hi, size int, sizePrior bool) {
+	S, K, T, H := dm.S, dm.K, dm.T, dm.H
 	n := hi - lo
 	cp := func(d, s []float32, w int) {
 		if d == nil {
@@ -105,17 +92,19 @@ func (t *trainer) shard(dst, src stepInputs, lo, hi, size int, scratch *rand.PCG
 		copy(d[:n*w], s[lo*w:hi*w])
 		clear(d[n*w:])
 	}
-	t.rowInputs(dst, src, lo, hi, size, scratch)
+	dst.gatherRows(src, emb, dm, lo, hi, size)
 	cp(dst.am, src.am, K*S)
 	cp(dst.y, src.y, T)
 	cp(dst.wt, src.wt, T)
 	cp(dst.mask, src.mask, K)
 	cp(dst.avgw, src.avgw, K)
+	cp(dst.dropS, src.dropS, S*H)
+	cp(dst.dropT, src.dropT, T*H)
 	cnt := make([]int, K)
 	cnt[0] = 1
 	for b := n; b < size; b++ {
 		dst.am[(b*K)*S] = 1
-		slotInputs(cnt, !t.cfg.NoSizePrior, dst.mask, dst.avgw, b)
+		slotInputs(cnt, sizePrior, dst.mask, dst.avgw, b)
 	}
 }
 
@@ -141,19 +130,18 @@ func (t *trainer) build() error {
 			return fmt.Errorf("train lookalike: %w", err)
 		}
 		t.sgs = append(t.sgs, sg)
-		t.scratch = append(t.scratch, new(rand.PCG))
 	}
 	t.shardSize = size
 	avg := t.m.cfg.Pooling == PoolingAvg
 	switch {
 	case t.prefetch():
-		t.hosts = []stepInputs{newStepInputs(t.dims, avg), newStepInputs(t.dims, avg)}
+		t.hosts = []stepInputs{newStepInputs(t.dims, avg, dropout), newStepInputs(t.dims, avg, dropout)}
 	case n == 1:
 		h := t.sgs[0].inputs()
-		h.seedUser, h.targUser, h.dropStart = make([]int32, dm.B*dm.S), make([]int32, dm.B*dm.T), new(pcgState)
+		h.seedUser, h.targUser = make([]int32, dm.B*dm.S), make([]int32, dm.B*dm.T)
 		t.hosts = []stepInputs{h}
 	default:
-		t.hosts = []stepInputs{newStepInputs(t.dims, avg)}
+		t.hosts = []stepInputs{newStepInputs(t.dims, avg, dropout)}
 	}
 	var err error
 	if t.adam, err = newAdam(t.cfg.LR, t.sgs); err != nil {
@@ -168,7 +156,7 @@ func (t *trainer) closeGraphs() {
 	for _, sg := range t.sgs {
 		sg.close()
 	}
-	t.sgs, t.scratch = nil, nil
+	t.sgs = nil
 }
 
 // runGraphs runs every worker's graph on its shard of the filled host
@@ -177,9 +165,9 @@ func (t *trainer) closeGraphs() {
 func (t *trainer) runGraphs(in stepInputs) (float64, error) {
 	if len(t.sgs) == 1 {
 		if t.prefetch() {
-			t.shard(t.sgs[0].inputs(), in, 0, t.dims.B, t.dims.B, t.scratch[0])
+			t.sgs[0].inputs().shard(in, t.emb, t.dims, 0, t.dims.B, t.dims.B, !t.cfg.NoSizePrior)
 		} else { // in is the graph's own inputs
-			t.rowInputs(in, in, 0, t.dims.B, t.dims.B, t.scratch[0])
+			in.gatherRows(in, t.emb, t.dims, 0, t.dims.B, t.dims.B)
 		}
 		if err := t.sgs[0].run(); err != nil {
 			return 0, err
@@ -193,7 +181,7 @@ func (t *trainer) runGraphs(in stepInputs) (float64, error) {
 	shard.Run(len(t.sgs), func(i int) {
 		lo, hi := min(i*t.shardSize, t.dims.B), min((i+1)*t.shardSize, t.dims.B)
 		sg := t.sgs[i]
-		t.shard(sg.inputs(), in, lo, hi, t.shardSize, t.scratch[i])
+		sg.inputs().shard(in, t.emb, t.dims, lo, hi, t.shardSize, !t.cfg.NoSizePrior)
 		errs[i] = sg.run()
 	})
 	var loss float64

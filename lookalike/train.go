@@ -226,7 +226,7 @@ func newTrainer(ctx context.Context, emb []float32, dim int, clickers [][]int32,
 	t := &trainer{ctx: ctx, cfg: cfg, m: m, emb: emb, known: known, items: items, valid: valid,
 		splitSrc: newPCG(uint64(cfg.Seed), streamSplit), sampleSrc: newPCG(uint64(cfg.Seed), streamSample),
 		dropSrc: newPCG(uint64(cfg.Seed), streamDropout), rep: rep, opts: opts, start: start}
-	t.splitRNG, t.sampleRNG = rand.New(t.splitSrc), rand.New(t.sampleSrc)
+	t.splitRNG, t.sampleRNG, t.dropRNG = rand.New(t.splitSrc), rand.New(t.sampleSrc), rand.New(t.dropSrc)
 	S := min(cfg.SeedsPerItem, maxSeeds)
 	t.dims = graphDims{B: max(2, cfg.rowsPerBatch()), S: S, K: min(cfg.K, maxSeeds), T: cfg.targetsPerRow(), D: dim, H: cfg.Hidden}
 	return t, nil
@@ -252,7 +252,7 @@ type trainer struct {
 	rep   *TrainReport
 	start time.Time
 
-	splitRNG, sampleRNG          *rand.Rand
+	splitRNG, sampleRNG, dropRNG *rand.Rand
 	splitSrc, sampleSrc, dropSrc *rand.PCG // their sources (checkpoint.go)
 
 	sgs []*stepGraph // one per worker (parallel.go)
@@ -260,9 +260,8 @@ type trainer struct {
 	// two when the next step is filled while one trains (prefetch), else
 	// one, which with one worker is that worker's graph inputs.
 	hosts      []stepInputs
-	scratch    []*rand.PCG // each worker's generator for its rows' dropout masks
-	noPrefetch bool        // fill every step just before it (tests compare the two)
-	shardSize  int         // rows per worker
+	noPrefetch bool // fill every step just before it (tests compare the two)
+	shardSize  int  // rows per worker
 	// pairs of the checkpoint resumed from
 	resumedPairs int64
 	adam         *adam
@@ -659,9 +658,9 @@ func (t *trainer) fill(in stepInputs, rows []chunk) int {
 			wt[i] *= inv
 		}
 	}
-	if t.cfg.Dropout > 0 { // the masks are drawn by the workers (rowInputs)
-		*in.dropStart = stateOf(t.dropSrc)
-		setState(t.dropSrc, in.dropStart.jump(dropoutDraws(B*S*H)+dropoutDraws(B*T*H)))
+	if in.dropS != nil {
+		fillDropout(t.dropRNG, in.dropS[:B*S*H], t.cfg.Dropout)
+		fillDropout(t.dropRNG, in.dropT[:B*T*H], t.cfg.Dropout)
 	}
 	return pairs
 }
@@ -732,6 +731,25 @@ func (t *trainer) negative(clickers []int32) int32 {
 		}
 	}
 	return u
+}
+
+// fillDropout writes an inverted-dropout mask: 0 with probability p, else
+// 1/(1-p).
+func fillDropout(rng *rand.Rand, dst []float32, p float32) {
+	keep := 1 / (1 - p)
+	thr := uint32(float64(p) * (1 << 16))
+	for i := 0; i < len(dst); {
+		r := rng.Uint64()
+		for k := 0; k < 4 && i < len(dst); k++ {
+			if uint32(r&0xffff) < thr {
+				dst[i] = 0
+			} else {
+				dst[i] = keep
+			}
+			r >>= 16
+			i++
+		}
+	}
 }
 
 // validItem is a held-out item with a fixed split.
