@@ -3,6 +3,7 @@ package graphop
 import (
 	"errors"
 	"reflect"
+	"runtime/debug"
 	"unsafe"
 
 	G "gorgonia.org/gorgonia"
@@ -36,9 +37,35 @@ type syncRunner struct {
 	done     chan struct{}
 }
 
+// gorgoniaVersion is the gorgonia release whose runall tapeMachineRunall
+// links to: another release may have another signature, so a binary built
+// with one is refused (gorgoniaChecked).
+const gorgoniaVersion = "v0.9.18"
+
+// gorgoniaChecked reports whether the binary links gorgoniaVersion (true
+// when it does not record its dependencies).
+func gorgoniaChecked() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return true
+	}
+	for _, m := range bi.Deps {
+		if m.Path == gorgoniaPkg {
+			if m.Replace != nil {
+				m = m.Replace
+			}
+			return m.Version == gorgoniaVersion
+		}
+	}
+	return true
+}
+
 // newSyncRunner returns the runner of vm, or nil if vm is not a gorgonia
 // v0.9.18 tape machine as runall expects it.
 func newSyncRunner(vm G.VM) *syncRunner {
+	if !gorgoniaChecked() {
+		return nil
+	}
 	v := reflect.ValueOf(vm)
 	if v.Kind() != reflect.Pointer || v.Type().String() != "*gorgonia.tapeMachine" || v.Type().Elem().PkgPath() != gorgoniaPkg {
 		return nil

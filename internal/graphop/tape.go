@@ -54,7 +54,7 @@ func CompileTape(g *G.ExprGraph, name string, params G.Nodes, data map[*G.Node]*
 func NewTape(vm G.VM, name string) (*Tape, error) {
 	r := newSyncRunner(vm)
 	if r == nil {
-		return nil, fmt.Errorf("compile %s: %T is not gorgonia's tape machine", name, vm)
+		return nil, fmt.Errorf("compile %s: %T is not the tape machine of gorgonia %s", name, vm, gorgoniaVersion)
 	}
 	return &Tape{vm: vm, sync: r, name: name}, nil
 }

@@ -87,6 +87,9 @@ func TestTapeRun(t *testing.T) {
 	if _, err := NewTape(G.NewLispMachine(g), "lisp"); err == nil {
 		t.Error("NewTape took a machine that is not a tape machine")
 	}
+	if !gorgoniaChecked() {
+		t.Errorf("the test binary does not link gorgonia %s", gorgoniaVersion)
+	}
 }
 
 // BenchmarkRunTwoTapes runs two tapes (a 3-layer 256×256 network each, a
