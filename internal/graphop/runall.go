@@ -20,7 +20,7 @@ import (
 // about 1.4 of 2 cores (measured: a Go program that does the same lock,
 // start and wait around 3 ms of arithmetic reaches 1.3–1.5 cores, and 2.0
 // without the lock; at 30 ms per run the loss falls to 5–8%). Our graphs run
-// on the CPU only, where the lock serves nothing, so runTape calls the
+// on the CPU only, where the lock serves nothing, so syncRunner.run calls the
 // machine's program loop (the unexported runall, which RunAll starts on the
 // goroutine) directly, with buffered channels for its final send.
 
