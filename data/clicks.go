@@ -127,8 +127,8 @@ func readClicksFrom(ctx context.Context, src *batchSource, meter *progressMeter,
 		c.Item = make([]int32, 0, n)
 		c.TS = make([]int64, 0, n)
 	}
-	ue := newCachingEncoder(users, opt.UnknownUsers, opt.Users == nil, true)
-	ie := newCachingEncoder(items, opt.UnknownItems, opt.Items == nil, true)
+	ue := newEncoder(users, opt.UnknownUsers, true)
+	ie := newEncoder(items, opt.UnknownItems, true)
 	var st ReadStats
 	st.Format = src.format
 	var ucode, icode []int32

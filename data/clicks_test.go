@@ -351,7 +351,9 @@ func TestWriteClicksAtomic(t *testing.T) {
 	badInt := testClicks(IDString, IDString, 10, false)
 	badInt.Users = NewVocab(IDInt64)
 	for i := 0; i < 13; i++ {
-		badInt.Users.addOwned("not-a-number-" + itoa(i)) // Add refuses it: the writer's own check
+		// Add and addOwned refuse it: a corrupt vocabulary, for the
+		// writer's own check.
+		badInt.Users.ids = append(badInt.Users.ids, "not-a-number-"+itoa(i))
 	}
 	wantErr(t, WriteClicks(context.Background(), path, badInt), path, "user vocabulary", "not an integer")
 

@@ -195,15 +195,23 @@ func TestVocabBinary(t *testing.T) {
 }
 
 func TestVocabClone(t *testing.T) {
-	v := NewVocab(IDString)
-	v.MustAdd("a")
-	c := v.Clone()
-	c.MustAdd("b")
-	if v.Len() != 1 || c.Len() != 2 {
-		t.Fatalf("clone shares state: %d %d", v.Len(), c.Len())
-	}
-	if _, ok := v.Index("b"); ok {
-		t.Fatal("clone shares the index")
+	for _, tc := range []struct {
+		kind IDKind
+		a, b string
+	}{{IDString, "a", "b"}, {IDInt64, "1", "2"}} {
+		v := NewVocab(tc.kind)
+		v.MustAdd(tc.a)
+		c := v.Clone()
+		c.MustAdd(tc.b)
+		if v.Len() != 1 || c.Len() != 2 {
+			t.Fatalf("%v: clone shares state: %d %d", tc.kind, v.Len(), c.Len())
+		}
+		if _, ok := v.Index(tc.b); ok {
+			t.Fatalf("%v: clone shares the index", tc.kind)
+		}
+		if i, ok := c.Index(tc.a); !ok || i != 0 {
+			t.Fatalf("%v: clone lost %q: %d, %v", tc.kind, tc.a, i, ok)
+		}
 	}
 }
 

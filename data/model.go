@@ -21,14 +21,27 @@ const (
 // indices 0..Len()-1 and back. Indices are stable: assigned in the order ids
 // are added, and saved with every model.
 type Vocab struct {
-	kind  IDKind
-	ids   []string
+	kind IDKind
+	ids  []string
+	// The index of the ids: by value for an int64 vocabulary (ints: no
+	// string hashing, and a third of a string map's memory), by string
+	// otherwise (index). The other one is nil.
+	ints  *intCodes
 	index map[string]int32
 }
 
 // NewVocab returns an empty vocabulary for ids of the given kind.
-func NewVocab(kind IDKind) *Vocab {
-	return &Vocab{kind: kind, index: make(map[string]int32)}
+func NewVocab(kind IDKind) *Vocab { return newVocab(kind, 0) }
+
+// newVocab returns an empty vocabulary with room for n ids.
+func newVocab(kind IDKind, n int) *Vocab {
+	v := &Vocab{kind: kind, ids: make([]string, 0, n)}
+	if kind == IDInt64 {
+		v.ints = newIntCodesFor(n)
+	} else {
+		v.index = make(map[string]int32, n)
+	}
+	return v
 }
 
 // Kind reports whether the ids are int64 or strings.
@@ -52,7 +65,7 @@ func (v *Vocab) Add(id string) (int32, error) {
 		}
 		id = c
 	}
-	if i, ok := v.index[id]; ok {
+	if i, ok := v.Index(id); ok {
 		return i, nil
 	}
 	return v.addOwned(id), nil
@@ -69,9 +82,18 @@ func (v *Vocab) MustAdd(id string) int32 {
 }
 
 // Index returns the dense index of id and whether it is known.
+// An int64 vocabulary knows ids in canonical decimal form only ("7", not
+// "007").
 func (v *Vocab) Index(id string) (int32, bool) {
-	i, ok := v.index[id]
-	return i, ok
+	if v.ints == nil {
+		i, ok := v.index[id]
+		return i, ok
+	}
+	x, ok := parseCanonicalInt(id)
+	if !ok {
+		return 0, false
+	}
+	return v.lookupInt(x)
 }
 
 // ID returns the external id of dense index i.

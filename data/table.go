@@ -138,7 +138,7 @@ func readTableFrom(ctx context.Context, src *batchSource, meter *progressMeter, 
 		}
 		if col.Values != nil {
 			col.Offsets = []int32{0}
-			encs[i] = newCachingEncoder(col.Values, UnknownAdd, true, false)
+			encs[i] = newEncoder(col.Values, UnknownAdd, false)
 		}
 		t.Columns[i] = col
 	}

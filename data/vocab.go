@@ -124,10 +124,14 @@ func (v *Vocab) Ranks() ([]int32, error) {
 // Clone returns an independent copy of v: adding ids to the copy leaves v
 // unchanged. The id strings themselves are shared (they are immutable).
 func (v *Vocab) Clone() *Vocab {
-	c := &Vocab{kind: v.kind, ids: make([]string, len(v.ids)), index: make(map[string]int32, len(v.ids))}
-	copy(c.ids, v.ids)
-	for i, id := range c.ids {
-		c.index[id] = int32(i)
+	c := &Vocab{kind: v.kind, ids: slices.Clone(v.ids)}
+	if v.ints != nil {
+		c.ints = v.ints.clone()
+	} else {
+		c.index = make(map[string]int32, len(v.ids))
+		for i, id := range c.ids {
+			c.index[id] = int32(i)
+		}
 	}
 	return c
 }
@@ -142,29 +146,85 @@ func (v *Vocab) Int64(i int32) (int64, error) {
 	return strconv.ParseInt(v.ids[i], 10, 64)
 }
 
-// lookupBytes returns the index of the id spelled by b without allocating.
-func (v *Vocab) lookupBytes(b []byte) (int32, bool) {
-	i, ok := v.index[string(b)]
+// lookupInt returns the index of the int64 id x; in a string vocabulary,
+// of its decimal spelling.
+func (v *Vocab) lookupInt(x int64) (int32, bool) {
+	if v.ints != nil {
+		c := v.ints.get(x)
+		return c, c != codeUncached
+	}
+	var buf [20]byte
+	i, ok := v.index[string(strconv.AppendInt(buf[:0], x, 10))]
 	return i, ok
 }
 
 // addOwned adds id, which must not alias memory that may change (arrow
-// buffers are copied by the caller with strings.Clone).
+// buffers are copied by the caller with strings.Clone) and must not be in
+// v; in an int64 vocabulary it must be canonical (CanonicalID).
 func (v *Vocab) addOwned(id string) int32 {
+	if v.ints != nil {
+		x, ok := parseCanonicalInt(id)
+		if !ok {
+			panic(fmt.Sprintf("data: %q added to an int64 vocabulary", id))
+		}
+		return v.addInt(x, id)
+	}
 	i := int32(len(v.ids))
 	v.ids = append(v.ids, id)
 	v.index[id] = i
 	return i
 }
 
+// addInt adds the id x, spelled id (canonical), to an int64 vocabulary
+// that does not hold it.
+func (v *Vocab) addInt(x int64, id string) int32 {
+	i := int32(len(v.ids))
+	v.ids = append(v.ids, id)
+	v.ints.put(x, i)
+	return i
+}
+
 // truncate removes the ids added after the first n (used to undo a failed
 // read's additions to a caller's vocabulary).
 func (v *Vocab) truncate(n int) {
-	for _, id := range v.ids[n:] {
-		delete(v.index, id)
+	if v.ints != nil {
+		// Rebuilt from the ids kept: an error path, linear in them.
+		v.ints = newIntCodesFor(n)
+		for i, id := range v.ids[:n] {
+			x, _ := parseCanonicalInt(id)
+			v.ints.put(x, int32(i))
+		}
+	} else {
+		for _, id := range v.ids[n:] {
+			delete(v.index, id)
+		}
 	}
 	clear(v.ids[n:])
 	v.ids = v.ids[:n]
+}
+
+// parseCanonicalInt parses id as an int64 spelled the way CanonicalID
+// spells it (strconv.FormatInt: no sign but a minus, no leading zeros, no
+// "-0"); ok is false for any other string.
+func parseCanonicalInt(id string) (x int64, ok bool) {
+	if len(id) == 0 || len(id) > 20 {
+		return 0, false
+	}
+	x, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	digits := id
+	if digits[0] == '-' {
+		digits = digits[1:]
+		if digits == "0" {
+			return 0, false
+		}
+	}
+	if digits == "" || digits[0] == '+' || (digits[0] == '0' && len(digits) > 1) {
+		return 0, false
+	}
+	return x, true
 }
 
 // vocabMagic starts every serialized vocabulary; the byte after it is the
@@ -237,16 +297,22 @@ func decodeVocabBody(r *decoder) (*Vocab, error) {
 	if n > uint64(len(r.b)) { // every id takes at least one byte
 		return nil, errors.New("id count exceeds data")
 	}
-	v := &Vocab{kind: kind, ids: make([]string, 0, n), index: make(map[string]int32, n)}
+	v := newVocab(kind, int(n))
 	for i := uint64(0); i < n; i++ {
 		id := r.string()
 		if r.err != nil {
 			return nil, r.err
 		}
 		if kind == IDInt64 {
-			if x, err := strconv.ParseInt(id, 10, 64); err != nil || strconv.FormatInt(x, 10) != id {
+			x, ok := parseCanonicalInt(id)
+			if !ok {
 				return nil, fmt.Errorf("id %d: %q is not a canonical int64", i, id)
 			}
+			if _, dup := v.lookupInt(x); dup {
+				return nil, fmt.Errorf("id %d: %q repeats", i, id)
+			}
+			v.addInt(x, id)
+			continue
 		}
 		if _, dup := v.index[id]; dup {
 			return nil, fmt.Errorf("id %d: %q repeats", i, id)

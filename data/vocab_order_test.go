@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -86,7 +87,7 @@ func TestVocabOrder(t *testing.T) {
 		}
 	}
 	bad := NewVocab(IDInt64)
-	bad.addOwned("x") // Add refuses it (TestVocabAddKind): Ranks' own check
+	bad.ids = append(bad.ids, "x") // Add and addOwned refuse it (TestVocabAddKind): a corrupt vocabulary, for Ranks' own check
 	if _, err := bad.Ranks(); err == nil {
 		t.Error("Ranks accepted a non-integer id in an int64 vocabulary")
 	}
@@ -162,6 +163,50 @@ func TestVocabAddKind(t *testing.T) {
 		}
 	}()
 	NewVocab(IDInt64).MustAdd("abc")
+}
+
+// TestVocabIndex: an int64 vocabulary, indexed by value, finds an id by
+// its canonical spelling only (as Add stores it), and truncate leaves an
+// index that knows exactly the ids kept.
+func TestVocabIndex(t *testing.T) {
+	v := NewVocab(IDInt64)
+	for _, id := range []string{"7", "-3", "0", "9223372036854775807", "-9223372036854775808"} {
+		v.MustAdd(id)
+	}
+	for _, tc := range []struct {
+		id   string
+		want int32 // -1: not found
+	}{
+		{"7", 0}, {"-3", 1}, {"0", 2}, {"9223372036854775807", 3}, {"-9223372036854775808", 4},
+		{"007", -1}, {"+7", -1}, {"-0", -1}, {"-", -1}, {"", -1}, {"7 ", -1}, {"x", -1},
+		{"99999999999999999999", -1}, {"8", -1},
+	} {
+		i, ok := v.Index(tc.id)
+		if ok != (tc.want >= 0) || (ok && i != tc.want) {
+			t.Errorf("Index(%q) = %d, %v; want %d", tc.id, i, ok, tc.want)
+		}
+	}
+	if i, err := v.Add("007"); err != nil || i != 0 || v.Len() != 5 {
+		t.Errorf(`Add("007") = %d, %v (len %d); want 0, the index of "7"`, i, err, v.Len())
+	}
+	for i := 0; i < 5000; i++ { // past a few resizes of the table
+		v.MustAdd(strconv.Itoa(1000 + i))
+	}
+	v.truncate(3)
+	if v.Len() != 3 {
+		t.Fatalf("len %d after truncate(3)", v.Len())
+	}
+	for _, id := range []string{"9223372036854775807", "1000", "5999"} {
+		if i, ok := v.Index(id); ok {
+			t.Errorf("Index(%q) = %d after truncate", id, i)
+		}
+	}
+	if i, ok := v.Index("0"); !ok || i != 2 {
+		t.Errorf(`Index("0") = %d, %v after truncate; want 2`, i, ok)
+	}
+	if i := v.MustAdd("1000"); i != 3 {
+		t.Errorf("re-added id got index %d, want 3", i)
+	}
 }
 
 // TestReadRefusesBadStringIDs: the readers of id columns (clicks, a table's
