@@ -125,9 +125,11 @@ func getPack(n int) *[]float32 {
 }
 
 // Sgemm is Gemm for float32: the AVX2 4×16 kernel on packed row-major
-// operands when available, gonum otherwise (and for narrow shapes). Large
-// products are split by rows over the available cores; every element of C
-// is computed by one kernel call in the same order whatever the split.
+// operands when available, gonum otherwise. A B of fewer than 16 columns
+// (not transposed) goes through a serial loop with gonum's bits
+// (sgemmNarrow). Large products are split by rows over the available
+// cores; every element of C is computed by one kernel call in the same
+// order whatever the split.
 //
 // A row of C does not depend on the other rows of A or on its position: the
 // last m mod 4 rows (all of them when m < 4) go through the same kernel from
@@ -135,24 +137,16 @@ func getPack(n int) *[]float32 {
 // bits that row gets inside any larger product (gonum's fallback computes
 // each row on its own too).
 func Sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if n < 16 && !tB && n > 0 && k > 0 && alpha != 0 {
+		scaleC(m, n, beta, c, ldc)
+		sgemmNarrow(tA, m, n, k, alpha, a, lda, b, ldb, c, ldc)
+		return
+	}
 	if !useAsm || n < 16 || k == 0 {
 		sgemmGo(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	switch beta {
-	case 0:
-		for i := 0; i < m; i++ {
-			clear(c[i*ldc : i*ldc+n])
-		}
-	case 1:
-	default:
-		for i := 0; i < m; i++ {
-			row := c[i*ldc : i*ldc+n]
-			for j := range row {
-				row[j] *= beta
-			}
-		}
-	}
+	scaleC(m, n, beta, c, ldc)
 	ap, alda := a, lda
 	transA := tA && alpha == 1 // read Aᵀ directly with the transposed kernel
 	if transA {
@@ -239,6 +233,90 @@ func Sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []fl
 				s += av * bp[l*bldb+j]
 			}
 			c[i*ldc+j] += s
+		}
+	}
+}
+
+// scaleC multiplies the m×n matrix C by beta (0 clears it, as BLAS does).
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	switch beta {
+	case 0:
+		for i := 0; i < m; i++ {
+			clear(c[i*ldc : i*ldc+n])
+		}
+	case 1:
+	default:
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+	}
+}
+
+// sgemmNarrow adds alpha·op(A)·B to C for B with fewer than 16 columns
+// (not transposed), on the calling goroutine: gonum splits such a product
+// into goroutines of 64 rows and calls its axpy once per element of C and
+// term. It gives gonum's bits: each element of C gets its terms in the order
+// of l, each product (alpha·a)·b rounded on its own before it is added, and
+// terms with alpha·a == 0 left out.
+func sgemmNarrow(tA bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if tA {
+		if len(a) < (k-1)*lda+m {
+			panic("simd: Sgemm: short A")
+		}
+	} else if len(a) < (m-1)*lda+k {
+		panic("simd: Sgemm: short A")
+	}
+	if len(b) < (k-1)*ldb+n {
+		panic("simd: Sgemm: short B")
+	}
+	if len(c) < (m-1)*ldc+n {
+		panic("simd: Sgemm: short C")
+	}
+	if tA {
+		// l outermost, as gonum: the m sums of a row of B advance together.
+		for l := 0; l < k; l++ {
+			al, bl := a[l*lda:l*lda+m], b[l*ldb:l*ldb+n]
+			for i, av := range al {
+				t := alpha * av
+				if t == 0 {
+					continue
+				}
+				if n == 1 {
+					c[i*ldc] += float32(t * bl[0]) // rounded before the sum: no fused multiply-add
+					continue
+				}
+				ci := c[i*ldc : i*ldc+n]
+				for j := range ci {
+					ci[j] += float32(t * bl[j])
+				}
+			}
+		}
+		return
+	}
+	for i := 0; i < m; i++ {
+		ai, ci := a[i*lda:i*lda+k], c[i*ldc:i*ldc+n]
+		if n == 1 {
+			s := ci[0]
+			for l, av := range ai {
+				if t := alpha * av; t != 0 {
+					s += float32(t * b[l*ldb])
+				}
+			}
+			ci[0] = s
+			continue
+		}
+		for l, av := range ai {
+			t := alpha * av
+			if t == 0 {
+				continue
+			}
+			bl := b[l*ldb : l*ldb+n]
+			for j := range ci {
+				ci[j] += float32(t * bl[j])
+			}
 		}
 	}
 }

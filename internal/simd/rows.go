@@ -168,12 +168,28 @@ func wsumGo(rows []float32, k, h int, w, dst []float32) {
 
 // LinearRows writes z[r] = b + x[r]·W for the n rows of x (n,d), with W
 // (d,h) and z (n,h).
+//
+// With the AVX2 kernels and h a multiple of 8, every element is summed
+// from b in the order of x's columns, one fused multiply-add per term,
+// whatever n: blocks of four rows and 16 columns share each load of W
+// (h a multiple of 16), the other rows go one by one.
 func LinearRows(x []float32, n, d, h int, w, b, z []float32) {
-	if useAsm && h%8 == 0 && n > 0 && d > 0 && len(x) >= n*d && len(w) >= d*h && len(b) >= h && len(z) >= n*h {
-		linearAVX(&x[0], n, d, h, &w[0], &b[0], &z[0])
+	if !useAsm || h%8 != 0 || n <= 0 || d <= 0 || len(x) < n*d || len(w) < d*h || len(b) < h || len(z) < n*h {
+		linearRowsGo(x, n, d, h, w, b, z)
 		return
 	}
-	linearRowsGo(x, n, d, h, w, b, z)
+	n4 := 0
+	if h%16 == 0 {
+		n4 = n &^ 3
+		for i := 0; i < n4; i += 4 {
+			for j := 0; j < h; j += 16 {
+				linear4x16(d, &x[i*d], d, &w[j], h, &b[j], &z[i*h+j], h)
+			}
+		}
+	}
+	if n4 < n {
+		linearAVX(&x[n4*d], n-n4, d, h, &w[0], &b[0], &z[n4*h])
+	}
 }
 
 // linearRowsGo is the fallback of LinearRows, with gonum's matrix product.

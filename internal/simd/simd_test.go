@@ -222,7 +222,7 @@ func TestRowKernels(t *testing.T) {
 func TestLinearKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	for _, h := range []int{8, 16, 24, 64, 72, 136, 13} {
-		for _, n := range []int{1, 2, 3, 7} {
+		for _, n := range []int{1, 2, 3, 4, 7, 9} {
 			for _, d := range []int{1, 5, 64} {
 				x, w, b := randVec(rng, n*d), randVec(rng, d*h), randVec(rng, h)
 				bz, gz := guarded(n*h, nil)
@@ -233,6 +233,20 @@ func TestLinearKernels(t *testing.T) {
 				for i := range gz {
 					if !near(float64(gz[i]), float64(wz[i]), 1e-5) {
 						t.Fatalf("LinearRows h=%d n=%d d=%d [%d]: %v, fallback %v", h, n, d, i, gz[i], wz[i])
+					}
+				}
+				if !useAsm || h%8 != 0 {
+					continue
+				}
+				// A row's bits do not depend on n (the four-row blocks
+				// and the row-by-row kernel sum in the same order).
+				for r := 0; r < n; r++ {
+					one := make([]float32, h)
+					LinearRows(x[r*d:(r+1)*d], 1, d, h, w, b, one)
+					for j, v := range one {
+						if math.Float32bits(v) != math.Float32bits(gz[r*h+j]) {
+							t.Fatalf("LinearRows h=%d n=%d d=%d: row %d alone [%d] = %v, in the block %v", h, n, d, r, j, v, gz[r*h+j])
+						}
 					}
 				}
 			}
@@ -347,6 +361,38 @@ func TestSgemm(t *testing.T) {
 	}
 }
 
+// TestSgemmNarrowBits: a product with fewer than 16 columns of B gives
+// gonum's bits exactly, for shapes gonum computes serially and in parallel
+// blocks (m ≥ 256), with zero terms in A that gonum skips.
+func TestSgemmNarrowBits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, sh := range [][3]int{{1, 1, 1}, {7, 3, 5}, {32, 1, 1536}, {1536, 1, 32}, {300, 15, 70}, {64, 8, 300}} {
+		for _, tA := range []bool{false, true} {
+			for _, ab := range [][2]float32{{1, 0}, {1, 1}, {0.5, 2}, {-3, 0.25}} {
+				m, n, k := sh[0], sh[1], sh[2]
+				lda := k
+				if tA {
+					lda = m
+				}
+				a, b, c0 := randVec(rng, m*k), randVec(rng, k*n), randVec(rng, m*n)
+				for i := 0; i < len(a); i += 7 {
+					a[i] = 0
+				}
+				bc, gc := guarded(m*n, c0)
+				wc := append([]float32(nil), c0...)
+				Sgemm(tA, false, m, n, k, ab[0], a, lda, b, n, ab[1], gc, n)
+				sgemmGo(tA, false, m, n, k, ab[0], a, lda, b, n, ab[1], wc, n)
+				checkGuards(t, "Sgemm", bc)
+				for i := range gc {
+					if math.Float32bits(gc[i]) != math.Float32bits(wc[i]) {
+						t.Fatalf("Sgemm %v tA=%v alpha,beta=%v [%d]: %v, gonum %v", sh, tA, ab, i, gc[i], wc[i])
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestSgemmRowsIndependent checks that a row of C gets the same bits
 // whether it is computed alone or inside a larger product at any position
 // (a user's embedding must not depend on who is embedded with it).
@@ -385,5 +431,50 @@ func TestSgemmRowsIndependent(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// BenchmarkLinearRows: the user model's first MLP layer at the MovieLens
+// shape (256 rows, 6 fields × 64 → 128): LinearRows (four-row blocks)
+// against the row-by-row kernel alone, the reference in the same run.
+func BenchmarkLinearRows(b *testing.B) {
+	const n, d, h = 256, 384, 128
+	rng := rand.New(rand.NewPCG(1, 2))
+	x, w, bias, z := randVec(rng, n*d), randVec(rng, d*h), randVec(rng, h), make([]float32, n*h)
+	if !useAsm {
+		b.Skip("no AVX2 kernels")
+	}
+	b.Run("blocked", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			LinearRows(x, n, d, h, w, bias, z)
+		}
+		b.ReportMetric(float64(2*n*d*h)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	})
+	b.Run("row-by-row", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			linearAVX(&x[0], n, d, h, &w[0], &bias[0], &z[0])
+		}
+		b.ReportMetric(float64(2*n*d*h)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	})
+}
+
+// BenchmarkSgemmNarrow: the user model's attention scores (1536 field rows
+// × 32 → 1 column) and their weight gradient, through Sgemm (serial, the
+// narrow loop) against gonum (the reference, the same bits).
+func BenchmarkSgemmNarrow(b *testing.B) {
+	const m, n, k = 1536, 1, 32
+	rng := rand.New(rand.NewPCG(3, 4))
+	u, w2, s := randVec(rng, m*k), randVec(rng, k*n), make([]float32, m*n)
+	dw := make([]float32, k*n)
+	for _, v := range []struct {
+		name string
+		gemm func(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+	}{{"Sgemm", Sgemm}, {"gonum", sgemmGo}} {
+		b.Run(v.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				v.gemm(false, false, m, n, k, 1, u, k, w2, n, 0, s, n) // scores = u·w2
+				v.gemm(true, false, k, n, m, 1, u, k, s, n, 0, dw, n)  // dW = uᵀ·g
+			}
+		})
 	}
 }

@@ -44,6 +44,9 @@ func wsumAVX(rows *float32, k, h int, w, dst *float32)
 //go:noescape
 func linearAVX(x *float32, n, d, h int, w, b, z *float32)
 
+//go:noescape
+func linear4x16(k int, x *float32, ldx int, w *float32, ldw int, b, z *float32, ldz int)
+
 // BLAS-like kernels (blas_amd64.s); see blas.go.
 
 //go:noescape

@@ -38,6 +38,10 @@ func wsumAVX(rows *float32, k, h int, w, dst *float32) { panic(noAsm) }
 
 func linearAVX(x *float32, n, d, h int, w, b, z *float32) { panic(noAsm) }
 
+func linear4x16(k int, x *float32, ldx int, w *float32, ldw int, b, z *float32, ldz int) {
+	panic(noAsm)
+}
+
 func sgemmKern4x16(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int) {
 	panic(noAsm)
 }
