@@ -151,7 +151,7 @@ func buildStepGraph(m *Model, dt tensor.Dtype, dm graphDims, dropout bool, param
 		sg.mask = input("mask", B, K, 1)
 		c2 := must(graphop.Reshape(cents, B*K, H))
 		// global attention α = softmax_k(vgᵀ tanh(e Wg)), masked
-		eg := must(G.Mul(must(G.Tanh(must(graphop.MatMul(c2, Wg)))), vg)) // (B·K)
+		eg := must(G.Mul(must(graphop.Tanh(must(graphop.MatMul(c2, Wg)))), vg)) // (B·K)
 		eg3 := must(G.Add(must(graphop.Reshape(eg, B, K, 1)), sg.mask))
 		alphaAtt := must(graphop.SoftMax(eg3, 1))                     // (B,K,1)
 		global := must(G.BatchedMatMul(alphaAtt, cents, true, false)) // (B,1,H)
@@ -159,7 +159,7 @@ func buildStepGraph(m *Model, dt tensor.Dtype, dm graphDims, dropout bool, param
 		// local attention β = softmax_k(tanh(e Wl uᵀ)), masked
 		p3 := must(graphop.Reshape(must(graphop.MatMul(c2, Wl)), B, K, H))
 		ht3 := must(graphop.Reshape(ht, B, T, H))
-		sc := must(G.Tanh(must(G.BatchedMatMul(p3, ht3, false, true)))) // (B,K,T)
+		sc := must(graphop.Tanh(must(G.BatchedMatMul(p3, ht3, false, true)))) // (B,K,T)
 		sc = must(G.BroadcastAdd(sc, sg.mask, nil, []byte{2}))
 		beta := must(graphop.SoftMax(sc, 1))                     // (B,K,T)
 		local := must(G.BatchedMatMul(beta, cents, true, false)) // (B,T,H)
@@ -171,8 +171,8 @@ func buildStepGraph(m *Model, dt tensor.Dtype, dm graphDims, dropout bool, param
 	}
 	if m.cfg.Propensity == PropensityUser {
 		// p(u) = vpᵀ tanh(u Wp + bp) from the raw target embedding, no dropout
-		hp := must(G.Tanh(must(graphop.Linear(sg.xt, pn("Wp"), pn("bp"))))) // (B·T,P)
-		score = must(G.Add(score, must(G.Mul(hp, pn("vp")))))               // (B·T)
+		hp := must(graphop.Tanh(must(graphop.Linear(sg.xt, pn("Wp"), pn("bp"))))) // (B·T,P)
+		score = must(G.Add(score, must(G.Mul(hp, pn("vp")))))                     // (B·T)
 	}
 	sg.score = score
 	outputs := G.Nodes{G.Read(score, &sg.scoreV)}
