@@ -276,16 +276,7 @@ func (m *Model) transformBatch(dst, src []float32, n int) {
 }
 
 // prelu applies the PReLU with per-channel slopes in place to rows of width h.
-func (m *Model) prelu(x []float32) {
-	h := m.h
-	for i := 0; i+h <= len(x); i += h {
-		row := x[i : i+h]
-		al := m.alpha[:len(row)]
-		for j, v := range row {
-			row[j] = max(v, 0) + al[j]*min(v, 0)
-		}
-	}
-}
+func (m *Model) prelu(x []float32) { simd.PReLU(x, x, m.alpha, nil, m.h) }
 
 // checkShape validates that emb holds whole rows of width d.
 func checkRows(what string, v []float32, d int) (int, error) {

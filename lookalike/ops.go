@@ -2,12 +2,12 @@ package lookalike
 
 import (
 	"fmt"
-	"math"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/ralmlab/ralm/internal/graphop"
+	"github.com/ralmlab/ralm/internal/simd"
 )
 
 // This file holds the fused custom ops of the shared transform. Built from
@@ -46,9 +46,9 @@ func (op preluOp) Do(v ...G.Value) (G.Value, error) {
 	out := op.buf.Get(v[0], false, op.out...) // fully overwritten
 	switch z := v[0].Data().(type) {
 	case []float32:
-		preluFwd(out.Data().([]float32), z, v[1].Data().([]float32), maskData[float32](op.mask, v), op.h)
+		simd.PReLU(out.Data().([]float32), z, v[1].Data().([]float32), maskData[float32](op.mask, v), op.h)
 	case []float64:
-		preluFwd(out.Data().([]float64), z, v[1].Data().([]float64), maskData[float64](op.mask, v), op.h)
+		simd.PReLU(out.Data().([]float64), z, v[1].Data().([]float64), maskData[float64](op.mask, v), op.h)
 	default:
 		return nil, fmt.Errorf("%s: unsupported data %T", op.Name, z)
 	}
@@ -60,24 +60,6 @@ func maskData[F float32 | float64](has bool, v []G.Value) []F {
 		return nil
 	}
 	return v[2].Data().([]F)
-}
-
-func preluFwd[F float32 | float64](y, z, alpha, mask []F, h int) {
-	for i := 0; i+h <= len(z); i += h {
-		zr, yr := z[i:i+h], y[i:i+h]
-		yr, al := yr[:len(zr)], alpha[:len(zr)]
-		for j, v := range zr {
-			// min/max compile without branches: signs are random, and a
-			// mispredicted branch per element cost 10x.
-			yr[j] = max(v, 0) + al[j]*min(v, 0)
-		}
-		if mask != nil {
-			mr := mask[i : i+h]
-			for j := range yr {
-				yr[j] *= mr[j]
-			}
-		}
-	}
 }
 
 func (op preluOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
@@ -134,59 +116,27 @@ func (op preluGrad) Do(v ...G.Value) (G.Value, error) {
 	}
 	switch z := v[0].Data().(type) {
 	case []float32:
-		var m []float32
-		if mv != nil {
-			m = mv.Data().([]float32)
-		}
-		if !op.wrtAlpha {
-			preluBwdZ32(out.Data().([]float32), z, v[1].Data().([]float32), v[2].Data().([]float32), m, op.h)
-			break
-		}
-		preluBwd(out.Data().([]float32), z, v[1].Data().([]float32), v[2].Data().([]float32), m, op.h, op.wrtAlpha)
+		preluGradDo(out.Data().([]float32), z, v[1].Data().([]float32), v[2].Data().([]float32), mv, op)
 	case []float64:
-		var m []float64
-		if mv != nil {
-			m = mv.Data().([]float64)
-		}
-		preluBwd(out.Data().([]float64), z, v[1].Data().([]float64), v[2].Data().([]float64), m, op.h, op.wrtAlpha)
+		preluGradDo(out.Data().([]float64), z, v[1].Data().([]float64), v[2].Data().([]float64), mv, op)
 	default:
 		return nil, fmt.Errorf("%s: unsupported data %T", op.Name, z)
 	}
 	return out, nil
 }
 
-func preluBwd[F float32 | float64](dst, z, alpha, g, mask []F, h int, wrtAlpha bool) {
-	for i := 0; i+h <= len(z); i += h {
-		zr, gr := z[i:i+h], g[i:i+h]
-		var mr []F
-		if mask != nil {
-			mr = mask[i : i+h]
-		}
-		if wrtAlpha {
-			d, gr := dst[:len(zr)], gr[:len(zr)]
-			for j, v := range zr {
-				gv := gr[j] * min(v, 0)
-				if mr != nil {
-					gv *= mr[j]
-				}
-				d[j] += gv
-			}
-			continue
-		}
-		dr := dst[i : i+h]
-		dr, gr, alpha := dr[:len(zr)], gr[:len(zr)], alpha[:len(zr)]
-		for j, v := range zr {
-			// slope 1 for v >= 0, alpha for v < 0, without a branch
-			neg := negIndicator(v)
-			dr[j] = gr[j] * (1 + (alpha[j]-1)*neg)
-		}
-		if mr != nil {
-			mr = mr[:len(zr)]
-			for j := range dr {
-				dr[j] *= mr[j]
-			}
-		}
+// preluGradDo writes dZ, or adds dα, of the PReLU with input z, slopes
+// alpha and output gradient g (mask: the dropout mask's value, or nil).
+func preluGradDo[F float32 | float64](dst, z, alpha, g []F, mask G.Value, op preluGrad) {
+	var m []F
+	if mask != nil {
+		m = mask.Data().([]F)
 	}
+	if op.wrtAlpha {
+		simd.PReLUGradAlpha(dst, z, g, m, op.h)
+		return
+	}
+	simd.PReLUGradZ(dst, z, alpha, g, m, op.h)
 }
 
 // ---- sparse batched matmul for the cluster means ----
@@ -299,33 +249,6 @@ func sparseATG[F float32 | float64](dh, a, dc []F, B, K, S, h int) {
 				for j, g := range grow {
 					drow[j] += w * g
 				}
-			}
-		}
-	}
-}
-
-// negIndicator is 1 for v < 0 (and -0) and 0 otherwise.
-func negIndicator[F float32 | float64](v F) F {
-	if v < 0 {
-		return 1
-	}
-	return 0
-}
-
-// preluBwdZ32 is the float32 dZ = G⊙mask⊙slope, with the slope taken from
-// the sign bit so that the loop has no data-dependent branch.
-func preluBwdZ32(dst, z, alpha, g, mask []float32, h int) {
-	for i := 0; i+h <= len(z); i += h {
-		zr := z[i : i+h]
-		dr, gr, al := dst[i:i+h], g[i:i+h], alpha[:h]
-		for j, v := range zr {
-			neg := float32(math.Float32bits(v) >> 31)
-			dr[j] = gr[j] * (1 + (al[j]-1)*neg)
-		}
-		if mask != nil {
-			mr := mask[i : i+h]
-			for j := range dr {
-				dr[j] *= mr[j]
 			}
 		}
 	}

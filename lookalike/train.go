@@ -734,20 +734,31 @@ func (t *trainer) negative(clickers []int32) int32 {
 }
 
 // fillDropout writes an inverted-dropout mask: 0 with probability p, else
-// 1/(1-p).
+// 1/(1-p). Each uint64 from rng gives four 16-bit draws, lowest first; an
+// element is dropped when its draw is below p·2¹⁶. The mask is built without
+// a branch per element (a random branch mispredicts half the time).
 func fillDropout(rng *rand.Rand, dst []float32, p float32) {
-	keep := 1 / (1 - p)
-	thr := uint32(float64(p) * (1 << 16))
-	for i := 0; i < len(dst); {
+	keep := math.Float32bits(1 / (1 - p))
+	thr := int32(float64(p) * (1 << 16))
+	// bits is keep for a draw ≥ thr and 0 below it: thr-1-draw is negative
+	// exactly when draw ≥ thr, and its sign bit spreads to a full mask.
+	bits := func(r uint64) float32 {
+		return math.Float32frombits(keep & uint32((thr-1-int32(r&0xffff))>>31))
+	}
+	i := 0
+	for ; i+4 <= len(dst); i += 4 {
 		r := rng.Uint64()
-		for k := 0; k < 4 && i < len(dst); k++ {
-			if uint32(r&0xffff) < thr {
-				dst[i] = 0
-			} else {
-				dst[i] = keep
-			}
+		d := dst[i : i+4 : i+4]
+		d[0] = bits(r)
+		d[1] = bits(r >> 16)
+		d[2] = bits(r >> 32)
+		d[3] = bits(r >> 48)
+	}
+	if i < len(dst) {
+		r := rng.Uint64()
+		for ; i < len(dst); i++ {
+			dst[i] = bits(r)
 			r >>= 16
-			i++
 		}
 	}
 }

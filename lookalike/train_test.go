@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -190,5 +191,33 @@ func TestPoolingFlag(t *testing.T) {
 	}
 	if got, err := ParsePooling("attention"); err != nil || got != PoolingAttention {
 		t.Fatalf("ParsePooling(attention) = %q, %v", got, err)
+	}
+}
+
+// TestFillDropout checks the branch-free mask against its definition: four
+// 16-bit draws per uint64, lowest first, dropped below p·2¹⁶.
+func TestFillDropout(t *testing.T) {
+	for _, tc := range []struct {
+		n int
+		p float32
+	}{{0, 0.1}, {1, 0.1}, {3, 0.5}, {4, 0.2}, {7, 0.2}, {1001, 0.1}, {64, 0}, {64, 0.9}} {
+		got := make([]float32, tc.n)
+		fillDropout(rand.New(rand.NewPCG(3, 4)), got, tc.p)
+		ref := rand.New(rand.NewPCG(3, 4))
+		keep := 1 / (1 - tc.p)
+		thr := uint32(float64(tc.p) * (1 << 16))
+		var r uint64
+		for i := range got {
+			if i%4 == 0 {
+				r = ref.Uint64()
+			}
+			want := keep
+			if uint32(r>>(16*(i%4))&0xffff) < thr {
+				want = 0
+			}
+			if math.Float32bits(got[i]) != math.Float32bits(want) {
+				t.Fatalf("n=%d p=%g: element %d is %g, want %g", tc.n, tc.p, i, got[i], want)
+			}
+		}
 	}
 }

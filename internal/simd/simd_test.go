@@ -478,3 +478,63 @@ func BenchmarkSgemmNarrow(b *testing.B) {
 		})
 	}
 }
+
+// TestPReLUKernels checks the PReLU kernels bit for bit against their Go
+// fallbacks, with and without a mask, on widths with and without a tail of
+// fewer than eight columns, signed zeros included.
+func TestPReLUKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	negZero := float32(math.Copysign(0, -1))
+	for _, h := range []int{3, 8, 13, 16, 64, 72} {
+		for _, rows := range []int{1, 5} {
+			for _, masked := range []bool{false, true} {
+				name := fmt.Sprintf("h=%d/rows=%d/mask=%v", h, rows, masked)
+				n := rows * h
+				z, alpha, g := randVec(rng, n), randVec(rng, h), randVec(rng, n)
+				z[0], z[n-1] = negZero, 0
+				var mask []float32
+				if masked {
+					mask = make([]float32, n)
+					for i := range mask {
+						mask[i] = float32(rng.IntN(2)) * 1.25
+					}
+				}
+				same := func(what string, buf, got, want []float32) {
+					t.Helper()
+					checkGuards(t, name+" "+what, buf)
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%s %s [%d]: %v, fallback %v", name, what, i, got[i], want[i])
+						}
+					}
+				}
+				by, y := guarded(n, nil)
+				wy := make([]float32, n)
+				PReLU(y, z, alpha, mask, h)
+				preluGo(wy, z, alpha, mask, h, 0)
+				same("PReLU", by, y, wy)
+				if y[0] != 0 || wy[n-1] != 0 {
+					t.Fatalf("%s: PReLU(±0) = %v, %v", name, y[0], y[n-1])
+				}
+
+				bd, dz := guarded(n, nil)
+				wd := make([]float32, n)
+				PReLUGradZ(dz, z, alpha, g, mask, h)
+				preluGradZGo(wd, z, alpha, g, mask, h, 0)
+				same("PReLUGradZ", bd, dz, wd)
+
+				init := randVec(rng, h)
+				ba, da := guarded(h, init)
+				wa := append([]float32(nil), init...)
+				PReLUGradAlpha(da, z, g, mask, h)
+				preluGradAlphaGo(wa, z, g, mask, h, 0)
+				same("PReLUGradAlpha", ba, da, wa)
+			}
+		}
+	}
+	y64, z64 := make([]float64, 4), []float64{-2, -0.0, 0.5, 3}
+	PReLU(y64, z64, []float64{0.25, 0.25}, nil, 2)
+	if y64[0] != -0.5 || y64[2] != 0.5 || y64[3] != 3 {
+		t.Errorf("PReLU[float64] = %v", y64)
+	}
+}

@@ -63,3 +63,14 @@ func sdotAVX(n int, x *float32, y *float32) float32
 
 //go:noescape
 func adamAVX(n int, w, grad, m, v *float32, p *[7]float32)
+
+// PReLU kernels (prelu_amd64.s); see prelu.go.
+
+//go:noescape
+func preluFwdAVX(y, z, alpha, mask *float32, rows, h8, stride int)
+
+//go:noescape
+func preluGradZAVX(dst, z, alpha, grad, mask *float32, rows, h8, stride int)
+
+//go:noescape
+func preluGradAlphaAVX(dst, z, grad, mask *float32, rows, h8, stride int)

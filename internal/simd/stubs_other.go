@@ -55,3 +55,9 @@ func saxpyAVX(n int, alpha float32, x *float32, y *float32) { panic(noAsm) }
 func sdotAVX(n int, x *float32, y *float32) float32 { panic(noAsm) }
 
 func adamAVX(n int, w, grad, m, v *float32, p *[7]float32) { panic(noAsm) }
+
+func preluFwdAVX(y, z, alpha, mask *float32, rows, h8, stride int) { panic(noAsm) }
+
+func preluGradZAVX(dst, z, alpha, grad, mask *float32, rows, h8, stride int) { panic(noAsm) }
+
+func preluGradAlphaAVX(dst, z, grad, mask *float32, rows, h8, stride int) { panic(noAsm) }
