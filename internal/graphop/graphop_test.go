@@ -94,6 +94,7 @@ func TestGradients(t *testing.T) {
 		{"SoftMax/0", [][]int{{3, 2, 4}}, 0, func(p []*G.Node) (*G.Node, error) { return SoftMax(p[0], 0) }},
 		{"SoftMax/1", [][]int{{3, 4, 2}}, 0, func(p []*G.Node) (*G.Node, error) { return SoftMax(p[0], 1) }},
 		{"SoftMax/2", [][]int{{2, 3, 4}}, 0, func(p []*G.Node) (*G.Node, error) { return SoftMax(p[0], 2) }},
+		{"ConcatCols", [][]int{{4, 3}, {4, 2}}, 0, func(p []*G.Node) (*G.Node, error) { return ConcatCols(p[0], p[1]) }},
 		{"MatMul", [][]int{{5, 3}, {3, 4}}, 0, func(p []*G.Node) (*G.Node, error) { return MatMul(p[0], p[1]) }},
 		{"Affine", [][]int{{5, 3}, {3, 4}, {4}}, 0, func(p []*G.Node) (*G.Node, error) { return Affine(p[0], p[1], p[2]) }},
 		{"Linear", [][]int{{5, 3}, {3, 4}, {4}}, 1, func(p []*G.Node) (*G.Node, error) {
@@ -277,4 +278,59 @@ func toF64(d any) []float64 {
 		return slices.Clone(v)
 	}
 	return nil
+}
+
+// TestConcatColsIsConcat checks ConcatCols against gorgonia's Concat on
+// axis 1, values and the gradients of both inputs, bit for bit, and that
+// shapes it cannot join are refused.
+func TestConcatColsIsConcat(t *testing.T) {
+	run := func(join func(a, b *G.Node) (*G.Node, error)) (out []float64, grads [][]float64) {
+		t.Helper()
+		g := G.NewGraph()
+		rng := rand.New(rand.NewPCG(3, 4))
+		a := G.NewMatrix(g, tensor.Float64, G.WithShape(5, 3), G.WithName("a"),
+			G.WithValue(tensor.New(tensor.WithShape(5, 3), tensor.WithBacking(randData(rng, []int{5, 3})))))
+		b := G.NewMatrix(g, tensor.Float64, G.WithShape(5, 2), G.WithName("b"),
+			G.WithValue(tensor.New(tensor.WithShape(5, 2), tensor.WithBacking(randData(rng, []int{5, 2})))))
+		w := G.NewMatrix(g, tensor.Float64, G.WithShape(5, 5), G.WithName("w"),
+			G.WithValue(tensor.New(tensor.WithShape(5, 5), tensor.WithBacking(randData(rng, []int{5, 5})))))
+		c := G.Must(join(a, b))
+		loss := G.Must(G.Sum(G.Must(G.HadamardProd(c, w))))
+		gs, err := G.Grad(loss, a, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vm := G.NewTapeMachine(g)
+		defer vm.Close()
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		out = slices.Clone(c.Value().Data().([]float64))
+		for _, gn := range gs {
+			grads = append(grads, slices.Clone(gn.Value().Data().([]float64)))
+		}
+		return out, grads
+	}
+	gotOut, gotGrads := run(ConcatCols)
+	wantOut, wantGrads := run(func(a, b *G.Node) (*G.Node, error) { return G.Concat(1, a, b) })
+	if !slices.Equal(gotOut, wantOut) {
+		t.Errorf("values differ from gorgonia's Concat:\n%v\n%v", gotOut, wantOut)
+	}
+	for i := range wantGrads {
+		if !slices.Equal(gotGrads[i], wantGrads[i]) {
+			t.Errorf("gradient %d differs from gorgonia's Concat", i)
+		}
+	}
+	g := G.NewGraph()
+	a := G.NewMatrix(g, tensor.Float64, G.WithShape(2, 3), G.WithName("a"))
+	b := G.NewMatrix(g, tensor.Float64, G.WithShape(3, 3), G.WithName("b"))
+	v := G.NewVector(g, tensor.Float64, G.WithShape(2), G.WithName("v"))
+	for _, tc := range []struct {
+		name string
+		x, y *G.Node
+	}{{"row counts differ", a, b}, {"a vector", a, v}} {
+		if _, err := ConcatCols(tc.x, tc.y); err == nil {
+			t.Errorf("%s: joined", tc.name)
+		}
+	}
 }

@@ -1,7 +1,8 @@
 // Package graphop holds the gorgonia helper ops both model graphs share:
 // the copying reshape (gorgonia's Reshape aliases its input, pitfall P1 of
 // the team's gorgonia notes), the fused dense layer and matrix product on
-// the internal/simd kernels, and the bookkeeping every custom op needs.
+// the internal/simd kernels, a column join that copies whole rows, and the
+// bookkeeping every custom op needs.
 // Every op works in float32 (training) and float64 (gradient checks).
 package graphop
 

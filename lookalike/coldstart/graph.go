@@ -70,7 +70,7 @@ func buildGraph(dt tensor.Dtype, n, xw, d, h int, w1, b1, w2, b2, wv any) (sg *s
 	Wv := param("Wv", wv, xw, d)
 	sg.par = []*G.Node{W1, bb1, ww2, B2, Wv}
 
-	cat := must(G.Concat(1, sg.x, sg.u))                          // (n, xw+d)
+	cat := must(graphop.ConcatCols(sg.x, sg.u))                   // (n, xw+d)
 	hid := must(graphop.Tanh(must(graphop.Affine(cat, W1, bb1)))) // (n, h)
 	iv := must(graphop.MatMul(sg.x, Wv))                          // (n, d): the item's vector in the user space
 	dotUI := must(G.Sum(must(G.HadamardProd(iv, sg.u)), 1))       // (n)

@@ -55,10 +55,11 @@ type Config struct {
 	Batch  int     `json:"batch"`
 	LR     float64 `json:"lr"`
 	// EpochPositives bounds the positives (item, clicker) of one epoch:
-	// with more, each epoch trains on the first EpochPositives of that
-	// epoch's shuffle, a fresh uniform sample, so the cost of training
-	// stops growing with the click log (a network this small does not need
-	// every click of a large log). 0 means the default.
+	// with more, each epoch trains on a fresh uniform sample of
+	// EpochPositives of them (a partial shuffle, whose cost is the sample's
+	// size), so the cost of training stops growing with the click log (a
+	// network this small does not need every click of a large log). 0 means
+	// the default.
 	EpochPositives int `json:"epoch_positives"`
 	// Bins is the number of quantile bins of a continuous column.
 	Bins int `json:"bins"`

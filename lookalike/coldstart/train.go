@@ -89,7 +89,7 @@ func Train(ctx context.Context, emb []float32, dim int, clickers [][]int32, attr
 		return nil, nil, fmt.Errorf("train cold-start model: %w", err)
 	}
 	type pos struct{ item, user int32 }
-	var positives []pos
+	total := 0
 	for i, s := range sets {
 		if attrs[i] == nil || len(s) == 0 {
 			continue
@@ -98,6 +98,13 @@ func Train(ctx context.Context, emb []float32, dim int, clickers [][]int32, attr
 			return nil, nil, fmt.Errorf("train cold-start model: item %d: %w", i, err)
 		}
 		rep.TrainItems++
+		total += len(s)
+	}
+	positives := make([]pos, 0, total)
+	for i, s := range sets {
+		if attrs[i] == nil {
+			continue
+		}
 		for _, u := range s {
 			positives = append(positives, pos{int32(i), u})
 		}
@@ -158,8 +165,7 @@ func Train(ctx context.Context, emb []float32, dim int, clickers [][]int32, attr
 	}
 
 	for ep := 1; ep <= cfg.Epochs; ep++ {
-		rng.Shuffle(len(positives), func(a, b int) { positives[a], positives[b] = positives[b], positives[a] })
-		epoch := positives[:min(len(positives), cfg.EpochPositives)]
+		epoch := sampleTail(rng, positives, rep.EpochPositives)
 		var lossSum float64
 		var epPairs int64
 		for s := 0; s < len(epoch); s += P {
@@ -273,4 +279,17 @@ func Train(ctx context.Context, emb []float32, dim int, clickers [][]int32, attr
 		rep.PairsPerSec = float64(rep.Pairs) / rep.Seconds
 	}
 	return m, rep, nil
+}
+
+// sampleTail moves a uniform random sample of k elements of v, in random
+// order, to its end and returns them: the last k steps of a Fisher–Yates
+// shuffle, so its cost is k, not len(v), and with k = len(v) it draws and
+// swaps exactly as rand.Shuffle does.
+func sampleTail[T any](rng *rand.Rand, v []T, k int) []T {
+	n := len(v)
+	for i := n - 1; i >= n-k && i > 0; i-- {
+		j := rng.IntN(i + 1)
+		v[i], v[j] = v[j], v[i]
+	}
+	return v[n-k:]
 }

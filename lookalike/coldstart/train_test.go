@@ -65,3 +65,34 @@ func TestEpochPositives(t *testing.T) {
 func sameWeights(a, b *Model) bool {
 	return a.b2 == b.b2 && slices.EqualFunc(a.weights(), b.weights(), slices.Equal[[]float32])
 }
+
+// TestSampleTail checks the partial shuffle behind Config.EpochPositives:
+// with k = len(v) it permutes exactly as rand.Shuffle from the same state,
+// and with a smaller k it returns k distinct elements of v, v itself still
+// a permutation of its elements.
+func TestSampleTail(t *testing.T) {
+	base := make([]int, 1000)
+	for i := range base {
+		base[i] = i
+	}
+	for _, k := range []int{0, 1, 7, 999, 1000} {
+		v := slices.Clone(base)
+		got := sampleTail(newRNG(5, 1), v, k)
+		if len(got) != k {
+			t.Fatalf("k=%d: %d elements", k, len(got))
+		}
+		if s := slices.Sorted(slices.Values(v)); !slices.Equal(s, base) {
+			t.Fatalf("k=%d: v is no longer a permutation", k)
+		}
+		if k == len(base) {
+			want := slices.Clone(base)
+			newRNG(5, 1).Shuffle(len(want), func(a, b int) { want[a], want[b] = want[b], want[a] })
+			if !slices.Equal(got, want) {
+				t.Errorf("k=len: differs from rand.Shuffle")
+			}
+		}
+	}
+	if got := sampleTail(newRNG(5, 1), []int{4}, 1); !slices.Equal(got, []int{4}) {
+		t.Errorf("one element: %v", got)
+	}
+}
