@@ -1,7 +1,8 @@
 // Package simd holds the project's one set of float32 SIMD kernels: the
 // AVX2+FMA assembly used by kmeans (distance scores, argmins, float64
 // accumulation), lookalike (row dot products, attention weights, linear
-// layers) and userrep (GEMM, dot, axpy, tanh, the Adam update).
+// layers, PReLU and its gradients) and userrep (GEMM, dot, axpy, tanh, the
+// Adam update).
 //
 // Every kernel has a pure-Go fallback next to its dispatching function; the
 // fallback is the reference the tests compare the assembly with, and the
