@@ -38,8 +38,9 @@ const (
 
 // checkpointMagic starts every checkpoint file. Format 1 (one gob value
 // holding both stages' encodings) is not read: it built the whole state in
-// memory to write it.
-const checkpointMagic = "ralm-checkpoint/2\n"
+// memory to write it; nor is format 2, whose arrays were gob's []float32
+// (internal/gobstream now writes their bytes).
+const checkpointMagic = "ralm-checkpoint/3\n"
 
 // Checkpoint is the state of a Train run after an epoch of one of its
 // stages. Save writes it atomically; LoadCheckpoint reads it back for

@@ -145,6 +145,7 @@ func TestTrainResume(t *testing.T) {
 	}{
 		{"junk", []byte("junk"), "not a ralm checkpoint"},
 		{"format 1", []byte("ralm-checkpoint/1\n\x00"), "another format (ralm-checkpoint/1)"},
+		{"format 2", []byte("ralm-checkpoint/2\n\x00"), "another format (ralm-checkpoint/2)"},
 		{"cut short", good[:len(good)*2/3], "decode"},
 		{"trailing bytes", append(slices.Clone(good), 0), "data after the end"},
 	} {
