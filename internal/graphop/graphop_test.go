@@ -234,19 +234,8 @@ func TestSoftMaxMatchesGorgonia(t *testing.T) {
 				} else {
 					s = G.Must(G.SoftMax(x, c.axis))
 				}
-				var sv G.Value
-				G.Read(s, &sv)
-				loss := G.Must(G.Sum(G.Must(G.HadamardProd(s, w))))
-				gr, err := G.Grad(loss, x)
-				if err != nil {
-					t.Fatal(err)
-				}
-				vm := G.NewTapeMachine(g)
-				defer vm.Close()
-				if err := vm.RunAll(); err != nil {
-					t.Fatal(err)
-				}
-				return toF64(sv.Data()), toF64(gr[0].Value().Data())
+				y, grads := valueAndGrads(t, g, s, w, x)
+				return y, grads[0]
 			}
 			y0, dx0 := run(false)
 			y1, dx1 := run(true)
@@ -255,6 +244,29 @@ func TestSoftMaxMatchesGorgonia(t *testing.T) {
 			}
 		}
 	}
+}
+
+// valueAndGrads runs g once with the loss Σ out ⊙ w and returns out's
+// value and the loss's gradients with respect to wrt, widened to float64:
+// the probe of the tests that compare an op with gorgonia's own.
+func valueAndGrads(t *testing.T, g *G.ExprGraph, out, w *G.Node, wrt ...*G.Node) (y []float64, grads [][]float64) {
+	t.Helper()
+	var ov G.Value
+	G.Read(out, &ov)
+	loss := G.Must(G.Sum(G.Must(G.HadamardProd(out, w))))
+	gs, err := G.Grad(loss, wrt...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	for _, gn := range gs {
+		grads = append(grads, toF64(gn.Value().Data()))
+	}
+	return toF64(ov.Data()), grads
 }
 
 func toF32(v []float64) []float32 {
@@ -294,22 +306,7 @@ func TestConcatColsIsConcat(t *testing.T) {
 			G.WithValue(tensor.New(tensor.WithShape(5, 2), tensor.WithBacking(randData(rng, []int{5, 2})))))
 		w := G.NewMatrix(g, tensor.Float64, G.WithShape(5, 5), G.WithName("w"),
 			G.WithValue(tensor.New(tensor.WithShape(5, 5), tensor.WithBacking(randData(rng, []int{5, 5})))))
-		c := G.Must(join(a, b))
-		loss := G.Must(G.Sum(G.Must(G.HadamardProd(c, w))))
-		gs, err := G.Grad(loss, a, b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		vm := G.NewTapeMachine(g)
-		defer vm.Close()
-		if err := vm.RunAll(); err != nil {
-			t.Fatal(err)
-		}
-		out = slices.Clone(c.Value().Data().([]float64))
-		for _, gn := range gs {
-			grads = append(grads, slices.Clone(gn.Value().Data().([]float64)))
-		}
-		return out, grads
+		return valueAndGrads(t, g, G.Must(join(a, b)), w, a, b)
 	}
 	gotOut, gotGrads := run(ConcatCols)
 	wantOut, wantGrads := run(func(a, b *G.Node) (*G.Node, error) { return G.Concat(1, a, b) })

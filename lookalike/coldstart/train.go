@@ -102,7 +102,7 @@ func Train(ctx context.Context, emb []float32, dim int, clickers [][]int32, attr
 	}
 	positives := make([]pos, 0, total)
 	for i, s := range sets {
-		if attrs[i] == nil {
+		if attrs[i] == nil || len(s) == 0 {
 			continue
 		}
 		for _, u := range s {
