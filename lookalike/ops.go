@@ -149,7 +149,7 @@ type clusterMeanOp struct {
 	graphop.OpBase
 	graphop.Sig
 	b, k, s, h int
-	gbuf       *graphop.OutBuf // output of the gradient op
+	buf, gbuf  *graphop.OutBuf // outputs of the op and of its gradient op
 }
 
 // clusterMeans applies the cluster-averaging matrix a (B,K,S) to hs (B,S,h).
@@ -159,7 +159,7 @@ func clusterMeansOp(a, hs *G.Node) (*G.Node, error) {
 		return nil, fmt.Errorf("cluster means: shapes %v and %v do not match", as, hsh)
 	}
 	sig := graphop.Sig{In: []int{3, 3}, Out: 3, Diff: []bool{false, true}}
-	op := clusterMeanOp{graphop.OpBase{Name: fmt.Sprintf("ClusterMean(%d,%d,%d,%d)", as[0], as[1], as[2], hsh[2])}, sig, as[0], as[1], as[2], hsh[2], &graphop.OutBuf{}}
+	op := clusterMeanOp{graphop.OpBase{Name: fmt.Sprintf("ClusterMean(%d,%d,%d,%d)", as[0], as[1], as[2], hsh[2])}, sig, as[0], as[1], as[2], hsh[2], &graphop.OutBuf{}, &graphop.OutBuf{}}
 	return G.ApplyOp(op, a, hs)
 }
 
@@ -168,7 +168,7 @@ func (op clusterMeanOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op clusterMeanOp) Do(v ...G.Value) (G.Value, error) {
-	out := graphop.NewLike(v[0], op.b, op.k, op.h)
+	out := op.buf.Get(v[0], true, op.b, op.k, op.h) // accumulated into
 	switch a := v[0].Data().(type) {
 	case []float32:
 		sparseAH(out.Data().([]float32), a, v[1].Data().([]float32), op.b, op.k, op.s, op.h)

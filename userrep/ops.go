@@ -79,12 +79,12 @@ func (op sampledSoftmaxOp) Do(v ...G.Value) (G.Value, error) {
 func (op sampledSoftmaxOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	args := append(append(G.Nodes(nil), in...), grad)
 	sig := graphop.Sig{In: append(slices.Clone(op.In), 0), Out: 3}
-	dtv, err := G.ApplyOp(sampledSoftmaxGrad{graphop.OpBase{Name: "GradTv" + op.Name}, sig, op, false}, args...)
+	dtv, err := G.ApplyOp(sampledSoftmaxGrad{graphop.OpBase{Name: "GradTv" + op.Name}, sig, op, false, &graphop.OutBuf{}}, args...)
 	if err != nil {
 		return nil, err
 	}
 	sig.Out = 2
-	du, err := G.ApplyOp(sampledSoftmaxGrad{graphop.OpBase{Name: "GradU" + op.Name}, sig, op, true}, args...)
+	du, err := G.ApplyOp(sampledSoftmaxGrad{graphop.OpBase{Name: "GradU" + op.Name}, sig, op, true, &graphop.OutBuf{}}, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -142,6 +142,7 @@ type sampledSoftmaxGrad struct {
 	graphop.Sig // the op's inputs and the incoming gradient (a scalar)
 	op          sampledSoftmaxOp
 	wrtU        bool
+	buf         *graphop.OutBuf // the result, kept from run to run
 }
 
 func (gr sampledSoftmaxGrad) InferShape(...G.DimSizer) (tensor.Shape, error) {
@@ -157,7 +158,7 @@ func (gr sampledSoftmaxGrad) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error)
 
 func (gr sampledSoftmaxGrad) Do(v ...G.Value) (G.Value, error) {
 	shape, _ := gr.InferShape()
-	out := graphop.NewLike(v[0], shape...)
+	out := gr.buf.Get(v[0], true, shape...)
 	switch tv := v[0].Data().(type) {
 	case []float32:
 		ssGrad(gr, tv, v, gr.op.dl.f32, out.Data().([]float32))
@@ -201,6 +202,7 @@ type fieldRowsOp struct {
 	graphop.Sig
 	F, B, m  int
 	weighted bool
+	buf      *graphop.OutBuf // the result, kept from run to run
 }
 
 // fieldRows applies fieldRowsOp; w may be nil.
@@ -210,7 +212,7 @@ func fieldRows(h, w *G.Node) (*G.Node, error) {
 		return nil, fmt.Errorf("field rows: shape %v, want (F,B,m)", s)
 	}
 	sig := graphop.Sig{In: graphop.Opt([]int{3}, w != nil, 3), Out: 2, Diff: []bool{true, true}}
-	op := fieldRowsOp{graphop.OpBase{Name: fmt.Sprintf("FieldRows(%d,%d,%d,w=%v)", s[0], s[1], s[2], w != nil)}, sig, s[0], s[1], s[2], w != nil}
+	op := fieldRowsOp{graphop.OpBase{Name: fmt.Sprintf("FieldRows(%d,%d,%d,w=%v)", s[0], s[1], s[2], w != nil)}, sig, s[0], s[1], s[2], w != nil, &graphop.OutBuf{}}
 	return graphop.Apply(op, h, w)
 }
 
@@ -219,7 +221,7 @@ func (op fieldRowsOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op fieldRowsOp) Do(v ...G.Value) (G.Value, error) {
-	out := graphop.NewLike(v[0], op.B, op.F*op.m)
+	out := op.buf.Get(v[0], true, op.B, op.F*op.m)
 	switch h := v[0].Data().(type) {
 	case []float32:
 		fieldRowsFwd(op, h, weights[float32](op.weighted, v), out.Data().([]float32))
@@ -260,14 +262,14 @@ func fieldRowsFwd[T simd.Float](op fieldRowsOp, h, w, out []T) {
 func (op fieldRowsOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	args := append(append(G.Nodes(nil), in...), grad)
 	sig := graphop.Sig{In: append(slices.Clone(op.In), 2), Out: 3}
-	dh, err := G.ApplyOp(fieldRowsGrad{graphop.OpBase{Name: "GradH" + op.Name}, sig, op, false}, args...)
+	dh, err := G.ApplyOp(fieldRowsGrad{graphop.OpBase{Name: "GradH" + op.Name}, sig, op, false, &graphop.OutBuf{}}, args...)
 	if err != nil {
 		return nil, err
 	}
 	if !op.weighted {
 		return G.Nodes{dh}, nil
 	}
-	dw, err := G.ApplyOp(fieldRowsGrad{graphop.OpBase{Name: "GradW" + op.Name}, sig, op, true}, args...)
+	dw, err := G.ApplyOp(fieldRowsGrad{graphop.OpBase{Name: "GradW" + op.Name}, sig, op, true, &graphop.OutBuf{}}, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -281,6 +283,7 @@ type fieldRowsGrad struct {
 	graphop.Sig // the op's inputs and the incoming gradient
 	op          fieldRowsOp
 	wrtW        bool
+	buf         *graphop.OutBuf // the result, kept from run to run
 }
 
 func (gr fieldRowsGrad) InferShape(...G.DimSizer) (tensor.Shape, error) {
@@ -296,7 +299,7 @@ func (gr fieldRowsGrad) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 
 func (gr fieldRowsGrad) Do(v ...G.Value) (G.Value, error) {
 	shape, _ := gr.InferShape()
-	out := graphop.NewLike(v[0], shape...)
+	out := gr.buf.Get(v[0], true, shape...)
 	switch h := v[0].Data().(type) {
 	case []float32:
 		fieldRowsBwd(gr, h, weights[float32](gr.op.weighted, v), v[len(v)-1].Data().([]float32), out.Data().([]float32))
@@ -336,6 +339,7 @@ type fieldLinearOp struct {
 	graphop.OpBase
 	graphop.Sig
 	F, B, m int
+	buf     *graphop.OutBuf // the result, kept from run to run
 }
 
 // fieldLinear applies fieldLinearOp.
@@ -345,7 +349,7 @@ func fieldLinear(x, w, b *G.Node) (*G.Node, error) {
 		return nil, fmt.Errorf("field linear: shapes %v, %v and %v do not match", s, w.Shape(), b.Shape())
 	}
 	sig := graphop.Sig{In: []int{3, 3, 3}, Out: 3, Diff: []bool{true, true, true}}
-	return G.ApplyOp(fieldLinearOp{graphop.OpBase{Name: fmt.Sprintf("FieldLinear(%d,%d,%d)", s[0], s[1], s[2])}, sig, s[0], s[1], s[2]}, x, w, b)
+	return G.ApplyOp(fieldLinearOp{graphop.OpBase{Name: fmt.Sprintf("FieldLinear(%d,%d,%d)", s[0], s[1], s[2])}, sig, s[0], s[1], s[2], &graphop.OutBuf{}}, x, w, b)
 }
 
 func (op fieldLinearOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
@@ -353,7 +357,7 @@ func (op fieldLinearOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op fieldLinearOp) Do(v ...G.Value) (G.Value, error) {
-	out := graphop.NewLike(v[0], op.F, op.B, op.m)
+	out := op.buf.Get(v[0], true, op.F, op.B, op.m)
 	switch x := v[0].Data().(type) {
 	case []float32:
 		fieldLinearFwd(op, x, v[1].Data().([]float32), v[2].Data().([]float32), out.Data().([]float32))
@@ -379,7 +383,7 @@ func fieldLinearFwd[T simd.Float](op fieldLinearOp, x, w, b, out []T) {
 func (op fieldLinearOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	res := make(G.Nodes, 3)
 	for i, name := range []string{"GradX", "GradW", "GradB"} {
-		d, err := G.ApplyOp(fieldLinearGrad{graphop.OpBase{Name: name + op.Name}, graphop.Sig{In: []int{3, 3, 3}, Out: 3}, op, i}, in[0], in[1], grad)
+		d, err := G.ApplyOp(fieldLinearGrad{graphop.OpBase{Name: name + op.Name}, graphop.Sig{In: []int{3, 3, 3}, Out: 3}, op, i, &graphop.OutBuf{}}, in[0], in[1], grad)
 		if err != nil {
 			return nil, err
 		}
@@ -395,6 +399,7 @@ type fieldLinearGrad struct {
 	graphop.Sig
 	op  fieldLinearOp
 	wrt int
+	buf *graphop.OutBuf // the result, kept from run to run
 }
 
 func (gr fieldLinearGrad) InferShape(...G.DimSizer) (tensor.Shape, error) {
@@ -413,7 +418,7 @@ func (gr fieldLinearGrad) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 
 func (gr fieldLinearGrad) Do(v ...G.Value) (G.Value, error) {
 	shape, _ := gr.InferShape()
-	out := graphop.NewLike(v[0], shape...)
+	out := gr.buf.Get(v[0], true, shape...)
 	switch x := v[0].Data().(type) {
 	case []float32:
 		fieldLinearBwd(gr, x, v[1].Data().([]float32), v[2].Data().([]float32), out.Data().([]float32))
@@ -453,6 +458,7 @@ type attnPoolOp struct {
 	graphop.OpBase
 	graphop.Sig
 	F, B, H, m int
+	buf        *graphop.OutBuf // the result, kept from run to run
 }
 
 // attnPool applies attnPoolOp.
@@ -462,7 +468,7 @@ func attnPool(a, h *G.Node) (*G.Node, error) {
 		return nil, fmt.Errorf("attention pool: shapes %v and %v do not match", as, hs)
 	}
 	sig := graphop.Sig{In: []int{3, 3}, Out: 2, Diff: []bool{true, true}}
-	return G.ApplyOp(attnPoolOp{graphop.OpBase{Name: fmt.Sprintf("AttnPool(%d,%d,%d,%d)", as[0], as[1], as[2], hs[2])}, sig, as[0], as[1], as[2], hs[2]}, a, h)
+	return G.ApplyOp(attnPoolOp{graphop.OpBase{Name: fmt.Sprintf("AttnPool(%d,%d,%d,%d)", as[0], as[1], as[2], hs[2])}, sig, as[0], as[1], as[2], hs[2], &graphop.OutBuf{}}, a, h)
 }
 
 func (op attnPoolOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
@@ -470,7 +476,7 @@ func (op attnPoolOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op attnPoolOp) Do(v ...G.Value) (G.Value, error) {
-	out := graphop.NewLike(v[0], op.B, op.H*op.m)
+	out := op.buf.Get(v[0], true, op.B, op.H*op.m)
 	switch a := v[0].Data().(type) {
 	case []float32:
 		attnPoolFwd(op, a, v[1].Data().([]float32), out.Data().([]float32))
@@ -497,11 +503,11 @@ func attnPoolFwd[T simd.Float](op attnPoolOp, a, h, out []T) {
 
 func (op attnPoolOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	sig := graphop.Sig{In: []int{3, 3, 2}, Out: 3}
-	da, err := G.ApplyOp(attnPoolGrad{graphop.OpBase{Name: "GradA" + op.Name}, sig, op, false}, in[0], in[1], grad)
+	da, err := G.ApplyOp(attnPoolGrad{graphop.OpBase{Name: "GradA" + op.Name}, sig, op, false, &graphop.OutBuf{}}, in[0], in[1], grad)
 	if err != nil {
 		return nil, err
 	}
-	dh, err := G.ApplyOp(attnPoolGrad{graphop.OpBase{Name: "GradH" + op.Name}, sig, op, true}, in[0], in[1], grad)
+	dh, err := G.ApplyOp(attnPoolGrad{graphop.OpBase{Name: "GradH" + op.Name}, sig, op, true, &graphop.OutBuf{}}, in[0], in[1], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -515,6 +521,7 @@ type attnPoolGrad struct {
 	graphop.Sig
 	op   attnPoolOp
 	wrtH bool
+	buf  *graphop.OutBuf // the result, kept from run to run
 }
 
 func (gr attnPoolGrad) InferShape(...G.DimSizer) (tensor.Shape, error) {
@@ -529,7 +536,7 @@ func (gr attnPoolGrad) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 
 func (gr attnPoolGrad) Do(v ...G.Value) (G.Value, error) {
 	shape, _ := gr.InferShape()
-	out := graphop.NewLike(v[0], shape...)
+	out := gr.buf.Get(v[0], true, shape...)
 	switch a := v[0].Data().(type) {
 	case []float32:
 		attnPoolBwd(gr, a, v[1].Data().([]float32), v[2].Data().([]float32), out.Data().([]float32))

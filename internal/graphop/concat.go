@@ -78,13 +78,14 @@ type splitCols struct {
 	OpBase
 	Sig
 	n, w, lo, hi int
+	buf          *OutBuf
 }
 
 func newSplitCols(n, w, lo, hi int) splitCols {
 	return splitCols{
 		OpBase{Name: fmt.Sprintf("SplitCols(%d,%d)[%d:%d]", n, w, lo, hi)},
 		Sig{In: []int{2}, Out: 2},
-		n, w, lo, hi,
+		n, w, lo, hi, &OutBuf{},
 	}
 }
 
@@ -97,7 +98,7 @@ func (op splitCols) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 }
 
 func (op splitCols) Do(v ...G.Value) (G.Value, error) {
-	out := NewLike(v[0], op.n, op.hi-op.lo)
+	out := op.buf.Get(v[0], false, op.n, op.hi-op.lo) // fully overwritten
 	switch g := v[0].Data().(type) {
 	case []float32:
 		takeCols(out.Data().([]float32), g, op.n, op.w, op.lo, op.hi)

@@ -163,6 +163,7 @@ func colSum[F float32 | float64](dst, x []F, h int) {
 type matmulOp struct {
 	OpBase
 	n, d, h int
+	buf     *OutBuf
 }
 
 // MatMul multiplies two matrices with the fused kernels.
@@ -171,7 +172,7 @@ func MatMul(x, w *G.Node) (*G.Node, error) {
 	if len(xs) != 2 || len(ws) != 2 || xs[1] != ws[0] {
 		return nil, fmt.Errorf("matmul: shapes %v and %v do not match", xs, ws)
 	}
-	return G.ApplyOp(matmulOp{OpBase{Name: fmt.Sprintf("MatMul(%d,%d,%d)", xs[0], xs[1], ws[1])}, xs[0], xs[1], ws[1]}, x, w)
+	return G.ApplyOp(matmulOp{OpBase{Name: fmt.Sprintf("MatMul(%d,%d,%d)", xs[0], xs[1], ws[1])}, xs[0], xs[1], ws[1], &OutBuf{}}, x, w)
 }
 
 func (op matmulOp) Arity() int    { return 2 }
@@ -182,7 +183,7 @@ func (op matmulOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 func (op matmulOp) DiffWRT(int) []bool { return []bool{true, true} }
 
 func (op matmulOp) Do(v ...G.Value) (G.Value, error) {
-	out := NewLike(v[0], op.n, op.h)
+	out := op.buf.Get(v[0], false, op.n, op.h) // fully overwritten
 	switch x := v[0].Data().(type) {
 	case []float32:
 		simd.LinearRows(x, op.n, op.d, op.h, v[1].Data().([]float32), make([]float32, op.h), out.Data().([]float32))

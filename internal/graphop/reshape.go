@@ -12,14 +12,16 @@ import (
 // returns a view that the register allocator does not know about, so a later
 // in-place op can overwrite the source and gradients come out wrong (see the
 // team's gorgonia notes, pitfall P1). Every reshape in the training graph
-// goes through this op.
+// goes through this op. A contiguous float input is copied into a buffer
+// kept from run to run (OutBuf); anything else is cloned.
 type reshapeCopy struct {
 	OpBase
 	from, to tensor.Shape
+	buf      *OutBuf
 }
 
 func newReshapeCopy(from, to tensor.Shape) reshapeCopy {
-	return reshapeCopy{OpBase{Name: fmt.Sprintf("ReshapeCopy%v->%v", from, to)}, from.Clone(), to.Clone()}
+	return reshapeCopy{OpBase{Name: fmt.Sprintf("ReshapeCopy%v->%v", from, to)}, from.Clone(), to.Clone(), &OutBuf{}}
 }
 
 // Reshape applies a copying reshape of x to the given shape.
@@ -43,6 +45,22 @@ func (op reshapeCopy) Do(vals ...G.Value) (G.Value, error) {
 	t, ok := vals[0].(tensor.Tensor)
 	if !ok {
 		return nil, fmt.Errorf("reshape: input is %T, not a tensor", vals[0])
+	}
+	if n := op.to.TotalSize(); !t.RequiresIterator() {
+		switch x := t.Data().(type) {
+		case []float32:
+			if len(x) == n {
+				out := op.buf.Get(t, false, op.to...) // fully overwritten
+				copy(out.Data().([]float32), x)
+				return out, nil
+			}
+		case []float64:
+			if len(x) == n {
+				out := op.buf.Get(t, false, op.to...)
+				copy(out.Data().([]float64), x)
+				return out, nil
+			}
+		}
 	}
 	c, ok := t.Clone().(tensor.Tensor)
 	if !ok {

@@ -50,7 +50,7 @@ func (op tanhOp) Do(v ...G.Value) (G.Value, error) {
 }
 
 func (op tanhOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(tanhGrad{OpBase{Name: "Grad" + op.Name}, op.shape}, out, grad)
+	dx, err := G.ApplyOp(tanhGrad{OpBase{Name: "Grad" + op.Name}, op.shape, &OutBuf{}}, out, grad)
 	if err != nil {
 		return nil, err
 	}
@@ -62,6 +62,7 @@ func (op tanhOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 type tanhGrad struct {
 	OpBase
 	shape tensor.Shape
+	buf   *OutBuf
 }
 
 func (op tanhGrad) Arity() int { return 2 }
@@ -77,7 +78,7 @@ func (op tanhGrad) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 }
 
 func (op tanhGrad) Do(v ...G.Value) (G.Value, error) {
-	out := NewLike(v[0], op.shape...)
+	out := op.buf.Get(v[0], false, op.shape...) // fully overwritten
 	switch y := v[0].Data().(type) {
 	case []float32:
 		tanhBwd(y, v[1].Data().([]float32), out.Data().([]float32))
